@@ -1,0 +1,323 @@
+/**
+ * The broker: vhosts, users and permissions, and the persistence of durable
+ * definitions. Knows nothing of sockets: the server (src/server) and the
+ * management API (src/http) drive it; storage enters through the ports in
+ * src/store/types.ts.
+ *
+ * Every definition change goes through apply(), which is also what replays the
+ * definitions log at boot and what definitions import uses — one code path.
+ */
+import type { FieldTable } from "../amqp/field-table.js";
+import { accessRefused, notAllowed, notFound } from "../amqp/errors.js";
+import type { DefinitionsStore, MessageStore } from "../store/types.js";
+import { Logger } from "../lib/logger.js";
+import { VHost, type VHostEvents } from "./vhost.js";
+import type { Queue } from "./queue.js";
+import { hashPassword, permits, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+
+export interface BrokerOptions {
+  store: MessageStore | null;
+  definitions: DefinitionsStore | null;
+  log: Logger;
+  defaultUser?: string;
+  defaultPass?: string;
+  /** users allowed only from loopback (RabbitMQ's loopback_users), default ["guest"] */
+  loopbackUsers?: string[];
+  /** largest message body accepted (RabbitMQ max_message_size, default 128 MiB) */
+  maxMessageSize?: number;
+}
+
+/** A live connection as the management API sees it (implemented by the server). */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly userName: string;
+  readonly vhostName: string;
+  info(): Record<string, unknown>;
+  channelsInfo(): Record<string, unknown>[];
+  consumersInfo(): Record<string, unknown>[];
+  close(reason: string): void;
+}
+
+export class Broker implements VHostEvents {
+  readonly vhosts = new Map<string, VHost>();
+  readonly users = new Map<string, User>();
+  /** key: vhost \0 user */
+  readonly permissions = new Map<string, Permission>();
+  readonly topicPermissions: TopicPermission[] = [];
+  readonly connections = new Set<ConnectionInfo>();
+  readonly log: Logger;
+  readonly store: MessageStore | null;
+  readonly loopbackUsers: string[];
+  readonly maxMessageSize: number;
+  readonly startedAt = Date.now();
+  /** global counters (management overview, Prometheus) */
+  readonly totals = { connectionsCreated: 0, channelsCreated: 0, queuesDeclared: 0, publish: 0, deliver: 0, ack: 0, get: 0, redeliver: 0, returnUnroutable: 0 };
+  private readonly defs: DefinitionsStore | null;
+  private replaying = false;
+  /** connections blocked by a resource alarm (set by the alarm monitor) */
+  alarms = new Set<string>();
+  private alarmListeners = new Set<(active: boolean) => void>();
+
+  constructor(private readonly opts: BrokerOptions) {
+    this.log = opts.log;
+    this.store = opts.store;
+    this.defs = opts.definitions;
+    this.loopbackUsers = opts.loopbackUsers ?? ["guest"];
+    this.maxMessageSize = opts.maxMessageSize ?? 128 * 1024 * 1024;
+  }
+
+  /** Replay definitions and recover messages; create defaults on first boot. */
+  boot(): { recoveredMessages: number; durableQueues: number } {
+    const cmds = this.defs?.load() ?? [];
+    this.replaying = true;
+    try {
+      for (const c of cmds) {
+        try {
+          this.apply(c);
+        } catch (e) {
+          this.log.warn(`definitions replay: skipped ${String(c["op"])}: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      this.replaying = false;
+    }
+    if (cmds.length === 0 && this.users.size === 0) {
+      const user = this.opts.defaultUser ?? "guest";
+      const pass = this.opts.defaultPass ?? "guest";
+      this.apply({ op: "vhost.add", name: "/" });
+      this.apply({ op: "user.add", name: user, ...hashPassword(pass), tags: ["administrator"] });
+      this.apply({ op: "permission.set", user, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+    }
+    let recovered = 0;
+    let durableQueues = 0;
+    if (this.store) {
+      const byQueue = this.store.recover();
+      for (const vh of this.vhosts.values()) {
+        for (const q of vh.queues.values()) {
+          if (!q.durable) continue;
+          durableQueues++;
+          const msgs = byQueue.get(q.key);
+          if (!msgs) continue;
+          for (const m of msgs) {
+            q.restore(recoveredMessage(m), true);
+            recovered++;
+          }
+          byQueue.delete(q.key);
+        }
+      }
+      // messages of queues that no longer exist: release them
+      for (const [key, msgs] of byQueue) for (const m of msgs) this.store.remove(key, m.storeId);
+    }
+    return { recoveredMessages: recovered, durableQueues };
+  }
+
+  // ---- the one entry point for definition changes ---------------------------
+
+  apply(c: Record<string, unknown>): void {
+    const s = (k: string) => String(c[k] ?? "");
+    switch (c["op"]) {
+      case "vhost.add":
+        this.addVhost(s("name"), (c["description"] as string) ?? "", (c["tags"] as string[]) ?? []);
+        return;
+      case "vhost.delete":
+        this.deleteVhost(s("name"));
+        return;
+      case "user.add":
+        this.putUser({ name: s("name"), passwordHash: s("passwordHash"), hashingAlgorithm: (c["hashingAlgorithm"] as HashAlgorithm) ?? "warren_scrypt", tags: (c["tags"] as string[]) ?? [] });
+        return;
+      case "user.delete":
+        this.deleteUser(s("name"));
+        return;
+      case "permission.set":
+        this.setPermission({ user: s("user"), vhost: s("vhost"), configure: s("configure"), write: s("write"), read: s("read") });
+        return;
+      case "permission.clear":
+        this.clearPermission(s("user"), s("vhost"));
+        return;
+      case "topic-permission.set":
+        this.setTopicPermission({ user: s("user"), vhost: s("vhost"), exchange: s("exchange"), write: s("write"), read: s("read") });
+        return;
+      case "topic-permission.clear":
+        this.clearTopicPermission(s("user"), s("vhost"), c["exchange"] as string | undefined);
+        return;
+      case "exchange.declare":
+        this.getVhost(s("vhost")).declareExchange(s("name"), s("type"), {
+          durable: true, autoDelete: c["autoDelete"] === true, internal: c["internal"] === true, arguments: (c["arguments"] as FieldTable) ?? {},
+        }, false);
+        return;
+      case "exchange.delete":
+        this.getVhost(s("vhost")).deleteExchange(s("name"), false);
+        return;
+      case "queue.declare":
+        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false);
+        return;
+      case "queue.delete":
+        this.getVhost(s("vhost")).deleteQueue(s("name"), false, false, null);
+        return;
+      case "bind":
+        this.getVhost(s("vhost")).bind(c["destinationType"] === "exchange" ? "exchange" : "queue", s("destination"), s("source"), s("routingKey"), (c["arguments"] as FieldTable) ?? {}, null);
+        return;
+      case "unbind":
+        this.getVhost(s("vhost")).unbind(c["destinationType"] === "exchange" ? "exchange" : "queue", s("destination"), s("source"), s("routingKey"), (c["arguments"] as FieldTable) ?? {}, null);
+        return;
+      default:
+        throw new Error(`unknown definition command ${String(c["op"])}`);
+    }
+  }
+
+  /** VHostEvents: a durable definition changed. */
+  definitionChanged(cmd: Record<string, unknown>): void {
+    if (!this.replaying) this.defs?.append(cmd);
+  }
+
+  queueDeleted(q: Queue): void {
+    for (const c of [...q.consumers]) {
+      q.removeConsumer(c);
+      c.host.cancelledByServer(c);
+    }
+  }
+
+  /** Wait until appended definitions are on disk. */
+  syncDefinitions(cb: (err?: Error) => void): void {
+    if (this.defs) this.defs.sync(cb);
+    else cb();
+  }
+
+  // ---- vhosts ------------------------------------------------------------
+
+  getVhost(name: string): VHost {
+    const v = this.vhosts.get(name);
+    if (!v) throw notFound(`no vhost '${name}'`);
+    return v;
+  }
+
+  addVhost(name: string, description = "", tags: string[] = []): VHost {
+    const existing = this.vhosts.get(name);
+    if (existing) return existing;
+    const v = new VHost(name, this.store, this, { description, tags });
+    this.vhosts.set(name, v);
+    this.definitionChanged({ op: "vhost.add", name, description, tags });
+    return v;
+  }
+
+  deleteVhost(name: string): void {
+    const v = this.getVhost(name);
+    for (const c of [...this.connections]) if (c.vhostName === name) c.close(`vhost '${name}' is deleted`);
+    v.destroy();
+    this.vhosts.delete(name);
+    for (const k of [...this.permissions.keys()]) if (k.startsWith(name + "\u0000")) this.permissions.delete(k);
+    this.definitionChanged({ op: "vhost.delete", name });
+  }
+
+  // ---- users and permissions ----------------------------------------------
+
+  putUser(u: User): void {
+    this.users.set(u.name, u);
+    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags });
+  }
+
+  deleteUser(name: string): void {
+    if (!this.users.delete(name)) throw notFound(`no user '${name}'`);
+    for (const [k, p] of [...this.permissions]) if (p.user === name) this.permissions.delete(k);
+    for (const c of [...this.connections]) if (c.userName === name) c.close(`user '${name}' is deleted`);
+    this.definitionChanged({ op: "user.delete", name });
+  }
+
+  setPermission(p: Permission): void {
+    if (!this.users.has(p.user)) throw notFound(`no user '${p.user}'`);
+    this.getVhost(p.vhost);
+    this.permissions.set(`${p.vhost}\u0000${p.user}`, p);
+    this.definitionChanged({ op: "permission.set", ...p });
+  }
+
+  clearPermission(user: string, vhost: string): void {
+    this.permissions.delete(`${vhost}\u0000${user}`);
+    this.definitionChanged({ op: "permission.clear", user, vhost });
+  }
+
+  setTopicPermission(p: TopicPermission): void {
+    this.clearTopicPermission(p.user, p.vhost, p.exchange, false);
+    this.topicPermissions.push(p);
+    this.definitionChanged({ op: "topic-permission.set", ...p });
+  }
+
+  clearTopicPermission(user: string, vhost: string, exchange?: string, log = true): void {
+    for (let i = this.topicPermissions.length - 1; i >= 0; i--) {
+      const t = this.topicPermissions[i]!;
+      if (t.user === user && t.vhost === vhost && (exchange === undefined || t.exchange === exchange)) this.topicPermissions.splice(i, 1);
+    }
+    if (log) this.definitionChanged({ op: "topic-permission.clear", user, vhost, exchange });
+  }
+
+  /**
+   * PLAIN/AMQPLAIN login. Returns the user or throws ACCESS_REFUSED with
+   * RabbitMQ's text; `loopback` is whether the peer address is a loopback one.
+   */
+  authenticate(name: string, password: string, loopback: boolean): User {
+    const u = this.users.get(name);
+    if (!u || !verifyPassword(u, password)) {
+      throw accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
+    }
+    if (!loopback && this.loopbackUsers.includes(name)) {
+      throw accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
+    }
+    return u;
+  }
+
+  /** connection.open: may `user` use `vhost`? */
+  checkVhostAccess(user: string, vhost: string): VHost {
+    const v = this.vhosts.get(vhost);
+    if (!v) throw notAllowed(`vhost ${vhost} not found`);
+    if (!this.permissions.has(`${vhost}\u0000${user}`)) {
+      throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
+    }
+    return v;
+  }
+
+  /** RabbitMQ's resource check; resource name "" (default exchange) is checked as "amq.default". */
+  checkPermission(user: string, vhost: string, kind: PermissionKind, resourceKind: "queue" | "exchange", name: string): void {
+    const p = this.permissions.get(`${vhost}\u0000${user}`);
+    const resource = resourceKind === "exchange" && name === "" ? "amq.default" : name;
+    if (!p || !permits(p[kind], resource)) {
+      throw accessRefused(`${kind} access to ${resourceKind} '${resource}' in vhost '${vhost}' refused for user '${user}'`);
+    }
+  }
+
+  /** Topic authorisation (topic exchanges only), on publish (write) and bind (read). */
+  checkTopicPermission(user: string, vhost: string, kind: "write" | "read", exchange: string, routingKey: string): void {
+    if (this.topicPermissions.length === 0) return;
+    for (const t of this.topicPermissions) {
+      if (t.user !== user || t.vhost !== vhost || t.exchange !== exchange) continue;
+      if (!permits(t[kind], routingKey)) {
+        throw accessRefused(`${kind} access to topic '${routingKey}' in exchange '${exchange}' in vhost '${vhost}' refused for user '${user}'`);
+      }
+    }
+  }
+
+  // ---- resource alarms ------------------------------------------------------
+
+  setAlarm(name: string, active: boolean): void {
+    const was = this.alarms.size > 0;
+    if (active) this.alarms.add(name);
+    else this.alarms.delete(name);
+    const now = this.alarms.size > 0;
+    if (was !== now) for (const l of this.alarmListeners) l(now);
+  }
+
+  onAlarm(l: (active: boolean) => void): () => void {
+    this.alarmListeners.add(l);
+    return () => this.alarmListeners.delete(l);
+  }
+}
+
+import { Message } from "./message.js";
+import { decodeProperties } from "../amqp/properties.js";
+import type { RecoveredMessage } from "../store/types.js";
+
+function recoveredMessage(m: RecoveredMessage): Message {
+  const props = decodeProperties(m.propertiesRaw, 0, m.propertiesRaw.length);
+  const msg = new Message(m.exchange, m.routingKey, props, m.propertiesRaw, m.body, m.bodySize, Date.now());
+  msg.storeId = m.storeId;
+  return msg;
+}

@@ -1,0 +1,47 @@
+/**
+ * A published message as the broker holds it. One Message object is shared by
+ * every queue it was routed to; per-queue state (position, redelivered flag,
+ * expiry) lives in the queue's QueueEntry.
+ *
+ * Properties are decoded once at publish (routing needs headers, expiration,
+ * delivery mode, priority) but the encoded bytes are kept too and re-sent as
+ * they came, so a delivery never re-encodes properties unless the broker
+ * changes them (dead-lettering, direct reply-to, CC/BCC).
+ */
+import type { BasicProperties } from "../amqp/properties.js";
+import type { StorableMessage } from "../store/types.js";
+
+export class Message implements StorableMessage {
+  storeId = 0;
+  /** number of queues currently holding this message (ready or unacked) */
+  refs = 0;
+  constructor(
+    public exchange: string,
+    public routingKey: string,
+    public properties: BasicProperties,
+    public propertiesRaw: Buffer,
+    public body: Buffer | null,
+    public bodySize: number,
+    /** wall-clock ms at publish; used for per-message TTL */
+    public readonly publishedAt: number,
+  ) {}
+
+  get persistent(): boolean {
+    return this.properties.deliveryMode === 2;
+  }
+}
+
+/** Per-queue handle on a message. */
+export class QueueEntry {
+  constructor(
+    public msg: Message,
+    /** position in the queue's publish order; requeues go back to this position */
+    public seq: number,
+    /** absolute expiry in ms since epoch, 0 = never */
+    public expiresAt: number,
+    public deliveryCount: number,
+  ) {}
+  get redelivered(): boolean {
+    return this.deliveryCount > 0;
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * A classic queue: ready messages in publish order (or by priority), consumers
+ * served round-robin within the highest priority that has capacity, unacked
+ * deliveries counted here and tracked by delivery tag in the channel.
+ *
+ * Owns: queue arguments (TTL, expires, max-length, overflow, dead-lettering,
+ * priority, single active consumer), expiry timers, the delivery loop.
+ * Does not own: routing (router.ts), frames (server/), disk (store via the
+ * MessageStore port — only for durable queues and persistent messages).
+ *
+ * Invariants: every entry is in exactly one place — ready, or unacked in one
+ * channel; `msg.refs` counts the queues holding a message; a durable queue's
+ * persistent message is removed from the store exactly once (ack, drop,
+ * expiry, purge, dead-letter, delete).
+ */
+import type { FieldTable } from "../amqp/field-table.js";
+import type { MessageStore } from "../store/types.js";
+import { queueKey } from "../store/types.js";
+import type { Binding, Destination } from "./exchanges/exchange.js";
+import { Consumer } from "./consumer.js";
+import { Message, QueueEntry } from "./message.js";
+import { FifoReadyList, PriorityReadyList, type ReadyList } from "./ready-list.js";
+
+export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
+
+/** What a queue needs from its vhost. */
+export interface QueueOwner {
+  deadLetter(q: Queue, msgs: QueueEntry[], reason: DeadLetterReason): void;
+  /** delete the queue (auto-delete, x-expires) */
+  autoDeleteQueue(q: Queue, reason: string): void;
+}
+
+export interface QueueSettings {
+  messageTtl: number | undefined;
+  expires: number | undefined;
+  maxLength: number | undefined;
+  maxLengthBytes: number | undefined;
+  overflow: "drop-head" | "reject-publish" | "reject-publish-dlx";
+  deadLetterExchange: string | undefined;
+  deadLetterRoutingKey: string | undefined;
+  maxPriority: number | undefined;
+  singleActiveConsumer: boolean;
+  queueType: string;
+}
+
+export interface QueueOptions {
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+export class Queue implements Destination {
+  readonly kind = "queue" as const;
+  readonly incoming = new Set<Binding>();
+  readonly consumers: Consumer[] = [];
+  /** connection that owns an exclusive queue */
+  exclusiveOwner: object | null = null;
+  /** router de-duplication mark (see router.ts) */
+  routeMark = 0;
+  unacked = 0;
+  deleted = false;
+  /** stats for the management API */
+  stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, ack: 0, redeliver: 0 };
+  readonly ready: ReadyList;
+  readonly key: string;
+  private seq = 0;
+  private draining = false;
+  private hadConsumer = false;
+  private ttlTimer: NodeJS.Timeout | null = null;
+  private ttlTimerAt = 0;
+  private expiresTimer: NodeJS.Timeout | null = null;
+  lastUsed = Date.now();
+
+  constructor(
+    readonly vhost: string,
+    readonly name: string,
+    readonly options: QueueOptions,
+    readonly settings: QueueSettings,
+    private readonly owner: QueueOwner,
+    private readonly store: MessageStore | null,
+  ) {
+    this.key = queueKey(vhost, name);
+    this.ready = settings.maxPriority !== undefined ? new PriorityReadyList(settings.maxPriority) : new FifoReadyList();
+    this.touch();
+  }
+
+  get durable(): boolean { return this.options.durable; }
+  get exclusive(): boolean { return this.options.exclusive; }
+  get autoDelete(): boolean { return this.options.autoDelete; }
+  get arguments(): FieldTable { return this.options.arguments; }
+  get messageCount(): number { return this.ready.length; }
+  get consumerCount(): number { return this.consumers.length; }
+
+  /** Does this queue keep `msg` on disk? */
+  isStored(msg: Message): boolean {
+    return this.durable && msg.storeId !== 0;
+  }
+
+  // ---- publishing -------------------------------------------------------
+
+  /**
+   * May this message be enqueued? False when x-overflow=reject-publish(-dlx) and the
+   * queue is full (the router then nacks the publisher; -dlx also dead-letters it).
+   */
+  accepts(msg: Message): boolean {
+    const s = this.settings;
+    if (s.overflow === "drop-head" || !this.wouldOverflow(msg)) return true;
+    if (s.overflow === "reject-publish-dlx") this.owner.deadLetter(this, [new QueueEntry(msg, 0, 0, 0)], "maxlen");
+    return false;
+  }
+
+  /** Enqueue a routed message (after accepts()). */
+  publish(msg: Message, now: number): void {
+    const s = this.settings;
+    this.stats.publish++;
+    msg.refs++;
+    const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), 0);
+    if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
+      // TTL 0: delivered only if a consumer can take it right now (RabbitMQ semantics)
+      if (this.ready.length === 0 && this.deliverNow(entry)) return;
+      this.dropEntries([entry], "expired");
+      return;
+    }
+    if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
+    this.ready.push(entry);
+    if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
+    if (s.overflow === "drop-head") this.enforceMaxLength();
+    if (this.consumers.length > 0) this.drain();
+  }
+
+  /** Put recovered messages back at start (from the store). */
+  restore(msg: Message, redelivered: boolean): void {
+    msg.refs++;
+    const e = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, Date.now()), redelivered ? 1 : 0);
+    this.ready.push(e);
+    if (e.expiresAt !== 0) this.scheduleTtl(e.expiresAt);
+  }
+
+  private expiryFor(msg: Message, now: number): number {
+    let ttl = this.settings.messageTtl;
+    const exp = msg.properties.expiration;
+    if (exp !== undefined) {
+      const n = Number(exp);
+      if (Number.isFinite(n) && n >= 0 && (ttl === undefined || n < ttl)) ttl = n;
+    }
+    return ttl === undefined ? 0 : now + ttl;
+  }
+
+  private wouldOverflow(msg: Message): boolean {
+    const { maxLength, maxLengthBytes } = this.settings;
+    if (maxLength !== undefined && this.ready.length >= maxLength) return true;
+    if (maxLengthBytes !== undefined && this.ready.bytes + msg.bodySize > maxLengthBytes) return true;
+    return false;
+  }
+
+  private enforceMaxLength(): void {
+    const { maxLength, maxLengthBytes } = this.settings;
+    if (maxLength === undefined && maxLengthBytes === undefined) return;
+    const dropped: QueueEntry[] = [];
+    while (
+      this.ready.length > 0 &&
+      ((maxLength !== undefined && this.ready.length > maxLength) || (maxLengthBytes !== undefined && this.ready.bytes > maxLengthBytes))
+    ) {
+      dropped.push(this.ready.shift()!);
+    }
+    if (dropped.length) this.dropEntries(dropped, "maxlen");
+  }
+
+  // ---- delivery ---------------------------------------------------------
+
+  /** Try to hand one entry straight to a consumer (empty queue fast path). */
+  private deliverNow(entry: QueueEntry): boolean {
+    const c = this.pickConsumer();
+    if (!c) return false;
+    this.handTo(c, entry);
+    return true;
+  }
+
+  /** Deliver ready messages while some consumer has capacity. */
+  drain(): void {
+    if (this.draining || this.deleted) return;
+    this.draining = true;
+    try {
+      const now = Date.now();
+      while (this.ready.length > 0) {
+        const head = this.ready.peek()!;
+        if (head.expiresAt !== 0 && head.expiresAt <= now) {
+          this.expireHead(now);
+          continue;
+        }
+        const c = this.pickConsumer();
+        if (!c) break;
+        this.handTo(c, this.ready.shift()!);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private handTo(c: Consumer, entry: QueueEntry): void {
+    if (c.noAck) this.stats.deliverNoAck++;
+    else this.stats.deliver++;
+    if (entry.deliveryCount > 0) this.stats.redeliver++;
+    c.host.deliver(c, this, entry);
+    // round-robin: a consumer that was just served goes behind its equals
+    const cs = this.consumers;
+    if (cs.length > 1 && !this.settings.singleActiveConsumer) {
+      const i = cs.indexOf(c);
+      let j = i;
+      while (j + 1 < cs.length && cs[j + 1]!.priority === c.priority) {
+        cs[j] = cs[j + 1]!;
+        j++;
+      }
+      cs[j] = c;
+    }
+  }
+
+  private pickConsumer(): Consumer | undefined {
+    const cs = this.consumers;
+    if (this.settings.singleActiveConsumer) {
+      const c = cs[0];
+      return c && c.host.canDeliver(c) ? c : undefined;
+    }
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i]!;
+      if (c.host.canDeliver(c)) return c;
+    }
+    return undefined;
+  }
+
+  /** basic.get: next ready message, or undefined. */
+  get(noAck: boolean): QueueEntry | undefined {
+    this.touch();
+    const now = Date.now();
+    while (this.ready.length > 0) {
+      const head = this.ready.peek()!;
+      if (head.expiresAt !== 0 && head.expiresAt <= now) {
+        this.expireHead(now);
+        continue;
+      }
+      if (noAck) this.stats.getNoAck++;
+      else this.stats.get++;
+      if (head.deliveryCount > 0) this.stats.redeliver++;
+      return this.ready.shift();
+    }
+    return undefined;
+  }
+
+  // ---- settlement (called by the channel) ---------------------------------
+
+  /** A delivered entry was handed out; the channel now tracks it (manual ack). */
+  markUnacked(): void {
+    this.unacked++;
+  }
+
+  /** Ack of a manual-ack delivery, or the completion of a no-ack one. */
+  settle(entry: QueueEntry, wasUnacked: boolean): void {
+    if (wasUnacked) {
+      this.unacked--;
+      this.stats.ack++;
+    }
+    this.release(entry.msg);
+  }
+
+  /** nack/reject/channel close with requeue. */
+  requeue(entry: QueueEntry): void {
+    this.unacked--;
+    if (this.deleted) return this.release(entry.msg);
+    this.ready.requeue(entry);
+    if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
+  }
+
+  /** nack/reject without requeue: dead-letter or drop. */
+  reject(entries: QueueEntry[]): void {
+    this.unacked -= entries.length;
+    this.dropEntries(entries, "rejected");
+  }
+
+  /** Remove messages for good; dead-letter them first if configured. */
+  private dropEntries(entries: QueueEntry[], reason: DeadLetterReason): void {
+    if (this.settings.deadLetterExchange !== undefined && !this.deleted) this.owner.deadLetter(this, entries, reason);
+    for (const e of entries) this.release(e.msg);
+  }
+
+  private release(msg: Message): void {
+    msg.refs--;
+    if (this.durable && msg.storeId !== 0 && this.store) this.store.remove(this.key, msg.storeId);
+  }
+
+  // ---- TTL and expiry ----------------------------------------------------
+
+  private expireHead(now: number): void {
+    const expired: QueueEntry[] = [];
+    let head = this.ready.peek();
+    while (head && head.expiresAt !== 0 && head.expiresAt <= now) {
+      expired.push(this.ready.shift()!);
+      head = this.ready.peek();
+    }
+    if (expired.length) this.dropEntries(expired, "expired");
+  }
+
+  private scheduleTtl(at: number): void {
+    if (this.ttlTimer && this.ttlTimerAt <= at) return;
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.ttlTimerAt = at;
+    this.ttlTimer = setTimeout(() => this.onTtlTimer(), Math.max(0, at - Date.now()) + 1);
+    this.ttlTimer.unref();
+  }
+
+  private onTtlTimer(): void {
+    this.ttlTimer = null;
+    if (this.deleted) return;
+    const now = Date.now();
+    this.expireHead(now);
+    this.drain();
+    const head = this.ready.peek();
+    if (head && head.expiresAt !== 0) this.scheduleTtl(head.expiresAt);
+  }
+
+  /** Queue was used (declare, consume, get): restart the x-expires clock. */
+  touch(): void {
+    this.lastUsed = Date.now();
+    const exp = this.settings.expires;
+    if (exp === undefined || this.deleted) return;
+    if (this.expiresTimer) clearTimeout(this.expiresTimer);
+    if (this.consumers.length > 0) {
+      this.expiresTimer = null;
+      return;
+    }
+    this.expiresTimer = setTimeout(() => {
+      if (this.consumers.length === 0 && !this.deleted) this.owner.autoDeleteQueue(this, "expired");
+    }, exp);
+    this.expiresTimer.unref();
+  }
+
+  // ---- consumers ---------------------------------------------------------
+
+  addConsumer(c: Consumer): void {
+    // keep consumers ordered by priority, highest first; equal priorities in arrival order
+    let i = this.consumers.length;
+    while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--;
+    this.consumers.splice(i, 0, c);
+    this.hadConsumer = true;
+    if (this.expiresTimer) {
+      clearTimeout(this.expiresTimer);
+      this.expiresTimer = null;
+    }
+    this.drain();
+  }
+
+  removeConsumer(c: Consumer): void {
+    const i = this.consumers.indexOf(c);
+    if (i < 0) return;
+    this.consumers.splice(i, 1);
+    if (this.consumers.length === 0) {
+      if (this.autoDelete && this.hadConsumer && !this.deleted) {
+        this.owner.autoDeleteQueue(this, "auto-delete");
+        return;
+      }
+      this.touch();
+    } else if (i === 0 && this.settings.singleActiveConsumer) {
+      this.drain();
+    }
+  }
+
+  // ---- management --------------------------------------------------------
+
+  purge(): number {
+    const entries = this.ready.clear();
+    for (const e of entries) this.release(e.msg);
+    return entries.length;
+  }
+
+  /** Mark deleted and drop ready messages; consumers are cancelled by the caller. */
+  destroy(): number {
+    this.deleted = true;
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    if (this.expiresTimer) clearTimeout(this.expiresTimer);
+    const n = this.ready.length;
+    for (const e of this.ready.clear()) e.msg.refs--;
+    if (this.durable && this.store) this.store.deleteQueue(this.key);
+    return n;
+  }
+}

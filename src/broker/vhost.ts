@@ -1,0 +1,312 @@
+/**
+ * A virtual host: its exchanges, queues and bindings, and every topology change
+ * (declare, delete, bind, unbind, purge) as one method each — used alike by the
+ * AMQP handlers, the management API, definitions import and boot replay.
+ * Permission checks are the caller's job (they depend on the user); existence,
+ * equivalence, exclusivity and reserved-name rules are enforced here with
+ * RabbitMQ's reply codes and texts.
+ */
+import type { FieldTable } from "../amqp/field-table.js";
+import {
+  AmqpError, COMMAND_INVALID, accessRefused, notFound, preconditionFailed, resourceLocked,
+} from "../amqp/errors.js";
+import type { MessageStore } from "../store/types.js";
+import { renderValue, stableKey, typeName } from "./args.js";
+import { Exchange, type Binding, type Destination, type ExchangeOptions } from "./exchanges/exchange.js";
+import { DirectExchange } from "./exchanges/direct.js";
+import { FanoutExchange } from "./exchanges/fanout.js";
+import { TopicExchange } from "./exchanges/topic.js";
+import { HeadersExchange } from "./exchanges/headers.js";
+import { Queue, type DeadLetterReason, type QueueOptions, type QueueOwner } from "./queue.js";
+import { parseQueueArgs, EQUIVALENCE_ARGS } from "./queue-args.js";
+import type { QueueEntry } from "./message.js";
+import { Router } from "./router.js";
+import { deadLetterMessage } from "./dead-letter.js";
+
+export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
+
+/** Hooks the vhost calls out to: persistence of definitions, consumer cancellation. */
+export interface VHostEvents {
+  definitionChanged(cmd: Record<string, unknown>): void;
+  /** queue deleted: cancel its consumers (server notifies clients) */
+  queueDeleted(q: Queue): void;
+}
+
+export class VHost implements QueueOwner {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly router: Router;
+  /** per-vhost message counters (management API) */
+  stats = { publish: 0, deliver: 0, ack: 0, returnUnroutable: 0, dropUnroutable: 0 };
+
+  constructor(
+    readonly name: string,
+    private readonly store: MessageStore | null,
+    private readonly events: VHostEvents,
+    readonly meta: { description: string; tags: string[]; defaultQueueType?: string } = { description: "", tags: [] },
+  ) {
+    this.router = new Router(this);
+    const sys = (n: string, t: string, internal = false) =>
+      this.exchanges.set(n, makeExchange(t, name, n, { durable: true, autoDelete: false, internal, arguments: {} }));
+    sys("", "direct");
+    sys("amq.direct", "direct");
+    sys("amq.fanout", "fanout");
+    sys("amq.topic", "topic");
+    sys("amq.headers", "headers");
+    sys("amq.match", "headers");
+    sys("amq.rabbitmq.trace", "topic", true);
+  }
+
+  storeFor(): MessageStore | null {
+    return this.store;
+  }
+
+  // ---- exchanges ---------------------------------------------------------
+
+  getExchange(name: string): Exchange {
+    const ex = this.exchanges.get(name);
+    if (!ex) throw notFound(`no exchange '${name}' in vhost '${this.name}'`);
+    return ex;
+  }
+
+  declareExchange(name: string, type: string, opts: ExchangeOptions, passive: boolean): Exchange {
+    const existing = this.exchanges.get(name);
+    if (passive) {
+      if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
+      if (!existing) throw notFound(`no exchange '${name}' in vhost '${this.name}'`);
+      return existing;
+    }
+    if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) {
+      // RabbitMQ treats an unknown type as a connection error
+      throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - invalid exchange type '${type}'`, 0, 0, true);
+    }
+    if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
+    if (name.startsWith("amq.") && !existing) {
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
+    if (existing) {
+      const eq = (what: string, got: unknown, cur: unknown) => {
+        if (got !== cur) throw preconditionFailed(`inequivalent arg '${what}' for exchange '${name}' in vhost '${this.name}': received '${String(got)}' but current is '${String(cur)}'`);
+      };
+      eq("type", type, existing.type);
+      eq("durable", opts.durable, existing.durable);
+      eq("auto_delete", opts.autoDelete, existing.autoDelete);
+      eq("internal", opts.internal, existing.internal);
+      if (stableKey(opts.arguments) !== stableKey(existing.options.arguments)) {
+        throw preconditionFailed(`inequivalent arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}': received none but current is the value '${renderValue(existing.options.arguments["alternate-exchange"])}' of type 'longstr'`);
+      }
+      return existing;
+    }
+    const ex = makeExchange(type, this.name, name, opts);
+    this.exchanges.set(name, ex);
+    if (opts.durable) this.events.definitionChanged({ op: "exchange.declare", vhost: this.name, name, type, ...opts });
+    return ex;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
+    const ex = this.exchanges.get(name);
+    if (!ex) return; // RabbitMQ: deleting a missing exchange succeeds
+    if (name.startsWith("amq.")) throw accessRefused(`deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
+    if (ifUnused && (ex.bindings.size > 0 || ex.incoming.size > 0)) {
+      throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.removeExchange(ex);
+  }
+
+  private removeExchange(ex: Exchange): void {
+    for (const b of [...ex.bindings.values()]) this.removeBinding(b);
+    for (const b of [...ex.incoming]) this.removeBinding(b);
+    this.exchanges.delete(ex.name);
+    if (ex.durable) this.events.definitionChanged({ op: "exchange.delete", vhost: this.name, name: ex.name });
+  }
+
+  // ---- queues ------------------------------------------------------------
+
+  getQueue(name: string): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
+    return q;
+  }
+
+  /** Exclusive queues are visible only to their owner connection. */
+  checkExclusive(q: Queue, owner: object | null): void {
+    if (q.exclusive && q.exclusiveOwner !== owner) {
+      throw resourceLocked(`cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
+    }
+  }
+
+  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean): Queue {
+    const existing = this.queues.get(name);
+    if (passive) {
+      if (!existing) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
+      this.checkExclusive(existing, owner);
+      existing.touch();
+      return existing;
+    }
+    if (existing) {
+      this.checkExclusive(existing, owner);
+      this.checkQueueEquivalence(existing, opts);
+      existing.touch();
+      return existing;
+    }
+    if (name.startsWith("amq.")) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    const settings = parseQueueArgs(opts.arguments, name, this.name);
+    if (settings.queueType === "quorum" || settings.queueType === "stream") {
+      // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues
+      if (!opts.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${name}' in vhost '${this.name}'`);
+      if (opts.exclusive) throw preconditionFailed(`invalid property 'exclusive-owner' for queue '${name}' in vhost '${this.name}'`);
+      if (opts.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' for queue '${name}' in vhost '${this.name}'`);
+    }
+    const q = new Queue(this.name, name, opts, settings, this, opts.durable ? this.store : null);
+    if (opts.exclusive) q.exclusiveOwner = owner;
+    this.queues.set(name, q);
+    if (opts.durable && !opts.exclusive) {
+      this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments });
+    }
+    return q;
+  }
+
+  private checkQueueEquivalence(q: Queue, opts: QueueOptions): void {
+    const fail = (what: string, got: unknown, cur: unknown) => {
+      throw preconditionFailed(`inequivalent arg '${what}' for queue '${q.name}' in vhost '${this.name}': received '${String(got)}' but current is '${String(cur)}'`);
+    };
+    if (opts.durable !== q.durable) fail("durable", opts.durable, q.durable);
+    if (opts.autoDelete !== q.autoDelete) fail("auto_delete", opts.autoDelete, q.autoDelete);
+    for (const k of EQUIVALENCE_ARGS) {
+      const got = opts.arguments[k];
+      const cur = q.arguments[k];
+      if (got === undefined && cur === undefined) continue;
+      // RabbitMQ treats a missing x-queue-type as the current type
+      if (k === "x-queue-type" && got === undefined) continue;
+      if (got !== undefined && cur !== undefined && stableKey({ k: got }) === stableKey({ k: cur })) continue;
+      if (got !== undefined && cur !== undefined && typeof got === typeof cur && renderValue(got) === renderValue(cur)) continue;
+      const recv = got === undefined ? "none" : `the value '${renderValue(got)}' of type '${typeName(got)}'`;
+      const curS = cur === undefined ? "none" : `the value '${renderValue(cur)}' of type '${typeName(cur)}'`;
+      throw preconditionFailed(`inequivalent arg '${k}' for queue '${q.name}' in vhost '${this.name}': received ${recv} but current is ${curS}`);
+    }
+  }
+
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, owner: object | null): number {
+    const q = this.queues.get(name);
+    if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with message count 0
+    this.checkExclusive(q, owner);
+    if (ifUnused && q.consumers.length > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
+    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' not empty`);
+    return this.removeQueue(q);
+  }
+
+  /** Delete without checks (exclusive owner gone, auto-delete, x-expires, vhost deletion). */
+  removeQueue(q: Queue): number {
+    if (q.deleted) return 0;
+    for (const b of [...q.incoming]) this.removeBinding(b);
+    this.queues.delete(q.name);
+    const n = q.destroy();
+    this.events.queueDeleted(q);
+    if (q.durable && !q.exclusive) this.events.definitionChanged({ op: "queue.delete", vhost: this.name, name: q.name });
+    return n;
+  }
+
+  autoDeleteQueue(q: Queue, _reason: string): void {
+    this.removeQueue(q);
+  }
+
+  purgeQueue(name: string, owner: object | null): number {
+    const q = this.getQueue(name);
+    this.checkExclusive(q, owner);
+    return q.purge();
+  }
+
+  // ---- bindings ----------------------------------------------------------
+
+  private destination(kind: "queue" | "exchange", name: string): Destination {
+    return kind === "queue" ? this.getQueue(name) : this.getExchange(name);
+  }
+
+  bind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    const dest = this.destination(kind, destName);
+    if (dest instanceof Queue) this.checkExclusive(dest, owner);
+    const ex = this.getExchange(source);
+    if (source === "") throw accessRefused(`operation not permitted on the default exchange`);
+    if (ex.type === "headers") validateXMatch(args);
+    if (ex.bind(dest, routingKey, args) && this.isDurableBinding(ex, dest)) {
+      this.events.definitionChanged({ op: "bind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
+    }
+  }
+
+  unbind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    const dest = this.destination(kind, destName);
+    if (dest instanceof Queue) this.checkExclusive(dest, owner);
+    const ex = this.getExchange(source);
+    if (source === "") throw accessRefused(`operation not permitted on the default exchange`);
+    const existed = ex.unbind(dest, routingKey, args);
+    // RabbitMQ answers unbind-ok for a missing binding
+    if (existed) {
+      if (this.isDurableBinding(ex, dest)) this.events.definitionChanged({ op: "unbind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
+      this.maybeAutoDeleteExchange(ex);
+    }
+  }
+
+  private removeBinding(b: Binding): void {
+    b.source.removeBinding(b);
+    if (this.isDurableBinding(b.source, b.destination)) {
+      this.events.definitionChanged({ op: "unbind", vhost: this.name, source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments });
+    }
+    this.maybeAutoDeleteExchange(b.source);
+  }
+
+  private isDurableBinding(ex: Exchange, dest: Destination): boolean {
+    if (!ex.durable) return false;
+    if (dest instanceof Queue) return dest.durable && !dest.exclusive;
+    return (dest as Exchange).durable;
+  }
+
+  private maybeAutoDeleteExchange(ex: Exchange): void {
+    if (ex.autoDelete && ex.bindings.size === 0 && this.exchanges.get(ex.name) === ex) this.removeExchange(ex);
+  }
+
+  /** All bindings, including the default exchange's implicit ones (for listings). */
+  *allBindings(): Generator<{ source: string; destination: string; destinationType: "queue" | "exchange"; routingKey: string; arguments: FieldTable }> {
+    for (const q of this.queues.values()) yield { source: "", destination: q.name, destinationType: "queue", routingKey: q.name, arguments: {} };
+    for (const ex of this.exchanges.values()) {
+      for (const b of ex.bindings.values()) yield { source: ex.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments };
+    }
+  }
+
+  // ---- dead-lettering ------------------------------------------------------
+
+  deadLetter(q: Queue, entries: QueueEntry[], reason: DeadLetterReason): void {
+    const dlx = q.settings.deadLetterExchange;
+    if (dlx === undefined) return;
+    const ex = this.exchanges.get(dlx);
+    if (!ex) return; // RabbitMQ drops silently when the DLX does not exist
+    for (const e of entries) {
+      const msg = deadLetterMessage(e.msg, q, reason, dlx);
+      // a dead-lettered message cycling back to the same queue for expiry is dropped (cycle detection)
+      this.router.publish(ex, msg, msg.routingKey, q.settings.deadLetterRoutingKey === undefined ? reason : null);
+    }
+  }
+
+  /** Drop everything (vhost deletion). */
+  destroy(): void {
+    for (const q of [...this.queues.values()]) this.removeQueue(q);
+  }
+}
+
+function validateXMatch(args: FieldTable): void {
+  const m = args["x-match"];
+  if (m === undefined) return;
+  if (typeof m !== "string" || !["all", "any", "all-with-x", "any-with-x"].includes(m)) {
+    throw preconditionFailed(`Invalid x-match field value ${JSON.stringify(String(m))}; expected all, any, all-with-x, or any-with-x`);
+  }
+}
+
+export function makeExchange(type: string, vhost: string, name: string, opts: ExchangeOptions): Exchange {
+  switch (type) {
+    case "direct": return new DirectExchange(vhost, name, opts);
+    case "fanout": return new FanoutExchange(vhost, name, opts);
+    case "topic": return new TopicExchange(vhost, name, opts);
+    case "headers": return new HeadersExchange(vhost, name, opts);
+    default: throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - invalid exchange type '${type}'`, 0, 0, true);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `warren server`: options from flags, environment and an optional JSON
+ * config file (flags win over environment, environment over the file).
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { LogLevel } from "../lib/logger.js";
+import type { FsyncPolicy } from "../store/types.js";
+
+const HELP = `usage: warren server [options]
+
+  --port N                  AMQP port (default 5672; env WARREN_PORT)
+  --bind ADDR               AMQP bind address (default 0.0.0.0; env WARREN_BIND)
+  --mgmt-port N             management HTTP port (default 15672, 'off' to disable; env WARREN_MGMT_PORT)
+  --mgmt-bind ADDR          management bind address (default: --bind; env WARREN_MGMT_BIND)
+  --data-dir DIR            data directory (default ./data; env WARREN_DATA_DIR)
+  --config FILE             JSON config file with any of these options in camelCase (env WARREN_CONFIG)
+  --fsync POLICY            always | interval | none (default always; env WARREN_FSYNC) — see docs/durability.md
+  --default-user NAME       user created on first boot (default guest; env WARREN_DEFAULT_USER)
+  --default-pass PASS       its password (default guest; env WARREN_DEFAULT_PASS)
+  --heartbeat SECONDS       heartbeat proposed to clients (default 60; env WARREN_HEARTBEAT)
+  --max-message-size BYTES  largest message body accepted (default 134217728)
+  --memory-high-watermark B memory alarm threshold in bytes of RSS (default 40% of RAM; 0 = off)
+  --disk-free-limit BYTES   disk alarm when free space falls below this (default 50000000; 0 = off)
+  --no-fleet                do not run the embedded Fleet collector
+  --log-level LEVEL         silent | error | warn | info | debug (default info; env WARREN_LOG_LEVEL)
+  -h, --help                this help
+`;
+
+export interface ServerConfig {
+  port: number;
+  bind: string;
+  mgmtPort: number | null;
+  mgmtBind: string | undefined;
+  dataDir: string;
+  fsync: FsyncPolicy;
+  defaultUser: string | undefined;
+  defaultPass: string | undefined;
+  heartbeat: number | undefined;
+  maxMessageSize: number | undefined;
+  memoryHighWatermark: number | undefined;
+  diskFreeLimit: number | undefined;
+  fleet: boolean;
+  logLevel: LogLevel;
+}
+
+class UsageError extends Error {}
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid value for ${name}: '${v}' (expected a non-negative integer)`);
+  return n;
+}
+
+export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      bind: { type: "string" },
+      "mgmt-port": { type: "string" },
+      "mgmt-bind": { type: "string" },
+      "data-dir": { type: "string" },
+      config: { type: "string" },
+      fsync: { type: "string" },
+      "default-user": { type: "string" },
+      "default-pass": { type: "string" },
+      heartbeat: { type: "string" },
+      "max-message-size": { type: "string" },
+      "memory-high-watermark": { type: "string" },
+      "disk-free-limit": { type: "string" },
+      "no-fleet": { type: "boolean" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  let file: Record<string, unknown> = {};
+  const cfgPath = values.config ?? env.WARREN_CONFIG;
+  if (cfgPath) {
+    try {
+      file = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`cannot read config file ${cfgPath}: ${(e as Error).message}`);
+    }
+  }
+  const pick = (flag: string | undefined, envName: string, key: string): string | undefined => {
+    if (flag !== undefined) return flag;
+    if (env[envName] !== undefined) return env[envName];
+    const v = file[key];
+    return v === undefined || v === null ? undefined : String(v);
+  };
+  const mgmtRaw = pick(values["mgmt-port"], "WARREN_MGMT_PORT", "mgmtPort");
+  const fsync = (pick(values.fsync, "WARREN_FSYNC", "fsync") ?? "always") as FsyncPolicy;
+  if (!["always", "interval", "none"].includes(fsync)) throw new UsageError(`invalid --fsync '${fsync}' (always | interval | none)`);
+  const logLevel = (pick(values["log-level"], "WARREN_LOG_LEVEL", "logLevel") ?? "info") as LogLevel;
+  if (!["silent", "error", "warn", "info", "debug"].includes(logLevel)) throw new UsageError(`invalid --log-level '${logLevel}'`);
+  const port = int("--port", pick(values.port, "WARREN_PORT", "port")) ?? 5672;
+  if (port > 65535) throw new UsageError(`invalid value for --port: ${port}`);
+  return {
+    port,
+    bind: pick(values.bind, "WARREN_BIND", "bind") ?? "0.0.0.0",
+    mgmtPort: mgmtRaw === "off" ? null : (int("--mgmt-port", mgmtRaw) ?? 15672),
+    mgmtBind: pick(values["mgmt-bind"], "WARREN_MGMT_BIND", "mgmtBind"),
+    dataDir: pick(values["data-dir"], "WARREN_DATA_DIR", "dataDir") ?? "./data",
+    fsync,
+    defaultUser: pick(values["default-user"], "WARREN_DEFAULT_USER", "defaultUser"),
+    defaultPass: pick(values["default-pass"], "WARREN_DEFAULT_PASS", "defaultPass"),
+    heartbeat: int("--heartbeat", pick(values.heartbeat, "WARREN_HEARTBEAT", "heartbeat")),
+    maxMessageSize: int("--max-message-size", pick(values["max-message-size"], "WARREN_MAX_MESSAGE_SIZE", "maxMessageSize")),
+    memoryHighWatermark: int("--memory-high-watermark", pick(values["memory-high-watermark"], "WARREN_MEMORY_HIGH_WATERMARK", "memoryHighWatermark")),
+    diskFreeLimit: int("--disk-free-limit", pick(values["disk-free-limit"], "WARREN_DISK_FREE_LIMIT", "diskFreeLimit")),
+    fleet: !(values["no-fleet"] ?? file["fleet"] === false),
+    logLevel,
+  };
+}
+
+export async function serverMain(argv: string[]): Promise<number> {
+  let cfg: ServerConfig | "help";
+  try {
+    cfg = parseServerArgs(argv);
+  } catch (e) {
+    process.stderr.write(`warren server: ${(e as Error).message}\nRun 'warren server --help' for usage.\n`);
+    return 2;
+  }
+  if (cfg === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { startWarren, VERSION } = await import("../main/warren.js");
+  const os = await import("node:os");
+  let w;
+  try {
+    w = await startWarren({
+      port: cfg.port,
+      host: cfg.bind,
+      mgmtPort: cfg.mgmtPort,
+      mgmtHost: cfg.mgmtBind,
+      dataDir: cfg.dataDir,
+      fsync: cfg.fsync,
+      defaultUser: cfg.defaultUser,
+      defaultPass: cfg.defaultPass,
+      heartbeat: cfg.heartbeat,
+      maxMessageSize: cfg.maxMessageSize,
+      memoryHighWatermark: cfg.memoryHighWatermark ?? Math.floor(os.totalmem() * 0.4),
+      diskFreeLimit: cfg.diskFreeLimit ?? 50_000_000,
+      fleet: cfg.fleet,
+      logLevel: cfg.logLevel,
+    });
+  } catch (e) {
+    process.stderr.write(`warren server: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const mg = w.mgmtPort !== null ? ` management http://${cfg.mgmtBind ?? cfg.bind}:${w.mgmtPort}` : "";
+  // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
+  process.stderr.write(`warren ${VERSION} listening amqp://${cfg.bind}:${w.amqpPort}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      w.log.info(`received ${sig}, shutting down`);
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await w.close();
+  return 0;
+}

@@ -1,0 +1,126 @@
+/**
+ * Composition root: the one place that wires store + broker + AMQP server +
+ * management HTTP API + embedded Fleet collector. Everything else receives its
+ * collaborators; `startWarren` is also the embedding API for Node programs.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Broker } from "../broker/broker.js";
+import { Logger, type LogLevel } from "../lib/logger.js";
+import { Server } from "../server/server.js";
+import type { FsyncPolicy } from "../store/types.js";
+import { openStorage } from "./storage.js";
+import { startAlarms } from "./alarms.js";
+
+export interface WarrenOptions {
+  port?: number;
+  host?: string;
+  /** data directory; null = nothing persisted (embedded/transient use) */
+  dataDir?: string | null;
+  /** management HTTP port; null = no management API */
+  mgmtPort?: number | null;
+  mgmtHost?: string;
+  logLevel?: LogLevel;
+  fsync?: FsyncPolicy;
+  defaultUser?: string;
+  defaultPass?: string;
+  heartbeat?: number;
+  maxMessageSize?: number;
+  /** memory high watermark in bytes (RSS) for the memory alarm; 0 = off */
+  memoryHighWatermark?: number;
+  /** free-disk low limit in bytes for the disk alarm; 0 = off */
+  diskFreeLimit?: number;
+  /** run the Fleet collector in-process (default: when there is a data dir and management) */
+  fleet?: boolean;
+}
+
+export interface Warren {
+  broker: Broker;
+  server: Server;
+  amqpPort: number;
+  mgmtPort: number | null;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export const VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../../package.json", import.meta.url)), "utf8")) as { version: string };
+    return pkg.version;
+  } catch {
+    return "0.0.0";
+  }
+})();
+
+export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
+  const log = new Logger(opts.logLevel ?? "info");
+  const dataDir = opts.dataDir === undefined ? "./data" : opts.dataDir;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const storage = await openStorage(dataDir, opts.fsync ?? "always", log);
+  const broker = new Broker({
+    store: storage.messages,
+    definitions: storage.definitions,
+    log,
+    defaultUser: opts.defaultUser,
+    defaultPass: opts.defaultPass,
+    maxMessageSize: opts.maxMessageSize,
+  });
+  const t0 = Date.now();
+  const rec = broker.boot();
+  if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
+  const server = new Server(broker, { host: opts.host ?? "0.0.0.0", port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION });
+  const amqpPort = await server.listen();
+  const stopAlarms = startAlarms(broker, dataDir, opts.memoryHighWatermark ?? 0, opts.diskFreeLimit ?? 0);
+
+  let mgmt: { port: number; close(): Promise<void> } | null = null;
+  let fleet: { close(): Promise<void>; http: unknown } | null = null;
+  if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
+    const { startManagement } = await import("../http/server.js");
+    let fleetRoutes: ((...a: never[]) => Promise<boolean>) | undefined;
+    const mgmtHost = opts.mgmtHost ?? opts.host ?? "0.0.0.0";
+    mgmt = await startManagement({
+      broker,
+      server,
+      host: mgmtHost,
+      port: opts.mgmtPort,
+      log,
+      extraRoutes: (req, res, url, user) => (fleetRoutes ? (fleetRoutes as unknown as (...a: unknown[]) => Promise<boolean>)(req, res, url, user) : Promise.resolve(false)),
+    });
+    if (dataDir && opts.fleet !== false) {
+      try {
+        const { startEmbeddedFleet } = await import("../fleet/embedded.js");
+        const user = opts.defaultUser ?? "guest";
+        const pass = opts.defaultPass ?? "guest";
+        fleet = await startEmbeddedFleet({
+          amqpUrl: `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${amqpPort}`,
+          mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${mgmt.port}`,
+          dataDir: join(dataDir),
+          log: (line: string) => log.info(`fleet: ${line}`),
+        });
+        fleetRoutes = fleet.http as typeof fleetRoutes;
+      } catch (e) {
+        log.warn(`fleet collector not started: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  let closed = false;
+  return {
+    broker,
+    server,
+    amqpPort,
+    mgmtPort: mgmt ? mgmt.port : null,
+    log,
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopAlarms();
+      if (fleet) await fleet.close().catch(() => {});
+      if (mgmt) await mgmt.close();
+      await server.close();
+      await storage.close();
+    },
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * One AMQP channel: content assembly for publishes (method → header → bodies),
+ * delivery-tag bookkeeping for consumers and basic.get, prefetch (per consumer
+ * and per channel, as RabbitMQ interprets basic.qos global), publisher confirms,
+ * transactions. Method handlers live in handlers/*.ts and operate on a Channel.
+ *
+ * Invariants: delivery tags increase by one per delivery on this channel;
+ * `unacked` holds exactly the deliveries awaiting ack, in tag order; confirms
+ * go out in publish order, so a single multiple=true ack covers a prefix.
+ */
+import type { BasicProperties } from "../amqp/properties.js";
+import { decodeProperties } from "../amqp/properties.js";
+import { AmqpError, UNEXPECTED_FRAME, preconditionFailed, frameError } from "../amqp/errors.js";
+import { Consumer, type ConsumerHost } from "../broker/consumer.js";
+import type { Exchange } from "../broker/exchanges/exchange.js";
+import { Message, type QueueEntry } from "../broker/message.js";
+import type { Queue } from "../broker/queue.js";
+import type { Connection } from "./connection.js";
+import { writeConfirm, writeDeliver } from "./frames-out.js";
+import { BASIC_CANCEL } from "../amqp/gen/methods.js";
+
+export interface Unacked {
+  tag: number;
+  queue: Queue;
+  entry: QueueEntry;
+  consumer: Consumer | null;
+}
+
+/** A publish whose content is being assembled. */
+interface PendingPublish {
+  exchange: Exchange | null; // null: direct reply-to pseudo-queue or nonexistent (error raised at method)
+  routingKey: string;
+  mandatory: boolean;
+  props: BasicProperties | null;
+  propsRaw: Buffer | null;
+  bodySize: number;
+  received: number;
+  chunks: Buffer[];
+}
+
+export const enum ChannelState {
+  Open,
+  /** we sent channel.close and wait for close-ok; everything else is dropped */
+  Closing,
+  Closed,
+}
+
+export class Channel implements ConsumerHost {
+  state = ChannelState.Open;
+  readonly consumers = new Map<string, Consumer>();
+  readonly unacked = new Map<number, Unacked>();
+  private deliveryTag = 0;
+  /** basic.qos global=false: applies to consumers created afterwards */
+  prefetchCount = 0;
+  /** basic.qos global=true: shared by all consumers of the channel */
+  globalPrefetch = 0;
+  unackedCount = 0;
+  flowActive = true;
+  // publishing
+  pending: PendingPublish | null = null;
+  confirm = false;
+  private publishSeq = 0;
+  private confirmedUpTo = 0;
+  private ackSentUpTo = 0;
+  private syncsInFlight = 0;
+  private confirmScheduled = false;
+  tx = false;
+  txPublishes: { exchange: Exchange; msg: Message; mandatory: boolean }[] = [];
+  txAcks: { kind: "ack" | "reject"; tag: number; multiple: boolean; requeue: boolean }[] = [];
+  /** direct reply-to: the pseudo-queue name and the consumer tag reading it */
+  replyTo: { token: string; consumerTag: string } | null = null;
+  /** name of the queue last declared on this channel (empty queue name refers to it) */
+  lastQueue: string | null = null;
+  /** counters for the management API */
+  stats = { publish: 0, deliver: 0, ack: 0, get: 0, redeliver: 0, confirm: 0, returnUnroutable: 0 };
+
+  constructor(
+    readonly id: number,
+    readonly conn: Connection,
+  ) {}
+
+  get open(): boolean {
+    return this.state === ChannelState.Open;
+  }
+
+  // ---- content assembly --------------------------------------------------
+
+  startPublish(exchange: Exchange | null, routingKey: string, mandatory: boolean): void {
+    this.pending = { exchange, routingKey, mandatory, props: null, propsRaw: null, bodySize: 0, received: 0, chunks: [] };
+  }
+
+  onHeader(buf: Buffer, start: number, end: number): void {
+    const p = this.pending;
+    if (!p || p.props) throw unexpected(`expected method frame, got non method frame instead`);
+    if (end - start < 14) throw frameError(`FRAME_ERROR - content header too short`);
+    const classId = buf.readUInt16BE(start);
+    if (classId !== 60) throw unexpected(`expected content header for class 60, got one for class ${classId} instead`);
+    const hi = buf.readUInt32BE(start + 4);
+    const bodySize = hi * 0x100000000 + buf.readUInt32BE(start + 8);
+    const max = this.conn.broker.maxMessageSize;
+    if (bodySize > max) {
+      this.pending = null;
+      throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`);
+    }
+    // keep the encoded properties as sent; copy them out of the read buffer (they are tiny)
+    const raw = Buffer.from(buf.subarray(start + 12, end));
+    p.props = decodeProperties(raw, 0, raw.length);
+    p.propsRaw = raw;
+    p.bodySize = bodySize;
+    if (bodySize === 0) this.completePublish();
+  }
+
+  onBody(buf: Buffer, start: number, end: number): void {
+    const p = this.pending;
+    if (!p || !p.props) throw unexpected(`expected content header for class 60, got non content header frame instead`);
+    const n = end - start;
+    if (p.received + n > p.bodySize) throw frameError(`FRAME_ERROR - content body exceeds declared size ${p.bodySize}`);
+    // zero-copy: the body is a view of the read chunk (copied only when spread over frames)
+    p.chunks.push(buf.subarray(start, end));
+    p.received += n;
+    if (p.received === p.bodySize) this.completePublish();
+  }
+
+  private completePublish(): void {
+    const p = this.pending!;
+    this.pending = null;
+    const body = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(p.chunks, p.bodySize);
+    const msg = new Message(p.exchange ? p.exchange.name : "", p.routingKey, p.props!, p.propsRaw!, body, p.bodySize, Date.now());
+    this.conn.publisher.publish(this, p.exchange, msg, p.mandatory);
+  }
+
+  // ---- publisher confirms -------------------------------------------------
+
+  /** Allocate the confirm sequence number of the next publish (confirm mode only). */
+  nextPublishSeq(): number {
+    return ++this.publishSeq;
+  }
+
+  /**
+   * The publish `seq` is settled; `needsSync` when its data went to the store.
+   * Confirms are kept in publish order: once any publish waits for fsync, later
+   * ones wait behind it (the same group commit serves them), so every ack is a
+   * prefix and goes out as one multiple=true basic.ack per turn.
+   */
+  settlePublish(seq: number, needsSync: boolean, ok: boolean): void {
+    if (!ok) {
+      this.flushConfirms();
+      writeConfirm(this.conn.outbox, this.id, seq, false, false);
+      this.confirmedUpTo = this.ackSentUpTo = seq;
+      return;
+    }
+    const store = this.conn.broker.store;
+    if (store && (needsSync || this.syncsInFlight > 0)) {
+      this.syncsInFlight++;
+      store.sync((err) => {
+        this.syncsInFlight--;
+        if (this.state === ChannelState.Closed) return;
+        if (err) {
+          this.flushConfirms();
+          writeConfirm(this.conn.outbox, this.id, seq, true, false);
+          this.confirmedUpTo = this.ackSentUpTo = seq;
+          return;
+        }
+        this.markConfirmed(seq);
+      });
+      return;
+    }
+    this.markConfirmed(seq);
+  }
+
+  private markConfirmed(seq: number): void {
+    if (seq > this.confirmedUpTo) this.confirmedUpTo = seq;
+    if (!this.confirmScheduled) {
+      this.confirmScheduled = true;
+      // one ack per event-loop turn covering everything settled meanwhile
+      queueMicrotask(() => {
+        this.confirmScheduled = false;
+        this.flushConfirms();
+      });
+    }
+  }
+
+  private flushConfirms(): void {
+    if (this.confirmedUpTo <= this.ackSentUpTo || this.state === ChannelState.Closed) return;
+    const multiple = this.confirmedUpTo - this.ackSentUpTo > 1;
+    writeConfirm(this.conn.outbox, this.id, this.confirmedUpTo, multiple, true);
+    this.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
+    this.ackSentUpTo = this.confirmedUpTo;
+  }
+
+  // ---- ConsumerHost --------------------------------------------------------
+
+  canDeliver(c: Consumer): boolean {
+    if (this.state !== ChannelState.Open || !this.flowActive) return false;
+    if (!this.conn.outbox.writable()) {
+      this.conn.outbox.wantKick = true;
+      return false;
+    }
+    if (c.noAck) return true;
+    if (c.prefetch !== 0 && c.unacked >= c.prefetch) return false;
+    if (this.globalPrefetch !== 0 && this.unackedCount >= this.globalPrefetch) return false;
+    return true;
+  }
+
+  deliver(c: Consumer, q: Queue, e: QueueEntry): void {
+    const tag = ++this.deliveryTag;
+    const msg = e.msg;
+    if (msg.body === null && msg.storeId !== 0 && this.conn.broker.store) msg.body = this.conn.broker.store.readBody(msg.storeId);
+    writeDeliver(this.conn.outbox, this.id, c.tag, tag, e.deliveryCount > 0, msg, this.conn.frameMax);
+    e.deliveryCount++;
+    this.stats.deliver++;
+    if (c.noAck) {
+      q.settle(e, false);
+    } else {
+      this.unacked.set(tag, { tag, queue: q, entry: e, consumer: c });
+      c.unacked++;
+      this.unackedCount++;
+      q.markUnacked();
+    }
+  }
+
+  /** A delivery tag for a direct reply-to delivery (no-ack, not tracked). */
+  nextReplyTag(): number {
+    return ++this.deliveryTag;
+  }
+
+  /** basic.get-ok bookkeeping; returns the delivery tag. */
+  recordGet(q: Queue, e: QueueEntry, noAck: boolean): number {
+    const tag = ++this.deliveryTag;
+    if (noAck) return tag;
+    this.unacked.set(tag, { tag, queue: q, entry: e, consumer: null });
+    this.unackedCount++;
+    q.markUnacked();
+    return tag;
+  }
+
+  cancelledByServer(c: Consumer): void {
+    this.consumers.delete(c.tag);
+    if (this.state === ChannelState.Open && this.conn.capabilities.consumerCancelNotify) {
+      this.conn.sendMethod(this.id, BASIC_CANCEL, { consumerTag: c.tag, nowait: true });
+    }
+  }
+
+  // ---- acknowledgements ---------------------------------------------------
+
+  /** Collect the deliveries an ack/nack/reject refers to, removing them. */
+  takeUnacked(tag: number, multiple: boolean): Unacked[] {
+    if (multiple) {
+      const out: Unacked[] = [];
+      for (const [t, u] of this.unacked) {
+        if (tag !== 0 && t > tag) break;
+        out.push(u);
+        this.unacked.delete(t);
+      }
+      if (out.length === 0 && tag !== 0) throw preconditionFailed(`unknown delivery tag ${tag}`);
+      return out;
+    }
+    const u = this.unacked.get(tag);
+    if (!u) throw preconditionFailed(`unknown delivery tag ${tag}`);
+    this.unacked.delete(tag);
+    return [u];
+  }
+
+  /** Settle deliveries: ack, or requeue / reject. Then let queues deliver again. */
+  settle(list: Unacked[], kind: "ack" | "requeue" | "reject"): void {
+    const touched = new Set<Queue>();
+    let rejected: Map<Queue, QueueEntry[]> | null = null;
+    // requeue in reverse tag order so each lands back at its original position efficiently
+    if (kind === "requeue") list = list.slice().reverse();
+    for (const u of list) {
+      this.unackedCount--;
+      if (u.consumer) u.consumer.unacked--;
+      touched.add(u.queue);
+      if (kind === "ack") {
+        u.queue.settle(u.entry, true);
+        this.stats.ack++;
+      } else if (kind === "requeue") {
+        u.queue.requeue(u.entry);
+      } else {
+        rejected ??= new Map();
+        const arr = rejected.get(u.queue);
+        if (arr) arr.push(u.entry);
+        else rejected.set(u.queue, [u.entry]);
+      }
+    }
+    if (rejected) for (const [q, entries] of rejected) q.reject(entries);
+    for (const q of touched) q.drain();
+  }
+
+  /** Requeue everything unacked (channel close, basic.recover). */
+  requeueAll(): void {
+    if (this.unacked.size === 0) return;
+    const list = [...this.unacked.values()];
+    this.unacked.clear();
+    this.settle(list, "requeue");
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  /** Release everything the channel holds (close or connection loss). */
+  teardown(): void {
+    if (this.state === ChannelState.Closed) return;
+    this.state = ChannelState.Closed;
+    this.pending = null;
+    for (const c of this.consumers.values()) c.queue.removeConsumer(c);
+    this.consumers.clear();
+    if (this.replyTo) this.conn.server.replyTo.delete(this.replyTo.token);
+    // state is Closed, so requeued messages are not re-delivered to this channel
+    this.requeueAll();
+  }
+
+  /** Re-run delivery on every queue this channel consumes from. */
+  kick(): void {
+    for (const c of this.consumers.values()) c.queue.drain();
+  }
+}
+
+function unexpected(text: string): AmqpError {
+  return new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - ${text}`, 0, 0, true);
+}

@@ -1,0 +1,510 @@
+/**
+ * One AMQP connection over TCP: protocol header, handshake (start/start-ok with
+ * PLAIN or AMQPLAIN, tune/tune-ok, open), frame dispatch to channels, heartbeats,
+ * connection.blocked, and the single place where protocol errors become
+ * channel.close (soft errors on a channel) or connection.close (hard errors,
+ * channel 0, framing).
+ *
+ * Invariants: after we send connection.close only close-ok/close are processed;
+ * after we send channel.close only that channel's close-ok/close are; the
+ * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
+ */
+import type { Socket } from "node:net";
+import { AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
+import { decodeTable, type FieldTable } from "../amqp/field-table.js";
+import { FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
+import * as M from "../amqp/gen/methods.js";
+import type { Broker, ConnectionInfo } from "../broker/broker.js";
+import type { User } from "../broker/auth.js";
+import type { VHost } from "../broker/vhost.js";
+import { Channel, ChannelState } from "./channel.js";
+import { Outbox } from "./outbox.js";
+import { Publisher } from "./publish.js";
+import { dispatchChannelMethod } from "./handlers/index.js";
+import type { Server } from "./server.js";
+
+export const SERVER_FRAME_MAX = 131072;
+export const SERVER_CHANNEL_MAX = 2047;
+const MIN_FRAME_MAX = 4096;
+const HANDSHAKE_TIMEOUT = 10_000;
+const CLOSE_TIMEOUT = 3_000;
+
+const enum State {
+  AwaitHeader,
+  AwaitStartOk,
+  AwaitTuneOk,
+  AwaitOpen,
+  Open,
+  Closing,
+  Closed,
+}
+
+let nextId = 1;
+
+export class Connection implements FrameSink, ConnectionInfo {
+  readonly id = nextId++;
+  readonly name: string;
+  readonly outbox: Outbox;
+  readonly publisher: Publisher;
+  readonly channels = new Map<number, Channel>();
+  private readonly reader = new FrameReader(SERVER_FRAME_MAX);
+  private state = State.AwaitHeader;
+  private headerBuf: Buffer | null = null;
+  frameMax = SERVER_FRAME_MAX;
+  channelMax = SERVER_CHANNEL_MAX;
+  heartbeat = 0;
+  lastRecv = Date.now();
+  lastSend = Date.now();
+  user: User | null = null;
+  vhost: VHost | null = null;
+  clientProperties: FieldTable = {};
+  capabilities = { consumerCancelNotify: false, authFailureClose: false, connectionBlocked: false, publisherConfirms: false };
+  readonly connectedAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  /** blocked by a resource alarm: reading paused once the client publishes */
+  blocked = false;
+  private blockedSent = false;
+  stats = { recvOct: 0, sendOct: 0, recvCnt: 0, publish: 0 };
+
+  constructor(
+    readonly socket: Socket,
+    readonly broker: Broker,
+    readonly server: Server,
+  ) {
+    this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
+    this.outbox = new Outbox(socket);
+    this.outbox.onWritable = () => this.kickConsumers();
+    this.publisher = new Publisher(this);
+    socket.setNoDelay(true);
+    socket.on("data", (d: Buffer) => this.onData(d));
+    socket.on("error", () => {});
+    socket.on("close", () => this.onSocketClosed());
+    this.timer = setTimeout(() => {
+      if (this.state !== State.Open && this.state !== State.Closed) {
+        this.broker.log.debug(`connection ${this.name}: handshake timeout`);
+        this.destroy();
+      }
+    }, HANDSHAKE_TIMEOUT);
+    this.timer.unref();
+  }
+
+  get userName(): string {
+    return this.user?.name ?? "";
+  }
+
+  get vhostName(): string {
+    return this.vhost?.name ?? "";
+  }
+
+  get loopback(): boolean {
+    const a = this.socket.remoteAddress ?? "";
+    return a.startsWith("127.") || a === "::1" || a.startsWith("::ffff:127.");
+  }
+
+  // ---- input -----------------------------------------------------------------
+
+  private onData(d: Buffer): void {
+    if (this.state === State.Closed) return;
+    this.lastRecv = Date.now();
+    this.stats.recvOct += d.length;
+    try {
+      if (this.state === State.AwaitHeader) {
+        d = this.readProtocolHeader(d);
+        if (d.length === 0) return;
+      }
+      this.reader.push(d, this);
+    } catch (e) {
+      this.handleError(e, 0, 0);
+    }
+  }
+
+  private readProtocolHeader(d: Buffer): Buffer {
+    const have = this.headerBuf ? Buffer.concat([this.headerBuf, d]) : d;
+    if (have.length < 8) {
+      // reject early if what we have cannot become "AMQP"
+      if (!PROTOCOL_HEADER.subarray(0, Math.min(4, have.length)).equals(have.subarray(0, Math.min(4, have.length)))) return this.badHeader();
+      this.headerBuf = have;
+      return Buffer.alloc(0);
+    }
+    this.headerBuf = null;
+    if (!have.subarray(0, 8).equals(PROTOCOL_HEADER)) return this.badHeader();
+    this.state = State.AwaitStartOk;
+    this.sendMethod(0, M.CONNECTION_START, {
+      versionMajor: 0,
+      versionMinor: 9,
+      serverProperties: this.server.serverProperties,
+      mechanisms: "AMQPLAIN PLAIN",
+      locales: "en_US",
+    });
+    return have.subarray(8);
+  }
+
+  /** Wrong protocol header: answer with ours and close (AMQP 0-9-1 §4.2.2). */
+  private badHeader(): Buffer {
+    this.state = State.Closed;
+    this.socket.end(PROTOCOL_HEADER);
+    this.scheduleDestroy();
+    return Buffer.alloc(0);
+  }
+
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.state === State.Closed) return false;
+    this.stats.recvCnt++;
+    if (type === FRAME_METHOD) {
+      if (end - start < 4) throw new AmqpError(FRAME_ERROR, "FRAME_ERROR - method frame too short", 0, 0, true);
+      const id = buf.readUInt32BE(start);
+      if (this.state === State.Closing) {
+        if (channel === 0 && (id === M.CONNECTION_CLOSE_OK || id === M.CONNECTION_CLOSE)) {
+          if (id === M.CONNECTION_CLOSE) this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
+          this.outbox.flushNow();
+          this.destroySoon();
+          return false;
+        }
+        return true;
+      }
+      try {
+        if (channel === 0) this.onConnectionMethod(id, buf, start + 4, end);
+        else this.onChannelMethod(channel, id, buf, start + 4, end);
+      } catch (e) {
+        this.handleError(e, channel, id);
+      }
+      return this.state !== State.Closed;
+    }
+    if (this.state === State.Closing) return true;
+    if (type === FRAME_HEARTBEAT) {
+      if (channel !== 0) throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - heartbeat frame on non-zero channel ${channel}`, 0, 0, true);
+      return true;
+    }
+    if (type === FRAME_HEADER || type === FRAME_BODY) {
+      if (this.state !== State.Open) throw new AmqpError(UNEXPECTED_FRAME, "UNEXPECTED_FRAME - content frame before connection is open", 0, 0, true);
+      const ch = this.channels.get(channel);
+      if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open' on channel ${channel}`, 0, 0, true);
+      if (ch.state === ChannelState.Closing) return true;
+      try {
+        if (type === FRAME_HEADER) ch.onHeader(buf, start, end);
+        else ch.onBody(buf, start, end);
+      } catch (e) {
+        this.handleError(e, channel, M.BASIC_PUBLISH);
+      }
+      return this.state !== State.Closed;
+    }
+    throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - unknown frame type ${type}`, 0, 0, true);
+  }
+
+  // ---- channel 0 -----------------------------------------------------------
+
+  private onConnectionMethod(id: number, buf: Buffer, start: number, end: number): void {
+    switch (this.state) {
+      case State.AwaitStartOk:
+        if (id !== M.CONNECTION_START_OK) throw handshakeError(id);
+        return this.onStartOk(M.decodeMethod(id, buf, start, end) as M.ConnectionStartOk);
+      case State.AwaitTuneOk:
+        if (id !== M.CONNECTION_TUNE_OK) throw handshakeError(id);
+        return this.onTuneOk(M.decodeMethod(id, buf, start, end) as M.ConnectionTuneOk);
+      case State.AwaitOpen:
+        if (id !== M.CONNECTION_OPEN) throw handshakeError(id);
+        return this.onOpen(M.decodeMethod(id, buf, start, end) as M.ConnectionOpen);
+      case State.Open:
+        break;
+      default:
+        return;
+    }
+    switch (id) {
+      case M.CONNECTION_CLOSE:
+        this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
+        this.outbox.flushNow();
+        this.state = State.Closing;
+        this.destroySoon();
+        return;
+      case M.CONNECTION_CLOSE_OK:
+        return;
+      case M.CONNECTION_UPDATE_SECRET: {
+        M.decodeMethod(id, buf, start, end);
+        this.sendMethod(0, M.CONNECTION_UPDATE_SECRET_OK, {});
+        return;
+      }
+      case M.CONNECTION_BLOCKED:
+      case M.CONNECTION_UNBLOCKED:
+        return;
+      default:
+        if (!M.METHOD_INFO.has(id)) throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown method ${id >>> 16}.${id & 0xffff}`, 0, 0, true);
+        throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unexpected method on channel 0: ${M.methodName(id)}`, 0, 0, true);
+    }
+  }
+
+  private onStartOk(a: M.ConnectionStartOk): void {
+    this.clientProperties = a.clientProperties ?? {};
+    const caps = this.clientProperties["capabilities"];
+    if (caps && typeof caps === "object" && !Array.isArray(caps) && !Buffer.isBuffer(caps)) {
+      const c = caps as FieldTable;
+      this.capabilities.consumerCancelNotify = c["consumer_cancel_notify"] === true;
+      this.capabilities.authFailureClose = c["authentication_failure_close"] === true;
+      this.capabilities.connectionBlocked = c["connection.blocked"] === true;
+      this.capabilities.publisherConfirms = c["publisher_confirms"] === true;
+    }
+    let username: string;
+    let password: string;
+    const resp = Buffer.isBuffer(a.response) ? a.response : Buffer.from(String(a.response));
+    if (a.mechanism === "PLAIN") {
+      const parts = resp.toString("utf8").split("\u0000");
+      if (parts.length !== 3) throw accessRefused("Login was refused using authentication mechanism PLAIN. For details see the broker logfile.");
+      username = parts[1]!;
+      password = parts[2]!;
+    } else if (a.mechanism === "AMQPLAIN") {
+      // AMQPLAIN's response is a field table without the length prefix
+      const withLen = Buffer.allocUnsafe(resp.length + 4);
+      withLen.writeUInt32BE(resp.length, 0);
+      resp.copy(withLen, 4);
+      const t = decodeTable(withLen, 0).table;
+      username = String(t["LOGIN"] ?? "");
+      password = String(t["PASSWORD"] ?? "");
+    } else {
+      throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown authentication mechanism '${a.mechanism}'`, 0, 0, true);
+    }
+    try {
+      this.user = this.broker.authenticate(username, password, this.loopback);
+    } catch (e) {
+      this.broker.log.warn(`connection ${this.name}: login refused for user '${username}'`);
+      const err = e as AmqpError;
+      if (this.capabilities.authFailureClose) throw new AmqpError(err.code, err.text.replace("mechanism PLAIN", `mechanism ${a.mechanism}`), 0, 0, true);
+      // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
+      this.destroy();
+      return;
+    }
+    this.state = State.AwaitTuneOk;
+    this.sendMethod(0, M.CONNECTION_TUNE, { channelMax: SERVER_CHANNEL_MAX, frameMax: SERVER_FRAME_MAX, heartbeat: this.server.heartbeat });
+  }
+
+  private onTuneOk(a: M.ConnectionTuneOk): void {
+    if (a.frameMax !== 0 && a.frameMax < MIN_FRAME_MAX) {
+      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_max=${a.frameMax} < ${MIN_FRAME_MAX} min size`, 0, 0, true);
+    }
+    if (a.frameMax > SERVER_FRAME_MAX) {
+      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_max=${a.frameMax} > ${SERVER_FRAME_MAX} max size`, 0, 0, true);
+    }
+    this.frameMax = a.frameMax === 0 ? SERVER_FRAME_MAX : a.frameMax;
+    this.channelMax = a.channelMax === 0 ? SERVER_CHANNEL_MAX : Math.min(a.channelMax, SERVER_CHANNEL_MAX);
+    this.heartbeat = a.heartbeat;
+    this.reader.frameMax = this.frameMax;
+    this.state = State.AwaitOpen;
+  }
+
+  private onOpen(a: M.ConnectionOpen): void {
+    const vhost = a.virtualHost;
+    this.vhost = this.broker.checkVhostAccess(this.user!.name, vhost);
+    this.state = State.Open;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.sendMethod(0, M.CONNECTION_OPEN_OK, { knownHosts: "" });
+    this.broker.connections.add(this);
+    this.broker.totals.connectionsCreated++;
+    this.server.onConnectionOpen(this);
+    this.broker.log.debug(`connection ${this.name}: user '${this.user!.name}' opened vhost '${vhost}'`);
+    if (this.broker.alarms.size > 0) this.setBlocked(true);
+  }
+
+  // ---- channels ------------------------------------------------------------
+
+  private onChannelMethod(channel: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.state !== State.Open) throw handshakeError(id);
+    if (channel > this.channelMax) {
+      throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - channel number ${channel} exceeds channel_max ${this.channelMax}`, 0, 0, true);
+    }
+    let ch = this.channels.get(channel);
+    if (id === M.CHANNEL_OPEN) {
+      if (ch) throw new AmqpError(CHANNEL_ERROR, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10, true);
+      M.decodeMethod(id, buf, start, end);
+      ch = new Channel(channel, this);
+      this.channels.set(channel, ch);
+      this.broker.totals.channelsCreated++;
+      this.sendMethod(channel, M.CHANNEL_OPEN_OK, { channelId: "" });
+      return;
+    }
+    if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, id >>> 16, id & 0xffff, true);
+    if (ch.state === ChannelState.Closing) {
+      if (id === M.CHANNEL_CLOSE_OK) {
+        this.channels.delete(channel);
+      } else if (id === M.CHANNEL_CLOSE) {
+        this.sendMethod(channel, M.CHANNEL_CLOSE_OK, {});
+        this.channels.delete(channel);
+      }
+      return;
+    }
+    if (ch.pending && id !== M.CHANNEL_CLOSE) {
+      throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead`, id >>> 16, id & 0xffff, true);
+    }
+    if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
+    dispatchChannelMethod(this, ch, id, buf, start, end);
+  }
+
+  /** Close a channel after a soft error: channel.close now, free it on close-ok. */
+  closeChannel(ch: Channel, code: number, text: string, classId: number, methodId: number): void {
+    ch.teardown();
+    ch.state = ChannelState.Closing;
+    this.sendMethod(ch.id, M.CHANNEL_CLOSE, { replyCode: code, replyText: text, classId, methodId });
+    ch.state = ChannelState.Closing;
+  }
+
+  // ---- errors and closing --------------------------------------------------
+
+  private handleError(e: unknown, channel: number, methodId: number): void {
+    if (!(e instanceof AmqpError)) {
+      this.broker.log.error(`connection ${this.name}: internal error: ${(e as Error)?.stack ?? String(e)}`);
+      e = new AmqpError(541, `INTERNAL_ERROR - ${(e as Error)?.message ?? String(e)}`, 0, 0, true);
+    }
+    const err = e as AmqpError;
+    const classId = err.classId || (methodId >>> 16);
+    const mId = err.methodId || (methodId & 0xffff);
+    const text = err.text.startsWith(replyName(err.code)) ? err.text : `${replyName(err.code)} - ${err.text}`;
+    const ch = channel !== 0 ? this.channels.get(channel) : undefined;
+    if (!err.hard && !isHardError(err.code) && ch && this.state === State.Open) {
+      this.broker.log.debug(`channel ${this.name}#${channel}: ${text}`);
+      this.closeChannel(ch, err.code, text, classId, mId);
+      return;
+    }
+    this.closeWithError(err.code, text, classId, mId);
+  }
+
+  /** Server-initiated connection.close; the socket goes after close-ok or a timeout. */
+  closeWithError(code: number, text: string, classId = 0, methodId = 0): void {
+    if (this.state === State.Closing || this.state === State.Closed) return;
+    if (this.state === State.AwaitHeader) return this.destroy();
+    this.broker.log.debug(`connection ${this.name}: closing: ${text}`);
+    this.teardownChannels();
+    this.state = State.Closing;
+    this.sendMethod(0, M.CONNECTION_CLOSE, { replyCode: code, replyText: text, classId, methodId });
+    this.outbox.flushNow();
+    this.scheduleDestroy();
+  }
+
+  /** ConnectionInfo: force-close (management API, vhost/user deletion, shutdown). */
+  close(reason: string): void {
+    this.closeWithError(CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
+  }
+
+  private scheduleDestroy(): void {
+    const t = setTimeout(() => this.destroy(), CLOSE_TIMEOUT);
+    t.unref();
+  }
+
+  private destroySoon(): void {
+    // let the close-ok leave before the socket goes
+    setImmediate(() => {
+      this.socket.end();
+      this.destroy();
+    });
+  }
+
+  destroy(): void {
+    if (this.state === State.Closed && this.socket.destroyed) return;
+    this.state = State.Closed;
+    this.outbox.flushNow();
+    this.outbox.closed = true;
+    if (!this.socket.destroyed) {
+      if (this.socket.writableLength > 0) this.socket.end();
+      else this.socket.destroy();
+      const t = setTimeout(() => this.socket.destroy(), 1000);
+      t.unref();
+    }
+    this.cleanup();
+  }
+
+  private onSocketClosed(): void {
+    this.state = State.Closed;
+    this.outbox.closed = true;
+    this.cleanup();
+  }
+
+  private cleanedUp = false;
+  private cleanup(): void {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.teardownChannels();
+    this.broker.connections.delete(this);
+    this.server.onConnectionClosed(this);
+    // exclusive queues die with their owner connection
+    if (this.vhost) {
+      for (const q of [...this.vhost.queues.values()]) if (q.exclusive && q.exclusiveOwner === this) this.vhost.removeQueue(q);
+    }
+  }
+
+  private teardownChannels(): void {
+    for (const ch of this.channels.values()) ch.teardown();
+  }
+
+  // ---- output ----------------------------------------------------------------
+
+  sendMethod(channel: number, id: number, args: object): void {
+    this.outbox.write(M.encodeMethodFrame(channel, id, args));
+  }
+
+  sendHeartbeat(): void {
+    this.outbox.write(HEARTBEAT_FRAME);
+  }
+
+  private kickConsumers(): void {
+    for (const ch of this.channels.values()) ch.kick();
+  }
+
+  // ---- resource alarms -------------------------------------------------------
+
+  setBlocked(on: boolean): void {
+    this.blocked = on;
+    if (on) {
+      if (this.capabilities.connectionBlocked && !this.blockedSent) {
+        this.blockedSent = true;
+        this.sendMethod(0, M.CONNECTION_BLOCKED, { reason: "low on resources" });
+      }
+    } else {
+      if (this.blockedSent) {
+        this.blockedSent = false;
+        this.sendMethod(0, M.CONNECTION_UNBLOCKED, {});
+      }
+      if (this.socket.isPaused()) this.socket.resume();
+    }
+  }
+
+  private pauseForAlarm(): void {
+    // like RabbitMQ: a publishing connection stops being read while an alarm is on
+    this.socket.pause();
+  }
+
+  // ---- heartbeats (called by the server's coarse ticker) -----------------------
+
+  tick(now: number): void {
+    if (this.heartbeat <= 0 || this.state !== State.Open) return;
+    const ms = this.heartbeat * 1000;
+    if (now - this.lastRecv > ms * 2 && !this.socket.isPaused()) {
+      this.broker.log.warn(`connection ${this.name}: missed heartbeats from client, timeout: ${this.heartbeat}s`);
+      this.destroy();
+      return;
+    }
+    if (now - this.lastSend >= ms / 2) {
+      this.lastSend = now;
+      this.sendHeartbeat();
+    }
+  }
+
+  // ---- management ------------------------------------------------------------
+
+  info(): Record<string, unknown> {
+    return this.server.describeConnection(this);
+  }
+
+  channelsInfo(): Record<string, unknown>[] {
+    return [...this.channels.values()].map((ch) => this.server.describeChannel(this, ch));
+  }
+
+  consumersInfo(): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const ch of this.channels.values()) for (const c of ch.consumers.values()) out.push(this.server.describeConsumer(this, ch, c));
+    return out;
+  }
+}
+
+function handshakeError(id: number): AmqpError {
+  return new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unexpected method during handshake: ${M.METHOD_INFO.has(id) ? M.methodName(id) : id}`, id >>> 16, id & 0xffff, true);
+}
+
+export { replyName };

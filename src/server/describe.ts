@@ -1,0 +1,79 @@
+/**
+ * Connection/channel/consumer descriptions in the JSON shape of RabbitMQ's
+ * management API (/api/connections, /api/channels, /api/consumers). Built on
+ * request only — never on the message path.
+ */
+import { tableToJSON } from "../amqp/field-table.js";
+import type { Consumer } from "../broker/consumer.js";
+import type { Channel } from "./channel.js";
+import type { Connection } from "./connection.js";
+
+export function describeConnection(c: Connection): Record<string, unknown> {
+  const s = c.socket;
+  return {
+    name: c.name,
+    node: "warren@localhost",
+    type: "network",
+    state: c.blocked ? "blocked" : "running",
+    user: c.userName,
+    vhost: c.vhostName,
+    protocol: "AMQP 0-9-1",
+    host: s.localAddress,
+    port: s.localPort,
+    peer_host: s.remoteAddress,
+    peer_port: s.remotePort,
+    ssl: false,
+    auth_mechanism: "PLAIN",
+    channels: c.channels.size,
+    channel_max: c.channelMax,
+    frame_max: c.frameMax,
+    timeout: c.heartbeat,
+    connected_at: c.connectedAt,
+    client_properties: tableToJSON(c.clientProperties),
+    recv_oct: c.stats.recvOct,
+    recv_cnt: c.stats.recvCnt,
+    send_oct: s.bytesWritten,
+    send_pend: s.writableLength,
+  };
+}
+
+export function describeChannel(c: Connection, ch: Channel): Record<string, unknown> {
+  return {
+    name: `${c.name} (${ch.id})`,
+    number: ch.id,
+    node: "warren@localhost",
+    user: c.userName,
+    vhost: c.vhostName,
+    connection_details: { name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort },
+    state: "running",
+    confirm: ch.confirm,
+    transactional: ch.tx,
+    consumer_count: ch.consumers.size,
+    messages_unacknowledged: ch.unackedCount,
+    messages_unconfirmed: 0,
+    prefetch_count: ch.prefetchCount,
+    global_prefetch_count: ch.globalPrefetch,
+    message_stats: {
+      publish: ch.stats.publish,
+      deliver: ch.stats.deliver,
+      ack: ch.stats.ack,
+      get: ch.stats.get,
+      confirm: ch.stats.confirm,
+      return_unroutable: ch.stats.returnUnroutable,
+    },
+  };
+}
+
+export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Record<string, unknown> {
+  return {
+    consumer_tag: cons.tag,
+    channel_details: { name: `${c.name} (${ch.id})`, number: ch.id, connection_name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort, user: c.userName },
+    queue: { name: cons.queue.name, vhost: cons.queue.vhost },
+    ack_required: !cons.noAck,
+    exclusive: cons.exclusive,
+    prefetch_count: cons.prefetch,
+    active: true,
+    activity_status: "up",
+    arguments: tableToJSON(cons.args),
+  };
+}

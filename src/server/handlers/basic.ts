@@ -1,0 +1,149 @@
+/**
+ * basic.* handlers: publish (start of content assembly), consume/cancel, get,
+ * qos, ack/nack/reject, recover — with RabbitMQ's checks, codes and texts.
+ */
+import { randomBytes } from "node:crypto";
+import { AmqpError, NOT_ALLOWED, NOT_IMPLEMENTED, accessRefused, notFound, preconditionFailed } from "../../amqp/errors.js";
+import * as M from "../../amqp/gen/methods.js";
+import { Consumer } from "../../broker/consumer.js";
+import { asNumber } from "../../broker/args.js";
+import type { Channel } from "../channel.js";
+import type { Connection } from "../connection.js";
+import { writeGetOk } from "../frames-out.js";
+import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
+import { resolveQueueName } from "./queue.js";
+
+export function publish(conn: Connection, ch: Channel, a: M.BasicPublish): void {
+  const vh = conn.vhost!;
+  const broker = conn.broker;
+  if (a.immediate) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - immediate=true", 60, 40, true);
+  broker.checkPermission(conn.userName, vh.name, "write", "exchange", a.exchange);
+  if (a.exchange === "" && isReplyToKey(a.routingKey)) {
+    ch.startPublish(null, a.routingKey, a.mandatory);
+    return;
+  }
+  const ex = vh.exchanges.get(a.exchange);
+  if (!ex) throw notFound(`no exchange '${a.exchange}' in vhost '${vh.name}'`);
+  if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${a.exchange}' in vhost '${vh.name}'`);
+  if (ex.type === "topic") broker.checkTopicPermission(conn.userName, vh.name, "write", a.exchange, a.routingKey);
+  ch.startPublish(ex, a.routingKey, a.mandatory);
+}
+
+export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void {
+  const vh = conn.vhost!;
+  const tag = a.consumerTag || "amq.ctag-" + randomBytes(16).toString("base64url");
+  if (ch.consumers.has(tag) || (ch.replyTo && ch.replyTo.consumerTag === tag)) {
+    throw new AmqpError(NOT_ALLOWED, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`, 60, 20, true);
+  }
+  if (a.queue === REPLY_TO_QUEUE) return consumeReplyTo(conn, ch, a, tag);
+  const name = resolveQueueName(ch, a.queue);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
+  const q = vh.getQueue(name);
+  vh.checkExclusive(q, conn);
+  if (a.exclusive && q.consumers.length > 0) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
+  if (q.consumers.some((c) => c.exclusive)) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
+  const args = a.arguments ?? {};
+  const prio = asNumber(args["x-priority"]) ?? 0;
+  const c = new Consumer(tag, q, ch, a.noAck, a.exclusive, prio, ch.prefetchCount, args, {
+    connectionName: conn.name,
+    channelNumber: ch.id,
+    user: conn.userName,
+  });
+  ch.consumers.set(tag, c);
+  if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CONSUME_OK, { consumerTag: tag });
+  // consume-ok must precede the first delivery
+  q.addConsumer(c);
+}
+
+function consumeReplyTo(conn: Connection, ch: Channel, a: M.BasicConsume, tag: string): void {
+  if (!a.noAck) throw preconditionFailed("reply consumer cannot acknowledge");
+  if (ch.replyTo) throw preconditionFailed("reply consumer already set");
+  const token = randomBytes(12).toString("base64url") + "." + conn.id + "." + ch.id;
+  ch.replyTo = { token, consumerTag: tag };
+  conn.server.replyTo.set(token, ch);
+  if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CONSUME_OK, { consumerTag: tag });
+}
+
+export function cancel(conn: Connection, ch: Channel, a: M.BasicCancel): void {
+  const c = ch.consumers.get(a.consumerTag);
+  if (c) {
+    ch.consumers.delete(a.consumerTag);
+    c.queue.removeConsumer(c);
+  } else if (ch.replyTo && ch.replyTo.consumerTag === a.consumerTag) {
+    conn.server.replyTo.delete(ch.replyTo.token);
+    ch.replyTo = null;
+  }
+  // RabbitMQ answers cancel-ok even for an unknown tag
+  if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CANCEL_OK, { consumerTag: a.consumerTag });
+}
+
+export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
+  const vh = conn.vhost!;
+  const name = resolveQueueName(ch, a.queue);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
+  const q = vh.getQueue(name);
+  vh.checkExclusive(q, conn);
+  const e = q.get(a.noAck);
+  if (!e) {
+    conn.sendMethod(ch.id, M.BASIC_GET_EMPTY, { clusterId: "" });
+    return;
+  }
+  const msg = e.msg;
+  if (msg.body === null && msg.storeId !== 0 && conn.broker.store) msg.body = conn.broker.store.readBody(msg.storeId);
+  const tag = ch.recordGet(q, e, a.noAck);
+  ch.stats.get++;
+  writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, msg, q.messageCount, conn.frameMax);
+  e.deliveryCount++;
+  if (a.noAck) q.settle(e, false);
+}
+
+export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
+  if (a.prefetchSize !== 0) throw new AmqpError(NOT_IMPLEMENTED, `NOT_IMPLEMENTED - prefetch_size!=0 (${a.prefetchSize})`, 60, 10, true);
+  if (a.global) ch.globalPrefetch = a.prefetchCount;
+  else ch.prefetchCount = a.prefetchCount;
+  conn.sendMethod(ch.id, M.BASIC_QOS_OK, {});
+  // a larger window may let queues deliver more now
+  ch.kick();
+}
+
+export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
+  void conn;
+  if (ch.tx) {
+    validateTag(ch, a.deliveryTag, a.multiple);
+    ch.txAcks.push({ kind: "ack", tag: a.deliveryTag, multiple: a.multiple, requeue: false });
+    return;
+  }
+  ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), "ack");
+}
+
+export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
+  void conn;
+  if (ch.tx) {
+    validateTag(ch, a.deliveryTag, a.multiple);
+    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: a.multiple, requeue: a.requeue });
+    return;
+  }
+  ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), a.requeue ? "requeue" : "reject");
+}
+
+export function reject(conn: Connection, ch: Channel, a: M.BasicReject): void {
+  void conn;
+  if (ch.tx) {
+    validateTag(ch, a.deliveryTag, false);
+    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: false, requeue: a.requeue });
+    return;
+  }
+  ch.settle(ch.takeUnacked(a.deliveryTag, false), a.requeue ? "requeue" : "reject");
+}
+
+function validateTag(ch: Channel, tag: number, multiple: boolean): void {
+  if (multiple && tag === 0) return;
+  if (!ch.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
+}
+
+/** basic.recover(requeue=true): redeliver everything unacked. requeue=false is not supported by RabbitMQ. */
+export function recover(conn: Connection, ch: Channel, requeue: boolean, sync: boolean): void {
+  if (!requeue) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - requeue=false", 60, sync ? 110 : 100, true);
+  ch.requeueAll();
+  if (sync) conn.sendMethod(ch.id, M.BASIC_RECOVER_OK, {});
+}

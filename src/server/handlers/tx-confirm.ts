@@ -1,0 +1,55 @@
+/**
+ * confirm.select and tx.select/commit/rollback. A channel is in at most one of
+ * the two modes (RabbitMQ refuses mixing with PRECONDITION_FAILED).
+ * tx.commit-ok is sent only after the store has synced what the transaction
+ * persisted, so a commit means "on disk" like a confirm does.
+ */
+import { preconditionFailed } from "../../amqp/errors.js";
+import * as M from "../../amqp/gen/methods.js";
+import { NEEDS_SYNC } from "../../broker/router.js";
+import type { Channel } from "../channel.js";
+import type { Connection } from "../connection.js";
+
+export function confirmSelect(conn: Connection, ch: Channel, a: M.ConfirmSelect): void {
+  if (ch.tx) throw preconditionFailed("cannot switch from tx to confirm mode");
+  ch.confirm = true;
+  if (!a.nowait) conn.sendMethod(ch.id, M.CONFIRM_SELECT_OK, {});
+}
+
+export function txSelect(conn: Connection, ch: Channel): void {
+  if (ch.confirm) throw preconditionFailed("cannot switch from confirm to tx mode");
+  ch.tx = true;
+  conn.sendMethod(ch.id, M.TX_SELECT_OK, {});
+}
+
+export function txCommit(conn: Connection, ch: Channel): void {
+  if (!ch.tx) throw preconditionFailed("channel is not transactional");
+  const pubs = ch.txPublishes;
+  const acks = ch.txAcks;
+  ch.txPublishes = [];
+  ch.txAcks = [];
+  let needsSync = false;
+  for (const p of pubs) {
+    const flags = conn.publisher.route(ch, p.exchange, p.msg, p.mandatory, 0);
+    if (flags & NEEDS_SYNC) needsSync = true;
+  }
+  for (const a of acks) {
+    const list = ch.takeUnacked(a.tag, a.multiple);
+    ch.settle(list, a.kind === "ack" ? "ack" : a.requeue ? "requeue" : "reject");
+  }
+  const store = conn.broker.store;
+  if (needsSync && store) {
+    store.sync(() => {
+      if (ch.open) conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});
+    });
+  } else {
+    conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});
+  }
+}
+
+export function txRollback(conn: Connection, ch: Channel): void {
+  if (!ch.tx) throw preconditionFailed("channel is not transactional");
+  ch.txPublishes = [];
+  ch.txAcks = [];
+  conn.sendMethod(ch.id, M.TX_ROLLBACK_OK, {});
+}

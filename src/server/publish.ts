@@ -1,0 +1,90 @@
+/**
+ * The publish path after content assembly: direct reply-to, routing,
+ * mandatory returns, publisher confirms and transactions.
+ *
+ * Flow: basic.publish handler (permissions, exchange lookup) → Channel
+ * assembles content → Publisher.publish → Router.publish (queues, store) →
+ * confirm (after the store's group commit when the message was persisted).
+ */
+import { NO_ROUTE, preconditionFailed } from "../amqp/errors.js";
+import { encodeProperties } from "../amqp/properties.js";
+import type { Exchange } from "../broker/exchanges/exchange.js";
+import { Message } from "../broker/message.js";
+import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
+import type { Channel } from "./channel.js";
+import type { Connection } from "./connection.js";
+import { writeDeliver, writeReturn } from "./frames-out.js";
+
+export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
+const REPLY_TO_PREFIX = "amq.rabbitmq.reply-to.";
+
+export class Publisher {
+  constructor(private readonly conn: Connection) {}
+
+  publish(ch: Channel, ex: Exchange | null, msg: Message, mandatory: boolean): void {
+    ch.stats.publish++;
+    this.conn.stats.publish++;
+    this.conn.broker.totals.publish++;
+    const props = msg.properties;
+    if (props.userId !== undefined && props.userId !== this.conn.userName) {
+      throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.userName}'`);
+    }
+    if (props.expiration !== undefined && !/^\d+$/.test(props.expiration)) {
+      throw preconditionFailed(`invalid expiration '${props.expiration}': {error,no_integer}`);
+    }
+    if (props.replyTo === REPLY_TO_QUEUE) this.rewriteReplyTo(ch, msg);
+    const seq = ch.confirm ? ch.nextPublishSeq() : 0;
+    if (ex === null) {
+      // default exchange, routing key amq.rabbitmq.reply-to.<token>
+      const ok = this.deliverReplyTo(msg);
+      if (!ok && mandatory) this.returnMessage(ch, msg);
+      if (seq) ch.settlePublish(seq, false, true);
+      return;
+    }
+    if (ch.tx) {
+      ch.txPublishes.push({ exchange: ex, msg, mandatory });
+      return;
+    }
+    this.route(ch, ex, msg, mandatory, seq);
+  }
+
+  /** Route one message; returns the router flags. Used directly and by tx.commit. */
+  route(ch: Channel, ex: Exchange, msg: Message, mandatory: boolean, seq: number): number {
+    const vhost = this.conn.vhost!;
+    const flags = vhost.router.publish(ex, msg, msg.routingKey);
+    if ((flags & ROUTED) === 0) {
+      if (mandatory) this.returnMessage(ch, msg);
+      else vhost.stats.dropUnroutable++;
+    }
+    if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0);
+    return flags;
+  }
+
+  private returnMessage(ch: Channel, msg: Message): void {
+    ch.stats.returnUnroutable++;
+    this.conn.vhost!.stats.returnUnroutable++;
+    this.conn.broker.totals.returnUnroutable++;
+    writeReturn(this.conn.outbox, ch.id, NO_ROUTE, "NO_ROUTE", msg, this.conn.frameMax);
+  }
+
+  /** reply_to=amq.rabbitmq.reply-to: point it at this channel's pseudo-queue. */
+  private rewriteReplyTo(ch: Channel, msg: Message): void {
+    if (!ch.replyTo) throw preconditionFailed("fast reply consumer does not exist");
+    msg.properties = { ...msg.properties, replyTo: REPLY_TO_PREFIX + ch.replyTo.token };
+    msg.propertiesRaw = encodeProperties(msg.properties);
+  }
+
+  /** Deliver a reply straight to the requesting channel's reply-to consumer. */
+  private deliverReplyTo(msg: Message): boolean {
+    const token = msg.routingKey.slice(REPLY_TO_PREFIX.length);
+    const target = this.conn.server.replyTo.get(token);
+    if (!target || !target.replyTo || !target.open) return false;
+    // replies are delivered no-ack on the requester's channel, with the routing key it published to
+    writeDeliver(target.conn.outbox, target.id, target.replyTo.consumerTag, target.nextReplyTag(), false, msg, target.conn.frameMax);
+    return true;
+  }
+}
+
+export function isReplyToKey(routingKey: string): boolean {
+  return routingKey.startsWith(REPLY_TO_PREFIX);
+}

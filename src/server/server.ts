@@ -1,0 +1,112 @@
+/**
+ * The AMQP listener: accepts TCP connections, owns the registry of live
+ * connections and direct reply-to pseudo-queues, and runs one coarse 1-second
+ * ticker for all heartbeats (not a timer per connection).
+ */
+import net from "node:net";
+import type { FieldTable } from "../amqp/field-table.js";
+import type { Broker } from "../broker/broker.js";
+import type { Channel } from "./channel.js";
+import { Connection } from "./connection.js";
+import { describeChannel, describeConnection, describeConsumer } from "./describe.js";
+import type { Consumer } from "../broker/consumer.js";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** heartbeat proposed in connection.tune, seconds (RabbitMQ default 60) */
+  heartbeat?: number;
+  version: string;
+}
+
+export class Server {
+  readonly connections = new Set<Connection>();
+  /** direct reply-to token -> channel consuming amq.rabbitmq.reply-to */
+  readonly replyTo = new Map<string, Channel>();
+  readonly heartbeat: number;
+  readonly serverProperties: FieldTable;
+  private readonly tcp: net.Server;
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(readonly broker: Broker, private readonly opts: ServerOptions) {
+    this.heartbeat = opts.heartbeat ?? 60;
+    this.serverProperties = {
+      product: "warren",
+      version: opts.version,
+      platform: `Node.js ${process.version}`,
+      copyright: "warren contributors",
+      information: "Licensed under the MIT license. See https://www.npmjs.com/package/warren",
+      cluster_name: "warren",
+      capabilities: {
+        publisher_confirms: true,
+        exchange_exchange_bindings: true,
+        "basic.nack": true,
+        consumer_cancel_notify: true,
+        "connection.blocked": true,
+        consumer_priorities: true,
+        authentication_failure_close: true,
+        per_consumer_qos: true,
+        direct_reply_to: true,
+      },
+    };
+    this.tcp = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    this.broker.onAlarm((active) => {
+      for (const c of this.connections) c.setBlocked(active);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once("error", reject);
+      this.tcp.listen(this.opts.port, this.opts.host, () => {
+        this.tcp.off("error", reject);
+        resolve();
+      });
+    });
+    this.ticker = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.pending) c.tick(now);
+    }, 1000);
+    this.ticker.unref();
+    const addr = this.tcp.address();
+    return typeof addr === "object" && addr ? addr.port : this.opts.port;
+  }
+
+  /** every accepted socket, open or still in handshake */
+  private readonly pending = new Set<Connection>();
+
+  private accept(socket: net.Socket): void {
+    const c = new Connection(socket, this.broker, this);
+    this.pending.add(c);
+    socket.once("close", () => this.pending.delete(c));
+  }
+
+  onConnectionOpen(c: Connection): void {
+    this.connections.add(c);
+  }
+
+  onConnectionClosed(c: Connection): void {
+    this.connections.delete(c);
+  }
+
+  /** Stop accepting, close every connection with CONNECTION_FORCED, wait briefly. */
+  async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    const closed = new Promise<void>((r) => this.tcp.close(() => r()));
+    for (const c of this.pending) c.close("broker forced connection closure with reason 'shutdown'");
+    const deadline = Date.now() + 2000;
+    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.pending) c.destroy();
+    await closed;
+  }
+
+  describeConnection(c: Connection): Record<string, unknown> {
+    return describeConnection(c);
+  }
+  describeChannel(c: Connection, ch: Channel): Record<string, unknown> {
+    return describeChannel(c, ch);
+  }
+  describeConsumer(c: Connection, ch: Channel, cons: Consumer): Record<string, unknown> {
+    return describeConsumer(c, ch, cons);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The ports through which the broker persists state. The broker (src/broker)
+ * depends only on these interfaces; src/store implements them on disk, and a
+ * memory implementation exists for embedded/transient use.
+ *
+ * Invariants:
+ *  - A message routed to several durable queues is persisted once (one record),
+ *    referenced by each queue; it is deleted from disk when no queue references it.
+ *  - persist()/remove() are synchronous from the broker's point of view (they
+ *    buffer writes); sync(cb) calls cb once everything submitted before the call
+ *    is durable according to the configured FsyncPolicy (group commit: one fsync
+ *    serves all callers that arrived meanwhile).
+ *  - Nothing here knows AMQP: properties are kept as the opaque encoded bytes
+ *    of the content header's property list (flags + values).
+ */
+
+/** What the store needs to know about a message. src/broker/message.ts implements it. */
+export interface StorableMessage {
+  exchange: string;
+  routingKey: string;
+  /** encoded basic properties (property flags + property list), as in the content header */
+  propertiesRaw: Buffer;
+  /** null when the body has been paged out to disk (then storeId != 0) */
+  body: Buffer | null;
+  bodySize: number;
+  /** 0 = not on disk; otherwise the store's id for this message's record */
+  storeId: number;
+}
+
+/** One message of a durable queue as found on disk at start. */
+export interface RecoveredMessage {
+  storeId: number;
+  exchange: string;
+  routingKey: string;
+  propertiesRaw: Buffer;
+  /** body loaded eagerly for small backlogs; null when left on disk (readBody later) */
+  body: Buffer | null;
+  bodySize: number;
+}
+
+/**
+ * always:   confirm only after fsync (group commit). Loses nothing confirmed, even on power loss.
+ * interval: fsync every `fsyncIntervalMs`; confirm after the write reached the OS. Survives
+ *           kill -9 (the OS has the data); a power loss can lose the last interval.
+ * none:     never fsync; confirm after write to the OS. Survives kill -9, not power loss.
+ */
+export type FsyncPolicy = "always" | "interval" | "none";
+
+export interface MessageStore {
+  /**
+   * Persist `msg` for the given durable queues (queue keys, see queueKey()).
+   * Sets msg.storeId. Called once per message whatever the number of queues.
+   */
+  persist(msg: StorableMessage, queueKeys: readonly string[]): void;
+  /** Queue `queueKey` no longer holds the message (acked, purged, expired, dropped, dead-lettered). */
+  remove(queueKey: string, storeId: number): void;
+  /** Invoke cb when everything persisted/removed before this call is durable per the policy. */
+  sync(cb: (err?: Error) => void): void;
+  /** Read a paged-out body back (synchronously; used on delivery). */
+  readBody(storeId: number): Buffer;
+  /**
+   * Write a transient message's body to a scratch file so the queue can drop it from memory
+   * (backlogs beyond memory). Sets msg.storeId; scratch data is never recovered.
+   */
+  pageOut(msg: StorableMessage): void;
+  /** A transient message that was paged out is gone (delivered+acked, dropped). */
+  releasePaged(storeId: number): void;
+  /** All messages per durable queue key, in queue order. Called once at start, before any persist. */
+  recover(): Map<string, RecoveredMessage[]>;
+  /** Forget every reference held by a deleted durable queue. */
+  deleteQueue(queueKey: string): void;
+  /** Flush, fsync and close files. */
+  close(): Promise<void>;
+  /** Disk/latency stats for management and logs. */
+  stats(): { messages: number; bytes: number; segments: number };
+}
+
+/**
+ * Append-only log of durable definitions (vhosts, users, permissions, exchanges,
+ * queues, bindings, policies, parameters). Each entry is a plain JSON-able command
+ * object; the broker replays them in order at start. Compacted from a snapshot
+ * the broker supplies.
+ */
+export interface DefinitionsStore {
+  append(cmd: Record<string, unknown>): void;
+  /** Commands to replay, in order. */
+  load(): Record<string, unknown>[];
+  /** Replace the log with this (smaller) list of commands that recreates the same state. */
+  compact(cmds: Record<string, unknown>[]): void;
+  /** Invoke cb when appended definitions are durable. */
+  sync(cb: (err?: Error) => void): void;
+  close(): Promise<void>;
+}
+
+/** Stable key for a durable queue in the store. */
+export function queueKey(vhost: string, queue: string): string {
+  return `${vhost}\u0000${queue}`;
+}
