@@ -136,7 +136,7 @@ export class VHost implements QueueOwner {
     }
   }
 
-  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean): Queue {
+  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean, serverNamed = false): Queue {
     const existing = this.queues.get(name);
     if (passive) {
       if (!existing) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
@@ -150,7 +150,7 @@ export class VHost implements QueueOwner {
       existing.touch();
       return existing;
     }
-    if (name.startsWith("amq.")) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    if (name.startsWith("amq.") && !serverNamed) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
     const settings = parseQueueArgs(opts.arguments, name, this.name);
     if (settings.queueType === "quorum" || settings.queueType === "stream") {
       // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues

@@ -4,6 +4,7 @@
  * collaborators; `startWarren` is also the embedding API for Node programs.
  */
 import { mkdirSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -35,6 +36,8 @@ export interface WarrenOptions {
   /** run the Fleet collector in-process (default: when there is a data dir and management) */
   fleet?: boolean;
 }
+
+type FleetRoutes = (req: IncomingMessage, res: ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
 
 export interface Warren {
   broker: Broker;
@@ -78,28 +81,31 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   let fleet: { close(): Promise<void>; http: unknown } | null = null;
   if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
     const { startManagement } = await import("../http/server.js");
-    let fleetRoutes: ((...a: never[]) => Promise<boolean>) | undefined;
+    let fleetRoutes: FleetRoutes | undefined;
     const mgmtHost = opts.mgmtHost ?? opts.host ?? "0.0.0.0";
-    mgmt = await startManagement({
+    const m = await startManagement({
       broker,
       server,
       host: mgmtHost,
       port: opts.mgmtPort,
       log,
-      extraRoutes: (req, res, url, user) => (fleetRoutes ? (fleetRoutes as unknown as (...a: unknown[]) => Promise<boolean>)(req, res, url, user) : Promise.resolve(false)),
+      // Fleet's /api/fleet routes, once its collector is up
+      extraRoutes: (req, res, url, user) => (fleetRoutes ? fleetRoutes(req, res, url, user) : Promise.resolve(false)),
     });
+    mgmt = m;
     if (dataDir && opts.fleet !== false) {
       try {
         const { startEmbeddedFleet } = await import("../fleet/embedded.js");
         const user = opts.defaultUser ?? "guest";
         const pass = opts.defaultPass ?? "guest";
-        fleet = await startEmbeddedFleet({
+        const f = await startEmbeddedFleet({
           amqpUrl: `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${amqpPort}`,
-          mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${mgmt.port}`,
+          mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${m.port}`,
           dataDir: join(dataDir),
           log: (line: string) => log.info(`fleet: ${line}`),
         });
-        fleetRoutes = fleet.http as typeof fleetRoutes;
+        fleet = f;
+        fleetRoutes = f.http as FleetRoutes;
       } catch (e) {
         log.warn(`fleet collector not started: ${(e as Error).message}`);
       }

@@ -168,7 +168,7 @@ export class Connection implements FrameSink, ConnectionInfo {
       } catch (e) {
         this.handleError(e, channel, id);
       }
-      return this.state !== State.Closed;
+      return (this.state as State) !== State.Closed;
     }
     if (this.state === State.Closing) return true;
     if (type === FRAME_HEARTBEAT) {
@@ -186,7 +186,7 @@ export class Connection implements FrameSink, ConnectionInfo {
       } catch (e) {
         this.handleError(e, channel, M.BASIC_PUBLISH);
       }
-      return this.state !== State.Closed;
+      return (this.state as State) !== State.Closed;
     }
     throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - unknown frame type ${type}`, 0, 0, true);
   }

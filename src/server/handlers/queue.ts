@@ -28,11 +28,9 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
     return;
   }
   let name = a.queue;
-  if (a.passive) {
-    name = resolveQueueName(ch, name);
-  } else if (name === "") {
-    name = generateQueueName();
-  }
+  const serverNamed = !a.passive && name === "";
+  if (a.passive) name = resolveQueueName(ch, name);
+  else if (serverNamed) name = generateQueueName();
   const args = a.arguments ?? {};
   if (!a.passive) {
     broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
@@ -42,7 +40,7 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
       broker.checkPermission(conn.userName, vh.name, "write", "exchange", dlx);
     }
   }
-  const q = vh.declareQueue(name, { durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }, conn, a.passive);
+  const q = vh.declareQueue(name, { durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }, conn, a.passive, serverNamed);
   if (!a.passive) broker.totals.queuesDeclared++;
   ch.lastQueue = q.name;
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });

@@ -1,0 +1,359 @@
+/**
+ * The Fleet agent: one per host. It owns the durable queue fleet.host.<name>,
+ * bound on fleet.commands for "host.<name>" and "group.<g>" of each group; it
+ * verifies each command (trusted Ed25519 signature, addressed to it, not
+ * expired, nonce never seen), runs it (exec.ts), publishes the result with a
+ * publisher confirm and only then acks the command. Commands it refuses get a
+ * `rejected` result saying why.
+ *
+ * Invariants: a nonce is journalled (fsync) before its command starts, so it
+ * never runs twice, even across restarts; a command taken and not finished at
+ * a crash is reported `interrupted` on restart (never re-run); while the broker
+ * is away running commands keep running and their results wait in the journal.
+ * Not here: deciding targets or storing results (collector.ts).
+ */
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { KeyObject } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Backoff, connect, describeError, redact, sleep } from "./conn.js";
+import { execute, type Running } from "./exec.js";
+import { gatherFacts } from "./facts.js";
+import { Journal } from "./journal.js";
+import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, SignedPayload, AgentEvent } from "./protocol.js";
+import { verifyEnvelope } from "./sign.js";
+import {
+  COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT,
+  assertSharedTopology, groupKey, hostKey, hostQueue, hostQueueArgs,
+} from "./topology.js";
+
+export interface AgentOptions {
+  name: string;
+  groups: string[];
+  url: string;
+  /** where the journal lives: <stateDir>/journal.log */
+  stateDir: string;
+  trusted: Map<string, KeyObject>;
+  concurrency: number;
+  maxOutput: number;
+  heartbeatMs: number;
+  /** how long a graceful stop waits for running commands before interrupting them */
+  graceMs: number;
+  log: (line: string) => void;
+}
+
+interface Job {
+  payload: CommandPayload;
+  msg: ConsumeMessage;
+  gen: number;
+  run?: Running;
+}
+
+const OUTPUT_FLUSH_MS = 200;
+
+export class Agent {
+  private journal: Journal;
+  private conn: ChannelModel | undefined;
+  private ch: ConfirmChannel | undefined;
+  /** bumps on every (re)connect: delivery tags of older channels are dead */
+  private gen = 0;
+  private running = new Map<string, Job>();
+  private pending: Job[] = [];
+  private stopping = false;
+  private consumerTag: string | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private facts;
+
+  constructor(private readonly o: AgentOptions) {
+    this.journal = new Journal(join(o.stateDir, "journal.log"));
+    this.facts = gatherFacts(o.concurrency);
+    // Anything started by a previous process and never finished was interrupted: say so, never re-run.
+    for (const s of this.journal.nonces.values()) {
+      if (s.started && !s.result) {
+        o.log(`task ${s.task}: interrupted by an agent restart; reporting it`);
+        this.journal.result(s.nonce, this.resultFor(s.task, s.nonce, "interrupted", { error: "the agent stopped while the command ran; its outcome is unknown and it was not re-run" }));
+      }
+    }
+  }
+
+  start(): void {
+    this.loop = this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.stopping) {
+      try {
+        await this.session();
+        backoff.reset();
+        await new Promise<void>((r) => (this.wake = r)); // until the connection closes or stop()
+      } catch (e) {
+        this.o.log(`broker ${redact(this.o.url)}: ${describeError(e)}`);
+      }
+      this.dropConnection();
+      if (this.stopping) break;
+      const wait = backoff.next();
+      this.o.log(`reconnecting in ${wait} ms`);
+      await sleep(wait);
+    }
+  }
+
+  private dropConnection(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.ch = undefined;
+    this.consumerTag = undefined;
+    // Not-yet-started commands were unacked on the dead channel: the broker redelivers them.
+    this.pending = [];
+    const c = this.conn;
+    this.conn = undefined;
+    c?.close().catch(() => {});
+  }
+
+  private async session(): Promise<void> {
+    const conn = await connect(this.o.url, `fleet-agent ${this.o.name}`);
+    this.conn = conn;
+    conn.on("close", () => {
+      if (this.conn === conn) {
+        this.o.log("connection to broker lost");
+        this.wake?.();
+      }
+    });
+    await this.ensureTopology(conn);
+    const ch = await conn.createConfirmChannel();
+    ch.on("error", (e: Error) => this.o.log(`channel error: ${e.message}`));
+    ch.on("close", () => {
+      if (this.ch === ch) this.wake?.();
+    });
+    this.ch = ch;
+    this.gen++;
+    await this.bindQueue(ch);
+    await this.flushJournal(ch);
+    await this.presence("online");
+    this.heartbeat = setInterval(() => void this.presence("heartbeat"), this.o.heartbeatMs);
+    this.heartbeat.unref();
+    // Prefetch beyond the concurrency limit so a cancel can overtake queued work.
+    await ch.prefetch(this.o.concurrency + 32);
+    const { consumerTag } = await ch.consume(hostQueue(this.o.name), (m) => m && this.onDelivery(m), { noAck: false });
+    this.consumerTag = consumerTag;
+    this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
+  }
+
+  /**
+   * Exchanges are created by operators/collector; an enrolled agent has no
+   * configure permission on them, so it only checks (passive declare).
+   */
+  private async ensureTopology(conn: ChannelModel): Promise<void> {
+    const probe = await conn.createChannel();
+    probe.on("error", () => {});
+    try {
+      await probe.checkExchange(COMMANDS_EXCHANGE);
+      await probe.checkExchange(RESULTS_EXCHANGE);
+      await probe.close();
+      return;
+    } catch {
+      /* 404: not there yet — try to create it (works with operator-level credentials) */
+    }
+    const ch = await conn.createChannel();
+    ch.on("error", () => {});
+    try {
+      await assertSharedTopology(ch, true);
+      await ch.close();
+    } catch (e) {
+      throw new Error(`Fleet exchanges are missing and this user may not create them (start the collector or \`warren server\` first): ${describeError(e)}`);
+    }
+  }
+
+  private async bindQueue(ch: Channel): Promise<void> {
+    const q = hostQueue(this.o.name);
+    await ch.assertQueue(q, { durable: true, arguments: hostQueueArgs() });
+    await ch.bindQueue(q, COMMANDS_EXCHANGE, hostKey(this.o.name));
+    for (const g of this.o.groups) await ch.bindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
+    // Leaving a group must stop its commands reaching us: unbind groups we had before.
+    const file = join(this.o.stateDir, "groups.json");
+    let before: string[] = [];
+    if (existsSync(file)) {
+      try {
+        before = JSON.parse(readFileSync(file, "utf8")) as string[];
+      } catch {
+        before = [];
+      }
+    }
+    for (const g of before) if (!this.o.groups.includes(g)) await ch.unbindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
+    mkdirSync(this.o.stateDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(this.o.groups));
+  }
+
+  /** Publish results the journal holds but the broker never confirmed (earlier crash or outage). */
+  private async flushJournal(ch: ConfirmChannel): Promise<void> {
+    for (const s of this.journal.nonces.values()) {
+      if (!s.result || s.acked || this.running.has(s.nonce)) continue;
+      await this.publishResult(ch, s.result);
+      this.journal.acked(s.nonce);
+    }
+  }
+
+  private resultFor(task: number | null, nonce: string | null, status: ResultMessage["status"], extra: Partial<ResultMessage> = {}): ResultMessage {
+    return { kind: "result", task, host: this.o.name, nonce, status, finishedAt: Date.now(), ...extra };
+  }
+
+  private publishResult(ch: ConfirmChannel, r: ResultMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      ch.publish(RESULTS_EXCHANGE, RK_RESULT, Buffer.from(JSON.stringify(r)), { persistent: true, contentType: "application/json", type: "result" }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  private publishEvent(ev: AgentEvent): void {
+    try {
+      this.ch?.publish(RESULTS_EXCHANGE, RK_EVENT, Buffer.from(JSON.stringify(ev)), { contentType: "application/json", type: ev.kind });
+    } catch {
+      /* progress events are best effort; the final result carries everything */
+    }
+  }
+
+  private async presence(state: PresenceMessage["state"]): Promise<void> {
+    const ch = this.ch;
+    if (!ch) return;
+    const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now() };
+    try {
+      ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence" });
+    } catch {
+      /* the next heartbeat will do */
+    }
+  }
+
+  /** Refuse: publish a `rejected` result saying why, then ack (a refused command is final). */
+  private async refuse(m: ConsumeMessage, gen: number, reason: string, p?: Partial<SignedPayload>): Promise<void> {
+    this.o.log(`refused a command: ${reason}`);
+    const task = typeof p?.task === "number" ? p.task : null;
+    const nonce = typeof p?.nonce === "string" ? p.nonce : null;
+    await this.finishDelivery(m, gen, this.resultFor(task, nonce, "rejected", { error: reason }), null);
+  }
+
+  /** Publish `r` (confirmed), then ack `m` if its channel is still ours. */
+  private async finishDelivery(m: ConsumeMessage, gen: number, r: ResultMessage, journalNonce: string | null): Promise<void> {
+    const ch = this.ch;
+    if (!ch || gen !== this.gen) return; // the broker will redeliver; the journal has the result
+    try {
+      await this.publishResult(ch, r);
+      if (journalNonce) this.journal.acked(journalNonce);
+      if (gen === this.gen) ch.ack(m);
+    } catch (e) {
+      this.o.log(`could not publish a result (will retry after reconnect): ${describeError(e)}`);
+    }
+  }
+
+  private onDelivery(m: ConsumeMessage): void {
+    const gen = this.gen;
+    const v = verifyEnvelope<SignedPayload>(m.content, this.o.trusted);
+    if (!v.ok) return void this.refuse(m, gen, v.reason, v.payload);
+    const p = v.payload;
+    if (p.kind !== "command" && p.kind !== "cancel") return void this.refuse(m, gen, `not a command (kind ${String((p as { kind?: unknown }).kind)})`, p);
+    const t = p.target as Partial<{ host: string; group: string }>;
+    const mine = t.host !== undefined ? t.host === this.o.name : t.group !== undefined && this.o.groups.includes(t.group);
+    if (!mine) return void this.refuse(m, gen, `not addressed to this host (target ${JSON.stringify(p.target)})`, p);
+    if (typeof p.exp !== "number" || p.exp < Date.now()) return void this.refuse(m, gen, `expired at ${new Date(p.exp).toISOString()}`, p);
+    if (p.kind === "cancel") return void this.onCancel(m, gen, p);
+    this.onCommand(m, gen, p);
+  }
+
+  private onCommand(m: ConsumeMessage, gen: number, p: CommandPayload): void {
+    const job = this.running.get(p.nonce);
+    if (job) {
+      // Redelivered after a reconnect while still running here: ack this delivery when it ends.
+      job.msg = m;
+      job.gen = gen;
+      return;
+    }
+    const known = this.journal.nonces.get(p.nonce);
+    if (known) {
+      if (m.fields.redelivered && known.result) {
+        // The same delivery again (our ack was lost with a connection): the result is out already.
+        if (known.acked) return void (gen === this.gen && this.ch?.ack(m));
+        return void this.finishDelivery(m, gen, known.result, p.nonce);
+      }
+      return void this.refuse(m, gen, `replayed nonce ${p.nonce} (already taken at task ${known.task})`, p);
+    }
+    if (typeof p.shell !== "string" && !(Array.isArray(p.argv) && p.argv.length > 0)) return void this.refuse(m, gen, "no command (neither shell nor argv)", p);
+    if (this.pending.some((j) => j.payload.nonce === p.nonce)) return void (gen === this.gen && this.ch?.ack(m));
+    this.pending.push({ payload: p, msg: m, gen });
+    this.pump();
+  }
+
+  private onCancel(m: ConsumeMessage, gen: number, p: CancelPayload): void {
+    for (const job of this.running.values()) if (job.payload.task === p.task) job.run?.cancel();
+    const keep: Job[] = [];
+    for (const job of this.pending) {
+      if (job.payload.task !== p.task) keep.push(job);
+      else {
+        this.journal.seen(job.payload.nonce, job.payload.task, job.payload.exp);
+        const r = this.resultFor(job.payload.task, job.payload.nonce, "cancelled", { error: `cancelled by ${p.user} before it started` });
+        this.journal.result(job.payload.nonce, r);
+        void this.finishDelivery(job.msg, job.gen, r, job.payload.nonce);
+      }
+    }
+    this.pending = keep;
+    if (gen === this.gen) this.ch?.ack(m);
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running.size < this.o.concurrency && this.pending.length > 0) {
+      const job = this.pending.shift()!;
+      void this.runJob(job);
+    }
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const p = job.payload;
+    this.journal.start(p.nonce, p.task, p.exp); // fsync'd before anything runs: never twice
+    this.running.set(p.nonce, job);
+    const startedAt = Date.now();
+    this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
+    const buf = { stdout: "", stderr: "" };
+    const flush = (): void => {
+      for (const stream of ["stdout", "stderr"] as const) {
+        if (!buf[stream]) continue;
+        this.publishEvent({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data: buf[stream] });
+        buf[stream] = "";
+      }
+    };
+    const flusher = setInterval(flush, OUTPUT_FLUSH_MS);
+    const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
+    const spec = { timeoutMs: p.timeoutMs, maxOutput, onOutput: (s: "stdout" | "stderr", d: string) => void (buf[s] += d) };
+    job.run = execute(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
+    const out = await job.run.done;
+    clearInterval(flusher);
+    flush();
+    const r = this.resultFor(p.task, p.nonce, out.status, {
+      exitCode: out.exitCode, signal: out.signal, stdout: out.stdout, stderr: out.stderr, truncated: out.truncated, startedAt,
+      ...(out.error ? { error: out.error } : {}),
+    });
+    if (this.stopping && out.status === "cancelled") {
+      r.status = "interrupted";
+      r.error = "the agent was stopped while the command ran; its process group was killed";
+    }
+    this.journal.result(p.nonce, r);
+    this.running.delete(p.nonce);
+    this.o.log(`task ${p.task}: ${r.status}${r.exitCode != null ? ` (exit ${r.exitCode})` : ""}`);
+    await this.finishDelivery(job.msg, job.gen, r, p.nonce);
+    this.pump();
+  }
+
+  /** Graceful stop: take nothing new, let running commands finish (up to graceMs), report, close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const ch = this.ch;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    const deadline = Date.now() + this.o.graceMs;
+    while (this.running.size > 0 && Date.now() < deadline) await sleep(50);
+    for (const job of this.running.values()) job.run?.cancel();
+    while (this.running.size > 0) await sleep(50);
+    await this.presence("offline");
+    this.wake?.();
+    await this.loop;
+    this.journal.close();
+  }
+}

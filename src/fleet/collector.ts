@@ -1,0 +1,257 @@
+/**
+ * The collector: the AMQP side of FleetService. It keeps one connection (with
+ * reconnect and backoff), consumes fleet.results (results, progress events and
+ * dead-lettered expired commands), fleet.presence (heartbeats) and fleet.api
+ * (the CLI's RPC requests: reply_to + correlation_id, as in the seeds), and
+ * publishes signed commands for the service with publisher confirms.
+ *
+ * Invariant: a results message is acked only after its SQLite transaction
+ * committed, so a collector crash loses nothing: the broker redelivers, and
+ * applying a result twice is harmless (first final status wins).
+ */
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { KeyObject } from "node:crypto";
+import { join } from "node:path";
+import { Backoff, connect, describeError, redact, sleep } from "./conn.js";
+import type { AgentEvent, PresenceMessage, RequestPayload, ResultMessage } from "./protocol.js";
+import { FleetError, FleetService, type Publisher } from "./service.js";
+import { ensureOperatorKey, fleetDir, loadTrustedKeys, verifyEnvelope, type OperatorKey } from "./sign.js";
+import { FleetStore } from "./store.js";
+import {
+  API_QUEUE, COMMANDS_EXCHANGE, PRESENCE_QUEUE, RESULTS_QUEUE, RK_EVENT, RK_EXPIRED,
+  agentUser, assertSharedTopology, hostFromQueue,
+} from "./topology.js";
+
+export interface CollectorOptions {
+  url: string;
+  dataDir: string;
+  log: (line: string) => void;
+  /** extra public keys whose signed requests (submit, cancel, hosts) we accept */
+  trust?: string[];
+  sweepMs?: number;
+}
+
+export class Collector implements Publisher {
+  readonly store: FleetStore;
+  readonly service: FleetService;
+  readonly key: OperatorKey;
+  private trusted: Map<string, KeyObject>;
+  private conn: ChannelModel | undefined;
+  private ch: ConfirmChannel | undefined;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private seenRequests = new Map<string, number>();
+  private returned = new Set<string>();
+  private readyResolve: (() => void) | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(private readonly o: CollectorOptions) {
+    this.key = ensureOperatorKey(o.dataDir);
+    this.trusted = loadTrustedKeys(o.dataDir, o.trust ?? []);
+    this.store = new FleetStore(join(fleetDir(o.dataDir), "fleet.db"));
+    this.service = new FleetService(this.store, this.key, o.log);
+    this.ready = new Promise((r) => (this.readyResolve = r));
+  }
+
+  start(): void {
+    this.loop = this.connectLoop();
+    this.sweeper = setInterval(() => void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`)), this.o.sweepMs ?? 1000);
+  }
+
+  private async connectLoop(): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.stopping) {
+      try {
+        await this.session();
+        backoff.reset();
+        this.readyResolve?.();
+        await new Promise<void>((r) => (this.wake = r));
+      } catch (e) {
+        this.o.log(`collector: broker ${redact(this.o.url)}: ${describeError(e)}`);
+      }
+      this.service.publisher = undefined;
+      this.ch = undefined;
+      const c = this.conn;
+      this.conn = undefined;
+      await c?.close().catch(() => {});
+      if (this.stopping) break;
+      await sleep(backoff.next());
+    }
+  }
+
+  private async session(): Promise<void> {
+    const conn = await connect(this.o.url, "fleet-collector");
+    this.conn = conn;
+    conn.on("close", () => {
+      if (this.conn === conn) {
+        this.o.log("collector: connection to broker lost");
+        this.wake?.();
+      }
+    });
+    const ch = await conn.createConfirmChannel();
+    ch.on("error", (e: Error) => this.o.log(`collector: channel error: ${e.message}`));
+    ch.on("close", () => {
+      if (this.ch === ch) this.wake?.();
+    });
+    ch.on("return", (m: ConsumeMessage) => {
+      if (m.properties.messageId) this.returned.add(String(m.properties.messageId));
+    });
+    await assertSharedTopology(ch, true);
+    await ch.prefetch(256);
+    this.ch = ch;
+    this.service.publisher = this;
+    await ch.consume(RESULTS_QUEUE, (m) => m && this.onResultsMessage(ch, m));
+    await ch.consume(PRESENCE_QUEUE, (m) => m && this.onPresence(ch, m));
+    await ch.consume(API_QUEUE, (m) => m && void this.onRequest(ch, m));
+    this.o.log(`fleet collector consuming on ${redact(this.o.url)}`);
+    await this.service.sweep();
+  }
+
+  /** Publisher: fleet.commands, mandatory, persistent, with per-message TTL; waits for the confirm. */
+  publishCommand(routingKey: string, body: Buffer, expirationMs: number): Promise<boolean> {
+    const ch = this.ch;
+    if (!ch) return Promise.reject(new Error("not connected to the broker"));
+    const messageId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    return new Promise((resolve, reject) => {
+      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json" }, (err) => {
+        if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
+        // basic.return always precedes the confirm of the same message.
+        const wasReturned = this.returned.delete(messageId);
+        resolve(!wasReturned);
+      });
+    });
+  }
+
+  private onResultsMessage(ch: ConfirmChannel, m: ConsumeMessage): void {
+    try {
+      this.applyResultsMessage(m);
+    } catch (e) {
+      this.o.log(`collector: could not store a message (${(e as Error).message}); it stays in the queue`);
+      setTimeout(() => ch.nack(m, false, true), 1000); // the store is sick: retry later, never drop
+      return;
+    }
+    ch.ack(m);
+  }
+
+  private applyResultsMessage(m: ConsumeMessage): void {
+    const rk = m.fields.routingKey;
+    let body: unknown;
+    try {
+      body = JSON.parse(m.content.toString());
+    } catch {
+      this.o.log("collector: dropping a non-JSON message on fleet.results");
+      return;
+    }
+    const death = (m.properties.headers?.["x-death"] as Array<{ queue?: string }> | undefined)?.[0];
+    if (rk === RK_EXPIRED || death) {
+      // A command dead-lettered by its host queue: its TTL passed before the agent took it.
+      const host = hostFromQueue(String(death?.queue ?? ""));
+      const p = (() => {
+        try {
+          return JSON.parse((body as { p: string }).p) as { kind?: string; task?: number };
+        } catch {
+          return undefined;
+        }
+      })();
+      if (host && p?.kind === "command" && typeof p.task === "number") this.service.applyExpired(p.task, host, "TTL expired in the host's queue (host offline or busy); dead-lettered by the broker");
+      return;
+    }
+    const b = body as { kind?: string; host?: string };
+    const userId = m.properties.userId ? String(m.properties.userId) : undefined;
+    // An enrolled agent's broker user names its host: it may only report for itself.
+    if (userId?.startsWith("fleet-agent-") && typeof b.host === "string" && userId !== agentUser(b.host)) {
+      this.store.audit(userId, "spoofed", null, { claimedHost: b.host });
+      return;
+    }
+    if (rk === RK_EVENT || b.kind === "started" || b.kind === "output") this.service.applyEvent(body as AgentEvent);
+    else if (b.kind === "result") this.service.applyResult(body as ResultMessage, userId ? `${userId}@${b.host}` : `agent@${b.host}`);
+  }
+
+  private onPresence(ch: ConfirmChannel, m: ConsumeMessage): void {
+    try {
+      const p = JSON.parse(m.content.toString()) as PresenceMessage;
+      const userId = m.properties.userId ? String(m.properties.userId) : undefined;
+      if (!(userId?.startsWith("fleet-agent-") && userId !== agentUser(p.host))) this.service.applyPresence(p);
+    } catch (e) {
+      this.o.log(`collector: bad presence message: ${(e as Error).message}`);
+    }
+    ch.ack(m);
+  }
+
+  /** RPC: {op, args} for reads; a signed RequestPayload for anything that changes state. */
+  private async onRequest(ch: ConfirmChannel, m: ConsumeMessage): Promise<void> {
+    let reply: unknown;
+    try {
+      reply = { ok: true, data: await this.handle(m.content) };
+    } catch (e) {
+      reply = { ok: false, error: (e as Error).message, status: e instanceof FleetError ? e.status : 500 };
+    }
+    const { replyTo, correlationId } = m.properties;
+    if (replyTo) {
+      try {
+        ch.sendToQueue(String(replyTo), Buffer.from(JSON.stringify(reply)), { correlationId, contentType: "application/json" });
+      } catch {
+        /* the caller went away */
+      }
+    }
+    ch.ack(m);
+  }
+
+  private async handle(content: Buffer): Promise<unknown> {
+    const req = JSON.parse(content.toString()) as { op?: string; args?: Record<string, unknown>; p?: string };
+    if (typeof req.p === "string") return this.handleSigned(content);
+    const a = req.args ?? {};
+    switch (req.op) {
+      case "task": {
+        const v = this.service.view(Number(a.id));
+        if (!v) throw new FleetError(`no task ${String(a.id)}`, 404);
+        return v;
+      }
+      case "tasks":
+        return this.store.tasks(Number(a.limit ?? 20));
+      case "hosts":
+        return this.service.hostsView();
+      case "audit":
+        return this.store.recentAudit(Number(a.limit ?? 50));
+      case "ping":
+        return { keyId: this.key.keyId, publicKey: this.key.publicPem };
+      default:
+        throw new FleetError(`unknown or unsigned request ${JSON.stringify(req.op)}`);
+    }
+  }
+
+  private async handleSigned(content: Buffer): Promise<unknown> {
+    const v = verifyEnvelope<RequestPayload>(content, this.trusted);
+    if (!v.ok) throw new FleetError(`request refused: ${v.reason}`, 403);
+    const p = v.payload;
+    const now = Date.now();
+    if (p.kind !== "request" || p.exp < now) throw new FleetError("request refused: expired or not a request", 403);
+    for (const [n, exp] of this.seenRequests) if (exp < now) this.seenRequests.delete(n);
+    if (this.seenRequests.has(p.nonce)) throw new FleetError("request refused: replayed", 403);
+    this.seenRequests.set(p.nonce, p.exp);
+    const b = p.body;
+    switch (p.op) {
+      case "submit":
+        return this.service.submit({ ...(b as object), user: p.user } as Parameters<FleetService["submit"]>[0]);
+      case "cancel":
+        return this.service.cancel(Number(b.id), p.user);
+      case "hosts.add":
+        this.service.addHost(String(b.name), (b.groups as string[] | undefined) ?? [], p.user);
+        return { name: b.name };
+      case "hosts.remove":
+        return { removed: this.service.removeHost(String(b.name), p.user) };
+      default:
+        throw new FleetError(`unknown request ${JSON.stringify(p.op)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.wake?.();
+    await this.loop;
+    this.store.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Connection plumbing shared by agent, collector and CLI: default URLs from the
+ * environment, amqplib connect with a connection name, a jittered exponential
+ * backoff, and turning amqplib's errors into one clear line.
+ */
+import amqp, { type ChannelModel } from "amqplib";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672";
+export const DEFAULT_MGMT_URL = "http://guest:guest@127.0.0.1:15672";
+
+/**
+ * --url, else WARREN_URL, else the URL a local `warren server` wrote into
+ * <dataDir>/fleet/local.json (zero-setup on one machine), else the default.
+ */
+export function resolveUrl(flag: string | undefined, dataDir: string): string {
+  if (flag) return flag;
+  if (process.env.WARREN_URL) return process.env.WARREN_URL;
+  const local = join(dataDir, "fleet", "local.json");
+  if (existsSync(local)) {
+    try {
+      const j = JSON.parse(readFileSync(local, "utf8")) as { amqpUrl?: string };
+      if (j.amqpUrl) return j.amqpUrl;
+    } catch {
+      /* ignore a half-written file */
+    }
+  }
+  return DEFAULT_URL;
+}
+
+export function resolveMgmtUrl(flag: string | undefined, dataDir: string): string {
+  if (flag) return flag;
+  if (process.env.WARREN_MGMT_URL) return process.env.WARREN_MGMT_URL;
+  const local = join(dataDir, "fleet", "local.json");
+  if (existsSync(local)) {
+    try {
+      const j = JSON.parse(readFileSync(local, "utf8")) as { mgmtUrl?: string };
+      if (j.mgmtUrl) return j.mgmtUrl;
+    } catch {
+      /* ignore */
+    }
+  }
+  return DEFAULT_MGMT_URL;
+}
+
+/** Hide the password when printing a URL. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export async function connect(url: string, name: string): Promise<ChannelModel> {
+  const conn = await amqp.connect(url, { clientProperties: { connection_name: name } });
+  conn.on("error", () => {}); // 'close' follows; callers react there
+  return conn;
+}
+
+export function describeError(e: unknown): string {
+  const err = e as { code?: string | number; message?: string };
+  if (err?.code === "ECONNREFUSED") return `broker unreachable (${err.message})`;
+  if (typeof err?.message === "string" && /ACCESS_REFUSED|403/.test(err.message)) return `access refused by broker: ${err.message}`;
+  return err?.message ?? String(e);
+}
+
+export class Backoff {
+  private n = 0;
+  constructor(private readonly minMs = 250, private readonly maxMs = 30_000) {}
+  next(): number {
+    const base = Math.min(this.maxMs, this.minMs * 2 ** this.n++);
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+  reset(): void {
+    this.n = 0;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,126 @@
+/**
+ * Run one command on the agent's host, contained: its own process group
+ * (detached), a timeout that kills the whole group (SIGTERM, then SIGKILL),
+ * capped stdout/stderr with a truncated flag, and a kill() for cancel.
+ *
+ * It does not know about AMQP or signatures. Invariant: `done` resolves exactly
+ * once, and by then no process of a timed-out or cancelled group is left.
+ */
+import { spawn } from "node:child_process";
+
+export interface ExecSpec {
+  shell?: string;
+  argv?: string[];
+  timeoutMs: number;
+  maxOutput: number;
+  onOutput?: (stream: "stdout" | "stderr", data: string) => void;
+}
+
+export interface ExecOutcome {
+  status: "ok" | "failed" | "timeout" | "cancelled";
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  error?: string;
+}
+
+export interface Running {
+  pid: number | undefined;
+  done: Promise<ExecOutcome>;
+  cancel(): void;
+}
+
+const KILL_GRACE_MS = 2000;
+/** After the command exits, how long we keep reading pipes a stray background child may hold open. */
+const DRAIN_MS = 500;
+
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, sig); // negative pid: the whole process group
+  } catch {
+    /* already gone */
+  }
+}
+
+export function execute(spec: ExecSpec): Running {
+  const file = spec.argv ? spec.argv[0] : "/bin/sh";
+  const args = spec.argv ? spec.argv.slice(1) : ["-c", spec.shell ?? ""];
+  if (!file) return { pid: undefined, cancel() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
+  const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  let used = 0;
+  let truncated = false;
+  let stopReason: "timeout" | "cancelled" | null = null;
+  const capture = (stream: "stdout" | "stderr") => (d: Buffer): void => {
+    const room = spec.maxOutput - used;
+    if (room <= 0) {
+      truncated = true;
+      return; // keep draining so the command never blocks on a full pipe
+    }
+    const part = d.length > room ? d.subarray(0, room) : d;
+    if (part.length < d.length) truncated = true;
+    used += part.length;
+    out[stream].push(part);
+    spec.onOutput?.(stream, part.toString());
+  };
+  child.stdout!.on("data", capture("stdout"));
+  child.stderr!.on("data", capture("stderr"));
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (why: "timeout" | "cancelled"): void => {
+    if (stopReason) return;
+    stopReason = why;
+    killGroup(child.pid, "SIGTERM");
+    killTimer = setTimeout(() => killGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
+  };
+  const timer = setTimeout(() => stop("timeout"), spec.timeoutMs);
+
+  const done = new Promise<ExecOutcome>((resolve) => {
+    let spawnError: string | undefined;
+    child.once("error", (e) => {
+      spawnError = e.message;
+    });
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      // The leader is gone; if we were stopping the group, make sure stragglers go too.
+      if (stopReason) killGroup(child.pid, "SIGKILL");
+      if (killTimer) clearTimeout(killTimer);
+      const status = stopReason ?? (spawnError ? "failed" : code === 0 ? "ok" : "failed");
+      const r: ExecOutcome = {
+        status,
+        exitCode: code,
+        signal,
+        stdout: Buffer.concat(out.stdout).toString(),
+        stderr: Buffer.concat(out.stderr).toString(),
+        truncated,
+      };
+      if (spawnError) r.error = spawnError;
+      else if (stopReason === "timeout") r.error = `timed out after ${spec.timeoutMs} ms; process group killed`;
+      resolve(r);
+    };
+    child.once("exit", (code, signal) => {
+      // Wait for the pipes to close, but not forever: a backgrounded grandchild may keep them open.
+      let closed = false;
+      child.once("close", () => {
+        if (!closed) {
+          closed = true;
+          finish(code, signal);
+        }
+      });
+      setTimeout(() => {
+        if (closed) return;
+        closed = true;
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, signal);
+      }, DRAIN_MS);
+    });
+    child.once("error", () => {
+      if (child.pid === undefined) finish(null, null); // never spawned: no exit event follows
+    });
+  });
+  return { pid: child.pid, done, cancel: () => stop("cancelled") };
+}

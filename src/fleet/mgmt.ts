@@ -1,0 +1,63 @@
+/**
+ * Enrolment through the broker's management HTTP API — RabbitMQ's /api/users
+ * and /api/permissions (warren serves the same paths): create the agent's
+ * broker user with permissions limited to its own queue and Fleet's result
+ * exchanges, and revoke it (delete the user, close its connections, delete
+ * its queue). Plain fetch with basic auth taken from the URL.
+ */
+import { agentPermissions, agentUser, hostQueue } from "./topology.js";
+
+export class MgmtClient {
+  private base: string;
+  private auth: string;
+
+  constructor(mgmtUrl: string) {
+    const u = new URL(mgmtUrl);
+    this.auth = "Basic " + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
+    u.username = "";
+    u.password = "";
+    this.base = u.toString().replace(/\/$/, "");
+  }
+
+  async req(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { method, headers: { authorization: this.auth, "content-type": "application/json" }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch (e) {
+      throw new Error(`management API ${this.base} unreachable: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    if (res.status >= 400 && !(method === "DELETE" && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status} ${typeof json === "object" ? JSON.stringify(json) : String(json)}`);
+    return { status: res.status, json };
+  }
+
+  async enrol(host: string, vhost: string, password: string): Promise<{ user: string; permissions: ReturnType<typeof agentPermissions> }> {
+    const user = agentUser(host);
+    await this.req("PUT", `/api/users/${encodeURIComponent(user)}`, { password, tags: "" });
+    const permissions = agentPermissions(host);
+    await this.req("PUT", `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, permissions);
+    return { user, permissions };
+  }
+
+  async revoke(host: string, vhost: string): Promise<void> {
+    const user = agentUser(host);
+    await this.req("DELETE", `/api/users/${encodeURIComponent(user)}`);
+    // Deleting a user does not necessarily drop its open connections: close them explicitly.
+    const conns = await this.req("GET", "/api/connections").catch(() => ({ status: 0, json: [] }));
+    for (const c of (Array.isArray(conns.json) ? conns.json : []) as Array<{ name: string; user: string }>) {
+      if (c.user === user) await this.req("DELETE", `/api/connections/${encodeURIComponent(c.name)}`).catch(() => {});
+    }
+    await this.req("DELETE", `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(hostQueue(host))}`);
+  }
+}
+
+export function vhostOf(amqpUrl: string): string {
+  const p = new URL(amqpUrl).pathname;
+  return p && p !== "/" ? decodeURIComponent(p.slice(1)) : "/";
+}

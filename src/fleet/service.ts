@@ -1,0 +1,304 @@
+/**
+ * FleetService: the task logic shared by the collector's AMQP consumers, its
+ * RPC queue and the HTTP API. It resolves targets, records tasks, dispatches
+ * signed commands (in --batch waves), applies agents' results and events,
+ * records expiries, and sweeps rows that can no longer finish so nothing waits
+ * forever. It talks to the broker only through the Publisher it is given.
+ *
+ * Invariants: a row gets its nonce persisted BEFORE its command is published,
+ * so a crash between the two re-publishes the same nonce (agents refuse the
+ * copy as a replay, which we recognise and only audit); every state change is
+ * one SQLite transaction; the first final status of a row wins (except over our
+ * own "swept:" guesses, which a real agent report corrects).
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { OperatorKey } from "./sign.js";
+import { signPayload } from "./sign.js";
+import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type HostStatus, type PresenceMessage, type ResultMessage, type Target } from "./protocol.js";
+import type { FleetStore, ResultRow, TaskRow } from "./store.js";
+import { assertName, groupKey, hostKey } from "./topology.js";
+
+export interface Publisher {
+  /** publish to fleet.commands with a confirm; resolves false when the message was returned unroutable */
+  publishCommand(routingKey: string, body: Buffer, expirationMs: number): Promise<boolean>;
+}
+
+export interface SubmitRequest {
+  command?: string;
+  argv?: string[];
+  hosts?: string[];
+  group?: string;
+  match?: string;
+  ttlMs?: number;
+  timeoutMs?: number;
+  batch?: number;
+  maxOutput?: number;
+  user: string;
+}
+
+export const DEFAULT_TTL_MS = 60 * 60_000;
+/** RabbitMQ's default consumer_timeout is 30 min and we ack after the result: stay under it. */
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+export const MAX_TIMEOUT_MS = 25 * 60_000;
+const SWEEP_GRACE_MS = 10_000;
+const LOST_GRACE_MS = 60_000;
+
+export class FleetError extends Error {
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+export interface TaskView extends TaskRow {
+  state: "active" | "done";
+  counts: Record<string, number>;
+  results: ResultRow[];
+  rejections?: Array<{ at: number; host: string; error: string }>;
+}
+
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+}
+
+export class FleetService extends EventEmitter {
+  publisher: Publisher | undefined;
+  private dispatching = new Set<number>();
+
+  constructor(readonly store: FleetStore, private readonly key: OperatorKey, private readonly log: (l: string) => void) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  // ---------------- operator side ----------------
+
+  resolveTargets(r: SubmitRequest): string[] {
+    const given = [r.hosts && r.hosts.length ? 1 : 0, r.group ? 1 : 0, r.match ? 1 : 0].reduce((a, b) => a + b, 0);
+    if (given !== 1) throw new FleetError("say exactly one of --hosts, --group or --match");
+    if (r.hosts && r.hosts.length) return [...new Set(r.hosts.map((h) => assertName("host", h)))];
+    if (r.group) {
+      const members = this.store.groupMembers(assertName("group", r.group));
+      if (!members.length) throw new FleetError(`no known host is in group ${r.group}`, 404);
+      return members;
+    }
+    const re = globToRegExp(r.match!);
+    const hosts = this.store.hosts().map((h) => h.name).filter((n) => re.test(n));
+    if (!hosts.length) throw new FleetError(`no known host matches ${r.match}`, 404);
+    return hosts;
+  }
+
+  async submit(r: SubmitRequest): Promise<{ id: number; hosts: string[]; expiresAt: number }> {
+    if (typeof r.command !== "string" && !(Array.isArray(r.argv) && r.argv.length && r.argv.every((a) => typeof a === "string"))) throw new FleetError("no command given");
+    if (typeof r.command === "string" && !r.command.trim()) throw new FleetError("empty command");
+    const ttlMs = r.ttlMs ?? DEFAULT_TTL_MS;
+    const timeoutMs = r.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(ttlMs > 0)) throw new FleetError("--ttl must be positive");
+    if (!(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) throw new FleetError(`--timeout must be between 1 ms and ${MAX_TIMEOUT_MS / 60_000} min`);
+    const batch = Math.max(0, Math.floor(r.batch ?? 0));
+    const hosts = this.resolveTargets(r);
+    const now = Date.now();
+    const id = this.store.tx(() => {
+      const id = this.store.allocateTaskId();
+      const target = r.hosts?.length ? { hosts: hosts } : r.group ? { group: r.group } : { match: r.match! };
+      this.store.insertTask({
+        id, command: r.command ?? r.argv!.join(" "), argv: r.argv ?? null, target, user: r.user, createdAt: now, expiresAt: now + ttlMs,
+        timeoutMs, ttlMs, batch, maxOutput: r.maxOutput ?? null, cancelRequested: false, origin: "submit",
+      });
+      hosts.forEach((h, i) => this.store.insertResult(id, h, "pending", batch ? Math.floor(i / batch) : 0));
+      this.store.audit(r.user, "submit", id, { command: r.command ?? null, argv: r.argv ?? null, target, hosts: hosts.length, ttlMs, timeoutMs, batch });
+      return id;
+    });
+    this.emit("task", id);
+    void this.dispatch(id);
+    return { id, hosts, expiresAt: now + ttlMs };
+  }
+
+  /** Send every row of the task's current batch that is still pending. Safe to call any time. */
+  async dispatch(taskId: number): Promise<void> {
+    if (this.dispatching.has(taskId) || !this.publisher) return;
+    this.dispatching.add(taskId);
+    try {
+      const t = this.store.task(taskId);
+      if (!t || t.cancelRequested) return;
+      const rows = this.store.results(taskId);
+      const open = rows.filter((r) => !isFinal(r.status));
+      const wave = Math.min(...open.map((r) => r.batchNo));
+      // A batch goes out only once every earlier batch is final.
+      const due = rows.filter((r) => r.status === "pending" && r.batchNo === wave);
+      if (!due.length || rows.some((r) => r.batchNo < wave && !isFinal(r.status))) return;
+      if (Date.now() > t.expiresAt) return; // the sweeper records them as expired
+      const groupWhole = t.target?.group && !t.batch;
+      if (groupWhole) {
+        // One message to the group's routing key; every member's queue gets its copy.
+        const nonce = due.find((r) => r.nonce)?.nonce ?? randomUUID();
+        const target: Target = { group: t.target!.group! };
+        this.store.tx(() => due.forEach((r) => this.setNonce(taskId, r.host, nonce)));
+        await this.sendCommand(t, target, groupKey(target.group), nonce);
+        this.store.tx(() => due.forEach((r) => this.store.markQueued(taskId, r.host, nonce, target)));
+      } else {
+        for (const r of due) {
+          const nonce = r.nonce ?? randomUUID();
+          this.setNonce(taskId, r.host, nonce);
+          const routed = await this.sendCommand(t, { host: r.host }, hostKey(r.host), nonce);
+          if (routed) this.store.markQueued(taskId, r.host, nonce, { host: r.host });
+          else this.applyResult({ kind: "result", task: taskId, host: r.host, nonce, status: "unroutable", error: `no queue for host ${r.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
+        }
+      }
+      this.emit("task", taskId);
+    } catch (e) {
+      this.log(`task ${taskId}: dispatch paused (${(e as Error).message}); it resumes on reconnect`);
+    } finally {
+      this.dispatching.delete(taskId);
+    }
+  }
+
+  private setNonce(taskId: number, host: string, nonce: string): void {
+    this.store.db.prepare("UPDATE results SET nonce = ? WHERE task_id = ? AND host = ? AND nonce IS NULL").run(nonce, taskId, host);
+  }
+
+  private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string): Promise<boolean> {
+    const p: CommandPayload = {
+      v: 1, kind: "command", task: t.id, nonce, target, timeoutMs: t.timeoutMs, issuedAt: Date.now(), exp: t.expiresAt, user: t.user,
+      ...(t.argv ? { argv: t.argv } : { shell: t.command }),
+      ...(t.maxOutput ? { maxOutput: t.maxOutput } : {}),
+    };
+    const body = Buffer.from(JSON.stringify(signPayload(this.key, p)));
+    return this.publisher!.publishCommand(rk, body, Math.max(1, t.expiresAt - Date.now()));
+  }
+
+  async cancel(taskId: number, user: string): Promise<{ id: number; cancelled: number; signalled: number }> {
+    const t = this.store.task(taskId);
+    if (!t) throw new FleetError(`no task ${taskId}`, 404);
+    const rows = this.store.results(taskId);
+    let cancelled = 0;
+    const live: ResultRow[] = [];
+    this.store.tx(() => {
+      this.store.setCancelRequested(taskId);
+      this.store.audit(user, "cancel", taskId, {});
+      for (const r of rows) {
+        if (r.status === "pending") {
+          this.store.applyFinal({ kind: "result", task: taskId, host: r.host, nonce: null, status: "cancelled", error: `cancelled by ${user} before it was sent`, finishedAt: Date.now() });
+          cancelled++;
+        } else if (r.status === "queued" || r.status === "running") live.push(r);
+      }
+    });
+    // Queued or running: a signed cancel goes to each host's queue (behind the command, so it finds it).
+    for (const r of live) {
+      const p: CancelPayload = { v: 1, kind: "cancel", task: taskId, nonce: randomUUID(), target: { host: r.host }, issuedAt: Date.now(), exp: Math.max(t.expiresAt, Date.now() + 60_000), user };
+      try {
+        await this.publisher?.publishCommand(hostKey(r.host), Buffer.from(JSON.stringify(signPayload(this.key, p))), Math.max(1, p.exp - Date.now()));
+      } catch (e) {
+        this.log(`task ${taskId}: cancel to ${r.host} failed: ${(e as Error).message}`);
+      }
+    }
+    this.emit("task", taskId);
+    return { id: taskId, cancelled, signalled: live.length };
+  }
+
+  view(taskId: number): TaskView | undefined {
+    const t = this.store.task(taskId);
+    if (!t) return undefined;
+    const results = this.store.results(taskId);
+    const counts: Record<string, number> = {};
+    for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+    const rejections = this.store.auditFor(taskId).filter((a) => a.action === "rejected").map((a) => a.detail as { at: number; host: string; error: string });
+    return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}) };
+  }
+
+  hostsView(): Array<ReturnType<FleetStore["hosts"]>[number] & { online: boolean }> {
+    const now = Date.now();
+    return this.store.hosts().map((h) => ({ ...h, online: (h.state === "online" || h.state === "heartbeat") && h.lastSeen !== null && now - h.lastSeen < 3 * h.heartbeatMs + 2000 }));
+  }
+
+  addHost(name: string, groups: string[], user: string): void {
+    this.store.tx(() => {
+      this.store.addHost(assertName("host", name), groups.map((g) => assertName("group", g)), true);
+      this.store.audit(user, "hosts.add", null, { host: name, groups });
+    });
+  }
+
+  removeHost(name: string, user: string): boolean {
+    return this.store.tx(() => {
+      const ok = this.store.removeHost(name);
+      this.store.audit(user, "hosts.remove", null, { host: name });
+      return ok;
+    });
+  }
+
+  // ---------------- agent side ----------------
+
+  applyPresence(m: PresenceMessage): void {
+    if (typeof m.host !== "string" || !Array.isArray(m.groups)) return;
+    this.store.upsertPresence(m.host, m.groups.filter((g) => typeof g === "string"), m.facts, m.heartbeatMs || 10_000, m.state, m.at || Date.now());
+    this.emit("hosts");
+  }
+
+  applyEvent(e: AgentEvent): void {
+    if (typeof e.task !== "number") return;
+    if (e.kind === "started") this.store.markRunning(e.task, e.host, e.at);
+    else if (e.kind === "output") this.store.appendOutput(e.task, e.host, e.stream, String(e.data));
+    this.emit("task", e.task, e);
+  }
+
+  /** Store an agent's (or our own) final report. Returns true if it changed the row. */
+  applyResult(r: ResultMessage, actor: string): boolean {
+    if (typeof r.host !== "string" || typeof r.status !== "string") return false;
+    const changed = this.store.tx(() => {
+      if (r.status === "rejected") this.store.audit(actor, "rejected", typeof r.task === "number" ? r.task : null, { at: r.finishedAt, host: r.host, error: r.error ?? "", nonce: r.nonce });
+      if (typeof r.task !== "number") return false;
+      let cur = this.store.result(r.task, r.host);
+      // Our own re-publish after a crash (same nonce): the agent refused the copy; the original counts.
+      if (r.status === "rejected" && cur && r.nonce && cur.nonce === r.nonce && /^replayed nonce/.test(r.error ?? "")) return false;
+      if (!this.store.task(r.task)) {
+        // A report for a task we never issued (forged/unsigned commands): keep it visible.
+        this.store.insertTask({ id: r.task, command: "(unknown: not issued by this collector)", argv: null, target: null, user: "?", createdAt: Date.now(), expiresAt: Date.now(), timeoutMs: 0, ttlMs: 0, batch: 0, maxOutput: null, cancelRequested: false, origin: "unknown" });
+      }
+      if (cur && cur.status === "expired" || cur?.status === "lost") {
+        if (/^swept:/.test(cur.error ?? "") && r.status !== "rejected" && actor !== "collector") {
+          this.store.db.prepare("UPDATE results SET status = 'running' WHERE task_id = ? AND host = ?").run(r.task, r.host);
+          cur = this.store.result(r.task, r.host);
+        }
+      }
+      const ok = this.store.applyFinal(r as ResultMessage & { task: number });
+      if (ok && r.status !== "rejected") this.store.audit(actor, "result", r.task, { host: r.host, status: r.status, exitCode: r.exitCode ?? null });
+      return ok;
+    });
+    if (typeof r.task === "number") {
+      this.emit("task", r.task);
+      if (changed) void this.dispatch(r.task); // the next --batch wave may be due
+    }
+    return changed;
+  }
+
+  applyExpired(taskId: number, host: string, reason: string): void {
+    this.applyResult({ kind: "result", task: taskId, host, nonce: null, status: "expired", error: reason, finishedAt: Date.now() }, "collector");
+  }
+
+  /** Resume dispatch of every task with pending rows, and finish rows that can no longer finish. */
+  async sweep(): Promise<void> {
+    const now = Date.now();
+    const tasks = new Set<number>();
+    for (const r of this.store.openResults()) {
+      if ((r.status === "pending" || r.status === "queued") && now > r.expiresAt + SWEEP_GRACE_MS) {
+        this.applyExpired(r.taskId, r.host, `swept: ${r.status === "pending" ? "not sent" : "not taken by the host"} before the task's TTL ran out`);
+        continue;
+      }
+      if (r.status === "running") {
+        const h = this.store.hostLastSeen(r.host);
+        const deadline = (r.startedAt ?? r.queuedAt ?? now) + r.timeoutMs + LOST_GRACE_MS;
+        const silent = !h?.lastSeen || now - h.lastSeen > 3 * h.heartbeatMs + LOST_GRACE_MS;
+        if (now > deadline && silent) {
+          this.applyResult({ kind: "result", task: r.taskId, host: r.host, nonce: r.nonce, status: "lost", error: "swept: the agent went silent while running and did not report back in time", finishedAt: now }, "collector");
+          continue;
+        }
+      }
+      if (r.status === "pending") tasks.add(r.taskId);
+    }
+    for (const id of tasks) await this.dispatch(id);
+  }
+
+  static statusLine(counts: Record<string, number>): string {
+    const order: HostStatus[] = ["ok", "failed", "timeout", "rejected", "expired", "cancelled", "interrupted", "unroutable", "lost", "running", "queued", "pending"];
+    return order.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * The collector's SQLite store (better-sqlite3, WAL): hosts, host_groups,
+ * tasks, per-host results and an append-only audit log (triggers forbid
+ * UPDATE/DELETE on it). Synchronous by design: the collector applies one
+ * message in one transaction and acks it only after the commit.
+ *
+ * Invariants: a result row in a FINAL status never changes again (applyFinal
+ * is first-writer-wins); task ids are unique (allocated here, 5 digits, more
+ * once 5-digit ids get crowded).
+ */
+import Database from "better-sqlite3";
+import { randomInt } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { isFinal, type HostFacts, type HostStatus, type ResultMessage, type Target } from "./protocol.js";
+
+export interface TaskRow {
+  id: number;
+  command: string;
+  argv: string[] | null;
+  target: { hosts?: string[]; group?: string; match?: string } | null;
+  user: string;
+  createdAt: number;
+  expiresAt: number;
+  timeoutMs: number;
+  ttlMs: number;
+  batch: number;
+  maxOutput: number | null;
+  cancelRequested: boolean;
+  origin: string;
+}
+
+export interface ResultRow {
+  taskId: number;
+  host: string;
+  status: HostStatus;
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  error: string | null;
+  nonce: string | null;
+  batchNo: number;
+  dispatchTarget: Target | null;
+  queuedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface HostRow {
+  name: string;
+  groups: string[];
+  facts: HostFacts | null;
+  firstSeen: number;
+  lastSeen: number | null;
+  heartbeatMs: number;
+  state: string;
+  enrolled: boolean;
+}
+
+export interface AuditRow { id: number; at: number; actor: string; action: string; taskId: number | null; detail: unknown }
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hosts (
+  name TEXT PRIMARY KEY, facts TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER,
+  heartbeat_ms INTEGER NOT NULL DEFAULT 10000, state TEXT NOT NULL DEFAULT 'unknown', enrolled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS host_groups (host TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY (host, grp));
+CREATE INDEX IF NOT EXISTS host_groups_grp ON host_groups (grp);
+CREATE TABLE IF NOT EXISTS tasks (
+  id INTEGER PRIMARY KEY, command TEXT NOT NULL, argv TEXT, target TEXT, user TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,
+  batch INTEGER NOT NULL DEFAULT 0, max_output INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, origin TEXT NOT NULL DEFAULT 'submit');
+CREATE TABLE IF NOT EXISTS results (
+  task_id INTEGER NOT NULL, host TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER, signal TEXT,
+  stdout TEXT NOT NULL DEFAULT '', stderr TEXT NOT NULL DEFAULT '', truncated INTEGER NOT NULL DEFAULT 0, error TEXT,
+  nonce TEXT, batch_no INTEGER NOT NULL DEFAULT 0, dispatch_target TEXT, queued_at INTEGER, started_at INTEGER, finished_at INTEGER,
+  PRIMARY KEY (task_id, host));
+CREATE INDEX IF NOT EXISTS results_open ON results (status) WHERE status IN ('pending','queued','running');
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, task_id INTEGER, detail TEXT);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+`;
+
+/** Output kept per stream for live (not yet final) results. */
+const LIVE_OUTPUT_CAP = 1 << 20;
+
+export class FleetStore {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    // WAL + NORMAL: a commit survives a process crash; an OS crash may lose the last
+    // transactions, whose messages were then not acked either, so the broker redelivers them.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  audit(actor: string, action: string, taskId: number | null, detail: unknown): void {
+    this.db.prepare("INSERT INTO audit (at, actor, action, task_id, detail) VALUES (?,?,?,?,?)").run(Date.now(), actor, action, taskId, JSON.stringify(detail ?? null));
+  }
+
+  auditFor(taskId: number): AuditRow[] {
+    return (this.db.prepare("SELECT * FROM audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<Record<string, unknown>>).map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
+    }));
+  }
+
+  recentAudit(limit: number): AuditRow[] {
+    return (this.db.prepare("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
+    }));
+  }
+
+  allocateTaskId(): number {
+    const exists = this.db.prepare("SELECT 1 FROM tasks WHERE id = ?");
+    for (let digits = 5; ; digits++) {
+      for (let i = 0; i < 20; i++) {
+        const id = randomInt(10 ** (digits - 1), 10 ** digits);
+        if (!exists.get(id)) return id;
+      }
+    }
+  }
+
+  // ---- hosts ----
+
+  upsertPresence(name: string, groups: string[], facts: HostFacts, heartbeatMs: number, state: string, at: number): void {
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO hosts (name, facts, first_seen, last_seen, heartbeat_ms, state) VALUES (?,?,?,?,?,?)
+      ON CONFLICT(name) DO UPDATE SET facts = excluded.facts, last_seen = MAX(COALESCE(hosts.last_seen, 0), excluded.last_seen),
+      heartbeat_ms = excluded.heartbeat_ms, state = CASE WHEN excluded.last_seen >= COALESCE(hosts.last_seen, 0) THEN excluded.state ELSE hosts.state END`)
+      .run(name, JSON.stringify(facts), now, at, heartbeatMs, state);
+    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
+    const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
+    for (const g of groups) ins.run(name, g);
+  }
+
+  addHost(name: string, groups: string[], enrolled: boolean): void {
+    this.db.prepare("INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END")
+      .run(name, Date.now(), enrolled ? 1 : 0);
+    const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
+    for (const g of groups) ins.run(name, g);
+  }
+
+  removeHost(name: string): boolean {
+    const r = this.db.prepare("UPDATE hosts SET state = 'removed', enrolled = 0 WHERE name = ?").run(name);
+    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
+    return r.changes > 0;
+  }
+
+  hosts(): HostRow[] {
+    const groups = new Map<string, string[]>();
+    for (const r of this.db.prepare("SELECT host, grp FROM host_groups ORDER BY grp").all() as Array<{ host: string; grp: string }>) {
+      const l = groups.get(r.host) ?? [];
+      l.push(r.grp);
+      groups.set(r.host, l);
+    }
+    return (this.db.prepare("SELECT * FROM hosts WHERE state != 'removed' ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => ({
+      name: r.name as string, groups: groups.get(r.name as string) ?? [], facts: r.facts ? (JSON.parse(r.facts as string) as HostFacts) : null,
+      firstSeen: r.first_seen as number, lastSeen: r.last_seen as number | null, heartbeatMs: r.heartbeat_ms as number, state: r.state as string, enrolled: !!r.enrolled,
+    }));
+  }
+
+  groupMembers(group: string): string[] {
+    return (this.db.prepare("SELECT g.host FROM host_groups g JOIN hosts h ON h.name = g.host WHERE g.grp = ? AND h.state != 'removed' ORDER BY g.host").all(group) as Array<{ host: string }>).map((r) => r.host);
+  }
+
+  // ---- tasks & results ----
+
+  insertTask(t: TaskRow): void {
+    this.db.prepare(`INSERT INTO tasks (id, command, argv, target, user, created_at, expires_at, timeout_ms, ttl_ms, batch, max_output, cancel_requested, origin)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(t.id, t.command, t.argv ? JSON.stringify(t.argv) : null, JSON.stringify(t.target), t.user, t.createdAt, t.expiresAt, t.timeoutMs, t.ttlMs, t.batch, t.maxOutput, t.cancelRequested ? 1 : 0, t.origin);
+  }
+
+  task(id: number): TaskRow | undefined {
+    const r = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return r ? toTask(r) : undefined;
+  }
+
+  tasks(limit: number): Array<TaskRow & { counts: Record<string, number> }> {
+    const rows = (this.db.prepare("SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map(toTask);
+    const cnt = this.db.prepare("SELECT status, COUNT(*) AS n FROM results WHERE task_id = ? GROUP BY status");
+    return rows.map((t) => {
+      const counts: Record<string, number> = {};
+      for (const c of cnt.all(t.id) as Array<{ status: string; n: number }>) counts[c.status] = c.n;
+      return { ...t, counts };
+    });
+  }
+
+  setCancelRequested(id: number): void {
+    this.db.prepare("UPDATE tasks SET cancel_requested = 1 WHERE id = ?").run(id);
+  }
+
+  insertResult(taskId: number, host: string, status: HostStatus, batchNo: number): void {
+    this.db.prepare("INSERT OR IGNORE INTO results (task_id, host, status, batch_no) VALUES (?,?,?,?)").run(taskId, host, status, batchNo);
+  }
+
+  results(taskId: number): ResultRow[] {
+    return (this.db.prepare("SELECT * FROM results WHERE task_id = ? ORDER BY host").all(taskId) as Array<Record<string, unknown>>).map(toResult);
+  }
+
+  result(taskId: number, host: string): ResultRow | undefined {
+    const r = this.db.prepare("SELECT * FROM results WHERE task_id = ? AND host = ?").get(taskId, host) as Record<string, unknown> | undefined;
+    return r ? toResult(r) : undefined;
+  }
+
+  markQueued(taskId: number, host: string, nonce: string, target: Target): void {
+    this.db.prepare("UPDATE results SET status = 'queued', nonce = ?, dispatch_target = ?, queued_at = ? WHERE task_id = ? AND host = ? AND status = 'pending'")
+      .run(nonce, JSON.stringify(target), Date.now(), taskId, host);
+  }
+
+  markRunning(taskId: number, host: string, at: number): void {
+    this.db.prepare("UPDATE results SET status = 'running', started_at = ? WHERE task_id = ? AND host = ? AND status IN ('pending','queued')").run(at, taskId, host);
+  }
+
+  appendOutput(taskId: number, host: string, stream: "stdout" | "stderr", data: string): boolean {
+    const col = stream === "stdout" ? "stdout" : "stderr";
+    const r = this.db.prepare(`UPDATE results SET ${col} = substr(${col} || ?, 1, ${LIVE_OUTPUT_CAP}), status = CASE WHEN status IN ('pending','queued') THEN 'running' ELSE status END
+      WHERE task_id = ? AND host = ? AND status IN ('pending','queued','running')`).run(data, taskId, host);
+    return r.changes > 0;
+  }
+
+  /** First final status wins; returns false when the row was already final (the message is then only audited). */
+  applyFinal(r: ResultMessage & { task: number }): boolean {
+    const cur = this.result(r.task, r.host);
+    if (cur && isFinal(cur.status)) return false;
+    if (!cur) this.insertResult(r.task, r.host, r.status, 0);
+    this.db.prepare(`UPDATE results SET status = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?,
+      nonce = COALESCE(nonce, ?), started_at = COALESCE(started_at, ?), finished_at = ? WHERE task_id = ? AND host = ?`)
+      .run(r.status, r.exitCode ?? null, r.signal ?? null, r.stdout ?? cur?.stdout ?? "", r.stderr ?? cur?.stderr ?? "", r.truncated ? 1 : 0, r.error ?? null,
+        r.nonce, r.startedAt ?? null, r.finishedAt, r.task, r.host);
+    return true;
+  }
+
+  /** Rows not yet final, across tasks (for the dispatcher and the sweeper). */
+  openResults(): Array<ResultRow & { expiresAt: number; timeoutMs: number; batch: number }> {
+    return (this.db.prepare(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
+      WHERE r.status IN ('pending','queued','running') ORDER BY r.task_id, r.batch_no, r.host`).all() as Array<Record<string, unknown>>)
+      .map((r) => ({ ...toResult(r), expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, batch: r.batch as number }));
+  }
+
+  hostLastSeen(name: string): { lastSeen: number | null; heartbeatMs: number; state: string } | undefined {
+    const r = this.db.prepare("SELECT last_seen, heartbeat_ms, state FROM hosts WHERE name = ?").get(name) as { last_seen: number | null; heartbeat_ms: number; state: string } | undefined;
+    return r ? { lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms, state: r.state } : undefined;
+  }
+}
+
+function toTask(r: Record<string, unknown>): TaskRow {
+  return {
+    id: r.id as number, command: r.command as string, argv: r.argv ? (JSON.parse(r.argv as string) as string[]) : null,
+    target: r.target ? (JSON.parse(r.target as string) as TaskRow["target"]) : null, user: r.user as string, createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, ttlMs: r.ttl_ms as number, batch: r.batch as number,
+    maxOutput: (r.max_output as number | null) ?? null, cancelRequested: !!r.cancel_requested, origin: r.origin as string,
+  };
+}
+
+function toResult(r: Record<string, unknown>): ResultRow {
+  return {
+    taskId: r.task_id as number, host: r.host as string, status: r.status as HostStatus, exitCode: (r.exit_code as number | null) ?? null,
+    signal: (r.signal as string | null) ?? null, stdout: r.stdout as string, stderr: r.stderr as string, truncated: !!r.truncated,
+    error: (r.error as string | null) ?? null, nonce: (r.nonce as string | null) ?? null, batchNo: r.batch_no as number,
+    dispatchTarget: r.dispatch_target ? (JSON.parse(r.dispatch_target as string) as Target) : null,
+    queuedAt: (r.queued_at as number | null) ?? null, startedAt: (r.started_at as number | null) ?? null, finishedAt: (r.finished_at as number | null) ?? null,
+  };
+}

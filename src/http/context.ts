@@ -1,0 +1,179 @@
+/**
+ * What every management API handler receives (Ctx) and how it answers: JSON
+ * replies, RabbitMQ's error bodies and status codes, request bodies, and the
+ * `columns` / `sort` query options RabbitMQ's list endpoints accept.
+ *
+ * Owns: the HttpError catalogue. Does not own: routing (router.ts), who may
+ * do what (access.ts), resource logic (resources/*).
+ *
+ * RabbitMQ's codes, checked against 3.10: 400 `bad_request` (bad JSON, bad
+ * arguments, AMQP-level refusals such as inequivalent args), 401
+ * `not_authorised` for BOTH authentication and authorisation failures (it never
+ * answers 403), 404 `Object Not Found` / `Not Found`, 405 for a known path with
+ * the wrong method.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Broker } from "../broker/broker.js";
+import type { User } from "../broker/auth.js";
+import type { Rates } from "./rates.js";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly reason: unknown,
+  ) {
+    super(typeof reason === "string" ? reason : JSON.stringify(reason));
+  }
+}
+
+export const notFound = (): HttpError => new HttpError(404, "Object Not Found", "Not Found");
+export const badRequest = (reason: unknown): HttpError => new HttpError(400, "bad_request", reason);
+export const notAuthorised = (reason: string): HttpError => new HttpError(401, "not_authorised", reason);
+export const methodNotAllowed = (): HttpError => new HttpError(405, "method_not_allowed", "Method Not Allowed");
+
+/** Facts about this node for /api/overview and /api/nodes. */
+export interface NodeInfo {
+  name: string;
+  version: string;
+  amqpPort: number | undefined;
+  amqpHost: string | undefined;
+  mgmtPort: number;
+}
+
+export interface Ctx {
+  node: NodeInfo;
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** decoded path parameters, in route order */
+  params: string[];
+  user: User;
+  broker: Broker;
+  rates: Rates;
+  /** parsed JSON body ({} when empty); 400 not_json when unparsable */
+  body(): Promise<Record<string, unknown>>;
+  rawBody(): Promise<Buffer>;
+}
+
+export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "cache-control": "no-cache" });
+  res.end(body);
+}
+
+export function sendEmpty(res: ServerResponse, status: 201 | 204, location?: string): void {
+  const headers: Record<string, string | number> = { "content-length": 0 };
+  if (location !== undefined) headers["location"] = location;
+  res.writeHead(status, headers);
+  res.end();
+}
+
+export function sendError(res: ServerResponse, e: HttpError): void {
+  if (e.status === 401) res.setHeader("www-authenticate", 'Basic realm="RabbitMQ Management"');
+  sendJSON(res, e.status, { error: e.error, reason: e.reason });
+}
+
+const MAX_BODY = 64 * 1024 * 1024;
+
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, "bad_request", "request body too large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export function parseJSONBody(raw: Buffer): Record<string, unknown> {
+  if (raw.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw badRequest("not_json");
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw badRequest("not_json");
+  return v as Record<string, unknown>;
+}
+
+/** Read a dotted path ("message_stats.publish") from a JSON object. */
+function pick(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const p of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function put(obj: Record<string, unknown>, path: string, v: unknown): void {
+  const parts = path.split(".");
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i]!;
+    if (typeof cur[p] !== "object" || cur[p] === null) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = v;
+}
+
+/** RabbitMQ's list query options: sort, sort_reverse, columns (dotted paths kept nested). */
+export function shapeList(url: URL, items: Record<string, unknown>[]): Record<string, unknown>[] {
+  let out = items;
+  const sort = url.searchParams.get("sort");
+  if (sort) {
+    out = [...out].sort((a, b) => cmp(pick(a, sort), pick(b, sort)));
+  }
+  if (url.searchParams.get("sort_reverse") === "true") out = [...out].reverse();
+  const columns = url.searchParams.get("columns");
+  if (columns) {
+    const cols = columns.split(",").filter((c) => c !== "");
+    out = out.map((it) => {
+      const r: Record<string, unknown> = {};
+      for (const c of cols) {
+        const v = pick(it, c);
+        if (v !== undefined) put(r, c, v);
+      }
+      return r;
+    });
+  }
+  return out;
+}
+
+function cmp(a: unknown, b: unknown): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a ?? "").localeCompare(String(b ?? ""));
+}
+
+export function str(body: Record<string, unknown>, key: string, dflt = ""): string {
+  const v = body[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "string") throw badRequest(`${key} must be a string`);
+  return v;
+}
+
+export function bool(body: Record<string, unknown>, key: string, dflt: boolean): boolean {
+  const v = body[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v === "boolean") return v;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw badRequest(`${key} must be a boolean`);
+}
+
+export function obj(body: Record<string, unknown>, key: string): Record<string, unknown> {
+  const v = body[key];
+  if (v === undefined || v === null || v === "") return {};
+  if (typeof v !== "object" || Array.isArray(v)) throw badRequest(`${key} must be an object`);
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,191 @@
+/**
+ * Node-level resources: /api/overview, /api/whoami, /api/nodes(/name),
+ * /api/aliveness-test/V, /api/health/checks/alarms (+ a few other health
+ * checks tools call). Shapes follow RabbitMQ 3.10; `rabbitmq_version` and
+ * `management_version` report the RabbitMQ API level warren speaks (3.10.8),
+ * `product_name`/`product_version` say what it really is.
+ */
+import os from "node:os";
+import { statfsSync } from "node:fs";
+import { sendJSON, type Ctx } from "../context.js";
+import { isMonitor, visibleVhosts, vhostFor, seesConnection, requireMonitor } from "../access.js";
+import { OVERVIEW, OVERVIEW_DEPTH, overviewCounters, overviewDepth } from "../stats.js";
+import { publishJSON } from "../messages.js";
+import type { Route } from "../router.js";
+
+export const API_LEVEL = "3.10.8";
+
+const EXCHANGE_TYPES = [
+  { name: "direct", description: "AMQP direct exchange, as per the AMQP specification", enabled: true },
+  { name: "fanout", description: "AMQP fanout exchange, as per the AMQP specification", enabled: true },
+  { name: "headers", description: "AMQP headers exchange, as per the AMQP specification", enabled: true },
+  { name: "topic", description: "AMQP topic exchange, as per the AMQP specification", enabled: true },
+];
+
+function listeners(ctx: Ctx): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  if (ctx.node.amqpPort !== undefined) out.push({ node: ctx.node.name, protocol: "amqp", ip_address: ctx.node.amqpHost ?? "::", port: ctx.node.amqpPort, socket_opts: {} });
+  out.push({ node: ctx.node.name, protocol: "http", ip_address: "::", port: ctx.node.mgmtPort, socket_opts: {} });
+  return out;
+}
+
+function overview(ctx: Ctx): void {
+  const b = ctx.broker;
+  const vhosts = visibleVhosts(ctx);
+  let queues = 0, exchanges = 0, consumers = 0;
+  for (const v of vhosts) {
+    queues += v.queues.size;
+    exchanges += v.exchanges.size;
+    for (const q of v.queues.values()) consumers += q.consumerCount;
+  }
+  let connections = 0, channels = 0;
+  for (const c of b.connections) {
+    if (!seesConnection(ctx, c.userName, c.vhostName)) continue;
+    connections++;
+    channels += c.channelsInfo().length;
+  }
+  const counters = overviewCounters(b);
+  const depth = overviewDepth(b);
+  const body: Record<string, unknown> = {
+    management_version: API_LEVEL,
+    rates_mode: "basic",
+    sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
+    exchange_types: EXCHANGE_TYPES,
+    product_version: ctx.node.version,
+    product_name: "warren",
+    rabbitmq_version: API_LEVEL,
+    cluster_name: ctx.node.name,
+    erlang_version: process.version,
+    erlang_full_version: `Node.js ${process.version} (${process.platform}/${process.arch})`,
+    release_series_support_status: "supported",
+    disable_stats: false,
+    enable_queue_totals: false,
+    message_stats: ctx.rates.details(OVERVIEW, counters),
+    churn_rates: ctx.rates.details("churn", {
+      connection_created: b.totals.connectionsCreated,
+      channel_created: b.totals.channelsCreated,
+      queue_declared: b.totals.queuesDeclared,
+    }),
+    queue_totals: ctx.rates.details(OVERVIEW_DEPTH, depth),
+    object_totals: { channels, connections, consumers, exchanges, queues },
+    statistics_db_event_queue: 0,
+    node: ctx.node.name,
+  };
+  if (isMonitor(ctx.user)) {
+    body["listeners"] = listeners(ctx);
+    body["contexts"] = [{ node: ctx.node.name, description: "RabbitMQ Management", path: "/", port: String(ctx.node.mgmtPort) }];
+  }
+  sendJSON(ctx.res, 200, body);
+}
+
+function diskFree(): number {
+  try {
+    const s = statfsSync(process.cwd());
+    return s.bavail * s.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+export function nodeInfo(ctx: Ctx): Record<string, unknown> {
+  const mem = process.memoryUsage();
+  const b = ctx.broker;
+  return {
+    name: ctx.node.name,
+    type: "disc",
+    running: true,
+    being_drained: false,
+    os_pid: String(process.pid),
+    mem_used: mem.rss,
+    mem_limit: os.totalmem(),
+    mem_alarm: b.alarms.has("memory"),
+    disk_free: diskFree(),
+    disk_free_limit: 0,
+    disk_free_alarm: b.alarms.has("disk"),
+    fd_used: b.connections.size + 10,
+    fd_total: 1048576,
+    sockets_used: b.connections.size,
+    sockets_total: 1048576,
+    proc_used: 1,
+    proc_total: 1,
+    processors: os.cpus().length,
+    run_queue: 0,
+    uptime: Date.now() - b.startedAt,
+    rates_mode: "basic",
+    partitions: [],
+    exchange_types: EXCHANGE_TYPES,
+    auth_mechanisms: [
+      { name: "PLAIN", description: "SASL PLAIN authentication mechanism", enabled: true },
+      { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
+    ],
+    applications: [{ name: "warren", description: "warren AMQP 0-9-1 broker", version: ctx.node.version }],
+    contexts: [{ description: "RabbitMQ Management", path: "/", port: String(ctx.node.mgmtPort) }],
+    log_files: [],
+    enabled_plugins: ["rabbitmq_management", "rabbitmq_prometheus"],
+    net_ticktime: 60,
+    config_files: [],
+    db_dir: "",
+    cluster_links: [],
+    metrics_gc_queue_length: {},
+  };
+}
+
+function nodes(ctx: Ctx): void {
+  requireMonitor(ctx);
+  sendJSON(ctx.res, 200, [nodeInfo(ctx)]);
+}
+
+function node(ctx: Ctx): void {
+  requireMonitor(ctx);
+  if (ctx.params[0] !== ctx.node.name) {
+    sendJSON(ctx.res, 404, { error: "Object Not Found", reason: "Not Found" });
+    return;
+  }
+  sendJSON(ctx.res, 200, nodeInfo(ctx));
+}
+
+function whoami(ctx: Ctx): void {
+  sendJSON(ctx.res, 200, { name: ctx.user.name, tags: ctx.user.tags });
+}
+
+/**
+ * RabbitMQ's aliveness test: declare the non-durable queue "aliveness-test",
+ * publish a message to it through the default exchange and get it back.
+ */
+function aliveness(ctx: Ctx): void {
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const q = v.declareQueue("aliveness-test", { durable: false, exclusive: false, autoDelete: false, arguments: {} }, null, false);
+  q.purge();
+  const ex = v.getExchange("");
+  const routed = publishJSON(ctx.broker, v, ex, { routing_key: "aliveness-test", payload: "test_message", payload_encoding: "string" }, ctx.user.name);
+  const e = q.get(true);
+  if (e) q.settle(e, false);
+  if (routed && e) sendJSON(ctx.res, 200, { status: "ok" });
+  else sendJSON(ctx.res, 503, { status: "failed", reason: "aliveness test message not received" });
+}
+
+function alarms(ctx: Ctx): void {
+  const a = [...ctx.broker.alarms];
+  if (a.length === 0) return sendJSON(ctx.res, 200, { status: "ok" });
+  sendJSON(ctx.res, 503, {
+    status: "failed",
+    reason: "resource alarm(s) in effect in the cluster",
+    alarms: a.map((resource) => ({ node: ctx.node.name, resource })),
+  });
+}
+
+const ok = (ctx: Ctx): void => sendJSON(ctx.res, 200, { status: "ok" });
+
+export const routes: Route[] = [
+  { method: "GET", path: "/api/overview", handler: overview },
+  { method: "GET", path: "/api/whoami", handler: whoami },
+  { method: "GET", path: "/api/nodes", handler: nodes },
+  { method: "GET", path: "/api/nodes/:node", handler: node },
+  { method: "GET", path: "/api/aliveness-test/:vhost", handler: aliveness },
+  { method: "GET", path: "/api/health/checks/alarms", handler: alarms },
+  { method: "GET", path: "/api/health/checks/local-alarms", handler: alarms },
+  { method: "GET", path: "/api/health/checks/virtual-hosts", handler: ok },
+  { method: "GET", path: "/api/health/checks/node-is-quorum-critical", handler: ok },
+  { method: "GET", path: "/api/health/checks/node-is-mirror-sync-critical", handler: ok },
+  { method: "GET", path: "/api/extensions", handler: (ctx) => sendJSON(ctx.res, 200, []) },
+];

@@ -1,0 +1,113 @@
+/**
+ * Reading the broker's plain counters into RabbitMQ's message_stats names,
+ * per queue, exchange, vhost and for the whole node; and the sampler's
+ * collection pass (every object's counters, keyed for Rates).
+ *
+ * Node-wide deliver/get/ack are the sum over live queues plus the broker's
+ * totals of anything the server counts globally; counts of deleted queues are
+ * not kept (RabbitMQ also forgets them from its per-object stats).
+ */
+import type { Broker } from "../broker/broker.js";
+import type { Queue } from "../broker/queue.js";
+import type { Exchange } from "../broker/exchanges/exchange.js";
+import type { VHost } from "../broker/vhost.js";
+import type { Counters } from "./rates.js";
+
+export const qKey = (q: Queue): string => `q:${q.vhost}\u0000${q.name}`;
+export const xKey = (x: Exchange): string => `x:${x.vhost}\u0000${x.name}`;
+export const vKey = (v: VHost): string => `v:${v.name}`;
+export const cKey = (name: string): string => `c:${name}`;
+export const chKey = (name: string): string => `ch:${name}`;
+export const OVERVIEW = "o";
+export const OVERVIEW_DEPTH = "od";
+
+export function queueCounters(q: Queue): Counters {
+  const s = q.stats;
+  return {
+    publish: s.publish,
+    deliver: s.deliver,
+    deliver_no_ack: s.deliverNoAck,
+    get: s.get,
+    get_no_ack: s.getNoAck,
+    deliver_get: s.deliver + s.deliverNoAck + s.get + s.getNoAck,
+    ack: s.ack,
+    redeliver: s.redeliver,
+  };
+}
+
+export function queueDepth(q: Queue): Counters {
+  return { messages: q.messageCount + q.unacked, messages_ready: q.messageCount, messages_unacknowledged: q.unacked };
+}
+
+export function exchangeCounters(x: Exchange): Counters {
+  return { publish_in: x.publishIn, publish_out: x.publishOut };
+}
+
+function add(into: Counters, c: Counters): void {
+  for (const k in c) into[k] = (into[k] ?? 0) + (c[k] ?? 0);
+}
+
+export function vhostCounters(v: VHost): Counters {
+  const out: Counters = { publish: v.stats.publish, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, deliver_get: 0, ack: 0, redeliver: 0 };
+  for (const q of v.queues.values()) {
+    const c = queueCounters(q);
+    delete c["publish"];
+    add(out, c);
+  }
+  out["return_unroutable"] = v.stats.returnUnroutable;
+  out["drop_unroutable"] = v.stats.dropUnroutable;
+  return out;
+}
+
+export function vhostDepth(v: VHost): Counters {
+  const out: Counters = { messages: 0, messages_ready: 0, messages_unacknowledged: 0 };
+  for (const q of v.queues.values()) add(out, queueDepth(q));
+  return out;
+}
+
+export function overviewCounters(b: Broker): Counters {
+  const out: Counters = { publish: b.totals.publish, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, deliver_get: 0, ack: 0, redeliver: 0, return_unroutable: b.totals.returnUnroutable, drop_unroutable: 0 };
+  for (const v of b.vhosts.values()) {
+    const c = vhostCounters(v);
+    delete c["publish"];
+    delete c["return_unroutable"];
+    add(out, c);
+  }
+  // the server may also count globally; never show less than it did
+  out["deliver"] = Math.max(out["deliver"] ?? 0, b.totals.deliver);
+  out["ack"] = Math.max(out["ack"] ?? 0, b.totals.ack);
+  out["get"] = Math.max(out["get"] ?? 0, b.totals.get);
+  out["redeliver"] = Math.max(out["redeliver"] ?? 0, b.totals.redeliver);
+  return out;
+}
+
+export function overviewDepth(b: Broker): Counters {
+  const out: Counters = { messages: 0, messages_ready: 0, messages_unacknowledged: 0 };
+  for (const v of b.vhosts.values()) add(out, vhostDepth(v));
+  return out;
+}
+
+/** One sampling pass over everything that has rates. */
+export function* collect(b: Broker): Generator<[string, Counters]> {
+  yield [OVERVIEW, overviewCounters(b)];
+  yield [OVERVIEW_DEPTH, overviewDepth(b)];
+  for (const v of b.vhosts.values()) {
+    yield [vKey(v), vhostCounters(v)];
+    for (const q of v.queues.values()) yield [qKey(q), { ...queueCounters(q), ...queueDepth(q) }];
+    for (const x of v.exchanges.values()) yield [xKey(x), exchangeCounters(x)];
+  }
+  for (const c of b.connections) {
+    const info = c.info();
+    yield [cKey(c.name), { recv_oct: num(info["recv_oct"]), send_oct: num(info["send_oct"]) }];
+    for (const ch of c.channelsInfo()) {
+      const ms = (ch["message_stats"] ?? {}) as Record<string, unknown>;
+      const counters: Counters = {};
+      for (const k in ms) counters[k] = num(ms[k]);
+      yield [chKey(String(ch["name"])), counters];
+    }
+  }
+}
+
+export function num(v: unknown): number {
+  return typeof v === "number" ? v : 0;
+}

@@ -1,0 +1,171 @@
+/**
+ * Wire conformance: authentication, tuning and connection.open.
+ *
+ * Pins down rabbit_reader's handshake error handling (RabbitMQ 3.10):
+ * - a refused login (bad password or unknown user, mechanism PLAIN) is answered
+ *   with connection.close 403 ACCESS_REFUSED only when the client announced the
+ *   `authentication_failure_close` capability; otherwise the socket is just
+ *   closed (RabbitMQ waits ~3 s first, which we do not pin);
+ * - an unknown mechanism or an unparsable PLAIN response closes the socket
+ *   without a frame (a handshake error that is not access_refused);
+ * - connection.open of an unknown vhost gets connection.close 530 NOT_ALLOWED
+ *   "vhost X not found" (class 10, method 40);
+ * - tune-ok outside the server's limits (frame_max below 4096 or above the
+ *   server's, channel_max above the server's) ends the connection before open-ok;
+ * - a channel frame before connection.open gets connection.close 505.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { RawClient, M, Args, FRAME_METHOD, type HandshakeOptions } from "../helpers/raw-client.js";
+import { wireEnv, assertBrokerUsable, assertClose, uniq, type WireEnv } from "./wire-helpers.js";
+
+let env: WireEnv;
+before(async () => { env = await wireEnv(); });
+after(async () => { await env.broker.stop(); });
+
+async function startOk(o: HandshakeOptions): Promise<RawClient> {
+  const c = await RawClient.connect(env.broker.port, env.broker.host);
+  c.sendHeader();
+  await c.expect(0, M.connectionStart);
+  c.sendStartOk(o);
+  return c;
+}
+
+async function tuned(): Promise<{ c: RawClient; channelMax: number; frameMax: number }> {
+  const c = await startOk({});
+  const t = await c.expect(0, M.connectionTune, 5000);
+  const r = t.args!;
+  return { c, channelMax: r.short(), frameMax: r.long() };
+}
+
+function tuneOk(c: RawClient, channelMax: number, frameMax: number): void {
+  c.sendMethod(0, M.connectionTuneOk, new Args().short(channelMax).long(frameMax).short(0).build());
+}
+
+// RabbitMQ: with authentication_failure_close, a refused login gets connection.close 403 and a fixed text.
+test("wrong password with authentication_failure_close: connection.close 403", async () => {
+  const c = await startOk({ password: "definitely-wrong" });
+  try {
+    const close = await c.expectConnectionClose(403, 5000);
+    assertClose(close, 403, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.", 0, 0);
+    await c.expectSocketClosed(5000);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: same for a user that does not exist (no user enumeration).
+test("unknown user with authentication_failure_close: connection.close 403", async () => {
+  const c = await startOk({ user: uniq("nobody") });
+  try {
+    const close = await c.expectConnectionClose(403, 5000);
+    assertClose(close, 403, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.", 0, 0);
+    await c.expectSocketClosed(5000);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: without the capability, a refused login just closes the socket (no connection.close).
+test("wrong password without the capability: socket closed, no frame", async () => {
+  const c = await startOk({ password: "definitely-wrong", capabilities: {} });
+  try {
+    const frames = await c.expectSocketClosed(6000);
+    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: an unknown mechanism is a handshake error (not access_refused): silent close, even with the capability.
+test("unsupported mechanism: socket closed, no frame", async () => {
+  const c = await startOk({ mechanism: "NO-SUCH-MECH" });
+  try {
+    const frames = await c.expectSocketClosed(6000);
+    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: a PLAIN response without the two NUL separators cannot be parsed: silent close.
+test("malformed PLAIN response: socket closed, no frame", async () => {
+  const c = await RawClient.connect(env.broker.port, env.broker.host);
+  try {
+    c.sendHeader();
+    await c.expect(0, M.connectionStart);
+    c.sendMethod(0, M.connectionStartOk, new Args().table({}).shortstr("PLAIN").longstr("no-separators").shortstr("en_US").build());
+    const frames = await c.expectSocketClosed(6000);
+    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: connection.open of a vhost that does not exist: connection.close 530 on connection.open.
+test("unknown vhost: connection.close 530 NOT_ALLOWED", async () => {
+  const { c, channelMax, frameMax } = await tuned();
+  try {
+    tuneOk(c, channelMax, frameMax);
+    const vhost = uniq("no-such-vhost");
+    c.sendOpen(vhost);
+    const close = await c.expectConnectionClose(530);
+    assertClose(close, 530, `NOT_ALLOWED - vhost ${vhost} not found`, 10, 40);
+    await c.expectSocketClosed();
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: a tune-ok outside the server's limits never reaches open-ok; the socket is closed
+// (3.10 sends no frame here; we only require that no open-ok and nothing but a connection.close arrive).
+const badTunes: Array<[string, (cm: number, fm: number) => [number, number]]> = [
+  ["frame_max below 4096", (cm) => [cm, 1024]],
+  ["frame_max above the server's", (cm, fm) => [cm, fm * 2]],
+  ["frame_max 0 (unlimited) when the server has a limit", (cm) => [cm, 0]],
+  ["channel_max above the server's", (cm, fm) => [cm + 1, fm]],
+];
+for (const [name, pick] of badTunes) {
+  test(`tune-ok with ${name}: connection ends before open-ok`, async () => {
+    const { c, channelMax, frameMax } = await tuned();
+    try {
+      assert.ok(channelMax > 0 && channelMax < 65535, "server announces a channel_max");
+      assert.ok(frameMax > 0, "server announces a frame_max");
+      const [cm, fm] = pick(channelMax, frameMax);
+      tuneOk(c, cm, fm);
+      c.sendOpen(env.vhost);
+      const frames = await c.expectSocketClosed(6000);
+      for (const f of frames) {
+        assert.ok(f.type === FRAME_METHOD && f.classId === 10 && f.methodId === 50, `only connection.close may arrive, got ${f.classId}.${f.methodId}`);
+      }
+    } finally {
+      c.destroy();
+    }
+  });
+}
+
+// RabbitMQ: a channel frame after tune-ok but before connection.open is an unexpected frame (505).
+test("channel.open before connection.open: connection.close 505", async () => {
+  const { c, channelMax, frameMax } = await tuned();
+  try {
+    tuneOk(c, channelMax, frameMax);
+    c.sendMethod(1, M.channelOpen, new Args().shortstr("").build());
+    const close = await c.expectConnectionClose(505);
+    assertClose(close, 505, /^UNEXPECTED_FRAME - /, 0, 0);
+    await c.expectSocketClosed();
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: server-chosen limits are what the test suite assumes elsewhere (frame_max 131072, channel_max 2047).
+test("connection.tune announces channel_max 2047 and frame_max 131072", async () => {
+  const { c, channelMax, frameMax } = await tuned();
+  c.destroy();
+  assert.equal(channelMax, 2047);
+  assert.equal(frameMax, 131072);
+});
+
+test("the broker still accepts connections after handshake failures", async () => {
+  await assertBrokerUsable(env);
+});
