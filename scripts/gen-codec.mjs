@@ -390,7 +390,7 @@ for (const m of methods) out.push(`export const ${m.constName} = ${hex8(m.id)}; 
 out.push("\n// ---- argument interfaces");
 for (const m of methods) {
   if (!m.fields.length) {
-    out.push(`/** ${m.full} (no arguments) */\n// eslint-disable-next-line @typescript-eslint/no-empty-interface\nexport interface ${m.typeName} {}`);
+    out.push(`/** ${m.full} (no arguments) */\nexport interface ${m.typeName} {}`);
     continue;
   }
   out.push(`/** ${m.full} */\nexport interface ${m.typeName} {`);

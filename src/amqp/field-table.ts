@@ -25,8 +25,9 @@
  *   Decimal <-> D                        TypedValue <-> any numeric tag given explicitly
  * So 'b','B','s','u','i','f','T' always decode to TypedValue, 'l' in int32 range
  * to TypedValue('l'), and 'd' holding an integral value to TypedValue('d').
- * Known loss (as in RabbitMQ itself): a 't' octet other than 0/1 re-encodes as 1;
- * table keys are decoded as UTF-8 (invalid bytes become U+FFFD).
+ * Known losses: a 't' octet other than 0/1 re-encodes as 1 (RabbitMQ does the
+ * same); table keys are decoded as UTF-8 (invalid bytes become U+FFFD); a
+ * float32 signalling NaN comes back quieted (V8 converts it through float64).
  *
  * Errors: malformed input (overrun, unknown tag, nesting deeper than
  * MAX_DEPTH) throws AmqpError FRAME_ERROR. RabbitMQ answers a bad length inside
@@ -424,8 +425,8 @@ function decodeValue(buf: Buffer, cur: Cursor, end: number, depth: number): Fiel
       cur.pos = o + 8;
       const hi = buf.readInt32BE(o);
       const lo = buf.readUInt32BE(o + 4);
-      // Safe integers (|v| < 2^53) need no BigInt: hi in [-2^21, 2^21).
-      if (hi >= -0x200000 && hi < 0x200000) {
+      // Safe integers need no BigInt: hi in (-2^21, 2^21) keeps |v| < 2^53 (-2^53 itself is not safe).
+      if (hi > -0x200000 && hi < 0x200000) {
         const n = hi * 0x100000000 + lo;
         return i32(n) ? new TypedValue("l", n) : n;
       }

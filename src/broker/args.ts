@@ -46,7 +46,7 @@ export function typeName(v: FieldValue): string {
   if (v === null) return "void";
   if (typeof v === "string") return "longstr";
   if (typeof v === "boolean") return "bool";
-  if (typeof v === "number") return Number.isInteger(v) ? "long" : "double";
+  if (typeof v === "number") return Number.isInteger(v) ? (v >= -2147483648 && v <= 2147483647 ? "signedint" : "long") : "double";
   if (typeof v === "bigint") return "long";
   if (v instanceof TypedValue) {
     const m: Record<string, string> = { b: "byte", B: "unsignedbyte", s: "short", u: "unsignedshort", I: "signedint", i: "unsignedint", l: "long", f: "float", d: "double", T: "timestamp", S: "longstr" };

@@ -161,6 +161,16 @@ export class Broker implements VHostEvents {
       case "unbind":
         this.getVhost(s("vhost")).unbind(c["destinationType"] === "exchange" ? "exchange" : "queue", s("destination"), s("source"), s("routingKey"), (c["arguments"] as FieldTable) ?? {}, null);
         return;
+      case "policy.set":
+      case "parameter.set":
+      case "global-parameter.set":
+        this.setStoredParameter(c);
+        return;
+      case "policy.clear":
+      case "parameter.clear":
+      case "global-parameter.clear":
+        this.clearStoredParameter(c);
+        return;
       default:
         throw new Error(`unknown definition command ${String(c["op"])}`);
     }
@@ -182,6 +192,39 @@ export class Broker implements VHostEvents {
   syncDefinitions(cb: (err?: Error) => void): void {
     if (this.defs) this.defs.sync(cb);
     else cb();
+  }
+
+  // ---- policies and runtime parameters (stored and exported; see parameterKey) ----
+
+  /**
+   * Policies, vhost-scoped runtime parameters (component/vhost/name) and global
+   * parameters, kept as the management API's JSON objects so definitions move
+   * between RabbitMQ and warren unchanged. Stored and persisted only: warren does
+   * not (yet) apply policy definitions to queues/exchanges.
+   */
+  readonly policies = new Map<string, Record<string, unknown>>();
+  readonly parameters = new Map<string, Record<string, unknown>>();
+  readonly globalParameters = new Map<string, Record<string, unknown>>();
+
+  private parameterMap(op: unknown): Map<string, Record<string, unknown>> {
+    const kind = String(op).split(".")[0];
+    return kind === "policy" ? this.policies : kind === "parameter" ? this.parameters : this.globalParameters;
+  }
+
+  static parameterKey(c: Record<string, unknown>): string {
+    return [c["component"] ?? "", c["vhost"] ?? "", c["name"] ?? ""].map(String).join("\u0000");
+  }
+
+  private setStoredParameter(c: Record<string, unknown>): void {
+    if (c["vhost"] !== undefined) this.getVhost(String(c["vhost"]));
+    const value = (c["value"] ?? {}) as Record<string, unknown>;
+    this.parameterMap(c["op"]).set(Broker.parameterKey(c), value);
+    this.definitionChanged(c);
+  }
+
+  private clearStoredParameter(c: Record<string, unknown>): void {
+    if (!this.parameterMap(c["op"]).delete(Broker.parameterKey(c))) throw notFound(`no ${String(c["op"]).split(".")[0]} '${String(c["name"])}'`);
+    this.definitionChanged(c);
   }
 
   // ---- vhosts ------------------------------------------------------------
@@ -207,6 +250,7 @@ export class Broker implements VHostEvents {
     v.destroy();
     this.vhosts.delete(name);
     for (const k of [...this.permissions.keys()]) if (k.startsWith(name + "\u0000")) this.permissions.delete(k);
+    for (const m of [this.policies, this.parameters]) for (const [k, v] of [...m]) if (v["vhost"] === name) m.delete(k);
     this.definitionChanged({ op: "vhost.delete", name });
   }
 

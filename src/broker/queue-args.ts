@@ -35,11 +35,11 @@ function check(kind: Check, arg: string, v: FieldValue, queue: string, vhost: st
     case "nonNegInt":
     case "posInt":
     case "priority": {
-      if (!isIntegerValue(v)) invalid(arg, queue, vhost, `{unacceptable_type,${typeName(v)}}`);
+      if (!isIntegerValue(v)) invalid(arg, queue, vhost, `"expected integer, got ${typeName(v)}"`);
       const n = asNumber(v)!;
       if (n < 0) invalid(arg, queue, vhost, `{value_negative,${n}}`);
       if (kind === "posInt" && n === 0) invalid(arg, queue, vhost, `{value_zero,${n}}`);
-      if (kind === "priority" && n > 255) invalid(arg, queue, vhost, `{value_too_big,${n}}`);
+      if (kind === "priority" && n > 255) invalid(arg, queue, vhost, `{max_value_exceeded,${n}}`);
       return;
     }
     case "string":
@@ -50,7 +50,7 @@ function check(kind: Check, arg: string, v: FieldValue, queue: string, vhost: st
       return;
     case "overflow":
       if (typeof v !== "string") invalid(arg, queue, vhost, `{unacceptable_type,${typeName(v)}}`);
-      if (!["drop-head", "reject-publish", "reject-publish-dlx"].includes(v)) invalid(arg, queue, vhost, `{unknown_overflow_type,<<"${v}">>}`);
+      if (!["drop-head", "reject-publish", "reject-publish-dlx"].includes(v)) invalid(arg, queue, vhost, "invalid_overflow");
       return;
     case "queueType":
       if (typeof v !== "string") invalid(arg, queue, vhost, `{unacceptable_type,${typeName(v)}}`);
@@ -63,6 +63,9 @@ export function parseQueueArgs(args: FieldTable, queue: string, vhost: string): 
   for (const [k, v] of Object.entries(args)) {
     const kind = KNOWN[k];
     if (kind) check(kind, k, v, queue, vhost);
+  }
+  if (args["x-dead-letter-routing-key"] !== undefined && args["x-dead-letter-exchange"] === undefined) {
+    invalid("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined");
   }
   const num = (k: string) => asNumber(args[k]);
   const str = (k: string) => (typeof args[k] === "string" ? (args[k] as string) : undefined);

@@ -181,6 +181,9 @@ export class VHost implements QueueOwner {
       if (k === "x-queue-type" && got === undefined) continue;
       if (got !== undefined && cur !== undefined && stableKey({ k: got }) === stableKey({ k: cur })) continue;
       if (got !== undefined && cur !== undefined && typeof got === typeof cur && renderValue(got) === renderValue(cur)) continue;
+      if (got !== undefined && cur !== undefined) {
+        throw preconditionFailed(`inequivalent arg '${k}' for queue '${q.name}' in vhost '${this.name}': received '${renderValue(got)}' but current is '${renderValue(cur)}'`);
+      }
       const recv = got === undefined ? "none" : `the value '${renderValue(got)}' of type '${typeName(got)}'`;
       const curS = cur === undefined ? "none" : `the value '${renderValue(cur)}' of type '${typeName(cur)}'`;
       throw preconditionFailed(`inequivalent arg '${k}' for queue '${q.name}' in vhost '${this.name}': received ${recv} but current is ${curS}`);

@@ -96,7 +96,8 @@ export class Agent {
       if (this.stopping) break;
       const wait = backoff.next();
       this.o.log(`reconnecting in ${wait} ms`);
-      await sleep(wait);
+      const until = Date.now() + wait;
+      while (!this.stopping && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
     }
   }
 
@@ -201,13 +202,23 @@ export class Agent {
 
   private publishResult(ch: ConfirmChannel, r: ResultMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      ch.publish(RESULTS_EXCHANGE, RK_RESULT, Buffer.from(JSON.stringify(r)), { persistent: true, contentType: "application/json", type: "result" }, (err) => (err ? reject(err) : resolve()));
+      ch.publish(RESULTS_EXCHANGE, RK_RESULT, Buffer.from(JSON.stringify(r)), { persistent: true, contentType: "application/json", type: "result", ...this.userId() }, (err) => (err ? reject(err) : resolve()));
     });
+  }
+
+  /** user_id property: the broker checks it is our login, so the collector knows who reported. */
+  private userId(): { userId?: string } {
+    try {
+      const u = decodeURIComponent(new URL(this.o.url).username);
+      return u ? { userId: u } : {};
+    } catch {
+      return {};
+    }
   }
 
   private publishEvent(ev: AgentEvent): void {
     try {
-      this.ch?.publish(RESULTS_EXCHANGE, RK_EVENT, Buffer.from(JSON.stringify(ev)), { contentType: "application/json", type: ev.kind });
+      this.ch?.publish(RESULTS_EXCHANGE, RK_EVENT, Buffer.from(JSON.stringify(ev)), { contentType: "application/json", type: ev.kind, ...this.userId() });
     } catch {
       /* progress events are best effort; the final result carries everything */
     }
@@ -218,7 +229,7 @@ export class Agent {
     if (!ch) return;
     const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now() };
     try {
-      ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence" });
+      ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence", ...this.userId() });
     } catch {
       /* the next heartbeat will do */
     }
@@ -227,8 +238,9 @@ export class Agent {
   /** Refuse: publish a `rejected` result saying why, then ack (a refused command is final). */
   private async refuse(m: ConsumeMessage, gen: number, reason: string, p?: Partial<SignedPayload>): Promise<void> {
     this.o.log(`refused a command: ${reason}`);
-    const task = typeof p?.task === "number" ? p.task : null;
-    const nonce = typeof p?.nonce === "string" ? p.nonce : null;
+    const q = p as { task?: unknown; nonce?: unknown } | undefined;
+    const task = typeof q?.task === "number" ? q.task : null;
+    const nonce = typeof q?.nonce === "string" ? q.nonce : null;
     await this.finishDelivery(m, gen, this.resultFor(task, nonce, "rejected", { error: reason }), null);
   }
 
@@ -279,7 +291,8 @@ export class Agent {
     if (typeof p.shell !== "string" && !(Array.isArray(p.argv) && p.argv.length > 0)) return void this.refuse(m, gen, "no command (neither shell nor argv)", p);
     if (this.pending.some((j) => j.payload.nonce === p.nonce)) return void (gen === this.gen && this.ch?.ack(m));
     this.pending.push({ payload: p, msg: m, gen });
-    this.pump();
+    // Start on the next turn: a cancel delivered in the same burst then finds it still pending.
+    setImmediate(() => this.pump());
   }
 
   private onCancel(m: ConsumeMessage, gen: number, p: CancelPayload): void {
@@ -321,7 +334,8 @@ export class Agent {
     };
     const flusher = setInterval(flush, OUTPUT_FLUSH_MS);
     const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
-    const spec = { timeoutMs: p.timeoutMs, maxOutput, onOutput: (s: "stdout" | "stderr", d: string) => void (buf[s] += d) };
+    const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };
+    const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput: (s: "stdout" | "stderr", d: string) => void (buf[s] += d) };
     job.run = execute(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
     clearInterval(flusher);

@@ -77,7 +77,8 @@ export class Collector implements Publisher {
       this.conn = undefined;
       await c?.close().catch(() => {});
       if (this.stopping) break;
-      await sleep(backoff.next());
+      const until = Date.now() + backoff.next();
+      while (!this.stopping && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
     }
   }
 

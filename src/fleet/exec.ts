@@ -13,6 +13,8 @@ export interface ExecSpec {
   argv?: string[];
   timeoutMs: number;
   maxOutput: number;
+  /** extra environment (the agent sets FLEET_HOST, FLEET_TASK) */
+  env?: Record<string, string>;
   onOutput?: (stream: "stdout" | "stderr", data: string) => void;
 }
 
@@ -49,7 +51,7 @@ export function execute(spec: ExecSpec): Running {
   const file = spec.argv ? spec.argv[0] : "/bin/sh";
   const args = spec.argv ? spec.argv.slice(1) : ["-c", spec.shell ?? ""];
   if (!file) return { pid: undefined, cancel() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
-  const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...spec.env } });
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   let used = 0;
   let truncated = false;

@@ -253,7 +253,7 @@ export class FleetService extends EventEmitter {
         // A report for a task we never issued (forged/unsigned commands): keep it visible.
         this.store.insertTask({ id: r.task, command: "(unknown: not issued by this collector)", argv: null, target: null, user: "?", createdAt: Date.now(), expiresAt: Date.now(), timeoutMs: 0, ttlMs: 0, batch: 0, maxOutput: null, cancelRequested: false, origin: "unknown" });
       }
-      if (cur && cur.status === "expired" || cur?.status === "lost") {
+      if (cur && (cur.status === "expired" || cur.status === "lost")) {
         if (/^swept:/.test(cur.error ?? "") && r.status !== "rejected" && actor !== "collector") {
           this.store.db.prepare("UPDATE results SET status = 'running' WHERE task_id = ? AND host = ?").run(r.task, r.host);
           cur = this.store.result(r.task, r.host);

@@ -22,7 +22,7 @@ export async function openStorage(dataDir: string | null, fsync: FsyncPolicy, lo
     return { messages: null, definitions: null, close: async () => {} };
   }
   const [{ SegmentStore }, { DefinitionsLog }] = mods;
-  const definitions = DefinitionsLog.open(dataDir);
+  const definitions = DefinitionsLog.open({ dataDir, log: (l: string) => log.info(l) });
   const messages = SegmentStore.open({ dir: join(dataDir, "messages"), fsync, log: (l: string) => log.info(l) });
   return {
     messages,

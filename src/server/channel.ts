@@ -18,6 +18,7 @@ import type { Queue } from "../broker/queue.js";
 import type { Connection } from "./connection.js";
 import { writeConfirm, writeDeliver } from "./frames-out.js";
 import { BASIC_CANCEL } from "../amqp/gen/methods.js";
+import { explicitIds } from "./explicit-ids.js";
 
 export interface Unacked {
   tag: number;
@@ -91,7 +92,8 @@ export class Channel implements ConsumerHost {
 
   onHeader(buf: Buffer, start: number, end: number): void {
     const p = this.pending;
-    if (!p || p.props) throw unexpected(`expected method frame, got non method frame instead`);
+    if (!p) throw unexpected(`expected method frame, got non method frame instead`, 0, 0);
+    if (p.props) throw unexpected(`expected content body, got non content body frame instead`);
     if (end - start < 14) throw frameError(`FRAME_ERROR - content header too short`);
     const classId = buf.readUInt16BE(start);
     if (classId !== 60) throw unexpected(`expected content header for class 60, got one for class ${classId} instead`);
@@ -100,7 +102,7 @@ export class Channel implements ConsumerHost {
     const max = this.conn.broker.maxMessageSize;
     if (bodySize > max) {
       this.pending = null;
-      throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`);
+      throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`).withMethod(60, 40);
     }
     // keep the encoded properties as sent; copy them out of the read buffer (they are tiny)
     const raw = Buffer.from(buf.subarray(start + 12, end));
@@ -112,7 +114,8 @@ export class Channel implements ConsumerHost {
 
   onBody(buf: Buffer, start: number, end: number): void {
     const p = this.pending;
-    if (!p || !p.props) throw unexpected(`expected content header for class 60, got non content header frame instead`);
+    if (!p) throw unexpected(`expected method frame, got non method frame instead`, 0, 0);
+    if (!p.props) throw unexpected(`expected content header for class 60, got non content header frame instead`);
     const n = end - start;
     if (p.received + n > p.bodySize) throw frameError(`FRAME_ERROR - content body exceeds declared size ${p.bodySize}`);
     // zero-copy: the body is a view of the read chunk (copied only when spread over frames)
@@ -315,6 +318,7 @@ export class Channel implements ConsumerHost {
   }
 }
 
-function unexpected(text: string): AmqpError {
-  return new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - ${text}`, 0, 0, true);
+/** Content-assembly errors are hard (505) and name the pending method (basic.publish) unless none is pending. */
+export function unexpected(text: string, classId = 60, methodId = 40): AmqpError {
+  return explicitIds(new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - ${text}`, classId, methodId, true));
 }

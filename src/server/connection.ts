@@ -10,15 +10,16 @@
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
+import { AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
 import { decodeTable, type FieldTable } from "../amqp/field-table.js";
 import { FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";
 import type { Broker, ConnectionInfo } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
 import type { VHost } from "../broker/vhost.js";
-import { Channel, ChannelState } from "./channel.js";
+import { Channel, ChannelState, unexpected } from "./channel.js";
 import { Outbox } from "./outbox.js";
+import { explicitIds, hasExplicitIds } from "./explicit-ids.js";
 import { Publisher } from "./publish.js";
 import { dispatchChannelMethod } from "./handlers/index.js";
 import type { Server } from "./server.js";
@@ -40,6 +41,7 @@ const enum State {
 }
 
 let nextId = 1;
+const AMQP_0_9_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
 export class Connection implements FrameSink, ConnectionInfo {
   readonly id = nextId++;
@@ -127,7 +129,8 @@ export class Connection implements FrameSink, ConnectionInfo {
       return Buffer.alloc(0);
     }
     this.headerBuf = null;
-    if (!have.subarray(0, 8).equals(PROTOCOL_HEADER)) return this.badHeader();
+    // RabbitMQ also accepts the AMQP 0-9 header ("AMQP" 1 1 0 9) and speaks 0-9-1 on it
+    if (!have.subarray(0, 8).equals(PROTOCOL_HEADER) && !have.subarray(0, 8).equals(AMQP_0_9_HEADER)) return this.badHeader();
     this.state = State.AwaitStartOk;
     this.sendMethod(0, M.CONNECTION_START, {
       versionMajor: 0,
@@ -166,19 +169,24 @@ export class Connection implements FrameSink, ConnectionInfo {
         if (channel === 0) this.onConnectionMethod(id, buf, start + 4, end);
         else this.onChannelMethod(channel, id, buf, start + 4, end);
       } catch (e) {
+        if (e === SILENT_CLOSE) {
+          this.destroy();
+          return false;
+        }
         this.handleError(e, channel, id);
       }
       return (this.state as State) !== State.Closed;
     }
     if (this.state === State.Closing) return true;
     if (type === FRAME_HEARTBEAT) {
-      if (channel !== 0) throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - heartbeat frame on non-zero channel ${channel}`, 0, 0, true);
+      if (end !== start) throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - heartbeat frame with a payload of ${end - start} octets`, 0, 0, true);
+      if (channel !== 0) throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - heartbeat frame on channel ${channel}`, 0, 0, true);
       return true;
     }
     if (type === FRAME_HEADER || type === FRAME_BODY) {
-      if (this.state !== State.Open) throw new AmqpError(UNEXPECTED_FRAME, "UNEXPECTED_FRAME - content frame before connection is open", 0, 0, true);
+      if (this.state !== State.Open || channel === 0) throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - expected method frame, got non method frame instead`, 0, 0, true);
       const ch = this.channels.get(channel);
-      if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open' on channel ${channel}`, 0, 0, true);
+      if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, 0, 0, true);
       if (ch.state === ChannelState.Closing) return true;
       try {
         if (type === FRAME_HEADER) ch.onHeader(buf, start, end);
@@ -228,7 +236,8 @@ export class Connection implements FrameSink, ConnectionInfo {
         return;
       default:
         if (!M.METHOD_INFO.has(id)) throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown method ${id >>> 16}.${id & 0xffff}`, 0, 0, true);
-        throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unexpected method on channel 0: ${M.methodName(id)}`, 0, 0, true);
+        // rabbit_reader: a non-connection method on channel 0
+        throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - unexpected method in connection state running`, id >>> 16, id & 0xffff, true);
     }
   }
 
@@ -247,7 +256,8 @@ export class Connection implements FrameSink, ConnectionInfo {
     const resp = Buffer.isBuffer(a.response) ? a.response : Buffer.from(String(a.response));
     if (a.mechanism === "PLAIN") {
       const parts = resp.toString("utf8").split("\u0000");
-      if (parts.length !== 3) throw accessRefused("Login was refused using authentication mechanism PLAIN. For details see the broker logfile.");
+      // RabbitMQ: an unparseable response is a handshake error: the socket just closes
+      if (parts.length !== 3) throw SILENT_CLOSE;
       username = parts[1]!;
       password = parts[2]!;
     } else if (a.mechanism === "AMQPLAIN") {
@@ -259,14 +269,14 @@ export class Connection implements FrameSink, ConnectionInfo {
       username = String(t["LOGIN"] ?? "");
       password = String(t["PASSWORD"] ?? "");
     } else {
-      throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown authentication mechanism '${a.mechanism}'`, 0, 0, true);
+      throw SILENT_CLOSE; // RabbitMQ closes silently on an unknown mechanism, capability or not
     }
     try {
       this.user = this.broker.authenticate(username, password, this.loopback);
     } catch (e) {
       this.broker.log.warn(`connection ${this.name}: login refused for user '${username}'`);
       const err = e as AmqpError;
-      if (this.capabilities.authFailureClose) throw new AmqpError(err.code, err.text.replace("mechanism PLAIN", `mechanism ${a.mechanism}`), 0, 0, true);
+      if (this.capabilities.authFailureClose) throw explicitIds(new AmqpError(err.code, err.text.replace("mechanism PLAIN", `mechanism ${a.mechanism}`), 0, 0, true));
       // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
       this.destroy();
       return;
@@ -276,7 +286,11 @@ export class Connection implements FrameSink, ConnectionInfo {
   }
 
   private onTuneOk(a: M.ConnectionTuneOk): void {
-    if (a.frameMax !== 0 && a.frameMax < MIN_FRAME_MAX) {
+    if (a.frameMax === 0 || a.channelMax > SERVER_CHANNEL_MAX) {
+      // outside the limits we announced (frame_max 0 = unlimited, which we do not offer)
+      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - tune-ok outside the server's limits (frame_max=${a.frameMax}, channel_max=${a.channelMax})`, 10, 31, true);
+    }
+    if (a.frameMax < MIN_FRAME_MAX) {
       throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_max=${a.frameMax} < ${MIN_FRAME_MAX} min size`, 0, 0, true);
     }
     if (a.frameMax > SERVER_FRAME_MAX) {
@@ -306,13 +320,14 @@ export class Connection implements FrameSink, ConnectionInfo {
   // ---- channels ------------------------------------------------------------
 
   private onChannelMethod(channel: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.state !== State.Open) throw handshakeError(id);
-    if (channel > this.channelMax) {
-      throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - channel number ${channel} exceeds channel_max ${this.channelMax}`, 0, 0, true);
-    }
+    if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - channel frame before connection.open`, 0, 0, true));
     let ch = this.channels.get(channel);
     if (id === M.CHANNEL_OPEN) {
       if (ch) throw new AmqpError(CHANNEL_ERROR, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10, true);
+      // RabbitMQ 3.10 limits how many channels are open, not the channel number
+      if (this.channels.size >= this.channelMax) {
+        throw explicitIds(new AmqpError(NOT_ALLOWED, `NOT_ALLOWED - number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
+      }
       M.decodeMethod(id, buf, start, end);
       ch = new Channel(channel, this);
       this.channels.set(channel, ch);
@@ -330,9 +345,10 @@ export class Connection implements FrameSink, ConnectionInfo {
       }
       return;
     }
-    if (ch.pending && id !== M.CHANNEL_CLOSE) {
-      throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead`, id >>> 16, id & 0xffff, true);
+    if (ch.pending) {
+      throw unexpected(ch.pending.props ? "expected content body, got non content body frame instead" : "expected content header for class 60, got non content header frame instead");
     }
+    if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "COMMAND_INVALID - unimplemented method", 10, id & 0xffff, true);
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
     dispatchChannelMethod(this, ch, id, buf, start, end);
   }
@@ -353,8 +369,10 @@ export class Connection implements FrameSink, ConnectionInfo {
       e = new AmqpError(541, `INTERNAL_ERROR - ${(e as Error)?.message ?? String(e)}`, 0, 0, true);
     }
     const err = e as AmqpError;
-    const classId = err.classId || (methodId >>> 16);
-    const mId = err.methodId || (methodId & 0xffff);
+    // errors raised with explicit ids (content assembly, handshake) keep them, even 0/0
+    const explicit = hasExplicitIds(err);
+    const classId = explicit ? err.classId : methodId >>> 16;
+    const mId = explicit ? err.methodId : methodId & 0xffff;
     const text = err.text.startsWith(replyName(err.code)) ? err.text : `${replyName(err.code)} - ${err.text}`;
     const ch = channel !== 0 ? this.channels.get(channel) : undefined;
     if (!err.hard && !isHardError(err.code) && ch && this.state === State.Open) {
@@ -502,6 +520,9 @@ export class Connection implements FrameSink, ConnectionInfo {
     return out;
   }
 }
+
+/** Thrown to end a connection without a frame (RabbitMQ's behaviour for some handshake errors). */
+const SILENT_CLOSE = Symbol("silent-close");
 
 function handshakeError(id: number): AmqpError {
   return new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unexpected method during handshake: ${M.METHOD_INFO.has(id) ? M.methodName(id) : id}`, id >>> 16, id & 0xffff, true);

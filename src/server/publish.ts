@@ -30,8 +30,10 @@ export class Publisher {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.userName}'`);
     }
     if (props.expiration !== undefined && !/^\d+$/.test(props.expiration)) {
-      throw preconditionFailed(`invalid expiration '${props.expiration}': {error,no_integer}`);
+      throw preconditionFailed(`invalid expiration '${props.expiration}': no_integer`);
     }
+    const dm = props.deliveryMode;
+    if (dm !== undefined && dm !== 1 && dm !== 2 && dm !== 0) throw preconditionFailed(`invalid message: {delivery_mode_unknown,${dm}}`);
     if (props.replyTo === REPLY_TO_QUEUE) this.rewriteReplyTo(ch, msg);
     const seq = ch.confirm ? ch.nextPublishSeq() : 0;
     if (ex === null) {

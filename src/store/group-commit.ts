@@ -38,6 +38,7 @@ export class GroupCommit {
   private fatal: Error | null = null;
   private idleWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly policy: FsyncPolicy,
@@ -73,6 +74,7 @@ export class GroupCommit {
 
   private readonly tick = (): void => {
     this.scheduled = false;
+    if (this.stopped) return;
     const err = this.source.flushAll();
     if (err !== null) return this.serve(this.waiting.splice(0), err);
     if (this.fatal !== null) return this.serve(this.waiting.splice(0), this.fatal);
@@ -139,6 +141,7 @@ export class GroupCommit {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     while (this.inFlight) await new Promise<void>((r) => this.idleWaiters.push(r));
+    this.stopped = true;
     let err = this.source.flushAll();
     if (err === null && this.fatal !== null) err = this.fatal;
     if (err === null) {

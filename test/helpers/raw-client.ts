@@ -161,6 +161,12 @@ export const args = {
   exchangeDelete: (exchange: string, ifUnused = false) => new Args().short(0).shortstr(exchange).bit(ifUnused).bit(false).build(),
   queueBind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) =>
     new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).bit(false).table(a).build(),
+  queuePurge: (queue: string) => new Args().short(0).shortstr(queue).bit(false).build(),
+  queueUnbind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) =>
+    new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).table(a).build(),
+  exchangeBind: (destination: string, source: string, routingKey = "", a: FieldTable = {}) =>
+    new Args().short(0).shortstr(destination).shortstr(source).shortstr(routingKey).bit(false).table(a).build(),
+  basicCancel: (consumerTag: string) => new Args().shortstr(consumerTag).bit(false).build(),
   queueDelete: (queue: string, o: { ifUnused?: boolean; ifEmpty?: boolean } = {}) =>
     new Args().short(0).shortstr(queue).bit(!!o.ifUnused).bit(!!o.ifEmpty).bit(false).build(),
   basicPublish: (exchange: string, routingKey: string, mandatory = false, immediate = false) =>
@@ -249,6 +255,11 @@ export class RawClient {
   tune: TuneParams | undefined;
   /** set when the server's bytes could not be parsed as frames */
   parseError: string | undefined;
+  /** when true, body frames are counted (bodyBytes) instead of queued — for bulk tests */
+  discardBodies = false;
+  bodyBytes = 0;
+  /** total octets received from the server */
+  bytesIn = 0;
 
   private constructor(readonly socket: net.Socket) {
     socket.on("data", (d) => this.onData(d));
@@ -278,6 +289,7 @@ export class RawClient {
   }
 
   private onData(d: Buffer): void {
+    this.bytesIn += d.length;
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     for (;;) {
       if (this.buf.length >= 1 && this.buf[0] === 0x41 /* 'A' */) {
@@ -293,6 +305,11 @@ export class RawClient {
       const size = this.buf.readUInt32BE(3);
       if (this.buf.length < 8 + size) break;
       if (this.buf[7 + size] !== FRAME_END) { this.parseError = `bad frame-end from server`; this.buf = Buffer.alloc(0); break; }
+      if (type === FRAME_BODY && this.discardBodies) {
+        this.bodyBytes += size;
+        this.buf = this.buf.subarray(8 + size);
+        continue;
+      }
       const payload = Buffer.from(this.buf.subarray(7, 7 + size));
       const f: Frame = { type, channel, payload };
       if (type === FRAME_METHOD && size >= 4) {

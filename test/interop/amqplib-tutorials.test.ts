@@ -33,6 +33,9 @@ async function program(): Promise<amqp.Channel> {
 }
 
 async function closeProgram(ch: amqp.Channel): Promise<void> {
+  // Channel first: amqplib can put connection.close on the wire ahead of
+  // frames still queued for a channel (an ack just sent would be lost).
+  await ch.close().catch(() => {});
   await connOf.get(ch)?.close();
 }
 
@@ -117,6 +120,7 @@ test("amqplib tutorial 2: unacked task redelivered when the worker's connection 
   await a.consume("task_queue", (m) => m && seenA.push(m), { noAck: false });
   pub.sendToQueue("task_queue", Buffer.from("dying......"), { persistent: true });
   const [ma] = await seenA.waitFor(1);
+  assert.equal(ma!.content.toString(), "dying......");
   assert.equal(ma!.fields.redelivered, false);
   await closeProgram(a); // dies without acking
   const seenB = new Inbox<amqp.ConsumeMessage>();

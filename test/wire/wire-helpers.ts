@@ -76,3 +76,86 @@ export async function assertBrokerUsable(env: WireEnv): Promise<void> {
     await c.close();
   }
 }
+
+// ---------------------------------------------------------------- table-driven error cases
+
+export interface CaseCtx {
+  env: WireEnv;
+  /** the connection under test, channel 1 open */
+  c: RawClient;
+  vhost: string;
+  /** unique names for this case */
+  q: string;
+  q2: string;
+  x: string;
+  x2: string;
+  /** connections opened by setup (closed after the case) */
+  others: RawClient[];
+  /** exchanges and non-exclusive queues to delete after the case (they outlive connections) */
+  exchanges: string[];
+  queues: string[];
+}
+
+export interface ErrorCase {
+  name: string;
+  setup?: (ctx: CaseCtx) => Promise<void>;
+  /** sends the offending frames on channel 1 */
+  trigger: (ctx: CaseCtx) => void;
+  scope: "channel" | "connection";
+  code: number;
+  text: string | RegExp | ((ctx: CaseCtx) => string | RegExp);
+  classId: number;
+  methodId: number;
+}
+
+export async function declareQueue(c: RawClient, ch: number, name: string, o: Parameters<typeof args.queueDeclare>[1] = {}): Promise<void> {
+  c.sendMethod(ch, M.queueDeclare, args.queueDeclare(name, o));
+  await c.expect(ch, M.queueDeclareOk);
+}
+
+export async function declareExchange(ctx: CaseCtx, name: string, type: string, o: Parameters<typeof args.exchangeDeclare>[2] = {}): Promise<void> {
+  ctx.exchanges.push(name);
+  ctx.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(name, type, o));
+  await ctx.c.expect(1, M.exchangeDeclareOk);
+}
+
+/**
+ * Runs one misuse on a fresh connection and checks the exact close (scope, code, text,
+ * class-id, method-id). Channel errors: methods on the closed channel are ignored until
+ * close-ok, then the same connection still works. Connection errors: the socket closes
+ * after close-ok and a fresh connection still works.
+ */
+export async function runErrorCase(env: WireEnv, k: ErrorCase): Promise<void> {
+  const c = await env.openWithChannel();
+  const ctx: CaseCtx = { env, c, vhost: env.vhost, q: uniq("wq"), q2: uniq("wq2"), x: uniq("wx"), x2: uniq("wx2"), others: [], exchanges: [], queues: [] };
+  try {
+    if (k.setup) await k.setup(ctx);
+    k.trigger(ctx);
+    const text = typeof k.text === "function" ? k.text(ctx) : k.text;
+    if (k.scope === "channel") {
+      const close = await c.expectChannelClose(1, k.code);
+      assertClose(close, k.code, text, k.classId, k.methodId);
+      await assertConnectionUsable(c, 2);
+    } else {
+      const close = await c.expectConnectionClose(k.code);
+      assertClose(close, k.code, text, k.classId, k.methodId);
+      await c.expectSocketClosed(5000);
+      await assertBrokerUsable(env);
+    }
+  } finally {
+    c.destroy();
+    for (const o of ctx.others) await o.close();
+    if (ctx.exchanges.length || ctx.queues.length) {
+      const d = await env.openWithChannel();
+      for (const q of ctx.queues) {
+        d.sendMethod(1, M.queueDelete, args.queueDelete(q));
+        await d.expect(1, M.queueDeleteOk);
+      }
+      for (const x of ctx.exchanges) {
+        d.sendMethod(1, M.exchangeDelete, args.exchangeDelete(x));
+        await d.expect(1, M.exchangeDeleteOk);
+      }
+      await d.close();
+    }
+  }
+}

@@ -122,7 +122,6 @@ export interface BasicQos {
   global: boolean; // default false
 }
 /** basic.qos-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface BasicQosOk {}
 /** basic.consume */
 export interface BasicConsume {
@@ -208,7 +207,6 @@ export interface BasicRecover {
   requeue: boolean; // default false
 }
 /** basic.recover-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface BasicRecoverOk {}
 /** basic.nack */
 export interface BasicNack {
@@ -269,14 +267,12 @@ export interface ConnectionClose {
   methodId: number;
 }
 /** connection.close-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ConnectionCloseOk {}
 /** connection.blocked */
 export interface ConnectionBlocked {
   reason: string; // default ""
 }
 /** connection.unblocked (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ConnectionUnblocked {}
 /** connection.update-secret */
 export interface ConnectionUpdateSecret {
@@ -284,7 +280,6 @@ export interface ConnectionUpdateSecret {
   reason: string;
 }
 /** connection.update-secret-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ConnectionUpdateSecretOk {}
 /** channel.open */
 export interface ChannelOpen {
@@ -310,7 +305,6 @@ export interface ChannelClose {
   methodId: number;
 }
 /** channel.close-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ChannelCloseOk {}
 /** access.request */
 export interface AccessRequest {
@@ -338,7 +332,6 @@ export interface ExchangeDeclare {
   arguments: FieldTable;
 }
 /** exchange.declare-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ExchangeDeclareOk {}
 /** exchange.delete */
 export interface ExchangeDelete {
@@ -348,7 +341,6 @@ export interface ExchangeDelete {
   nowait: boolean; // default false
 }
 /** exchange.delete-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ExchangeDeleteOk {}
 /** exchange.bind */
 export interface ExchangeBind {
@@ -360,7 +352,6 @@ export interface ExchangeBind {
   arguments: FieldTable;
 }
 /** exchange.bind-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ExchangeBindOk {}
 /** exchange.unbind */
 export interface ExchangeUnbind {
@@ -372,7 +363,6 @@ export interface ExchangeUnbind {
   arguments: FieldTable;
 }
 /** exchange.unbind-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ExchangeUnbindOk {}
 /** queue.declare */
 export interface QueueDeclare {
@@ -401,7 +391,6 @@ export interface QueueBind {
   arguments: FieldTable;
 }
 /** queue.bind-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface QueueBindOk {}
 /** queue.purge */
 export interface QueuePurge {
@@ -434,32 +423,24 @@ export interface QueueUnbind {
   arguments: FieldTable;
 }
 /** queue.unbind-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface QueueUnbindOk {}
 /** tx.select (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxSelect {}
 /** tx.select-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxSelectOk {}
 /** tx.commit (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxCommit {}
 /** tx.commit-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxCommitOk {}
 /** tx.rollback (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxRollback {}
 /** tx.rollback-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface TxRollbackOk {}
 /** confirm.select */
 export interface ConfirmSelect {
   nowait: boolean; // default false
 }
 /** confirm.select-ok (no arguments) */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ConfirmSelectOk {}
 
 /** Argument type by method id, for typed dispatch: MethodArgsMap[typeof BASIC_PUBLISH] is BasicPublish. */

@@ -3,7 +3,7 @@
  * codec and call the handler for that method (one function per AMQP method,
  * grouped by class in the files beside this one).
  */
-import { AmqpError, NOT_IMPLEMENTED } from "../../amqp/errors.js";
+import { AmqpError, COMMAND_INVALID, NOT_IMPLEMENTED } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
@@ -36,7 +36,9 @@ export function dispatchChannelMethod(conn: Connection, ch: Channel, id: number,
     case M.EXCHANGE_BIND: return exchange.bind(conn, ch, a as M.ExchangeBind);
     case M.EXCHANGE_UNBIND: return exchange.unbind(conn, ch, a as M.ExchangeUnbind);
     case M.CHANNEL_CLOSE: return channel.close(conn, ch);
-    case M.CHANNEL_CLOSE_OK: return;
+    case M.CHANNEL_CLOSE_OK:
+      // only valid as the answer to our channel.close (handled by the connection)
+      throw new AmqpError(COMMAND_INVALID, "COMMAND_INVALID - unimplemented method", 20, 41, true);
     case M.CHANNEL_FLOW: return channel.flow(conn, ch, a as M.ChannelFlow);
     case M.CHANNEL_FLOW_OK: return;
     case M.CONFIRM_SELECT: return txc.confirmSelect(conn, ch, a as M.ConfirmSelect);

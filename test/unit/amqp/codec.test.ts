@@ -157,6 +157,8 @@ test("golden bytes: hand-checked frames", () => {
 test("defaults: missing arguments take the spec's defaults", () => {
   // RabbitMQ's generator fills the same defaults; amqplib too.
   for (const id of ALL_IDS) {
+    // amqplib's copy of the table gives access.request's passive default false; ours says true (hand-checked above)
+    if (id === M.ACCESS_REQUEST) continue;
     const ours = M.encodeMethodFrame(0, id, {});
     const fields: Record<string, unknown> = {};
     // amqplib insists on tables/longstrs without defaults; give it what our defaults mean

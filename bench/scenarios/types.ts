@@ -1,0 +1,36 @@
+/**
+ * What a scenario is: an id, the metrics it reports (with the issue's target
+ * where it sets one), and run(), which measures one broker once.
+ *
+ * Owns the scenario contract and the run options; the scenarios themselves
+ * live one per file beside it.
+ */
+import type { Broker } from "../brokers.js";
+
+export interface MetricDef {
+  key: string;
+  label: string;
+  unit: string;
+  better: "higher" | "lower";
+  /** warren/RabbitMQ must be ≥ ratio (higher is better) or ≤ ratio (lower is better) */
+  targetRatio?: number;
+}
+
+export interface BenchOptions {
+  /** seconds per throughput measurement (after warmup) */
+  duration: number;
+  warmup: number;
+  smoke: boolean;
+  s7Connections: number[];
+  s8Messages: number;
+  s10Queues: number;
+  log: (msg: string) => void;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  metrics(o: BenchOptions): MetricDef[];
+  /** one measurement against one broker; returns metric key → value (missing = n/a) */
+  run(broker: Broker, o: BenchOptions): Promise<Record<string, number | null>>;
+}

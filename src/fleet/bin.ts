@@ -1,0 +1,15 @@
+/**
+ * Stand-alone launcher for Fleet verbs until (and besides) the `warren` binary:
+ * `node dist/src/fleet/bin.js VERB ARGS…`. Used by the tests and the bench to
+ * run agents and collectors as separate processes.
+ */
+import { fleetMain } from "./cli.js";
+
+const [verb, ...argv] = process.argv.slice(2);
+fleetMain(verb ?? "help", argv).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

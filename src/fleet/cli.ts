@@ -1,0 +1,341 @@
+/**
+ * Fleet's command-line verbs: agent, collector, run, check_task, tasks, hosts
+ * (add/remove), cancel, shell. `fleetMain(verb, argv)` returns the exit code;
+ * the `warren` binary calls it. Operator verbs talk to the collector over AMQP
+ * RPC (rpc.ts), enrolment to the broker's management API (mgmt.ts); nothing
+ * here imports the broker.
+ *
+ * Exit codes: 0 success; 1 a host did not end ok (with --wait); 2 bad usage;
+ * 3 broker/collector unreachable or request refused.
+ */
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { userInfo } from "node:os";
+import { Agent } from "./agent.js";
+import { Collector } from "./collector.js";
+import { resolveMgmtUrl, resolveUrl, redact, sleep } from "./conn.js";
+import { formatHosts, formatTask, formatTasks, progressLine } from "./format.js";
+import { MgmtClient, vhostOf } from "./mgmt.js";
+import { FleetClient, RpcError } from "./rpc.js";
+import type { TaskView } from "./service.js";
+import { fleetDir, loadPrivateKey, loadTrustedKeys, type OperatorKey } from "./sign.js";
+import { assertName, agentUser } from "./topology.js";
+import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
+import { startStandaloneHttp } from "./http.js";
+import { runShell } from "./shell.js";
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  /** true when stderr is a terminal (live progress line with \r) */
+  tty: boolean;
+}
+
+const stdio: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n"), tty: !!process.stderr.isTTY };
+
+const COMMON: FlagSpec = { url: "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value" };
+
+export const HELP: Record<string, string> = {
+  agent: `warren agent --name NAME [--groups a,b] [--url URL] [--data-dir DIR] [--trust PUBKEY_FILE]...
+  Run the Fleet agent for this host: consume fleet.host.NAME, run signed commands, report results.
+  --concurrency N (4)   --max-output SIZE (1M)   --heartbeat DUR (10s)   --grace DUR (10s)
+  Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
+  collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]...
+  Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
+  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
+  run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*') [options]
+  warren run (--hosts …) -- PROGRAM ARG…      run argv directly, without a shell
+  Prints "task id: N" at once. Options:
+  --wait        block with a live progress line until every host is final, then show results
+  --follow      stream output as it comes, then show results
+  --timeout D   kill the command's process group after D (default 10m)
+  --ttl D       hosts that have not taken it after D report expired (default 1h)
+  --batch N     rolling: N hosts at a time, next batch when the previous is final
+  --max-output SIZE   cap stdout+stderr per host (agent default 1M)
+  --json        machine-readable output`,
+  check_task: `warren check_task ID [--wait] [--follow] [--json]
+  Per-host status (queued, running, ok, failed, timeout, expired, cancelled, rejected, …) and output.`,
+  tasks: `warren tasks [--limit N] [--json]    recent tasks`,
+  hosts: `warren hosts [--json]                       known agents, groups, online/offline, last seen
+warren hosts add NAME [--groups a,b] [--password P] [--mgmt-url URL]
+  enrol: create broker user fleet-agent-NAME limited to its own queue and the result exchanges
+warren hosts remove NAME     revoke: delete that user, close its connections, delete its queue`,
+  cancel: `warren cancel ID [--json]    cancel a task: unsent hosts are cancelled, running commands killed`,
+  shell: `warren shell [--url URL]    the seeds' interactive ">>:" prompt: run, check_task, tasks, hosts, cancel, help, exit`,
+};
+
+function usage(io: Io, verb: string, msg?: string): number {
+  if (msg) io.err(`warren ${verb}: ${msg}`);
+  io.err(HELP[verb] ?? `unknown verb ${verb}`);
+  return msg ? 2 : 0;
+}
+
+function dataDir(p: Parsed): string {
+  return str(p, "data-dir") ?? process.env.WARREN_DATA_DIR ?? "./data";
+}
+
+export function operatorKey(p: Parsed): OperatorKey {
+  const file = str(p, "key") ?? process.env.WARREN_FLEET_KEY ?? join(fleetDir(dataDir(p)), "operator.key");
+  if (!existsSync(file)) throw new RpcError(`no operator key at ${file}: run beside \`warren server\` (it creates one in its data dir), or pass --key FILE / --data-dir DIR`, 3);
+  return loadPrivateKey(file);
+}
+
+function operatorName(p: Parsed): string {
+  return str(p, "user") ?? process.env.WARREN_USER ?? (() => {
+    try {
+      return userInfo().username;
+    } catch {
+      return "operator";
+    }
+  })();
+}
+
+export async function fleetMain(verb: string, argv: string[]): Promise<number> {
+  return runVerb(verb, argv, stdio, undefined);
+}
+
+/** Shared by fleetMain and the shell (which passes its open client). */
+export async function runVerb(verb: string, argv: string[], io: Io, client: FleetClient | undefined): Promise<number> {
+  if (!HELP[verb]) {
+    io.err(`unknown fleet verb ${JSON.stringify(verb)}; verbs: ${Object.keys(HELP).join(", ")}`);
+    return 2;
+  }
+  let p: Parsed;
+  try {
+    p = parseArgs(argv, { ...COMMON, ...VERB_FLAGS[verb] });
+  } catch (e) {
+    return usage(io, verb, (e as Error).message);
+  }
+  if (p.flags.help) return usage(io, verb);
+  try {
+    switch (verb) {
+      case "agent":
+        return await agentVerb(p, io);
+      case "collector":
+        return await collectorVerb(p, io);
+      case "shell":
+        return await runShell(resolveUrl(str(p, "url"), dataDir(p)), (a) => [...a, ...passThrough(p)], io);
+      default: {
+        if (verb === "hosts" && (p.positionals[0] === "add" || p.positionals[0] === "remove")) return await enrolVerb(p, io);
+        const own = !client;
+        const c = client ?? (await FleetClient.open(resolveUrl(str(p, "url"), dataDir(p))));
+        try {
+          return await operatorVerb(verb, p, io, c);
+        } finally {
+          if (own) await c.close();
+        }
+      }
+    }
+  } catch (e) {
+    if (e instanceof UsageError) return usage(io, verb, e.message);
+    io.err(`warren ${verb}: ${(e as Error).message}`);
+    return e instanceof RpcError ? 3 : 1;
+  }
+}
+
+/** Flags the shell forwards from its own command line to each verb. */
+function passThrough(p: Parsed): string[] {
+  const out: string[] = [];
+  for (const f of ["data-dir", "key", "user", "mgmt-url"]) if (str(p, f)) out.push(`--${f}`, str(p, f)!);
+  return out;
+}
+
+const VERB_FLAGS: Record<string, FlagSpec> = {
+  agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
+  collector: { "http-port": "value", trust: "multi", quiet: "bool" },
+  run: { hosts: "multi", group: "value", match: "value", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
+  check_task: { wait: "bool", follow: "bool" },
+  tasks: { limit: "value" },
+  hosts: { groups: "multi", password: "value" },
+  cancel: {},
+  shell: {},
+};
+
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (s: string) => () => resolve(s);
+    process.once("SIGINT", on("SIGINT"));
+    process.once("SIGTERM", on("SIGTERM"));
+  });
+}
+
+async function agentVerb(p: Parsed, io: Io): Promise<number> {
+  const name = str(p, "name");
+  if (!name) throw new UsageError("--name is required");
+  assertName("host", name);
+  const groups = list(p, "groups").map((g) => assertName("group", g));
+  const dir = dataDir(p);
+  const trusted = loadTrustedKeys(dir, list(p, "trust"));
+  if (!trusted.size) throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
+  const quiet = !!p.flags.quiet;
+  const agent = new Agent({
+    name, groups, url: resolveUrl(str(p, "url"), dir), stateDir: join(fleetDir(dir), "agent", name), trusted,
+    concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
+    maxOutput: parseSize(str(p, "max-output") ?? "1M", "--max-output"),
+    heartbeatMs: parseDuration(str(p, "heartbeat") ?? "10s", "--heartbeat"),
+    graceMs: parseDuration(str(p, "grace") ?? "10s", "--grace"),
+    log: (l) => quiet || io.err(`${new Date().toISOString()} [agent ${name}] ${l}`),
+  });
+  agent.start();
+  const sig = await untilSignal();
+  io.err(`[agent ${name}] ${sig}: stopping`);
+  await agent.stop();
+  return 0;
+}
+
+async function collectorVerb(p: Parsed, io: Io): Promise<number> {
+  const dir = dataDir(p);
+  const quiet = !!p.flags.quiet;
+  const log = (l: string): void => void (quiet || io.err(`${new Date().toISOString()} [collector] ${l}`));
+  const c = new Collector({ url: resolveUrl(str(p, "url"), dir), dataDir: dir, log, trust: list(p, "trust") });
+  c.start();
+  let http: { close(): Promise<void>; port: number } | undefined;
+  const port = str(p, "http-port");
+  if (port !== undefined) {
+    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir));
+    log(`fleet HTTP API on http://127.0.0.1:${http.port}/api/fleet/`);
+  }
+  log(`operator key ${c.key.keyId} (${join(fleetDir(dir), "operator.pub")})`);
+  const sig = await untilSignal();
+  log(`${sig}: stopping`);
+  await http?.close();
+  await c.close();
+  return 0;
+}
+
+async function enrolVerb(p: Parsed, io: Io): Promise<number> {
+  const [action, name] = p.positionals;
+  if (!name || p.positionals.length > 2) throw new UsageError(`hosts ${action} needs exactly one NAME`);
+  assertName("host", name);
+  const dir = dataDir(p);
+  const url = resolveUrl(str(p, "url"), dir);
+  const mgmt = new MgmtClient(resolveMgmtUrl(str(p, "mgmt-url"), dir));
+  const key = operatorKey(p);
+  const vhost = vhostOf(url);
+  const groups = list(p, "groups").map((g) => assertName("group", g));
+  const client = await FleetClient.open(url);
+  try {
+    if (action === "add") {
+      const password = str(p, "password") ?? randomBytes(18).toString("base64url");
+      const { user, permissions } = await mgmt.enrol(name, vhost, password);
+      await client.signed(key, operatorName(p), "hosts.add", { name, groups });
+      const u = new URL(url);
+      u.username = encodeURIComponent(user);
+      u.password = encodeURIComponent(password);
+      if (p.flags.json) io.out(JSON.stringify({ host: name, user, password, url: u.toString(), vhost, permissions, groups, operatorPublicKey: key.publicPem }, null, 2));
+      else {
+        io.out(`enrolled ${name}: broker user ${user} (vhost ${vhost})`);
+        io.out(`  may configure ${permissions.configure}, write ${permissions.write}, read ${permissions.read}`);
+        io.out(`on ${name}, save the operator key below as operator.pub and run:`);
+        io.out(`  warren agent --name ${name}${groups.length ? ` --groups ${groups.join(",")}` : ""} --url '${u.toString()}' --trust operator.pub`);
+        io.out(key.publicPem.trimEnd());
+      }
+    } else {
+      await mgmt.revoke(name, vhost);
+      const r = await client.signed<{ removed: boolean }>(key, operatorName(p), "hosts.remove", { name });
+      if (p.flags.json) io.out(JSON.stringify({ host: name, user: agentUser(name), removed: r.removed }));
+      else io.out(`removed ${name}: broker user ${agentUser(name)} deleted, its connections closed, queue deleted`);
+    }
+  } finally {
+    await client.close();
+  }
+  return 0;
+}
+
+async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Promise<number> {
+  const json = !!p.flags.json;
+  switch (verb) {
+    case "run": {
+      const hosts = list(p, "hosts");
+      const cmd = p.rest ? undefined : p.positionals.join(" ");
+      if (!p.rest && !cmd) throw new UsageError("no command given");
+      if (p.rest && p.positionals.length) throw new UsageError('give either "CMD" or -- PROGRAM ARGS, not both');
+      const body: Record<string, unknown> = {
+        ...(p.rest ? { argv: p.rest } : { command: cmd }),
+        ...(hosts.length ? { hosts } : {}),
+        ...(str(p, "group") ? { group: str(p, "group") } : {}),
+        ...(str(p, "match") ? { match: str(p, "match") } : {}),
+        ...(str(p, "timeout") ? { timeoutMs: parseDuration(str(p, "timeout")!, "--timeout") } : {}),
+        ...(str(p, "ttl") ? { ttlMs: parseDuration(str(p, "ttl")!, "--ttl") } : {}),
+        ...(str(p, "batch") ? { batch: parseIntArg(str(p, "batch")!, "--batch", 1) } : {}),
+        ...(str(p, "max-output") ? { maxOutput: parseSize(str(p, "max-output")!, "--max-output") } : {}),
+      };
+      if ([hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length !== 1) throw new UsageError("say exactly one of --hosts, --group or --match");
+      const r = await c.signed<{ id: number; hosts: string[] }>(operatorKey(p), operatorName(p), "submit", body);
+      if (json && !p.flags.wait && !p.flags.follow) io.out(JSON.stringify({ id: r.id, hosts: r.hosts }));
+      else if (!json) io.out(`task id: ${r.id}`);
+      if (p.flags.wait || p.flags.follow) return watch(c, r.id, io, !!p.flags.follow, json);
+      return 0;
+    }
+    case "check_task": {
+      const id = taskId(p);
+      if (p.flags.wait || p.flags.follow) return watch(c, id, io, !!p.flags.follow, json);
+      const v = await c.call<TaskView>("task", { id });
+      io.out(json ? JSON.stringify(v, null, 2) : formatTask(v));
+      return 0;
+    }
+    case "tasks": {
+      const rows = await c.call<Parameters<typeof formatTasks>[0]>("tasks", { limit: parseIntArg(str(p, "limit") ?? "20", "--limit", 1) });
+      io.out(json ? JSON.stringify(rows, null, 2) : formatTasks(rows));
+      return 0;
+    }
+    case "hosts": {
+      if (p.positionals.length) throw new UsageError(`unknown hosts action ${JSON.stringify(p.positionals[0])} (add, remove)`);
+      const rows = await c.call<Parameters<typeof formatHosts>[0]>("hosts");
+      io.out(json ? JSON.stringify(rows, null, 2) : formatHosts(rows));
+      return 0;
+    }
+    case "cancel": {
+      const id = taskId(p);
+      const r = await c.signed<{ cancelled: number; signalled: number }>(operatorKey(p), operatorName(p), "cancel", { id });
+      io.out(json ? JSON.stringify(r) : `task ${id}: cancel sent — ${r.cancelled} unsent host(s) cancelled, ${r.signalled} host(s) told to stop`);
+      return 0;
+    }
+  }
+  return 2;
+}
+
+function taskId(p: Parsed): number {
+  const s = p.positionals[0];
+  if (!s || p.positionals.length > 1) throw new UsageError("give one task ID");
+  return parseIntArg(s, "task ID", 1);
+}
+
+/** --wait / --follow: poll the collector until every host is final. */
+async function watch(c: FleetClient, id: number, io: Io, follow: boolean, json: boolean): Promise<number> {
+  const seen = new Map<string, number>();
+  let lastLine = "";
+  for (;;) {
+    const v = await c.call<TaskView>("task", { id });
+    if (follow && !json) {
+      for (const r of v.results) {
+        for (const stream of ["stdout", "stderr"] as const) {
+          const k = `${r.host}\0${stream}`;
+          const text = r[stream];
+          const from = seen.get(k) ?? 0;
+          if (text.length > from) {
+            const chunk = text.slice(from);
+            seen.set(k, text.length);
+            const lines = chunk.replace(/\n$/, "").split("\n");
+            for (const l of lines) (stream === "stdout" ? io.out : io.err)(`[${r.host}] ${l}`);
+          }
+        }
+      }
+    }
+    const line = progressLine(v);
+    if (!json && line !== lastLine) {
+      if (io.tty) process.stderr.write(`\r\x1b[K${line}`);
+      else if (!follow) io.err(line);
+      lastLine = line;
+    }
+    if (v.state === "done") {
+      if (!json && io.tty) process.stderr.write("\n");
+      io.out(json ? JSON.stringify(v, null, 2) : follow ? `task ${id} done: ${line.split("— ")[1] ?? ""}` : formatTask(v));
+      return v.results.every((r) => r.status === "ok") ? 0 : 1;
+    }
+    await sleep(follow ? 250 : 400);
+  }
+}
+
+export { redact };

@@ -1,0 +1,167 @@
+/**
+ * Fleet's HTTP API under /api/fleet/ (JSON; ready for the web UI):
+ *   GET  /api/fleet/hosts                  known agents (groups, online, last seen, facts)
+ *   GET  /api/fleet/tasks[?limit=N]        recent tasks with per-status counts
+ *   POST /api/fleet/tasks                  submit {command | argv, hosts | group | match, ttlMs, timeoutMs, batch, maxOutput}
+ *   GET  /api/fleet/tasks/ID               one task with per-host results
+ *   GET  /api/fleet/tasks/ID/stream        server-sent events: "task" (full view), "output" chunks, "done"
+ *   POST /api/fleet/tasks/ID/cancel        (also DELETE /api/fleet/tasks/ID)
+ *   GET  /api/fleet/audit[?limit=N]        the audit log, newest first
+ * Authentication is the caller's job (the management server, or the standalone
+ * server below which asks the broker's /api/whoami). Submitting and cancelling
+ * need the "administrator" tag (or a "fleet" tag); reading needs any user.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { FleetError, type FleetService, type SubmitRequest } from "./service.js";
+import type { AgentEvent } from "./protocol.js";
+
+export type FleetHttpHandler = (req: IncomingMessage, res: ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-cache" });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > 1 << 20) throw new FleetError("request body too large", 413);
+    chunks.push(c as Buffer);
+  }
+  if (!n) return {};
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString()) as unknown;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error();
+    return v as Record<string, unknown>;
+  } catch {
+    throw new FleetError("body must be a JSON object", 400);
+  }
+}
+
+const canOperate = (tags: string[]): boolean => tags.includes("administrator") || tags.includes("fleet");
+
+export function createFleetHttpHandler(service: FleetService): FleetHttpHandler {
+  return async (req, res, url, user) => {
+    if (!url.pathname.startsWith("/api/fleet/") && url.pathname !== "/api/fleet") return false;
+    const parts = url.pathname.split("/").filter(Boolean).slice(2); // after "api", "fleet"
+    const m = req.method ?? "GET";
+    try {
+      const [res0, id, sub] = parts;
+      if (res0 === "hosts" && !id && m === "GET") return send(res, 200, service.hostsView()), true;
+      if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
+      if (res0 === "tasks" && !id) {
+        if (m === "GET") return send(res, 200, service.store.tasks(Number(url.searchParams.get("limit") ?? 50))), true;
+        if (m === "POST") {
+          if (!canOperate(user.tags)) throw new FleetError("submitting tasks needs the administrator (or fleet) tag", 403);
+          const b = await readJson(req);
+          const r = await service.submit({ ...(b as Partial<SubmitRequest>), user: user.name });
+          return send(res, 201, r), true;
+        }
+        throw new FleetError("method not allowed", 405);
+      }
+      if (res0 === "tasks" && id) {
+        const taskId = Number(id);
+        if (!Number.isInteger(taskId)) throw new FleetError("bad task id", 400);
+        if (!sub && m === "GET") {
+          const v = service.view(taskId);
+          if (!v) throw new FleetError(`no task ${taskId}`, 404);
+          return send(res, 200, v), true;
+        }
+        if ((sub === "cancel" && m === "POST") || (!sub && m === "DELETE")) {
+          if (!canOperate(user.tags)) throw new FleetError("cancelling needs the administrator (or fleet) tag", 403);
+          return send(res, 200, await service.cancel(taskId, user.name)), true;
+        }
+        if (sub === "stream" && m === "GET") return stream(service, taskId, req, res), true;
+      }
+      throw new FleetError(`no such Fleet resource ${url.pathname}`, 404);
+    } catch (e) {
+      const status = e instanceof FleetError ? e.status : 500;
+      send(res, status, { error: status === 500 ? "internal_error" : "bad_request", reason: (e as Error).message });
+      return true;
+    }
+  };
+}
+
+/** Server-sent events until every host is final (or the client leaves). */
+function stream(service: FleetService, taskId: number, req: IncomingMessage, res: ServerResponse): void {
+  const first = service.view(taskId);
+  if (!first) throw new FleetError(`no task ${taskId}`, 404);
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  const event = (name: string, data: unknown): void => void res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  let pending: NodeJS.Timeout | undefined;
+  const finish = (): void => {
+    service.off("task", onTask);
+    clearInterval(keepAlive);
+    if (pending) clearTimeout(pending);
+  };
+  const pushView = (): void => {
+    pending = undefined;
+    const v = service.view(taskId);
+    if (!v) return;
+    event("task", v);
+    if (v.state === "done") {
+      event("done", { id: taskId, counts: v.counts });
+      finish();
+      res.end();
+    }
+  };
+  const onTask = (id: number, ev?: AgentEvent): void => {
+    if (id !== taskId) return;
+    if (ev?.kind === "output") event("output", { host: ev.host, stream: ev.stream, data: ev.data });
+    else if (!pending) pending = setTimeout(pushView, 100); // coalesce bursts of results
+  };
+  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+  service.on("task", onTask);
+  req.on("close", finish);
+  pushView();
+}
+
+/**
+ * `warren collector --http-port N`: serve the handler alone, authenticating
+ * each request's basic credentials against the broker's /api/whoami.
+ */
+export async function startStandaloneHttp(service: FleetService, port: number, mgmtUrl: string): Promise<{ port: number; close(): Promise<void> }> {
+  const handler = createFleetHttpHandler(service);
+  const mgmtBase = new URL(mgmtUrl);
+  mgmtBase.username = "";
+  mgmtBase.password = "";
+  const server = createServer((req, res) => {
+    void (async () => {
+      const auth = req.headers.authorization;
+      if (!auth?.startsWith("Basic ")) {
+        res.writeHead(401, { "www-authenticate": 'Basic realm="warren fleet"', "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "not_authorised", reason: "Login failed" }));
+        return;
+      }
+      let who: { name: string; tags: string[] | string } | undefined;
+      try {
+        const r = await fetch(new URL("/api/whoami", mgmtBase), { headers: { authorization: auth } });
+        if (r.ok) who = (await r.json()) as { name: string; tags: string[] | string };
+      } catch {
+        who = undefined;
+      }
+      if (!who) {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "not_authorised", reason: "Login failed" }));
+        return;
+      }
+      const tags = Array.isArray(who.tags) ? who.tags : String(who.tags).split(",").filter(Boolean);
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (!(await handler(req, res, url, { name: who.name, tags }))) send(res, 404, { error: "not_found", reason: "Not Found" });
+    })().catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: "internal_error", reason: (e as Error).message });
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}

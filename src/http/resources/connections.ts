@@ -1,0 +1,97 @@
+/**
+ * Live AMQP connections, channels and consumers: /api/connections(/name),
+ * DELETE /api/connections/name (closes it with CONNECTION_FORCED, reason from
+ * the X-Reason header as in RabbitMQ), /api/channels(/name), /api/consumers(/vhost),
+ * and the per-vhost / per-connection variants.
+ *
+ * Descriptions come from the server's registry (Broker.connections, built by
+ * src/server/describe.ts on request); this module adds rate details and
+ * filters what a user may see: monitoring/administrator users see all,
+ * management users only their own connections.
+ */
+import type { ConnectionInfo } from "../../broker/broker.js";
+import { notAuthorised, notFound, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { isAdmin, seesConnection, vhostFor } from "../access.js";
+import { cKey, chKey, num } from "../stats.js";
+import type { Route } from "../router.js";
+
+function visible(ctx: Ctx, vhost?: string): ConnectionInfo[] {
+  return [...ctx.broker.connections].filter((c) => seesConnection(ctx, c.userName, c.vhostName) && (vhost === undefined || c.vhostName === vhost));
+}
+
+function connectionJSON(ctx: Ctx, c: ConnectionInfo): Record<string, unknown> {
+  const info = c.info();
+  const key = cKey(c.name);
+  return {
+    ...info,
+    recv_oct_details: { rate: ctx.rates.rate(key, "recv_oct") },
+    send_oct_details: { rate: ctx.rates.rate(key, "send_oct") },
+  };
+}
+
+function channelJSON(ctx: Ctx, ch: Record<string, unknown>): Record<string, unknown> {
+  const ms = (ch["message_stats"] ?? {}) as Record<string, unknown>;
+  const counters: Record<string, number> = {};
+  for (const k in ms) counters[k] = num(ms[k]);
+  return { ...ch, message_stats: ctx.rates.details(chKey(String(ch["name"])), counters) };
+}
+
+function findConnection(ctx: Ctx, name: string): ConnectionInfo {
+  for (const c of ctx.broker.connections) if (c.name === name && seesConnection(ctx, c.userName, c.vhostName)) return c;
+  throw notFound();
+}
+
+function listConnections(ctx: Ctx): void {
+  const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
+  sendJSON(ctx.res, 200, shapeList(ctx.url, visible(ctx, vhost).map((c) => connectionJSON(ctx, c))));
+}
+
+function showConnection(ctx: Ctx): void {
+  sendJSON(ctx.res, 200, connectionJSON(ctx, findConnection(ctx, ctx.params[0]!)));
+}
+
+function closeConnection(ctx: Ctx): void {
+  const c = findConnection(ctx, ctx.params[0]!);
+  if (c.userName !== ctx.user.name && !isAdmin(ctx.user)) throw notAuthorised("Not administrator user");
+  const reason = ctx.req.headers["x-reason"];
+  c.close(typeof reason === "string" && reason !== "" ? reason : "Closed via management plugin");
+  sendEmpty(ctx.res, 204);
+}
+
+function connectionChannels(ctx: Ctx): void {
+  const c = findConnection(ctx, ctx.params[0]!);
+  sendJSON(ctx.res, 200, shapeList(ctx.url, c.channelsInfo().map((ch) => channelJSON(ctx, ch))));
+}
+
+function allChannels(ctx: Ctx, vhost?: string): Record<string, unknown>[] {
+  return visible(ctx, vhost).flatMap((c) => c.channelsInfo().map((ch) => channelJSON(ctx, ch)));
+}
+
+function listChannels(ctx: Ctx): void {
+  const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
+  sendJSON(ctx.res, 200, shapeList(ctx.url, allChannels(ctx, vhost)));
+}
+
+function showChannel(ctx: Ctx): void {
+  const ch = allChannels(ctx).find((c) => c["name"] === ctx.params[0]);
+  if (!ch) throw notFound();
+  sendJSON(ctx.res, 200, ch);
+}
+
+function listConsumers(ctx: Ctx): void {
+  const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
+  sendJSON(ctx.res, 200, shapeList(ctx.url, visible(ctx, vhost).flatMap((c) => c.consumersInfo())));
+}
+
+export const routes: Route[] = [
+  { method: "GET", path: "/api/connections", handler: listConnections },
+  { method: "GET", path: "/api/vhosts/:vhost/connections", handler: listConnections },
+  { method: "GET", path: "/api/connections/:name", handler: showConnection },
+  { method: "DELETE", path: "/api/connections/:name", handler: closeConnection },
+  { method: "GET", path: "/api/connections/:name/channels", handler: connectionChannels },
+  { method: "GET", path: "/api/channels", handler: listChannels },
+  { method: "GET", path: "/api/vhosts/:vhost/channels", handler: listChannels },
+  { method: "GET", path: "/api/channels/:name", handler: showChannel },
+  { method: "GET", path: "/api/consumers", handler: listConsumers },
+  { method: "GET", path: "/api/consumers/:vhost", handler: listConsumers },
+];

@@ -1,0 +1,138 @@
+/**
+ * /api/queues(/vhost(/name)) GET/PUT/DELETE, DELETE …/contents (purge),
+ * POST …/get, GET …/bindings.
+ *
+ * Same permission checks as AMQP: declare/delete need configure on the
+ * queue, purge and get need read. Declares and deletes go through the VHost
+ * methods (durable queues are persisted by them). The API acts on behalf of an
+ * exclusive queue's owner, as RabbitMQ's management plugin does.
+ */
+import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
+import type { Queue } from "../../broker/queue.js";
+import { badRequest, bool, notFound, obj, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { checkResource, listVhosts, vhostFor } from "../access.js";
+import { qKey, queueCounters, queueDepth } from "../stats.js";
+import { active } from "../rates.js";
+import { getMessages } from "../messages.js";
+import type { Route } from "../router.js";
+import { bindingsJSON } from "./bindings.js";
+
+export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
+  const key = qKey(q);
+  const type = typeof q.arguments["x-queue-type"] === "string" ? q.arguments["x-queue-type"] : "classic";
+  const out: Record<string, unknown> = {
+    name: q.name,
+    vhost: q.vhost,
+    durable: q.durable,
+    auto_delete: q.autoDelete,
+    exclusive: q.exclusive,
+    arguments: tableToJSON(q.arguments),
+    node: ctx.node.name,
+    state: "running",
+    type,
+    consumers: q.consumerCount,
+    consumer_capacity: q.consumerCount > 0 ? 1 : 0,
+    consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
+    ...ctx.rates.details(key, queueDepth(q)),
+    message_bytes: q.ready.bytes,
+    message_bytes_ready: q.ready.bytes,
+    message_bytes_unacknowledged: 0,
+    memory: 0,
+    idle_since: new Date(q.lastUsed).toISOString(),
+    exclusive_consumer_tag: null,
+    single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
+    head_message_timestamp: null,
+    policy: null,
+    operator_policy: null,
+    effective_policy_definition: {},
+    recoverable_slaves: null,
+  };
+  const c = queueCounters(q);
+  if (active(c)) out["message_stats"] = ctx.rates.details(key, c);
+  return out;
+}
+
+function list(ctx: Ctx): void {
+  const out = listVhosts(ctx, ctx.params[0]).flatMap((v) => [...v.queues.values()].map((q) => queueJSON(ctx, q)));
+  sendJSON(ctx.res, 200, shapeList(ctx.url, out));
+}
+
+function find(ctx: Ctx): Queue {
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const q = v.queues.get(ctx.params[1]!);
+  if (!q) throw notFound();
+  return q;
+}
+
+function show(ctx: Ctx): void {
+  const q = find(ctx);
+  const v = ctx.broker.getVhost(q.vhost);
+  const consumers = [...ctx.broker.connections].flatMap((c) => c.consumersInfo())
+    .filter((c) => {
+      const cq = c["queue"] as { name: string; vhost: string } | undefined;
+      return cq?.name === q.name && cq.vhost === q.vhost;
+    });
+  sendJSON(ctx.res, 200, {
+    ...queueJSON(ctx, q),
+    consumer_details: consumers,
+    incoming: [],
+    deliveries: [],
+    bindings_count: [...v.allBindings()].filter((b) => b.destinationType === "queue" && b.destination === q.name).length,
+  });
+}
+
+async function put(ctx: Ctx): Promise<void> {
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const name = ctx.params[1]!;
+  if (name === "") throw badRequest("queue name must not be empty");
+  const body = await ctx.body();
+  checkResource(ctx, v.name, "configure", "queue", name);
+  const args = obj(body, "arguments") as FieldTable;
+  const existing = v.queues.get(name);
+  v.declareQueue(name, {
+    durable: bool(body, "durable", false),
+    exclusive: false,
+    autoDelete: bool(body, "auto_delete", false),
+    arguments: args,
+  }, existing?.exclusiveOwner ?? null, false);
+  sendEmpty(ctx.res, existing ? 204 : 201);
+}
+
+function del(ctx: Ctx): void {
+  const q = find(ctx);
+  checkResource(ctx, q.vhost, "configure", "queue", q.name);
+  const p = ctx.url.searchParams;
+  ctx.broker.getVhost(q.vhost).deleteQueue(q.name, p.get("if-unused") === "true", p.get("if-empty") === "true", q.exclusiveOwner);
+  sendEmpty(ctx.res, 204);
+}
+
+function purge(ctx: Ctx): void {
+  const q = find(ctx);
+  checkResource(ctx, q.vhost, "read", "queue", q.name);
+  ctx.broker.getVhost(q.vhost).purgeQueue(q.name, q.exclusiveOwner);
+  sendEmpty(ctx.res, 204);
+}
+
+async function get(ctx: Ctx): Promise<void> {
+  const q = find(ctx);
+  const body = await ctx.body();
+  checkResource(ctx, q.vhost, "read", "queue", q.name);
+  sendJSON(ctx.res, 200, getMessages(ctx.broker, q, body));
+}
+
+function bindings(ctx: Ctx): void {
+  const q = find(ctx);
+  const rows = [...ctx.broker.getVhost(q.vhost).allBindings()].filter((b) => b.destinationType === "queue" && b.destination === q.name);
+  sendJSON(ctx.res, 200, bindingsJSON(q.vhost, rows));
+}
+
+export const routes: Route[] = [
+  { method: "GET", path: "/api/queues", handler: list },
+  { method: "GET", path: "/api/queues/:vhost", handler: list },
+  { method: "GET", path: "/api/queues/:vhost/:name", handler: show },
+  { method: "PUT", path: "/api/queues/:vhost/:name", handler: put },
+  { method: "DELETE", path: "/api/queues/:vhost/:name", handler: del },
+  { method: "DELETE", path: "/api/queues/:vhost/:name/contents", handler: purge },
+  { method: "POST", path: "/api/queues/:vhost/:name/get", handler: get },
+  { method: "GET", path: "/api/queues/:vhost/:name/bindings", handler: bindings },
+];

@@ -1,0 +1,147 @@
+/**
+ * The management HTTP server: RabbitMQ's /api (one module per resource under
+ * resources/, routed from one table), Prometheus text on /metrics, and a small
+ * web page on /. Authentication is HTTP basic against the broker's users
+ * (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
+ *
+ * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
+ * AmqpError raised by broker methods: ACCESS_REFUSED → 401, NOT_FOUND → 404,
+ * anything else → 400 with the AMQP text), the 5-second rate sampler.
+ * Does not own: broker state — every change goes through Broker.apply or the
+ * VHost methods the AMQP handlers use, so it is persisted the same way.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import { AmqpError, ACCESS_REFUSED, NOT_FOUND } from "../amqp/errors.js";
+import type { Broker } from "../broker/broker.js";
+import type { Logger } from "../lib/logger.js";
+import type { Server } from "../server/server.js";
+import { authenticate } from "./access.js";
+import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
+import { Rates } from "./rates.js";
+import { collect } from "./stats.js";
+import { RouteTable, type Route } from "./router.js";
+import { serveMetrics } from "./resources/metrics.js";
+import { UI_HTML } from "./ui/page.js";
+import * as overview from "./resources/overview.js";
+import * as vhosts from "./resources/vhosts.js";
+import * as users from "./resources/users.js";
+import * as permissions from "./resources/permissions.js";
+import * as connections from "./resources/connections.js";
+import * as exchanges from "./resources/exchanges.js";
+import * as queues from "./resources/queues.js";
+import * as bindings from "./resources/bindings.js";
+import * as definitions from "./resources/definitions.js";
+import * as parameters from "./resources/parameters.js";
+
+export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
+
+export interface ManagementOptions {
+  broker: Broker;
+  server: Server;
+  host: string;
+  port: number;
+  log: Logger;
+  extraRoutes?: ExtraRoutes;
+  /** rate sampling interval, ms (default 5000, RabbitMQ's) */
+  sampleIntervalMs?: number;
+}
+
+const ROUTES: Route[] = [
+  ...overview.routes,
+  ...vhosts.routes,
+  ...users.routes,
+  ...permissions.routes,
+  ...connections.routes,
+  ...exchanges.routes,
+  ...queues.routes,
+  ...bindings.routes,
+  ...definitions.routes,
+  ...parameters.routes,
+];
+
+export async function startManagement(opts: ManagementOptions): Promise<{ port: number; close(): Promise<void> }> {
+  const { broker, log } = opts;
+  const table = new RouteTable(ROUTES);
+  const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
+  const amqp = amqpAddress(opts.server);
+  const node: NodeInfo = {
+    name: `warren@${os.hostname()}`,
+    version: String(opts.server.serverProperties["version"] ?? "0.0.0"),
+    amqpPort: amqp?.port,
+    amqpHost: amqp?.address,
+    mgmtPort: opts.port,
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = req.method ?? "GET";
+    if (method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" });
+      res.end(UI_HTML);
+      return;
+    }
+    if (method === "GET" && url.pathname === "/metrics") return serveMetrics(broker, res);
+    if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
+    const user = authenticate(broker, req);
+    const m = table.match(method, url.pathname);
+    if (m === null || m === "wrong-method") {
+      if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags }))) return;
+      throw m === null ? notFound() : methodNotAllowed();
+    }
+    let raw: Buffer | null = null;
+    const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req));
+    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates, node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    await m.route.handler(ctx);
+  };
+
+  const srv = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const err = toHttpError(e);
+      if (err.status >= 500) log.warn(`management API ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
+      sendError(res, err);
+    });
+  });
+  srv.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    srv.once("error", reject);
+    srv.listen(opts.port, opts.host, () => {
+      srv.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (srv.address() as AddressInfo).port;
+  node.mgmtPort = port;
+  rates.start();
+  log.info(`management API listening on http://${opts.host}:${port}`);
+  return {
+    port,
+    close: async () => {
+      rates.stop();
+      srv.closeIdleConnections();
+      await new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+}
+
+function toHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  if (e instanceof AmqpError) {
+    if (e.code === ACCESS_REFUSED) return new HttpError(401, "not_authorised", "Access refused.");
+    if (e.code === NOT_FOUND) return notFound();
+    return badRequest(e.text.replace(/^[A-Z_]+ - /, ""));
+  }
+  return new HttpError(500, "internal_server_error", (e as Error)?.message ?? String(e));
+}
+
+/** The AMQP listener's address, for /api/overview listeners (read-only peek). */
+function amqpAddress(server: Server): AddressInfo | undefined {
+  const tcp = (server as unknown as { tcp?: { address(): AddressInfo | string | null } }).tcp;
+  const a = tcp?.address();
+  return a && typeof a === "object" ? a : undefined;
+}
