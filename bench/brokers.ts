@@ -12,7 +12,7 @@
  * reconfigured unless the user passed --rabbitmq-restart-cmd.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,8 @@ export interface Broker {
   url: string;
   /** resident memory of the broker process in bytes (or the broker's own figure) */
   memoryBytes(): Promise<number>;
+  /** the broker's OS process id when it runs on this host (for CPU figures), else null */
+  pid(): Promise<number | null>;
   /** restart the broker (same data) and return ms from the restart request until it serves `probeQueue`; null when not possible */
   restart(probeQueue: string): Promise<number | null>;
   stop(): Promise<void>;
@@ -40,6 +42,13 @@ export function rssOfPid(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/** user + system CPU seconds consumed so far by a process (all its threads) */
+export function cpuSecondsOfPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 /** Poll until a fresh connection can passively declare `queue`; returns when it can. */
@@ -114,6 +123,7 @@ export async function startWarren(extraArgs: string[] = []): Promise<Broker> {
       return url();
     },
     memoryBytes: async () => rssOfPid(w.child.pid!),
+    pid: async () => w.child.pid ?? null,
     restart: async (probeQueue) => {
       const t0 = performance.now();
       await stopChild(w);
@@ -163,6 +173,14 @@ export function rabbitmq(o: RabbitOptions): Broker {
         return rssOfPid(Number(n.os_pid));
       } catch {
         return n.mem_used; // not on this host or not readable: the broker's own accounting
+      }
+    },
+    pid: async () => {
+      try {
+        const pid = Number((await node()).os_pid);
+        return existsSync(`/proc/${pid}/stat`) ? pid : null;
+      } catch {
+        return null;
       }
     },
     restart: async (probeQueue) => {

@@ -13,6 +13,7 @@ import * as C from "../wire/codec.js";
 import { LoadPool, sleep } from "../load/pool.js";
 import { W_CONFIRMED, W_CONSUMED, W_PUBLISHED, type ConsumerSpec, type PublisherSpec } from "../load/shared.js";
 import type { BenchOptions } from "./types.js";
+import { cpuSecondsOfPid } from "../brokers.js";
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
@@ -65,6 +66,8 @@ export interface ThroughputSpec {
   consumerConnections?: number;
   /** average number of queues each published message reaches */
   fanout?: number;
+  /** for the CPU log line */
+  brokerPid: number | null;
 }
 
 export interface ThroughputResult {
@@ -74,7 +77,28 @@ export interface ThroughputResult {
 }
 
 /** keep about this many bytes queued in the broker at most, so throughput runs measure flow, not backlog growth */
-const BACKLOG_BYTES = 32 * 1024 * 1024;
+const BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * CPU use during a window, as fractions of one core: this process (all load
+ * threads) and the broker. Logged so a reader can tell whether the load
+ * generator, rather than the broker, was the limit.
+ */
+export class CpuWindow {
+  private self = process.cpuUsage();
+  private broker: number | null;
+  private t0 = performance.now();
+  constructor(private pid: number | null) {
+    this.broker = pid === null ? null : cpuSecondsOfPid(pid);
+  }
+  summary(): string {
+    const secs = (performance.now() - this.t0) / 1000;
+    const u = process.cpuUsage(this.self);
+    const mine = (u.user + u.system) / 1e6 / secs;
+    const broker = this.pid === null || this.broker === null ? null : (cpuSecondsOfPid(this.pid) - this.broker) / secs;
+    return `cpu: load generator ${(mine * 100).toFixed(0)}%, broker ${broker === null ? "?" : (broker * 100).toFixed(0)}% (of one core)`;
+  }
+}
 
 export async function measureThroughput(t: ThroughputSpec, o: BenchOptions): Promise<ThroughputResult> {
   const fanout = t.fanout ?? 1;
@@ -100,7 +124,7 @@ export async function measureThroughput(t: ThroughputSpec, o: BenchOptions): Pro
     rate: 0,
     maxCount: 2 ** 31 - 1,
     stamp: false,
-    backlog: { limit: Math.max(1000 * fanout, Math.min(100_000, BACKLOG_BYTES / Math.max(64, t.bodySize))), fanout, consumerWorkers: [0] },
+    backlog: { limit: Math.max(1000 * fanout, Math.min(20_000, BACKLOG_BYTES / Math.max(64, t.bodySize))), fanout, consumerWorkers: [0] },
   };
   const pool = new LoadPool([consumer, publisher]);
   try {
@@ -110,9 +134,11 @@ export async function measureThroughput(t: ThroughputSpec, o: BenchOptions): Pro
     const c0 = pool.sum(W_CONSUMED, [0]);
     const p0 = pool.sum(W_PUBLISHED, [1]);
     const k0 = pool.sum(W_CONFIRMED, [1]);
+    const cpu = new CpuWindow(t.brokerPid);
     const t0 = performance.now();
     await sleep(o.duration * 1000);
     const secs = (performance.now() - t0) / 1000;
+    o.log(`    ${cpu.summary()}`);
     const r = {
       consumedPerSec: (pool.sum(W_CONSUMED, [0]) - c0) / secs,
       publishedPerSec: (pool.sum(W_PUBLISHED, [1]) - p0) / secs,

@@ -15,8 +15,9 @@ import type { BenchOptions, Scenario } from "./types.js";
 
 async function oneQueue(b: Broker, o: BenchOptions, id: string, bodySize: number, noAck: boolean) {
   const q = uniqueName(`bench-${id}`);
+  const brokerPid = await b.pid();
   return withQueues(b.url, [q], false, () =>
-    measureThroughput({ url: b.url, queues: [q], exchange: "", routingKeys: [q], bodySize, noAck, prefetch: 100, ackEvery: 50 }, o),
+    measureThroughput({ url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize, noAck, prefetch: 100, ackEvery: 50 }, o),
   );
 }
 
@@ -56,9 +57,10 @@ export const s4: Scenario = {
   metrics: () => [{ key: "rate", label: "confirmed msgs/s", unit: "msg/s", better: "higher", targetRatio: 1.5 }],
   run: async (b, o) => {
     const q = uniqueName("bench-s4");
+    const brokerPid = await b.pid();
     const r = await withQueues(b.url, [q], true, () =>
       measureThroughput(
-        { url: b.url, queues: [q], exchange: "", routingKeys: [q], bodySize: 1024, persistent: true, confirmWindow: 1000, noAck: false, prefetch: 100, ackEvery: 50 },
+        { url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize: 1024, persistent: true, confirmWindow: 1000, noAck: false, prefetch: 100, ackEvery: 50 },
         o,
       ),
     );
@@ -76,7 +78,7 @@ export const s5: Scenario = {
     return withTopology(b.url, { queues, exchanges: [{ name: x, type: "fanout" }] }, async (c) => {
       for (const q of queues) await c.call(C.queueBind(1, q, x, ""), 1, C.M.queueBindOk);
       const r = await measureThroughput(
-        { url: b.url, queues, exchange: x, routingKeys: [""], bodySize: 16, noAck: true, consumerConnections: 10, fanout: 10 },
+        { url: b.url, brokerPid: await b.pid(), queues, exchange: x, routingKeys: [""], bodySize: 16, noAck: true, consumerConnections: 10, fanout: 10 },
         o,
       );
       return { rate: r.consumedPerSec };

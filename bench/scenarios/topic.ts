@@ -75,7 +75,7 @@ export const s9: Scenario = {
     const queues = Array.from({ length: QUEUES }, (_, i) => `${x}-q${i}`);
     return withTopology(b.url, { queues, exchanges: [{ name: x, type: "topic" }] }, async (c) => {
       await parallelCalls(c, bindings, 16, ([q, k], ch) => c.call(C.queueBind(ch, queues[q]!, x, k), ch, C.M.queueBindOk));
-      const r = await measureThroughput({ url: b.url, queues, exchange: x, routingKeys: keys, bodySize: 16, noAck: true, consumerConnections: 4, fanout }, o);
+      const r = await measureThroughput({ url: b.url, brokerPid: await b.pid(), queues, exchange: x, routingKeys: keys, bodySize: 16, noAck: true, consumerConnections: 4, fanout }, o);
       return { routed: r.consumedPerSec / fanout, deliveries: r.consumedPerSec };
     });
   },

@@ -16,10 +16,20 @@
 import type { FieldTable } from "../amqp/field-table.js";
 import type { MessageStore } from "../store/types.js";
 import { queueKey } from "../store/types.js";
+import { SCRATCH_ID_BASE } from "../store/scratch.js";
 import type { Binding, Destination } from "./exchanges/exchange.js";
 import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, type ReadyList } from "./ready-list.js";
+
+/**
+ * Backlogs beyond memory: once a queue holds more than this many ready messages or
+ * body bytes, newly enqueued bodies leave memory (persistent ones are already in the
+ * store; transient ones go to a scratch file) and are read back at delivery — what
+ * RabbitMQ's classic queues v2 do. The head of the queue stays in memory.
+ */
+export const PAGE_AFTER_MESSAGES = 200_000;
+export const PAGE_AFTER_BYTES = 32 * 1024 * 1024;
 
 export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
 
@@ -78,6 +88,7 @@ export class Queue implements Destination {
     readonly options: QueueOptions,
     readonly settings: QueueSettings,
     private readonly owner: QueueOwner,
+    /** the vhost's store: persistence (durable queues only) and paging (all queues) */
     private readonly store: MessageStore | null,
   ) {
     this.key = queueKey(vhost, name);
@@ -92,9 +103,9 @@ export class Queue implements Destination {
   get messageCount(): number { return this.ready.length; }
   get consumerCount(): number { return this.consumers.length; }
 
-  /** Does this queue keep `msg` on disk? */
+  /** Does this queue hold a durable store reference to `msg`? (persistent message in a durable queue) */
   isStored(msg: Message): boolean {
-    return this.durable && msg.storeId !== 0;
+    return this.durable && msg.storeId !== 0 && msg.storeId < SCRATCH_ID_BASE;
   }
 
   // ---- publishing -------------------------------------------------------
@@ -124,6 +135,7 @@ export class Queue implements Destination {
     }
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     this.ready.push(entry);
+    if (this.store !== null && (this.ready.length > PAGE_AFTER_MESSAGES || this.ready.bytes > PAGE_AFTER_BYTES)) this.page(msg);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) this.drain();
@@ -285,7 +297,21 @@ export class Queue implements Destination {
 
   private release(msg: Message): void {
     msg.refs--;
-    if (this.durable && msg.storeId !== 0 && this.store) this.store.remove(this.key, msg.storeId);
+    const store = this.store;
+    if (store === null || msg.storeId === 0) return;
+    if (msg.storeId >= SCRATCH_ID_BASE) {
+      if (msg.refs === 0) store.releasePaged(msg.storeId);
+    } else if (this.durable) {
+      store.remove(this.key, msg.storeId);
+    }
+  }
+
+  /** Drop a queued body from memory; it is read back from disk at delivery. */
+  private page(msg: Message): void {
+    if (msg.body === null) return;
+    if (this.isStored(msg)) msg.body = null;
+    else if (msg.storeId === 0) this.store!.pageOut(msg);
+    // else: persisted for other (durable) queues only; keep it in memory rather than depend on their refs
   }
 
   // ---- TTL and expiry ----------------------------------------------------
@@ -378,7 +404,10 @@ export class Queue implements Destination {
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     const n = this.ready.length;
-    for (const e of this.ready.clear()) e.msg.refs--;
+    for (const e of this.ready.clear()) {
+      e.msg.refs--;
+      if (e.msg.refs === 0 && e.msg.storeId >= SCRATCH_ID_BASE) this.store?.releasePaged(e.msg.storeId);
+    }
     if (this.durable && this.store) this.store.deleteQueue(this.key);
     return n;
   }

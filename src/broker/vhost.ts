@@ -158,7 +158,7 @@ export class VHost implements QueueOwner {
       if (opts.exclusive) throw preconditionFailed(`invalid property 'exclusive-owner' for queue '${name}' in vhost '${this.name}'`);
       if (opts.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' for queue '${name}' in vhost '${this.name}'`);
     }
-    const q = new Queue(this.name, name, opts, settings, this, opts.durable ? this.store : null);
+    const q = new Queue(this.name, name, opts, settings, this, this.store);
     if (opts.exclusive) q.exclusiveOwner = owner;
     this.queues.set(name, q);
     if (opts.durable && !opts.exclusive) {
@@ -284,6 +284,7 @@ export class VHost implements QueueOwner {
     const ex = this.exchanges.get(dlx);
     if (!ex) return; // RabbitMQ drops silently when the DLX does not exist
     for (const e of entries) {
+      if (e.msg.body === null && e.msg.storeId !== 0 && this.store) e.msg.body = this.store.readBody(e.msg.storeId);
       const msg = deadLetterMessage(e.msg, q, reason, dlx);
       // a dead-lettered message cycling back to the same queue for expiry is dropped (cycle detection)
       this.router.publish(ex, msg, msg.routingKey, q.settings.deadLetterRoutingKey === undefined ? reason : null);

@@ -30,7 +30,9 @@ export class Publisher {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.userName}'`);
     }
     if (props.expiration !== undefined && !/^\d+$/.test(props.expiration)) {
-      throw preconditionFailed(`invalid expiration '${props.expiration}': no_integer`);
+      // rabbit_basic:parse_expiration: an integer that is negative, or not an integer at all
+      const detail = /^-\d+$/.test(props.expiration) ? `{value_negative,${props.expiration}}` : "no_integer";
+      throw preconditionFailed(`invalid expiration '${props.expiration}': ${detail}`);
     }
     const dm = props.deliveryMode;
     if (dm !== undefined && dm !== 1 && dm !== 2 && dm !== 0) throw preconditionFailed(`invalid message: {delivery_mode_unknown,${dm}}`);

@@ -58,6 +58,8 @@ async function put(ctx: Ctx): Promise<void> {
     if (body["tags"] !== undefined) v.meta.tags = tags;
   } else {
     ctx.broker.apply({ op: "vhost.add", name, description, tags });
+    // RabbitMQ's management plugin grants the creating user full permissions
+    ctx.broker.apply({ op: "permission.set", user: ctx.user.name, vhost: name, configure: ".*", write: ".*", read: ".*" });
   }
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
