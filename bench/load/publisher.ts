@@ -171,6 +171,8 @@ export async function runPublisher(index: number, counters: Int32Array, spec: Pu
   }, 20);
   await done;
   clearInterval(watch);
+  // the broker closed us before we were told to stop: that run's figures are not valid
+  if (conn.error && Atomics.load(counters, G_STOP) !== 1) throw conn.error;
   if (tracker) Atomics.store(counters, sConf, tracker.confirmedUpTo);
   await conn.close();
 }

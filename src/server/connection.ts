@@ -28,6 +28,8 @@ export const SERVER_FRAME_MAX = 131072;
 export const SERVER_CHANNEL_MAX = 2047;
 const MIN_FRAME_MAX = 4096;
 const HANDSHAKE_TIMEOUT = 10_000;
+/** output backlog past which we stop reading the client (4x the delivery high-water mark) */
+const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 const CLOSE_TIMEOUT = 3_000;
 
 const enum State {
@@ -118,6 +120,22 @@ export class Connection implements FrameSink, ConnectionInfo {
     } catch (e) {
       this.handleError(e, 0, 0);
     }
+    // A client that sends but does not read (returns, confirms, method replies pile up)
+    // stops being read until its socket drains: its memory cost stays bounded.
+    if (this.outbox.pendingBytes > READ_PAUSE_BYTES && !this.socket.isPaused()) {
+      this.pausedForOutput = true;
+      this.socket.pause();
+      this.socket.once("drain", () => this.resumeAfterDrain());
+    }
+  }
+
+  private pausedForOutput = false;
+
+  private resumeAfterDrain(): void {
+    if (!this.pausedForOutput) return;
+    this.pausedForOutput = false;
+    // a resource alarm may still hold the socket
+    if (!this.blocked) this.socket.resume();
   }
 
   private readProtocolHeader(d: Buffer): Buffer {
@@ -479,7 +497,7 @@ export class Connection implements FrameSink, ConnectionInfo {
         this.blockedSent = false;
         this.sendMethod(0, M.CONNECTION_UNBLOCKED, {});
       }
-      if (this.socket.isPaused()) this.socket.resume();
+      if (this.socket.isPaused() && !this.pausedForOutput) this.socket.resume();
     }
   }
 

@@ -35,6 +35,12 @@ export class AppendFile {
   needsDirSync = false;
   /** scratch files are never fsynced */
   readonly noSync: boolean;
+  /**
+   * Removal logs (ack files): not fsynced on the confirm path, only by the
+   * background timer, before a segment unlink and at close. Losing a recent ack
+   * on power loss means a redelivery, never a lost message.
+   */
+  lazySync = false;
   private chunks: Buffer[] = [];
   private block: Buffer | null = null;
   private blockUsed = 0;

@@ -9,7 +9,8 @@
  *  - A callback is served only after the data submitted before it was handed to
  *    the OS (interval/none) or after an fdatasync that STARTED after that data was
  *    written (always). Requests arriving while an fdatasync is in flight wait for
- *    the next one: everything that arrived meanwhile shares it.
+ *    the next one: everything that arrived meanwhile shares it. Files marked
+ *    lazySync (removal logs) are left to the timer: acks need no confirm.
  *  - The flush runs from setImmediate, so all persist()/sync() calls of the same
  *    event-loop turn share one write syscall per file.
  *  - A write error fails the waiting callbacks and keeps the data pending (the
@@ -27,8 +28,8 @@ export type SyncCallback = (err?: Error) => void;
 export interface SyncSource {
   /** Hand every file's pending bytes to the OS (one write per file). Returns the first error. */
   flushAll(): Error | null;
-  /** Files whose written bytes are not yet known durable (noSync files excluded). */
-  unsyncedFiles(): AppendFile[];
+  /** Files whose written bytes are not yet known durable (noSync files excluded; lazySync ones only when `all`). */
+  unsyncedFiles(all: boolean): AppendFile[];
 }
 
 export class GroupCommit {
@@ -48,9 +49,10 @@ export class GroupCommit {
     private readonly counters: IoCounters,
     private readonly log: (line: string) => void,
   ) {
-    if (policy === "interval") {
+    // "interval": the only fsyncs; "always": fsyncs the lazily synced removal logs
+    if (policy !== "none") {
       this.timer = setInterval(() => {
-        if (!this.inFlight && this.fatal === null) this.startSync([]);
+        if (!this.inFlight && this.fatal === null) this.startSync([], true);
       }, intervalMs);
       this.timer.unref();
     }
@@ -79,11 +81,11 @@ export class GroupCommit {
     if (err !== null) return this.serve(this.waiting.splice(0), err);
     if (this.fatal !== null) return this.serve(this.waiting.splice(0), this.fatal);
     if (this.policy !== "always") return this.serve(this.waiting.splice(0), undefined);
-    if (!this.inFlight && this.waiting.length > 0) this.startSync(this.waiting.splice(0));
+    if (!this.inFlight && this.waiting.length > 0) this.startSync(this.waiting.splice(0), false);
   };
 
-  private startSync(cbs: SyncCallback[]): void {
-    const files = this.source.unsyncedFiles();
+  private startSync(cbs: SyncCallback[], all: boolean): void {
+    const files = this.source.unsyncedFiles(all);
     if (files.length === 0) return this.serve(cbs, undefined);
     this.inFlight = true;
     this.counters.syncBatches++;
@@ -146,7 +148,7 @@ export class GroupCommit {
     if (err === null && this.fatal !== null) err = this.fatal;
     if (err === null) {
       try {
-        for (const f of this.source.unsyncedFiles()) {
+        for (const f of this.source.unsyncedFiles(true)) {
           if (f.needsDirSync) fsyncDir(dirname(f.path));
           this.io.fdatasyncSync(f.fd);
           this.counters.fsyncs++;

@@ -7,13 +7,14 @@
  * Does not own: the running store (segment-store.ts takes over what this returns).
  *
  * Algorithm, per segment in ascending number (= ascending storeId):
- *   1. read the .wseg, verify each record's CRC, stop at a torn tail and truncate it;
- *      push each message's id onto the QueueRefs of every queue in its record
- *      unless a QDELETE (queue deleted after the message was written) covers it;
- *   2. replay the segment's .wack: each ACK drops one (queue, id) reference;
- *   3. decode the still-referenced messages into RecoveredMessage objects
- *      (bodies eagerly only while under `eagerBodyBytes`; beyond, body = null and
- *      readBody() fetches it by (segment, offset) later).
+ *   1. read the segment's .wack (truncating a torn tail): the (id, queue) pairs acked;
+ *   2. read the .wseg in one pass, verifying each record's CRC and stopping at a
+ *      torn tail (truncated away); a (message, queue) reference is live unless
+ *      ACKed or covered by a QDELETE (queue deleted after the message was written);
+ *      live ids go onto the queue's QueueRefs, and live messages are decoded into
+ *      RecoveredMessage objects (bodies eagerly only while under `eagerBodyBytes`;
+ *      beyond, body = null and readBody() fetches it by (segment, offset) later);
+ *   3. a segment left without live messages is deleted with its ack file.
  * Queue order = storeId order, because ids are assigned in write order.
  */
 import * as fs from "node:fs";
@@ -24,7 +25,6 @@ import {
   checkFileHeader,
   FILE_HEADER_SIZE,
   fileHeader,
-  forEachKey,
   keyedRecordSize,
   encodeKeyed,
   MAGIC_ACKS,
@@ -99,9 +99,8 @@ export function recover(o: RecoveryOptions): RecoveredState {
       continue;
     }
     checkFileHeader(buf, MAGIC_SEGMENT, seg.path);
-    maxId = Math.max(maxId, scanSegment(seg, buf, st, maxId, o));
-    if (fs.existsSync(seg.ackPath)) replayAcks(seg, st, o);
-    decodeLive(seg, buf, st, ctx);
+    const acked = fs.existsSync(seg.ackPath) ? readAcks(seg, o) : new Map<number, string | string[]>();
+    maxId = Math.max(maxId, scanSegment(seg, buf, acked, st, maxId, ctx, o));
     seg.seal();
     if (seg.live === 0) {
       removeSegmentFiles(seg, o);
@@ -127,11 +126,26 @@ export function recover(o: RecoveryOptions): RecoveredState {
   return st;
 }
 
-/** Pass 1: index the MESSAGE records; returns the highest id seen. */
-function scanSegment(seg: Segment, buf: Buffer, st: RecoveredState, prevMax: number, o: RecoveryOptions): number {
+/**
+ * One pass over a segment: index every MESSAGE record, push its id onto the
+ * QueueRefs of each queue that still holds it (not covered by a QDELETE, not
+ * ACKed), and decode the still-referenced ones. Returns the highest id seen.
+ */
+function scanSegment(
+  seg: Segment,
+  buf: Buffer,
+  acked: Map<number, string | string[]>,
+  st: RecoveredState,
+  prevMax: number,
+  ctx: DecodeContext,
+  o: RecoveryOptions,
+): number {
   let lastId = prevMax;
   let bad = 0;
-  const keyOf = new KeyCache();
+  const keyOf = new BytesCache();
+  const live: string[] = [];
+  const checkAcks = acked.size > 0;
+  const checkDeletes = st.deletedQueues.size > 0;
   const res = scanRecords(buf, FILE_HEADER_SIZE, (type, ps, pe, rs) => {
     if (type !== T_MESSAGE) return;
     let l: MessageLayout;
@@ -141,24 +155,35 @@ function scanSegment(seg: Segment, buf: Buffer, st: RecoveredState, prevMax: num
       bad++;
       return;
     }
-    if (l.storeId <= lastId) {
+    const id = l.storeId;
+    if (id <= lastId) {
       bad++; // ids only grow; a smaller one is damage that happened to pass the CRC
       return;
     }
-    if (seg.count === 0) seg.firstId = l.storeId;
-    lastId = l.storeId;
+    if (seg.count === 0) seg.firstId = id;
+    lastId = id;
     st.records++;
-    let refs = 0;
-    forEachKey(buf, l, (s, e) => {
-      const key = keyOf.get(buf, s, e);
-      const deletedUpTo = st.deletedQueues.get(key);
-      if (deletedUpTo !== undefined && deletedUpTo >= l.storeId) return;
-      let q = st.queues.get(key);
-      if (q === undefined) st.queues.set(key, (q = new QueueRefs()));
-      q.push(l.storeId);
-      refs++;
-    });
-    seg.add(l.storeId, rs, refs);
+    live.length = 0;
+    let q = l.keysStart;
+    for (let i = 0; i < l.keyCount; i++) {
+      const n = buf.readUInt16LE(q);
+      const key = keyOf.get(buf, q + 2, q + 2 + n);
+      q += 2 + n;
+      if (checkDeletes && (st.deletedQueues.get(key) ?? 0) >= id) continue;
+      if (checkAcks && isAcked(acked, id, key)) continue;
+      live.push(key);
+    }
+    seg.add(id, rs, live.length);
+    if (live.length === 0) return;
+    const m = ctx.message(buf, l);
+    for (const key of live) {
+      let refs = st.queues.get(key);
+      if (refs === undefined) st.queues.set(key, (refs = new QueueRefs()));
+      refs.push(id);
+      let list = st.messages.get(key);
+      if (list === undefined) st.messages.set(key, (list = []));
+      list.push(m);
+    }
   });
   if (res.skipped + bad > 0) o.log(`store recovery: ${seg.path}: skipped ${res.skipped + bad} corrupt record(s)`);
   seg.size = res.validEnd;
@@ -169,49 +194,36 @@ function scanSegment(seg: Segment, buf: Buffer, st: RecoveredState, prevMax: num
   return lastId;
 }
 
-/** Pass 2: each ACK drops one (queue, id) reference of this segment's messages. */
-function replayAcks(seg: Segment, st: RecoveredState, o: RecoveryOptions): void {
+function isAcked(acked: Map<number, string | string[]>, id: number, key: string): boolean {
+  const a = acked.get(id);
+  if (a === undefined) return false;
+  return typeof a === "string" ? a === key : a.includes(key);
+}
+
+/** Read the segment's .wack (before the segment, so one pass suffices): id -> queue key(s) that acked it. */
+function readAcks(seg: Segment, o: RecoveryOptions): Map<number, string | string[]> {
+  const acked = new Map<number, string | string[]>();
   const buf = fs.readFileSync(seg.ackPath);
   if (buf.length < FILE_HEADER_SIZE) {
     seg.ackSize = 0;
     fs.rmSync(seg.ackPath, { force: true });
-    return;
+    return acked;
   }
   checkFileHeader(buf, MAGIC_ACKS, seg.ackPath);
   const res = scanRecords(buf, FILE_HEADER_SIZE, (type, ps, pe) => {
     if (type !== T_ACK) return;
     const a = parseKeyed(buf, ps, pe);
-    const slot = seg.slotOf(a.storeId);
-    if (slot < 0) return;
-    const q = st.queues.get(a.key);
-    if (q === undefined || !q.remove(a.storeId)) return;
-    if (--seg.refs[slot]! === 0) seg.live--;
+    const prev = acked.get(a.storeId);
+    if (prev === undefined) acked.set(a.storeId, a.key);
+    else if (typeof prev === "string") acked.set(a.storeId, [prev, a.key]);
+    else prev.push(a.key);
   });
   seg.ackSize = res.validEnd;
   if (res.droppedBytes > 0) {
     o.log(`store recovery: ${seg.ackPath}: dropped ${res.droppedBytes} byte(s) of torn ack tail`);
     fs.truncateSync(seg.ackPath, res.validEnd);
   }
-}
-
-/** Pass 3: turn the still-referenced records into RecoveredMessage objects, per queue in id order. */
-function decodeLive(seg: Segment, buf: Buffer, st: RecoveredState, ctx: DecodeContext): void {
-  const keyOf = new KeyCache();
-  for (let slot = 0; slot < seg.count; slot++) {
-    if (seg.refs[slot] === 0) continue;
-    const rs = seg.offsets[slot]!;
-    const ps = rs + 8;
-    const pe = ps + buf.readUInt32LE(rs);
-    const l = parseMessage(buf, ps, pe);
-    const m = ctx.message(buf, l);
-    forEachKey(buf, l, (s, e) => {
-      const key = keyOf.get(buf, s, e);
-      if (st.queues.get(key)?.has(l.storeId) !== true) return;
-      let list = st.messages.get(key);
-      if (list === undefined) st.messages.set(key, (list = []));
-      list.push(m);
-    });
-  }
+  return acked;
 }
 
 function removeSegmentFiles(seg: Segment, o: RecoveryOptions): void {
@@ -263,63 +275,60 @@ function compactQueueDeletes(st: RecoveredState, o: RecoveryOptions): void {
   fs.renameSync(tmp, path);
 }
 
-/** Decodes queue keys, sharing the string when consecutive records name the same queue. */
-class KeyCache {
-  private lastBytes = Buffer.alloc(0);
-  private last = "";
-  get(buf: Buffer, s: number, e: number): string {
-    // one native compare instead of a UTF-8 decode + allocation for the common case
-    if (e - s === this.lastBytes.length && buf.compare(this.lastBytes, 0, this.lastBytes.length, s, e) === 0) return this.last;
-    this.lastBytes = Buffer.from(buf.subarray(s, e));
-    this.last = this.lastBytes.toString("utf8");
-    return this.last;
+/**
+ * Decodes short strings/buffers, reusing the previous result when the bytes are
+ * the same (consecutive records of a backlog usually name the same queue,
+ * exchange and routing key, with the same properties): a byte compare in JS is
+ * far cheaper than a native decode + allocation per record.
+ */
+class BytesCache<T = string> {
+  private bytes = Buffer.alloc(0);
+  private value: T | undefined;
+  constructor(private readonly decode: (bytes: Buffer) => T = (b) => b.toString("utf8") as T) {}
+
+  get(buf: Buffer, s: number, e: number): T {
+    const n = e - s;
+    const last = this.bytes;
+    if (n === last.length && this.value !== undefined) {
+      let i = 0;
+      if (n <= 64) {
+        while (i < n && buf[s + i] === last[i]) i++;
+        if (i === n) return this.value;
+      } else if (buf.compare(last, 0, n, s, e) === 0) return this.value;
+    }
+    this.bytes = Buffer.from(buf.subarray(s, e));
+    this.value = this.decode(this.bytes);
+    return this.value;
   }
 }
 
 /**
- * Builds RecoveredMessage objects with shared strings and shared property
- * buffers (a backlog usually has a handful of distinct exchanges, routing keys
- * and property sets), and copies bodies only while under the eager budget.
+ * Builds RecoveredMessage objects with shared strings and property buffers,
+ * and copies bodies only while under the eager budget.
  */
 class DecodeContext {
-  private strings = new Map<string, string>();
-  private props = new Map<string, Buffer>();
+  private exchange = new BytesCache();
+  private routingKey = new BytesCache();
+  private props = new BytesCache<Buffer>((b) => b);
   constructor(private budget: number) {}
 
   message(buf: Buffer, l: MessageLayout): RecoveredMessage {
     const bodySize = l.bodyEnd - l.bodyStart;
     let body: Buffer | null = null;
     if (bodySize <= this.budget) {
-      body = Buffer.from(buf.subarray(l.bodyStart, l.bodyEnd));
+      body = Buffer.allocUnsafe(bodySize);
+      buf.copy(body, 0, l.bodyStart, l.bodyEnd);
       this.budget -= bodySize;
     } else {
-      this.budget = 0; // keep queue order simple: once over budget, later bodies stay on disk
+      this.budget = 0; // once over budget, later bodies stay on disk (earlier ones are delivered first)
     }
     return {
       storeId: l.storeId,
-      exchange: this.str(buf, l.exStart, l.exEnd),
-      routingKey: this.str(buf, l.rkStart, l.rkEnd),
-      propertiesRaw: this.properties(buf, l.propsStart, l.propsEnd),
+      exchange: this.exchange.get(buf, l.exStart, l.exEnd),
+      routingKey: this.routingKey.get(buf, l.rkStart, l.rkEnd),
+      propertiesRaw: this.props.get(buf, l.propsStart, l.propsEnd),
       body,
       bodySize,
     };
-  }
-
-  private str(buf: Buffer, s: number, e: number): string {
-    const v = buf.toString("utf8", s, e);
-    const shared = this.strings.get(v);
-    if (shared !== undefined) return shared;
-    if (this.strings.size < 10_000) this.strings.set(v, v);
-    return v;
-  }
-
-  private properties(buf: Buffer, s: number, e: number): Buffer {
-    if (e - s > 64) return Buffer.from(buf.subarray(s, e));
-    const k = buf.toString("latin1", s, e);
-    const shared = this.props.get(k);
-    if (shared !== undefined) return shared;
-    const b = Buffer.from(buf.subarray(s, e));
-    if (this.props.size < 10_000) this.props.set(k, b);
-    return b;
   }
 }

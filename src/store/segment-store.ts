@@ -135,7 +135,7 @@ export class SegmentStore implements MessageStore {
     this.scratch = new ScratchSpace(join(opts.dir, "scratch"), this.segmentSize, this.io, this.counters);
     this.gc = new GroupCommit(opts.fsync, opts.fsyncIntervalMs ?? 1000, {
       flushAll: () => this.flushAll(),
-      unsyncedFiles: () => this.unsyncedFiles(),
+      unsyncedFiles: (all) => this.unsyncedFiles(all),
     }, this.io, this.counters, this.log);
   }
 
@@ -412,6 +412,7 @@ export class SegmentStore implements MessageStore {
       } else {
         this.qdelete = AppendFile.create(path, fileHeader(MAGIC_QDELETE), this.io, this.counters);
       }
+      this.qdelete.lazySync = true;
     }
     return this.qdelete;
   }
@@ -469,9 +470,9 @@ export class SegmentStore implements MessageStore {
     return err;
   }
 
-  private unsyncedFiles(): AppendFile[] {
+  private unsyncedFiles(all: boolean): AppendFile[] {
     const out: AppendFile[] = [];
-    for (const f of this.openFiles()) if (!f.isClosed && f.written > f.synced) out.push(f);
+    for (const f of this.openFiles()) if (!f.isClosed && f.written > f.synced && (all || !f.lazySync)) out.push(f);
     return out;
   }
 }

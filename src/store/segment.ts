@@ -113,6 +113,7 @@ export class Segment {
       this.acks = fs.existsSync(this.ackPath)
         ? AppendFile.openExisting(this.ackPath, this.ackSize, io, counters)
         : AppendFile.create(this.ackPath, fileHeader(MAGIC_ACKS), io, counters);
+      this.acks.lazySync = true;
     }
     return this.acks;
   }

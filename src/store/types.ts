@@ -9,7 +9,17 @@
  *  - persist()/remove() are synchronous from the broker's point of view (they
  *    buffer writes); sync(cb) calls cb once everything submitted before the call
  *    is durable according to the configured FsyncPolicy (group commit: one fsync
- *    serves all callers that arrived meanwhile).
+ *    serves all callers that arrived meanwhile). Removals reach the OS in the same
+ *    event-loop turn (they survive kill -9) but under "always" they are fsynced
+ *    lazily (timer, segment deletion, close), not on the confirm path: a power loss
+ *    can bring a just-acked message back (redelivered), never lose a confirmed one.
+ *  - recover() may return keys of queues that no longer exist (deleted while the
+ *    broker was down, or definitions lost); the broker should deleteQueue() them.
+ *  - Recovered messages routed to several queues are ONE shared RecoveredMessage
+ *    object in each queue's list, and propertiesRaw buffers may be shared between
+ *    messages: treat them as read-only.
+ *  - storeIds below 2^48 are durable records; SegmentStore gives paged-out
+ *    transient bodies ids from 2^50 up. Both are just "non-zero" to the broker.
  *  - Nothing here knows AMQP: properties are kept as the opaque encoded bytes
  *    of the content header's property list (flags + values).
  */
@@ -54,7 +64,11 @@ export interface MessageStore {
   persist(msg: StorableMessage, queueKeys: readonly string[]): void;
   /** Queue `queueKey` no longer holds the message (acked, purged, expired, dropped, dead-lettered). */
   remove(queueKey: string, storeId: number): void;
-  /** Invoke cb when everything persisted/removed before this call is durable per the policy. */
+  /**
+   * Invoke cb when everything persisted before this call is durable per the policy
+   * (removals: see the invariant above). On an I/O error cb gets the error (nack the
+   * publishes); the store keeps the data and retries, it never throws here.
+   */
   sync(cb: (err?: Error) => void): void;
   /** Read a paged-out body back (synchronously; used on delivery). */
   readBody(storeId: number): Buffer;

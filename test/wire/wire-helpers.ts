@@ -6,6 +6,12 @@
  * checks every error test ends with: after a channel error the same connection
  * still works; after a connection error other connections still work.
  * Does not own any assertion about a specific error — those live in the tests.
+ *
+ * Run against warren (in-process):  node --test dist/test/wire/
+ * Run against RabbitMQ (the spec):   rabbitmqctl add_vhost wire-test &&
+ *   rabbitmqctl set_permissions -p wire-test guest ".*" ".*" ".*" &&
+ *   WARREN_TEST_URL=amqp://guest:guest@127.0.0.1:5672/wire-test node --test dist/test/wire/
+ * Error texts embed the vhost name, so tests take it from the URL (vhostOf).
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";

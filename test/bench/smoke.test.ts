@@ -1,0 +1,33 @@
+/**
+ * Smoke test of `npm run bench`: runs dist/bench/run.js --smoke against warren
+ * only (a fresh `warren server` child process per measurement) and checks that
+ * it exits 0 and prints one table row per smoke scenario (s1, s2, s4).
+ *
+ * It never asserts on speed: CI machines are too noisy for timed assertions.
+ * What it pins down is that the load generator's own AMQP framing (handshake,
+ * queue.declare, basic.qos, basic.consume, confirm.select, pre-encoded
+ * basic.publish, multiple acks) interoperates with the broker end to end — the
+ * same framing has been checked against RabbitMQ 3.10 with `--only rabbitmq`.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { repoRoot } from "../helpers/broker.js";
+
+test("bench --smoke runs s1, s2, s4 against warren and prints a table", { timeout: 120_000 }, async () => {
+  const runner = join(repoRoot, "dist", "bench", "run.js");
+  const child = spawn(process.execPath, [runner, "--smoke", "--only", "warren"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  assert.equal(code, 0, `bench exited ${code}\nstdout:\n${out}\nstderr:\n${err}`);
+  assert.match(out, /^scenario\s+metric\s+warren median/m);
+  for (const id of ["s1", "s2", "s4"]) {
+    // a row per scenario, with a number in the warren column (not "failed" or "n/a")
+    assert.match(out, new RegExp(`^${id}\\s+\\S.*?\\s{2}[\\d,.]+\\s`, "m"), `no figure for ${id} in:\n${out}`);
+  }
+  assert.doesNotMatch(out, /failed/);
+});

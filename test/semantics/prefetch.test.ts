@@ -1,0 +1,154 @@
+/**
+ * Semantics: basic.qos as RabbitMQ interprets it — global=false is a limit per
+ * consumer (for consumers created after it), global=true a limit shared by the
+ * channel's consumers; both may be set at once and both apply. basic.get is
+ * not limited by prefetch; get-ok carries the count of messages left;
+ * get-empty when there are none.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type amqp from "amqplib";
+import { semBroker, Inbox, sleep, uniq, type Sem } from "./sem-helpers.js";
+
+let sem: Sem;
+before(async () => { sem = await semBroker("prefetch"); });
+after(async () => { await sem?.stop(); });
+
+/** Time given to a broker to (not) deliver more, after which counts are compared. */
+const SETTLE = 250;
+
+async function fill(ch: amqp.Channel, q: string, n: number): Promise<void> {
+  await ch.assertQueue(q, { durable: false });
+  for (let i = 1; i <= n; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+  await ch.checkQueue(q);
+}
+
+/** Start `n` manual-ack consumers on `ch`; each gets its own inbox. */
+async function consumers(ch: amqp.Channel, q: string, n: number): Promise<Inbox<amqp.ConsumeMessage>[]> {
+  const boxes: Inbox<amqp.ConsumeMessage>[] = [];
+  for (let i = 0; i < n; i++) {
+    const box = new Inbox<amqp.ConsumeMessage>();
+    await ch.consume(q, (m) => m && box.push(m), { noAck: false });
+    boxes.push(box);
+  }
+  return boxes;
+}
+
+const counts = (boxes: Inbox<amqp.ConsumeMessage>[]) => boxes.map((b) => b.items.length);
+
+// global=false: each consumer may hold `prefetch` unacked messages.
+test("prefetch global=false limits each consumer separately", async () => {
+  const q = uniq("qos-consumer");
+  const ch = await sem.channel();
+  await fill(ch, q, 10);
+  await ch.prefetch(2, false);
+  const boxes = await consumers(ch, q, 2);
+  await sleep(SETTLE);
+  assert.deepEqual(counts(boxes), [2, 2]);
+  assert.equal((await ch.checkQueue(q)).messageCount, 6);
+  await ch.deleteQueue(q);
+});
+
+// global=true: the limit is shared by all consumers on the channel.
+test("prefetch global=true limits the channel as a whole", async () => {
+  const q = uniq("qos-channel");
+  const ch = await sem.channel();
+  await fill(ch, q, 10);
+  await ch.prefetch(3, true);
+  const boxes = await consumers(ch, q, 2);
+  await sleep(SETTLE);
+  assert.equal(counts(boxes).reduce((a, b) => a + b), 3);
+  // acking one lets exactly one more through
+  const first = boxes.find((b) => b.items.length > 0)!.items[0]!;
+  ch.ack(first);
+  await sleep(SETTLE);
+  assert.equal(counts(boxes).reduce((a, b) => a + b), 4);
+  await ch.deleteQueue(q);
+});
+
+// Both at once: per-consumer 2 and channel 5 — three consumers hold 2+2+1.
+test("per-consumer and per-channel prefetch both apply", async () => {
+  const q = uniq("qos-both");
+  const ch = await sem.channel();
+  await fill(ch, q, 20);
+  await ch.prefetch(5, true);
+  await ch.prefetch(2, false);
+  const boxes = await consumers(ch, q, 3);
+  await sleep(SETTLE);
+  assert.deepEqual(counts(boxes), [2, 2, 1]);
+  await ch.deleteQueue(q);
+});
+
+// Changing global=false mid-stream affects only consumers created afterwards.
+test("qos global=false change applies to new consumers only", async () => {
+  const q = uniq("qos-change");
+  const ch = await sem.channel();
+  await fill(ch, q, 10);
+  await ch.prefetch(1, false);
+  const [a] = await consumers(ch, q, 1);
+  await sleep(SETTLE);
+  assert.equal(a!.items.length, 1);
+  await ch.prefetch(3, false);
+  const [b] = await consumers(ch, q, 1);
+  await sleep(SETTLE);
+  assert.deepEqual(counts([a!, b!]), [1, 3]);
+  await ch.deleteQueue(q);
+});
+
+// Raising global=true mid-stream widens the channel's window at once.
+test("qos global=true raised mid-stream lets more through at once", async () => {
+  const q = uniq("qos-global-change");
+  const ch = await sem.channel();
+  await fill(ch, q, 10);
+  await ch.prefetch(1, true);
+  const [a] = await consumers(ch, q, 1);
+  await sleep(SETTLE);
+  assert.equal(a!.items.length, 1);
+  await ch.prefetch(4, true);
+  await a!.waitFor(4, 2000);
+  await sleep(SETTLE);
+  assert.equal(a!.items.length, 4);
+  await ch.deleteQueue(q);
+});
+
+// basic.get is not subject to prefetch: it returns a message even while the
+// channel's consumers are at their limits.
+test("basic.get ignores prefetch", async () => {
+  const q = uniq("qos-get");
+  const ch = await sem.channel();
+  await fill(ch, q, 5);
+  await ch.prefetch(1, true);
+  await ch.prefetch(1, false);
+  const [a] = await consumers(ch, q, 1);
+  await sleep(SETTLE);
+  assert.equal(a!.items.length, 1);
+  const g1 = await ch.get(q, { noAck: false });
+  const g2 = await ch.get(q, { noAck: false });
+  assert.ok(g1 && g2);
+  assert.deepEqual([g1.content.toString(), g2.content.toString()], ["m2", "m3"]);
+  await ch.deleteQueue(q);
+});
+
+// get-ok message_count is the number of messages left after this one;
+// an empty queue answers get-empty (amqplib: false).
+test("basic.get-ok message_count and get-empty", async () => {
+  const q = uniq("get-count");
+  const ch = await sem.channel();
+  await fill(ch, q, 3);
+  const counted: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = await ch.get(q, { noAck: true });
+    assert.ok(m);
+    counted.push(m.fields.messageCount);
+  }
+  assert.deepEqual(counted, [2, 1, 0]);
+  assert.equal(await ch.get(q, { noAck: true }), false);
+  // a get'd, unacked message is not counted as ready
+  ch.sendToQueue(q, Buffer.from("x"));
+  ch.sendToQueue(q, Buffer.from("y"));
+  const x = await ch.get(q, { noAck: false });
+  assert.ok(x);
+  assert.equal(x.fields.messageCount, 1);
+  assert.equal((await ch.checkQueue(q)).messageCount, 1);
+  await ch.deleteQueue(q);
+});
