@@ -66,16 +66,32 @@ test("prefetch global=true limits the channel as a whole", async () => {
   await ch.deleteQueue(q);
 });
 
-// Both at once: per-consumer 2 and channel 5 — three consumers hold 2+2+1.
+// Both at once, in the order RabbitMQ documents (per-consumer first, then
+// global): per-consumer 2 and channel 5 — three consumers hold 2+2+1.
 test("per-consumer and per-channel prefetch both apply", async () => {
   const q = uniq("qos-both");
+  const ch = await sem.channel();
+  await fill(ch, q, 20);
+  await ch.prefetch(2, false);
+  await ch.prefetch(5, true);
+  const boxes = await consumers(ch, q, 3);
+  await sleep(SETTLE);
+  assert.deepEqual(counts(boxes), [2, 2, 1]);
+  await ch.deleteQueue(q);
+});
+
+// rabbit_channel quirk: basic.qos global=false lifts the channel-wide limit
+// (rabbit_limiter:unlimit_prefetch), so global=true first, then global=false,
+// leaves only the per-consumer limit: three consumers hold 2+2+2.
+test("qos global=false after global=true lifts the channel limit", async () => {
+  const q = uniq("qos-both-reversed");
   const ch = await sem.channel();
   await fill(ch, q, 20);
   await ch.prefetch(5, true);
   await ch.prefetch(2, false);
   const boxes = await consumers(ch, q, 3);
   await sleep(SETTLE);
-  assert.deepEqual(counts(boxes), [2, 2, 1]);
+  assert.deepEqual(counts(boxes), [2, 2, 2]);
   await ch.deleteQueue(q);
 });
 
@@ -126,6 +142,23 @@ test("basic.get ignores prefetch", async () => {
   const g2 = await ch.get(q, { noAck: false });
   assert.ok(g1 && g2);
   assert.deepEqual([g1.content.toString(), g2.content.toString()], ["m2", "m3"]);
+  await ch.deleteQueue(q);
+});
+
+// The channel-wide window counts consumer deliveries only: messages taken
+// with basic.get and not yet acked do not hold it (rabbit_channel notifies the
+// limiter only for deliveries with a consumer tag).
+test("unacked basic.get messages do not use up the global prefetch window", async () => {
+  const q = uniq("qos-get-window");
+  const ch = await sem.channel();
+  await fill(ch, q, 5);
+  await ch.prefetch(1, true);
+  assert.ok(await ch.get(q, { noAck: false }));
+  assert.ok(await ch.get(q, { noAck: false }));
+  const [a] = await consumers(ch, q, 1);
+  await a!.waitFor(1, 2000);
+  await sleep(SETTLE);
+  assert.deepEqual(a!.items.map((m) => m.content.toString()), ["m3"]);
   await ch.deleteQueue(q);
 });
 
