@@ -107,7 +107,7 @@ export class Broker implements VHostEvents {
         }
       }
       // messages of queues that no longer exist: release them
-      for (const [key, msgs] of byQueue) for (const m of msgs) this.store.remove(key, m.storeId);
+      for (const key of byQueue.keys()) this.store.deleteQueue(key);
     }
     return { recoveredMessages: recovered, durableQueues };
   }

@@ -4,7 +4,8 @@
  * time, exchange and routing-keys; x-first-death-* are set once;
  * the expiration property is removed (kept as original-expiration) so the copy
  * does not expire again for the same reason; the routing key becomes
- * x-dead-letter-routing-key when the queue sets one.
+ * x-dead-letter-routing-key when the queue sets one (and CC is dropped).
+ * Also: cycle detection (isDeathCycle), used by the router.
  */
 import { TypedValue, type FieldTable, type FieldValue } from "../amqp/field-table.js";
 import { encodeProperties, type BasicProperties } from "../amqp/properties.js";
@@ -50,12 +51,35 @@ export function deadLetterMessage(orig: Message, q: Queue, reason: DeadLetterRea
     headers["x-first-death-reason"] = reason;
     headers["x-first-death-exchange"] = orig.exchange;
   }
-  headers["x-last-death-queue"] = q.name;
-  headers["x-last-death-reason"] = reason;
-  headers["x-last-death-exchange"] = orig.exchange;
+  // (no x-last-death-*: RabbitMQ 3.10, our reference, does not write them; 3.13 added them)
+  // with x-dead-letter-routing-key the copy is routed by that key alone: CC goes
+  // (rabbit_dead_letter:make_msg); without it, by all the original keys, BCC included
+  const dlrk = q.settings.deadLetterRoutingKey;
+  if (dlrk !== undefined) delete headers["CC"];
   p.headers = headers;
-  const rk = q.settings.deadLetterRoutingKey ?? orig.routingKey;
   const body = orig.body;
   // delivered with the dead-letter exchange as its exchange, as RabbitMQ does
-  return new Message(_dlx, rk, p, encodeProperties(p), body, orig.bodySize, Date.now());
+  const msg = new Message(_dlx, dlrk ?? orig.routingKey, p, encodeProperties(p), body, orig.bodySize, Date.now());
+  if (dlrk === undefined) msg.bcc = orig.bcc;
+  return msg;
+}
+
+/**
+ * rabbit_dead_letter:is_cycle: the message already died in `queue`, and no death
+ * since then (that one included) was a rejection — a "fully automatic" cycle.
+ * Anything unexpected in x-death counts as a client's doing: not a cycle.
+ */
+export function isDeathCycle(queue: string, headers: FieldTable | undefined): boolean {
+  const deaths = headers?.["x-death"];
+  if (!Array.isArray(deaths)) return false;
+  for (const d of deaths) {
+    if (!isTable(d)) return false;
+    if (d["reason"] === "rejected") return false;
+    if (d["queue"] === queue) return true;
+  }
+  return false;
+}
+
+function isTable(v: FieldValue): v is FieldTable {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof TypedValue);
 }

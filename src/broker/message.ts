@@ -15,6 +15,12 @@ export class Message implements StorableMessage {
   storeId = 0;
   /** number of queues currently holding this message (ready or unacked) */
   refs = 0;
+  /**
+   * BCC routing keys: the header is stripped at routing, but dead-lettering
+   * without x-dead-letter-routing-key routes with all the message's keys, BCC
+   * included, as RabbitMQ does. null for (nearly) every message.
+   */
+  bcc: string[] | null = null;
   constructor(
     public exchange: string,
     public routingKey: string,

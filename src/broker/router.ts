@@ -1,15 +1,17 @@
 /**
  * Generic routing, written once for every exchange type: follows
  * exchange-to-exchange bindings (cycle-safe), falls back to the alternate
- * exchange when an exchange matches nothing, adds CC/BCC routing keys, and
- * de-duplicates queues. Then enqueues: a persistent message bound for durable
+ * exchange when an exchange matches nothing, adds CC/BCC routing keys (and
+ * strips the BCC header), and de-duplicates queues. Then enqueues: a persistent message bound for durable
  * queues is handed to the store ONCE with the list of those queues.
  *
  * Hot path: no per-message allocation beyond the result; scratch arrays are
  * reused and queues are de-duplicated with an epoch mark instead of a Set.
  */
 import type { FieldTable } from "../amqp/field-table.js";
+import { encodeProperties } from "../amqp/properties.js";
 import type { Exchange, Destination } from "./exchanges/exchange.js";
+import { isDeathCycle } from "./dead-letter.js";
 import type { Message } from "./message.js";
 import { Queue } from "./queue.js";
 import type { VHost } from "./vhost.js";
@@ -32,7 +34,7 @@ export class Router {
   constructor(private readonly vhost: VHost) {}
 
   /** Fill `this.matched` with the queues `msg` routes to from `ex`. */
-  route(ex: Exchange, routingKey: string, headers: FieldTable | undefined): Queue[] {
+  route(ex: Exchange, routingKey: string, headers: FieldTable | undefined, bcc: string[] | null = null): Queue[] {
     const out = this.matched;
     out.length = 0;
     const mark = ++epoch;
@@ -43,8 +45,12 @@ export class Router {
       addKeys(keys, headers["CC"]);
       addKeys(keys, headers["BCC"]);
     }
-    this.visited.length = 0;
-    for (let k = 0; k < keys.length; k++) this.routeFrom(ex, keys[k]!, headers, mark);
+    if (bcc !== null) addKeys(keys, bcc);
+    for (let k = 0; k < keys.length; k++) {
+      // each key walks the exchange graph afresh (CC keys may reach the same exchanges)
+      this.visited.length = 0;
+      this.routeFrom(ex, keys[k]!, headers, mark);
+    }
     return out;
   }
 
@@ -79,11 +85,20 @@ export class Router {
 
   /**
    * Route and enqueue. Returns a bit set of ROUTED / NEEDS_SYNC / REJECTED.
-   * `dlReason` is set when dead-lettering (used for cycle detection).
+   * `dlReason` is set when dead-lettering: queues the message would cycle back
+   * into without a rejection on the way are skipped (rabbit_dead_letter:detect_cycles).
    */
-  publish(ex: Exchange, msg: Message, routingKey: string, _dlReason: string | null = null): number {
+  publish(ex: Exchange, msg: Message, routingKey: string, dlReason: string | null = null): number {
     ex.publishIn++;
-    const queues = this.route(ex, routingKey, msg.properties.headers);
+    const headers = msg.properties.headers;
+    const queues = this.route(ex, routingKey, headers, msg.bcc);
+    // BCC adds routes but is never delivered (nor returned, nor stored), as in rabbit_basic
+    if (headers !== undefined && headers["BCC"] !== undefined) stripBcc(msg);
+    if (dlReason !== null && dlReason !== "rejected" && queues.length > 0) {
+      let k = 0;
+      for (let i = 0; i < queues.length; i++) if (!isDeathCycle(queues[i]!.name, msg.properties.headers)) queues[k++] = queues[i]!;
+      queues.length = k;
+    }
     if (queues.length === 0) return 0;
     let flags = ROUTED;
     // filter out queues that refuse (overflow) before anything is stored
@@ -114,6 +129,17 @@ export class Router {
     this.vhost.stats.publish++;
     return flags;
   }
+}
+
+function stripBcc(msg: Message): void {
+  const { BCC: bcc, ...rest } = msg.properties.headers!;
+  if (Array.isArray(bcc)) {
+    const keys: string[] = [];
+    addKeys(keys, bcc);
+    if (keys.length > 0) msg.bcc = keys;
+  }
+  msg.properties = { ...msg.properties, headers: rest };
+  msg.propertiesRaw = encodeProperties(msg.properties);
 }
 
 function addKeys(keys: string[], v: unknown): void {

@@ -108,7 +108,8 @@ export class VHost implements QueueOwner {
     const ex = this.exchanges.get(name);
     if (!ex) return; // RabbitMQ: deleting a missing exchange succeeds
     if (name.startsWith("amq.")) throw accessRefused(`deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
-    if (ifUnused && (ex.bindings.size > 0 || ex.incoming.size > 0)) {
+    // "in use" means bindings with this exchange as the source (rabbit_binding:has_for_source)
+    if (ifUnused && ex.bindings.size > 0) {
       throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
     }
     this.removeExchange(ex);
@@ -227,10 +228,10 @@ export class VHost implements QueueOwner {
   }
 
   bind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    checkNotDefaultExchange(kind, destName, source);
     const dest = this.destination(kind, destName);
     if (dest instanceof Queue) this.checkExclusive(dest, owner);
     const ex = this.getExchange(source);
-    if (source === "") throw accessRefused(`operation not permitted on the default exchange`);
     if (ex.type === "headers") validateXMatch(args);
     if (ex.bind(dest, routingKey, args) && this.isDurableBinding(ex, dest)) {
       this.events.definitionChanged({ op: "bind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
@@ -238,10 +239,10 @@ export class VHost implements QueueOwner {
   }
 
   unbind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    checkNotDefaultExchange(kind, destName, source);
     const dest = this.destination(kind, destName);
     if (dest instanceof Queue) this.checkExclusive(dest, owner);
     const ex = this.getExchange(source);
-    if (source === "") throw accessRefused(`operation not permitted on the default exchange`);
     const existed = ex.unbind(dest, routingKey, args);
     // RabbitMQ answers unbind-ok for a missing binding
     if (existed) {
@@ -286,14 +287,24 @@ export class VHost implements QueueOwner {
     for (const e of entries) {
       if (e.msg.body === null && e.msg.storeId !== 0 && this.store) e.msg.body = this.store.readBody(e.msg.storeId);
       const msg = deadLetterMessage(e.msg, q, reason, dlx);
-      // a dead-lettered message cycling back to the same queue for expiry is dropped (cycle detection)
-      this.router.publish(ex, msg, msg.routingKey, q.settings.deadLetterRoutingKey === undefined ? reason : null);
+      // a dead-lettered message cycling back into a queue without a rejection on the way is dropped (cycle detection)
+      this.router.publish(ex, msg, msg.routingKey, reason);
     }
   }
 
   /** Drop everything (vhost deletion). */
   destroy(): void {
     for (const q of [...this.queues.values()]) this.removeQueue(q);
+  }
+}
+
+/**
+ * rabbit_channel:binding_action checks source and destination against the default
+ * exchange before anything else (so before existence: 403, not 404).
+ */
+function checkNotDefaultExchange(kind: "queue" | "exchange", destName: string, source: string): void {
+  if (source === "" || (kind === "exchange" && destName === "")) {
+    throw accessRefused(`operation not permitted on the default exchange`);
   }
 }
 

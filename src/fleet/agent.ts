@@ -73,7 +73,7 @@ export class Agent {
     for (const s of this.journal.nonces.values()) {
       if (s.started && !s.result) {
         o.log(`task ${s.task}: interrupted by an agent restart; reporting it`);
-        this.journal.result(s.nonce, this.resultFor(s.task, s.nonce, "interrupted", { error: "the agent stopped while the command ran; its outcome is unknown and it was not re-run" }));
+        void this.journal.result(s.nonce, this.resultFor(s.task, s.nonce, "interrupted", { error: "the agent stopped while the command ran; its outcome is unknown and it was not re-run" }));
       }
     }
   }
@@ -88,7 +88,8 @@ export class Agent {
       try {
         await this.session();
         backoff.reset();
-        await new Promise<void>((r) => (this.wake = r)); // until the connection closes or stop()
+        // Until the connection closes or stop(); stop() may already have happened while we connected.
+        if (!this.stopping) await new Promise<void>((r) => (this.wake = r)); // until the connection closes or stop()
       } catch (e) {
         this.o.log(`broker ${redact(this.o.url)}: ${describeError(e)}`);
       }
@@ -192,7 +193,7 @@ export class Agent {
     for (const s of this.journal.nonces.values()) {
       if (!s.result || s.acked || this.running.has(s.nonce)) continue;
       await this.publishResult(ch, s.result);
-      this.journal.acked(s.nonce);
+      void this.journal.acked(s.nonce);
     }
   }
 
@@ -250,7 +251,7 @@ export class Agent {
     if (!ch || gen !== this.gen) return; // the broker will redeliver; the journal has the result
     try {
       await this.publishResult(ch, r);
-      if (journalNonce) this.journal.acked(journalNonce);
+      if (journalNonce) void this.journal.acked(journalNonce);
       if (gen === this.gen) ch.ack(m);
     } catch (e) {
       this.o.log(`could not publish a result (will retry after reconnect): ${describeError(e)}`);
@@ -301,10 +302,10 @@ export class Agent {
     for (const job of this.pending) {
       if (job.payload.task !== p.task) keep.push(job);
       else {
-        this.journal.seen(job.payload.nonce, job.payload.task, job.payload.exp);
         const r = this.resultFor(job.payload.task, job.payload.nonce, "cancelled", { error: `cancelled by ${p.user} before it started` });
-        this.journal.result(job.payload.nonce, r);
-        void this.finishDelivery(job.msg, job.gen, r, job.payload.nonce);
+        void this.journal.seen(job.payload.nonce, job.payload.task, job.payload.exp)
+          .then(() => this.journal.result(job.payload.nonce, r))
+          .then(() => this.finishDelivery(job.msg, job.gen, r, job.payload.nonce), (e: Error) => this.o.log(`journal write failed: ${e.message}`));
       }
     }
     this.pending = keep;
@@ -320,8 +321,15 @@ export class Agent {
 
   private async runJob(job: Job): Promise<void> {
     const p = job.payload;
-    this.journal.start(p.nonce, p.task, p.exp); // fsync'd before anything runs: never twice
     this.running.set(p.nonce, job);
+    try {
+      await this.journal.start(p.nonce, p.task, p.exp); // on disk before anything runs: never twice
+    } catch (e) {
+      // Without a durable nonce we cannot promise "never twice": leave the command unacked for later.
+      this.running.delete(p.nonce);
+      this.o.log(`journal write failed, not running task ${p.task}: ${(e as Error).message}`);
+      return;
+    }
     const startedAt = Date.now();
     this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
     const buf = { stdout: "", stderr: "" };
@@ -348,7 +356,7 @@ export class Agent {
       r.status = "interrupted";
       r.error = "the agent was stopped while the command ran; its process group was killed";
     }
-    this.journal.result(p.nonce, r);
+    await this.journal.result(p.nonce, r).catch((e: Error) => this.o.log(`journal write failed: ${e.message}`));
     this.running.delete(p.nonce);
     this.o.log(`task ${p.task}: ${r.status}${r.exitCode != null ? ` (exit ${r.exitCode})` : ""}`);
     await this.finishDelivery(job.msg, job.gen, r, p.nonce);
@@ -368,6 +376,6 @@ export class Agent {
     await this.presence("offline");
     this.wake?.();
     await this.loop;
-    this.journal.close();
+    await this.journal.close();
   }
 }

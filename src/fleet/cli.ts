@@ -201,6 +201,7 @@ async function collectorVerb(p: Parsed, io: Io): Promise<number> {
   log(`${sig}: stopping`);
   await http?.close();
   await c.close();
+  log("stopped");
   return 0;
 }
 

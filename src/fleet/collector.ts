@@ -67,7 +67,8 @@ export class Collector implements Publisher {
         await this.session();
         backoff.reset();
         this.readyResolve?.();
-        await new Promise<void>((r) => (this.wake = r));
+        // Until the connection closes or stop(); stop() may already have happened while we connected.
+        if (!this.stopping) await new Promise<void>((r) => (this.wake = r));
       } catch (e) {
         this.o.log(`collector: broker ${redact(this.o.url)}: ${describeError(e)}`);
       }

@@ -10,7 +10,7 @@
  * On open we compact: records of nonces whose command expiry has passed are
  * dropped, because an expired command is refused on expiry alone.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, mkdirSync, openSync, readFileSync, renameSync, write, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ResultMessage } from "./protocol.js";
 
@@ -35,6 +35,7 @@ const KEEP_AFTER_EXP_MS = 10 * 60_000;
 export class Journal {
   readonly nonces = new Map<string, NonceState>();
   private fd: number;
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -84,25 +85,40 @@ export class Journal {
     renameSync(tmp, this.file);
   }
 
-  private write(r: Rec, sync: boolean): void {
+  /**
+   * Appends are chained (in order) and asynchronous, so many agents in one
+   * process (the benchmark) or many tasks do not stall the event loop on
+   * fsync; the in-memory state changes at once, so a second delivery of the
+   * same nonce is refused even before the disk write finishes.
+   */
+  private write(r: Rec, durable: boolean): Promise<void> {
     this.apply(r);
-    writeSync(this.fd, JSON.stringify(r) + "\n");
-    if (sync) fsyncSync(this.fd);
+    const line = JSON.stringify(r) + "\n";
+    const next = this.chain.then(() => new Promise<void>((resolve, reject) => {
+      write(this.fd, line, (e) => {
+        if (e) return reject(e);
+        if (!durable) return resolve();
+        fdatasync(this.fd, (e2) => (e2 ? reject(e2) : resolve()));
+      });
+    }));
+    this.chain = next.catch(() => {}); // one failed write must not block later ones
+    return next;
   }
 
-  start(nonce: string, task: number | null, exp: number): void {
-    this.write({ t: "start", n: nonce, task, exp }, true);
+  start(nonce: string, task: number | null, exp: number): Promise<void> {
+    return this.write({ t: "start", n: nonce, task, exp }, true);
   }
-  seen(nonce: string, task: number | null, exp: number): void {
-    this.write({ t: "seen", n: nonce, task, exp }, true);
+  seen(nonce: string, task: number | null, exp: number): Promise<void> {
+    return this.write({ t: "seen", n: nonce, task, exp }, true);
   }
-  result(nonce: string, r: ResultMessage): void {
-    this.write({ t: "result", n: nonce, r }, true);
+  result(nonce: string, r: ResultMessage): Promise<void> {
+    return this.write({ t: "result", n: nonce, r }, true);
   }
-  acked(nonce: string): void {
-    this.write({ t: "acked", n: nonce }, false);
+  acked(nonce: string): Promise<void> {
+    return this.write({ t: "acked", n: nonce }, false).catch(() => {});
   }
-  close(): void {
+  async close(): Promise<void> {
+    await this.chain;
     try {
       closeSync(this.fd);
     } catch {

@@ -265,7 +265,8 @@ export class FleetService extends EventEmitter {
     });
     if (typeof r.task === "number") {
       this.emit("task", r.task);
-      if (changed) void this.dispatch(r.task); // the next --batch wave may be due
+      // The next --batch wave may be due (cheap indexed check first: most tasks have nothing pending).
+      if (changed && this.store.hasPending(r.task)) void this.dispatch(r.task);
     }
     return changed;
   }

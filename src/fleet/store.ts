@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS results (
   stdout TEXT NOT NULL DEFAULT '', stderr TEXT NOT NULL DEFAULT '', truncated INTEGER NOT NULL DEFAULT 0, error TEXT,
   nonce TEXT, batch_no INTEGER NOT NULL DEFAULT 0, dispatch_target TEXT, queued_at INTEGER, started_at INTEGER, finished_at INTEGER,
   PRIMARY KEY (task_id, host));
-CREATE INDEX IF NOT EXISTS results_open ON results (status) WHERE status IN ('pending','queued','running');
+CREATE INDEX IF NOT EXISTS results_open ON results (status, task_id) WHERE status IN ('pending','queued','running');
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, task_id INTEGER, detail TEXT);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
@@ -204,6 +204,10 @@ export class FleetStore {
 
   insertResult(taskId: number, host: string, status: HostStatus, batchNo: number): void {
     this.db.prepare("INSERT OR IGNORE INTO results (task_id, host, status, batch_no) VALUES (?,?,?,?)").run(taskId, host, status, batchNo);
+  }
+
+  hasPending(taskId: number): boolean {
+    return !!this.db.prepare("SELECT 1 FROM results WHERE task_id = ? AND status = 'pending' LIMIT 1").get(taskId);
   }
 
   results(taskId: number): ResultRow[] {

@@ -56,6 +56,12 @@ export class Channel implements ConsumerHost {
   /** basic.qos global=true: shared by all consumers of the channel */
   globalPrefetch = 0;
   unackedCount = 0;
+  /**
+   * Unacked consumer deliveries: what the global window counts. basic.get'd
+   * messages are unacked too but, as in RabbitMQ (whose limiter is notified
+   * only of deliveries with a consumer tag), do not hold the window.
+   */
+  consumerUnacked = 0;
   flowActive = true;
   // publishing
   pending: PendingPublish | null = null;
@@ -201,7 +207,7 @@ export class Channel implements ConsumerHost {
     }
     if (c.noAck) return true;
     if (c.prefetch !== 0 && c.unacked >= c.prefetch) return false;
-    if (this.globalPrefetch !== 0 && this.unackedCount >= this.globalPrefetch) return false;
+    if (this.globalPrefetch !== 0 && this.consumerUnacked >= this.globalPrefetch) return false;
     return true;
   }
 
@@ -218,6 +224,7 @@ export class Channel implements ConsumerHost {
       this.unacked.set(tag, { tag, queue: q, entry: e, consumer: c });
       c.unacked++;
       this.unackedCount++;
+      this.consumerUnacked++;
       q.markUnacked();
     }
   }
@@ -272,7 +279,10 @@ export class Channel implements ConsumerHost {
     if (kind === "requeue") list = list.slice().reverse();
     for (const u of list) {
       this.unackedCount--;
-      if (u.consumer) u.consumer.unacked--;
+      if (u.consumer) {
+        u.consumer.unacked--;
+        this.consumerUnacked--;
+      }
       touched.add(u.queue);
       if (kind === "ack") {
         u.queue.settle(u.entry, true);

@@ -114,12 +114,16 @@ export class GroupCommit {
     }
   }
 
+  /** An fdatasync failed (here or in the owner's synchronous path): refuse every later confirm. */
+  poison(err: Error): void {
+    if (this.fatal !== null) return;
+    this.fatal = err;
+    this.log(`store: fdatasync failed (${(err as NodeJS.ErrnoException).code ?? err.message}); no further confirms until restart`);
+  }
+
   private syncFinished(cbs: SyncCallback[], err: Error | null): void {
     this.inFlight = false;
-    if (err !== null && this.fatal === null) {
-      this.fatal = err;
-      this.log(`store: fdatasync failed (${(err as NodeJS.ErrnoException).code ?? err.message}); no further confirms until restart`);
-    }
+    if (err !== null) this.poison(err);
     this.serve(cbs, err ?? undefined);
     for (const w of this.idleWaiters.splice(0)) w();
     if (this.waiting.length > 0) this.scheduleFlush();

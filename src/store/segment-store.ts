@@ -25,7 +25,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { AppendFile } from "./append-file.js";
 import { GroupCommit } from "./group-commit.js";
-import { makeIo, type IoCounters, type StoreIo } from "./io.js";
+import { fsyncDir, makeIo, type IoCounters, type StoreIo } from "./io.js";
 import { QueueRefs } from "./queue-refs.js";
 import { QDELETE_FILE, recover } from "./recovery.js";
 import {
@@ -105,6 +105,8 @@ export class SegmentStore implements MessageStore {
   private lastWriteError: Error | null = null;
   private closed = false;
   private readonly recoveryMs: number;
+  /** true from open until recover() or the first persist(): deleteQueue calls are definition replays */
+  private replaying = true;
 
   static open(opts: SegmentStoreOptions): SegmentStore {
     fs.mkdirSync(opts.dir, { recursive: true });
@@ -114,7 +116,7 @@ export class SegmentStore implements MessageStore {
   private constructor(private readonly opts: SegmentStoreOptions) {
     this.log = opts.log ?? ((l) => process.stderr.write(l + "\n"));
     this.io = makeIo(opts.io);
-    this.segmentSize = Math.min(opts.segmentSize ?? DEFAULT_SEGMENT, 2 ** 31);
+    this.segmentSize = Math.min(opts.segmentSize ?? testSegmentSize() ?? DEFAULT_SEGMENT, 2 ** 31);
     const t0 = performance.now();
     const st = recover({
       dir: opts.dir,
@@ -144,11 +146,13 @@ export class SegmentStore implements MessageStore {
   recover(): Map<string, RecoveredMessage[]> {
     const r = this.recovered ?? new Map<string, RecoveredMessage[]>();
     this.recovered = null; // let the broker own (and free) them
+    this.replaying = false;
     return r;
   }
 
   persist(msg: StorableMessage, queueKeys: readonly string[]): void {
     this.assertOpen();
+    this.replaying = false;
     const keys = uniqueKeys(queueKeys);
     if (keys.length === 0) return;
     if (msg.storeId !== 0 && msg.storeId < SCRATCH_ID_BASE) throw new Error(`message already persisted as ${msg.storeId}`);
@@ -193,6 +197,11 @@ export class SegmentStore implements MessageStore {
 
   deleteQueue(queueKey: string): void {
     if (this.closed) return;
+    // Before recover() and any persist() the broker is replaying its definitions log:
+    // this deletion happened in an earlier run and its QDELETE is already on disk (and
+    // applied by the recovery scan). Applying it again with today's nextId would also
+    // delete the messages of a queue re-declared under the same name afterwards.
+    if (this.replaying) return;
     const q = this.queues.get(queueKey);
     if (q === undefined) return; // nothing on disk is still referenced by it
     this.queues.delete(queueKey);
@@ -328,18 +337,9 @@ export class SegmentStore implements MessageStore {
   private closeCurrent(seg: Segment): void {
     this.current = null;
     seg.seal();
-    const f = seg.file!;
-    try {
-      f.flush();
-      if (this.opts.fsync !== "none" && f.written > f.synced) {
-        this.io.fdatasyncSync(f.fd);
-        this.counters.fsyncs++;
-        f.synced = f.written;
-      }
-    } catch (e) {
-      // leave it pending: flushAll() keeps retrying files of every segment that has pending bytes
-      this.lastWriteError = e as Error;
-    }
+    const err = this.syncFileNow(seg.file!);
+    // on failure the data stays pending: flushAll() keeps retrying every segment file with pending bytes
+    if (err !== null) this.lastWriteError = err;
     if (seg.live === 0) this.deleteSegment(seg);
   }
 
@@ -366,7 +366,7 @@ export class SegmentStore implements MessageStore {
     seg.closeFiles();
     try {
       fs.rmSync(seg.path, { force: true });
-      if (this.opts.fsync !== "none") fsyncDirSafe(this.opts.dir);
+      if (this.opts.fsync !== "none") fsyncDir(this.opts.dir);
       fs.rmSync(seg.ackPath, { force: true });
     } catch (e) {
       this.log(`store: could not delete ${seg.path}: ${(e as Error).message}`);
@@ -377,15 +377,30 @@ export class SegmentStore implements MessageStore {
   private makeRemovalsDurable(): void {
     const f = this.qdelete;
     if (f === null || (!f.hasPending && f.written === f.synced)) return;
+    const err = this.syncFileNow(f);
+    if (err !== null) this.lastWriteError = err;
+  }
+
+  /** Flush and (unless policy "none") fdatasync one file right now, its directory entry first if new. */
+  private syncFileNow(f: AppendFile): Error | null {
     try {
       f.flush();
-      if (this.opts.fsync !== "none") {
-        this.io.fdatasyncSync(f.fd);
-        this.counters.fsyncs++;
-        f.synced = f.written;
-      }
     } catch (e) {
-      this.lastWriteError = e as Error;
+      return e as Error; // stays pending, retried by the next flush
+    }
+    if (this.opts.fsync === "none" || f.written === f.synced) return null;
+    try {
+      if (f.needsDirSync) {
+        fsyncDir(this.opts.dir);
+        f.needsDirSync = false;
+      }
+      this.io.fdatasyncSync(f.fd);
+      this.counters.fsyncs++;
+      f.synced = f.written;
+      return null;
+    } catch (e) {
+      this.gc.poison(e as Error); // same rule as the group commit: no confirm after a failed fsync
+      return e as Error;
     }
   }
 
@@ -477,17 +492,16 @@ export class SegmentStore implements MessageStore {
   }
 }
 
+/**
+ * Test hook: WARREN_TEST_SEGMENT_BYTES makes a broker child process roll small
+ * segments, so crash tests exercise rollover and segment deletion. Not a setting.
+ */
+function testSegmentSize(): number | undefined {
+  const v = Number(process.env.WARREN_TEST_SEGMENT_BYTES);
+  return Number.isInteger(v) && v >= 4096 ? v : undefined;
+}
+
 function uniqueKeys(keys: readonly string[]): readonly string[] {
   if (keys.length < 2) return keys;
   return new Set(keys).size === keys.length ? keys : [...new Set(keys)];
-}
-
-function fsyncDirSafe(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, "r");
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-  } catch {
-    /* best effort: the unlink itself succeeded */
-  }
 }

@@ -81,7 +81,12 @@ export interface MessageStore {
   releasePaged(storeId: number): void;
   /** All messages per durable queue key, in queue order. Called once at start, before any persist. */
   recover(): Map<string, RecoveredMessage[]>;
-  /** Forget every reference held by a deleted durable queue. */
+  /**
+   * Forget every reference held by a deleted durable queue. Calls made before
+   * recover() (and before any persist) are definitions-log replay and are ignored:
+   * that deletion is already on disk, and re-applying it would hit a queue
+   * re-declared under the same name afterwards.
+   */
   deleteQueue(queueKey: string): void;
   /** Flush, fsync and close files. */
   close(): Promise<void>;

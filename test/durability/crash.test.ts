@@ -21,13 +21,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
-import { checkBody, closeQuietly, connect, makeBody, readAll, recoveryLine, removeDir, startWarrenChild, tempDir } from "./helpers.js";
+import { abandon, checkBody, closeQuietly, connect, makeBody, readAll, recoveryLine, removeDir, startWarrenChild, tempDir } from "./helpers.js";
 import type { BrokerProcess } from "../helpers/broker.js";
 
 const ROUNDS = Number(process.env.WARREN_CRASH_ROUNDS ?? 20);
 const BUDGET_MS = Number(process.env.WARREN_CRASH_BUDGET_MS ?? 150_000);
 const POLICIES = ["always", "always", "interval", "none"] as const;
 const WINDOW = 256;
+/** small segments (256 KiB) so that rollover and deletion of consumed segments happen under the kills */
+const ENV = { WARREN_TEST_SEGMENT_BYTES: String(256 * 1024) };
 
 /** stream number -> how it is published; queue -> the stream it receives */
 const STREAMS = [
@@ -171,7 +173,11 @@ async function workload(url: string, models: QueueModel[], nextSeq: number[], t:
     });
   }
 
-  const killer = setTimeout(() => void broker.kill(), killAfterMs);
+  // from the kill on, nothing more is sent: acks issued later would never reach the broker anyway
+  const killer = setTimeout(() => {
+    onDead();
+    void broker.kill();
+  }, killAfterMs);
   const pub = await pubConn.createConfirmChannel();
   pub.on("error", () => {});
   let outstanding = 0;
@@ -207,8 +213,8 @@ async function workload(url: string, models: QueueModel[], nextSeq: number[], t:
   } finally {
     clearTimeout(killer);
     await broker.kill();
-    await closeQuietly(pubConn);
-    await closeQuietly(subConn);
+    await abandon(pubConn);
+    await abandon(subConn);
   }
   if (failure) throw failure;
 }
@@ -222,16 +228,17 @@ test(`kill -9 during confirmed publish + consume, ${ROUNDS} rounds: nothing conf
   let broker: BrokerProcess | null = null;
   let rounds = 0;
   try {
-    broker = await startWarrenChild(dir, ["--fsync", POLICIES[0]]);
+    broker = await startWarrenChild(dir, ["--fsync", POLICIES[0]], ENV);
     await declareTopology(broker.url);
     for (let round = 1; round <= ROUNDS; round++) {
       const killAfter = 250 + Math.floor(Math.random() * 750);
       await workload(broker.url, models, nextSeq, t, broker, killAfter, round);
       const policy = POLICIES[round % POLICIES.length]!;
-      broker = await startWarrenChild(dir, ["--fsync", policy]);
+      broker = await startWarrenChild(dir, ["--fsync", policy], ENV);
       const rec = recoveryLine(broker.stderr());
       assert.ok(rec !== null, `round ${round}: no recovery line in the log:\n${broker.stderr()}`);
       assert.equal(rec.queues, 4, `round ${round}: recovered ${rec.queues} durable queues`);
+      if (process.env.WARREN_CRASH_VERBOSE) process.stderr.write(`round ${round} (killed after ${killAfter} ms, now fsync ${policy}):\n${broker.stderr()}`);
       await verify(broker.url, models, t, round);
       rounds = round;
       if (Date.now() - started > BUDGET_MS) break;

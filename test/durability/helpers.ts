@@ -21,9 +21,9 @@ import { startBrokerProcess, tempDir, type BrokerProcess } from "../helpers/brok
 export { tempDir };
 
 /** Start `warren server` on `dataDir` without management/Fleet unless asked. */
-export function startWarrenChild(dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+export function startWarrenChild(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<BrokerProcess> {
   // later flags win in parseArgs, so these override startBrokerProcess's --mgmt-port 0
-  return startBrokerProcess(dataDir, ["--mgmt-port", "off", "--no-fleet", "--disk-free-limit", "0", ...extraArgs]);
+  return startBrokerProcess(dataDir, ["--mgmt-port", "off", "--no-fleet", "--disk-free-limit", "0", ...extraArgs], env);
 }
 
 export function removeDir(dir: string): void {
@@ -80,6 +80,26 @@ export async function connect(url: string): Promise<amqp.ChannelModel> {
 export async function closeQuietly(c: amqp.ChannelModel | null | undefined): Promise<void> {
   if (!c) return;
   await c.close().catch(() => {});
+}
+
+/**
+ * Forget a connection whose broker was killed. amqplib's close() can wait forever
+ * for a close-ok that a dead broker never sends (with nothing left to keep the
+ * event loop alive), so destroy the socket and wait (bounded) for 'close'.
+ */
+export async function abandon(c: amqp.ChannelModel | null | undefined): Promise<void> {
+  if (!c) return;
+  const conn = (c as unknown as { connection?: { stream?: { destroyed?: boolean; destroy(): void } } }).connection;
+  const stream = conn?.stream;
+  if (stream === undefined || stream.destroyed === true) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 3000);
+    c.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    stream.destroy();
+  });
 }
 
 /** Publish persistent messages with confirms and wait for all of them; throws on a nack. */

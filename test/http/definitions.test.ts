@@ -17,6 +17,8 @@ import { Api, amqpUrl } from "./helpers.js";
 
 const FIXTURE = join(repoRoot, "test", "http", "fixtures", "rabbitmq-3.10-definitions.json");
 const external = !!process.env.WARREN_TEST_URL;
+// these brokers live for a moment only; the embedded Fleet collector is not under test
+const NO_FLEET = { fleet: false };
 
 /** Key-order-insensitive canonical form of a list of items. */
 function canon(items: unknown[]): string[] {
@@ -29,7 +31,7 @@ function canon(items: unknown[]): string[] {
 
 test("a RabbitMQ 3.10 export imports cleanly and users log in with their passwords", async (t) => {
   if (external) return t.skip("needs a fresh warren");
-  const b = await startBroker({ mgmt: true });
+  const b = await startBroker({ mgmt: true, options: NO_FLEET });
   try {
     const api = new Api(b.mgmtUrl!);
     const fixture = JSON.parse(readFileSync(FIXTURE, "utf8"));
@@ -66,9 +68,9 @@ test("a RabbitMQ 3.10 export imports cleanly and users log in with their passwor
 
 test("export → import into a fresh broker → export is identical, and survives restart", async (t) => {
   if (external) return t.skip("needs fresh warrens");
-  const a = await startBroker({ mgmt: true });
+  const a = await startBroker({ mgmt: true, options: NO_FLEET });
   const dir = tempDir();
-  let b2 = await startBroker({ mgmt: true, dataDir: dir });
+  let b2 = await startBroker({ mgmt: true, dataDir: dir, options: NO_FLEET });
   try {
     const api = new Api(a.mgmtUrl!);
     await api.put("/api/vhosts/rt", { description: "round trip", tags: "x,y" });
@@ -89,7 +91,7 @@ test("export → import into a fresh broker → export is identical, and survive
     assert.deepEqual(d2, d1);
 
     await b2.stop();
-    b2 = await startBroker({ mgmt: true, dataDir: dir });
+    b2 = await startBroker({ mgmt: true, dataDir: dir, options: NO_FLEET });
     const d3 = (await new Api(b2.mgmtUrl!).get("/api/definitions")).json;
     assert.deepEqual(d3, d1);
     // the imported user logs in with its password after the restart
@@ -103,7 +105,7 @@ test("export → import into a fresh broker → export is identical, and survive
 
 test("bad definitions are refused with 400 and a reason", async (t) => {
   if (external) return t.skip("needs a fresh warren");
-  const b = await startBroker({ mgmt: true });
+  const b = await startBroker({ mgmt: true, options: NO_FLEET });
   try {
     const api = new Api(b.mgmtUrl!);
     assert.deepEqual((await api.req("POST", "/api/definitions", "{nope")).json, { error: "bad_request", reason: "not_json" });

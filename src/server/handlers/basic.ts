@@ -100,7 +100,12 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
 export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
   if (a.prefetchSize !== 0) throw new AmqpError(NOT_IMPLEMENTED, `NOT_IMPLEMENTED - prefetch_size!=0 (${a.prefetchSize})`, 60, 10, true);
   if (a.global) ch.globalPrefetch = a.prefetchCount;
-  else ch.prefetchCount = a.prefetchCount;
+  else {
+    // RabbitMQ quirk (rabbit_channel: rabbit_limiter:unlimit_prefetch): a per-consumer
+    // qos lifts any channel-wide limit set before it
+    ch.prefetchCount = a.prefetchCount;
+    ch.globalPrefetch = 0;
+  }
   conn.sendMethod(ch.id, M.BASIC_QOS_OK, {});
   // a larger window may let queues deliver more now
   ch.kick();

@@ -1,6 +1,7 @@
 /**
  * queue.declare / bind / unbind / purge / delete. An empty queue name means
- * "the queue last declared on this channel" (AMQP 0-9-1 §1.7.2.1), as in RabbitMQ.
+ * "the queue last declared on this channel" (AMQP 0-9-1 §1.7.2.1), as in RabbitMQ
+ * (but not for a passive declare, which RabbitMQ looks up literally).
  */
 import { randomBytes } from "node:crypto";
 import { notFound } from "../../amqp/errors.js";
@@ -28,9 +29,9 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
     return;
   }
   let name = a.queue;
+  // a passive declare looks '' up literally (RabbitMQ: 404 "no queue ''"); no shortcut
   const serverNamed = !a.passive && name === "";
-  if (a.passive) name = resolveQueueName(ch, name);
-  else if (serverNamed) name = generateQueueName();
+  if (serverNamed) name = generateQueueName();
   const args = a.arguments ?? {};
   if (!a.passive) {
     broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
@@ -46,14 +47,20 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
 }
 
+/** queue.bind/unbind with an empty queue name and an empty routing key bind with the queue's name as key. */
+function bindingKey(name: string, a: { queue: string; routingKey: string }): string {
+  return a.queue === "" && a.routingKey === "" ? name : a.routingKey;
+}
+
 export function bind(conn: Connection, ch: Channel, a: M.QueueBind): void {
   const vh = conn.vhost!;
   const name = resolveQueueName(ch, a.queue);
+  const routingKey = bindingKey(name, a);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.exchange);
   const ex = vh.exchanges.get(a.exchange);
-  if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", a.exchange, a.routingKey);
-  vh.bind("queue", name, a.exchange, a.routingKey, a.arguments ?? {}, conn);
+  if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", a.exchange, routingKey);
+  vh.bind("queue", name, a.exchange, routingKey, a.arguments ?? {}, conn);
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_BIND_OK, {});
 }
 
@@ -62,7 +69,7 @@ export function unbind(conn: Connection, ch: Channel, a: M.QueueUnbind): void {
   const name = resolveQueueName(ch, a.queue);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.exchange);
-  vh.unbind("queue", name, a.exchange, a.routingKey, a.arguments ?? {}, conn);
+  vh.unbind("queue", name, a.exchange, bindingKey(name, a), a.arguments ?? {}, conn);
   conn.sendMethod(ch.id, M.QUEUE_UNBIND_OK, {});
 }
 

@@ -284,3 +284,27 @@ test("store ids keep growing across restarts, so queue order stays publish order
     cleanup();
   }
 });
+
+test("deleteQueue during definitions replay (before recover()) does not touch a re-declared queue's messages", async () => {
+  // boot replays queue.declare / queue.delete / queue.declare of the same durable queue:
+  // the messages published to the second incarnation must survive the restart
+  const { dir, cleanup } = tempDir("replay");
+  try {
+    const s = open(dir);
+    s.recover();
+    s.persist(makeMessage(1), [QA]);
+    s.deleteQueue(QA);
+    const kept = makeMessage(2);
+    s.persist(kept, [QA]);
+    await syncP(s);
+    await s.close();
+    for (let i = 0; i < 2; i++) {
+      const r = open(dir);
+      r.deleteQueue(QA); // replayed "queue.delete" from the definitions log
+      assert.deepEqual(r.recover().get(QA)!.map((m) => m.storeId), [kept.storeId]);
+      await r.close();
+    }
+  } finally {
+    cleanup();
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Fleet at scale: time from `run` (submit) to every host's result stored in
+ * SQLite, for 1, 100, 1,000 … simulated agents (many per process, each a real
+ * AMQP connection running the real Agent code and really spawning `/bin/sh -c
+ * true`). The collector (real code, real SQLite) runs in this process.
+ *
+ *   node dist/bench/fleet-bench.js [--url amqp://guest:guest@127.0.0.1:5672] [--mgmt-url http://guest:guest@127.0.0.1:15672]
+ *        [--sizes 1,100,1000] [--per-process 250] [--runs 3]
+ *
+ * With a management URL it works in a fresh vhost and deletes it afterwards.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { Collector } from "../src/fleet/collector.js";
+import { isFinal } from "../src/fleet/protocol.js";
+
+const args = process.argv.slice(2);
+const opt = (n: string, d: string): string => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : d;
+};
+const baseUrl = opt("url", process.env.WARREN_URL ?? "amqp://guest:guest@127.0.0.1:5672");
+const mgmtUrl = opt("mgmt-url", process.env.WARREN_MGMT_URL ?? "http://guest:guest@127.0.0.1:15672");
+const sizes = opt("sizes", "1,100,1000").split(",").map(Number);
+const perProcess = Number(opt("per-process", "250"));
+const runs = Number(opt("runs", "3"));
+const here = dirname(fileURLToPath(import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function mgmt(method: string, path: string, body?: unknown): Promise<number> {
+  const u = new URL(mgmtUrl);
+  const auth = "Basic " + Buffer.from(`${u.username}:${u.password}`).toString("base64");
+  u.username = u.password = "";
+  const r = await fetch(new URL(path, u), { method, headers: { authorization: auth, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  return r.status;
+}
+
+async function main(): Promise<void> {
+  const vhost = `fleet-bench-${randomBytes(3).toString("hex")}`;
+  await mgmt("PUT", `/api/vhosts/${vhost}`, {});
+  await mgmt("PUT", `/api/permissions/${vhost}/${new URL(baseUrl).username || "guest"}`, { configure: ".*", write: ".*", read: ".*" });
+  const u = new URL(baseUrl);
+  u.pathname = `/${vhost}`;
+  const url = u.toString();
+  const dataDir = mkdtempSync(join(tmpdir(), "fleet-bench-"));
+  const collector = new Collector({ url, dataDir, log: () => {} });
+  collector.start();
+  await collector.ready;
+  const children: ChildProcess[] = [];
+  const rows: string[] = [];
+  try {
+    for (const n of sizes) {
+      const group = `bench${n}`;
+      const t0 = Date.now();
+      const procs: Array<Promise<void>> = [];
+      for (let from = 0; from < n; from += perProcess) {
+        const count = Math.min(perProcess, n - from);
+        const c = spawn(process.execPath, [join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group], { stdio: ["ignore", "pipe", "inherit"] });
+        children.push(c);
+        procs.push(new Promise((resolve, reject) => {
+          let out = "";
+          c.stdout!.on("data", (d: Buffer) => {
+            out += d.toString();
+            if (out.includes("ready")) resolve();
+          });
+          c.once("exit", (code) => reject(new Error(`agents exited ${code}`)));
+        }));
+      }
+      await Promise.all(procs);
+      // The collector must know the group's members (from presence) before `run --group` can target them.
+      while (collector.store.groupMembers(group).length < n) await sleep(100);
+      const startup = Date.now() - t0;
+      for (let r = 0; r < runs; r++) {
+        const start = process.hrtime.bigint();
+        const { id, hosts } = await collector.service.submit({ command: "true", group, user: "bench" });
+        const idMs = Number(process.hrtime.bigint() - start) / 1e6;
+        const count = collector.store.db.prepare("SELECT COUNT(*) AS n FROM results WHERE task_id = ? AND status IN ('ok','failed','timeout','expired','cancelled','rejected','interrupted','unroutable','lost')");
+        while ((count.get(id) as { n: number }).n < hosts.length) await sleep(5);
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        const bad = collector.store.results(id).filter((x) => x.status !== "ok" || !isFinal(x.status)).length;
+        const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} |`;
+        rows.push(line);
+        console.log(line);
+      }
+      for (const c of children.splice(0)) {
+        c.kill("SIGTERM");
+        await new Promise((r) => c.once("exit", r));
+      }
+    }
+  } finally {
+    for (const c of children) c.kill("SIGKILL");
+    await collector.close();
+    await mgmt("DELETE", `/api/vhosts/${vhost}`);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log("\n| agents | run | task id (ms) | run → all results stored (ms) | results stored/s | not ok | agents start-up (s) |\n|---|---|---|---|---|---|---|\n" + rows.join("\n"));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+/**
+ * Backlog without memory: 300,000 × 1 KiB messages (half persistent, half
+ * transient, interleaved) into one durable queue with no consumer. The broker
+ * child's resident memory must stay well below the 300 MB it holds, because
+ * past PAGE_AFTER_* (src/broker/queue.ts) bodies live on disk — segment files
+ * for persistent messages, scratch files for transient ones. Then one consumer
+ * drains it: every message arrives, in publish order, body intact.
+ *
+ * RabbitMQ behaviour pinned down: a classic queue (v2 / lazy) holds a backlog
+ * far larger than its memory by paging message bodies to disk, and delivers it
+ * in FIFO order with nothing dropped; persistence of each message follows its
+ * own delivery mode. Bounded: WARREN_BACKLOG_MESSAGES (default 300,000).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { checkBody, closeQuietly, connect, makeBody, peakRssOf, removeDir, rssOf, sleep, startWarrenChild, tempDir } from "./helpers.js";
+import type { BrokerProcess } from "../helpers/broker.js";
+
+const N = Number(process.env.WARREN_BACKLOG_MESSAGES ?? 300_000);
+const BODY = 1024 - 30; // makeBody adds 30 bytes: 1 KiB bodies
+const MiB = 1024 * 1024;
+let measured: { rss: number; rssIdle: number; dataBytes: number } | null = null;
+
+test(`backlog of ${N.toLocaleString("en")} × 1 KiB messages: bodies are paged out of memory, drain is complete and in order`, { timeout: 300_000 }, async () => {
+  const dir = tempDir("warren-backlog-");
+  let b: BrokerProcess | null = null;
+  try {
+    b = await startWarrenChild(dir, ["--fsync", "always"]);
+    const pid = b.child.pid!;
+    await sleep(300);
+    const rssIdle = rssOf(pid);
+    const c = await connect(b.url);
+    const ch = await c.createChannel();
+    await ch.assertQueue("backlog", { durable: true });
+    const t0 = performance.now();
+    for (let seq = 1; seq <= N; seq++) {
+      // odd seqs persistent (segment files), even seqs transient (scratch files when paged)
+      if (!ch.publish("", "backlog", makeBody(1, seq, BODY), { persistent: seq % 2 === 1 })) {
+        await new Promise<void>((r) => ch.once("drain", r));
+      }
+    }
+    // unconfirmed publishes: wait until the broker has them all
+    let count = 0;
+    const deadline = Date.now() + 120_000;
+    while (count < N && Date.now() < deadline) {
+      count = (await ch.checkQueue("backlog")).messageCount;
+      if (count < N) await sleep(100);
+    }
+    assert.equal(count, N, "every message queued");
+    const pubSecs = (performance.now() - t0) / 1000;
+    await sleep(1000);
+    const rss = rssOf(pid);
+    const peak = peakRssOf(pid);
+    const dataBytes = N * 1024;
+    process.stderr.write(
+      `backlog: ${N} x 1 KiB (${(dataBytes / MiB).toFixed(0)} MiB) queued in ${pubSecs.toFixed(1)} s; broker RSS idle ${(rssIdle / MiB).toFixed(0)} MiB, ` +
+        `with backlog ${(rss / MiB).toFixed(0)} MiB (peak ${(peak / MiB).toFixed(0)} MiB), ${((rss - rssIdle) / N).toFixed(0)} B per queued message\n`,
+    );
+    measured = { rss, rssIdle, dataBytes };
+    // paging works: without it every body would be resident, i.e. more than 1 KiB of RSS per
+    // queued message on top of the index; with it the bodies beyond the in-memory head are on disk
+    const perMessage = (rss - rssIdle) / N;
+    assert.ok(perMessage < 1024, `${perMessage.toFixed(0)} B of RSS per queued 1 KiB message: bodies are not paged out`);
+    assert.ok(peak - rssIdle < dataBytes, `peak RSS ${(peak / MiB).toFixed(0)} MiB while publishing ${(dataBytes / MiB).toFixed(0)} MiB`);
+
+    // drain: all of it, in order, intact, with the right persistence flag
+    const sub = await c.createChannel();
+    await sub.prefetch(2000);
+    let expect = 1;
+    let failure: Error | null = null;
+    const t1 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`drain stalled at ${expect}/${N}`)), 240_000);
+      void sub.consume("backlog", (m) => {
+        if (m === null || failure) return;
+        try {
+          const info = checkBody(m.content);
+          assert.equal(info.seq, expect, "FIFO order");
+          assert.equal(m.properties.deliveryMode, info.seq % 2 === 1 ? 2 : 1);
+          assert.equal(m.fields.redelivered, false);
+        } catch (e) {
+          failure = e as Error;
+          clearTimeout(timer);
+          return resolve();
+        }
+        // ack in batches of 1000 (multiple=true), as a bulk consumer would
+        if (expect % 1000 === 0 || expect === N) sub.ack(m, true);
+        if (expect++ === N) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    if (failure) throw failure;
+    const q = await sub.checkQueue("backlog");
+    assert.equal(q.messageCount, 0);
+    process.stderr.write(`backlog: drained ${N} in ${((performance.now() - t1) / 1000).toFixed(1)} s, all in order and intact\n`);
+    await closeQuietly(c);
+  } finally {
+    await b?.kill();
+    removeDir(dir);
+  }
+});
+
+// Issue 3 promises more than "bodies are paged": a compact in-memory index, so that the RSS
+// of a 1 KiB backlog stays well below the data. Today every queued message still costs
+// ~600 B of JS objects (Message, QueueEntry, decoded properties, a propertiesRaw Buffer, a
+// routing-key string), see docs/durability.md. Kept as a todo until the index is compact.
+test("backlog: broker RSS is well below the queued data (compact index)", { todo: "per-message index is ~600 B of JS objects (src/broker/queue.ts, message.ts)" }, () => {
+  assert.ok(measured, "the backlog test ran");
+  assert.ok(measured.rss < measured.dataBytes * 0.5, `RSS ${(measured.rss / MiB).toFixed(0)} MiB for ${(measured.dataBytes / MiB).toFixed(0)} MiB queued`);
+});

@@ -1,0 +1,155 @@
+/**
+ * Semantics: queue length limits and priority queues — x-max-length and
+ * x-max-length-bytes with each x-overflow mode (drop-head drops the oldest,
+ * reject-publish refuses the newest and nacks a confirming publisher,
+ * reject-publish-dlx also dead-letters it), and x-max-priority ordering.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type amqp from "amqplib";
+import { semBroker, drain, uniq, waitUntil, type Sem } from "./sem-helpers.js";
+
+let sem: Sem;
+let conn: amqp.ChannelModel;
+before(async () => {
+  sem = await semBroker("limits");
+  conn = await sem.connect();
+});
+after(async () => { await sem?.stop(); });
+
+const chan = () => sem.channel(conn);
+
+/** Publish on a confirm channel; resolves "ack" or "nack" per message, in order. */
+async function confirmAll(ch: amqp.ConfirmChannel, q: string, bodies: string[]): Promise<string[]> {
+  return Promise.all(bodies.map((b) => new Promise<string>((resolve) => {
+    ch.sendToQueue(q, Buffer.from(b), {}, (err) => resolve(err ? "nack" : "ack"));
+  })));
+}
+
+// drop-head (the default): the queue keeps the newest max-length messages.
+test("x-max-length drop-head keeps the newest messages", async () => {
+  const q = uniq("maxlen");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-length": 3 } });
+  for (let i = 1; i <= 5; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+  assert.deepEqual(await drain(ch, q), ["m3", "m4", "m5"]);
+  await ch.deleteQueue(q);
+});
+
+// x-max-length counts ready messages only: unacked ones do not hold space.
+test("x-max-length counts ready messages, not unacked ones", async () => {
+  const q = uniq("maxlen-unacked");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-length": 2 } });
+  ch.sendToQueue(q, Buffer.from("m1"));
+  const held = await ch.get(q, { noAck: false });
+  assert.ok(held);
+  for (let i = 2; i <= 3; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+  assert.equal((await ch.checkQueue(q)).messageCount, 2);
+  ch.ack(held);
+  assert.deepEqual(await drain(ch, q), ["m2", "m3"]);
+  await ch.deleteQueue(q);
+});
+
+// x-max-length-bytes: the total body size of ready messages is bounded; the
+// oldest are dropped until the new message fits.
+test("x-max-length-bytes drops the oldest to fit", async () => {
+  const q = uniq("maxbytes");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-length-bytes": 10 } });
+  ch.sendToQueue(q, Buffer.from("aaaa")); // 4
+  ch.sendToQueue(q, Buffer.from("bbbb")); // 8
+  ch.sendToQueue(q, Buffer.from("cccc")); // 12 > 10: drop aaaa
+  ch.sendToQueue(q, Buffer.from("dd")); // 10
+  assert.deepEqual(await drain(ch, q), ["bbbb", "cccc", "dd"]);
+  await ch.deleteQueue(q);
+});
+
+// reject-publish: a full queue refuses new messages; in confirm mode the
+// publisher gets basic.nack for them (and basic.ack for the accepted ones).
+test("x-overflow reject-publish: newest refused, publisher nacked", async () => {
+  const q = uniq("reject-publish");
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-length": 2, "x-overflow": "reject-publish" } });
+  assert.deepEqual(await confirmAll(ch, q, ["m1", "m2", "m3", "m4"]), ["ack", "ack", "nack", "nack"]);
+  const plain = await chan();
+  assert.deepEqual(await drain(plain, q), ["m1", "m2"]);
+  // room again: accepted
+  assert.deepEqual(await confirmAll(ch, q, ["m5"]), ["ack"]);
+  await ch.deleteQueue(q);
+});
+
+// reject-publish-dlx: like reject-publish, and the refused message is also
+// dead-lettered (reason maxlen).
+test("x-overflow reject-publish-dlx: refused message nacked and dead-lettered", async () => {
+  const q = uniq("reject-dlx");
+  const dlq = uniq("reject-dlx-dlq");
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertQueue(dlq, { durable: false });
+  await ch.assertQueue(q, { durable: false, arguments: {
+    "x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
+  } });
+  assert.deepEqual(await confirmAll(ch, q, ["m1", "m2"]), ["ack", "nack"]);
+  const plain = await chan();
+  assert.deepEqual(await drain(plain, q), ["m1"]);
+  let dead: amqp.GetMessage | false = false;
+  await waitUntil(async () => (dead = await plain.get(dlq, { noAck: true })) !== false, 2000, "dead letter");
+  const d = dead as unknown as amqp.GetMessage;
+  assert.equal(d.content.toString(), "m2");
+  const death = (d.properties.headers!["x-death"] as unknown as Array<Record<string, unknown>>)[0]!;
+  assert.equal(death["reason"], "maxlen");
+  await ch.deleteQueue(q);
+  await ch.deleteQueue(dlq);
+});
+
+// A message refused by one full queue is still delivered to the other queues
+// it routes to, and the publisher is nacked.
+test("reject-publish on one of several queues: others get it, publisher nacked", async () => {
+  const x = uniq("x-fan");
+  const full = uniq("full");
+  const open = uniq("open");
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertExchange(x, "fanout", { durable: false });
+  await ch.assertQueue(full, { durable: false, arguments: { "x-max-length": 0, "x-overflow": "reject-publish" } });
+  await ch.assertQueue(open, { durable: false });
+  await ch.bindQueue(full, x, "");
+  await ch.bindQueue(open, x, "");
+  const res = await new Promise<string>((resolve) => ch.publish(x, "", Buffer.from("m"), {}, (err) => resolve(err ? "nack" : "ack")));
+  assert.equal(res, "nack");
+  const plain = await chan();
+  assert.deepEqual(await drain(plain, open), ["m"]);
+  assert.deepEqual(await drain(plain, full), []);
+  await ch.deleteQueue(full);
+  await ch.deleteQueue(open);
+  await ch.deleteExchange(x);
+});
+
+// x-max-priority: higher priority first; equal priority in publish order;
+// a priority above the maximum counts as the maximum; no priority is 0.
+test("priority queue ordering", async () => {
+  const q = uniq("prio");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-priority": 5 } });
+  const pubs: Array<[string, number | undefined]> = [
+    ["p0-a", undefined], ["p3-a", 3], ["p9-a", 9], ["p5-a", 5], ["p3-b", 3], ["p0-b", 0], ["p9-b", 9], ["p1", 1],
+  ];
+  for (const [b, p] of pubs) ch.sendToQueue(q, Buffer.from(b), p === undefined ? {} : { priority: p });
+  assert.deepEqual(await drain(ch, q), ["p9-a", "p5-a", "p9-b", "p3-a", "p3-b", "p1", "p0-a", "p0-b"]);
+  await ch.deleteQueue(q);
+});
+
+// A requeued message in a priority queue goes back ahead of later messages of
+// its own priority, behind higher-priority ones.
+test("priority queue: requeue keeps priority and position", async () => {
+  const q = uniq("prio-requeue");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-priority": 5 } });
+  ch.sendToQueue(q, Buffer.from("low-1"), { priority: 1 });
+  ch.sendToQueue(q, Buffer.from("low-2"), { priority: 1 });
+  const m = await ch.get(q, { noAck: false });
+  assert.ok(m);
+  ch.sendToQueue(q, Buffer.from("high"), { priority: 4 });
+  ch.nack(m, false, true);
+  assert.deepEqual(await drain(ch, q), ["high", "low-1", "low-2"]);
+  await ch.deleteQueue(q);
+});
