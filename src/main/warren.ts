@@ -123,7 +123,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       if (closed) return;
       closed = true;
       stopAlarms();
-      if (fleet) await fleet.close().catch(() => {});
+      // the collector is a client of this broker: give it a moment to finish, never wait forever
+      if (fleet) await Promise.race([fleet.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
       if (mgmt) await mgmt.close();
       await server.close();
       await storage.close();

@@ -216,6 +216,9 @@ export class Channel implements ConsumerHost {
     const msg = e.msg;
     if (msg.body === null && msg.storeId !== 0 && this.conn.broker.store) msg.body = this.conn.broker.store.readBody(msg.storeId);
     writeDeliver(this.conn.outbox, this.id, c.tag, tag, e.deliveryCount > 0, msg, this.conn.frameMax);
+    const totals = this.conn.broker.totals;
+    totals.deliver++;
+    if (e.deliveryCount > 0) totals.redeliver++;
     e.deliveryCount++;
     this.stats.deliver++;
     if (c.noAck) {
@@ -287,6 +290,7 @@ export class Channel implements ConsumerHost {
       if (kind === "ack") {
         u.queue.settle(u.entry, true);
         this.stats.ack++;
+        this.conn.broker.totals.ack++;
       } else if (kind === "requeue") {
         u.queue.requeue(u.entry);
       } else {

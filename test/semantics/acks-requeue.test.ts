@@ -83,6 +83,8 @@ test("channel close requeues unacked messages in order, ahead of ready ones", as
   await inbox.waitFor(1);
   await ch1.close();
   const ch2 = await sem.channel(conn);
+  // (RabbitMQ requeues a closed channel's messages asynchronously: poll)
+  await waitUntil(async () => (await ch2.checkQueue(q)).messageCount === 5, 2000, "requeued");
   const got: string[] = [];
   for (;;) {
     const m = await ch2.get(q, { noAck: true });

@@ -45,7 +45,8 @@ test("x-max-length counts ready messages, not unacked ones", async () => {
   const held = await ch.get(q, { noAck: false });
   assert.ok(held);
   for (let i = 2; i <= 3; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
-  assert.equal((await ch.checkQueue(q)).messageCount, 2);
+  // (RabbitMQ answers a passive declare ahead of queued publishes: poll)
+  await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 2, 2000, "2 ready");
   ch.ack(held);
   assert.deepEqual(await drain(ch, q), ["m2", "m3"]);
   await ch.deleteQueue(q);

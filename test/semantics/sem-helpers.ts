@@ -5,7 +5,10 @@
  * closed at the end, and bounded waiting helpers.
  *
  * Owns: connection bookkeeping for the tests; nothing here asserts broker
- * behaviour. Invariant: every wait has a deadline, so a test fails instead of
+ * behaviour. Note for test writers: RabbitMQ's queue process answers a passive
+ * queue.declare (message count) ahead of publishes still in its mailbox, so a
+ * count read right after publishing on a plain channel must be polled
+ * (waitUntil); basic.get is ordered after the channel's publishes. Invariant: every wait has a deadline, so a test fails instead of
  * hanging, and every connection opened here is closed by `stop()`.
  */
 import amqp from "amqplib";

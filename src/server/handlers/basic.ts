@@ -92,6 +92,8 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   if (msg.body === null && msg.storeId !== 0 && conn.broker.store) msg.body = conn.broker.store.readBody(msg.storeId);
   const tag = ch.recordGet(q, e, a.noAck);
   ch.stats.get++;
+  conn.broker.totals.get++;
+  if (e.deliveryCount > 0) conn.broker.totals.redeliver++;
   writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, msg, q.messageCount, conn.frameMax);
   e.deliveryCount++;
   if (a.noAck) q.settle(e, false);

@@ -1,0 +1,147 @@
+/**
+ * Semantics: publisher confirms (unroutable messages are acked, a mandatory
+ * return precedes the ack), transactions (publishes invisible until commit,
+ * rollback discards publishes and acks), and direct reply-to edge cases.
+ * (Refusals of mixing tx and confirm modes are in test/wire/basic-errors.test.ts;
+ * sequence numbers 1..N in test/interop/features.test.ts.)
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type amqp from "amqplib";
+import { semBroker, Inbox, drain, uniq, closedWith, sleep, waitUntil, type Sem } from "./sem-helpers.js";
+
+let sem: Sem;
+let conn: amqp.ChannelModel;
+before(async () => {
+  sem = await semBroker("confirms");
+  conn = await sem.connect();
+});
+after(async () => { await sem?.stop(); });
+
+const chan = () => sem.channel(conn);
+
+// A message that routes nowhere is confirmed (acked) all the same; with
+// mandatory=true its basic.return arrives before that ack.
+test("confirms: unroutable messages acked; mandatory return before the ack", async () => {
+  const x = uniq("x-nowhere");
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertExchange(x, "direct", { durable: false });
+  const events: string[] = [];
+  ch.on("return", (m: amqp.Message) => events.push(`return:${m.content.toString()}`));
+  const pub = (body: string, mandatory: boolean) => new Promise<void>((resolve) => {
+    ch.publish(x, "none", Buffer.from(body), { mandatory }, (err) => { events.push(`${err ? "nack" : "ack"}:${body}`); resolve(); });
+  });
+  await Promise.all([pub("plain", false), pub("mand", true)]);
+  assert.deepEqual(events, ["ack:plain", "return:mand", "ack:mand"]);
+  await ch.deleteExchange(x);
+});
+
+// tx: publishes are held until tx.commit — another connection sees nothing
+// before, everything after; tx.rollback discards them.
+test("tx: publishes invisible until commit, discarded by rollback", async () => {
+  const q = uniq("tx-pub");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false });
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  await ch.basicPublish("", q, "t1");
+  await ch.basicPublish("", q, "t2");
+  await sleep(50);
+  assert.equal(await plain.get(q, { noAck: true }), false, "not visible before commit");
+  await ch.txCommit();
+  assert.deepEqual(await drain(plain, q), ["t1", "t2"]);
+  await ch.basicPublish("", q, "r1");
+  await ch.txRollback();
+  await ch.basicPublish("", q, "t3");
+  await ch.txCommit();
+  assert.deepEqual(await drain(plain, q), ["t3"]);
+  await plain.deleteQueue(q);
+});
+
+// tx: an ack takes effect at commit; rollback undoes it — the message stays
+// unacked on the channel (and is requeued, redelivered, when the channel closes).
+test("tx: acks applied at commit, undone by rollback", async () => {
+  const q = uniq("tx-ack");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false });
+  plain.sendToQueue(q, Buffer.from("a"));
+  plain.sendToQueue(q, Buffer.from("b"));
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  const a = await ch.basicGet(q, { noAck: false });
+  const b = await ch.basicGet(q, { noAck: false });
+  assert.ok(a && b);
+  await a.ack();
+  await ch.txCommit();
+  await b.ack();
+  await ch.txRollback();
+  await ch.close();
+  // (RabbitMQ requeues a closed channel's messages asynchronously: poll)
+  await waitUntil(async () => (await plain.checkQueue(q)).messageCount === 1, 2000, "b requeued");
+  const left: string[] = [];
+  for (;;) {
+    const m = await plain.get(q, { noAck: true });
+    if (!m) break;
+    left.push(`${m.content.toString()}:${m.fields.redelivered}`);
+  }
+  assert.deepEqual(left, ["b:true"], "a acked by the commit; b's ack rolled back");
+  await plain.deleteQueue(q);
+});
+
+// tx: a nack/reject is also deferred to the commit.
+test("tx: reject with requeue takes effect at commit", async () => {
+  const q = uniq("tx-reject");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false });
+  plain.sendToQueue(q, Buffer.from("m"));
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  const m = await ch.basicGet(q, { noAck: false });
+  assert.ok(m);
+  await m.reject(true);
+  await sleep(50);
+  assert.equal(await plain.get(q, { noAck: true }), false, "not requeued before commit");
+  await ch.txCommit();
+  const again = await plain.get(q, { noAck: true });
+  assert.ok(again);
+  assert.equal(again.fields.redelivered, true);
+  await plain.deleteQueue(q);
+});
+
+// Direct reply-to: publishing with reply_to=amq.rabbitmq.reply-to before
+// consuming from the pseudo-queue on that channel is a 406 channel error.
+test("direct reply-to: request before the reply consumer exists is 406", async () => {
+  const q = uniq("rpc");
+  const ch = await chan();
+  await ch.assertQueue(q, { durable: false });
+  const closed = closedWith(ch);
+  ch.sendToQueue(q, Buffer.from("req"), { replyTo: "amq.rabbitmq.reply-to" });
+  assert.equal(await closed, 406);
+  const other = await chan();
+  await other.deleteQueue(q);
+});
+
+// Direct reply-to: a reply to a requester that has gone away is dropped
+// silently; the replying channel stays open (and a confirm is still an ack).
+test("direct reply-to: reply to a gone requester is dropped silently", async () => {
+  const q = uniq("rpc-gone");
+  const server = await sem.confirmChannel(conn);
+  await server.assertQueue(q, { durable: false });
+  const requests = new Inbox<amqp.ConsumeMessage>();
+  await server.consume(q, (m) => m && requests.push(m), { noAck: true });
+  const reqConn = await sem.connect();
+  const req = await reqConn.createChannel();
+  await req.consume("amq.rabbitmq.reply-to", () => {}, { noAck: true });
+  req.sendToQueue(q, Buffer.from("req"), { replyTo: "amq.rabbitmq.reply-to" });
+  const [m] = await requests.waitFor(1);
+  assert.match(m!.properties.replyTo as string, /^amq\.rabbitmq\.reply-to\./);
+  await reqConn.close();
+  const acked = await new Promise<boolean>((resolve) => server.sendToQueue(m!.properties.replyTo as string, Buffer.from("reply"), {}, (err) => resolve(!err)));
+  assert.equal(acked, true);
+  // still open
+  await server.checkQueue(q);
+  await server.deleteQueue(q);
+});
