@@ -52,7 +52,8 @@ export const HEADER = ["scenario", "metric", "warren median (min–max)", "Rabbi
 export function summarize(r: Row): string[] {
   const w = r.values.warren;
   const q = r.values.rabbitmq;
-  const ratio = w.length && q.length ? median(w) / median(q) : NaN;
+  // a non-positive RabbitMQ figure (an RSS delta swamped by noise) makes the ratio meaningless
+  const ratio = w.length && q.length && median(q) > 0 ? median(w) / median(q) : NaN;
   let met = "";
   if (r.metric.targetRatio !== undefined && Number.isFinite(ratio)) {
     met = (r.metric.better === "higher" ? ratio >= r.metric.targetRatio : ratio <= r.metric.targetRatio) ? "yes" : "NO";

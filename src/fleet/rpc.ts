@@ -23,7 +23,8 @@ export class FleetClient {
   private replyQueue = "";
   private constructor(private readonly conn: ChannelModel, private readonly ch: Channel, private readonly timeoutMs: number) {}
 
-  static async open(url: string, timeoutMs = 10_000): Promise<FleetClient> {
+  /** WARREN_FLEET_RPC_TIMEOUT (ms) overrides the 20 s wait for the collector's answer. */
+  static async open(url: string, timeoutMs = Number(process.env.WARREN_FLEET_RPC_TIMEOUT) || 20_000): Promise<FleetClient> {
     let conn: ChannelModel;
     try {
       conn = await connect(url, "fleet-cli");

@@ -93,8 +93,15 @@ export class Channel implements ConsumerHost {
   // ---- content assembly --------------------------------------------------
 
   startPublish(exchange: Exchange | null, routingKey: string, mandatory: boolean): void {
+    // keep one string per distinct consecutive routing key rather than one per message
+    if (routingKey === this.lastRoutingKey) routingKey = this.lastRoutingKey;
+    else this.lastRoutingKey = routingKey;
     this.pending = { exchange, routingKey, mandatory, props: null, propsRaw: null, bodySize: 0, received: 0, chunks: [] };
   }
+
+  private lastRoutingKey = "";
+  private lastPropsRaw: Buffer | null = null;
+  private lastProps: BasicProperties | null = null;
 
   onHeader(buf: Buffer, start: number, end: number): void {
     const p = this.pending;
@@ -111,9 +118,20 @@ export class Channel implements ConsumerHost {
       throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`).withMethod(60, 40);
     }
     // keep the encoded properties as sent; copy them out of the read buffer (they are tiny)
-    const raw = Buffer.from(buf.subarray(start + 12, end));
-    p.props = decodeProperties(raw, 0, raw.length);
-    p.propsRaw = raw;
+    // Publishers usually send the same properties message after message: reuse the last
+    // decoded object and its bytes (both are treated as immutable), which saves ~350 bytes
+    // per queued message and a decode per publish.
+    const last = this.lastPropsRaw;
+    if (last !== null && last.length === end - start - 12 && buf.compare(last, 0, last.length, start + 12, end) === 0) {
+      p.props = this.lastProps!;
+      p.propsRaw = last;
+    } else {
+      const raw = Buffer.from(buf.subarray(start + 12, end));
+      p.props = decodeProperties(raw, 0, raw.length);
+      p.propsRaw = raw;
+      this.lastPropsRaw = raw;
+      this.lastProps = p.props;
+    }
     p.bodySize = bodySize;
     if (bodySize === 0) this.completePublish();
   }

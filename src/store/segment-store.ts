@@ -18,6 +18,9 @@
  *  - deleteQueue writes one QDELETE (key, upToId) record (not one ACK per
  *    message); it is flushed and fdatasynced before any segment it empties is
  *    unlinked, so a crash cannot resurrect the queue's messages from older segments.
+ *  - deleteQueue before recover()/the first persist() is a definitions replay of a
+ *    deletion already on disk and is ignored (else a re-declared queue of the same
+ *    name would lose the messages it got after the deletion).
  *  - Nothing here throws out of persist/remove/sync on an I/O error: write errors
  *    reach the sync(cb) callbacks and the data stays pending for a retry.
  */

