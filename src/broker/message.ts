@@ -47,6 +47,8 @@ export class QueueEntry {
     public expiresAt: number,
     public deliveryCount: number,
   ) {}
+  /** counted in the broker-wide resident-bytes total while ready (see ready-list.ts) */
+  resident = false;
   get redelivered(): boolean {
     return this.deliveryCount > 0;
   }

@@ -20,16 +20,15 @@ import { SCRATCH_ID_BASE } from "../store/scratch.js";
 import type { Binding, Destination } from "./exchanges/exchange.js";
 import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
-import { FifoReadyList, PriorityReadyList, type ReadyList } from "./ready-list.js";
+import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
 
 /**
- * Backlogs beyond memory: once a queue holds more than this many ready messages or
- * body bytes, newly enqueued bodies leave memory (persistent ones are already in the
+ * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
+ * ready bodies pass the resident budget (ready-list.ts), newly enqueued bodies leave memory (persistent ones are already in the
  * store; transient ones go to a scratch file) and are read back at delivery — what
  * RabbitMQ's classic queues v2 do. The head of the queue stays in memory.
  */
 export const PAGE_AFTER_MESSAGES = 200_000;
-export const PAGE_AFTER_BYTES = 32 * 1024 * 1024;
 
 export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
 
@@ -134,8 +133,9 @@ export class Queue implements Destination {
       return;
     }
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
+    // page before pushing so the entry is accounted as resident or not from the start
+    if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
     this.ready.push(entry);
-    if (this.store !== null && (this.ready.length > PAGE_AFTER_MESSAGES || this.ready.bytes > PAGE_AFTER_BYTES)) this.page(msg);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) this.drain();

@@ -6,6 +6,25 @@
 import { Deque } from "../lib/deque.js";
 import type { QueueEntry } from "./message.js";
 
+/**
+ * Bytes of message bodies held in memory by ready lists across the whole broker.
+ * Queues page newly enqueued bodies to disk once this passes the budget, so a
+ * backlog anywhere is bounded by one broker-wide figure, not per queue.
+ */
+export const resident = { bytes: 0, budget: 256 * 1024 * 1024 };
+
+function enter(e: QueueEntry): void {
+  e.resident = e.msg.body !== null;
+  if (e.resident) resident.bytes += e.msg.bodySize;
+}
+
+function leave(e: QueueEntry): void {
+  if (e.resident) {
+    resident.bytes -= e.msg.bodySize;
+    e.resident = false;
+  }
+}
+
 export interface ReadyList {
   readonly length: number;
   /** total body bytes of ready messages */
@@ -39,15 +58,15 @@ export class FifoReadyList implements ReadyList {
   private readonly d = new Deque<QueueEntry>();
   bytes = 0;
   get length(): number { return this.d.length; }
-  push(e: QueueEntry): void { this.d.push(e); this.bytes += e.msg.bodySize; }
+  push(e: QueueEntry): void { this.d.push(e); this.bytes += e.msg.bodySize; enter(e); }
   shift(): QueueEntry | undefined {
     const e = this.d.shift();
-    if (e) this.bytes -= e.msg.bodySize;
+    if (e) { this.bytes -= e.msg.bodySize; leave(e); }
     return e;
   }
   peek(): QueueEntry | undefined { return this.d.peek(); }
-  requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.bytes += e.msg.bodySize; }
-  clear(): QueueEntry[] { this.bytes = 0; return this.d.clear(); }
+  requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.bytes += e.msg.bodySize; enter(e); }
+  clear(): QueueEntry[] { this.bytes = 0; const all = this.d.clear(); for (const e of all) leave(e); return all; }
   toArray(): QueueEntry[] { return this.d.toArray(); }
 }
 
@@ -64,11 +83,11 @@ export class PriorityReadyList implements ReadyList {
     const p = e.msg.properties.priority ?? 0;
     return this.levels[Math.min(Math.max(p, 0), this.maxPriority)]!;
   }
-  push(e: QueueEntry): void { this.level(e).push(e); this.len++; this.bytes += e.msg.bodySize; }
+  push(e: QueueEntry): void { this.level(e).push(e); this.len++; this.bytes += e.msg.bodySize; enter(e); }
   shift(): QueueEntry | undefined {
     for (let i = this.maxPriority; i >= 0; i--) {
       const e = this.levels[i]!.shift();
-      if (e) { this.len--; this.bytes -= e.msg.bodySize; return e; }
+      if (e) { this.len--; this.bytes -= e.msg.bodySize; leave(e); return e; }
     }
     return undefined;
   }
@@ -79,9 +98,10 @@ export class PriorityReadyList implements ReadyList {
     }
     return undefined;
   }
-  requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.bytes += e.msg.bodySize; }
+  requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.bytes += e.msg.bodySize; enter(e); }
   clear(): QueueEntry[] {
     const out = this.toArray();
+    for (const e of out) leave(e);
     for (const l of this.levels) l.clear();
     this.len = 0;
     this.bytes = 0;

@@ -22,6 +22,8 @@ const HELP = `usage: warren server [options]
   --max-message-size BYTES  largest message body accepted (default 134217728)
   --memory-high-watermark B memory alarm threshold in bytes of RSS (default 40% of RAM; 0 = off)
   --disk-free-limit BYTES   disk alarm when free space falls below this (default 50000000; 0 = off)
+  --queue-memory BYTES      message bodies kept in memory by all queues together before newly queued
+                            bodies are paged to disk (default 268435456; env WARREN_QUEUE_MEMORY)
   --no-fleet                do not run the embedded Fleet collector
   --log-level LEVEL         silent | error | warn | info | debug (default info; env WARREN_LOG_LEVEL)
   -h, --help                this help
@@ -40,6 +42,7 @@ export interface ServerConfig {
   maxMessageSize: number | undefined;
   memoryHighWatermark: number | undefined;
   diskFreeLimit: number | undefined;
+  queueMemory: number | undefined;
   fleet: boolean;
   logLevel: LogLevel;
 }
@@ -71,6 +74,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "max-message-size": { type: "string" },
       "memory-high-watermark": { type: "string" },
       "disk-free-limit": { type: "string" },
+      "queue-memory": { type: "string" },
       "no-fleet": { type: "boolean" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -112,6 +116,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     maxMessageSize: int("--max-message-size", pick(values["max-message-size"], "WARREN_MAX_MESSAGE_SIZE", "maxMessageSize")),
     memoryHighWatermark: int("--memory-high-watermark", pick(values["memory-high-watermark"], "WARREN_MEMORY_HIGH_WATERMARK", "memoryHighWatermark")),
     diskFreeLimit: int("--disk-free-limit", pick(values["disk-free-limit"], "WARREN_DISK_FREE_LIMIT", "diskFreeLimit")),
+    queueMemory: int("--queue-memory", pick(values["queue-memory"], "WARREN_QUEUE_MEMORY", "queueMemory")),
     fleet: !(values["no-fleet"] ?? file["fleet"] === false),
     logLevel,
   };
@@ -146,6 +151,7 @@ export async function serverMain(argv: string[]): Promise<number> {
       maxMessageSize: cfg.maxMessageSize,
       memoryHighWatermark: cfg.memoryHighWatermark ?? Math.floor(os.totalmem() * 0.4),
       diskFreeLimit: cfg.diskFreeLimit ?? 50_000_000,
+      queueMemory: cfg.queueMemory,
       fleet: cfg.fleet,
       logLevel: cfg.logLevel,
     });

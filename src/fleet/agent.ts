@@ -252,9 +252,19 @@ export class Agent {
     try {
       await this.publishResult(ch, r);
       if (journalNonce) void this.journal.acked(journalNonce);
-      if (gen === this.gen) ch.ack(m);
+      this.ack(m, gen);
     } catch (e) {
       this.o.log(`could not publish a result (will retry after reconnect): ${describeError(e)}`);
+    }
+  }
+
+  /** Ack on the channel the delivery came from, if it is still open (else the broker redelivers). */
+  private ack(m: ConsumeMessage, gen: number): void {
+    if (gen !== this.gen) return;
+    try {
+      this.ch?.ack(m);
+    } catch {
+      /* channel closed under us: redelivery is handled by the nonce journal */
     }
   }
 
@@ -284,13 +294,13 @@ export class Agent {
     if (known) {
       if (m.fields.redelivered && known.result) {
         // The same delivery again (our ack was lost with a connection): the result is out already.
-        if (known.acked) return void (gen === this.gen && this.ch?.ack(m));
+        if (known.acked) return this.ack(m, gen);
         return void this.finishDelivery(m, gen, known.result, p.nonce);
       }
       return void this.refuse(m, gen, `replayed nonce ${p.nonce} (already taken at task ${known.task})`, p);
     }
     if (typeof p.shell !== "string" && !(Array.isArray(p.argv) && p.argv.length > 0)) return void this.refuse(m, gen, "no command (neither shell nor argv)", p);
-    if (this.pending.some((j) => j.payload.nonce === p.nonce)) return void (gen === this.gen && this.ch?.ack(m));
+    if (this.pending.some((j) => j.payload.nonce === p.nonce)) return this.ack(m, gen);
     this.pending.push({ payload: p, msg: m, gen });
     // Start on the next turn: a cancel delivered in the same burst then finds it still pending.
     setImmediate(() => this.pump());
@@ -309,7 +319,7 @@ export class Agent {
       }
     }
     this.pending = keep;
-    if (gen === this.gen) this.ch?.ack(m);
+    this.ack(m, gen);
   }
 
   private pump(): void {

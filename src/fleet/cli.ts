@@ -152,11 +152,17 @@ const VERB_FLAGS: Record<string, FlagSpec> = {
   shell: {},
 };
 
+/** First SIGINT/SIGTERM: graceful stop. A second one: exit at once. */
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const on = (s: string) => () => resolve(s);
-    process.once("SIGINT", on("SIGINT"));
-    process.once("SIGTERM", on("SIGTERM"));
+    let got = false;
+    const on = (s: string) => (): void => {
+      if (got) process.exit(130);
+      got = true;
+      resolve(s);
+    };
+    process.on("SIGINT", on("SIGINT"));
+    process.on("SIGTERM", on("SIGTERM"));
   });
 }
 

@@ -22,6 +22,15 @@ import {
   agentUser, assertSharedTopology, hostFromQueue,
 } from "./topology.js";
 
+/** Acks on a channel that closed meanwhile throw; the broker redelivers those messages anyway. */
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    /* channel gone */
+  }
+}
+
 export interface CollectorOptions {
   url: string;
   dataDir: string;
@@ -131,10 +140,10 @@ export class Collector implements Publisher {
       this.applyResultsMessage(m);
     } catch (e) {
       this.o.log(`collector: could not store a message (${(e as Error).message}); it stays in the queue`);
-      setTimeout(() => ch.nack(m, false, true), 1000); // the store is sick: retry later, never drop
+      setTimeout(() => safe(() => ch.nack(m, false, true)), 1000); // the store is sick: retry later, never drop
       return;
     }
-    ch.ack(m);
+    safe(() => ch.ack(m));
   }
 
   private applyResultsMessage(m: ConsumeMessage): void {
@@ -179,7 +188,7 @@ export class Collector implements Publisher {
     } catch (e) {
       this.o.log(`collector: bad presence message: ${(e as Error).message}`);
     }
-    ch.ack(m);
+    safe(() => ch.ack(m));
   }
 
   /** RPC: {op, args} for reads; a signed RequestPayload for anything that changes state. */
@@ -198,7 +207,7 @@ export class Collector implements Publisher {
         /* the caller went away */
       }
     }
-    ch.ack(m);
+    safe(() => ch.ack(m));
   }
 
   private async handle(content: Buffer): Promise<unknown> {

@@ -56,7 +56,8 @@ export function redact(url: string): string {
 }
 
 export async function connect(url: string, name: string): Promise<ChannelModel> {
-  const conn = await amqp.connect(url, { clientProperties: { connection_name: name } });
+  // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
+  const conn = await amqp.connect(url, { clientProperties: { connection_name: name }, timeout: 15_000 });
   conn.on("error", () => {}); // 'close' follows; callers react there
   return conn;
 }

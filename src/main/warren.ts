@@ -14,6 +14,7 @@ import { Server } from "../server/server.js";
 import type { FsyncPolicy } from "../store/types.js";
 import { openStorage } from "./storage.js";
 import { startAlarms } from "./alarms.js";
+import { resident } from "../broker/ready-list.js";
 
 export interface WarrenOptions {
   port?: number;
@@ -33,6 +34,8 @@ export interface WarrenOptions {
   memoryHighWatermark?: number;
   /** free-disk low limit in bytes for the disk alarm; 0 = off */
   diskFreeLimit?: number;
+  /** bytes of ready message bodies kept in memory by all queues before paging to disk */
+  queueMemory?: number;
   /** run the Fleet collector in-process (default: when there is a data dir and management) */
   fleet?: boolean;
 }
@@ -61,6 +64,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   const log = new Logger(opts.logLevel ?? "info");
   const dataDir = opts.dataDir === undefined ? "./data" : opts.dataDir;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (opts.queueMemory !== undefined) resident.budget = opts.queueMemory;
   const storage = await openStorage(dataDir, opts.fsync ?? "always", log);
   const broker = new Broker({
     store: storage.messages,

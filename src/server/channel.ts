@@ -20,6 +20,9 @@ import { writeConfirm, writeDeliver } from "./frames-out.js";
 import { BASIC_CANCEL } from "../amqp/gen/methods.js";
 import { explicitIds } from "./explicit-ids.js";
 
+/** distinct encoded property sets remembered per channel for reuse */
+const PROPS_CACHE_SIZE = 4;
+
 export interface Unacked {
   tag: number;
   queue: Queue;
@@ -100,8 +103,8 @@ export class Channel implements ConsumerHost {
   }
 
   private lastRoutingKey = "";
-  private lastPropsRaw: Buffer | null = null;
-  private lastProps: BasicProperties | null = null;
+  private readonly propsCache: { raw: Buffer; props: BasicProperties }[] = [];
+  private propsCacheNext = 0;
 
   onHeader(buf: Buffer, start: number, end: number): void {
     const p = this.pending;
@@ -121,16 +124,26 @@ export class Channel implements ConsumerHost {
     // Publishers usually send the same properties message after message: reuse the last
     // decoded object and its bytes (both are treated as immutable), which saves ~350 bytes
     // per queued message and a decode per publish.
-    const last = this.lastPropsRaw;
-    if (last !== null && last.length === end - start - 12 && buf.compare(last, 0, last.length, start + 12, end) === 0) {
-      p.props = this.lastProps!;
-      p.propsRaw = last;
+    const len = end - start - 12;
+    const cache = this.propsCache;
+    let hit = -1;
+    for (let i = 0; i < cache.length; i++) {
+      const c = cache[i]!.raw;
+      if (c.length === len && buf.compare(c, 0, len, start + 12, end) === 0) {
+        hit = i;
+        break;
+      }
+    }
+    if (hit >= 0) {
+      p.props = cache[hit]!.props;
+      p.propsRaw = cache[hit]!.raw;
     } else {
       const raw = Buffer.from(buf.subarray(start + 12, end));
       p.props = decodeProperties(raw, 0, raw.length);
       p.propsRaw = raw;
-      this.lastPropsRaw = raw;
-      this.lastProps = p.props;
+      // a few distinct property sets per channel are common (e.g. persistent and transient)
+      if (cache.length < PROPS_CACHE_SIZE) cache.push({ raw, props: p.props });
+      else cache[this.propsCacheNext++ % PROPS_CACHE_SIZE] = { raw, props: p.props };
     }
     p.bodySize = bodySize;
     if (bodySize === 0) this.completePublish();

@@ -25,7 +25,8 @@ test(`backlog of ${N.toLocaleString("en")} × 1 KiB messages: bodies are paged o
   const dir = tempDir("warren-backlog-");
   let b: BrokerProcess | null = null;
   try {
-    b = await startWarrenChild(dir, ["--fsync", "always"]);
+    // a small in-memory budget so paging starts early: what is tested is the mechanism
+    b = await startWarrenChild(dir, ["--fsync", "always", "--queue-memory", String(16 * 1024 * 1024)]);
     const pid = b.child.pid!;
     await sleep(300);
     const rssIdle = rssOf(pid);

@@ -269,6 +269,24 @@ test("a collector killed mid-task loses nothing: results wait in the durable que
   assert.equal(h.db1?.stdout, "kept from db1\n");
 });
 
+test("an agent whose broker connection is dropped mid-task reconnects; the command runs once and its result arrives", { skip: !process.env.WARREN_TEST_MGMT_URL && "needs a management API" }, async () => {
+  // Pins down: closing a connection (DELETE /api/connections/NAME) requeues its unacked deliveries;
+  // the agent reconnects with backoff, sees the redelivered command (same nonce) still running, and
+  // acks it once the result is out.
+  const id = await run(["sleep 2; echo survived >> " + join(marks(), "reconnect") + "; echo done", "--hosts", "web1"]);
+  await until("running", async () => (await check(id)).results[0]?.status === "running");
+  const conns = (await (await mgmt(vh.mgmtUrl!, "GET", `/api/vhosts/${encodeURIComponent(vh.name)}/connections`)).json()) as Array<{ name: string; client_properties?: { connection_name?: string } }>;
+  const mine = conns.filter((c) => c.client_properties?.connection_name === "fleet-agent web1");
+  assert.equal(mine.length, 1, "agent connection not listed by the management API");
+  await mgmt(vh.mgmtUrl!, "DELETE", `/api/connections/${encodeURIComponent(mine[0]!.name)}`);
+  await agents.get("web1")!.waitLog(/connection to broker lost/);
+  const v = await waitDone(id);
+  assert.equal(v.results[0]?.status, "ok");
+  assert.equal(v.results[0]?.stdout, "done\n");
+  await sleep(500);
+  assert.equal(readFileSync(join(marks(), "reconnect"), "utf8"), "survived\n");
+});
+
 test("--batch runs hosts in waves", async () => {
   const id = await run(['date +%s%N >> ' + join(marks(), "batch") + '; sleep 0.5', "--hosts", "web1", "web2", "db1", "--batch", "1", "--wait"]);
   const v = await check(id);

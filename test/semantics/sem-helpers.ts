@@ -59,7 +59,9 @@ export class Sem {
   async stop(): Promise<void> {
     for (const c of this.conns) await c.close().catch(() => {});
     for (const c of this.clients) if (!c.closed) await c.close().catch(() => {});
-    await this.broker.stop();
+    // dropping the per-file vhost goes through RabbitMQ's management API, which can be
+    // slow on a loaded machine; that is not a failure of the behaviour under test
+    await this.broker.stop().catch((e: unknown) => process.stderr.write(`semantics: broker stop: ${String(e)}\n`));
   }
 }
 
