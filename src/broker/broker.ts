@@ -12,6 +12,7 @@ import { accessRefused, notAllowed, notFound } from "../amqp/errors.js";
 import type { DefinitionsStore, MessageStore } from "../store/types.js";
 import { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
+import { matchPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
 import { hashPassword, permits, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 
@@ -200,7 +201,7 @@ export class Broker implements VHostEvents {
    * Policies, vhost-scoped runtime parameters (component/vhost/name) and global
    * parameters, kept as the management API's JSON objects so definitions move
    * between RabbitMQ and warren unchanged. Stored and persisted only: warren does
-   * not (yet) apply policy definitions to queues/exchanges.
+   * applies policies to queues and exchanges (src/broker/policy.ts).
    */
   readonly policies = new Map<string, Record<string, unknown>>();
   readonly parameters = new Map<string, Record<string, unknown>>();
@@ -220,11 +221,17 @@ export class Broker implements VHostEvents {
     const value = (c["value"] ?? {}) as Record<string, unknown>;
     this.parameterMap(c["op"]).set(Broker.parameterKey(c), value);
     this.definitionChanged(c);
+    if (String(c["op"]).startsWith("policy.")) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
+  }
+
+  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): PolicyValue | undefined {
+    return this.policies.size === 0 ? undefined : matchPolicy(this.policies.values(), vhost, kind, name, queueType);
   }
 
   private clearStoredParameter(c: Record<string, unknown>): void {
     if (!this.parameterMap(c["op"]).delete(Broker.parameterKey(c))) throw notFound(`no ${String(c["op"]).split(".")[0]} '${String(c["name"])}'`);
     this.definitionChanged(c);
+    if (String(c["op"]).startsWith("policy.")) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
   }
 
   // ---- vhosts ------------------------------------------------------------

@@ -21,6 +21,7 @@ import type { Binding, Destination } from "./exchanges/exchange.js";
 import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
+import { withPolicy, type PolicyValue } from "./policy.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -80,6 +81,10 @@ export class Queue implements Destination {
   private ttlTimerAt = 0;
   private expiresTimer: NodeJS.Timeout | null = null;
   lastUsed = Date.now();
+  /** name of the policy in effect, if any */
+  policy: string | undefined;
+  /** settings from the queue's own x-arguments, before any policy */
+  private readonly ownSettings: QueueSettings;
 
   constructor(
     readonly vhost: string,
@@ -91,6 +96,7 @@ export class Queue implements Destination {
     private readonly store: MessageStore | null,
   ) {
     this.key = queueKey(vhost, name);
+    this.ownSettings = { ...settings };
     this.ready = settings.maxPriority !== undefined ? new PriorityReadyList(settings.maxPriority) : new FifoReadyList();
     this.touch();
   }
@@ -388,6 +394,15 @@ export class Queue implements Destination {
     } else if (i === 0 && this.settings.singleActiveConsumer) {
       this.drain();
     }
+  }
+
+  // ---- policies ------------------------------------------------------------
+
+  /** Apply (or, with undefined, remove) a policy: effective settings = own x-arguments + policy. */
+  applyPolicy(p: PolicyValue | undefined): void {
+    this.policy = p?.name;
+    Object.assign(this.settings, withPolicy(this.ownSettings, this.options.arguments, p?.definition));
+    if (this.settings.expires !== undefined) this.touch();
   }
 
   // ---- management --------------------------------------------------------

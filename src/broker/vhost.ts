@@ -22,6 +22,7 @@ import { parseQueueArgs, EQUIVALENCE_ARGS } from "./queue-args.js";
 import type { QueueEntry } from "./message.js";
 import { Router } from "./router.js";
 import { deadLetterMessage } from "./dead-letter.js";
+import type { PolicyValue } from "./policy.js";
 
 export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
 
@@ -30,6 +31,8 @@ export interface VHostEvents {
   definitionChanged(cmd: Record<string, unknown>): void;
   /** queue deleted: cancel its consumers (server notifies clients) */
   queueDeleted(q: Queue): void;
+  /** the policy in effect for a new queue or exchange */
+  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): PolicyValue | undefined;
 }
 
 export class VHost implements QueueOwner {
@@ -98,6 +101,7 @@ export class VHost implements QueueOwner {
       return existing;
     }
     const ex = makeExchange(type, this.name, name, opts);
+    this.applyExchangePolicy(ex);
     this.exchanges.set(name, ex);
     if (opts.durable) this.events.definitionChanged({ op: "exchange.declare", vhost: this.name, name, type, ...opts });
     return ex;
@@ -120,6 +124,21 @@ export class VHost implements QueueOwner {
     for (const b of [...ex.incoming]) this.removeBinding(b);
     this.exchanges.delete(ex.name);
     if (ex.durable) this.events.definitionChanged({ op: "exchange.delete", vhost: this.name, name: ex.name });
+  }
+
+  /** alternate-exchange from the exchange's arguments, else from its policy */
+  applyExchangePolicy(ex: Exchange): void {
+    const own = ex.options.arguments["alternate-exchange"];
+    const p = this.events.policyFor(this.name, "exchange", ex.name);
+    const fromPolicy = p?.definition["alternate-exchange"];
+    ex.alternateExchange = typeof own === "string" ? own : typeof fromPolicy === "string" ? fromPolicy : undefined;
+    ex.policy = p?.name;
+  }
+
+  /** Re-evaluate policies for everything in the vhost (a policy was set or cleared). */
+  reapplyPolicies(): void {
+    for (const q of this.queues.values()) q.applyPolicy(this.events.policyFor(this.name, "queue", q.name, q.settings.queueType));
+    for (const ex of this.exchanges.values()) if (ex.name !== "" && !ex.name.startsWith("amq.")) this.applyExchangePolicy(ex);
   }
 
   // ---- queues ------------------------------------------------------------
@@ -161,6 +180,8 @@ export class VHost implements QueueOwner {
     }
     const q = new Queue(this.name, name, opts, settings, this, this.store);
     if (opts.exclusive) q.exclusiveOwner = owner;
+    const policy = this.events.policyFor(this.name, "queue", name, settings.queueType);
+    if (policy) q.applyPolicy(policy);
     this.queues.set(name, q);
     if (opts.durable && !opts.exclusive) {
       this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments });

@@ -248,8 +248,8 @@ test("unsigned, forged, expired and replayed commands are refused with `rejected
 test("an agent killed mid-task reports it interrupted on restart; queued work is not lost", async () => {
   const id = await run(["sleep 2; echo first", "--hosts", "web2"]);
   await until("running", async () => (await check(id)).results[0]?.status === "running");
-  const next = await run(["echo second", "--hosts", "web2"]);
   await agents.get("web2")!.kill(); // SIGKILL: no goodbye
+  const next = await run(["echo second", "--hosts", "web2"]); // queued behind it while the agent is dead
   await startAgent("web2");
   const v = await waitDone(id);
   assert.equal(v.results[0]?.status, "interrupted");
@@ -269,7 +269,8 @@ test("a collector killed mid-task loses nothing: results wait in the durable que
   assert.equal(h.db1?.stdout, "kept from db1\n");
 });
 
-test("an agent whose broker connection is dropped mid-task reconnects; the command runs once and its result arrives", { skip: !process.env.WARREN_TEST_MGMT_URL && "needs a management API" }, async () => {
+test("an agent whose broker connection is dropped mid-task reconnects; the command runs once and its result arrives", async (t) => {
+  if (!vh.mgmtUrl) return t.skip("needs a management API");
   // Pins down: closing a connection (DELETE /api/connections/NAME) requeues its unacked deliveries;
   // the agent reconnects with backoff, sees the redelivered command (same nonce) still running, and
   // acks it once the result is out.
@@ -297,7 +298,8 @@ test("--batch runs hosts in waves", async () => {
   assert.ok(times[1]! - times[0]! >= 400 && times[2]! - times[1]! >= 400, `waves overlapped: ${times}`);
 });
 
-test("enrolment: the agent's broker user is limited to its queue; removal revokes it", { skip: !process.env.WARREN_TEST_MGMT_URL && "needs a management API" }, async () => {
+test("enrolment: the agent's broker user is limited to its queue; removal revokes it", async (t) => {
+  if (!vh.mgmtUrl) return t.skip("needs a management API");
   const add = await cli(["hosts", "add", "enr1", "--groups", "web", "--json", "--mgmt-url", vh.mgmtUrl!, ...common()]);
   assert.equal(add.code, 0, add.stderr);
   const info = JSON.parse(add.stdout) as { url: string; user: string };

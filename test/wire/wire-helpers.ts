@@ -27,8 +27,8 @@ export interface WireEnv {
   openWithChannel(): Promise<RawClient>;
 }
 
-export async function wireEnv(): Promise<WireEnv> {
-  const broker = await startBroker();
+export async function wireEnv(options: Record<string, unknown> = {}): Promise<WireEnv> {
+  const broker = await startBroker({ options });
   const vhost = vhostOf(broker.url);
   const open = (o: HandshakeOptions = {}) => RawClient.open(broker.port, broker.host, { vhost, ...o });
   return {

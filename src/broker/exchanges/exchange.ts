@@ -43,6 +43,8 @@ export abstract class Exchange implements Destination {
   publishOut = 0;
   /** alternate exchange name from arguments or policy, resolved at route time */
   alternateExchange: string | undefined;
+  /** name of the policy in effect, if any */
+  policy: string | undefined;
 
   constructor(
     readonly vhost: string,

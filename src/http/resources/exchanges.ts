@@ -31,7 +31,7 @@ export function exchangeJSON(ctx: Ctx, x: Exchange): Record<string, unknown> {
     internal: x.internal,
     arguments: tableToJSON(x.options.arguments),
     user_who_performed_action: "",
-    policy: null,
+    policy: x.policy ?? null,
   };
   const c = exchangeCounters(x);
   if (active(c)) out["message_stats"] = ctx.rates.details(xKey(x), c);
