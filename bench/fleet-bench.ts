@@ -5,7 +5,7 @@
  * true`). The collector (real code, real SQLite) runs in this process.
  *
  *   node dist/bench/fleet-bench.js [--url amqp://guest:guest@127.0.0.1:5672] [--mgmt-url http://guest:guest@127.0.0.1:15672]
- *        [--sizes 1,100,1000] [--per-process 250] [--runs 3]
+ *        [--sizes 1,100,1000] [--per-process 250] [--runs 3] [--ramp 50]
  *
  * With a management URL it works in a fresh vhost and deletes it afterwards.
  */
@@ -28,6 +28,8 @@ const mgmtUrl = opt("mgmt-url", process.env.WARREN_MGMT_URL ?? "http://guest:gue
 const sizes = opt("sizes", "1,100,1000").split(",").map(Number);
 const perProcess = Number(opt("per-process", "250"));
 const runs = Number(opt("runs", "3"));
+/** new connections per 100 ms per agent process: a connection storm makes RabbitMQ reset sockets */
+const ramp = opt("ramp", "50");
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
       const procs: Array<Promise<void>> = [];
       for (let from = 0; from < n; from += perProcess) {
         const count = Math.min(perProcess, n - from);
-        const c = spawn(process.execPath, [join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group], { stdio: ["ignore", "pipe", "inherit"] });
+        const c = spawn(process.execPath, [join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group, ramp], { stdio: ["ignore", "pipe", "inherit"] });
         children.push(c);
         procs.push(new Promise((resolve, reject) => {
           let out = "";

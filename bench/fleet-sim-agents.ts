@@ -1,14 +1,15 @@
 /**
  * Many simulated Fleet agents in one process, each the real Agent class with
  * its own AMQP connection, queue and journal. Used by bench/fleet-bench.ts.
- * argv: URL DATA_DIR PREFIX FROM COUNT GROUP. Prints "ready COUNT" on stdout
+ * argv: URL DATA_DIR PREFIX FROM COUNT GROUP [RAMP] (RAMP = new connections per 100 ms, default 50). Prints "ready COUNT" on stdout
  * once every agent consumes; stops all agents on SIGTERM.
  */
 import { join } from "node:path";
 import { Agent } from "../src/fleet/agent.js";
 import { loadTrustedKeys, fleetDir } from "../src/fleet/sign.js";
 
-const [url, dataDir, prefix, fromS, countS, group] = process.argv.slice(2);
+const [url, dataDir, prefix, fromS, countS, group, rampS] = process.argv.slice(2);
+const ramp = Number(rampS ?? 50);
 const from = Number(fromS);
 const count = Number(countS);
 const trusted = loadTrustedKeys(dataDir!, []);
@@ -27,7 +28,7 @@ for (let i = from; i < from + count; i++) {
   });
   a.start();
   agents.push(a);
-  if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100)); // ramp connections gently
+  if ((i - from) % ramp === ramp - 1) await new Promise((r) => setTimeout(r, 100)); // ramp connections gently
 }
 process.once("SIGTERM", () => {
   void Promise.all(agents.map((a) => a.stop())).then(() => process.exit(0));

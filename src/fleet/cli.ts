@@ -66,9 +66,13 @@ warren hosts remove NAME     revoke: delete that user, close its connections, de
 };
 
 function usage(io: Io, verb: string, msg?: string): number {
-  if (msg) io.err(`warren ${verb}: ${msg}`);
+  if (!msg) {
+    io.out(HELP[verb] ?? "");
+    return 0;
+  }
+  io.err(`warren ${verb}: ${msg}`);
   io.err(HELP[verb] ?? `unknown verb ${verb}`);
-  return msg ? 2 : 0;
+  return 2;
 }
 
 function dataDir(p: Parsed): string {
