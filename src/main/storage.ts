@@ -13,15 +13,7 @@ export interface Storage {
 
 export async function openStorage(dataDir: string | null, fsync: FsyncPolicy, log: Logger): Promise<Storage> {
   if (!dataDir) return { messages: null, definitions: null, close: async () => {} };
-  let mods;
-  try {
-    mods = await Promise.all([import("../store/segment-store.js"), import("../store/definitions-log.js")]);
-  } catch (e) {
-    // TEMPORARY while the store lands: run without persistence
-    log.warn(`storage unavailable, running transient: ${(e as Error).message}`);
-    return { messages: null, definitions: null, close: async () => {} };
-  }
-  const [{ SegmentStore }, { DefinitionsLog }] = mods;
+  const [{ SegmentStore }, { DefinitionsLog }] = await Promise.all([import("../store/segment-store.js"), import("../store/definitions-log.js")]);
   const definitions = DefinitionsLog.open({ dataDir, log: (l: string) => log.info(l) });
   const messages = SegmentStore.open({ dir: join(dataDir, "messages"), fsync, log: (l: string) => log.info(l) });
   return {

@@ -120,8 +120,8 @@ export class Channel implements ConsumerHost {
       this.pending = null;
       throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`).withMethod(60, 40);
     }
-    // keep the encoded properties as sent; copy them out of the read buffer (they are tiny)
-    // Publishers usually send the same properties message after message: reuse the last
+    // The encoded properties are kept as sent (copied out of the read buffer: they are tiny).
+    // Publishers usually send the same properties message after message: reuse a recent
     // decoded object and its bytes (both are treated as immutable), which saves ~350 bytes
     // per queued message and a decode per publish.
     const len = end - start - 12;
