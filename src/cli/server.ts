@@ -20,7 +20,8 @@ const HELP = `usage: warren server [options]
   --default-pass PASS       its password (default guest; env WARREN_DEFAULT_PASS)
   --heartbeat SECONDS       heartbeat proposed to clients (default 60; env WARREN_HEARTBEAT)
   --max-message-size BYTES  largest message body accepted (default 134217728)
-  --memory-high-watermark B memory alarm threshold in bytes of RSS (default 40% of RAM; 0 = off)
+  --memory-high-watermark B memory alarm threshold in bytes of RSS (default 40% of RAM; 0 = off);
+                            the alarm also fires at 80% of the JS heap limit (node --max-old-space-size)
   --disk-free-limit BYTES   disk alarm when free space falls below this (default 50000000; 0 = off)
   --queue-memory BYTES      message bodies kept in memory by all queues together before newly queued
                             bodies are paged to disk (default 268435456; env WARREN_QUEUE_MEMORY)
