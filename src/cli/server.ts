@@ -10,7 +10,7 @@ import type { FsyncPolicy } from "../store/types.js";
 const HELP = `usage: warren server [options]
 
   --port N                  AMQP port (default 5672; env WARREN_PORT)
-  --bind ADDR               AMQP bind address (default 0.0.0.0; env WARREN_BIND)
+  --bind ADDR               AMQP bind address (default: every interface, IPv6 and IPv4; env WARREN_BIND)
   --mgmt-port N             management HTTP port (default 15672, 'off' to disable; env WARREN_MGMT_PORT)
   --mgmt-bind ADDR          management bind address (default: --bind; env WARREN_MGMT_BIND)
   --data-dir DIR            data directory (default ./data; env WARREN_DATA_DIR)
@@ -32,7 +32,7 @@ const HELP = `usage: warren server [options]
 
 export interface ServerConfig {
   port: number;
-  bind: string;
+  bind: string | undefined;
   mgmtPort: number | null;
   mgmtBind: string | undefined;
   dataDir: string;
@@ -106,7 +106,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (port > 65535) throw new UsageError(`invalid value for --port: ${port}`);
   return {
     port,
-    bind: pick(values.bind, "WARREN_BIND", "bind") ?? "0.0.0.0",
+    bind: pick(values.bind, "WARREN_BIND", "bind"),
     mgmtPort: mgmtRaw === "off" ? null : (int("--mgmt-port", mgmtRaw) ?? 15672),
     mgmtBind: pick(values["mgmt-bind"], "WARREN_MGMT_BIND", "mgmtBind"),
     dataDir: pick(values["data-dir"], "WARREN_DATA_DIR", "dataDir") ?? "./data",
@@ -160,9 +160,9 @@ export async function serverMain(argv: string[]): Promise<number> {
     process.stderr.write(`warren server: cannot start: ${(e as Error).message}\n`);
     return 1;
   }
-  const mg = w.mgmtPort !== null ? ` management http://${cfg.mgmtBind ?? cfg.bind}:${w.mgmtPort}` : "";
+  const mg = w.mgmtPort !== null ? ` management http://${w.mgmtHost}:${w.mgmtPort}` : "";
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
-  process.stderr.write(`warren ${VERSION} listening amqp://${cfg.bind}:${w.amqpPort}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

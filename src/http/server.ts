@@ -10,6 +10,7 @@
  * Does not own: broker state — every change goes through Broker.apply or the
  * VHost methods the AMQP handlers use, so it is persisted the same way.
  */
+import { displayHost } from "../lib/net.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -40,7 +41,8 @@ export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, 
 export interface ManagementOptions {
   broker: Broker;
   server: Server;
-  host: string;
+  /** undefined = every interface, IPv6 and IPv4 where available */
+  host: string | undefined;
   port: number;
   log: Logger;
   extraRoutes?: ExtraRoutes;
@@ -61,7 +63,7 @@ const ROUTES: Route[] = [
   ...parameters.routes,
 ];
 
-export async function startManagement(opts: ManagementOptions): Promise<{ port: number; close(): Promise<void> }> {
+export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
@@ -118,9 +120,10 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const port = (srv.address() as AddressInfo).port;
   node.mgmtPort = port;
   rates.start();
-  log.info(`management API listening on http://${opts.host}:${port}`);
+  log.info(`management API listening on http://${displayHost(srv.address())}:${port}`);
   return {
     port,
+    host: displayHost(srv.address()),
     close: async () => {
       rates.stop();
       srv.closeIdleConnections();

@@ -18,6 +18,7 @@ import { resident } from "../broker/ready-list.js";
 
 export interface WarrenOptions {
   port?: number;
+  /** AMQP listen address; undefined = every interface, IPv6 and IPv4 where available */
   host?: string;
   /** data directory; null = nothing persisted (embedded/transient use) */
   dataDir?: string | null;
@@ -47,6 +48,9 @@ export interface Warren {
   server: Server;
   amqpPort: number;
   mgmtPort: number | null;
+  /** where AMQP and management listen, as URL hosts ("[::]", "0.0.0.0", "127.0.0.1") */
+  amqpHost: string;
+  mgmtHost: string | null;
   log: Logger;
   close(): Promise<void>;
 }
@@ -77,16 +81,16 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   const t0 = Date.now();
   const rec = broker.boot();
   if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
-  const server = new Server(broker, { host: opts.host ?? "0.0.0.0", port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION });
+  const server = new Server(broker, { host: opts.host, port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION });
   const amqpPort = await server.listen();
   const stopAlarms = startAlarms(broker, dataDir, opts.memoryHighWatermark ?? 0, opts.diskFreeLimit ?? 0);
 
-  let mgmt: { port: number; close(): Promise<void> } | null = null;
+  let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
   let fleet: { close(): Promise<void>; http: unknown } | null = null;
   if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
     const { startManagement } = await import("../http/server.js");
     let fleetRoutes: FleetRoutes | undefined;
-    const mgmtHost = opts.mgmtHost ?? opts.host ?? "0.0.0.0";
+    const mgmtHost = opts.mgmtHost ?? opts.host;
     const m = await startManagement({
       broker,
       server,
@@ -106,7 +110,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
           amqpUrl: `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${amqpPort}`,
           mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${m.port}`,
           dataDir: join(dataDir),
-          log: (line: string) => log.info(`fleet: ${line}`),
+          log: (line: string) => log.info(line),
         });
         fleet = f;
         fleetRoutes = f.http as FleetRoutes;
@@ -122,6 +126,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     server,
     amqpPort,
     mgmtPort: mgmt ? mgmt.port : null,
+    amqpHost: server.boundHost,
+    mgmtHost: mgmt ? mgmt.host : null,
     log,
     async close() {
       if (closed) return;

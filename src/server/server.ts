@@ -3,6 +3,8 @@
  * connections and direct reply-to pseudo-queues, and runs one coarse 1-second
  * ticker for all heartbeats (not a timer per connection).
  */
+import { displayHost } from "../lib/net.js";
+import { RABBITMQ_COMPAT_VERSION } from "../lib/compat.js";
 import net from "node:net";
 import type { FieldTable } from "../amqp/field-table.js";
 import type { Broker } from "../broker/broker.js";
@@ -12,7 +14,8 @@ import { describeChannel, describeConnection, describeConsumer } from "./describ
 import type { Consumer } from "../broker/consumer.js";
 
 export interface ServerOptions {
-  host: string;
+  /** address to listen on; undefined = every interface, IPv6 and IPv4 where available (as RabbitMQ) */
+  host: string | undefined;
   port: number;
   /** heartbeat proposed in connection.tune, seconds (RabbitMQ default 60) */
   heartbeat?: number;
@@ -30,12 +33,16 @@ export class Server {
 
   constructor(readonly broker: Broker, private readonly opts: ServerOptions) {
     this.heartbeat = opts.heartbeat ?? 60;
+    // product/version say "RabbitMQ <the version whose behaviour warren follows>" as a
+    // RabbitMQ node does: clients and programs (amqplib's own test suite among them) check
+    // `product` to decide they talk to RabbitMQ. What warren really is goes in platform and
+    // information, and in the management API's product_name/product_version.
     this.serverProperties = {
-      product: "warren",
-      version: opts.version,
-      platform: `Node.js ${process.version}`,
+      product: "RabbitMQ",
+      version: RABBITMQ_COMPAT_VERSION,
+      platform: `warren ${opts.version} on Node.js ${process.version}`,
       copyright: "warren contributors",
-      information: "Licensed under the MIT license. See https://www.npmjs.com/package/warren",
+      information: `warren ${opts.version}, a RabbitMQ-compatible broker. Licensed under the MIT license. See https://www.npmjs.com/package/warren`,
       cluster_name: "warren",
       capabilities: {
         publisher_confirms: true,
@@ -55,6 +62,11 @@ export class Server {
     });
   }
 
+  /** where the AMQP listener is bound, for URLs and logs ("[::]", "0.0.0.0", "127.0.0.1") */
+  get boundHost(): string {
+    return displayHost(this.tcp.address());
+  }
+
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.tcp.once("error", reject);
@@ -63,10 +75,13 @@ export class Server {
         resolve();
       });
     });
+    // Heartbeats go out every heartbeat/2 seconds of silence, as RabbitMQ's do; a 250 ms tick
+    // keeps that true for heartbeat=1 (some clients, e.g. @cloudamqp/amqp-client, only echo the
+    // server's heartbeats and drop the connection after `heartbeat` seconds without a frame).
     this.ticker = setInterval(() => {
       const now = Date.now();
       for (const c of this.pending) c.tick(now);
-    }, 1000);
+    }, 250);
     this.ticker.unref();
     const addr = this.tcp.address();
     return typeof addr === "object" && addr ? addr.port : this.opts.port;

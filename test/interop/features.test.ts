@@ -223,3 +223,34 @@ test("amqplib mandatory publish to nowhere is returned", async () => {
   assert.deepEqual(order, ["ack:quiet", "return", "ack:to-exchange", "return", "ack:to-default"]);
   await ch.close();
 });
+
+// RabbitMQ sends heartbeat frames every heartbeat/2 seconds of silence ("Heartbeat frames are sent
+// about every heartbeat timeout / 2 seconds"). @cloudamqp/amqp-client sends none of its own: it
+// echoes the server's and drops the connection after `heartbeat` seconds without a frame, so
+// with heartbeat=1 an idle connection survives only if the server keeps that cadence.
+test("amqp-client with heartbeat=1 stays connected while idle (server heartbeats every ~0.5 s)", async () => {
+  const u = new URL(broker.url);
+  u.searchParams.set("heartbeat", "1");
+  const c = await new AMQPClient(u.toString()).connect();
+  try {
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal(c.closed, false, "connection dropped by the client's heartbeat timeout");
+    const ch = await c.channel();
+    const q = await ch.queue("", { exclusive: true });
+    assert.ok(q.name.startsWith("amq.gen-"));
+  } finally {
+    await c.close().catch(() => {});
+  }
+});
+
+// Clients (amqplib's own test suite among them) check server-properties.product to know they talk
+// to RabbitMQ; RabbitMQ 3.x sends product "RabbitMQ" and its version.
+test("amqplib sees server product RabbitMQ with a 3.x version and the RabbitMQ capabilities", async () => {
+  const sp = (conn as unknown as { connection: { serverProperties: Record<string, unknown> } }).connection.serverProperties;
+  assert.equal(sp["product"], "RabbitMQ");
+  assert.match(String(sp["version"]), /^3\.\d+\.\d+/);
+  const caps = sp["capabilities"] as Record<string, boolean>;
+  for (const k of ["publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify", "connection.blocked", "consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"]) {
+    assert.equal(caps[k], true, k);
+  }
+});

@@ -5,6 +5,7 @@
  * `management_version` report the RabbitMQ API level warren speaks (3.10.8),
  * `product_name`/`product_version` say what it really is.
  */
+import { RABBITMQ_COMPAT_VERSION } from "../../lib/compat.js";
 import os from "node:os";
 import { statfsSync } from "node:fs";
 import { sendJSON, type Ctx } from "../context.js";
@@ -13,7 +14,7 @@ import { OVERVIEW, OVERVIEW_DEPTH, overviewCounters, overviewDepth } from "../st
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
 
-export const API_LEVEL = "3.10.8";
+export const API_LEVEL = RABBITMQ_COMPAT_VERSION;
 
 const EXCHANGE_TYPES = [
   { name: "direct", description: "AMQP direct exchange, as per the AMQP specification", enabled: true },
