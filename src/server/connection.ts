@@ -51,6 +51,8 @@ export class Connection implements FrameSink, ConnectionInfo {
   readonly outbox: Outbox;
   readonly publisher: Publisher;
   readonly channels = new Map<number, Channel>();
+  /** channels whose close crossed ours: the close-ok the client still owes us is ignored */
+  private crossedCloses: Set<number> | null = null;
   private readonly reader = new FrameReader(SERVER_FRAME_MAX);
   private state = State.AwaitHeader;
   private headerBuf: Buffer | null = null;
@@ -341,6 +343,7 @@ export class Connection implements FrameSink, ConnectionInfo {
     if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - channel frame before connection.open`, 0, 0, true));
     let ch = this.channels.get(channel);
     if (id === M.CHANNEL_OPEN) {
+      this.crossedCloses?.delete(channel);
       if (ch) throw new AmqpError(CHANNEL_ERROR, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10, true);
       // RabbitMQ 3.10 limits how many channels are open, not the channel number
       if (this.channels.size >= this.channelMax) {
@@ -353,13 +356,21 @@ export class Connection implements FrameSink, ConnectionInfo {
       this.sendMethod(channel, M.CHANNEL_OPEN_OK, { channelId: "" });
       return;
     }
-    if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, id >>> 16, id & 0xffff, true);
+    if (!ch) {
+      if (id === M.CHANNEL_CLOSE_OK && this.crossedCloses?.delete(channel)) return;
+      throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, id >>> 16, id & 0xffff, true);
+    }
     if (ch.state === ChannelState.Closing) {
+      // After our channel.close every frame but close-ok is ignored (rabbit_reader). A
+      // channel.close from the client that crossed ours gets close-ok and frees the channel,
+      // as RabbitMQ 3.10 does; the client's close-ok for our close, still on its way, is then
+      // ignored rather than treated as a frame on an unknown channel (504).
       if (id === M.CHANNEL_CLOSE_OK) {
         this.channels.delete(channel);
       } else if (id === M.CHANNEL_CLOSE) {
         this.sendMethod(channel, M.CHANNEL_CLOSE_OK, {});
         this.channels.delete(channel);
+        (this.crossedCloses ??= new Set()).add(channel);
       }
       return;
     }

@@ -298,6 +298,30 @@ test("after the server's channel.close, methods on that channel are ignored unti
   }
 });
 
+// Crossing closes (the Go client's TestChannelExceptionWithCloseIssue43): the server closes a
+// channel (404) while the client is closing it. RabbitMQ 3.10 answers the client's close with
+// close-ok, ignores the close-ok the client then sends for the server's close, and the
+// connection, its other channels and the channel number stay usable.
+test("crossing channel.close: close-ok for the client, its late close-ok ignored, channel reusable", async () => {
+  const c = await env.openWithChannel();
+  try {
+    await c.openChannel(2);
+    c.sendMethod(1, M.queueDeclare, args.queueDeclare(uniq("wire-missing"), { passive: true }));
+    c.sendMethod(1, M.channelClose, args.channelClose(200, "client closing"));
+    const f = await c.next();
+    assert.deepEqual([f.channel, f.classId, f.methodId], [1, 20, 40], "the server's channel.close (404)");
+    await c.expect(1, M.channelCloseOk);
+    c.sendMethod(1, M.channelCloseOk);
+    c.sendMethod(2, M.queueDeclare, declareArgs());
+    await c.expect(2, M.queueDeclareOk);
+    await c.openChannel(1);
+    c.sendMethod(1, M.queueDeclare, declareArgs());
+    await c.expect(1, M.queueDeclareOk);
+  } finally {
+    await c.close();
+  }
+});
+
 // Client-initiated connection.close gets close-ok.
 test("client connection.close gets connection.close-ok", async () => {
   const c = await env.openWithChannel();
