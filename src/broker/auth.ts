@@ -1,10 +1,15 @@
 /**
  * Users, password hashing and permissions.
  *
- * Hashes: new passwords are stored as `warren_scrypt` (scrypt, 16-byte salt).
- * RabbitMQ's `rabbit_password_hashing_sha256` / `_sha512` / `_md5` hashes
- * (base64(salt4 ‖ H(salt4 ‖ password))) are accepted on import so users move
- * between RabbitMQ and warren with their passwords.
+ * Hashes: new passwords are stored as `warren_scrypt` (scrypt, 16-byte salt),
+ * which is what warren verifies. RabbitMQ's `rabbit_password_hashing_sha256` /
+ * `_sha512` / `_md5` hashes (base64(salt4 ‖ H(salt4 ‖ password))) are accepted on
+ * import so users move from RabbitMQ with their passwords. For the other direction
+ * each user also carries `exportHash`, the same password as RabbitMQ's default
+ * salted SHA-256 (RabbitMQ cannot use scrypt and never sees the password): it is
+ * what a definitions export gives RabbitMQ, and no stronger than what RabbitMQ's
+ * own export contains. It is made when the password is set, or at the first
+ * successful login of a user that predates it.
  *
  * A successful verification is cached (keyed by a SHA-256 of the supplied
  * password) so thousands of connections logging in do not each pay for scrypt.
@@ -24,6 +29,8 @@ export interface User {
   hashingAlgorithm: HashAlgorithm;
   tags: string[];
   limits?: Record<string, number>;
+  /** the password as rabbit_password_hashing_sha256, for definitions exported to RabbitMQ */
+  exportHash?: string;
 }
 
 export interface Permission {
@@ -44,10 +51,10 @@ export interface TopicPermission {
 
 export type PermissionKind = "configure" | "write" | "read";
 
-export function hashPassword(password: string): { passwordHash: string; hashingAlgorithm: HashAlgorithm } {
+export function hashPassword(password: string): { passwordHash: string; hashingAlgorithm: HashAlgorithm; exportHash: string } {
   const salt = randomBytes(16);
   const h = scryptSync(password, salt, 32, { N: 16384, r: 8, p: 1 });
-  return { passwordHash: Buffer.concat([salt, h]).toString("base64"), hashingAlgorithm: "warren_scrypt" };
+  return { passwordHash: Buffer.concat([salt, h]).toString("base64"), hashingAlgorithm: "warren_scrypt", exportHash: rabbitSha256Hash(password) };
 }
 
 /** RabbitMQ-compatible hash, for exporting definitions RabbitMQ can import. */

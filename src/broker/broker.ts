@@ -16,7 +16,7 @@ import { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
 import { matchPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
-import { hashPassword, permits, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+import { hashPassword, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 
 export interface BrokerOptions {
   store: MessageStore | null;
@@ -131,7 +131,13 @@ export class Broker implements VHostEvents {
         this.deleteVhost(s("name"));
         return;
       case "user.add":
-        this.putUser({ name: s("name"), passwordHash: s("passwordHash"), hashingAlgorithm: (c["hashingAlgorithm"] as HashAlgorithm) ?? "warren_scrypt", tags: (c["tags"] as string[]) ?? [] });
+        this.putUser({
+          name: s("name"),
+          passwordHash: s("passwordHash"),
+          hashingAlgorithm: (c["hashingAlgorithm"] as HashAlgorithm) ?? "warren_scrypt",
+          tags: (c["tags"] as string[]) ?? [],
+          ...(typeof c["exportHash"] === "string" ? { exportHash: c["exportHash"] } : {}),
+        });
         return;
       case "user.delete":
         this.deleteUser(s("name"));
@@ -271,7 +277,7 @@ export class Broker implements VHostEvents {
 
   putUser(u: User): void {
     this.users.set(u.name, u);
-    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags });
+    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}) });
   }
 
   deleteUser(name: string): void {
@@ -319,7 +325,9 @@ export class Broker implements VHostEvents {
     if (!loopback && this.loopbackUsers.includes(name)) {
       throw accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
     }
-    return u;
+    // a scrypt user from before export hashes existed: make its RabbitMQ-compatible hash now
+    if (u.hashingAlgorithm === "warren_scrypt" && !u.exportHash) this.putUser({ ...u, exportHash: rabbitSha256Hash(password) });
+    return this.users.get(name)!;
   }
 
   /** connection.open: may `user` use `vhost`? */

@@ -9,6 +9,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
@@ -100,6 +101,39 @@ test("export → import into a fresh broker → export is identical, and survive
     await a.stop();
     await b2.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// RabbitMQ imports only its own hashing algorithms (and silently keeps an unknown one, after which
+// the user can never log in -- importing an early warren export into RabbitMQ 3.10 locked out
+// even guest). A user created in warren therefore leaves with rabbit_password_hashing_sha256
+// (base64(salt4 ++ sha256(salt4 ++ password))), the scrypt hash riding along for warren.
+test("users created in warren export with a RabbitMQ-importable hash of their password", async (t) => {
+  if (external) return t.skip("needs fresh warrens");
+  const a = await startBroker({ mgmt: true, options: NO_FLEET });
+  const b2 = await startBroker({ mgmt: true, options: NO_FLEET });
+  try {
+    const api = new Api(a.mgmtUrl!);
+    await api.put("/api/users/mover", { password: "s3cret-pw", tags: "" });
+    await api.put("/api/permissions/%2F/mover", { configure: ".*", write: ".*", read: ".*" });
+    const d = (await api.get("/api/definitions")).json as { users: Record<string, unknown>[] };
+    const u = d.users.find((x) => x["name"] === "mover")!;
+    assert.equal(u["hashing_algorithm"], "rabbit_password_hashing_sha256");
+    const raw = Buffer.from(String(u["password_hash"]), "base64");
+    assert.equal(raw.length, 4 + 32);
+    const expect = createHash("sha256").update(Buffer.concat([raw.subarray(0, 4), Buffer.from("s3cret-pw")])).digest();
+    assert.deepEqual(raw.subarray(4), expect, "RabbitMQ's salted SHA-256 of the password");
+    assert.equal(typeof u["warren_password_hash"], "string");
+    // what RabbitMQ sees (no warren_password_hash): the user logs in with its password
+    const asRabbit = { users: [{ ...u, warren_password_hash: undefined }], permissions: d["permissions" as keyof typeof d] };
+    assert.equal((await new Api(b2.mgmtUrl!).post("/api/definitions", JSON.parse(JSON.stringify(asRabbit)))).status, 204);
+    await (await amqp.connect(amqpUrl(b2, "mover", "s3cret-pw", "/"))).close();
+    await assert.rejects(amqp.connect(amqpUrl(b2, "mover", "wrong", "/")));
+    // the management API itself still shows the stored (scrypt) hash, as RabbitMQ shows its own
+    assert.equal((await api.get("/api/users/mover")).json["hashing_algorithm"], "warren_scrypt");
+  } finally {
+    await a.stop();
+    await b2.stop();
   }
 });
 

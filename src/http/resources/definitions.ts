@@ -12,8 +12,9 @@
  *
  * Export skips what RabbitMQ skips: the default exchange, amq.* exchanges,
  * exclusive queues and bindings from the default exchange.
- * Known gap: users created in warren carry `warren_scrypt` hashes, which
- * RabbitMQ cannot import (it never sees the password to re-hash it).
+ * Users created in warren are exported with a RabbitMQ-compatible salted
+ * SHA-256 of their password beside the scrypt hash (see users.ts), so RabbitMQ
+ * can import them and they log in there with the same password.
  */
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import type { Broker } from "../../broker/broker.js";
@@ -22,7 +23,7 @@ import { badRequest, parseJSONBody, sendEmpty, sendJSON, type Ctx } from "../con
 import { requireAdmin, vhostFor } from "../access.js";
 import type { Route } from "../router.js";
 import { API_LEVEL } from "./overview.js";
-import { userCommand, userJSON } from "./users.js";
+import { userCommand, userDefinitionJSON } from "./users.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
 import { parseTags } from "./vhosts.js";
 
@@ -74,7 +75,7 @@ export function exportAll(b: Broker, version: string): Item {
     rabbitmq_version: API_LEVEL,
     product_name: "warren",
     product_version: version,
-    users: [...b.users.values()].map(userJSON),
+    users: [...b.users.values()].map(userDefinitionJSON),
     vhosts: [...b.vhosts.values()].map((v) => ({ name: v.name, description: v.meta.description, tags: v.meta.tags })),
     permissions: [...b.permissions.values()].map(permissionJSON),
     topic_permissions: b.topicPermissions.map(topicPermissionJSON),

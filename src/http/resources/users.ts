@@ -6,6 +6,12 @@
  * + `hashing_algorithm` (RabbitMQ's sha256/sha512/md5 hashes are accepted, so
  * users move with their passwords), and `tags` as "a,b" or a list. A PUT with
  * neither keeps the existing password (so tag changes do not need it).
+ *
+ * Definitions carry users the way RabbitMQ can import them: a scrypt user is
+ * exported with its RabbitMQ-compatible `exportHash` as password_hash
+ * (rabbit_password_hashing_sha256), plus `warren_password_hash` with the scrypt
+ * hash, which RabbitMQ ignores and warren's import prefers (nothing is lost on a
+ * warren-to-warren move).
  */
 import type { HashAlgorithm, User } from "../../broker/auth.js";
 import { hashPassword } from "../../broker/auth.js";
@@ -19,6 +25,19 @@ const ALGORITHMS: readonly string[] = ["warren_scrypt", "rabbit_password_hashing
 
 export function userJSON(u: User): Record<string, unknown> {
   return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: u.limits ?? {} };
+}
+
+/** A user as /api/definitions exports it: importable by RabbitMQ, lossless for warren. */
+export function userDefinitionJSON(u: User): Record<string, unknown> {
+  if (u.hashingAlgorithm !== "warren_scrypt" || !u.exportHash) return userJSON(u);
+  return {
+    name: u.name,
+    password_hash: u.exportHash,
+    hashing_algorithm: "rabbit_password_hashing_sha256",
+    warren_password_hash: u.passwordHash,
+    tags: u.tags,
+    limits: u.limits ?? {},
+  };
 }
 
 function getUser(ctx: Ctx, name: string): User {
@@ -41,16 +60,22 @@ function show(ctx: Ctx): void {
 export function userCommand(name: string, body: Record<string, unknown>, existing: User | undefined): Record<string, unknown> {
   if (name === "") throw badRequest("user name must not be empty");
   const tags = parseTags(body["tags"]);
-  let hash: { passwordHash: string; hashingAlgorithm: HashAlgorithm };
+  let hash: { passwordHash: string; hashingAlgorithm: HashAlgorithm; exportHash?: string };
   if (typeof body["password"] === "string") {
     hash = hashPassword(body["password"]);
+  } else if (typeof body["warren_password_hash"] === "string" && body["hashing_algorithm"] === "rabbit_password_hashing_sha256" && typeof body["password_hash"] === "string") {
+    // exported by warren (userDefinitionJSON): keep the scrypt hash, and the export hash beside it
+    for (const k of ["warren_password_hash", "password_hash"]) {
+      if (!/^[A-Za-z0-9+/]+=*$/.test(body[k] as string)) throw badRequest(`${k} must be base64`);
+    }
+    hash = { passwordHash: body["warren_password_hash"], hashingAlgorithm: "warren_scrypt", exportHash: body["password_hash"] };
   } else if (typeof body["password_hash"] === "string") {
     const algo = (body["hashing_algorithm"] as string | undefined) ?? "rabbit_password_hashing_sha256";
     if (!ALGORITHMS.includes(algo)) throw badRequest(`unsupported hashing_algorithm '${algo}'`);
     if (body["password_hash"] !== "" && !/^[A-Za-z0-9+/]+=*$/.test(body["password_hash"])) throw badRequest("password_hash must be base64");
     hash = { passwordHash: body["password_hash"], hashingAlgorithm: algo as HashAlgorithm };
   } else if (existing) {
-    hash = { passwordHash: existing.passwordHash, hashingAlgorithm: existing.hashingAlgorithm };
+    hash = { passwordHash: existing.passwordHash, hashingAlgorithm: existing.hashingAlgorithm, ...(existing.exportHash ? { exportHash: existing.exportHash } : {}) };
   } else {
     // RabbitMQ: a user without password cannot log in with a password
     hash = { passwordHash: "", hashingAlgorithm: "warren_scrypt" };
