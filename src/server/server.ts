@@ -1,11 +1,11 @@
 /**
  * The AMQP listener: accepts TCP connections, owns the registry of live
- * connections and direct reply-to pseudo-queues, and runs one coarse 1-second
+ * connections and direct reply-to pseudo-queues, and runs one coarse 250 ms
  * ticker for all heartbeats (not a timer per connection).
  */
+import net from "node:net";
 import { displayHost } from "../lib/net.js";
 import { RABBITMQ_COMPAT_VERSION } from "../lib/compat.js";
-import net from "node:net";
 import type { FieldTable } from "../amqp/field-table.js";
 import type { Broker } from "../broker/broker.js";
 import type { Channel } from "./channel.js";
