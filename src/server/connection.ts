@@ -38,7 +38,10 @@ const enum State {
   AwaitTuneOk,
   AwaitOpen,
   Open,
+  /** we sent connection.close and wait for close-ok */
   Closing,
+  /** the client closed and got close-ok; the socket is left for it to close (see lingerUntilClientCloses) */
+  Lingering,
   Closed,
 }
 
@@ -176,6 +179,11 @@ export class Connection implements FrameSink, ConnectionInfo {
     if (type === FRAME_METHOD) {
       if (end - start < 4) throw new AmqpError(FRAME_ERROR, "FRAME_ERROR - method frame too short", 0, 0, true);
       const id = buf.readUInt32BE(start);
+      if (this.state === State.Lingering) {
+        // RabbitMQ answers every further connection.close with close-ok and ignores the rest
+        if (channel === 0 && id === M.CONNECTION_CLOSE) this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
+        return true;
+      }
       if (this.state === State.Closing) {
         if (channel === 0 && (id === M.CONNECTION_CLOSE_OK || id === M.CONNECTION_CLOSE)) {
           if (id === M.CONNECTION_CLOSE) this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
@@ -197,7 +205,7 @@ export class Connection implements FrameSink, ConnectionInfo {
       }
       return (this.state as State) !== State.Closed;
     }
-    if (this.state === State.Closing) return true;
+    if (this.state === State.Closing || this.state === State.Lingering) return true;
     if (type === FRAME_HEARTBEAT) {
       if (end !== start) throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - heartbeat frame with a payload of ${end - start} octets`, 0, 0, true);
       if (channel !== 0) throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - heartbeat frame on channel ${channel}`, 0, 0, true);
@@ -240,9 +248,7 @@ export class Connection implements FrameSink, ConnectionInfo {
     switch (id) {
       case M.CONNECTION_CLOSE:
         this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
-        this.outbox.flushNow();
-        this.state = State.Closing;
-        this.destroySoon();
+        this.lingerUntilClientCloses();
         return;
       case M.CONNECTION_CLOSE_OK:
         return;
@@ -415,6 +421,7 @@ export class Connection implements FrameSink, ConnectionInfo {
   /** Server-initiated connection.close; the socket goes after close-ok or a timeout. */
   closeWithError(code: number, text: string, classId = 0, methodId = 0): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
+    if (this.state === State.Lingering) return this.destroy();
     if (this.state === State.AwaitHeader) return this.destroy();
     this.broker.log.debug(`connection ${this.name}: closing: ${text}`);
     this.teardownChannels();
@@ -434,12 +441,43 @@ export class Connection implements FrameSink, ConnectionInfo {
     t.unref();
   }
 
+  /**
+   * The client closed (connection.close, answered with close-ok): like rabbit_reader, tear the
+   * connection down now but leave the socket to the client, reading and discarding whatever it
+   * still sends (more connection.close frames from other threads, say) until it hangs up, for
+   * at most min(heartbeat, 30) s. Closing first would show a client that is still reading our
+   * close-ok an EOF or a reset (amqp091-go's TestConcurrentClose, 32 threads closing at once).
+   */
+  private lingerUntilClientCloses(): void {
+    this.outbox.flushNow();
+    this.state = State.Lingering;
+    this.cleanup();
+    this.socket.resume();
+    const secs = this.heartbeat > 0 ? Math.min(this.heartbeat, 30) : 30;
+    const t = setTimeout(() => this.socket.destroy(), secs * 1000);
+    t.unref();
+    this.socket.once("close", () => clearTimeout(t));
+  }
+
+  /** After the close-ok exchange of a server-initiated close: close without losing the close-ok. */
   private destroySoon(): void {
-    // let the close-ok leave before the socket goes
-    setImmediate(() => {
-      this.socket.end();
-      this.destroy();
-    });
+    setImmediate(() => this.closeGracefully());
+  }
+
+  private closeGracefully(): void {
+    if (this.socket.destroyed) return this.destroy();
+    this.outbox.flushNow();
+    this.state = State.Closed;
+    this.outbox.closed = true;
+    // Closing a socket that still has unread input makes the kernel answer RST, and a client
+    // still reading our close-ok can lose it ("connection reset by peer"; amqp091-go's
+    // TestConcurrentClose saw it). So: FIN after the close-ok, keep reading and discarding
+    // whatever the client still sends until it closes its side; give up after a second.
+    this.socket.resume();
+    this.socket.end();
+    const t = setTimeout(() => this.socket.destroy(), 1000);
+    t.unref();
+    this.cleanup();
   }
 
   destroy(): void {

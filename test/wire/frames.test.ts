@@ -322,6 +322,25 @@ test("crossing channel.close: close-ok for the client, its late close-ok ignored
   }
 });
 
+// rabbit_reader: after the close-ok for a client's connection.close the server leaves the
+// socket to the client (it closes it after reading close-ok), answers every further
+// connection.close -- e.g. from other threads of the same client (amqp091-go's
+// TestConcurrentClose) -- with close-ok, and ignores the rest: no EOF or reset under its feet.
+test("two connection.close in a row: a close-ok each, then the socket stays open for the client to close", async () => {
+  const c = await env.openWithChannel();
+  try {
+    c.sendMethod(0, M.connectionClose, args.channelClose(200, "first"));
+    c.sendMethod(0, M.connectionClose, args.channelClose(200, "second"));
+    await c.expect(0, M.connectionCloseOk);
+    await c.expect(0, M.connectionCloseOk);
+    c.sendMethod(1, M.queueDeclare, declareArgs()); // ignored
+    await c.expectSilence(500);
+    assert.equal(c.closed, false, "the server did not close the socket first");
+  } finally {
+    c.destroy();
+  }
+});
+
 // Client-initiated connection.close gets close-ok.
 test("client connection.close gets connection.close-ok", async () => {
   const c = await env.openWithChannel();
