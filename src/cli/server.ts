@@ -25,6 +25,11 @@ const HELP = `usage: warren server [options]
   --disk-free-limit BYTES   disk alarm when free space falls below this (default 50000000; 0 = off)
   --queue-memory BYTES      message bodies kept in memory by all queues together before newly queued
                             bodies are paged to disk (default 268435456; env WARREN_QUEUE_MEMORY)
+  --tls-port N              also listen for amqps (TLS) on N, e.g. 5671 (default off; env WARREN_TLS_PORT)
+  --tls-cert FILE           PEM certificate chain for amqps (env WARREN_TLS_CERT)
+  --tls-key FILE            PEM private key for amqps (env WARREN_TLS_KEY)
+  --tls-ca FILE             PEM CA bundle that client certificates are checked against (env WARREN_TLS_CA)
+  --tls-verify-peer         require a client certificate signed by --tls-ca (env WARREN_TLS_VERIFY_PEER=1)
   --no-fleet                do not run the embedded Fleet collector
   --log-level LEVEL         silent | error | warn | info | debug (default info; env WARREN_LOG_LEVEL)
   -h, --help                this help
@@ -46,6 +51,7 @@ export interface ServerConfig {
   queueMemory: number | undefined;
   fleet: boolean;
   logLevel: LogLevel;
+  tls: { port: number; certFile: string; keyFile: string; caFile?: string; verifyPeer: boolean } | undefined;
 }
 
 class UsageError extends Error {}
@@ -77,6 +83,11 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "disk-free-limit": { type: "string" },
       "queue-memory": { type: "string" },
       "no-fleet": { type: "boolean" },
+      "tls-port": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-verify-peer": { type: "boolean" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -104,6 +115,16 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (!["silent", "error", "warn", "info", "debug"].includes(logLevel)) throw new UsageError(`invalid --log-level '${logLevel}'`);
   const port = int("--port", pick(values.port, "WARREN_PORT", "port")) ?? 5672;
   if (port > 65535) throw new UsageError(`invalid value for --port: ${port}`);
+  const tlsPort = int("--tls-port", pick(values["tls-port"], "WARREN_TLS_PORT", "tlsPort"));
+  if (tlsPort !== undefined && tlsPort > 65535) throw new UsageError(`invalid value for --tls-port: ${tlsPort}`);
+  const tlsCert = pick(values["tls-cert"], "WARREN_TLS_CERT", "tlsCert");
+  const tlsKey = pick(values["tls-key"], "WARREN_TLS_KEY", "tlsKey");
+  const tlsCa = pick(values["tls-ca"], "WARREN_TLS_CA", "tlsCa");
+  const verifyRaw = values["tls-verify-peer"] ?? pick(undefined, "WARREN_TLS_VERIFY_PEER", "tlsVerifyPeer");
+  const tlsVerifyPeer = verifyRaw === true || verifyRaw === "1" || verifyRaw === "true";
+  if (tlsPort !== undefined && (!tlsCert || !tlsKey)) throw new UsageError("--tls-port needs --tls-cert and --tls-key");
+  if (tlsPort === undefined && (tlsCert || tlsKey || tlsCa || tlsVerifyPeer)) throw new UsageError("--tls-cert/--tls-key/--tls-ca/--tls-verify-peer need --tls-port");
+  if (tlsVerifyPeer && !tlsCa) throw new UsageError("--tls-verify-peer needs --tls-ca");
   return {
     port,
     bind: pick(values.bind, "WARREN_BIND", "bind"),
@@ -120,6 +141,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     queueMemory: int("--queue-memory", pick(values["queue-memory"], "WARREN_QUEUE_MEMORY", "queueMemory")),
     fleet: !(values["no-fleet"] ?? file["fleet"] === false),
     logLevel,
+    tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
   };
 }
 
@@ -155,6 +177,7 @@ export async function serverMain(argv: string[]): Promise<number> {
       queueMemory: cfg.queueMemory,
       fleet: cfg.fleet,
       logLevel: cfg.logLevel,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
     });
   } catch (e) {
     process.stderr.write(`warren server: cannot start: ${(e as Error).message}\n`);
@@ -162,7 +185,8 @@ export async function serverMain(argv: string[]): Promise<number> {
   }
   const mg = w.mgmtPort !== null ? ` management http://${w.mgmtHost}:${w.mgmtPort}` : "";
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
-  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
+  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

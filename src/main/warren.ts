@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { Broker } from "../broker/broker.js";
 import { Logger, type LogLevel } from "../lib/logger.js";
@@ -39,6 +40,29 @@ export interface WarrenOptions {
   queueMemory?: number;
   /** run the Fleet collector in-process (default: when there is a data dir and management) */
   fleet?: boolean;
+  /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
+  tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean };
+}
+
+/** Read and check the TLS files up front, so a bad path or a key that does not match fails the start clearly. */
+function loadTls(t: NonNullable<WarrenOptions["tls"]>): NonNullable<ConstructorParameters<typeof Server>[1]["tls"]> {
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`cannot read TLS ${what} ${file}: ${(e as Error).message}`);
+    }
+  };
+  if (t.verifyPeer && !t.caFile) throw new Error("TLS peer verification needs a CA file (--tls-ca)");
+  const cert = read("certificate", t.certFile);
+  const key = read("key", t.keyFile);
+  const ca = t.caFile ? read("CA file", t.caFile) : undefined;
+  try {
+    createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
+  } catch (e) {
+    throw new Error(`unusable TLS certificate/key (${t.certFile}, ${t.keyFile}): ${(e as Error).message}`);
+  }
+  return { port: t.port, ...(t.host !== undefined ? { host: t.host } : {}), cert, key, ...(ca ? { ca } : {}), verifyPeer: !!t.verifyPeer };
 }
 
 type FleetRoutes = (req: IncomingMessage, res: ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
@@ -51,6 +75,8 @@ export interface Warren {
   /** where AMQP and management listen, as URL hosts ("[::]", "0.0.0.0", "127.0.0.1") */
   amqpHost: string;
   mgmtHost: string | null;
+  /** the amqps listener (host as in URLs), or null without TLS */
+  amqps: { host: string; port: number } | null;
   log: Logger;
   close(): Promise<void>;
 }
@@ -66,6 +92,7 @@ export const VERSION: string = (() => {
 
 export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   const log = new Logger(opts.logLevel ?? "info");
+  const tlsOpts = opts.tls ? loadTls(opts.tls) : null;
   const dataDir = opts.dataDir === undefined ? "./data" : opts.dataDir;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   if (opts.queueMemory !== undefined) resident.budget = opts.queueMemory;
@@ -81,7 +108,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   const t0 = Date.now();
   const rec = broker.boot();
   if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
-  const server = new Server(broker, { host: opts.host, port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION });
+  const server = new Server(broker, { host: opts.host, port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tlsOpts ? { tls: tlsOpts } : {}) });
   const amqpPort = await server.listen();
   const stopAlarms = startAlarms(broker, dataDir, opts.memoryHighWatermark ?? 0, opts.diskFreeLimit ?? 0);
 
@@ -127,6 +154,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     amqpPort,
     mgmtPort: mgmt ? mgmt.port : null,
     amqpHost: server.boundHost,
+    amqps: server.tlsAddress,
     mgmtHost: mgmt ? mgmt.host : null,
     log,
     async close() {

@@ -4,6 +4,7 @@
  * ticker for all heartbeats (not a timer per connection).
  */
 import net from "node:net";
+import tls from "node:tls";
 import { displayHost } from "../lib/net.js";
 import { RABBITMQ_COMPAT_VERSION } from "../lib/compat.js";
 import type { FieldTable } from "../amqp/field-table.js";
@@ -17,6 +18,12 @@ export interface ServerOptions {
   /** address to listen on; undefined = every interface, IPv6 and IPv4 where available (as RabbitMQ) */
   host: string | undefined;
   port: number;
+  /**
+   * An amqps listener beside the plain one (RabbitMQ's listeners.ssl): PEM certificate chain
+   * and key, optional CA bundle; with verifyPeer, clients must present a certificate signed by
+   * that CA (RabbitMQ's ssl_options.verify = verify_peer + fail_if_no_peer_cert).
+   */
+  tls?: { port: number; host?: string; cert: Buffer; key: Buffer; ca?: Buffer; verifyPeer?: boolean };
   /** heartbeat proposed in connection.tune, seconds (RabbitMQ default 60) */
   heartbeat?: number;
   version: string;
@@ -57,6 +64,15 @@ export class Server {
       },
     };
     this.tcp = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    if (opts.tls) {
+      const t = opts.tls;
+      this.tlsServer = tls.createServer(
+        { cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: !!t.verifyPeer, rejectUnauthorized: !!t.verifyPeer, noDelay: true },
+        (s) => this.accept(s),
+      );
+      // a failed TLS handshake never reaches AMQP: nothing to clean up but the socket
+      this.tlsServer.on("tlsClientError", (_e, s) => s.destroy());
+    }
     this.broker.onAlarm((active) => {
       for (const c of this.connections) c.setBlocked(active);
     });
@@ -67,14 +83,32 @@ export class Server {
     return displayHost(this.tcp.address());
   }
 
+  private tlsServer: tls.Server | null = null;
+
+  /** the amqps listener's host and port, once listening (null without TLS) */
+  get tlsAddress(): { host: string; port: number } | null {
+    const a = this.tlsServer?.address();
+    return a && typeof a === "object" ? { host: displayHost(a), port: a.port } : null;
+  }
+
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once("error", reject);
-      this.tcp.listen(this.opts.port, this.opts.host, () => {
-        this.tcp.off("error", reject);
-        resolve();
+    const listenOn = (srv: net.Server, port: number, host: string | undefined) =>
+      new Promise<void>((resolve, reject) => {
+        srv.once("error", reject);
+        srv.listen(port, host, () => {
+          srv.off("error", reject);
+          resolve();
+        });
       });
-    });
+    await listenOn(this.tcp, this.opts.port, this.opts.host);
+    if (this.tlsServer && this.opts.tls) {
+      try {
+        await listenOn(this.tlsServer, this.opts.tls.port, this.opts.tls.host ?? this.opts.host);
+      } catch (e) {
+        this.tcp.close();
+        throw e;
+      }
+    }
     // Heartbeats go out every heartbeat/2 seconds of silence, as RabbitMQ's do; a 250 ms tick
     // keeps that true for heartbeat=1 (some clients, e.g. @cloudamqp/amqp-client, only echo the
     // server's heartbeats and drop the connection after `heartbeat` seconds without a frame).
@@ -108,11 +142,13 @@ export class Server {
   async close(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     const closed = new Promise<void>((r) => this.tcp.close(() => r()));
+    const tlsClosed = this.tlsServer?.listening ? new Promise<void>((r) => this.tlsServer!.close(() => r())) : Promise.resolve();
     for (const c of this.pending) c.close("broker forced connection closure with reason 'shutdown'");
     const deadline = Date.now() + 2000;
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.pending) c.destroy();
     await closed;
+    await tlsClosed;
   }
 
   describeConnection(c: Connection): Record<string, unknown> {
