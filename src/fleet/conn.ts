@@ -55,9 +55,31 @@ export function redact(url: string): string {
   }
 }
 
+/**
+ * TLS material for amqps:// URLs, from the environment: WARREN_CA_FILE (PEM bundle to trust
+ * besides the system's, e.g. a private CA that signed the broker's certificate) and, for brokers
+ * that verify clients, WARREN_CLIENT_CERT + WARREN_CLIENT_KEY.
+ */
+function tlsOptions(url: string): { ca?: Buffer[]; cert?: Buffer; key?: Buffer } {
+  if (!url.startsWith("amqps:")) return {};
+  const read = (env: string): Buffer | undefined => {
+    const f = process.env[env];
+    if (!f) return undefined;
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new Error(`cannot read ${env} ${f}: ${(e as Error).message}`);
+    }
+  };
+  const ca = read("WARREN_CA_FILE");
+  const cert = read("WARREN_CLIENT_CERT");
+  const key = read("WARREN_CLIENT_KEY");
+  return { ...(ca ? { ca: [ca] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
 export async function connect(url: string, name: string): Promise<ChannelModel> {
   // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
-  const conn = await amqp.connect(url, { clientProperties: { connection_name: name }, timeout: 15_000 });
+  const conn = await amqp.connect(url, { clientProperties: { connection_name: name }, timeout: 15_000, ...tlsOptions(url) });
   conn.on("error", () => {}); // 'close' follows; callers react there
   return conn;
 }

@@ -118,6 +118,34 @@ test("--tls-verify-peer: a client certificate signed by --tls-ca is required", a
   }
 });
 
+// Fleet's agents, collector and CLI all connect through src/fleet/conn.ts: over amqps they trust
+// WARREN_CA_FILE and present WARREN_CLIENT_CERT/KEY when the broker verifies clients.
+test("Fleet's connection plumbing over amqps with a private CA and a client certificate", async (t) => {
+  if (external) return t.skip("warren only");
+  const b = await tlsBroker(["--tls-ca", file("ca.pem"), "--tls-verify-peer"]);
+  const saved = { ...process.env };
+  try {
+    const { connect } = await import("../../src/fleet/conn.js");
+    const url = `amqps://guest:guest@localhost:${b.tlsPort}`;
+    process.env["WARREN_CA_FILE"] = file("ca.pem");
+    await assert.rejects(connect(url, "fleet-tls-test"), "no client certificate: refused");
+    process.env["WARREN_CLIENT_CERT"] = file("client.pem");
+    process.env["WARREN_CLIENT_KEY"] = file("client.key");
+    const c = await connect(url, "fleet-tls-test");
+    const ch = await c.createChannel();
+    await ch.assertQueue("", { exclusive: true });
+    await c.close();
+    process.env["WARREN_CA_FILE"] = file("no-such-ca.pem");
+    await assert.rejects(connect(url, "fleet-tls-test"), /cannot read WARREN_CA_FILE/);
+  } finally {
+    for (const k of ["WARREN_CA_FILE", "WARREN_CLIENT_CERT", "WARREN_CLIENT_KEY"]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await b.stop();
+  }
+});
+
 test("TLS misconfiguration fails the start with a clear message", async (t) => {
   if (external) return t.skip("warren only");
   const run = (args: string[]) => spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--mgmt-port", "off", "--no-fleet", "--data-dir", dataDir(), ...args], { encoding: "utf8", timeout: 20_000 });
