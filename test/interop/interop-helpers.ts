@@ -166,6 +166,31 @@ export async function runPyOk(script: string, url: string, args: string[] = [], 
   return r.stdout;
 }
 
+/**
+ * Run another client's process (rabbitmq-c tools, the JVM, an inline script) without blocking
+ * the event loop -- the broker may live in this process. Killed after `ms`; resolves with its
+ * exit code and output, rejects only when the command cannot be started (`hint` says which
+ * Debian package provides it).
+ */
+export function runProcess(cmd: string, args: string[], ms = 10_000, hint = ""): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => p.kill("SIGKILL"), ms);
+    p.once("error", (e) => {
+      clearTimeout(t);
+      reject(new Error(`${cmd}: ${e.message}${hint ? ` (${hint})` : ""}`));
+    });
+    p.once("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
 /** Kill every pika process still running (use in `after`). */
 export async function killAllPy(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill("SIGKILL")));

@@ -7,12 +7,12 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/broker.js";
-import { interopBroker, uniq, type InteropBroker } from "./interop-helpers.js";
+import { interopBroker, runProcess, uniq, type InteropBroker } from "./interop-helpers.js";
 
 const CLASSPATH = ["/usr/share/java/amqp-client.jar", "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-nop.jar"];
 let broker: InteropBroker;
@@ -26,26 +26,6 @@ after(async () => {
   if (classes) rmSync(classes, { recursive: true, force: true });
 });
 
-/** Run a command without blocking the event loop (the broker may live in this process). */
-function run(cmd: string, args: string[], ms: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill("SIGKILL"), ms);
-    p.once("error", (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    p.once("close", (status) => {
-      clearTimeout(t);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 test("RabbitMQ Java client: confirms, consume, topics, direct reply-to, 404, returns, cancel, tx", async () => {
   const src = join(repoRoot, "test", "interop", "java", "JavaClientCheck.java");
   const cp = CLASSPATH.join(":");
@@ -53,9 +33,9 @@ test("RabbitMQ Java client: confirms, consume, topics, direct reply-to, 404, ret
   assert.equal(javac.error, undefined, `javac not runnable (Debian: default-jdk-headless): ${javac.error?.message}`);
   assert.equal(javac.status, 0, `javac failed (Debian: librabbitmq-client-java):\n${javac.stderr}`);
   // javac touches no broker, so it may block; the client must not (the broker may be in-process)
-  const r = await run("java", ["-cp", `${classes}:${cp}`, "JavaClientCheck", broker.url, uniq("j")], 60_000);
-  assert.equal(r.status, 0, `JavaClientCheck failed:\n${r.stdout}\n${r.stderr}`);
-  const lines = r.stdout.trim().split("\n");
+  const r = await runProcess("java", ["-cp", `${classes}:${cp}`, "JavaClientCheck", broker.url, uniq("j")], 60_000, "Debian package default-jdk-headless");
+  assert.equal(r.code, 0, `JavaClientCheck failed:\n${r.out}\n${r.err}`);
+  const lines = r.out.trim().split("\n");
   assert.deepEqual(lines, [
     "ok server-properties",
     "ok confirms-get-consume",

@@ -8,8 +8,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { interopBroker, runPyOk, killAllPy, uniq, type InteropBroker } from "./interop-helpers.js";
+import { interopBroker, runPyOk, runProcess, killAllPy, uniq, type InteropBroker } from "./interop-helpers.js";
 
 let broker: InteropBroker;
 before(async () => {
@@ -33,25 +32,7 @@ test("kombu SimpleQueue, topic Producer/Consumer and py-amqp confirms, get, 404"
   assert.match(passive[1], /^NOT_FOUND - no queue 'pyamqp-missing-.*' in vhost '.*'$/);
 });
 
-/** Run a rabbitmq-c tool; resolves with exit code, stdout and stderr. */
-function tool(cmd: string, args: string[], ms = 10_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill("SIGKILL"), ms);
-    p.once("error", (e) => {
-      clearTimeout(t);
-      reject(new Error(`${cmd}: ${e.message} (Debian package amqp-tools)`));
-    });
-    p.once("close", (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
-}
+const tool = (cmd: string, args: string[]) => runProcess(cmd, args, 10_000, "Debian package amqp-tools");
 
 test("rabbitmq-c tools: declare a durable queue, publish persistent, get, consume, and a 404", async () => {
   const url = broker.url;

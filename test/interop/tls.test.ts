@@ -7,12 +7,12 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { repoRoot, tempDir, startBrokerProcess, type BrokerProcess } from "../helpers/broker.js";
-import { PY } from "./interop-helpers.js";
+import { PY, runProcess } from "./interop-helpers.js";
 
 const external = !!process.env.WARREN_TEST_URL;
 let dir = "";
@@ -78,16 +78,9 @@ ch.basic_publish('', q, b'pika over tls')
 print(ch.basic_get(q, auto_ack=True)[2].decode())
 c.close()
 `;
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(PY, ["-c", py, String(b.tlsPort), file("ca.pem")], { stdio: ["ignore", "pipe", "pipe"] });
-      let o = "";
-      let e = "";
-      p.stdout.on("data", (d: Buffer) => (o += d.toString()));
-      p.stderr.on("data", (d: Buffer) => (e += d.toString()));
-      p.once("error", reject);
-      p.once("close", (code) => (code === 0 ? resolve(o.trim()) : reject(new Error(`pika over TLS exited ${code}:\n${e}`))));
-    });
-    assert.equal(out, "pika over tls");
+    const r = await runProcess(PY, ["-c", py, String(b.tlsPort), file("ca.pem")], 20_000);
+    assert.equal(r.code, 0, `pika over TLS failed:\n${r.err}`);
+    assert.equal(r.out.trim(), "pika over tls");
 
     // the plain listener is unaffected
     await (await amqp.connect(b.url)).close();
