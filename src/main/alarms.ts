@@ -23,6 +23,11 @@ const YOUNG_GENERATION = 48 * 1024 * 1024;
 const HEAP_ALARM = 0.8;
 const HEAP_CLEAR = 0.6;
 
+function heapUse(): { used: number; limit: number; share: number } {
+  const h = getHeapStatistics();
+  return { used: h.used_heap_size, limit: h.heap_size_limit, share: h.used_heap_size / Math.max(h.heap_size_limit - YOUNG_GENERATION, 1) };
+}
+
 /** A full garbage collection, or null where the runtime refuses to expose one. */
 let fullGc: (() => void) | null | undefined;
 function collectGarbage(): void {
@@ -46,40 +51,35 @@ export function startAlarms(broker: Broker, dataDir: string | null, memoryHighWa
   let ticks = 0;
   let gcBackoff = GC_FIRST;
   let gcAt = 0;
-  const heapShareNow = (): number => {
-    const heap = getHeapStatistics();
-    return heap.used_heap_size / Math.max(heap.heap_size_limit - YOUNG_GENERATION, 1);
-  };
   const t = setInterval(() => {
     ticks++;
     if (memoryHighWatermark > 0) {
       const rss = process.memoryUsage.rss();
-      const heap = getHeapStatistics();
-      let heapShare = heap.used_heap_size / Math.max(heap.heap_size_limit - YOUNG_GENERATION, 1);
+      let heap = heapUse();
       const on = broker.alarms.has("memory");
       // Blocked publishers allocate nothing, so V8 may not collect for a long while and the
       // heap keeps looking full after consumers drained it. Like RabbitMQ's GC under an alarm,
       // collect now and then (1 s, 2 s, 4 s … up to a minute apart: a heap that is really
       // full costs a pause each time) so the alarm clears once the memory is free.
-      if (on && heapShare >= HEAP_CLEAR && ticks >= gcAt) {
+      if (on && heap.share >= HEAP_CLEAR && ticks >= gcAt) {
         if (gcAt === 0) {
           gcAt = ticks + gcBackoff;
         } else {
           collectGarbage();
-          heapShare = heapShareNow();
+          heap = heapUse();
           gcBackoff = Math.min(gcBackoff * 2, GC_MAX);
           gcAt = ticks + gcBackoff;
         }
       }
       // hysteresis so the alarm does not flap at the boundary
-      if (!on && (rss > memoryHighWatermark || heapShare > HEAP_ALARM)) {
+      if (!on && (rss > memoryHighWatermark || heap.share > HEAP_ALARM)) {
         broker.log.warn(
           rss > memoryHighWatermark
             ? `memory resource limit alarm set: ${rss} bytes used, limit ${memoryHighWatermark}`
-            : `memory resource limit alarm set: JS heap ${heap.used_heap_size} bytes used of its ${heap.heap_size_limit} byte limit (raise it with node --max-old-space-size=MB)`,
+            : `memory resource limit alarm set: JS heap ${heap.used} bytes used of its ${heap.limit} byte limit (raise it with node --max-old-space-size=MB)`,
         );
         broker.setAlarm("memory", true);
-      } else if (on && rss < memoryHighWatermark * 0.9 && heapShare < HEAP_CLEAR) {
+      } else if (on && rss < memoryHighWatermark * 0.9 && heap.share < HEAP_CLEAR) {
         broker.log.warn(`memory resource limit alarm cleared`);
         broker.setAlarm("memory", false);
         gcBackoff = GC_FIRST;
