@@ -9,7 +9,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes, scryptSync } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
@@ -134,6 +134,33 @@ test("users created in warren export with a RabbitMQ-importable hash of their pa
   } finally {
     await a.stop();
     await b2.stop();
+  }
+});
+
+// Users from data directories written before export hashes existed carry only scrypt; warren
+// makes their RabbitMQ-importable hash at their first successful login (it never stores the
+// password, so that is the only moment it can).
+test("a scrypt-only user gets its RabbitMQ-importable export hash at its first login", async (t) => {
+  if (external) return t.skip("needs a fresh warren");
+  const b = await startBroker({ mgmt: true, options: NO_FLEET });
+  try {
+    const api = new Api(b.mgmtUrl!);
+    const salt = randomBytes(16);
+    const scrypt = Buffer.concat([salt, scryptSync("old-pw", salt, 32, { N: 16384, r: 8, p: 1 })]).toString("base64");
+    assert.equal((await api.put("/api/users/legacy", { password_hash: scrypt, hashing_algorithm: "warren_scrypt", tags: "" })).status, 201);
+    await api.put("/api/permissions/%2F/legacy", { configure: ".*", write: ".*", read: ".*" });
+    const exported = async () => ((await api.get("/api/definitions")).json as { users: Record<string, unknown>[] }).users.find((u) => u["name"] === "legacy")!;
+    assert.equal((await exported())["hashing_algorithm"], "warren_scrypt", "nothing to export for RabbitMQ yet");
+    await assert.rejects(amqp.connect(amqpUrl(b, "legacy", "wrong", "/")));
+    assert.equal((await exported())["hashing_algorithm"], "warren_scrypt", "a failed login makes nothing");
+    await (await amqp.connect(amqpUrl(b, "legacy", "old-pw", "/"))).close();
+    const u = await exported();
+    assert.equal(u["hashing_algorithm"], "rabbit_password_hashing_sha256");
+    assert.equal(u["warren_password_hash"], scrypt);
+    const raw = Buffer.from(String(u["password_hash"]), "base64");
+    assert.deepEqual(raw.subarray(4), createHash("sha256").update(Buffer.concat([raw.subarray(0, 4), Buffer.from("old-pw")])).digest());
+  } finally {
+    await b.stop();
   }
 });
 
