@@ -38,6 +38,9 @@ export interface NodeInfo {
   version: string;
   amqpPort: number | undefined;
   amqpHost: string | undefined;
+  /** the TLS listener, when there is one */
+  amqpsPort: number | undefined;
+  amqpsHost: string | undefined;
   mgmtPort: number;
 }
 

@@ -67,12 +67,14 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
-  const amqp = amqpAddress(opts.server);
+  const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
     name: `warren@${os.hostname()}`,
     version: String(opts.server.serverProperties["version"] ?? "0.0.0"),
     amqpPort: amqp?.port,
     amqpHost: amqp?.address,
+    amqpsPort: amqps?.port,
+    amqpsHost: amqps?.address,
     mgmtPort: opts.port,
   };
 
@@ -142,9 +144,3 @@ function toHttpError(e: unknown): HttpError {
   return new HttpError(500, "internal_server_error", (e as Error)?.message ?? String(e));
 }
 
-/** The AMQP listener's address, for /api/overview listeners (read-only peek). */
-function amqpAddress(server: Server): AddressInfo | undefined {
-  const tcp = (server as unknown as { tcp?: { address(): AddressInfo | string | null } }).tcp;
-  const a = tcp?.address();
-  return a && typeof a === "object" ? a : undefined;
-}

@@ -3,7 +3,7 @@
  * connections and direct reply-to pseudo-queues, and runs one coarse 250 ms
  * ticker for all heartbeats (not a timer per connection).
  */
-import net from "node:net";
+import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
 import { displayHost } from "../lib/net.js";
 import { RABBITMQ_COMPAT_VERSION } from "../lib/compat.js";
@@ -85,10 +85,16 @@ export class Server {
 
   private tlsServer: tls.Server | null = null;
 
-  /** the amqps listener's host and port, once listening (null without TLS) */
+  /** the listeners' socket addresses once listening (amqps: null without TLS), for /api/overview */
+  get listenAddresses(): { amqp: AddressInfo | null; amqps: AddressInfo | null } {
+    const asInfo = (a: AddressInfo | string | null | undefined): AddressInfo | null => (a && typeof a === "object" ? a : null);
+    return { amqp: asInfo(this.tcp.address()), amqps: asInfo(this.tlsServer?.address()) };
+  }
+
+  /** the amqps listener's host (as in URLs) and port, once listening (null without TLS) */
   get tlsAddress(): { host: string; port: number } | null {
-    const a = this.tlsServer?.address();
-    return a && typeof a === "object" ? { host: displayHost(a), port: a.port } : null;
+    const a = this.listenAddresses.amqps;
+    return a ? { host: displayHost(a), port: a.port } : null;
   }
 
   async listen(): Promise<number> {

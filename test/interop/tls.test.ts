@@ -48,7 +48,7 @@ after(() => {
 });
 
 async function tlsBroker(extra: string[] = []): Promise<BrokerProcess & { tlsPort: number }> {
-  const b = await startBrokerProcess(dataDir(), ["--mgmt-port", "off", "--no-fleet", "--tls-port", "0", "--tls-cert", file("server.pem"), "--tls-key", file("server.key"), ...extra]);
+  const b = await startBrokerProcess(dataDir(), ["--no-fleet", "--tls-port", "0", "--tls-cert", file("server.pem"), "--tls-key", file("server.key"), ...extra]);
   const m = /amqps:\/\/[^\s]*:(\d+)/.exec(b.stderr());
   assert.ok(m, `no amqps listener in the start-up line:\n${b.stderr()}`);
   return Object.assign(b, { tlsPort: Number(m[1]) });
@@ -84,6 +84,11 @@ c.close()
 
     // the plain listener is unaffected
     await (await amqp.connect(b.url)).close();
+    // /api/overview lists the TLS listener the way RabbitMQ does (protocol "amqp/ssl")
+    const u = new URL(b.mgmtUrl!);
+    const res = await fetch(`http://${u.host}/api/overview`, { headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64") } });
+    const listeners = ((await res.json()) as { listeners: { protocol: string; port: number }[] }).listeners;
+    assert.deepEqual(listeners.filter((l) => l.protocol.startsWith("amqp")).map((l) => [l.protocol, l.port]), [["amqp", b.port], ["amqp/ssl", b.tlsPort]]);
     // a client that does not trust the server's CA refuses the connection
     await assert.rejects(amqp.connect(`amqps://guest:guest@localhost:${b.tlsPort}`, { ca: [readFileSync(file("other.pem"))] }), /certificate/i);
     assert.equal(b.child.exitCode, null, "the broker survived the failed handshake");

@@ -26,6 +26,8 @@ const EXCHANGE_TYPES = [
 function listeners(ctx: Ctx): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   if (ctx.node.amqpPort !== undefined) out.push({ node: ctx.node.name, protocol: "amqp", ip_address: ctx.node.amqpHost ?? "::", port: ctx.node.amqpPort, socket_opts: {} });
+  // RabbitMQ names its TLS listener "amqp/ssl"
+  if (ctx.node.amqpsPort !== undefined) out.push({ node: ctx.node.name, protocol: "amqp/ssl", ip_address: ctx.node.amqpsHost ?? "::", port: ctx.node.amqpsPort, socket_opts: {} });
   out.push({ node: ctx.node.name, protocol: "http", ip_address: "::", port: ctx.node.mgmtPort, socket_opts: {} });
   return out;
 }
