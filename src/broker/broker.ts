@@ -47,6 +47,8 @@ export class Broker implements VHostEvents {
   readonly users = new Map<string, User>();
   /** key: vhost \0 user */
   readonly permissions = new Map<string, Permission>();
+  /** bumped on every change to `permissions`: channels cache their last granted check against it */
+  permissionsVersion = 0;
   readonly topicPermissions: TopicPermission[] = [];
   readonly connections = new Set<ConnectionInfo>();
   readonly log: Logger;
@@ -269,6 +271,7 @@ export class Broker implements VHostEvents {
     v.destroy();
     this.vhosts.delete(name);
     for (const k of [...this.permissions.keys()]) if (k.startsWith(name + "\u0000")) this.permissions.delete(k);
+    this.permissionsVersion++;
     for (const m of [this.policies, this.parameters]) for (const [k, v] of [...m]) if (v["vhost"] === name) m.delete(k);
     this.definitionChanged({ op: "vhost.delete", name });
   }
@@ -283,6 +286,7 @@ export class Broker implements VHostEvents {
   deleteUser(name: string): void {
     if (!this.users.delete(name)) throw notFound(`no user '${name}'`);
     for (const [k, p] of [...this.permissions]) if (p.user === name) this.permissions.delete(k);
+    this.permissionsVersion++;
     for (const c of [...this.connections]) if (c.userName === name) c.close(`user '${name}' is deleted`);
     this.definitionChanged({ op: "user.delete", name });
   }
@@ -291,11 +295,13 @@ export class Broker implements VHostEvents {
     if (!this.users.has(p.user)) throw notFound(`no user '${p.user}'`);
     this.getVhost(p.vhost);
     this.permissions.set(`${p.vhost}\u0000${p.user}`, p);
+    this.permissionsVersion++;
     this.definitionChanged({ op: "permission.set", ...p });
   }
 
   clearPermission(user: string, vhost: string): void {
     this.permissions.delete(`${vhost}\u0000${user}`);
+    this.permissionsVersion++;
     this.definitionChanged({ op: "permission.clear", user, vhost });
   }
 

@@ -25,62 +25,73 @@ export const REJECTED = 4;
 let epoch = 0;
 
 export class Router {
+  // Scratch arrays, reused for every message with explicit counts: entries past a
+  // count are stale and never read. (Resetting an array with `a.length = 0` makes V8
+  // drop its backing store, so every message would allocate them all again.) A stale
+  // entry may keep a deleted queue reachable until overwritten, at most the largest
+  // fan-out ever routed.
   private readonly scratch: Destination[] = [];
   private readonly visited: Exchange[] = [];
-  private readonly keys: string[] = [];
-  private readonly durableKeys: string[] = [];
+  private nVisited = 0;
+  /** the queues the last route() reached: matched[0 .. its return value) */
   readonly matched: Queue[] = [];
+  private nMatched = 0;
 
   constructor(private readonly vhost: VHost) {}
 
-  /** Fill `this.matched` with the queues `msg` routes to from `ex`. */
-  route(ex: Exchange, routingKey: string, headers: FieldTable | undefined, bcc: string[] | null = null): Queue[] {
-    const out = this.matched;
-    out.length = 0;
+  /** Fill `this.matched` with the queues a message routes to from `ex`; returns how many. */
+  route(ex: Exchange, routingKey: string, headers: FieldTable | undefined, bcc: string[] | null = null): number {
     const mark = ++epoch;
-    const keys = this.keys;
-    keys.length = 0;
-    keys.push(routingKey);
-    if (headers) {
-      addKeys(keys, headers["CC"]);
-      addKeys(keys, headers["BCC"]);
+    this.nMatched = 0;
+    this.nVisited = 0;
+    this.routeFrom(ex, routingKey, headers, mark, 0);
+    if (headers !== undefined) {
+      this.routeKeys(ex, headers["CC"], headers, mark);
+      this.routeKeys(ex, headers["BCC"], headers, mark);
     }
-    if (bcc !== null) addKeys(keys, bcc);
-    for (let k = 0; k < keys.length; k++) {
-      // each key walks the exchange graph afresh (CC keys may reach the same exchanges)
-      this.visited.length = 0;
-      this.routeFrom(ex, keys[k]!, headers, mark);
-    }
-    return out;
+    if (bcc !== null) this.routeKeys(ex, bcc, headers, mark);
+    return this.nMatched;
   }
 
-  private routeFrom(ex: Exchange, routingKey: string, headers: FieldTable | undefined, mark: number): void {
-    if (this.visited.includes(ex)) return;
-    this.visited.push(ex);
-    const start = this.scratch.length;
+  /** CC/BCC: each extra key walks the exchange graph afresh (it may reach the same exchanges). */
+  private routeKeys(ex: Exchange, keys: unknown, headers: FieldTable | undefined, mark: number): void {
+    if (!Array.isArray(keys)) return;
+    for (const k of keys) {
+      if (typeof k !== "string") continue;
+      this.nVisited = 0;
+      this.routeFrom(ex, k, headers, mark, 0);
+    }
+  }
+
+  /** Route from `ex`, using scratch[start ..] for its destinations. */
+  private routeFrom(ex: Exchange, routingKey: string, headers: FieldTable | undefined, mark: number, start: number): void {
+    const visited = this.visited;
+    for (let i = 0; i < this.nVisited; i++) if (visited[i] === ex) return;
+    visited[this.nVisited++] = ex;
+    const scratch = this.scratch;
+    let end = start;
     if (ex.name === "") {
       const q = this.vhost.queues.get(routingKey);
-      if (q) this.scratch.push(q);
+      if (q) scratch[end++] = q;
     } else {
-      ex.route(routingKey, headers, this.scratch);
+      end = ex.route(routingKey, headers, scratch, start);
     }
-    const end = this.scratch.length;
     if (end === start && ex.alternateExchange !== undefined) {
       const ae = this.vhost.exchanges.get(ex.alternateExchange);
-      if (ae) this.routeFrom(ae, routingKey, headers, mark);
+      if (ae) this.routeFrom(ae, routingKey, headers, mark, start);
     }
     for (let i = start; i < end; i++) {
-      const d = this.scratch[i]!;
+      const d = scratch[i]!;
       if (d instanceof Queue) {
         if (d.routeMark !== mark) {
           d.routeMark = mark;
-          this.matched.push(d);
+          this.matched[this.nMatched++] = d;
         }
       } else {
-        this.routeFrom(d as Exchange, routingKey, headers, mark);
+        // the nested walk uses the scratch space after ours
+        this.routeFrom(d as Exchange, routingKey, headers, mark, end);
       }
     }
-    this.scratch.length = start;
   }
 
   /**
@@ -91,41 +102,43 @@ export class Router {
   publish(ex: Exchange, msg: Message, routingKey: string, dlReason: string | null = null): number {
     ex.publishIn++;
     const headers = msg.properties.headers;
-    const queues = this.route(ex, routingKey, headers, msg.bcc);
+    let n = this.route(ex, routingKey, headers, msg.bcc);
+    const queues = this.matched;
     // BCC adds routes but is never delivered (nor returned, nor stored), as in rabbit_basic
     if (headers !== undefined && headers["BCC"] !== undefined) stripBcc(msg);
-    if (dlReason !== null && dlReason !== "rejected" && queues.length > 0) {
+    if (dlReason !== null && dlReason !== "rejected" && n > 0) {
       let k = 0;
-      for (let i = 0; i < queues.length; i++) if (!isDeathCycle(queues[i]!.name, msg.properties.headers)) queues[k++] = queues[i]!;
-      queues.length = k;
+      for (let i = 0; i < n; i++) if (!isDeathCycle(queues[i]!.name, msg.properties.headers)) queues[k++] = queues[i]!;
+      n = k;
     }
-    if (queues.length === 0) return 0;
+    if (n === 0) return 0;
     let flags = ROUTED;
     // filter out queues that refuse (overflow) before anything is stored
-    let n = 0;
-    for (let i = 0; i < queues.length; i++) {
+    let k = 0;
+    for (let i = 0; i < n; i++) {
       const q = queues[i]!;
-      if (q.accepts(msg)) queues[n++] = q;
+      if (q.accepts(msg)) queues[k++] = q;
       else flags |= REJECTED;
     }
-    queues.length = n;
+    n = k;
     if (n === 0) return flags;
     ex.publishOut++;
     const store = this.vhost.storeFor();
     if (store && msg.properties.deliveryMode === 2) {
-      const dk = this.durableKeys;
-      dk.length = 0;
-      for (let i = 0; i < n; i++) if (queues[i]!.durable) dk.push(queues[i]!.key);
-      if (dk.length > 0) {
-        store.persist(msg, dk);
+      let durableKeys: string[] | null = null;
+      for (let i = 0; i < n; i++) if (queues[i]!.durable) (durableKeys ??= []).push(queues[i]!.key);
+      if (durableKeys !== null) {
+        store.persist(msg, durableKeys);
         flags |= NEEDS_SYNC;
       }
     }
     const now = msg.publishedAt;
-    // copy: enqueueing can deliver, and delivery can re-enter routing (direct reply-to, dead-letters)
-    const targets = n === 1 ? null : queues.slice();
-    if (targets === null) queues[0]!.publish(msg, now);
-    else for (let i = 0; i < targets.length; i++) targets[i]!.publish(msg, now);
+    if (n === 1) queues[0]!.publish(msg, now);
+    else {
+      // copy: enqueueing can deliver, and delivery can re-enter routing (direct reply-to, dead-letters)
+      const targets = queues.slice(0, n);
+      for (let i = 0; i < n; i++) targets[i]!.publish(msg, now);
+    }
     this.vhost.stats.publish++;
     return flags;
   }

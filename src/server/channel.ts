@@ -17,8 +17,11 @@ import { Message, type QueueEntry } from "../broker/message.js";
 import type { Queue } from "../broker/queue.js";
 import type { Connection } from "./connection.js";
 import { writeConfirm, writeDeliver } from "./frames-out.js";
-import { BASIC_CANCEL } from "../amqp/gen/methods.js";
+import * as M from "../amqp/gen/methods.js";
 import { explicitIds } from "./explicit-ids.js";
+
+/** the body of an empty message: shared, never written to */
+const EMPTY_BODY = Buffer.alloc(0);
 
 /** distinct encoded property sets remembered per channel for reuse */
 const PROPS_CACHE_SIZE = 4;
@@ -39,7 +42,9 @@ interface PendingPublish {
   propsRaw: Buffer | null;
   bodySize: number;
   received: number;
-  chunks: Buffer[];
+  /** the body's first frame (a view of the read chunk) and, when it spans frames, the others */
+  first: Buffer | null;
+  rest: Buffer[] | null;
 }
 
 export const enum ChannelState {
@@ -96,13 +101,51 @@ export class Channel implements ConsumerHost {
   // ---- content assembly --------------------------------------------------
 
   startPublish(exchange: Exchange | null, routingKey: string, mandatory: boolean): void {
-    // keep one string per distinct consecutive routing key rather than one per message
-    if (routingKey === this.lastRoutingKey) routingKey = this.lastRoutingKey;
-    else this.lastRoutingKey = routingKey;
-    this.pending = { exchange, routingKey, mandatory, props: null, propsRaw: null, bodySize: 0, received: 0, chunks: [] };
+    // one assembly record per channel, reused: a channel assembles one message at a time
+    const p = (this.assembly ??= { exchange, routingKey, mandatory, props: null, propsRaw: null, bodySize: 0, received: 0, first: null, rest: null });
+    p.exchange = exchange;
+    p.routingKey = routingKey;
+    p.mandatory = mandatory;
+    p.props = null;
+    p.propsRaw = null;
+    p.bodySize = 0;
+    p.received = 0;
+    p.first = null;
+    p.rest = null;
+    this.pending = p;
   }
 
-  private lastRoutingKey = "";
+  private assembly: PendingPublish | null = null;
+
+  /**
+   * basic.publish arguments, decoded. Publishers usually repeat the same exchange and
+   * routing key: when the bytes equal the previous publish's, the previous decoded
+   * object (treated as immutable) is returned, so its strings, with their hashes
+   * already computed for the exchange and queue lookups, are reused.
+   */
+  decodePublish(buf: Buffer, start: number, end: number): M.BasicPublish {
+    const len = end - start;
+    const raw = this.lastPublishRaw;
+    if (this.lastPublish !== null && len === this.lastPublishLen) {
+      let i = 0;
+      while (i < len && raw![i] === buf[start + i]) i++;
+      if (i === len) return this.lastPublish;
+    }
+    const a = M.decodeBasicPublish(buf, start, end);
+    // at most 2 + 256 + 256 + 1 bytes
+    if (raw === null || raw.length < len) this.lastPublishRaw = Buffer.allocUnsafe(Math.max(len, 64));
+    buf.copy(this.lastPublishRaw!, 0, start, end);
+    this.lastPublishLen = len;
+    this.lastPublish = a;
+    return a;
+  }
+
+  private lastPublishRaw: Buffer | null = null;
+  private lastPublishLen = 0;
+  private lastPublish: M.BasicPublish | null = null;
+  /** the exchange this channel was last allowed to publish to, and under which permissions */
+  writeAllowedExchange: string | null = null;
+  writeAllowedVersion = -1;
   private readonly propsCache: { raw: Buffer; props: BasicProperties }[] = [];
   private propsCacheNext = 0;
 
@@ -156,7 +199,9 @@ export class Channel implements ConsumerHost {
     const n = end - start;
     if (p.received + n > p.bodySize) throw frameError(`FRAME_ERROR - content body exceeds declared size ${p.bodySize}`);
     // zero-copy: the body is a view of the read chunk (copied only when spread over frames)
-    p.chunks.push(buf.subarray(start, end));
+    const chunk = buf.subarray(start, end);
+    if (p.first === null) p.first = chunk;
+    else (p.rest ??= []).push(chunk);
     p.received += n;
     if (p.received === p.bodySize) this.completePublish();
   }
@@ -164,9 +209,16 @@ export class Channel implements ConsumerHost {
   private completePublish(): void {
     const p = this.pending!;
     this.pending = null;
-    const body = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(p.chunks, p.bodySize);
+    const body = p.first === null ? EMPTY_BODY : p.rest === null ? p.first : Buffer.concat([p.first, ...p.rest], p.bodySize);
     const msg = new Message(p.exchange ? p.exchange.name : "", p.routingKey, p.props!, p.propsRaw!, body, p.bodySize, Date.now());
-    this.conn.publisher.publish(this, p.exchange, msg, p.mandatory);
+    const { exchange, mandatory } = p;
+    // drop references to the read chunk and properties before publishing (publish may throw)
+    p.exchange = null;
+    p.first = null;
+    p.rest = null;
+    p.props = null;
+    p.propsRaw = null;
+    this.conn.publisher.publish(this, exchange, msg, mandatory);
   }
 
   // ---- publisher confirms -------------------------------------------------
@@ -281,7 +333,7 @@ export class Channel implements ConsumerHost {
   cancelledByServer(c: Consumer): void {
     this.consumers.delete(c.tag);
     if (this.state === ChannelState.Open && this.conn.capabilities.consumerCancelNotify) {
-      this.conn.sendMethod(this.id, BASIC_CANCEL, { consumerTag: c.tag, nowait: true });
+      this.conn.sendMethod(this.id, M.BASIC_CANCEL, { consumerTag: c.tag, nowait: true });
     }
   }
 

@@ -14,8 +14,25 @@ const CLASS_BASIC = 60;
 
 function shortstr(o: Outbox, s: string): void {
   const start = o.pos;
-  const n = o.buf.write(s, start + 1, "utf8");
-  o.buf[start] = n;
+  const b = o.buf;
+  // short ASCII (tags, exchange names, routing keys) is copied here rather than through
+  // Buffer#write, whose call into C++ costs more than the copy itself
+  const len = s.length;
+  if (len <= 64) {
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[start + 1 + i] = c;
+    }
+    if (i === len) {
+      b[start] = len;
+      o.pos = start + 1 + len;
+      return;
+    }
+  }
+  const n = b.write(s, start + 1, "utf8");
+  b[start] = n;
   o.pos = start + 1 + n;
 }
 

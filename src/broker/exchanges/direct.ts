@@ -20,8 +20,9 @@ export class DirectExchange extends Exchange {
     if (list.length === 0) this.byKey.delete(b.routingKey);
   }
 
-  route(routingKey: string, _headers: FieldTable | undefined, out: Destination[]): void {
+  route(routingKey: string, _headers: FieldTable | undefined, out: Destination[], n: number): number {
     const list = this.byKey.get(routingKey);
-    if (list) for (let i = 0; i < list.length; i++) out.push(list[i]!);
+    if (list) for (let i = 0; i < list.length; i++) out[n++] = list[i]!;
+    return n;
   }
 }

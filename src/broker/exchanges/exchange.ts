@@ -92,10 +92,12 @@ export abstract class Exchange implements Destination {
   protected abstract addRoute(b: Binding): void;
   protected abstract removeRoute(b: Binding): void;
   /**
-   * Push every destination matching (routingKey, headers) into `out`. Duplicates are
+   * Write every destination matching (routingKey, headers) into `out` from index
+   * `n` on and return the index after the last one written. Entries of `out` at
+   * and beyond `n` are stale scratch and may be overwritten. Duplicates are
    * allowed; the router de-duplicates.
    */
-  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[]): void;
+  abstract route(routingKey: string, headers: FieldTable | undefined, out: Destination[], n: number): number;
 }
 
 export function bindingId(d: Destination, routingKey: string, args: FieldTable): string {

@@ -15,7 +15,8 @@ export class FanoutExchange extends Exchange {
     if (i >= 0) this.dests.splice(i, 1);
   }
 
-  route(_routingKey: string, _headers: FieldTable | undefined, out: Destination[]): void {
-    for (let i = 0; i < this.dests.length; i++) out.push(this.dests[i]!);
+  route(_routingKey: string, _headers: FieldTable | undefined, out: Destination[], n: number): number {
+    for (let i = 0; i < this.dests.length; i++) out[n++] = this.dests[i]!;
+    return n;
   }
 }

@@ -40,11 +40,12 @@ export class HeadersExchange extends Exchange {
     if (i >= 0) this.matchers.splice(i, 1);
   }
 
-  route(_routingKey: string, headers: FieldTable | undefined, out: Destination[]): void {
+  route(_routingKey: string, headers: FieldTable | undefined, out: Destination[], n: number): number {
     const h = headers ?? {};
     for (const m of this.matchers) {
-      if (matches(m, h)) out.push(m.dest);
+      if (matches(m, h)) out[n++] = m.dest;
     }
+    return n;
   }
 }
 

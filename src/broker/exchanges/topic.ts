@@ -66,23 +66,31 @@ export class TopicExchange extends Exchange {
     }
   }
 
-  route(routingKey: string, _headers: FieldTable | undefined, out: Destination[]): void {
-    const words = routingKey.split(".");
-    match(this.root, words, 0, out);
+  // publishers often repeat a routing key: split it once (the words are only read)
+  private lastKey = "";
+  private lastWords: string[] = [""];
+
+  route(routingKey: string, _headers: FieldTable | undefined, out: Destination[], n: number): number {
+    if (routingKey !== this.lastKey) {
+      this.lastWords = routingKey.split(".");
+      this.lastKey = routingKey;
+    }
+    return match(this.root, this.lastWords, 0, out, n);
   }
 }
 
-function match(node: TrieNode, words: string[], i: number, out: Destination[]): void {
+function match(node: TrieNode, words: string[], i: number, out: Destination[], n: number): number {
   if (node.hash) {
     // '#' matches zero or more words: try every suffix
-    for (let j = i; j <= words.length; j++) match(node.hash, words, j, out);
+    for (let j = i; j <= words.length; j++) n = match(node.hash, words, j, out, n);
   }
   if (i === words.length) {
-    if (node.dests) for (let k = 0; k < node.dests.length; k++) out.push(node.dests[k]!);
-    return;
+    if (node.dests) for (let k = 0; k < node.dests.length; k++) out[n++] = node.dests[k]!;
+    return n;
   }
   const w = words[i]!;
   const next = node.children?.get(w);
-  if (next) match(next, words, i + 1, out);
-  if (node.star) match(node.star, words, i + 1, out);
+  if (next) n = match(next, words, i + 1, out, n);
+  if (node.star) n = match(node.star, words, i + 1, out, n);
+  return n;
 }

@@ -17,7 +17,13 @@ export function publish(conn: Connection, ch: Channel, a: M.BasicPublish): void 
   const vh = conn.vhost!;
   const broker = conn.broker;
   if (a.immediate) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - immediate=true", 60, 40, true);
-  broker.checkPermission(conn.userName, vh.name, "write", "exchange", a.exchange);
+  // a granted check is remembered per channel until permissions change (RabbitMQ's
+  // channels keep a permission cache too)
+  if (ch.writeAllowedExchange !== a.exchange || ch.writeAllowedVersion !== broker.permissionsVersion) {
+    broker.checkPermission(conn.userName, vh.name, "write", "exchange", a.exchange);
+    ch.writeAllowedExchange = a.exchange;
+    ch.writeAllowedVersion = broker.permissionsVersion;
+  }
   if (a.exchange === "" && isReplyToKey(a.routingKey)) {
     ch.startPublish(null, a.routingKey, a.mandatory);
     return;

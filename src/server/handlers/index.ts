@@ -14,9 +14,10 @@ import * as queue from "./queue.js";
 import * as txc from "./tx-confirm.js";
 
 export function dispatchChannelMethod(conn: Connection, ch: Channel, id: number, buf: Buffer, start: number, end: number): void {
+  // the per-message method: decoded through the channel's cache of the last one
+  if (id === M.BASIC_PUBLISH) return basic.publish(conn, ch, ch.decodePublish(buf, start, end));
   const a = M.decodeMethod(id, buf, start, end);
   switch (id) {
-    case M.BASIC_PUBLISH: return basic.publish(conn, ch, a as M.BasicPublish);
     case M.BASIC_ACK: return basic.ack(conn, ch, a as M.BasicAck);
     case M.BASIC_NACK: return basic.nack(conn, ch, a as M.BasicNack);
     case M.BASIC_REJECT: return basic.reject(conn, ch, a as M.BasicReject);

@@ -16,10 +16,13 @@ const opts = { durable: false, autoDelete: false, internal: false, arguments: {}
 function dest(name: string): Destination {
   return { name, kind: "queue", incoming: new Set<Binding>() };
 }
-function routed(ex: { route(rk: string, h: FieldTable | undefined, out: Destination[]): void }, rk: string, headers?: FieldTable): string[] {
-  const out: Destination[] = [];
-  ex.route(rk, headers, out);
-  return [...new Set(out.map((d) => d.name))].sort();
+function routed(ex: { route(rk: string, h: FieldTable | undefined, out: Destination[], n: number): number }, rk: string, headers?: FieldTable): string[] {
+  // stale scratch entries before and after must be neither read nor kept
+  const stale = dest("stale");
+  const out: Destination[] = [stale, stale];
+  const n = ex.route(rk, headers, out, 1);
+  assert.equal(out[0], stale);
+  return [...new Set(out.slice(1, n).map((d) => d.name))].sort();
 }
 
 test("topic: * matches exactly one word, # zero or more (RabbitMQ tutorial 5 table)", () => {
