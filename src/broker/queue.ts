@@ -200,10 +200,11 @@ export class Queue implements Destination {
     if (this.draining || this.deleted) return;
     this.draining = true;
     try {
-      const now = Date.now();
+      // read the clock only if some message has a TTL (a clock read per drain is measurable)
+      let now = 0;
       while (this.ready.length > 0) {
         const head = this.ready.peek()!;
-        if (head.expiresAt !== 0 && head.expiresAt <= now) {
+        if (head.expiresAt !== 0 && head.expiresAt <= (now ||= Date.now())) {
           this.expireHead(now);
           continue;
         }

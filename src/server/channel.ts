@@ -170,9 +170,14 @@ export class Channel implements ConsumerHost {
     const len = end - start - 12;
     const cache = this.propsCache;
     let hit = -1;
+    const from = start + 12;
     for (let i = 0; i < cache.length; i++) {
       const c = cache[i]!.raw;
-      if (c.length === len && buf.compare(c, 0, len, start + 12, end) === 0) {
+      if (c.length !== len) continue;
+      // a byte loop: property sets are short, and Buffer#compare on ranges costs more to call
+      let k = 0;
+      while (k < len && c[k] === buf[from + k]) k++;
+      if (k === len) {
         hit = i;
         break;
       }
@@ -210,7 +215,8 @@ export class Channel implements ConsumerHost {
     const p = this.pending!;
     this.pending = null;
     const body = p.first === null ? EMPTY_BODY : p.rest === null ? p.first : Buffer.concat([p.first, ...p.rest], p.bodySize);
-    const msg = new Message(p.exchange ? p.exchange.name : "", p.routingKey, p.props!, p.propsRaw!, body, p.bodySize, Date.now());
+    // publish time = when the socket chunk carrying it was read (one clock read per chunk)
+    const msg = new Message(p.exchange ? p.exchange.name : "", p.routingKey, p.props!, p.propsRaw!, body, p.bodySize, this.conn.lastRecv);
     const { exchange, mandatory } = p;
     // drop references to the read chunk and properties before publishing (publish may throw)
     p.exchange = null;
