@@ -130,3 +130,29 @@ print(login(sys.argv[5]), login(sys.argv[6]))
   // wrong password: refused too
   assert.match(await py(USER, "wrong", VHOSTS[0]!, VHOSTS[1]!), /^refused:\S+ refused:/);
 });
+
+test("a narrowed write permission applies to the next publish on an already open channel", async (t) => {
+  if (skip) return t.skip("no management URL");
+  // warren remembers a granted publish check per channel only until permissions change.
+  // RabbitMQ's channels keep their own permission cache, so this pins warren's behaviour.
+  if (b.external) return t.skip("warren-specific: RabbitMQ channels may keep a cached grant");
+  const vhost = VHOSTS[0]!;
+  const conn = await amqp.connect(amqpUrl(b, USER, PASS, vhost));
+  conn.on("error", () => {});
+  try {
+    const ch = await conn.createConfirmChannel();
+    let code: number | undefined;
+    ch.on("error", (e: { code?: number }) => (code = e.code));
+    const closed = new Promise<void>((r) => ch.once("close", () => r()));
+    for (let i = 0; i < 3; i++) ch.publish("ok-x", "k", Buffer.from("before"));
+    await ch.waitForConfirms();
+    assert.equal((await api.put(`/api/permissions/${enc(vhost)}/${USER}`, { configure: "^ok-", write: "^nothing$", read: "^ok-" })).status, 204);
+    ch.publish("ok-x", "k", Buffer.from("after"));
+    const outcome = await Promise.race([closed.then(() => "closed"), new Promise((r) => setTimeout(r, 3000, "still open"))]);
+    assert.equal(outcome, "closed", "the publish after the change must be refused");
+    assert.equal(code, 403);
+  } finally {
+    await api.put(`/api/permissions/${enc(vhost)}/${USER}`, { configure: "^ok-", write: "^ok-", read: "^ok-" });
+    await conn.close().catch(() => {});
+  }
+});

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
-import { semBroker, drain, uniq, rejectsWith, exchangeExists, sleep, type Sem } from "./sem-helpers.js";
+import { semBroker, drain, uniq, rejectsWith, exchangeExists, sleep, waitUntil, type Sem } from "./sem-helpers.js";
 
 let sem: Sem;
 let conn: amqp.ChannelModel;
@@ -268,4 +268,35 @@ test("default exchange refuses unbind and exchange bindings (403)", async () => 
   assert.deepEqual(await drain(ch, q), ["by-name"]);
   await ch.deleteQueue(q);
   await ch.deleteExchange(x);
+});
+
+// The broker decodes a publish's exchange and routing key once per distinct
+// value on a channel and writes them back into deliveries itself: back-to-back
+// publishes whose arguments differ in one byte, or only in the mandatory flag,
+// must still route and deliver exactly what each one named, in any script.
+test("back-to-back publishes route by their own exchange and routing key (ASCII, UTF-8, 255 bytes)", async () => {
+  const ch = await chan();
+  const x = uniq("x-keys");
+  await ch.assertExchange(x, "direct", { durable: false });
+  const keys = ["k-a", "k-b", "k-a", "ключ-ü", "ключ-ä", "r".repeat(64), "r".repeat(65), "é".repeat(127) + "e"];
+  const queues = new Map<string, string>();
+  for (const k of new Set(keys)) {
+    const q = await queue(ch);
+    await ch.bindQueue(q, x, k);
+    queues.set(k, q);
+  }
+  const consumer = await chan();
+  const got: { key: string; exchange: string; body: string }[] = [];
+  for (const q of queues.values()) {
+    await consumer.consume(q, (m) => m && got.push({ key: m.fields.routingKey, exchange: m.fields.exchange, body: m.content.toString() }), { noAck: true });
+  }
+  keys.forEach((k, i) => ch.publish(x, k, Buffer.from(`${i}`), { mandatory: i % 2 === 0 }));
+  // and one to the default exchange between them, which must not reuse the previous exchange
+  ch.publish("", queues.get("k-b")!, Buffer.from("default"));
+  await waitUntil(() => got.length === keys.length + 1, 5000, "deliveries");
+  for (const [i, k] of keys.entries()) {
+    const d = got.find((g) => g.body === `${i}`);
+    assert.deepEqual(d, { key: k, exchange: x, body: `${i}` }, `publish ${i} (${k.slice(0, 10)}…)`);
+  }
+  assert.deepEqual(got.find((g) => g.body === "default"), { key: queues.get("k-b")!, exchange: "", body: "default" });
 });
