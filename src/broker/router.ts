@@ -5,8 +5,10 @@
  * strips the BCC header), and de-duplicates queues. Then enqueues: a persistent message bound for durable
  * queues is handed to the store ONCE with the list of those queues.
  *
- * Hot path: no per-message allocation beyond the result; scratch arrays are
- * reused and queues are de-duplicated with an epoch mark instead of a Set.
+ * Hot path: no per-message allocation for a message that reaches one queue;
+ * scratch arrays are reused through counts and queues are de-duplicated with an
+ * epoch mark instead of a Set. (A fan-out copies its target list, and a
+ * persistent message gets the list of its durable queues.)
  */
 import type { FieldTable } from "../amqp/field-table.js";
 import { encodeProperties } from "../amqp/properties.js";
