@@ -242,6 +242,8 @@ export interface HandshakeOptions {
   capabilities?: FieldTable;
   channelMax?: number;
   frameMax?: number;
+  /** heartbeat seconds to ask for in tune-ok (default 0: off) */
+  heartbeat?: number;
 }
 
 export interface TuneParams { channelMax: number; frameMax: number; heartbeat: number }
@@ -427,8 +429,9 @@ export class RawClient {
     this.tune = { channelMax: r.short(), frameMax: r.long(), heartbeat: r.short() };
     const channelMax = o.channelMax ?? this.tune.channelMax;
     const frameMax = o.frameMax ?? this.tune.frameMax;
-    this.tune = { channelMax, frameMax, heartbeat: 0 };
-    this.sendMethod(0, M.connectionTuneOk, new Args().short(channelMax).long(frameMax).short(0).build());
+    const heartbeat = o.heartbeat ?? 0;
+    this.tune = { channelMax, frameMax, heartbeat };
+    this.sendMethod(0, M.connectionTuneOk, new Args().short(channelMax).long(frameMax).short(heartbeat).build());
     this.sendOpen(o.vhost ?? "/");
     await this.expect(0, M.connectionOpenOk);
   }

@@ -341,6 +341,22 @@ test("two connection.close in a row: a close-ok each, then the socket stays open
   }
 });
 
+// rabbit_reader:close_connection: a client that got its close-ok but never closes the
+// socket is disconnected after min(heartbeat, 30) seconds -- here 1 s.
+test("a client that keeps the socket open after close-ok is disconnected after min(heartbeat, 30) s", async () => {
+  const c = await env.open({ heartbeat: 1 });
+  try {
+    const t0 = Date.now();
+    c.sendMethod(0, M.connectionClose, args.channelClose(200, "bye"));
+    await c.expect(0, M.connectionCloseOk);
+    await c.expectSocketClosed(6000);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 800, `closed after ${waited} ms: the client must get its chance to close first`);
+  } finally {
+    c.destroy();
+  }
+});
+
 // Client-initiated connection.close gets close-ok.
 test("client connection.close gets connection.close-ok", async () => {
   const c = await env.openWithChannel();
