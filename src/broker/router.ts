@@ -7,8 +7,9 @@
  *
  * Hot path: no per-message allocation for a message that reaches one queue;
  * scratch arrays are reused through counts and queues are de-duplicated with an
- * epoch mark instead of a Set. (A fan-out copies its target list, and a
- * persistent message gets the list of its durable queues.)
+ * epoch mark instead of a Set. (A fan-out copies its target list, because
+ * dead-lettering re-enters the router, and a persistent message gets the list
+ * of its durable queues.)
  */
 import type { FieldTable } from "../amqp/field-table.js";
 import { encodeProperties } from "../amqp/properties.js";
@@ -105,7 +106,10 @@ export class Router {
     ex.publishIn++;
     const headers = msg.properties.headers;
     let n = this.route(ex, routingKey, headers, msg.bcc);
-    const queues = this.matched;
+    // A fan-out works on its own copy: accepts() and Queue.publish() can dead-letter, which
+    // routes again, re-entrantly, through this router and overwrites `matched`. (One queue
+    // needs no copy: it is read before anything can re-enter.)
+    const queues = n > 1 ? this.matched.slice(0, n) : this.matched;
     // BCC adds routes but is never delivered (nor returned, nor stored), as in rabbit_basic
     if (headers !== undefined && headers["BCC"] !== undefined) stripBcc(msg);
     if (dlReason !== null && dlReason !== "rejected" && n > 0) {
@@ -135,12 +139,7 @@ export class Router {
       }
     }
     const now = msg.publishedAt;
-    if (n === 1) queues[0]!.publish(msg, now);
-    else {
-      // copy: enqueueing can deliver, and delivery can re-enter routing (direct reply-to, dead-letters)
-      const targets = queues.slice(0, n);
-      for (let i = 0; i < n; i++) targets[i]!.publish(msg, now);
-    }
+    for (let i = 0; i < n; i++) queues[i]!.publish(msg, now);
     this.vhost.stats.publish++;
     return flags;
   }

@@ -103,6 +103,40 @@ test("x-overflow reject-publish-dlx: refused message nacked and dead-lettered", 
   await ch.deleteQueue(dlq);
 });
 
+// reject-publish-dlx on one of several queues: dead-lettering happens while the
+// message is still being routed to the others, and the dead letter itself fans
+// out. Every queue gets exactly what it should: the open queue the message, each
+// dead-letter queue one copy (reason maxlen), the full queue nothing.
+test("reject-publish-dlx on one of several queues: others get it once, the dead letter fans out", async () => {
+  const x = uniq("x-fan");
+  const dlx = uniq("dlx-fan");
+  const full = uniq("full");
+  const open = uniq("open");
+  const dead = [uniq("dead-a"), uniq("dead-b"), uniq("dead-c")];
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertExchange(x, "fanout", { durable: false });
+  await ch.assertExchange(dlx, "fanout", { durable: false });
+  for (const d of dead) {
+    await ch.assertQueue(d, { durable: false });
+    await ch.bindQueue(d, dlx, "");
+  }
+  await ch.assertQueue(full, { durable: false, arguments: { "x-max-length": 0, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": dlx } });
+  await ch.assertQueue(open, { durable: false });
+  // the full queue first, so the others are still to be routed when it dead-letters
+  await ch.bindQueue(full, x, "");
+  await ch.bindQueue(open, x, "");
+  const res = await new Promise<string>((resolve) => ch.publish(x, "", Buffer.from("m"), {}, (err) => resolve(err ? "nack" : "ack")));
+  assert.equal(res, "nack");
+  const plain = await chan();
+  await waitUntil(async () => (await plain.checkQueue(dead[2]!)).messageCount > 0, 2000, "dead letters");
+  assert.deepEqual(await drain(plain, open), ["m"]);
+  assert.deepEqual(await drain(plain, full), []);
+  for (const d of dead) assert.deepEqual(await drain(plain, d), ["m"], d);
+  for (const q of [full, open, ...dead]) await ch.deleteQueue(q);
+  await ch.deleteExchange(x);
+  await ch.deleteExchange(dlx);
+});
+
 // A message refused by one full queue is still delivered to the other queues
 // it routes to, and the publisher is nacked.
 test("reject-publish on one of several queues: others get it, publisher nacked", async () => {
