@@ -101,6 +101,10 @@ export class Channel implements ConsumerHost {
   // ---- content assembly --------------------------------------------------
 
   startPublish(exchange: Exchange | null, routingKey: string, mandatory: boolean): void {
+    // one routing-key string per distinct consecutive key, also when other publish
+    // arguments change (queued messages share it)
+    if (routingKey === this.lastRoutingKey) routingKey = this.lastRoutingKey;
+    else this.lastRoutingKey = routingKey;
     // one assembly record per channel, reused: a channel assembles one message at a time
     const p = (this.assembly ??= { exchange, routingKey, mandatory, props: null, propsRaw: null, bodySize: 0, received: 0, first: null, rest: null });
     p.exchange = exchange;
@@ -116,6 +120,7 @@ export class Channel implements ConsumerHost {
   }
 
   private assembly: PendingPublish | null = null;
+  private lastRoutingKey = "";
 
   /**
    * basic.publish arguments, decoded. Publishers usually repeat the same exchange and
