@@ -31,3 +31,21 @@ test("bench --smoke runs s1, s2, s4 against warren and prints a table", { timeou
   }
   assert.doesNotMatch(out, /failed/);
 });
+
+// The relay floor (docs/benchmarks.md, "Reading the rows that miss") must keep
+// running: one short round, a throughput figure and latency percentiles printed.
+test("relay-floor runs one round and prints MB/s and latency percentiles", { timeout: 60_000 }, async () => {
+  const tool = join(repoRoot, "dist", "bench", "relay-floor.js");
+  const child = spawn(process.execPath, [tool, "--seconds", "1", "--rounds", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  assert.equal(code, 0, `relay-floor exited ${code}\nstdout:\n${out}\nstderr:\n${err}`);
+  const m = /^round 1: (\d+) MB\/s at \d+% CPU \(relay\); latency ms p50 ([\d.]+) p99 ([\d.]+) p99\.9 ([\d.]+) \((\d+) samples\)$/m.exec(out);
+  assert.ok(m, `unexpected output:\n${out}`);
+  assert.ok(Number(m[1]) > 0, "bytes went through the relay");
+  assert.ok(Number(m[5]) > 1000, "latency samples were recorded (5,000/s for 1 s)");
+  assert.ok(Number(m[2]) <= Number(m[3]) && Number(m[3]) <= Number(m[4]), "percentiles are ordered");
+});
