@@ -26,6 +26,27 @@ async function confirmAll(ch: amqp.ConfirmChannel, q: string, bodies: string[]):
   })));
 }
 
+/** Publish one message to an exchange on a confirm channel; resolves "ack" or "nack". */
+function confirmPublish(ch: amqp.ConfirmChannel, x: string, body: string): Promise<string> {
+  return new Promise<string>((resolve) => ch.publish(x, "", Buffer.from(body), {}, (err) => resolve(err ? "nack" : "ack")));
+}
+
+/**
+ * A fanout exchange bound to a full queue (max-length 0, these extra arguments) and
+ * then to an open one: the full queue comes first in routing order.
+ */
+async function fanoutToFullAndOpen(ch: amqp.Channel, fullArgs: Record<string, unknown>): Promise<{ x: string; full: string; open: string }> {
+  const x = uniq("x-fan");
+  const full = uniq("full");
+  const open = uniq("open");
+  await ch.assertExchange(x, "fanout", { durable: false });
+  await ch.assertQueue(full, { durable: false, arguments: { "x-max-length": 0, ...fullArgs } });
+  await ch.assertQueue(open, { durable: false });
+  await ch.bindQueue(full, x, "");
+  await ch.bindQueue(open, x, "");
+  return { x, full, open };
+}
+
 // drop-head (the default): the queue keeps the newest max-length messages.
 test("x-max-length drop-head keeps the newest messages", async () => {
   const q = uniq("maxlen");
@@ -108,25 +129,17 @@ test("x-overflow reject-publish-dlx: refused message nacked and dead-lettered", 
 // out. Every queue gets exactly what it should: the open queue the message, each
 // dead-letter queue one copy (reason maxlen), the full queue nothing.
 test("reject-publish-dlx on one of several queues: others get it once, the dead letter fans out", async () => {
-  const x = uniq("x-fan");
   const dlx = uniq("dlx-fan");
-  const full = uniq("full");
-  const open = uniq("open");
   const dead = [uniq("dead-a"), uniq("dead-b"), uniq("dead-c")];
   const ch = await sem.confirmChannel(conn);
-  await ch.assertExchange(x, "fanout", { durable: false });
   await ch.assertExchange(dlx, "fanout", { durable: false });
   for (const d of dead) {
     await ch.assertQueue(d, { durable: false });
     await ch.bindQueue(d, dlx, "");
   }
-  await ch.assertQueue(full, { durable: false, arguments: { "x-max-length": 0, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": dlx } });
-  await ch.assertQueue(open, { durable: false });
-  // the full queue first, so the others are still to be routed when it dead-letters
-  await ch.bindQueue(full, x, "");
-  await ch.bindQueue(open, x, "");
-  const res = await new Promise<string>((resolve) => ch.publish(x, "", Buffer.from("m"), {}, (err) => resolve(err ? "nack" : "ack")));
-  assert.equal(res, "nack");
+  // the full queue is routed first, so the open one is still to come when it dead-letters
+  const { x, full, open } = await fanoutToFullAndOpen(ch, { "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": dlx });
+  assert.equal(await confirmPublish(ch, x, "m"), "nack");
   const plain = await chan();
   await waitUntil(async () => (await plain.checkQueue(dead[2]!)).messageCount > 0, 2000, "dead letters");
   assert.deepEqual(await drain(plain, open), ["m"]);
@@ -140,17 +153,9 @@ test("reject-publish-dlx on one of several queues: others get it once, the dead 
 // A message refused by one full queue is still delivered to the other queues
 // it routes to, and the publisher is nacked.
 test("reject-publish on one of several queues: others get it, publisher nacked", async () => {
-  const x = uniq("x-fan");
-  const full = uniq("full");
-  const open = uniq("open");
   const ch = await sem.confirmChannel(conn);
-  await ch.assertExchange(x, "fanout", { durable: false });
-  await ch.assertQueue(full, { durable: false, arguments: { "x-max-length": 0, "x-overflow": "reject-publish" } });
-  await ch.assertQueue(open, { durable: false });
-  await ch.bindQueue(full, x, "");
-  await ch.bindQueue(open, x, "");
-  const res = await new Promise<string>((resolve) => ch.publish(x, "", Buffer.from("m"), {}, (err) => resolve(err ? "nack" : "ack")));
-  assert.equal(res, "nack");
+  const { x, full, open } = await fanoutToFullAndOpen(ch, { "x-overflow": "reject-publish" });
+  assert.equal(await confirmPublish(ch, x, "m"), "nack");
   const plain = await chan();
   assert.deepEqual(await drain(plain, open), ["m"]);
   assert.deepEqual(await drain(plain, full), []);
