@@ -22,6 +22,7 @@ import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
 import { withPolicy, type PolicyValue } from "./policy.js";
+import { FlowGate } from "./flow.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -30,6 +31,15 @@ import { withPolicy, type PolicyValue } from "./policy.js";
  * RabbitMQ's classic queues v2 do. The head of the queue stays in memory.
  */
 export const PAGE_AFTER_MESSAGES = 200_000;
+
+/**
+ * The flow window (flow.ts): a queue with consumers holds its publishers once this many
+ * messages or body bytes wait ahead of the consumers, and lets them go below half of it.
+ * Large enough that bursts (a producer enqueueing a batch of jobs) pass untouched and the
+ * consumers never run dry between a release and the publisher's next read; small enough
+ * that a sustained flood keeps the queue, and the heap, flat.
+ */
+export const FLOW_WINDOW = { messages: 20_000, bytes: 32 * 1024 * 1024 };
 
 export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
 
@@ -85,6 +95,8 @@ export class Queue implements Destination {
   policy: string | undefined;
   /** settings from the queue's own x-arguments, before any policy */
   private readonly ownSettings: QueueSettings;
+  /** holds publishers while consumers catch up; created the first time the queue congests */
+  private flow: FlowGate | null = null;
 
   constructor(
     readonly vhost: string,
@@ -144,7 +156,22 @@ export class Queue implements Destination {
     this.ready.push(entry);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
-    if (this.consumers.length > 0) this.drain();
+    if (this.consumers.length > 0) {
+      this.drain();
+      if (this.ready.length > FLOW_WINDOW.messages || this.ready.bytes > FLOW_WINDOW.bytes) this.congested();
+    }
+  }
+
+  /** Past the flow window with consumers attached: hold the publishing connection. */
+  private congested(): void {
+    (this.flow ??= new FlowGate(() => this.stats.deliver + this.stats.deliverNoAck)).hold();
+  }
+
+  /** Let held publishers go once the backlog is under half the window (or gating no longer applies). */
+  private releaseFlowIfDrained(): void {
+    const f = this.flow;
+    if (f === null || !f.holding) return;
+    if (this.consumers.length === 0 || this.deleted || (this.ready.length <= FLOW_WINDOW.messages / 2 && this.ready.bytes <= FLOW_WINDOW.bytes / 2)) f.release();
   }
 
   /** Put recovered messages back at start (from the store). */
@@ -215,6 +242,7 @@ export class Queue implements Destination {
     } finally {
       this.draining = false;
     }
+    if (this.flow !== null) this.releaseFlowIfDrained();
   }
 
   private handTo(c: Consumer, entry: QueueEntry): void {
@@ -387,6 +415,7 @@ export class Queue implements Destination {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     if (this.consumers.length === 0) {
+      this.flow?.release();
       if (this.autoDelete && this.hadConsumer && !this.deleted) {
         this.owner.autoDeleteQueue(this, "auto-delete");
         return;
@@ -410,6 +439,7 @@ export class Queue implements Destination {
 
   purge(): number {
     const entries = this.ready.clear();
+    this.flow?.release();
     for (const e of entries) this.release(e.msg);
     return entries.length;
   }
@@ -417,6 +447,7 @@ export class Queue implements Destination {
   /** Mark deleted and drop ready messages; consumers are cancelled by the caller. */
   destroy(): number {
     this.deleted = true;
+    this.flow?.release();
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     const n = this.ready.length;
