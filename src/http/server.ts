@@ -1,7 +1,7 @@
 /**
  * The management HTTP server: RabbitMQ's /api (one module per resource under
  * resources/, routed from one table), Prometheus text on /metrics, and a small
- * web page on /. Authentication is HTTP basic against the broker's users
+ * web UI (static files from ui/, see ui/static.ts) on /. Authentication is HTTP basic against the broker's users
  * (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
  *
  * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
@@ -24,7 +24,7 @@ import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
 import { serveMetrics } from "./resources/metrics.js";
-import { UI_HTML } from "./ui/page.js";
+import { StaticFiles } from "./ui/static.js";
 import * as overview from "./resources/overview.js";
 import * as vhosts from "./resources/vhosts.js";
 import * as users from "./resources/users.js";
@@ -66,6 +66,7 @@ const ROUTES: Route[] = [
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
+  const ui = new StaticFiles();
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
@@ -81,11 +82,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    if (method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" });
-      res.end(UI_HTML);
-      return;
-    }
+    if (ui.serve(req, res, url.pathname)) return;
     if (method === "GET" && url.pathname === "/metrics") return serveMetrics(broker, res);
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
     const user = authenticate(broker, req);
@@ -96,7 +93,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     }
     let raw: Buffer | null = null;
     const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req));
-    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates, node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
     await m.route.handler(ctx);
   };
 

@@ -20,6 +20,17 @@ export const cKey = (name: string): string => `c:${name}`;
 export const chKey = (name: string): string => `ch:${name}`;
 export const OVERVIEW = "o";
 export const OVERVIEW_DEPTH = "od";
+export const CHURN = "churn";
+export const vDepthKey = (v: VHost): string => `${vKey(v)}/depth`;
+
+/** Object churn (RabbitMQ's churn_rates): counts of things created since start. */
+export function churnCounters(b: Broker): Counters {
+  return {
+    connection_created: b.totals.connectionsCreated,
+    channel_created: b.totals.channelsCreated,
+    queue_declared: b.totals.queuesDeclared,
+  };
+}
 
 export function queueCounters(q: Queue): Counters {
   const s = q.stats;
@@ -91,8 +102,10 @@ export function overviewDepth(b: Broker): Counters {
 export function* collect(b: Broker): Generator<[string, Counters]> {
   yield [OVERVIEW, overviewCounters(b)];
   yield [OVERVIEW_DEPTH, overviewDepth(b)];
+  yield [CHURN, churnCounters(b)];
   for (const v of b.vhosts.values()) {
     yield [vKey(v), vhostCounters(v)];
+    yield [vDepthKey(v), vhostDepth(v)];
     for (const q of v.queues.values()) yield [qKey(q), { ...queueCounters(q), ...queueDepth(q) }];
     for (const x of v.exchanges.values()) yield [xKey(x), exchangeCounters(x)];
   }

@@ -22,11 +22,7 @@ function visible(ctx: Ctx, vhost?: string): ConnectionInfo[] {
 function connectionJSON(ctx: Ctx, c: ConnectionInfo): Record<string, unknown> {
   const info = c.info();
   const key = cKey(c.name);
-  return {
-    ...info,
-    recv_oct_details: { rate: ctx.rates.rate(key, "recv_oct") },
-    send_oct_details: { rate: ctx.rates.rate(key, "send_oct") },
-  };
+  return { ...info, ...ctx.rates.details(key, { recv_oct: num(info["recv_oct"]), send_oct: num(info["send_oct"]) }) };
 }
 
 function channelJSON(ctx: Ctx, ch: Record<string, unknown>): Record<string, unknown> {

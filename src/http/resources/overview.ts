@@ -10,7 +10,7 @@ import os from "node:os";
 import { statfsSync } from "node:fs";
 import { sendJSON, type Ctx } from "../context.js";
 import { isMonitor, visibleVhosts, vhostFor, seesConnection, requireMonitor } from "../access.js";
-import { OVERVIEW, OVERVIEW_DEPTH, overviewCounters, overviewDepth } from "../stats.js";
+import { CHURN, OVERVIEW, OVERVIEW_DEPTH, churnCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
 
@@ -64,11 +64,7 @@ function overview(ctx: Ctx): void {
     disable_stats: false,
     enable_queue_totals: false,
     message_stats: ctx.rates.details(OVERVIEW, counters),
-    churn_rates: ctx.rates.details("churn", {
-      connection_created: b.totals.connectionsCreated,
-      channel_created: b.totals.channelsCreated,
-      queue_declared: b.totals.queuesDeclared,
-    }),
+    churn_rates: ctx.rates.details(CHURN, churnCounters(b)),
     queue_totals: ctx.rates.details(OVERVIEW_DEPTH, depth),
     object_totals: { channels, connections, consumers, exchanges, queues },
     statistics_db_event_queue: 0,
