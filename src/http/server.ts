@@ -19,7 +19,7 @@ import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate } from "./access.js";
-import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
+import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, sendJSON, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
@@ -34,6 +34,7 @@ import * as queues from "./resources/queues.js";
 import * as bindings from "./resources/bindings.js";
 import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
+import * as limits from "./resources/limits.js";
 
 export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
 
@@ -60,6 +61,7 @@ const ROUTES: Route[] = [
   ...bindings.routes,
   ...definitions.routes,
   ...parameters.routes,
+  ...limits.routes,
 ];
 
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
@@ -86,6 +88,8 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
       return;
     }
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
+    // the UI asks before logging in whether OAuth is configured; RabbitMQ answers anonymously
+    if (method === "GET" && url.pathname === "/api/auth") return sendJSON(res, 200, { enable_uaa: false, uaa_client_id: "", uaa_location: "" });
     const user = authenticate(broker, req);
     const m = table.match(method, url.pathname);
     if (m === null || m === "wrong-method") {
