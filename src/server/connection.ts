@@ -10,7 +10,7 @@
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
+import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
 import { decodeTable, type FieldTable } from "../amqp/field-table.js";
 import { frameTerm, unknownFrame, FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";
@@ -31,6 +31,12 @@ const HANDSHAKE_TIMEOUT = 10_000;
 /** output backlog past which we stop reading the client (4x the delivery high-water mark) */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 const CLOSE_TIMEOUT = 3_000;
+/**
+ * rabbit_reader's SILENT_CLOSE_DELAY: a client that fails the handshake (refused login
+ * without authentication_failure_close, unknown mechanism, oversized start-ok) hears
+ * nothing for 3 s before the socket closes, which also slows down password guessing.
+ */
+const SILENT_CLOSE_DELAY = 3_000;
 
 const enum State {
   AwaitHeader,
@@ -56,7 +62,8 @@ export class Connection implements FrameSink, ConnectionInfo {
   readonly channels = new Map<number, Channel>();
   /** channels whose close crossed ours: the close-ok the client still owes us is ignored */
   private crossedCloses: Set<number> | null = null;
-  private readonly reader = new FrameReader(SERVER_FRAME_MAX);
+  /** until tune-ok, frames are limited to the protocol's minimum frame size (as in rabbit_reader) */
+  private readonly reader = new FrameReader(MIN_FRAME_MAX);
   private state = State.AwaitHeader;
   private headerBuf: Buffer | null = null;
   frameMax = SERVER_FRAME_MAX;
@@ -198,7 +205,7 @@ export class Connection implements FrameSink, ConnectionInfo {
         else this.onChannelMethod(channel, id, buf, start + 4, end);
       } catch (e) {
         if (e === SILENT_CLOSE) {
-          this.destroy();
+          this.silentClose();
           return false;
         }
         this.handleError(e, channel, id);
@@ -307,7 +314,7 @@ export class Connection implements FrameSink, ConnectionInfo {
       const err = e as AmqpError;
       if (this.capabilities.authFailureClose) throw explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${a.mechanism}`), 0, 0, true));
       // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
-      this.destroy();
+      this.silentClose();
       return;
     }
     this.state = State.AwaitTuneOk;
@@ -407,6 +414,13 @@ export class Connection implements FrameSink, ConnectionInfo {
       e = new AmqpError(541, `${(e as Error)?.message ?? String(e)}`, 0, 0, true);
     }
     const err = e as AmqpError;
+    // before tune is done (start-ok larger than the 4096-octet minimum frame, a bad frame),
+    // RabbitMQ does not answer: a refused login with authentication_failure_close is the exception
+    if ((this.state === State.AwaitStartOk || this.state === State.AwaitTuneOk) && err.code !== ACCESS_REFUSED) {
+      this.broker.log.debug(`connection ${this.name}: handshake error: ${err.text}`);
+      this.silentClose();
+      return;
+    }
     // errors raised with explicit ids (content assembly, handshake) keep them, even 0/0
     const explicit = hasExplicitIds(err);
     const classId = explicit ? err.classId : methodId >>> 16;
@@ -419,6 +433,14 @@ export class Connection implements FrameSink, ConnectionInfo {
       return;
     }
     this.closeWithError(err.code, text, classId, mId);
+  }
+
+  /** A handshake failure: read nothing more, say nothing, close after SILENT_CLOSE_DELAY. */
+  private silentClose(): void {
+    this.state = State.Closed;
+    this.socket.pause();
+    const t = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY);
+    t.unref();
   }
 
   /** Server-initiated connection.close; the socket goes after close-ok or a timeout. */
