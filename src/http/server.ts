@@ -1,8 +1,9 @@
 /**
  * The management HTTP server: RabbitMQ's /api (one module per resource under
- * resources/, routed from one table), Prometheus text on /metrics, and a small
- * web UI (static files from ui/, see ui/static.ts) on /. Authentication is HTTP basic against the broker's users
- * (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
+ * resources/, routed from one table) and the web UI's static files on / (ui/,
+ * served by ui/static.ts). Prometheus metrics have their own listener
+ * (prometheus.ts), as in RabbitMQ. Authentication is HTTP basic against the
+ * broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
  *
  * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
  * AmqpError raised by broker methods: ACCESS_REFUSED → 401, NOT_FOUND → 404,
@@ -19,11 +20,10 @@ import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate } from "./access.js";
-import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
+import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, sendJSON, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
-import { serveMetrics } from "./resources/metrics.js";
 import { StaticFiles } from "./ui/static.js";
 import * as overview from "./resources/overview.js";
 import * as vhosts from "./resources/vhosts.js";
@@ -35,6 +35,7 @@ import * as queues from "./resources/queues.js";
 import * as bindings from "./resources/bindings.js";
 import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
+import * as limits from "./resources/limits.js";
 
 export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
 
@@ -61,6 +62,7 @@ const ROUTES: Route[] = [
   ...bindings.routes,
   ...definitions.routes,
   ...parameters.routes,
+  ...limits.routes,
 ];
 
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
@@ -83,8 +85,9 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
     if (ui.serve(req, res, url.pathname)) return;
-    if (method === "GET" && url.pathname === "/metrics") return serveMetrics(broker, res);
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
+    // the UI asks before logging in whether OAuth is configured; RabbitMQ answers anonymously
+    if (method === "GET" && url.pathname === "/api/auth") return sendJSON(res, 200, { enable_uaa: false, uaa_client_id: "", uaa_location: "" });
     const user = authenticate(broker, req);
     const m = table.match(method, url.pathname);
     if (m === null || m === "wrong-method") {

@@ -5,7 +5,8 @@
  * Broker.apply so the change is persisted like any other definition.
  */
 import type { VHost } from "../../broker/vhost.js";
-import { badRequest, notFound, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { requireAdmin, vhostFor, visibleVhosts } from "../access.js";
 import { vDepthKey, vKey, vhostCounters, vhostDepth } from "../stats.js";
 import { active } from "../rates.js";
@@ -29,7 +30,7 @@ export function vhostJSON(ctx: Ctx, v: VHost): Record<string, unknown> {
 }
 
 function list(ctx: Ctx): void {
-  sendJSON(ctx.res, 200, shapeList(ctx.url, visibleVhosts(ctx).map((v) => vhostJSON(ctx, v))));
+  sendList(ctx, visibleVhosts(ctx).map((v) => vhostJSON(ctx, v)));
 }
 
 function show(ctx: Ctx): void {
