@@ -47,6 +47,8 @@ export interface ManagementOptions {
   port: number;
   log: Logger;
   extraRoutes?: ExtraRoutes;
+  /** warren's own version (product_version); the emulated RabbitMQ's is RABBITMQ_COMPAT_VERSION */
+  version?: string;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
   sampleIntervalMs?: number;
 }
@@ -73,7 +75,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
     name: `warren@${os.hostname()}`,
-    version: String(opts.server.serverProperties["version"] ?? "0.0.0"),
+    version: opts.version ?? "0.0.0",
     amqpPort: amqp?.port,
     amqpHost: amqp?.address,
     amqpsPort: amqps?.port,
