@@ -13,6 +13,10 @@ const HELP = `usage: warren server [options]
   --bind ADDR               AMQP bind address (default: every interface, IPv6 and IPv4; env WARREN_BIND)
   --mgmt-port N             management HTTP port (default 15672, 'off' to disable; env WARREN_MGMT_PORT)
   --mgmt-bind ADDR          management bind address (default: --bind; env WARREN_MGMT_BIND)
+  --prometheus-port N       Prometheus metrics port, as rabbitmq_prometheus (default 15692, 'off' to
+                            disable; env WARREN_PROMETHEUS_PORT). Unauthenticated, like RabbitMQ's:
+                            it shows queue names, so bind it privately where they are sensitive
+  --prometheus-bind ADDR    Prometheus bind address (default: --mgmt-bind; env WARREN_PROMETHEUS_BIND)
   --data-dir DIR            data directory (default ./data; env WARREN_DATA_DIR)
   --config FILE             JSON config file with any of these options in camelCase (env WARREN_CONFIG)
   --fsync POLICY            always | interval | none (default always; env WARREN_FSYNC) — see docs/durability.md
@@ -40,6 +44,8 @@ export interface ServerConfig {
   bind: string | undefined;
   mgmtPort: number | null;
   mgmtBind: string | undefined;
+  prometheusPort: number | null;
+  prometheusBind: string | undefined;
   dataDir: string;
   fsync: FsyncPolicy;
   defaultUser: string | undefined;
@@ -63,6 +69,12 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+function port16(name: string, v: string | undefined): number | undefined {
+  const n = int(name, v);
+  if (n !== undefined && n > 65535) throw new UsageError(`invalid value for ${name}: ${n}`);
+  return n;
+}
+
 export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig | "help" {
   const { values } = parseArgs({
     args: argv,
@@ -72,6 +84,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       bind: { type: "string" },
       "mgmt-port": { type: "string" },
       "mgmt-bind": { type: "string" },
+      "prometheus-port": { type: "string" },
+      "prometheus-bind": { type: "string" },
       "data-dir": { type: "string" },
       config: { type: "string" },
       fsync: { type: "string" },
@@ -109,6 +123,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     return v === undefined || v === null ? undefined : String(v);
   };
   const mgmtRaw = pick(values["mgmt-port"], "WARREN_MGMT_PORT", "mgmtPort");
+  const promRaw = pick(values["prometheus-port"], "WARREN_PROMETHEUS_PORT", "prometheusPort");
   const fsync = (pick(values.fsync, "WARREN_FSYNC", "fsync") ?? "always") as FsyncPolicy;
   if (!["always", "interval", "none"].includes(fsync)) throw new UsageError(`invalid --fsync '${fsync}' (always | interval | none)`);
   const logLevel = (pick(values["log-level"], "WARREN_LOG_LEVEL", "logLevel") ?? "info") as LogLevel;
@@ -130,6 +145,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     bind: pick(values.bind, "WARREN_BIND", "bind"),
     mgmtPort: mgmtRaw === "off" ? null : (int("--mgmt-port", mgmtRaw) ?? 15672),
     mgmtBind: pick(values["mgmt-bind"], "WARREN_MGMT_BIND", "mgmtBind"),
+    prometheusPort: promRaw === "off" ? null : (port16("--prometheus-port", promRaw) ?? 15692),
+    prometheusBind: pick(values["prometheus-bind"], "WARREN_PROMETHEUS_BIND", "prometheusBind"),
     dataDir: pick(values["data-dir"], "WARREN_DATA_DIR", "dataDir") ?? "./data",
     fsync,
     defaultUser: pick(values["default-user"], "WARREN_DEFAULT_USER", "defaultUser"),
@@ -143,6 +160,22 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     logLevel,
     tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
   };
+}
+
+/** For a port already in use: which option (and environment variable) chooses another. */
+export function addressInUseHint(e: unknown, cfg: ServerConfig): string {
+  const err = e as { code?: string; port?: number };
+  if (err?.code !== "EADDRINUSE") return "";
+  const options: [number | null | undefined, string, string][] = [
+    [cfg.port, "--port", "WARREN_PORT"],
+    [cfg.mgmtPort, "--mgmt-port", "WARREN_MGMT_PORT"],
+    [cfg.prometheusPort, "--prometheus-port", "WARREN_PROMETHEUS_PORT"],
+    [cfg.tls?.port, "--tls-port", "WARREN_TLS_PORT"],
+  ];
+  const hit = options.find(([p]) => p !== null && p !== undefined && p === err.port);
+  if (!hit) return "\nAnother process listens on that port; choose others with --port, --mgmt-port and --prometheus-port.";
+  const off = hit[1] === "--mgmt-port" || hit[1] === "--prometheus-port" ? ` (or '${hit[1]} off')` : "";
+  return `\nPort ${err.port} is taken by another process (RabbitMQ or another warren?). Choose another with ${hit[1]} N or ${hit[2]}=N${off}.`;
 }
 
 export async function serverMain(argv: string[]): Promise<number> {
@@ -166,6 +199,8 @@ export async function serverMain(argv: string[]): Promise<number> {
       host: cfg.bind,
       mgmtPort: cfg.mgmtPort,
       mgmtHost: cfg.mgmtBind,
+      prometheusPort: cfg.prometheusPort,
+      prometheusHost: cfg.prometheusBind,
       dataDir: cfg.dataDir,
       fsync: cfg.fsync,
       defaultUser: cfg.defaultUser,
@@ -180,13 +215,15 @@ export async function serverMain(argv: string[]): Promise<number> {
       ...(cfg.tls ? { tls: cfg.tls } : {}),
     });
   } catch (e) {
-    process.stderr.write(`warren server: cannot start: ${(e as Error).message}\n`);
+    process.stderr.write(`warren server: cannot start: ${(e as Error).message}${addressInUseHint(e, cfg)}\n`);
     return 1;
   }
   const mg = w.mgmtPort !== null ? ` management http://${w.mgmtHost}:${w.mgmtPort}` : "";
+  const pr = w.prometheusPort !== null ? ` prometheus http://${w.prometheusHost}:${w.prometheusPort}/metrics` : "";
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
   const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
-  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  const { RABBITMQ_COMPAT_VERSION } = await import("../lib/compat.js");
+  process.stderr.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);
