@@ -23,6 +23,7 @@ import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
 import { withPolicy, type PolicyValue } from "./policy.js";
 import { FlowGate } from "./flow.js";
+import { collectGarbageSoon } from "../lib/gc.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -40,6 +41,12 @@ export const PAGE_AFTER_MESSAGES = 200_000;
  * that a sustained flood keeps the queue, and the heap, flat.
  */
 export const FLOW_WINDOW = { messages: 20_000, bytes: 32 * 1024 * 1024 };
+
+/**
+ * A purge or delete that frees at least this many messages asks for a full collection: an
+ * idle broker allocates nothing, so V8 would otherwise keep the freed backlog's memory.
+ */
+const LARGE_RELEASE = 100_000;
 
 export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
 
@@ -138,8 +145,11 @@ export class Queue implements Destination {
     return false;
   }
 
-  /** Enqueue a routed message (after accepts()). */
-  publish(msg: Message, now: number): void {
+  /**
+   * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
+   * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
+   */
+  publish(msg: Message, now: number, sole = false): void {
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
@@ -153,7 +163,7 @@ export class Queue implements Destination {
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     // page before pushing so the entry is accounted as resident or not from the start
     if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
-    this.ready.push(entry);
+    this.ready.push(entry, msg.body === null && msg.bcc === null && (this.isStored(msg) || (sole && msg.storeId >= SCRATCH_ID_BASE)));
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) {
@@ -178,7 +188,8 @@ export class Queue implements Destination {
   restore(msg: Message, redelivered: boolean): void {
     msg.refs++;
     const e = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, Date.now()), redelivered ? 1 : 0);
-    this.ready.push(e);
+    // a recovered message left on disk is this queue's own reference (the store counts per queue)
+    this.ready.push(e, msg.body === null && msg.bcc === null && this.isStored(msg));
     if (e.expiresAt !== 0) this.scheduleTtl(e.expiresAt);
   }
 
@@ -438,10 +449,10 @@ export class Queue implements Destination {
   // ---- management --------------------------------------------------------
 
   purge(): number {
-    const entries = this.ready.clear();
     this.flow?.release();
-    for (const e of entries) this.release(e.msg);
-    return entries.length;
+    const n = this.ready.clear((e) => this.release(e.msg));
+    if (n >= LARGE_RELEASE) collectGarbageSoon();
+    return n;
   }
 
   /** Mark deleted and drop ready messages; consumers are cancelled by the caller. */
@@ -450,11 +461,11 @@ export class Queue implements Destination {
     this.flow?.release();
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
-    const n = this.ready.length;
-    for (const e of this.ready.clear()) {
+    const n = this.ready.clear((e) => {
       e.msg.refs--;
       if (e.msg.refs === 0 && e.msg.storeId >= SCRATCH_ID_BASE) this.store?.releasePaged(e.msg.storeId);
-    }
+    });
+    if (n >= LARGE_RELEASE) collectGarbageSoon();
     if (this.durable && this.store) this.store.deleteQueue(this.key);
     return n;
   }
