@@ -258,7 +258,9 @@ export class Channel implements ConsumerHost {
       this.syncsInFlight++;
       store.sync((err) => {
         this.syncsInFlight--;
-        if (this.state === ChannelState.Closed) return;
+        // after our channel.close (Closing) or the client's, nothing but close-ok goes out on
+        // this channel: a late confirm would land on a channel the client may already reuse
+        if (this.state !== ChannelState.Open) return;
         if (err) {
           this.flushConfirms();
           writeConfirm(this.conn.outbox, this.id, seq, true, false);
@@ -285,7 +287,7 @@ export class Channel implements ConsumerHost {
   }
 
   private flushConfirms(): void {
-    if (this.confirmedUpTo <= this.ackSentUpTo || this.state === ChannelState.Closed) return;
+    if (this.confirmedUpTo <= this.ackSentUpTo || this.state !== ChannelState.Open) return;
     const multiple = this.confirmedUpTo - this.ackSentUpTo > 1;
     writeConfirm(this.conn.outbox, this.id, this.confirmedUpTo, multiple, true);
     this.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
@@ -355,6 +357,9 @@ export class Channel implements ConsumerHost {
 
   /** Collect the deliveries an ack/nack/reject refers to, removing them. */
   takeUnacked(tag: number, multiple: boolean): Unacked[] {
+    // rabbit_channel:collect_acks: with multiple=true the tag itself must be outstanding
+    // (0 means "everything"), else 406 and nothing is settled
+    if (multiple && tag !== 0 && !this.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
     if (multiple) {
       const out: Unacked[] = [];
       for (const [t, u] of this.unacked) {
