@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
-import type { Rates } from "./rates.js";
+import type { RateView } from "./rates.js";
 
 export class HttpError extends Error {
   constructor(
@@ -53,7 +53,8 @@ export interface Ctx {
   params: string[];
   user: User;
   broker: Broker;
-  rates: Rates;
+  /** rates and history, with the `*_age`/`*_incr` ranges this request asked for */
+  rates: RateView;
   /** parsed JSON body ({} when empty); 400 not_json when unparsable */
   body(): Promise<Record<string, unknown>>;
   rawBody(): Promise<Buffer>;

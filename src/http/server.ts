@@ -1,8 +1,9 @@
 /**
  * The management HTTP server: RabbitMQ's /api (one module per resource under
- * resources/, routed from one table) and a small web page on /. Prometheus
- * metrics have their own listener (prometheus.ts), as in RabbitMQ.
- * Authentication is HTTP basic against the broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
+ * resources/, routed from one table) and the web UI's static files on / (ui/,
+ * served by ui/static.ts). Prometheus metrics have their own listener
+ * (prometheus.ts), as in RabbitMQ. Authentication is HTTP basic against the
+ * broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
  *
  * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
  * AmqpError raised by broker methods: ACCESS_REFUSED → 401, NOT_FOUND → 404,
@@ -23,7 +24,7 @@ import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readB
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
-import { UI_HTML } from "./ui/page.js";
+import { StaticFiles } from "./ui/static.js";
 import * as overview from "./resources/overview.js";
 import * as vhosts from "./resources/vhosts.js";
 import * as users from "./resources/users.js";
@@ -69,6 +70,7 @@ const ROUTES: Route[] = [
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
+  const ui = new StaticFiles();
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
@@ -84,11 +86,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    if (method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" });
-      res.end(UI_HTML);
-      return;
-    }
+    if (ui.serve(req, res, url.pathname)) return;
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
     // the UI asks before logging in whether OAuth is configured; RabbitMQ answers anonymously
     if (method === "GET" && url.pathname === "/api/auth") return sendJSON(res, 200, { enable_uaa: false, uaa_client_id: "", uaa_location: "" });
@@ -100,7 +98,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     }
     let raw: Buffer | null = null;
     const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req));
-    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates, node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
     await m.route.handler(ctx);
   };
 

@@ -22,6 +22,7 @@ export const chKey = (name: string): string => `ch:${name}`;
 export const OVERVIEW = "o";
 export const OVERVIEW_DEPTH = "od";
 export const CHURN = "churn";
+export const vDepthKey = (v: VHost): string => `${vKey(v)}/depth`;
 export const NODE = "node";
 
 /** Objects created and closed (RabbitMQ's churn_rates; also on /api/nodes). */
@@ -125,6 +126,7 @@ export function* collect(b: Broker): Generator<[string, Counters]> {
   yield [NODE, nodeCounters(b)];
   for (const v of b.vhosts.values()) {
     yield [vKey(v), vhostCounters(v)];
+    yield [vDepthKey(v), vhostDepth(v)];
     for (const q of v.queues.values()) yield [qKey(q), { ...queueCounters(q), ...queueDepth(q) }];
     for (const x of v.exchanges.values()) yield [xKey(x), exchangeCounters(x)];
   }

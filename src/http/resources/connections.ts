@@ -29,8 +29,8 @@ function connectionJSON(ctx: Ctx, c: ConnectionInfo): Record<string, unknown> {
     // RabbitMQ's TLS fields are null on a plain connection
     ...(tls ? {} : { peer_cert_issuer: null, peer_cert_subject: null, peer_cert_validity: null, ssl_cipher: null, ssl_hash: null, ssl_key_exchange: null, ssl_protocol: null }),
     user_who_performed_action: c.userName,
-    recv_oct_details: { rate: ctx.rates.rate(key, "recv_oct") },
-    send_oct_details: { rate: ctx.rates.rate(key, "send_oct") },
+    // rates, and samples when the request asks for data_rates_age/_incr
+    ...ctx.rates.details(key, { recv_oct: num(info["recv_oct"]), send_oct: num(info["send_oct"]) }),
   };
 }
 
