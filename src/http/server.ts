@@ -19,6 +19,7 @@ import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate } from "./access.js";
+import { applyServerLimits, DEFAULT_MAX_BODY, HTTP_SERVER_LIMITS, refusalFor } from "../lib/http-guard.js";
 import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
@@ -48,6 +49,8 @@ export interface ManagementOptions {
   extraRoutes?: ExtraRoutes;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
   sampleIntervalMs?: number;
+  /** largest request body in bytes (default 20 MB, RabbitMQ's management.http.max_body_size) */
+  maxBodyBytes?: number;
 }
 
 const ROUTES: Route[] = [
@@ -88,19 +91,22 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     }
     if (method === "GET" && url.pathname === "/metrics") return serveMetrics(broker, res);
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
-    const user = authenticate(broker, req);
+    const refusal = refusalFor(req, maxBody);
+    if (refusal) throw new HttpError(refusal.status, refusal.error, refusal.reason);
+    const user = await authenticate(broker, req);
     const m = table.match(method, url.pathname);
     if (m === null || m === "wrong-method") {
       if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags }))) return;
       throw m === null ? notFound() : methodNotAllowed();
     }
     let raw: Buffer | null = null;
-    const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req));
+    const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req, maxBody));
     const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates, node, rawBody, body: async () => parseJSONBody(await rawBody()) };
     await m.route.handler(ctx);
   };
 
-  const srv = http.createServer((req, res) => {
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const srv = http.createServer(HTTP_SERVER_LIMITS, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -112,6 +118,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     });
   });
   srv.keepAliveTimeout = 5000;
+  applyServerLimits(srv);
   await new Promise<void>((resolve, reject) => {
     srv.once("error", reject);
     srv.listen(opts.port, opts.host, () => {
