@@ -43,7 +43,7 @@ interface Child {
 
 async function startBroker(dataDir: string, fsync = "always"): Promise<Child> {
   const t0 = performance.now();
-  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--no-fleet", "--disk-free-limit", "0", "--memory-high-watermark", "0", "--fsync", fsync, "--data-dir", dataDir];
+  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--disk-free-limit", "0", "--memory-high-watermark", "0", "--fsync", fsync, "--data-dir", dataDir];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const port = await new Promise<number>((resolve, reject) => {

@@ -65,8 +65,18 @@ export class Broker implements VHostEvents {
   readonly loginGuard = new LoginGuard();
   readonly exportRabbitHashes: boolean;
   readonly startedAt = Date.now();
-  /** global counters (management overview, Prometheus) */
-  readonly totals = { connectionsCreated: 0, channelsCreated: 0, queuesDeclared: 0, publish: 0, deliver: 0, ack: 0, get: 0, redeliver: 0, returnUnroutable: 0 };
+  /**
+   * Global counters (management overview, Prometheus). They only grow: closed
+   * connections/channels are created − live, created queues are live + deleted.
+   * `deliver`/`get` count both ack modes; the *NoAck ones the automatic-ack share.
+   */
+  readonly totals = {
+    connectionsCreated: 0, channelsCreated: 0, queuesDeclared: 0, queuesDeleted: 0,
+    publish: 0, receivedConfirm: 0, confirmed: 0, routed: 0, dropUnroutable: 0, returnUnroutable: 0,
+    deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, getEmpty: 0, ack: 0, redeliver: 0,
+  };
+  /** the resource alarms' thresholds and the data directory, for /api/nodes and Prometheus (set by main) */
+  resourceLimits: { memoryHighWatermark: number; diskFreeLimit: number; dataDir: string | null } = { memoryHighWatermark: 0, diskFreeLimit: 0, dataDir: null };
   private readonly defs: DefinitionsStore | null;
   private replaying = false;
   /** connections blocked by a resource alarm (set by the alarm monitor) */
@@ -215,6 +225,7 @@ export class Broker implements VHostEvents {
   }
 
   queueDeleted(q: Queue): void {
+    this.totals.queuesDeleted++;
     for (const c of [...q.consumers]) {
       q.removeConsumer(c);
       c.host.cancelledByServer(c);

@@ -13,6 +13,10 @@ const HELP = `usage: warren server [options]
   --bind ADDR               AMQP bind address (default: every interface, IPv6 and IPv4; env WARREN_BIND)
   --mgmt-port N             management HTTP port (default 15672, 'off' to disable; env WARREN_MGMT_PORT)
   --mgmt-bind ADDR          management bind address (default: --bind; env WARREN_MGMT_BIND)
+  --prometheus-port N       Prometheus metrics port, as rabbitmq_prometheus (default 15692, 'off' to
+                            disable; env WARREN_PROMETHEUS_PORT). Unauthenticated, like RabbitMQ's:
+                            it shows queue names, so bind it privately where they are sensitive
+  --prometheus-bind ADDR    Prometheus bind address (default: --mgmt-bind; env WARREN_PROMETHEUS_BIND)
   --data-dir DIR            data directory (default ./data; env WARREN_DATA_DIR)
   --config FILE             JSON config file with any of these options in camelCase (env WARREN_CONFIG)
   --fsync POLICY            always | interval | none (default always; env WARREN_FSYNC) — see docs/durability.md
@@ -43,6 +47,8 @@ export interface ServerConfig {
   bind: string | undefined;
   mgmtPort: number | null;
   mgmtBind: string | undefined;
+  prometheusPort: number | null;
+  prometheusBind: string | undefined;
   dataDir: string;
   fsync: FsyncPolicy;
   defaultUser: string | undefined;
@@ -67,6 +73,12 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+function port16(name: string, v: string | undefined): number | undefined {
+  const n = int(name, v);
+  if (n !== undefined && n > 65535) throw new UsageError(`invalid value for ${name}: ${n}`);
+  return n;
+}
+
 export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig | "help" {
   const { values } = parseArgs({
     args: argv,
@@ -76,6 +88,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       bind: { type: "string" },
       "mgmt-port": { type: "string" },
       "mgmt-bind": { type: "string" },
+      "prometheus-port": { type: "string" },
+      "prometheus-bind": { type: "string" },
       "data-dir": { type: "string" },
       config: { type: "string" },
       fsync: { type: "string" },
@@ -114,6 +128,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     return v === undefined || v === null ? undefined : String(v);
   };
   const mgmtRaw = pick(values["mgmt-port"], "WARREN_MGMT_PORT", "mgmtPort");
+  const promRaw = pick(values["prometheus-port"], "WARREN_PROMETHEUS_PORT", "prometheusPort");
   const fsync = (pick(values.fsync, "WARREN_FSYNC", "fsync") ?? "always") as FsyncPolicy;
   if (!["always", "interval", "none"].includes(fsync)) throw new UsageError(`invalid --fsync '${fsync}' (always | interval | none)`);
   const logLevel = (pick(values["log-level"], "WARREN_LOG_LEVEL", "logLevel") ?? "info") as LogLevel;
@@ -135,6 +150,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     bind: pick(values.bind, "WARREN_BIND", "bind"),
     mgmtPort: mgmtRaw === "off" ? null : (int("--mgmt-port", mgmtRaw) ?? 15672),
     mgmtBind: pick(values["mgmt-bind"], "WARREN_MGMT_BIND", "mgmtBind"),
+    prometheusPort: promRaw === "off" ? null : (port16("--prometheus-port", promRaw) ?? 15692),
+    prometheusBind: pick(values["prometheus-bind"], "WARREN_PROMETHEUS_BIND", "prometheusBind"),
     dataDir: pick(values["data-dir"], "WARREN_DATA_DIR", "dataDir") ?? "./data",
     fsync,
     defaultUser: pick(values["default-user"], "WARREN_DEFAULT_USER", "defaultUser"),
@@ -172,6 +189,8 @@ export async function serverMain(argv: string[]): Promise<number> {
       host: cfg.bind,
       mgmtPort: cfg.mgmtPort,
       mgmtHost: cfg.mgmtBind,
+      prometheusPort: cfg.prometheusPort,
+      prometheusHost: cfg.prometheusBind,
       dataDir: cfg.dataDir,
       fsync: cfg.fsync,
       defaultUser: cfg.defaultUser,
@@ -191,9 +210,10 @@ export async function serverMain(argv: string[]): Promise<number> {
     return 1;
   }
   const mg = w.mgmtPort !== null ? ` management http://${w.mgmtHost}:${w.mgmtPort}` : "";
+  const pr = w.prometheusPort !== null ? ` prometheus http://${w.prometheusHost}:${w.prometheusPort}/metrics` : "";
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
   const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
-  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

@@ -1,8 +1,8 @@
 /**
  * The management HTTP server: RabbitMQ's /api (one module per resource under
- * resources/, routed from one table), Prometheus text on /metrics, and a small
- * web page on /. Authentication is HTTP basic against the broker's users
- * (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
+ * resources/, routed from one table) and a small web page on /. Prometheus
+ * metrics have their own listener (prometheus.ts), as in RabbitMQ.
+ * Authentication is HTTP basic against the broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
  *
  * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
  * AmqpError raised by broker methods: ACCESS_REFUSED → 401, NOT_FOUND → 404,
@@ -24,7 +24,6 @@ import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readB
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
-import { serveMetrics } from "./resources/metrics.js";
 import { UI_HTML } from "./ui/page.js";
 import * as overview from "./resources/overview.js";
 import * as vhosts from "./resources/vhosts.js";
@@ -89,7 +88,6 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
       res.end(UI_HTML);
       return;
     }
-    if (method === "GET" && url.pathname === "/metrics") return serveMetrics(broker, res);
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
     const refusal = refusalFor(req, maxBody);
     if (refusal) throw new HttpError(refusal.status, refusal.error, refusal.reason);

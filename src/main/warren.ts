@@ -26,6 +26,10 @@ export interface WarrenOptions {
   /** management HTTP port; null = no management API */
   mgmtPort?: number | null;
   mgmtHost?: string;
+  /** Prometheus metrics port (RabbitMQ's is 15692); null/undefined = no metrics listener */
+  prometheusPort?: number | null;
+  /** Prometheus bind address (default: mgmtHost, then host) */
+  prometheusHost?: string;
   logLevel?: LogLevel;
   fsync?: FsyncPolicy;
   defaultUser?: string;
@@ -74,6 +78,9 @@ export interface Warren {
   server: Server;
   amqpPort: number;
   mgmtPort: number | null;
+  /** the Prometheus listener's port, or null when it is off */
+  prometheusPort: number | null;
+  prometheusHost: string | null;
   /** where AMQP and management listen, as URL hosts ("[::]", "0.0.0.0", "127.0.0.1") */
   amqpHost: string;
   mgmtHost: string | null;
@@ -113,6 +120,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
   const server = new Server(broker, { host: opts.host, port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tlsOpts ? { tls: tlsOpts } : {}) });
   const amqpPort = await server.listen();
+  broker.resourceLimits = { memoryHighWatermark: opts.memoryHighWatermark ?? 0, diskFreeLimit: opts.diskFreeLimit ?? 0, dataDir };
   const stopAlarms = startAlarms(broker, dataDir, opts.memoryHighWatermark ?? 0, opts.diskFreeLimit ?? 0);
 
   let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
@@ -150,12 +158,20 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     }
   }
 
+  let prom: { port: number; host: string; close(): Promise<void> } | null = null;
+  if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
+    const { startPrometheus } = await import("../http/prometheus.js");
+    prom = await startPrometheus({ broker, host: opts.prometheusHost ?? opts.mgmtHost ?? opts.host, port: opts.prometheusPort, log, node: { version: VERSION } });
+  }
+
   let closed = false;
   return {
     broker,
     server,
     amqpPort,
     mgmtPort: mgmt ? mgmt.port : null,
+    prometheusPort: prom ? prom.port : null,
+    prometheusHost: prom ? prom.host : null,
     amqpHost: server.boundHost,
     amqps: server.tlsAddress,
     mgmtHost: mgmt ? mgmt.host : null,
@@ -166,6 +182,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       stopAlarms();
       // the collector is a client of this broker: give it a moment to finish, never wait forever
       if (fleet) await Promise.race([fleet.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (prom) await prom.close();
       if (mgmt) await mgmt.close();
       await server.close();
       await storage.close();

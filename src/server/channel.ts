@@ -288,6 +288,7 @@ export class Channel implements ConsumerHost {
     const multiple = this.confirmedUpTo - this.ackSentUpTo > 1;
     writeConfirm(this.conn.outbox, this.id, this.confirmedUpTo, multiple, true);
     this.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
+    this.conn.broker.totals.confirmed += this.confirmedUpTo - this.ackSentUpTo;
     this.ackSentUpTo = this.confirmedUpTo;
   }
 
@@ -316,6 +317,7 @@ export class Channel implements ConsumerHost {
     e.deliveryCount++;
     this.stats.deliver++;
     if (c.noAck) {
+      totals.deliverNoAck++;
       q.settle(e, false);
     } else {
       this.unacked.set(tag, { tag, queue: q, entry: e, consumer: c });

@@ -38,6 +38,7 @@ export class Publisher {
     if (dm !== undefined && dm !== 1 && dm !== 2 && dm !== 0) throw preconditionFailed(`invalid message: {delivery_mode_unknown,${dm}}`);
     if (props.replyTo === REPLY_TO_QUEUE) this.rewriteReplyTo(ch, msg);
     const seq = ch.confirm ? ch.nextPublishSeq() : 0;
+    if (seq) this.conn.broker.totals.receivedConfirm++;
     if (ex === null) {
       // default exchange, routing key amq.rabbitmq.reply-to.<token>
       const ok = this.deliverReplyTo(msg);
@@ -56,9 +57,11 @@ export class Publisher {
   route(ch: Channel, ex: Exchange, msg: Message, mandatory: boolean, seq: number): number {
     const vhost = this.conn.vhost!;
     const flags = vhost.router.publish(ex, msg, msg.routingKey);
-    if ((flags & ROUTED) === 0) {
-      if (mandatory) this.returnMessage(ch, msg);
-      else vhost.stats.dropUnroutable++;
+    if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
+    else if (mandatory) this.returnMessage(ch, msg);
+    else {
+      vhost.stats.dropUnroutable++;
+      this.conn.broker.totals.dropUnroutable++;
     }
     if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0);
     return flags;

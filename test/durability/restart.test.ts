@@ -334,7 +334,7 @@ test("a data directory of a newer format is refused, not misread", { timeout: 30
   const dir = tempDir("warren-format-");
   try {
     writeFileSync(join(dir, "meta.json"), JSON.stringify({ format: 99 }) + "\n");
-    const r = spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--no-fleet", "--data-dir", dir], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dir], { encoding: "utf8", timeout: 20_000 });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /newer warren \(data format 99\)/);
   } finally {

@@ -86,6 +86,8 @@ export interface BrokerProcess {
   child: ChildProcess;
   port: number;
   mgmtPort: number | undefined;
+  /** the Prometheus listener (`--prometheus-port 0` unless extraArgs turn it off) */
+  prometheusPort: number | undefined;
   url: string;
   mgmtUrl: string | undefined;
   dataDir: string;
@@ -101,29 +103,31 @@ export interface BrokerProcess {
  * line (`warren ... listening amqp://HOST:PORT ...`) on stderr.
  */
 export async function startBrokerProcess(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "0", "--data-dir", dataDir, ...extraArgs];
+  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "0", "--prometheus-port", "0", "--data-dir", dataDir, ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let err = "";
   child.stdout!.on("data", () => {});
-  const ready = new Promise<{ port: number; mgmtPort: number | undefined }>((resolve, reject) => {
+  const ready = new Promise<{ port: number; mgmtPort: number | undefined; prometheusPort: number | undefined }>((resolve, reject) => {
     const onData = (d: Buffer) => {
       err += d.toString();
       const m = /listening amqp:\/\/[^\s]*:(\d+)/.exec(err);
       if (m) {
         const mm = /management http:\/\/[^\s]*:(\d+)/.exec(err);
-        resolve({ port: Number(m[1]), mgmtPort: mm ? Number(mm[1]) : undefined });
+        const pm = /prometheus http:\/\/[^\s]*:(\d+)/.exec(err);
+        resolve({ port: Number(m[1]), mgmtPort: mm ? Number(mm[1]) : undefined, prometheusPort: pm ? Number(pm[1]) : undefined });
       }
     };
     child.stderr!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`warren exited with ${code} before listening:\n${err}`)));
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const { port, mgmtPort } = await ready.finally(() => clearTimeout(timer));
+  const { port, mgmtPort, prometheusPort } = await ready.finally(() => clearTimeout(timer));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
     child,
     port,
     mgmtPort,
+    prometheusPort,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     mgmtUrl: mgmtPort ? `http://guest:guest@127.0.0.1:${mgmtPort}` : undefined,
     dataDir,

@@ -146,7 +146,7 @@ test("Fleet's connection plumbing over amqps with a private CA and a client cert
 
 test("TLS misconfiguration fails the start with a clear message", async (t) => {
   if (external) return t.skip("warren only");
-  const run = (args: string[]) => spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--mgmt-port", "off", "--no-fleet", "--data-dir", dataDir(), ...args], { encoding: "utf8", timeout: 20_000 });
+  const run = (args: string[]) => spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dataDir(), ...args], { encoding: "utf8", timeout: 20_000 });
   let r = run(["--tls-port", "0"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--tls-port needs --tls-cert and --tls-key/);

@@ -91,6 +91,7 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   vh.checkExclusive(q, conn);
   const e = q.get(a.noAck);
   if (!e) {
+    conn.broker.totals.getEmpty++;
     conn.sendMethod(ch.id, M.BASIC_GET_EMPTY, { clusterId: "" });
     return;
   }
@@ -102,7 +103,10 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   if (e.deliveryCount > 0) conn.broker.totals.redeliver++;
   writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, msg, q.messageCount, conn.frameMax);
   e.deliveryCount++;
-  if (a.noAck) q.settle(e, false);
+  if (a.noAck) {
+    conn.broker.totals.getNoAck++;
+    q.settle(e, false);
+  }
 }
 
 export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
