@@ -18,7 +18,7 @@ import { AmqpError, ACCESS_REFUSED, NOT_FOUND } from "../amqp/errors.js";
 import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
-import { authenticate } from "./access.js";
+import { authenticate, isAdmin } from "./access.js";
 import { applyServerLimits, DEFAULT_MAX_BODY, HTTP_SERVER_LIMITS, refusalFor } from "../lib/http-guard.js";
 import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
@@ -36,7 +36,8 @@ import * as bindings from "./resources/bindings.js";
 import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
 
-export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
+/** Routes served beside the API (Fleet's /api/fleet); `mayAccessVhost` applies the API's vhost rule. */
+export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[]; mayAccessVhost(vhost: string): boolean }) => Promise<boolean>;
 
 export interface ManagementOptions {
   broker: Broker;
@@ -94,7 +95,8 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     const user = await authenticate(broker, req);
     const m = table.match(method, url.pathname);
     if (m === null || m === "wrong-method") {
-      if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags }))) return;
+      const mayAccessVhost = (vhost: string): boolean => isAdmin(user) || broker.permissions.has(`${vhost}\u0000${user.name}`);
+      if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags, mayAccessVhost }))) return;
       throw m === null ? notFound() : methodNotAllowed();
     }
     let raw: Buffer | null = null;
