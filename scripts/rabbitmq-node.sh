@@ -4,7 +4,9 @@
 # state of the machine's own RabbitMQ (a leftover of 100,000 durable queues once made the
 # machine's node take 15 minutes to boot and failed CI).
 #
-#   scripts/rabbitmq-node.sh start DIR [AMQP_PORT] [MGMT_PORT]   default ports 5682 / 15682
+#   scripts/rabbitmq-node.sh start DIR [AMQP_PORT] [MGMT_PORT] [PROMETHEUS_PORT]
+#                                              default ports 5682 / 15682; with PROMETHEUS_PORT the
+#                                              rabbitmq_prometheus plugin is enabled on that port
 #   scripts/rabbitmq-node.sh stop DIR          stop the node (DIR is kept; rm -rf it yourself)
 #   scripts/rabbitmq-node.sh restart DIR       stop and start again on the same data
 #   scripts/rabbitmq-node.sh ctl DIR ARGS...   rabbitmqctl against that node
@@ -23,7 +25,8 @@ dir=$(cd "$dir" && pwd)
 if [ "$cmd" = start ]; then
   amqp_port=${1:-5682}
   mgmt_port=${2:-15682}
-  printf 'amqp_port=%s\nmgmt_port=%s\n' "$amqp_port" "$mgmt_port" > "$dir/ports"
+  prom_port=${3:-}
+  printf 'amqp_port=%s\nmgmt_port=%s\nprom_port=%s\n' "$amqp_port" "$mgmt_port" "$prom_port" > "$dir/ports"
 fi
 [ -f "$dir/ports" ] || { echo "rabbitmq-node.sh: $dir holds no node (run start first)" >&2; exit 2; }
 # shellcheck disable=SC1091
@@ -46,7 +49,12 @@ start() {
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $mgmt_port
 EOF
-  echo '[rabbitmq_management].' > "$dir/enabled_plugins"
+  if [ -n "${prom_port:-}" ]; then
+    printf 'prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = %s\n' "$prom_port" >> "$dir/rabbitmq.conf"
+    echo '[rabbitmq_management,rabbitmq_prometheus].' > "$dir/enabled_plugins"
+  else
+    echo '[rabbitmq_management].' > "$dir/enabled_plugins"
+  fi
   if ! ctl status >/dev/null 2>&1; then
     "$RMQ_BIN/rabbitmq-server" -detached
   fi

@@ -86,22 +86,25 @@ export function fitReplyText(text: string): string {
 }
 
 /**
- * The protocol error every layer throws. `text` is the full reply-text as sent
- * on the wire; classId/methodId name the method that failed (0 when none).
+ * The protocol error every layer throws. It is the one place reply texts are
+ * built: callers give the explanation ("no queue 'q' in vhost '/'") and the
+ * text on the wire is always "<REPLY_NAME> - <explanation>", fitted to a
+ * shortstr. classId/methodId name the method that failed (0 when none).
  * `forceConnection` makes a soft code close the connection (e.g. an error on
  * channel 0, or RabbitMQ's connection-level uses of soft codes).
  */
 export class AmqpError extends Error {
+  /** the full reply-text as sent on the wire */
   readonly text: string;
 
   constructor(
     readonly code: number,
-    text: string,
+    readonly explanation: string,
     readonly classId = 0,
     readonly methodId = 0,
     readonly forceConnection = false,
   ) {
-    const fitted = fitReplyText(text);
+    const fitted = fitReplyText(`${replyName(code)} - ${explanation}`);
     super(fitted);
     this.text = fitted;
     this.name = "AmqpError";
@@ -114,13 +117,13 @@ export class AmqpError extends Error {
 
   /** Same error, attributed to a method (class-id/method-id of the close). */
   withMethod(classId: number, methodId: number): AmqpError {
-    return new AmqpError(this.code, this.text, classId, methodId, this.forceConnection);
+    return new AmqpError(this.code, this.explanation, classId, methodId, this.forceConnection);
   }
 }
 
 /** RabbitMQ-style error: text is "<REPLY_NAME> - <explanation>". */
 export function amqpError(code: number, explanation: string, classId = 0, methodId = 0): AmqpError {
-  return new AmqpError(code, `${replyName(code)} - ${explanation}`, classId, methodId);
+  return new AmqpError(code, explanation, classId, methodId);
 }
 
 export const notFound = (msg: string, classId = 0, methodId = 0): AmqpError => amqpError(NOT_FOUND, msg, classId, methodId);

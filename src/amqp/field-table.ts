@@ -353,7 +353,7 @@ export function encodeArray(a: readonly FieldValue[]): Buffer {
 // against buf.length alone, so a lying inner length cannot read past its parent.
 
 function overrun(what: string): AmqpError {
-  return new AmqpError(FRAME_ERROR, `FRAME_ERROR - malformed field table: ${what}`, 0, 0, true);
+  return new AmqpError(FRAME_ERROR, `malformed field table: ${what}`, 0, 0, true);
 }
 
 function decodeLongString(buf: Buffer, start: number, end: number): string | LongString {

@@ -52,10 +52,10 @@ export class FrameReader {
     }
     while (pos + 7 <= len) {
       const size = chunk.readUInt32BE(pos + 3);
-      this.checkSize(size);
+      this.checkSize(chunk[pos]!, size);
       const total = size + FRAME_OVERHEAD;
       if (pos + total > len) break;
-      if (chunk[pos + total - 1] !== FRAME_END) throw badEnd(chunk[pos + total - 1]!);
+      if (chunk[pos + total - 1] !== FRAME_END) throw badEnd(chunk[pos]!, chunk, pos + 7, pos + 7 + size, chunk[pos + total - 1]!);
       const type = chunk[pos]!;
       const channel = chunk.readUInt16BE(pos + 1);
       if (!sink.onFrame(type, channel, chunk, pos + 7, pos + 7 + size)) return;
@@ -64,9 +64,9 @@ export class FrameReader {
     if (pos < len) this.startPartial(chunk, pos, sink);
   }
 
-  private checkSize(size: number): void {
+  private checkSize(type: number, size: number): void {
     if (this.frameMax > 0 && size + FRAME_OVERHEAD > this.frameMax) {
-      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - type 1, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`, 0, 0, true);
+      throw new AmqpError(FRAME_ERROR, `type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`, 0, 0, true);
     }
   }
 
@@ -86,7 +86,7 @@ export class FrameReader {
 
   private allocPartial(): void {
     const size = this.hdr.readUInt32BE(3);
-    this.checkSize(size);
+    this.checkSize(this.hdr[0]!, size);
     this.partial = Buffer.allocUnsafe(size + 1);
     this.partialLen = 0;
   }
@@ -109,7 +109,7 @@ export class FrameReader {
     this.partialLen += n;
     pos += n;
     if (this.partialLen < p.length) return -1;
-    if (p[p.length - 1] !== FRAME_END) throw badEnd(p[p.length - 1]!);
+    if (p[p.length - 1] !== FRAME_END) throw badEnd(this.hdr[0]!, p, 0, p.length - 1, p[p.length - 1]!);
     const type = this.hdr[0]!;
     const channel = this.hdr.readUInt16BE(1);
     this.partial = null;
@@ -120,8 +120,33 @@ export class FrameReader {
   }
 }
 
-function badEnd(octet: number): AmqpError {
-  return new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_end octet ${octet} is not 206`, 0, 0, true);
+function badEnd(type: number, buf: Buffer, start: number, end: number, octet: number): AmqpError {
+  return new AmqpError(FRAME_ERROR, `${frameTerm(type, buf, start, end)}: {invalid_frame_end_marker,${octet}}`, 0, 0, true);
+}
+
+/**
+ * How rabbit_reader names a frame it cannot use in its reply texts:
+ * "type 2, all octets = <<0,60,0,0>>", or "type 1, first 16 octets = <<...>>" for a
+ * longer payload — printed as Erlang prints a binary (a quoted string when every
+ * octet is printable ASCII, else decimal octets).
+ */
+export function frameTerm(type: number, buf: Buffer, start: number, end: number): string {
+  const which = end - start <= 16 ? "all" : "first 16";
+  const stop = Math.min(end, start + 16);
+  let printable = stop > start;
+  for (let i = start; i < stop && printable; i++) printable = buf[i]! >= 32 && buf[i]! <= 126;
+  if (printable) {
+    const s = buf.toString("latin1", start, stop).replace(/[\\"]/g, (c) => "\\" + c);
+    return `type ${type}, ${which} octets = <<"${s}">>`;
+  }
+  const octets: number[] = [];
+  for (let i = start; i < stop; i++) octets.push(buf[i]!);
+  return `type ${type}, ${which} octets = <<${octets.join(",")}>>`;
+}
+
+/** rabbit_reader's reply to a frame of a known type whose payload it cannot parse (FRAME_ERROR, 0/0). */
+export function unknownFrame(type: number, buf: Buffer, start: number, end: number): AmqpError {
+  return new AmqpError(FRAME_ERROR, `${frameTerm(type, buf, start, end)}: unknown_frame`, 0, 0, true);
 }
 
 /** Heartbeat frame, shared (immutable). */

@@ -80,7 +80,7 @@ export const BASIC_PROPERTY_NAMES = [
 export const CONTENT_HEADER_PREFIX = 12;
 
 function malformed(what: string): AmqpError {
-  return new AmqpError(FRAME_ERROR, `FRAME_ERROR - cannot decode content header properties: ${what}`, 0, 0, true);
+  return new AmqpError(FRAME_ERROR, `cannot decode content header properties: ${what}`, 0, 0, true);
 }
 
 // Small reader state shared by the decoder's helpers; decoding is synchronous, so one instance suffices.
@@ -129,7 +129,7 @@ export function decodeProperties(buf: Buffer, off: number, end: number): BasicPr
       headers = t.table;
       pos = t.end;
     } catch (e) {
-      if (e instanceof AmqpError) throw malformed("headers: " + e.text);
+      if (e instanceof AmqpError) throw malformed("headers: " + e.explanation);
       throw e;
     }
   }

@@ -81,7 +81,7 @@ export class VHost implements QueueOwner {
     }
     if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) {
       // RabbitMQ treats an unknown type as a connection error
-      throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - invalid exchange type '${type}'`, 0, 0, true);
+      throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
     }
     if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
     if (name.startsWith("amq.") && !existing) {
@@ -343,6 +343,6 @@ export function makeExchange(type: string, vhost: string, name: string, opts: Ex
     case "fanout": return new FanoutExchange(vhost, name, opts);
     case "topic": return new TopicExchange(vhost, name, opts);
     case "headers": return new HeadersExchange(vhost, name, opts);
-    default: throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - invalid exchange type '${type}'`, 0, 0, true);
+    default: throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
   }
 }

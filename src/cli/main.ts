@@ -24,9 +24,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return verb ? 0 : 2;
   }
-  if (verb === "--version") {
+  if (verb === "--version" || verb === "-V" || verb === "version") {
     const { VERSION } = await import("../main/warren.js");
-    process.stdout.write(VERSION + "\n");
+    const { RABBITMQ_COMPAT_VERSION } = await import("../lib/compat.js");
+    process.stdout.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible)\n`);
     return 0;
   }
   if (verb === "server") return serverMain(rest);

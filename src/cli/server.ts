@@ -168,6 +168,22 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   };
 }
 
+/** For a port already in use: which option (and environment variable) chooses another. */
+export function addressInUseHint(e: unknown, cfg: ServerConfig): string {
+  const err = e as { code?: string; port?: number };
+  if (err?.code !== "EADDRINUSE") return "";
+  const options: [number | null | undefined, string, string][] = [
+    [cfg.port, "--port", "WARREN_PORT"],
+    [cfg.mgmtPort, "--mgmt-port", "WARREN_MGMT_PORT"],
+    [cfg.prometheusPort, "--prometheus-port", "WARREN_PROMETHEUS_PORT"],
+    [cfg.tls?.port, "--tls-port", "WARREN_TLS_PORT"],
+  ];
+  const hit = options.find(([p]) => p !== null && p !== undefined && p === err.port);
+  if (!hit) return "\nAnother process listens on that port; choose others with --port, --mgmt-port and --prometheus-port.";
+  const off = hit[1] === "--mgmt-port" || hit[1] === "--prometheus-port" ? ` (or '${hit[1]} off')` : "";
+  return `\nPort ${err.port} is taken by another process (RabbitMQ or another warren?). Choose another with ${hit[1]} N or ${hit[2]}=N${off}.`;
+}
+
 export async function serverMain(argv: string[]): Promise<number> {
   let cfg: ServerConfig | "help";
   try {
@@ -206,14 +222,15 @@ export async function serverMain(argv: string[]): Promise<number> {
       ...(cfg.tls ? { tls: cfg.tls } : {}),
     });
   } catch (e) {
-    process.stderr.write(`warren server: cannot start: ${(e as Error).message}\n`);
+    process.stderr.write(`warren server: cannot start: ${(e as Error).message}${addressInUseHint(e, cfg)}\n`);
     return 1;
   }
   const mg = w.mgmtPort !== null ? ` management http://${w.mgmtHost}:${w.mgmtPort}` : "";
   const pr = w.prometheusPort !== null ? ` prometheus http://${w.prometheusHost}:${w.prometheusPort}/metrics` : "";
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
   const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
-  process.stderr.write(`warren ${VERSION} listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  const { RABBITMQ_COMPAT_VERSION } = await import("../lib/compat.js");
+  process.stderr.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

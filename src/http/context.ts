@@ -1,7 +1,7 @@
 /**
  * What every management API handler receives (Ctx) and how it answers: JSON
- * replies, RabbitMQ's error bodies and status codes, request bodies, and the
- * `columns` / `sort` query options RabbitMQ's list endpoints accept.
+ * replies, RabbitMQ's error bodies and status codes, request bodies. List query
+ * options (sort, columns, pagination) are listing.ts.
  *
  * Owns: the HttpError catalogue. Does not own: routing (router.ts), who may
  * do what (access.ts), resource logic (resources/*).
@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
-import type { Rates } from "./rates.js";
+import type { RateView } from "./rates.js";
 import { isBrowser } from "../lib/http-guard.js";
 
 export class HttpError extends Error {
@@ -54,7 +54,8 @@ export interface Ctx {
   params: string[];
   user: User;
   broker: Broker;
-  rates: Rates;
+  /** rates and history, with the `*_age`/`*_incr` ranges this request asked for */
+  rates: RateView;
   /** parsed JSON body ({} when empty); 400 not_json when unparsable */
   body(): Promise<Record<string, unknown>>;
   rawBody(): Promise<Buffer>;
@@ -115,55 +116,6 @@ export function parseJSONBody(raw: Buffer): Record<string, unknown> {
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw badRequest("not_json");
   return v as Record<string, unknown>;
-}
-
-/** Read a dotted path ("message_stats.publish") from a JSON object. */
-function pick(obj: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = obj;
-  for (const p of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
-function put(obj: Record<string, unknown>, path: string, v: unknown): void {
-  const parts = path.split(".");
-  let cur = obj;
-  for (let i = 0; i < parts.length - 1; i++) {
-    const p = parts[i]!;
-    if (typeof cur[p] !== "object" || cur[p] === null) cur[p] = {};
-    cur = cur[p] as Record<string, unknown>;
-  }
-  cur[parts[parts.length - 1]!] = v;
-}
-
-/** RabbitMQ's list query options: sort, sort_reverse, columns (dotted paths kept nested). */
-export function shapeList(url: URL, items: Record<string, unknown>[]): Record<string, unknown>[] {
-  let out = items;
-  const sort = url.searchParams.get("sort");
-  if (sort) {
-    out = [...out].sort((a, b) => cmp(pick(a, sort), pick(b, sort)));
-  }
-  if (url.searchParams.get("sort_reverse") === "true") out = [...out].reverse();
-  const columns = url.searchParams.get("columns");
-  if (columns) {
-    const cols = columns.split(",").filter((c) => c !== "");
-    out = out.map((it) => {
-      const r: Record<string, unknown> = {};
-      for (const c of cols) {
-        const v = pick(it, c);
-        if (v !== undefined) put(r, c, v);
-      }
-      return r;
-    });
-  }
-  return out;
-}
-
-function cmp(a: unknown, b: unknown): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a ?? "").localeCompare(String(b ?? ""));
 }
 
 export function str(body: Record<string, unknown>, key: string, dflt = ""): string {

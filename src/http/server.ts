@@ -1,8 +1,9 @@
 /**
  * The management HTTP server: RabbitMQ's /api (one module per resource under
- * resources/, routed from one table) and a small web page on /. Prometheus
- * metrics have their own listener (prometheus.ts), as in RabbitMQ.
- * Authentication is HTTP basic against the broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
+ * resources/, routed from one table) and the web UI's static files on / (ui/,
+ * served by ui/static.ts). Prometheus metrics have their own listener
+ * (prometheus.ts), as in RabbitMQ. Authentication is HTTP basic against the
+ * broker's users (access.ts); errors are JSON `{"error", "reason"}` with RabbitMQ's codes.
  *
  * Owns: the HTTP listener, request → Ctx, error mapping (HttpError, and
  * AmqpError raised by broker methods: ACCESS_REFUSED → 401, NOT_FOUND → 404,
@@ -20,11 +21,11 @@ import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate, isAdmin } from "./access.js";
 import { applyServerLimits, DEFAULT_MAX_BODY, HTTP_SERVER_LIMITS, refusalFor } from "../lib/http-guard.js";
-import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, type Ctx, type NodeInfo } from "./context.js";
+import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, sendJSON, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
 import { RouteTable, type Route } from "./router.js";
-import { UI_HTML } from "./ui/page.js";
+import { StaticFiles } from "./ui/static.js";
 import * as overview from "./resources/overview.js";
 import * as vhosts from "./resources/vhosts.js";
 import * as users from "./resources/users.js";
@@ -35,6 +36,7 @@ import * as queues from "./resources/queues.js";
 import * as bindings from "./resources/bindings.js";
 import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
+import * as limits from "./resources/limits.js";
 
 /** Routes served beside the API (Fleet's /api/fleet); `mayAccessVhost` applies the API's vhost rule. */
 export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[]; mayAccessVhost(vhost: string): boolean }) => Promise<boolean>;
@@ -47,6 +49,8 @@ export interface ManagementOptions {
   port: number;
   log: Logger;
   extraRoutes?: ExtraRoutes;
+  /** warren's own version (product_version); the emulated RabbitMQ's is RABBITMQ_COMPAT_VERSION */
+  version?: string;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
   sampleIntervalMs?: number;
   /** largest request body in bytes (default 20 MB, RabbitMQ's management.http.max_body_size) */
@@ -64,16 +68,18 @@ const ROUTES: Route[] = [
   ...bindings.routes,
   ...definitions.routes,
   ...parameters.routes,
+  ...limits.routes,
 ];
 
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
+  const ui = new StaticFiles();
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
     name: `warren@${os.hostname()}`,
-    version: String(opts.server.serverProperties["version"] ?? "0.0.0"),
+    version: opts.version ?? "0.0.0",
     amqpPort: amqp?.port,
     amqpHost: amqp?.address,
     amqpsPort: amqps?.port,
@@ -84,12 +90,10 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    if (method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" });
-      res.end(UI_HTML);
-      return;
-    }
+    if (ui.serve(req, res, url.pathname)) return;
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
+    // the UI asks before logging in whether OAuth is configured; RabbitMQ answers anonymously
+    if (method === "GET" && url.pathname === "/api/auth") return sendJSON(res, 200, { enable_uaa: false, uaa_client_id: "", uaa_location: "" });
     const refusal = refusalFor(req, maxBody);
     if (refusal) throw new HttpError(refusal.status, refusal.error, refusal.reason);
     const user = await authenticate(broker, req);
@@ -101,7 +105,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     }
     let raw: Buffer | null = null;
     const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req, maxBody));
-    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates, node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
     await m.route.handler(ctx);
   };
 

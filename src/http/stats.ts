@@ -12,6 +12,7 @@ import type { Queue } from "../broker/queue.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import type { VHost } from "../broker/vhost.js";
 import type { Counters } from "./rates.js";
+import { nodeResources } from "./node-resources.js";
 
 export const qKey = (q: Queue): string => `q:${q.vhost}\u0000${q.name}`;
 export const xKey = (x: Exchange): string => `x:${x.vhost}\u0000${x.name}`;
@@ -20,6 +21,35 @@ export const cKey = (name: string): string => `c:${name}`;
 export const chKey = (name: string): string => `ch:${name}`;
 export const OVERVIEW = "o";
 export const OVERVIEW_DEPTH = "od";
+export const CHURN = "churn";
+export const vDepthKey = (v: VHost): string => `${vKey(v)}/depth`;
+export const NODE = "node";
+
+/** Objects created and closed (RabbitMQ's churn_rates; also on /api/nodes). */
+export function churnCounters(b: Broker): Counters {
+  const t = b.totals;
+  let channels = 0, queues = 0;
+  for (const c of b.connections) channels += c.channelsInfo().length;
+  for (const v of b.vhosts.values()) queues += v.queues.size;
+  return {
+    connection_created: t.connectionsCreated,
+    connection_closed: Math.max(0, t.connectionsCreated - b.connections.size),
+    channel_created: t.channelsCreated,
+    channel_closed: Math.max(0, t.channelsCreated - channels),
+    queue_declared: t.queuesDeclared,
+    queue_created: queues + t.queuesDeleted,
+    queue_deleted: t.queuesDeleted,
+  };
+}
+
+/** The node figures /api/nodes shows with a rate (mem_used_details, …). */
+export function nodeCounters(b: Broker): Counters {
+  const r = nodeResources(b);
+  let channels = 0, queues = 0;
+  for (const c of b.connections) channels += c.channelsInfo().length;
+  for (const v of b.vhosts.values()) queues += v.queues.size;
+  return { mem_used: r.memUsed, fd_used: r.fdUsed, sockets_used: r.socketsUsed, proc_used: b.connections.size + channels + queues, disk_free: r.diskFree };
+}
 
 export function queueCounters(q: Queue): Counters {
   const s = q.stats;
@@ -66,11 +96,12 @@ export function vhostDepth(v: VHost): Counters {
 }
 
 export function overviewCounters(b: Broker): Counters {
-  const out: Counters = { publish: b.totals.publish, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, deliver_get: 0, ack: 0, redeliver: 0, return_unroutable: b.totals.returnUnroutable, drop_unroutable: 0 };
+  const out: Counters = { publish: b.totals.publish, confirm: b.totals.confirmed, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, get_empty: b.totals.getEmpty, deliver_get: 0, ack: 0, redeliver: 0, return_unroutable: b.totals.returnUnroutable, drop_unroutable: b.totals.dropUnroutable };
   for (const v of b.vhosts.values()) {
     const c = vhostCounters(v);
     delete c["publish"];
     delete c["return_unroutable"];
+    delete c["drop_unroutable"];
     add(out, c);
   }
   // the server may also count globally; never show less than it did
@@ -91,8 +122,11 @@ export function overviewDepth(b: Broker): Counters {
 export function* collect(b: Broker): Generator<[string, Counters]> {
   yield [OVERVIEW, overviewCounters(b)];
   yield [OVERVIEW_DEPTH, overviewDepth(b)];
+  yield [CHURN, churnCounters(b)];
+  yield [NODE, nodeCounters(b)];
   for (const v of b.vhosts.values()) {
     yield [vKey(v), vhostCounters(v)];
+    yield [vDepthKey(v), vhostDepth(v)];
     for (const q of v.queues.values()) yield [qKey(q), { ...queueCounters(q), ...queueDepth(q) }];
     for (const x of v.exchanges.values()) yield [xKey(x), exchangeCounters(x)];
   }

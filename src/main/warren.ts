@@ -134,6 +134,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       server,
       host: mgmtHost,
       port: opts.mgmtPort,
+      version: VERSION,
       log,
       // Fleet's /api/fleet routes, once its collector is up
       extraRoutes: (req, res, url, user) => (fleetRoutes ? fleetRoutes(req, res, url, user) : Promise.resolve(false)),

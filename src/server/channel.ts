@@ -11,6 +11,7 @@
 import type { BasicProperties } from "../amqp/properties.js";
 import { decodeProperties } from "../amqp/properties.js";
 import { AmqpError, UNEXPECTED_FRAME, preconditionFailed, frameError } from "../amqp/errors.js";
+import { FRAME_HEADER, unknownFrame } from "../amqp/frames.js";
 import { Consumer, type ConsumerHost } from "../broker/consumer.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message, type QueueEntry } from "../broker/message.js";
@@ -158,7 +159,7 @@ export class Channel implements ConsumerHost {
     const p = this.pending;
     if (!p) throw unexpected(`expected method frame, got non method frame instead`, 0, 0);
     if (p.props) throw unexpected(`expected content body, got non content body frame instead`);
-    if (end - start < 14) throw frameError(`FRAME_ERROR - content header too short`);
+    if (end - start < 14) throw explicitIds(unknownFrame(FRAME_HEADER, buf, start, end));
     const classId = buf.readUInt16BE(start);
     if (classId !== 60) throw unexpected(`expected content header for class 60, got one for class ${classId} instead`);
     const hi = buf.readUInt32BE(start + 4);
@@ -207,7 +208,7 @@ export class Channel implements ConsumerHost {
     if (!p) throw unexpected(`expected method frame, got non method frame instead`, 0, 0);
     if (!p.props) throw unexpected(`expected content header for class 60, got non content header frame instead`);
     const n = end - start;
-    if (p.received + n > p.bodySize) throw frameError(`FRAME_ERROR - content body exceeds declared size ${p.bodySize}`);
+    if (p.received + n > p.bodySize) throw frameError(`content body exceeds declared size ${p.bodySize}`);
     // zero-copy: the body is a view of the read chunk (copied only when spread over frames)
     const chunk = buf.subarray(start, end);
     if (p.first === null) p.first = chunk;
@@ -430,5 +431,5 @@ export class Channel implements ConsumerHost {
 
 /** Content-assembly errors are hard (505) and name the pending method (basic.publish) unless none is pending. */
 export function unexpected(text: string, classId = 60, methodId = 40): AmqpError {
-  return explicitIds(new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - ${text}`, classId, methodId, true));
+  return explicitIds(new AmqpError(UNEXPECTED_FRAME, `${text}`, classId, methodId, true));
 }

@@ -10,9 +10,9 @@
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
+import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
 import { decodeTable, type FieldTable } from "../amqp/field-table.js";
-import { FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
+import { frameTerm, unknownFrame, FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";
 import type { Broker, ConnectionInfo } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
@@ -31,6 +31,12 @@ const HANDSHAKE_TIMEOUT = 10_000;
 /** output backlog past which we stop reading the client (4x the delivery high-water mark) */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 const CLOSE_TIMEOUT = 3_000;
+/**
+ * rabbit_reader's SILENT_CLOSE_DELAY: a client that fails the handshake (refused login
+ * without authentication_failure_close, unknown mechanism, oversized start-ok) hears
+ * nothing for 3 s before the socket closes, which also slows down password guessing.
+ */
+const SILENT_CLOSE_DELAY = 3_000;
 
 const enum State {
   AwaitHeader,
@@ -58,7 +64,8 @@ export class Connection implements FrameSink, ConnectionInfo {
   readonly channels = new Map<number, Channel>();
   /** channels whose close crossed ours: the close-ok the client still owes us is ignored */
   private crossedCloses: Set<number> | null = null;
-  private readonly reader = new FrameReader(SERVER_FRAME_MAX);
+  /** until tune-ok, frames are limited to the protocol's minimum frame size (as in rabbit_reader) */
+  private readonly reader = new FrameReader(MIN_FRAME_MAX);
   private state = State.AwaitHeader;
   private headerBuf: Buffer | null = null;
   frameMax = SERVER_FRAME_MAX;
@@ -179,7 +186,7 @@ export class Connection implements FrameSink, ConnectionInfo {
     if (this.state === State.Closed) return false;
     this.stats.recvCnt++;
     if (type === FRAME_METHOD) {
-      if (end - start < 4) throw new AmqpError(FRAME_ERROR, "FRAME_ERROR - method frame too short", 0, 0, true);
+      if (end - start < 4) throw unknownFrame(type, buf, start, end);
       const id = buf.readUInt32BE(start);
       if (this.state === State.Lingering) {
         // RabbitMQ answers every further connection.close with close-ok and ignores the rest
@@ -200,7 +207,7 @@ export class Connection implements FrameSink, ConnectionInfo {
         else this.onChannelMethod(channel, id, buf, start + 4, end);
       } catch (e) {
         if (e === SILENT_CLOSE) {
-          this.destroy();
+          this.silentClose();
           return false;
         }
         this.handleError(e, channel, id);
@@ -209,14 +216,17 @@ export class Connection implements FrameSink, ConnectionInfo {
     }
     if (this.state === State.Closing || this.state === State.Lingering) return true;
     if (type === FRAME_HEARTBEAT) {
-      if (end !== start) throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - heartbeat frame with a payload of ${end - start} octets`, 0, 0, true);
-      if (channel !== 0) throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - heartbeat frame on channel ${channel}`, 0, 0, true);
+      if (end !== start) throw unknownFrame(type, buf, start, end);
+      // rabbit_reader: a heartbeat on a channel is an unexpected frame, named like an unparseable one
+      if (channel !== 0) throw new AmqpError(UNEXPECTED_FRAME, frameTerm(type, buf, start, end), 0, 0, true);
       return true;
     }
     if (type === FRAME_HEADER || type === FRAME_BODY) {
-      if (this.state !== State.Open || channel === 0) throw new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - expected method frame, got non method frame instead`, 0, 0, true);
+      // rabbit_reader names a content frame on channel 0 by its octets
+      if (channel === 0) throw new AmqpError(UNEXPECTED_FRAME, frameTerm(type, buf, start, end), 0, 0, true);
+      if (this.state !== State.Open) throw new AmqpError(UNEXPECTED_FRAME, `expected method frame, got non method frame instead`, 0, 0, true);
       const ch = this.channels.get(channel);
-      if (!ch) throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, 0, 0, true);
+      if (!ch) throw new AmqpError(CHANNEL_ERROR, `expected 'channel.open'`, 0, 0, true);
       if (ch.state === ChannelState.Closing) return true;
       try {
         if (type === FRAME_HEADER) ch.onHeader(buf, start, end);
@@ -226,7 +236,7 @@ export class Connection implements FrameSink, ConnectionInfo {
       }
       return (this.state as State) !== State.Closed;
     }
-    throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - unknown frame type ${type}`, 0, 0, true);
+    throw unknownFrame(type, buf, start, end);
   }
 
   // ---- channel 0 -----------------------------------------------------------
@@ -263,9 +273,9 @@ export class Connection implements FrameSink, ConnectionInfo {
       case M.CONNECTION_UNBLOCKED:
         return;
       default:
-        if (!M.METHOD_INFO.has(id)) throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown method ${id >>> 16}.${id & 0xffff}`, 0, 0, true);
+        if (!M.METHOD_INFO.has(id)) throw new AmqpError(COMMAND_INVALID, `unknown method ${id >>> 16}.${id & 0xffff}`, 0, 0, true);
         // rabbit_reader: a non-connection method on channel 0
-        throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - unexpected method in connection state running`, id >>> 16, id & 0xffff, true);
+        throw new AmqpError(CHANNEL_ERROR, `unexpected method in connection state running`, id >>> 16, id & 0xffff, true);
     }
   }
 
@@ -313,11 +323,11 @@ export class Connection implements FrameSink, ConnectionInfo {
       this.broker.log.warn(`connection ${this.name}: login refused for user '${username}'`);
       const err = e as AmqpError;
       if (this.capabilities.authFailureClose) {
-        this.handleError(explicitIds(new AmqpError(err.code, err.text.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)), 0, 0);
+        this.handleError(explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)), 0, 0);
         return;
       }
       // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
-      this.destroy();
+      this.silentClose();
       return;
     }
     if (this.state !== State.Authenticating) return;
@@ -329,13 +339,13 @@ export class Connection implements FrameSink, ConnectionInfo {
   private onTuneOk(a: M.ConnectionTuneOk): void {
     if (a.frameMax === 0 || a.channelMax > SERVER_CHANNEL_MAX) {
       // outside the limits we announced (frame_max 0 = unlimited, which we do not offer)
-      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - tune-ok outside the server's limits (frame_max=${a.frameMax}, channel_max=${a.channelMax})`, 10, 31, true);
+      throw new AmqpError(FRAME_ERROR, `tune-ok outside the server's limits (frame_max=${a.frameMax}, channel_max=${a.channelMax})`, 10, 31, true);
     }
     if (a.frameMax < MIN_FRAME_MAX) {
-      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_max=${a.frameMax} < ${MIN_FRAME_MAX} min size`, 0, 0, true);
+      throw new AmqpError(FRAME_ERROR, `frame_max=${a.frameMax} < ${MIN_FRAME_MAX} min size`, 0, 0, true);
     }
     if (a.frameMax > SERVER_FRAME_MAX) {
-      throw new AmqpError(FRAME_ERROR, `FRAME_ERROR - frame_max=${a.frameMax} > ${SERVER_FRAME_MAX} max size`, 0, 0, true);
+      throw new AmqpError(FRAME_ERROR, `frame_max=${a.frameMax} > ${SERVER_FRAME_MAX} max size`, 0, 0, true);
     }
     this.frameMax = a.frameMax === 0 ? SERVER_FRAME_MAX : a.frameMax;
     this.channelMax = a.channelMax === 0 ? SERVER_CHANNEL_MAX : Math.min(a.channelMax, SERVER_CHANNEL_MAX);
@@ -361,14 +371,14 @@ export class Connection implements FrameSink, ConnectionInfo {
   // ---- channels ------------------------------------------------------------
 
   private onChannelMethod(channel: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, `UNEXPECTED_FRAME - channel frame before connection.open`, 0, 0, true));
+    if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, `channel frame before connection.open`, 0, 0, true));
     let ch = this.channels.get(channel);
     if (id === M.CHANNEL_OPEN) {
       this.crossedCloses?.delete(channel);
-      if (ch) throw new AmqpError(CHANNEL_ERROR, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10, true);
+      if (ch) throw new AmqpError(CHANNEL_ERROR, "second 'channel.open' seen", 20, 10, true);
       // RabbitMQ 3.10 limits how many channels are open, not the channel number
       if (this.channels.size >= this.channelMax) {
-        throw explicitIds(new AmqpError(NOT_ALLOWED, `NOT_ALLOWED - number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
+        throw explicitIds(new AmqpError(NOT_ALLOWED, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
       }
       M.decodeMethod(id, buf, start, end);
       ch = new Channel(channel, this);
@@ -379,7 +389,7 @@ export class Connection implements FrameSink, ConnectionInfo {
     }
     if (!ch) {
       if (id === M.CHANNEL_CLOSE_OK && this.crossedCloses?.delete(channel)) return;
-      throw new AmqpError(CHANNEL_ERROR, `CHANNEL_ERROR - expected 'channel.open'`, id >>> 16, id & 0xffff, true);
+      throw new AmqpError(CHANNEL_ERROR, `expected 'channel.open'`, id >>> 16, id & 0xffff, true);
     }
     if (ch.state === ChannelState.Closing) {
       // After our channel.close every frame but close-ok is ignored (rabbit_reader). A
@@ -398,7 +408,7 @@ export class Connection implements FrameSink, ConnectionInfo {
     if (ch.pending) {
       throw unexpected(ch.pending.props ? "expected content body, got non content body frame instead" : "expected content header for class 60, got non content header frame instead");
     }
-    if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "COMMAND_INVALID - unimplemented method", 10, id & 0xffff, true);
+    if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "unimplemented method", 10, id & 0xffff, true);
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
     dispatchChannelMethod(this, ch, id, buf, start, end);
   }
@@ -416,14 +426,21 @@ export class Connection implements FrameSink, ConnectionInfo {
   private handleError(e: unknown, channel: number, methodId: number): void {
     if (!(e instanceof AmqpError)) {
       this.broker.log.error(`connection ${this.name}: internal error: ${(e as Error)?.stack ?? String(e)}`);
-      e = new AmqpError(541, `INTERNAL_ERROR - ${(e as Error)?.message ?? String(e)}`, 0, 0, true);
+      e = new AmqpError(541, `${(e as Error)?.message ?? String(e)}`, 0, 0, true);
     }
     const err = e as AmqpError;
+    // before tune is done (start-ok larger than the 4096-octet minimum frame, a bad frame),
+    // RabbitMQ does not answer: a refused login with authentication_failure_close is the exception
+    if ((this.state === State.AwaitStartOk || this.state === State.AwaitTuneOk) && err.code !== ACCESS_REFUSED) {
+      this.broker.log.debug(`connection ${this.name}: handshake error: ${err.text}`);
+      this.silentClose();
+      return;
+    }
     // errors raised with explicit ids (content assembly, handshake) keep them, even 0/0
     const explicit = hasExplicitIds(err);
     const classId = explicit ? err.classId : methodId >>> 16;
     const mId = explicit ? err.methodId : methodId & 0xffff;
-    const text = err.text.startsWith(replyName(err.code)) ? err.text : `${replyName(err.code)} - ${err.text}`;
+    const text = err.text;
     const ch = channel !== 0 ? this.channels.get(channel) : undefined;
     if (!err.hard && !isHardError(err.code) && ch && this.state === State.Open) {
       this.broker.log.debug(`channel ${this.name}#${channel}: ${text}`);
@@ -431,6 +448,14 @@ export class Connection implements FrameSink, ConnectionInfo {
       return;
     }
     this.closeWithError(err.code, text, classId, mId);
+  }
+
+  /** A handshake failure: read nothing more, say nothing, close after SILENT_CLOSE_DELAY. */
+  private silentClose(): void {
+    this.state = State.Closed;
+    this.socket.pause();
+    const t = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY);
+    t.unref();
   }
 
   /** Server-initiated connection.close; the socket goes after close-ok or a timeout. */
@@ -607,7 +632,7 @@ export class Connection implements FrameSink, ConnectionInfo {
 const SILENT_CLOSE = Symbol("silent-close");
 
 function handshakeError(id: number): AmqpError {
-  return new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unexpected method during handshake: ${M.METHOD_INFO.has(id) ? M.methodName(id) : id}`, id >>> 16, id & 0xffff, true);
+  return new AmqpError(COMMAND_INVALID, `unexpected method during handshake: ${M.METHOD_INFO.has(id) ? M.methodName(id) : id}`, id >>> 16, id & 0xffff, true);
 }
 
 export { replyName };

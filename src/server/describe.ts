@@ -51,6 +51,10 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
     consumer_count: ch.consumers.size,
     messages_unacknowledged: ch.unackedCount,
     messages_unconfirmed: 0,
+    messages_uncommitted: ch.txPublishes.length,
+    acks_uncommitted: ch.txAcks.length,
+    // quorum-queue commands in flight: warren hosts every queue as a classic one
+    pending_raft_commands: 0,
     prefetch_count: ch.prefetchCount,
     global_prefetch_count: ch.globalPrefetch,
     message_stats: {
@@ -58,6 +62,8 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
       deliver: ch.stats.deliver,
       ack: ch.stats.ack,
       get: ch.stats.get,
+      deliver_get: ch.stats.deliver + ch.stats.get,
+      redeliver: ch.stats.redeliver,
       confirm: ch.stats.confirm,
       return_unroutable: ch.stats.returnUnroutable,
     },
@@ -67,7 +73,7 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
 export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Record<string, unknown> {
   return {
     consumer_tag: cons.tag,
-    channel_details: { name: `${c.name} (${ch.id})`, number: ch.id, connection_name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort, user: c.userName },
+    channel_details: { name: `${c.name} (${ch.id})`, number: ch.id, connection_name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort, user: c.userName, node: "warren@localhost" },
     queue: { name: cons.queue.name, vhost: cons.queue.vhost },
     ack_required: !cons.noAck,
     exclusive: cons.exclusive,

@@ -4,10 +4,12 @@
  * Pins down rabbit_reader's handshake error handling (RabbitMQ 3.10):
  * - a refused login (bad password or unknown user, mechanism PLAIN) is answered
  *   with connection.close 403 ACCESS_REFUSED only when the client announced the
- *   `authentication_failure_close` capability; otherwise the socket is just
- *   closed (RabbitMQ waits ~3 s first, which we do not pin);
- * - an unknown mechanism or an unparsable PLAIN response closes the socket
- *   without a frame (a handshake error that is not access_refused);
+ *   `authentication_failure_close` capability; otherwise the socket is held
+ *   silent (RabbitMQ's SILENT_CLOSE_DELAY, 3 s) and then closed — also for a
+ *   passwordless user presenting an empty password;
+ * - an unknown mechanism, an unparsable PLAIN response or a start-ok larger
+ *   than the 4096-octet minimum frame size is a handshake error that is not
+ *   access_refused: no tune, no frame, the socket held silent, then closed;
  * - connection.open of an unknown vhost gets connection.close 530 NOT_ALLOWED
  *   "vhost X not found" (class 10, method 40);
  * - tune-ok outside the server's limits (frame_max below 4096 or above the
@@ -66,37 +68,79 @@ test("unknown user with authentication_failure_close: connection.close 403", asy
   }
 });
 
-// RabbitMQ: without the capability, a refused login just closes the socket (no connection.close).
-test("wrong password without the capability: socket closed, no frame", async () => {
+/**
+ * A handshake error answered the RabbitMQ way: nothing at all for a while (RabbitMQ holds the
+ * socket for 3 s; we require at least 1 s of silence, which a slow machine can only lengthen),
+ * then the socket closes without a frame.
+ */
+async function expectHeldSilentThenClosed(c: RawClient): Promise<void> {
+  await c.expectSilence(1000);
+  const frames = await c.expectSocketClosed(8000);
+  assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+}
+
+// RabbitMQ: without the capability, a refused login gets no connection.close: silence, then the socket closes.
+test("wrong password without the capability: held silent, then socket closed", async () => {
   const c = await startOk({ password: "definitely-wrong", capabilities: {} });
   try {
-    const frames = await c.expectSocketClosed(6000);
-    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+    await expectHeldSilentThenClosed(c);
+  } finally {
+    c.destroy();
+  }
+});
+
+// RabbitMQ: an empty password is refused like any wrong one (rabbit_auth_backend_internal never
+// matches a passwordless user): silence then close without the capability, 403 with it.
+test("empty password: held silent without the capability, connection.close 403 with it", async () => {
+  const c = await startOk({ password: "", capabilities: {} });
+  try {
+    await expectHeldSilentThenClosed(c);
+  } finally {
+    c.destroy();
+  }
+  const d = await startOk({ password: "" });
+  try {
+    const close = await d.expectConnectionClose(403, 5000);
+    assertClose(close, 403, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.", 0, 0);
+  } finally {
+    d.destroy();
+  }
+});
+
+// rabbit_reader: until tune-ok the frame limit is the protocol minimum (4096 octets): a larger
+// start-ok is a frame error in the handshake — no tune, no frame, silence, then close.
+test("start-ok larger than 4096 octets: no tune, held silent, socket closed", async () => {
+  const c = await RawClient.connect(env.broker.port, env.broker.host);
+  try {
+    c.sendHeader();
+    await c.expect(0, M.connectionStart);
+    c.sendMethod(0, M.connectionStartOk, new Args()
+      .table({ product: "warren raw test client", padding: "x".repeat(5000), capabilities: { authentication_failure_close: true } })
+      .shortstr("PLAIN").longstr("\0guest\0guest").shortstr("en_US").build());
+    await expectHeldSilentThenClosed(c);
   } finally {
     c.destroy();
   }
 });
 
 // RabbitMQ: an unknown mechanism is a handshake error (not access_refused): silent close, even with the capability.
-test("unsupported mechanism: socket closed, no frame", async () => {
+test("unsupported mechanism: held silent, then socket closed", async () => {
   const c = await startOk({ mechanism: "NO-SUCH-MECH" });
   try {
-    const frames = await c.expectSocketClosed(6000);
-    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+    await expectHeldSilentThenClosed(c);
   } finally {
     c.destroy();
   }
 });
 
 // RabbitMQ: a PLAIN response without the two NUL separators cannot be parsed: silent close.
-test("malformed PLAIN response: socket closed, no frame", async () => {
+test("malformed PLAIN response: held silent, then socket closed", async () => {
   const c = await RawClient.connect(env.broker.port, env.broker.host);
   try {
     c.sendHeader();
     await c.expect(0, M.connectionStart);
     c.sendMethod(0, M.connectionStartOk, new Args().table({}).shortstr("PLAIN").longstr("no-separators").shortstr("en_US").build());
-    const frames = await c.expectSocketClosed(6000);
-    assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+    await expectHeldSilentThenClosed(c);
   } finally {
     c.destroy();
   }

@@ -610,7 +610,7 @@ function cannotDecode(id: number, buf: Buffer, off: number, end: number): AmqpEr
   const stop = Math.min(end, buf.length, off + 128);
   const bytes: number[] = [];
   for (let i = off; i < stop; i++) bytes.push(buf[i]!);
-  return new AmqpError(FRAME_ERROR, `FRAME_ERROR - cannot decode <<${bytes.join(",")}>>`, id >>> 16, id & 0xffff, true);
+  return new AmqpError(FRAME_ERROR, `cannot decode <<${bytes.join(",")}>>`, id >>> 16, id & 0xffff, true);
 }
 
 let lastTableEnd = 0;
@@ -1661,7 +1661,7 @@ export function decodeMethod(id: number, buf: Buffer, off: number, end: number):
     case CONFIRM_SELECT_OK:
       return decodeConfirmSelectOk(buf, off, end);
     default:
-      throw new AmqpError(COMMAND_INVALID, `COMMAND_INVALID - unknown method class ${id >>> 16} method ${id & 0xffff}`, id >>> 16, id & 0xffff, true);
+      throw new AmqpError(COMMAND_INVALID, `unknown method class ${id >>> 16} method ${id & 0xffff}`, id >>> 16, id & 0xffff, true);
   }
 }
 

@@ -13,7 +13,8 @@ import { AmqpError } from "../../amqp/errors.js";
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import { stableKey } from "../../broker/args.js";
 import type { VHost } from "../../broker/vhost.js";
-import { notAuthorised, notFound, obj, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { notAuthorised, notFound, obj, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { checkResource, listVhosts, vhostFor } from "../access.js";
 import type { Route } from "../router.js";
 
@@ -56,7 +57,7 @@ export function bindingsJSON(vhost: string, rows: Iterable<BindingRow>): Record<
 
 function list(ctx: Ctx): void {
   const out = listVhosts(ctx, ctx.params[0]).flatMap((v) => bindingsJSON(v.name, v.allBindings()));
-  sendJSON(ctx.res, 200, shapeList(ctx.url, out));
+  sendList(ctx, out, { defaultSort: ["vhost", "source", "type", "destination", "routing_key", "properties_key"] });
 }
 
 interface Ends {

@@ -10,7 +10,8 @@
  * management users only their own connections.
  */
 import type { ConnectionInfo } from "../../broker/broker.js";
-import { notAuthorised, notFound, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { notAuthorised, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { isAdmin, seesConnection, vhostFor } from "../access.js";
 import { cKey, chKey, num } from "../stats.js";
 import type { Route } from "../router.js";
@@ -22,10 +23,14 @@ function visible(ctx: Ctx, vhost?: string): ConnectionInfo[] {
 function connectionJSON(ctx: Ctx, c: ConnectionInfo): Record<string, unknown> {
   const info = c.info();
   const key = cKey(c.name);
+  const tls = info["ssl"] === true;
   return {
     ...info,
-    recv_oct_details: { rate: ctx.rates.rate(key, "recv_oct") },
-    send_oct_details: { rate: ctx.rates.rate(key, "send_oct") },
+    // RabbitMQ's TLS fields are null on a plain connection
+    ...(tls ? {} : { peer_cert_issuer: null, peer_cert_subject: null, peer_cert_validity: null, ssl_cipher: null, ssl_hash: null, ssl_key_exchange: null, ssl_protocol: null }),
+    user_who_performed_action: c.userName,
+    // rates, and samples when the request asks for data_rates_age/_incr
+    ...ctx.rates.details(key, { recv_oct: num(info["recv_oct"]), send_oct: num(info["send_oct"]) }),
   };
 }
 
@@ -33,7 +38,7 @@ function channelJSON(ctx: Ctx, ch: Record<string, unknown>): Record<string, unkn
   const ms = (ch["message_stats"] ?? {}) as Record<string, unknown>;
   const counters: Record<string, number> = {};
   for (const k in ms) counters[k] = num(ms[k]);
-  return { ...ch, message_stats: ctx.rates.details(chKey(String(ch["name"])), counters) };
+  return { ...ch, user_who_performed_action: ch["user"], message_stats: ctx.rates.details(chKey(String(ch["name"])), counters) };
 }
 
 function findConnection(ctx: Ctx, name: string): ConnectionInfo {
@@ -43,7 +48,7 @@ function findConnection(ctx: Ctx, name: string): ConnectionInfo {
 
 function listConnections(ctx: Ctx): void {
   const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
-  sendJSON(ctx.res, 200, shapeList(ctx.url, visible(ctx, vhost).map((c) => connectionJSON(ctx, c))));
+  sendList(ctx, visible(ctx, vhost).map((c) => connectionJSON(ctx, c)), { paginate: true });
 }
 
 function showConnection(ctx: Ctx): void {
@@ -60,7 +65,7 @@ function closeConnection(ctx: Ctx): void {
 
 function connectionChannels(ctx: Ctx): void {
   const c = findConnection(ctx, ctx.params[0]!);
-  sendJSON(ctx.res, 200, shapeList(ctx.url, c.channelsInfo().map((ch) => channelJSON(ctx, ch))));
+  sendList(ctx, c.channelsInfo().map((ch) => channelJSON(ctx, ch)));
 }
 
 function allChannels(ctx: Ctx, vhost?: string): Record<string, unknown>[] {
@@ -69,7 +74,7 @@ function allChannels(ctx: Ctx, vhost?: string): Record<string, unknown>[] {
 
 function listChannels(ctx: Ctx): void {
   const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
-  sendJSON(ctx.res, 200, shapeList(ctx.url, allChannels(ctx, vhost)));
+  sendList(ctx, allChannels(ctx, vhost), { paginate: true });
 }
 
 function showChannel(ctx: Ctx): void {
@@ -80,7 +85,7 @@ function showChannel(ctx: Ctx): void {
 
 function listConsumers(ctx: Ctx): void {
   const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
-  sendJSON(ctx.res, 200, shapeList(ctx.url, visible(ctx, vhost).flatMap((c) => c.consumersInfo())));
+  sendList(ctx, visible(ctx, vhost).flatMap((c) => c.consumersInfo()));
 }
 
 export const routes: Route[] = [

@@ -96,7 +96,8 @@ function exportVhost(b: Broker, v: VHost): Item {
   return {
     rabbit_version: API_LEVEL,
     parameters: [...b.parameters.values()].filter((p) => p["vhost"] === v.name).map(strip),
-    policies: [...b.policies.values()].filter((p) => p["vhost"] === v.name).map(strip),
+    // RabbitMQ keeps the vhost on policies in a vhost's export (not on parameters)
+    policies: [...b.policies.values()].filter((p) => p["vhost"] === v.name),
     ...vhostItems(v, false),
   };
 }

@@ -10,7 +10,8 @@
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import type { Exchange } from "../../broker/exchanges/exchange.js";
 import { EXCHANGE_TYPES } from "../../broker/vhost.js";
-import { badRequest, bool, notAuthorised, notFound, obj, sendEmpty, sendJSON, shapeList, str, type Ctx } from "../context.js";
+import { badRequest, bool, notAuthorised, notFound, obj, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { checkResource, listVhosts, vhostFor } from "../access.js";
 import { exchangeCounters, xKey } from "../stats.js";
 import { active } from "../rates.js";
@@ -31,8 +32,9 @@ export function exchangeJSON(ctx: Ctx, x: Exchange): Record<string, unknown> {
     internal: x.internal,
     arguments: tableToJSON(x.options.arguments),
     user_who_performed_action: "",
-    policy: x.policy ?? null,
   };
+  // RabbitMQ shows `policy` on an exchange only when one applies
+  if (x.policy !== undefined) out["policy"] = x.policy;
   const c = exchangeCounters(x);
   if (active(c)) out["message_stats"] = ctx.rates.details(xKey(x), c);
   return out;
@@ -40,7 +42,7 @@ export function exchangeJSON(ctx: Ctx, x: Exchange): Record<string, unknown> {
 
 function list(ctx: Ctx): void {
   const out = listVhosts(ctx, ctx.params[0]).flatMap((v) => [...v.exchanges.values()].map((x) => exchangeJSON(ctx, x)));
-  sendJSON(ctx.res, 200, shapeList(ctx.url, out));
+  sendList(ctx, out, { paginate: true });
 }
 
 function find(ctx: Ctx): Exchange {

@@ -7,10 +7,10 @@
  */
 import { RABBITMQ_COMPAT_VERSION } from "../../lib/compat.js";
 import os from "node:os";
-import { statfsSync } from "node:fs";
+import { nodeResources } from "../node-resources.js";
 import { sendJSON, type Ctx } from "../context.js";
 import { isMonitor, visibleVhosts, vhostFor, seesConnection, requireMonitor } from "../access.js";
-import { OVERVIEW, OVERVIEW_DEPTH, overviewCounters, overviewDepth } from "../stats.js";
+import { CHURN, NODE, OVERVIEW, OVERVIEW_DEPTH, churnCounters, nodeCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
 
@@ -64,11 +64,7 @@ function overview(ctx: Ctx): void {
     disable_stats: false,
     enable_queue_totals: false,
     message_stats: ctx.rates.details(OVERVIEW, counters),
-    churn_rates: ctx.rates.details("churn", {
-      connection_created: b.totals.connectionsCreated,
-      channel_created: b.totals.channelsCreated,
-      queue_declared: b.totals.queuesDeclared,
-    }),
+    churn_rates: ctx.rates.details(CHURN, churnCounters(b)),
     queue_totals: ctx.rates.details(OVERVIEW_DEPTH, depth),
     object_totals: { channels, connections, consumers, exchanges, queues },
     statistics_db_event_queue: 0,
@@ -81,36 +77,34 @@ function overview(ctx: Ctx): void {
   sendJSON(ctx.res, 200, body);
 }
 
-function diskFree(): number {
-  try {
-    const s = statfsSync(process.cwd());
-    return s.bavail * s.bsize;
-  } catch {
-    return 0;
-  }
-}
-
 export function nodeInfo(ctx: Ctx): Record<string, unknown> {
-  const mem = process.memoryUsage();
   const b = ctx.broker;
+  const r = nodeResources(b);
+  // RabbitMQ counts Erlang processes: about one per connection, channel and queue
+  let queues = 0;
+  for (const v of b.vhosts.values()) queues += v.queues.size;
+  let channels = 0;
+  for (const c of b.connections) channels += c.channelsInfo().length;
   return {
     name: ctx.node.name,
     type: "disc",
     running: true,
-    being_drained: false,
     os_pid: String(process.pid),
-    mem_used: mem.rss,
-    mem_limit: os.totalmem(),
+    mem_used: r.memUsed,
+    mem_limit: r.memLimit,
     mem_alarm: b.alarms.has("memory"),
-    disk_free: diskFree(),
-    disk_free_limit: 0,
+    disk_free: r.diskFree,
+    disk_free_limit: r.diskFreeLimit,
     disk_free_alarm: b.alarms.has("disk"),
-    fd_used: b.connections.size + 10,
-    fd_total: 1048576,
-    sockets_used: b.connections.size,
-    sockets_total: 1048576,
-    proc_used: 1,
-    proc_total: 1,
+    fd_used: r.fdUsed,
+    fd_total: r.fdTotal,
+    sockets_used: r.socketsUsed,
+    sockets_total: r.socketsTotal,
+    proc_used: b.connections.size + channels + queues,
+    proc_total: 1048576,
+    mem_calculation_strategy: "rss",
+    ...ctx.rates.details(NODE, nodeCounters(b)),
+    ...ctx.rates.details(CHURN, churnCounters(b)),
     processors: os.cpus().length,
     run_queue: 0,
     uptime: Date.now() - b.startedAt,
@@ -179,6 +173,48 @@ function alarms(ctx: Ctx): void {
 
 const ok = (ctx: Ctx): void => sendJSON(ctx.res, 200, { status: "ok" });
 
+/** The listeners as /api/health/checks/*-listener see them (RabbitMQ's protocol names). */
+function activeListeners(ctx: Ctx): { port: number; protocol: string }[] {
+  return listeners(ctx).map((l) => ({ port: Number(l["port"]), protocol: String(l["protocol"]) }));
+}
+
+function portListener(ctx: Ctx): void {
+  const port = Number(ctx.params[0]);
+  if (!Number.isInteger(port)) return sendJSON(ctx.res, 400, { error: "bad_request", reason: `invalid port '${ctx.params[0]}'` });
+  const ports = activeListeners(ctx).map((l) => l.port);
+  if (ports.includes(port)) return sendJSON(ctx.res, 200, { status: "ok", port });
+  sendJSON(ctx.res, 503, { status: "failed", reason: "No active listener", missing: port, ports });
+}
+
+function protocolListener(ctx: Ctx): void {
+  const protocol = ctx.params[0]!;
+  const protocols = [...new Set(activeListeners(ctx).map((l) => l.protocol))];
+  // RabbitMQ accepts "amqp091"/"amqp" and "amqps" for the TLS listener
+  const wanted = protocol === "amqp091" || protocol === "amqp0-9-1" ? "amqp" : protocol === "amqps" ? "amqp/ssl" : protocol;
+  if (protocols.includes(wanted)) return sendJSON(ctx.res, 200, { status: "ok", protocol });
+  sendJSON(ctx.res, 503, { status: "failed", reason: "No active listener", missing: protocol, protocols });
+}
+
+/**
+ * RabbitMQ 3.10's feature flags whose behaviour warren has, all enabled (warren has no
+ * mixed-version clusters to protect, so none is ever disabled).
+ */
+const FEATURE_FLAGS: [string, string, string][] = [
+  ["classic_mirrored_queue_version", "Support setting version for classic mirrored queues", "rabbit"],
+  ["drop_unroutable_metric", "Count unroutable publishes to be dropped in stats", "rabbitmq_management_agent"],
+  ["empty_basic_get_metric", "Count AMQP `basic.get` on empty queues in stats", "rabbitmq_management_agent"],
+  ["implicit_default_bindings", "Default bindings are now implicit, instead of being stored in the database", "rabbit"],
+  ["maintenance_mode_status", "Maintenance mode status", "rabbit"],
+  ["quorum_queue", "Support queues of type `quorum`", "rabbit"],
+  ["stream_queue", "Support queues of type `stream`", "rabbit"],
+  ["user_limits", "Configure connection and channel limits for a user", "rabbit"],
+  ["virtual_host_metadata", "Virtual host metadata (description, tags, etc)", "rabbit"],
+];
+
+function featureFlags(ctx: Ctx): void {
+  sendJSON(ctx.res, 200, FEATURE_FLAGS.map(([name, desc, provided_by]) => ({ name, desc, doc_url: "", state: "enabled", stability: "stable", provided_by })));
+}
+
 export const routes: Route[] = [
   { method: "GET", path: "/api/overview", handler: overview },
   { method: "GET", path: "/api/whoami", handler: whoami },
@@ -190,5 +226,10 @@ export const routes: Route[] = [
   { method: "GET", path: "/api/health/checks/virtual-hosts", handler: ok },
   { method: "GET", path: "/api/health/checks/node-is-quorum-critical", handler: ok },
   { method: "GET", path: "/api/health/checks/node-is-mirror-sync-critical", handler: ok },
+  { method: "GET", path: "/api/health/checks/port-listener/:port", handler: portListener },
+  { method: "GET", path: "/api/health/checks/protocol-listener/:protocol", handler: protocolListener },
+  // warren's TLS certificates are files it read at start; it does not track their expiry
+  { method: "GET", path: "/api/health/checks/certificate-expiration/:within/:unit", handler: ok },
+  { method: "GET", path: "/api/feature-flags", handler: featureFlags },
   { method: "GET", path: "/api/extensions", handler: (ctx) => sendJSON(ctx.res, 200, []) },
 ];

@@ -6,14 +6,15 @@
  * tools that manage them keep working. Policymakers and administrators may
  * change them in vhosts they can access; global parameters are admin-only.
  */
-import { badRequest, notFound, sendEmpty, sendJSON, shapeList, str, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
 import { invalidRegexReason } from "../../broker/auth.js";
 import type { Route } from "../router.js";
 
 function listPolicies(ctx: Ctx): void {
   const names = new Set(listVhosts(ctx, ctx.params[0]).map((v) => v.name));
-  sendJSON(ctx.res, 200, shapeList(ctx.url, [...ctx.broker.policies.values()].filter((p) => names.has(String(p["vhost"])))));
+  sendList(ctx, [...ctx.broker.policies.values()].filter((p) => names.has(String(p["vhost"]))));
 }
 
 function policyKey(vhost: string, name: string): string {
@@ -60,7 +61,7 @@ function listParameters(ctx: Ctx): void {
   const [component, vhost] = ctx.params;
   const names = new Set(listVhosts(ctx, vhost).map((v) => v.name));
   const out = [...ctx.broker.parameters.values()].filter((p) => names.has(String(p["vhost"])) && (component === undefined || p["component"] === component));
-  sendJSON(ctx.res, 200, shapeList(ctx.url, out));
+  sendList(ctx, out);
 }
 
 function showParameter(ctx: Ctx): void {

@@ -5,7 +5,8 @@
  */
 import type { Permission, TopicPermission } from "../../broker/auth.js";
 import { invalidRegexReason } from "../../broker/auth.js";
-import { badRequest, notFound, sendEmpty, sendJSON, shapeList, str, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { requireAdmin } from "../access.js";
 import type { Route } from "../router.js";
 
@@ -34,7 +35,7 @@ function pairExists(ctx: Ctx, vhost: string, user: string): void {
 
 function list(ctx: Ctx): void {
   requireAdmin(ctx);
-  sendJSON(ctx.res, 200, shapeList(ctx.url, [...ctx.broker.permissions.values()].map(permissionJSON)));
+  sendList(ctx, [...ctx.broker.permissions.values()].map(permissionJSON), { defaultSort: ["vhost", "user"] });
 }
 
 function show(ctx: Ctx): void {
@@ -66,7 +67,7 @@ function del(ctx: Ctx): void {
 
 function topicList(ctx: Ctx): void {
   requireAdmin(ctx);
-  sendJSON(ctx.res, 200, shapeList(ctx.url, ctx.broker.topicPermissions.map(topicPermissionJSON)));
+  sendList(ctx, ctx.broker.topicPermissions.map(topicPermissionJSON), { defaultSort: ["vhost", "user"] });
 }
 
 function topicShow(ctx: Ctx): void {

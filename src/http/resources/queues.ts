@@ -9,7 +9,8 @@
  */
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import type { Queue } from "../../broker/queue.js";
-import { badRequest, bool, notFound, obj, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { badRequest, bool, notFound, obj, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { checkResource, listVhosts, vhostFor } from "../access.js";
 import { qKey, queueCounters, queueDepth } from "../stats.js";
 import { active } from "../rates.js";
@@ -37,7 +38,7 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     message_bytes: q.ready.bytes,
     message_bytes_ready: q.ready.bytes,
     message_bytes_unacknowledged: 0,
-    memory: 0,
+    ...residency(q),
     idle_since: new Date(q.lastUsed).toISOString(),
     exclusive_consumer_tag: null,
     single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
@@ -52,9 +53,45 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Where a queue's messages are (RabbitMQ's *_ram, *_persistent, *_paged_out fields), from one
+ * pass over its ready entries — computed on request, the queue keeps no counters for it.
+ * Unacknowledged messages count as in memory. `memory` is an estimate: ~1 KB per queue,
+ * ~120 bytes per queued entry, plus the bodies held in memory.
+ */
+function residency(q: Queue): Record<string, number> {
+  let ram = 0, ramBytes = 0, persistent = 0, persistentBytes = 0, paged = 0, pagedBytes = 0;
+  for (const e of q.ready.toArray()) {
+    const size = e.msg.bodySize;
+    if (e.msg.body !== null) {
+      ram++;
+      ramBytes += size;
+    } else {
+      paged++;
+      pagedBytes += size;
+    }
+    if (e.msg.persistent && q.durable) {
+      persistent++;
+      persistentBytes += size;
+    }
+  }
+  const entries = q.messageCount + q.unacked;
+  return {
+    messages_ram: ram + q.unacked,
+    messages_ready_ram: ram,
+    messages_unacknowledged_ram: q.unacked,
+    message_bytes_ram: ramBytes,
+    messages_persistent: persistent,
+    message_bytes_persistent: persistentBytes,
+    messages_paged_out: paged,
+    message_bytes_paged_out: pagedBytes,
+    memory: 1024 + 120 * entries + ramBytes,
+  };
+}
+
 function list(ctx: Ctx): void {
   const out = listVhosts(ctx, ctx.params[0]).flatMap((v) => [...v.queues.values()].map((q) => queueJSON(ctx, q)));
-  sendJSON(ctx.res, 200, shapeList(ctx.url, out));
+  sendList(ctx, out, { paginate: true });
 }
 
 function find(ctx: Ctx): Queue {
@@ -77,7 +114,6 @@ function show(ctx: Ctx): void {
     consumer_details: consumers,
     incoming: [],
     deliveries: [],
-    bindings_count: [...v.allBindings()].filter((b) => b.destinationType === "queue" && b.destination === q.name).length,
   });
 }
 

@@ -15,7 +15,8 @@
  */
 import type { HashAlgorithm, User } from "../../broker/auth.js";
 import { hashPassword } from "../../broker/auth.js";
-import { badRequest, notFound, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { requireAdmin } from "../access.js";
 import type { Route } from "../router.js";
 import { parseTags } from "./vhosts.js";
@@ -48,7 +49,7 @@ function getUser(ctx: Ctx, name: string): User {
 
 function list(ctx: Ctx): void {
   requireAdmin(ctx);
-  sendJSON(ctx.res, 200, shapeList(ctx.url, [...ctx.broker.users.values()].map(userJSON)));
+  sendList(ctx, [...ctx.broker.users.values()].map(userJSON));
 }
 
 function show(ctx: Ctx): void {

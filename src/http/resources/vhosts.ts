@@ -5,9 +5,10 @@
  * Broker.apply so the change is persisted like any other definition.
  */
 import type { VHost } from "../../broker/vhost.js";
-import { badRequest, notFound, sendEmpty, sendJSON, shapeList, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
 import { requireAdmin, vhostFor, visibleVhosts } from "../access.js";
-import { vKey, vhostCounters, vhostDepth } from "../stats.js";
+import { vDepthKey, vKey, vhostCounters, vhostDepth } from "../stats.js";
 import { active } from "../rates.js";
 import type { Route } from "../router.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
@@ -22,14 +23,14 @@ export function vhostJSON(ctx: Ctx, v: VHost): Record<string, unknown> {
     metadata: { description: v.meta.description, tags: v.meta.tags },
     tracing: false,
     cluster_state: { [ctx.node.name]: "running" },
-    ...ctx.rates.details(vKey(v) + "/depth", vhostDepth(v)),
+    ...ctx.rates.details(vDepthKey(v), vhostDepth(v)),
   };
   if (active(counters)) out["message_stats"] = ctx.rates.details(vKey(v), counters);
   return out;
 }
 
 function list(ctx: Ctx): void {
-  sendJSON(ctx.res, 200, shapeList(ctx.url, visibleVhosts(ctx).map((v) => vhostJSON(ctx, v))));
+  sendList(ctx, visibleVhosts(ctx).map((v) => vhostJSON(ctx, v)));
 }
 
 function show(ctx: Ctx): void {

@@ -16,7 +16,7 @@ import { resolveQueueName } from "./queue.js";
 export function publish(conn: Connection, ch: Channel, a: M.BasicPublish): void {
   const vh = conn.vhost!;
   const broker = conn.broker;
-  if (a.immediate) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - immediate=true", 60, 40, true);
+  if (a.immediate) throw new AmqpError(NOT_IMPLEMENTED, "immediate=true", 60, 40, true);
   // a granted check is remembered per channel until permissions change (RabbitMQ's
   // channels keep a permission cache too)
   if (ch.writeAllowedExchange !== a.exchange || ch.writeAllowedVersion !== broker.permissionsVersion) {
@@ -39,7 +39,7 @@ export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void 
   const vh = conn.vhost!;
   const tag = a.consumerTag || "amq.ctag-" + randomBytes(16).toString("base64url");
   if (ch.consumers.has(tag) || (ch.replyTo && ch.replyTo.consumerTag === tag)) {
-    throw new AmqpError(NOT_ALLOWED, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`, 60, 20, true);
+    throw new AmqpError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20, true);
   }
   if (a.queue === REPLY_TO_QUEUE) return consumeReplyTo(conn, ch, a, tag);
   const name = resolveQueueName(ch, a.queue);
@@ -110,7 +110,7 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
 }
 
 export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
-  if (a.prefetchSize !== 0) throw new AmqpError(NOT_IMPLEMENTED, `NOT_IMPLEMENTED - prefetch_size!=0 (${a.prefetchSize})`, 60, 10, true);
+  if (a.prefetchSize !== 0) throw new AmqpError(NOT_IMPLEMENTED, `prefetch_size!=0 (${a.prefetchSize})`, 60, 10, true);
   if (a.global) ch.globalPrefetch = a.prefetchCount;
   else {
     // RabbitMQ quirk (rabbit_channel: rabbit_limiter:unlimit_prefetch): a per-consumer
@@ -160,7 +160,7 @@ function validateTag(ch: Channel, tag: number, multiple: boolean): void {
 
 /** basic.recover(requeue=true): redeliver everything unacked. requeue=false is not supported by RabbitMQ. */
 export function recover(conn: Connection, ch: Channel, requeue: boolean, sync: boolean): void {
-  if (!requeue) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - requeue=false", 60, sync ? 110 : 100, true);
+  if (!requeue) throw new AmqpError(NOT_IMPLEMENTED, "requeue=false", 60, sync ? 110 : 100, true);
   ch.requeueAll();
   if (sync) conn.sendMethod(ch.id, M.BASIC_RECOVER_OK, {});
 }

@@ -12,7 +12,7 @@ export function close(conn: Connection, ch: Channel): void {
 
 /** RabbitMQ accepts flow(active=true) and refuses active=false with NOT_IMPLEMENTED. */
 export function flow(conn: Connection, ch: Channel, a: M.ChannelFlow): void {
-  if (!a.active) throw new AmqpError(NOT_IMPLEMENTED, "NOT_IMPLEMENTED - active=false", 20, 20, true);
+  if (!a.active) throw new AmqpError(NOT_IMPLEMENTED, "active=false", 20, 20, true);
   ch.flowActive = true;
   conn.sendMethod(ch.id, M.CHANNEL_FLOW_OK, { active: true });
 }

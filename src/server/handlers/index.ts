@@ -39,7 +39,7 @@ export function dispatchChannelMethod(conn: Connection, ch: Channel, id: number,
     case M.CHANNEL_CLOSE: return channel.close(conn, ch);
     case M.CHANNEL_CLOSE_OK:
       // only valid as the answer to our channel.close (handled by the connection)
-      throw new AmqpError(COMMAND_INVALID, "COMMAND_INVALID - unimplemented method", 20, 41, true);
+      throw new AmqpError(COMMAND_INVALID, "unimplemented method", 20, 41, true);
     case M.CHANNEL_FLOW: return channel.flow(conn, ch, a as M.ChannelFlow);
     case M.CHANNEL_FLOW_OK: return;
     case M.CONFIRM_SELECT: return txc.confirmSelect(conn, ch, a as M.ConfirmSelect);
@@ -48,6 +48,6 @@ export function dispatchChannelMethod(conn: Connection, ch: Channel, id: number,
     case M.TX_ROLLBACK: return txc.txRollback(conn, ch);
     case M.ACCESS_REQUEST: return conn.sendMethod(ch.id, M.ACCESS_REQUEST_OK, { ticket: 1 });
     default:
-      throw new AmqpError(NOT_IMPLEMENTED, `NOT_IMPLEMENTED - ${M.METHOD_INFO.has(id) ? M.methodName(id) : `unknown method ${id >>> 16}.${id & 0xffff}`}`, id >>> 16, id & 0xffff, true);
+      throw new AmqpError(NOT_IMPLEMENTED, `${M.METHOD_INFO.has(id) ? M.methodName(id) : `unknown method ${id >>> 16}.${id & 0xffff}`}`, id >>> 16, id & 0xffff, true);
   }
 }

@@ -71,3 +71,12 @@ test("reply text is cut to 255 bytes ending in '...' like RabbitMQ, on a charact
   assert.equal(Buffer.byteLength(ascii.text), 255);
   assert.equal(E.fitReplyText("short"), "short");
 });
+
+// Reply texts are built in one place: the constructor prefixes the reply name once,
+// whatever path raised the error (a doubled "FRAME_ERROR - FRAME_ERROR - ..." once reached the wire).
+test("the reply name is prefixed exactly once, also through withMethod", () => {
+  const e = new E.AmqpError(E.FRAME_ERROR, "content header too short", 0, 0, true);
+  assert.equal(e.text, "FRAME_ERROR - content header too short");
+  assert.equal(e.explanation, "content header too short");
+  assert.equal(E.frameError("x").withMethod(60, 40).text, "FRAME_ERROR - x");
+});

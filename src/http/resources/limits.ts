@@ -1,0 +1,137 @@
+/**
+ * /api/vhost-limits(/vhost(/name)), /api/operator-policies(/vhost(/name)) and
+ * /api/user-limits in RabbitMQ 3.10's shapes.
+ *
+ * Stored the way RabbitMQ stores them — vhost limits as the runtime parameter
+ * vhost-limits/limits of the vhost, operator policies as runtime parameters of
+ * component operator_policy — so they persist, export and import with the
+ * definitions like every other parameter. warren does not enforce them yet
+ * (max-connections, max-queues, operator policy definitions): they are kept so
+ * tools and definitions that set them keep working. User limits need a place on
+ * the user record that warren does not have: setting one is refused clearly.
+ */
+import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
+import { sendList } from "../listing.js";
+import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
+import { validRegex } from "../../broker/auth.js";
+import type { Route } from "../router.js";
+
+const LIMITS = "vhost-limits";
+const VHOST_LIMIT_NAMES = new Set(["max-connections", "max-queues"]);
+const OPERATOR_POLICY = "operator_policy";
+
+const key = (component: string, vhost: string, name: string): string => [component, vhost, name].join("\u0000");
+
+function limitsOf(ctx: Ctx, vhost: string): Record<string, number> | undefined {
+  const p = ctx.broker.parameters.get(key(LIMITS, vhost, "limits"));
+  return p ? (p["value"] as Record<string, number>) : undefined;
+}
+
+function listVhostLimits(ctx: Ctx): void {
+  const out: Record<string, unknown>[] = [];
+  for (const v of listVhosts(ctx, ctx.params[0])) {
+    const l = limitsOf(ctx, v.name);
+    if (l) out.push({ vhost: v.name, value: l });
+  }
+  sendList(ctx, out, { defaultSort: [] });
+}
+
+async function putVhostLimit(ctx: Ctx): Promise<void> {
+  requireAdmin(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const name = ctx.params[1]!;
+  const body = await ctx.body();
+  const value = body["value"];
+  if (!VHOST_LIMIT_NAMES.has(name)) throw badRequest(`Validation failed\n\nUnrecognised terms [{<<"${name}">>,${JSON.stringify(value)}}] in limits\n`);
+  if (typeof value !== "number" || !Number.isInteger(value)) throw badRequest(`Validation failed\n\n${name} should be a number, actually was ${JSON.stringify(value)}\n`);
+  const limits = { ...(limitsOf(ctx, v.name) ?? {}), [name]: value };
+  ctx.broker.apply({ op: "parameter.set", component: LIMITS, vhost: v.name, name: "limits", value: { value: limits, vhost: v.name, component: LIMITS, name: "limits" } });
+  sendEmpty(ctx.res, 204);
+}
+
+function delVhostLimit(ctx: Ctx): void {
+  requireAdmin(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const limits = { ...(limitsOf(ctx, v.name) ?? {}) };
+  delete limits[ctx.params[1]!];
+  if (Object.keys(limits).length === 0) {
+    if (limitsOf(ctx, v.name)) ctx.broker.apply({ op: "parameter.clear", component: LIMITS, vhost: v.name, name: "limits" });
+  } else {
+    ctx.broker.apply({ op: "parameter.set", component: LIMITS, vhost: v.name, name: "limits", value: { value: limits, vhost: v.name, component: LIMITS, name: "limits" } });
+  }
+  sendEmpty(ctx.res, 204);
+}
+
+function listUserLimits(ctx: Ctx): void {
+  requireAdmin(ctx);
+  sendJSON(ctx.res, 200, []);
+}
+
+function putUserLimit(ctx: Ctx): void {
+  requireAdmin(ctx);
+  throw badRequest("user limits (max-connections, max-channels per user) are not supported by warren");
+}
+
+// ---- operator policies -----------------------------------------------------------
+
+function operatorPolicyJSON(p: Record<string, unknown>): Record<string, unknown> {
+  return { vhost: p["vhost"], name: p["name"], ...(p["value"] as Record<string, unknown>) };
+}
+
+function listOperatorPolicies(ctx: Ctx): void {
+  requirePolicymaker(ctx);
+  const names = new Set(listVhosts(ctx, ctx.params[0]).map((v) => v.name));
+  const out = [...ctx.broker.parameters.values()].filter((p) => p["component"] === OPERATOR_POLICY && names.has(String(p["vhost"]))).map(operatorPolicyJSON);
+  sendList(ctx, out);
+}
+
+function showOperatorPolicy(ctx: Ctx): void {
+  requirePolicymaker(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const p = ctx.broker.parameters.get(key(OPERATOR_POLICY, v.name, ctx.params[1]!));
+  if (!p) throw notFound();
+  sendJSON(ctx.res, 200, operatorPolicyJSON(p));
+}
+
+async function putOperatorPolicy(ctx: Ctx): Promise<void> {
+  requireAdmin(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const name = ctx.params[1]!;
+  const body = await ctx.body();
+  const pattern = str(body, "pattern");
+  if (!validRegex(pattern)) throw badRequest(`invalid pattern '${pattern}'`);
+  const definition = body["definition"];
+  if (!definition || typeof definition !== "object" || Array.isArray(definition)) throw badRequest("definition must be an object");
+  const applyTo = str(body, "apply-to", "all");
+  if (!["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"].includes(applyTo)) throw badRequest(`invalid apply-to '${applyTo}'`);
+  const priority = Number(body["priority"] ?? 0);
+  if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
+  const existed = ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name));
+  const value = { pattern, "apply-to": applyTo, definition, priority };
+  ctx.broker.apply({ op: "parameter.set", component: OPERATOR_POLICY, vhost: v.name, name, value: { value, vhost: v.name, component: OPERATOR_POLICY, name } });
+  sendEmpty(ctx.res, existed ? 204 : 201);
+}
+
+function delOperatorPolicy(ctx: Ctx): void {
+  requireAdmin(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const name = ctx.params[1]!;
+  if (!ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name))) throw notFound();
+  ctx.broker.apply({ op: "parameter.clear", component: OPERATOR_POLICY, vhost: v.name, name });
+  sendEmpty(ctx.res, 204);
+}
+
+export const routes: Route[] = [
+  { method: "GET", path: "/api/vhost-limits", handler: listVhostLimits },
+  { method: "GET", path: "/api/vhost-limits/:vhost", handler: listVhostLimits },
+  { method: "PUT", path: "/api/vhost-limits/:vhost/:name", handler: putVhostLimit },
+  { method: "DELETE", path: "/api/vhost-limits/:vhost/:name", handler: delVhostLimit },
+  { method: "GET", path: "/api/user-limits", handler: listUserLimits },
+  { method: "GET", path: "/api/user-limits/:user", handler: listUserLimits },
+  { method: "PUT", path: "/api/user-limits/:user/:name", handler: putUserLimit },
+  { method: "GET", path: "/api/operator-policies", handler: listOperatorPolicies },
+  { method: "GET", path: "/api/operator-policies/:vhost", handler: listOperatorPolicies },
+  { method: "GET", path: "/api/operator-policies/:vhost/:name", handler: showOperatorPolicy },
+  { method: "PUT", path: "/api/operator-policies/:vhost/:name", handler: putOperatorPolicy },
+  { method: "DELETE", path: "/api/operator-policies/:vhost/:name", handler: delOperatorPolicy },
+];
