@@ -193,7 +193,7 @@ export class Broker implements VHostEvents {
         this.getVhost(s("vhost")).deleteExchange(s("name"), false);
         return;
       case "queue.declare":
-        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false);
+        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false, false, "never");
         return;
       case "queue.delete":
         this.getVhost(s("vhost")).deleteQueue(s("name"), false, false, null);

@@ -145,3 +145,34 @@ test("direct reply-to: reply to a gone requester is dropped silently", async () 
   await server.checkQueue(q);
   await server.deleteQueue(q);
 });
+
+// rabbit_channel:declare_fast_reply_to: a passive queue.declare of a requester's
+// amq.rabbitmq.reply-to.<token> name succeeds (0 messages, 1 consumer) while that channel's
+// reply consumer exists — from another channel or connection — and is 404 once it is gone.
+// (RabbitMQ 3.10.8 itself fails the declare on the requester's own channel with 541, a
+// self-call deadlock in rabbit_channel; warren answers it too, checked against warren only.)
+test("direct reply-to: passive declare of the reply-to name while its consumer exists", async () => {
+  const q = uniq("rpc-name");
+  const reqConn = await sem.connect();
+  const req = await reqConn.createChannel();
+  req.on("error", () => {});
+  const { consumerTag } = await req.consume("amq.rabbitmq.reply-to", () => {}, { noAck: true });
+  await req.assertQueue(q, { durable: false });
+  req.sendToQueue(q, Buffer.from("req"), { replyTo: "amq.rabbitmq.reply-to" });
+  let m: amqp.GetMessage | false = false;
+  await waitUntil(async () => (m = await req.get(q, { noAck: true })) !== false, 2000, "request queued");
+  const name = (m as unknown as amqp.GetMessage).properties.replyTo as string;
+  assert.match(name, /^amq\.rabbitmq\.reply-to\./);
+  const other = await chan();
+  assert.deepEqual(await other.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  const sameConn = await reqConn.createChannel();
+  assert.deepEqual(await sameConn.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  if (!sem.external) assert.deepEqual(await req.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  await req.cancel(consumerTag);
+  const after = await chan();
+  const closed = closedWith(after);
+  after.checkQueue(name).catch(() => {});
+  assert.equal(await closed, 404);
+  await other.deleteQueue(q);
+  await reqConn.close();
+});

@@ -163,7 +163,7 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
         exclusive: false,
         autoDelete: q["auto_delete"] === true,
         arguments: (q["arguments"] ?? {}) as FieldTable,
-      }, null, false));
+      }, null, false, false, "never"));
   }
   for (const bd of list(d, "bindings")) {
     step("binding", bd, () =>
