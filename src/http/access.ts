@@ -23,7 +23,7 @@ import { HttpError, notAuthorised, notFound, type Ctx } from "./context.js";
 
 const MGMT_TAGS = ["management", "policymaker", "monitoring", "administrator"];
 
-export function authenticate(broker: Broker, req: IncomingMessage): User {
+export async function authenticate(broker: Broker, req: IncomingMessage): Promise<User> {
   const h = req.headers["authorization"];
   if (!h || !/^basic /i.test(h)) throw notAuthorised("Not_Authorized");
   const decoded = Buffer.from(h.slice(6).trim(), "base64").toString("utf8");
@@ -32,7 +32,7 @@ export function authenticate(broker: Broker, req: IncomingMessage): User {
   const pass = i < 0 ? "" : decoded.slice(i + 1);
   let user: User;
   try {
-    user = broker.authenticate(name, pass, isLoopback(req.socket.remoteAddress));
+    user = await broker.authenticate(name, pass, isLoopback(req.socket.remoteAddress), req.socket.remoteAddress);
   } catch {
     // RabbitMQ spells this one with a 'z'
     throw new HttpError(401, "not_authorized", "Login failed");

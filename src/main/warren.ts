@@ -36,6 +36,8 @@ export interface WarrenOptions {
   defaultPass?: string;
   heartbeat?: number;
   maxMessageSize?: number;
+  /** also keep RabbitMQ-format (salted SHA-256) password hashes, for exports RabbitMQ can import */
+  exportRabbitHashes?: boolean;
   /** memory high watermark in bytes (RSS) for the memory alarm; 0 = off */
   memoryHighWatermark?: number;
   /** free-disk low limit in bytes for the disk alarm; 0 = off */
@@ -111,6 +113,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     defaultUser: opts.defaultUser,
     defaultPass: opts.defaultPass,
     maxMessageSize: opts.maxMessageSize,
+    exportRabbitHashes: opts.exportRabbitHashes,
   });
   const t0 = Date.now();
   const rec = broker.boot();
