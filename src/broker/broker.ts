@@ -42,6 +42,8 @@ export interface ConnectionInfo {
   readonly name: string;
   readonly userName: string;
   readonly vhostName: string;
+  /** what the client announced in start-ok (connection_name, product, capabilities) */
+  readonly clientProperties: FieldTable;
   info(): Record<string, unknown>;
   channelsInfo(): Record<string, unknown>[];
   consumersInfo(): Record<string, unknown>[];
@@ -51,6 +53,12 @@ export interface ConnectionInfo {
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new Map<string, User>();
+  /**
+   * Connections the broker makes to itself (the embedded Fleet collector), set by the
+   * composition root. Management listings leave them out unless asked (?internal=true),
+   * so RabbitMQ tooling sees a fresh broker without connections.
+   */
+  isInternalConnection: (c: ConnectionInfo) => boolean = () => false;
   /** key: vhost \0 user */
   readonly permissions = new Map<string, Permission>();
   /** bumped on every change to `permissions`: channels cache their last granted check against it */

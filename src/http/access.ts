@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { AmqpError } from "../amqp/errors.js";
-import type { Broker } from "../broker/broker.js";
+import type { Broker, ConnectionInfo } from "../broker/broker.js";
 import type { User, PermissionKind } from "../broker/auth.js";
 import type { VHost } from "../broker/vhost.js";
 import { HttpError, notAuthorised, notFound, type Ctx } from "./context.js";
@@ -92,6 +92,16 @@ export function listVhosts(ctx: Ctx, name: string | undefined): VHost[] {
 export function seesConnection(ctx: Ctx, owner: string, vhost: string): boolean {
   if (isMonitor(ctx.user)) return true;
   return owner === ctx.user.name && hasPermissions(ctx.broker, ctx.user.name, vhost);
+}
+
+/**
+ * Does a connection listing (connections, channels, consumers, overview totals) include `c`?
+ * As seesConnection, and the broker's own internal connections only when the request asks
+ * for them with ?internal=true (they stay reachable by name either way).
+ */
+export function listsConnection(ctx: Ctx, c: ConnectionInfo): boolean {
+  if (!seesConnection(ctx, c.userName, c.vhostName)) return false;
+  return !ctx.broker.isInternalConnection(c) || ctx.url.searchParams.get("internal") === "true";
 }
 
 /** AMQP resource permission check, answered the HTTP way (401 "Access refused."). */

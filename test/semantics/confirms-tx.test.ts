@@ -176,3 +176,53 @@ test("direct reply-to: passive declare of the reply-to name while its consumer e
   await other.deleteQueue(q);
   await reqConn.close();
 });
+
+// rabbit_channel: a transaction's publishes are enqueued at tx.commit, so a queue's
+// x-message-ttl counts from the commit — a message published 2 s before the commit to a
+// queue with a 1.5 s TTL is still there right after it. (Timing only works against a false
+// pass: a slow machine could only make the message expire, failing the test.)
+test("tx: the TTL clock starts at tx.commit, not at basic.publish", async () => {
+  const q = uniq("tx-ttl");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false, arguments: { "x-message-ttl": 1500 } });
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  await ch.basicPublish("", q, "late");
+  await sleep(2000);
+  await ch.txCommit();
+  const m = await plain.get(q, { noAck: true });
+  assert.ok(m, "message enqueued at commit, its TTL not yet over");
+  assert.equal(m.content.toString(), "late");
+  await plain.deleteQueue(q);
+});
+
+// rabbit_channel: an ack inside an open transaction takes the delivery out of the channel's
+// unacked list at once, so basic.recover(requeue=true) does not redeliver it; tx.commit then
+// completes the ack.
+test("tx: basic.recover does not redeliver a message whose ack is pending in the transaction", async () => {
+  const q = uniq("tx-recover");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false });
+  plain.sendToQueue(q, Buffer.from("acked"));
+  plain.sendToQueue(q, Buffer.from("held"));
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  const a = await ch.basicGet(q, { noAck: false });
+  const b = await ch.basicGet(q, { noAck: false });
+  assert.ok(a && b);
+  await a.ack();
+  await ch.basicRecover(true);
+  // (RabbitMQ requeues asynchronously: poll for the requeued message)
+  await waitUntil(async () => (await plain.checkQueue(q)).messageCount === 1, 5000, "one message requeued");
+  await ch.txCommit();
+  const left: string[] = [];
+  for (;;) {
+    const m = await plain.get(q, { noAck: true });
+    if (!m) break;
+    left.push(`${m.content.toString()}:${m.fields.redelivered}`);
+  }
+  assert.deepEqual(left, ["held:true"]);
+  await plain.deleteQueue(q);
+});

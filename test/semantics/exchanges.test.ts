@@ -345,3 +345,57 @@ test("unbind of a missing binding, queue or exchange is unbind-ok", async () => 
   await ch.unbindExchange("amq.fanout", "amq.direct", "never-bound");
   await ch.deleteQueue(q);
 });
+
+// rabbit_exchange_type_topic: the empty routing key has no words — "#" (zero or more words)
+// and the empty binding key match it, "*" (exactly one word), "#.*" and "*.#" do not.
+test("topic exchange: the empty routing key is zero words", async () => {
+  const x = uniq("topic-empty");
+  const ch = await chan();
+  await ch.assertExchange(x, "topic", { durable: false });
+  const bound: Record<string, string> = {};
+  for (const key of ["#", "*", "#.*", "*.#", "", "#.#"]) {
+    bound[key] = await queue(ch);
+    await ch.bindQueue(bound[key]!, x, key);
+  }
+  ch.publish(x, "", Buffer.from("empty"));
+  ch.publish(x, "a", Buffer.from("one word"));
+  await waitUntil(async () => (await ch.checkQueue(bound["#"]!)).messageCount === 2, 2000, "both messages at '#'");
+  const got: Record<string, string[]> = {};
+  for (const [key, q] of Object.entries(bound)) got[key] = await drain(ch, q);
+  assert.deepEqual(got, {
+    "#": ["empty", "one word"],
+    "*": ["one word"],
+    "#.*": ["one word"],
+    "*.#": ["one word"],
+    "": ["empty"],
+    "#.#": ["empty", "one word"],
+  });
+  for (const q of Object.values(bound)) await ch.deleteQueue(q);
+  await ch.deleteExchange(x);
+});
+
+// rabbit_exchange:route routes every exchange it reaches with all of a message's routing keys
+// (the routing key plus CC and BCC): a CC key applies past an exchange-to-exchange binding that
+// matched on the routing key.
+test("CC and BCC keys apply at exchanges reached through exchange bindings", async () => {
+  const x1 = uniq("cc-src");
+  const x2 = uniq("cc-dst");
+  const ch = await chan();
+  await ch.assertExchange(x1, "direct", { durable: false });
+  await ch.assertExchange(x2, "direct", { durable: false });
+  await ch.bindExchange(x2, x1, "main");
+  const qc = await queue(ch);
+  const qb = await queue(ch);
+  await ch.bindQueue(qc, x2, "cc-key");
+  await ch.bindQueue(qb, x2, "bcc-key");
+  ch.publish(x1, "main", Buffer.from("cc"), { headers: { CC: ["cc-key"] } });
+  ch.publish(x1, "main", Buffer.from("bcc"), { headers: { BCC: ["bcc-key"] } });
+  await waitUntil(async () => (await ch.checkQueue(qb)).messageCount === 1, 2000, "BCC copy");
+  assert.deepEqual(await drain(ch, qc), ["cc"]);
+  const m = await ch.get(qb, { noAck: true });
+  assert.ok(m);
+  assert.equal(m.content.toString(), "bcc");
+  assert.equal(m.properties.headers?.["BCC"], undefined, "BCC stripped");
+  for (const q of [qc, qb]) await ch.deleteQueue(q);
+  for (const x of [x2, x1]) await ch.deleteExchange(x);
+});
