@@ -45,6 +45,7 @@ import {
   parseMessage,
   strBytes,
   T_ACK,
+  T_DELIVERED,
   T_QDELETE,
 } from "./record.js";
 import { crc32 } from "./crc32.js";
@@ -203,6 +204,19 @@ export class SegmentStore implements MessageStore {
     const size = keyedRecordSize(strBytes(queueKey));
     const r = acks.reserve(size);
     encodeKeyed(r.buf, r.at, T_ACK, storeId, queueKey);
+    this.wrote(size);
+  }
+
+  markDelivered(queueKey: string, storeId: number): void {
+    if (this.closed) return;
+    const q = this.queues.get(queueKey);
+    if (q === undefined || !q.has(storeId)) return;
+    const seg = this.segmentOf(storeId);
+    const acks = seg === null ? null : this.ackFileOf(seg);
+    if (acks === null) return;
+    const size = keyedRecordSize(strBytes(queueKey));
+    const r = acks.reserve(size);
+    encodeKeyed(r.buf, r.at, T_DELIVERED, storeId, queueKey);
     this.wrote(size);
   }
 
