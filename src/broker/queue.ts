@@ -172,6 +172,15 @@ export class Queue implements Destination {
     return false;
   }
 
+  /**
+   * After requeues (nack, reject, recover, channel close): requeued messages count
+   * against x-max-length again and drop-head trims from the head, dead-lettering
+   * with reason maxlen (rabbit_amqqueue_process:requeue_and_run → maybe_drop_head).
+   */
+  trimToMaxLength(): void {
+    if (this.settings.overflow === "drop-head" && !this.deleted) this.enforceMaxLength();
+  }
+
   private enforceMaxLength(): void {
     const { maxLength, maxLengthBytes } = this.settings;
     if (maxLength === undefined && maxLengthBytes === undefined) return;

@@ -10,13 +10,14 @@
  */
 
 export const EX_USAGE = 64;
+export const EX_DATAERR = 65;
 export const EX_NOUSER = 67;
 export const EX_UNAVAILABLE = 69;
 export const EX_SOFTWARE = 70;
 export const EX_NOPERM = 77;
 
 export class CtlError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly status = 0) {
+  constructor(message: string, readonly exitCode: number, readonly status = 0, readonly body: unknown = undefined) {
     super(message);
   }
 }
@@ -25,7 +26,7 @@ export class MgmtClient {
   private readonly base: string;
   private readonly auth: string;
 
-  constructor(url: string) {
+  constructor(private readonly url: string) {
     let u: URL;
     try {
       u = new URL(url);
@@ -70,13 +71,31 @@ export class MgmtClient {
     }
     if (res.ok) return json;
     const reason = json && typeof json === "object" && "reason" in json ? String((json as { reason: unknown }).reason) : text || res.statusText;
-    if (res.status === 401) throw new CtlError(`not authorised: ${reason} (${method} ${path})`, EX_NOPERM, 401);
-    if (res.status === 404) throw new CtlError(`not found: ${path}`, EX_SOFTWARE, 404);
-    throw new CtlError(reason, EX_SOFTWARE, res.status);
+    if (res.status === 401) throw new CtlError(`not authorised: ${reason} (${method} ${path})`, EX_NOPERM, 401, json);
+    if (res.status === 404) throw new CtlError(`not found: ${path}`, EX_SOFTWARE, 404, json);
+    throw new CtlError(reason, EX_SOFTWARE, res.status, json);
   }
 
   get(path: string): Promise<unknown> {
     return this.request("GET", path);
+  }
+
+  /** The same server with other credentials (authenticate_user). */
+  as(user: string, pass: string): MgmtClient {
+    const u = new URL(this.url);
+    u.username = encodeURIComponent(user);
+    u.password = encodeURIComponent(pass);
+    return new MgmtClient(u.toString());
+  }
+
+  /** A request whose listed error statuses are answers, not failures. */
+  async requestAllowing(method: string, path: string, statuses: number[]): Promise<{ status: number; body: unknown }> {
+    try {
+      return { status: 200, body: await this.request(method, path) };
+    } catch (e) {
+      if (e instanceof CtlError && statuses.includes(e.status)) return { status: e.status, body: e.body };
+      throw e;
+    }
   }
 }
 

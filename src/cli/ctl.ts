@@ -3,14 +3,16 @@
  * common operations, implemented as calls to the management HTTP API (never
  * importing the broker), so it administers a running warren — or a RabbitMQ.
  *
- * Server address: --mgmt-url http://user:pass@host:port, else WARREN_MGMT_URL,
- * else http://guest:guest@localhost:15672. Global options as rabbitmqctl's:
+ * Server address (ctl-server.ts): --mgmt-url http://user:pass@host:port, else
+ * WARREN_MGMT_URL, else the local server's local.json, else
+ * http://guest:guest@localhost:15672; a server other than the default is named on stderr. Global options as rabbitmqctl's:
  * -p/--vhost, -q/--quiet, --no-table-headers, --formatter json.
  * Exit codes: 0 ok, 64 usage, 67 no such user, 69 server unreachable,
  * 70 refused by the server, 77 not authorised (see ctl-http.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { CtlError, EX_NOUSER, EX_SOFTWARE, EX_USAGE, MgmtClient, enc, info, table, type Output } from "./ctl-http.js";
+import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, MgmtClient, enc, info, table, type Output } from "./ctl-http.js";
+import { findServer } from "./ctl-server.js";
 
 interface Args {
   vhost: string;
@@ -22,6 +24,66 @@ interface Args {
 type Verb = (c: MgmtClient, a: Args, o: Output) => Promise<void>;
 
 const DEFAULT_URL = "http://guest:guest@localhost:15672";
+
+/** `warren ctl help VERB`: each verb's usage line and what it does. */
+const VERB_HELP: Record<string, string> = {
+  status: "status\n  Node status: versions, alarms, memory, disk, totals, listeners.",
+  ping: "ping\n  Checks that the server answers. Exit 0, or 69 when it cannot be reached.",
+  await_startup: "await_startup [--timeout <seconds>]\n  Waits (default 300 s) until the server answers.",
+  node_health_check: "node_health_check\n  Passes unless a resource alarm is in effect (exit 70 then).",
+  environment: "environment\n  The server's effective settings.",
+  report: "report\n  status followed by every list_* for every vhost.",
+  list_queues: "list_queues [-p <vhost>] [<column> ...]\n  Default columns: name messages.",
+  list_exchanges: "list_exchanges [-p <vhost>] [<column> ...]\n  Default columns: name type.",
+  list_bindings: "list_bindings [-p <vhost>] [<column> ...]",
+  list_connections: "list_connections [<column> ...]\n  Default columns: user peer_host peer_port state.",
+  list_channels: "list_channels [<column> ...]",
+  list_consumers: "list_consumers [-p <vhost>] [<column> ...]",
+  list_users: "list_users",
+  list_vhosts: "list_vhosts [<column> ...]",
+  list_permissions: "list_permissions [-p <vhost>]",
+  list_user_permissions: "list_user_permissions <username>",
+  list_topic_permissions: "list_topic_permissions [-p <vhost>]",
+  list_policies: "list_policies [-p <vhost>]",
+  list_operator_policies: "list_operator_policies [-p <vhost>]",
+  list_parameters: "list_parameters [-p <vhost>]",
+  list_vhost_limits: "list_vhost_limits [-p <vhost>]",
+  add_user: "add_user <username> <password>",
+  delete_user: "delete_user <username>\n  Exit 67 when there is no such user.",
+  change_password: "change_password <username> <new_password>",
+  authenticate_user: "authenticate_user <username> <password>\n  Exit 0 when the credentials are accepted, 65 when refused.",
+  set_user_tags: "set_user_tags <username> [<tag> ...]",
+  set_user_limits: "set_user_limits <username> <definition>\n  Refused by warren: it has no per-user limits.",
+  add_vhost: "add_vhost <vhost> [--description <text>] [--tags <t1,t2>]",
+  delete_vhost: "delete_vhost <vhost>",
+  set_vhost_limits: "set_vhost_limits [-p <vhost>] <definition>\n  e.g. '{\"max-connections\": 64, \"max-queues\": 256}' (stored, not yet enforced by warren).",
+  clear_vhost_limits: "clear_vhost_limits [-p <vhost>]",
+  set_permissions: "set_permissions [-p <vhost>] <username> <conf> <write> <read>",
+  clear_permissions: "clear_permissions [-p <vhost>] <username>",
+  set_topic_permissions: "set_topic_permissions [-p <vhost>] <username> <exchange> <write> <read>",
+  clear_topic_permissions: "clear_topic_permissions [-p <vhost>] <username>",
+  set_policy: "set_policy [-p <vhost>] [--priority <n>] [--apply-to all|queues|exchanges] <name> <pattern> <definition>\n  e.g. set_policy TTL \"^ttl\\.\" '{\"message-ttl\": 60000}' --apply-to queues",
+  clear_policy: "clear_policy [-p <vhost>] <name>\n  Exit 69 when there is no such policy.",
+  set_operator_policy: "set_operator_policy [-p <vhost>] [--priority <n>] [--apply-to ...] <name> <pattern> <definition>\n  Stored and exported; warren does not apply operator policies yet.",
+  clear_operator_policy: "clear_operator_policy [-p <vhost>] <name>",
+  set_parameter: "set_parameter [-p <vhost>] <component_name> <name> <value>",
+  clear_parameter: "clear_parameter [-p <vhost>] <component_name> <name>",
+  purge_queue: "purge_queue [-p <vhost>] <queue>",
+  delete_queue: "delete_queue [-p <vhost>] <queue> [--if-empty|-e] [--if-unused|-u]",
+  close_connection: "close_connection <connection name> <explanation>",
+  export_definitions: "export_definitions <file | ->",
+  import_definitions: "import_definitions <file>",
+};
+
+function helpFor(verb: string, io: { out(s: string): void; err(s: string): void }): number {
+  const h = VERB_HELP[verb];
+  if (!h) {
+    io.err(`Error:\nunknown verb '${verb}'. Run 'warren ctl help' for the list.`);
+    return EX_USAGE;
+  }
+  io.out(`usage: warren ctl ${h}`);
+  return 0;
+}
 
 // ---- list verbs ------------------------------------------------------------
 
@@ -41,7 +103,7 @@ async function listing(
   const cols = a.positional.length > 0 ? a.positional : opts.defaults;
   let rows = (await c.get(opts.path)) as Record<string, unknown>[];
   if (opts.filter) rows = rows.filter(opts.filter);
-  info(o, opts.heading);
+  if (opts.heading) info(o, opts.heading);
   table(o, cols, rows.map((r) => Object.fromEntries(cols.map((col) => [col, column(r, col, opts.aliases ?? {})]))));
 }
 
@@ -260,6 +322,171 @@ const verbs: Record<string, Verb> = {
     if (o.json) o.out(JSON.stringify({ overview: ov, node: n }, null, 2));
     else o.out(lines.join("\n"));
   },
+
+  // ---- health ---------------------------------------------------------------------
+
+  async ping(c, _a, o) {
+    info(o, `Will ping ${c.target}. This only checks if the server is running and its management API answers. Timeout: 60000 ms.`);
+    await c.get("/api/overview");
+    o.out("Ping succeeded");
+  },
+  async await_startup(c, a) {
+    // rabbitmqctl waits up to --timeout seconds (default 300) for the node to boot
+    const timeout = Number(a.options.get("timeout") ?? a.options.get("t") ?? 300) * 1000;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      try {
+        await c.get("/api/overview");
+        return;
+      } catch (e) {
+        if (!(e instanceof CtlError) || e.exitCode !== EX_UNAVAILABLE || Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  },
+  async node_health_check(c, _a, o) {
+    info(o, "Timeout: 70 seconds ...");
+    const ov = (await c.get("/api/overview")) as Record<string, unknown>;
+    info(o, `Checking health of node ${String(ov["node"])} ...`);
+    const alarms = await c.requestAllowing("GET", "/api/health/checks/alarms", [503]);
+    if (alarms.status === 503) throw new CtlError(`Error: health check failed. Message: resource alarm(s) in effect: ${JSON.stringify((alarms.body as { alarms?: unknown }).alarms ?? [])}`, EX_SOFTWARE);
+    o.out("Health check passed");
+  },
+  async authenticate_user(c, a, o) {
+    const [name, pass] = need(a, 2, "authenticate_user <username> <password>");
+    info(o, `Authenticating user "${name}" ...`);
+    const r = await c.as(name!, pass!).requestAllowing("GET", "/api/whoami", [401]);
+    if (r.status === 401) throw new CtlError(`Error: failed to authenticate user "${name}"\nuser '${name}' - invalid credentials`, EX_DATAERR);
+    o.out("Success");
+  },
+
+  // ---- policies, parameters, limits ---------------------------------------------
+
+  async set_policy(c, a, o) {
+    const [name, pattern, definition] = need(a, 3, "set_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>");
+    const priority = a.options.get("priority") ?? "0";
+    info(o, `Setting policy "${name}" for pattern "${pattern}" to "${definition}" with priority "${priority}" for vhost "${a.vhost}" ...`);
+    await c.request("PUT", `/api/policies/${vpath(a)}/${enc(name!)}`, { pattern, definition: json(definition!), priority: Number(priority), "apply-to": a.options.get("apply-to") ?? "all" });
+  },
+  async clear_policy(c, a, o) {
+    const [name] = need(a, 1, "clear_policy [-p <vhost>] <name>");
+    info(o, `Clearing policy "${name}" on vhost "${a.vhost}" ...`);
+    await paramOp(() => c.request("DELETE", `/api/policies/${vpath(a)}/${enc(name!)}`));
+  },
+  async list_policies(c, a, o) {
+    info(o, `Listing policies for vhost "${a.vhost}" ...`);
+    await listing(c, a, o, { path: `/api/policies/${vpath(a)}`, defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"], heading: "", aliases: { definition: (r) => JSON.stringify(r["definition"]) } });
+  },
+  async set_operator_policy(c, a, o) {
+    const [name, pattern, definition] = need(a, 3, "set_operator_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>");
+    const priority = a.options.get("priority") ?? "0";
+    info(o, `Setting operator policy override "${name}" for pattern "${pattern}" to "${definition}" with priority "${priority}" for vhost "${a.vhost}" ...`);
+    await c.request("PUT", `/api/operator-policies/${vpath(a)}/${enc(name!)}`, { pattern, definition: json(definition!), priority: Number(priority), "apply-to": a.options.get("apply-to") ?? "all" });
+  },
+  async clear_operator_policy(c, a, o) {
+    const [name] = need(a, 1, "clear_operator_policy [-p <vhost>] <name>");
+    info(o, `Clearing operator policy "${name}" on vhost "${a.vhost}" ...`);
+    await paramOp(() => c.request("DELETE", `/api/operator-policies/${vpath(a)}/${enc(name!)}`));
+  },
+  async list_operator_policies(c, a, o) {
+    info(o, `Listing operator policy overrides for vhost "${a.vhost}" ...`);
+    await listing(c, a, o, { path: `/api/operator-policies/${vpath(a)}`, defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"], heading: "", aliases: { definition: (r) => JSON.stringify(r["definition"]) } });
+  },
+  async set_parameter(c, a, o) {
+    const [component, name, value] = need(a, 3, "set_parameter [-p <vhost>] <component_name> <name> <value>");
+    info(o, `Setting runtime parameter "${name}" for component "${component}" to "${value}" in vhost "${a.vhost}" ...`);
+    await c.request("PUT", `/api/parameters/${enc(component!)}/${vpath(a)}/${enc(name!)}`, { value: json(value!) });
+  },
+  async clear_parameter(c, a, o) {
+    const [component, name] = need(a, 2, "clear_parameter [-p <vhost>] <component_name> <name>");
+    info(o, `Clearing runtime parameter "${name}" for component "${component}" on vhost "${a.vhost}" ...`);
+    await paramOp(() => c.request("DELETE", `/api/parameters/${enc(component!)}/${vpath(a)}/${enc(name!)}`));
+  },
+  async list_parameters(c, a, o) {
+    info(o, `Listing runtime parameters for vhost "${a.vhost}" ...`);
+    const rows = ((await c.get("/api/parameters")) as Record<string, unknown>[]).filter((r) => r["vhost"] === a.vhost);
+    table(o, ["component", "name", "value"], rows.map((r) => ({ component: r["component"], name: r["name"], value: JSON.stringify(r["value"]) })));
+  },
+  async set_vhost_limits(c, a, o) {
+    const [definition] = need(a, 1, "set_vhost_limits [-p <vhost>] <definition>");
+    info(o, `Setting vhost limits to "${definition}" for vhost "${a.vhost}" ...`);
+    const limits = json(definition!);
+    if (limits === null || typeof limits !== "object" || Array.isArray(limits)) throw new CtlError("limits must be a JSON object, e.g. '{\"max-connections\": 64}'", EX_USAGE);
+    for (const [k, v] of Object.entries(limits)) {
+      await c.request("PUT", `/api/vhost-limits/${vpath(a)}/${enc(k)}`, { value: v });
+    }
+  },
+  async clear_vhost_limits(c, a, o) {
+    info(o, `Clearing vhost "${a.vhost}" limits ...`);
+    const rows = (await c.get(`/api/vhost-limits/${vpath(a)}`)) as { value: Record<string, unknown> }[];
+    if (rows.length === 0) throw new CtlError("Parameter does not exist", EX_UNAVAILABLE);
+    for (const k of Object.keys(rows[0]!.value)) await c.request("DELETE", `/api/vhost-limits/${vpath(a)}/${enc(k)}`);
+  },
+  async list_vhost_limits(c, a, o) {
+    info(o, `Listing limits for vhost "${a.vhost}" ...`);
+    const rows = (await c.get(`/api/vhost-limits/${vpath(a)}`)) as { value: Record<string, unknown> }[];
+    if (rows[0]) o.out(JSON.stringify(rows[0].value));
+  },
+  async set_user_limits(c, a, o) {
+    const [user, definition] = need(a, 2, "set_user_limits <username> <definition>");
+    info(o, `Setting user limits to "${definition}" for user "${user}" ...`);
+    const limits = json(definition!);
+    if (limits === null || typeof limits !== "object" || Array.isArray(limits)) throw new CtlError("limits must be a JSON object, e.g. '{\"max-connections\": 64}'", EX_USAGE);
+    for (const [k, v] of Object.entries(limits)) await c.request("PUT", `/api/user-limits/${enc(user!)}/${enc(k)}`, { value: v });
+  },
+  async set_topic_permissions(c, a, o) {
+    const [user, exchange, write, read] = need(a, 4, "set_topic_permissions [-p <vhost>] <username> <exchange> <write> <read>");
+    info(o, `Setting topic permissions on "${exchange}" for user "${user}" in vhost "${a.vhost}" ...`);
+    await c.request("PUT", `/api/topic-permissions/${vpath(a)}/${enc(user!)}`, { exchange, write, read });
+  },
+  async clear_topic_permissions(c, a, o) {
+    const [user] = need(a, 1, "clear_topic_permissions [-p <vhost>] <username> [<exchange>]");
+    info(o, `Clearing topic permissions for user "${user}" in vhost "${a.vhost}" ...`);
+    try {
+      await c.request("DELETE", `/api/topic-permissions/${vpath(a)}/${enc(user!)}`);
+    } catch (e) {
+      if (!(e instanceof CtlError && e.status === 404)) throw e;
+    }
+  },
+  async list_topic_permissions(c, a, o) {
+    info(o, `Listing topic permissions for vhost "${a.vhost}" ...`);
+    await listing(c, a, o, { path: `/api/vhosts/${vpath(a)}/topic-permissions`, defaults: ["user", "exchange", "write", "read"], heading: "" });
+  },
+
+  // ---- node reports -------------------------------------------------------------
+
+  async environment(c, _a, o) {
+    const ov = (await c.get("/api/overview")) as Record<string, unknown>;
+    const n = ((await c.get("/api/nodes")) as Record<string, unknown>[])[0] ?? {};
+    info(o, `Application environment of node ${String(ov["node"])} ...`);
+    const env = {
+      product: `${String(ov["product_name"])} ${String(ov["product_version"])}`,
+      rabbitmq_version: ov["rabbitmq_version"],
+      runtime: ov["erlang_full_version"] ?? ov["erlang_version"],
+      listeners: ov["listeners"],
+      vm_memory_high_watermark_bytes: n["mem_limit"],
+      disk_free_limit_bytes: n["disk_free_limit"],
+      file_descriptors_limit: n["fd_total"],
+      rates_mode: ov["rates_mode"],
+    };
+    if (o.json) return o.out(JSON.stringify(env, null, 2));
+    for (const [k, v] of Object.entries(env)) o.out(`  {${k}, ${typeof v === "string" ? v : JSON.stringify(v)}}`);
+  },
+  async report(c, a, o) {
+    info(o, "Reporting server status of node ...");
+    await verbs["status"]!(c, { ...a, positional: [] }, o);
+    const vhosts = ((await c.get("/api/vhosts")) as { name: string }[]).map((v) => v.name);
+    for (const section of ["list_vhosts", "list_users", "list_connections", "list_channels"]) {
+      o.out("");
+      await verbs[section]!(c, { ...a, positional: [] }, o);
+    }
+    for (const vhost of vhosts) {
+      for (const section of ["list_queues", "list_exchanges", "list_bindings", "list_consumers", "list_permissions", "list_policies", "list_parameters"]) {
+        o.out("");
+        await verbs[section]!(c, { ...a, vhost, positional: [] }, o);
+      }
+    }
+  },
 };
 
 // ---- helpers -----------------------------------------------------------------
@@ -292,6 +519,25 @@ async function userOp<T>(name: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
+/** rabbitmqctl's answer when clearing something that is not there: "Parameter does not exist", exit 69. */
+async function paramOp<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof CtlError && e.status === 404) throw new CtlError("Parameter does not exist", EX_UNAVAILABLE);
+    throw e;
+  }
+}
+
+/** A JSON argument (policy definition, parameter value, limits), as rabbitmqctl takes them. */
+function json(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CtlError(`JSON decoding error. Reason: ${(e as Error).message}`, EX_UNAVAILABLE);
+  }
+}
+
 async function queueOp<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
@@ -301,9 +547,9 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags"]);
+const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"]);
 
-function parseArgs(argv: string[]): { verb: string | undefined; args: Args; url: string; output: Omit<Output, "out" | "err"> } {
+function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
   const flags = new Set<string>();
   const options = new Map<string, string>();
   const positional: string[] = [];
@@ -340,27 +586,18 @@ function parseArgs(argv: string[]): { verb: string | undefined; args: Args; url:
   return {
     verb,
     args: { vhost: options.get("vhost") ?? "/", positional, flags, options },
-    url: options.get("mgmt-url") ?? process.env["WARREN_MGMT_URL"] ?? DEFAULT_URL,
     output: { quiet: flags.has("q") || flags.has("quiet") || flags.has("s") || flags.has("silent"), json: formatter === "json", headers: !flags.has("no-table-headers") },
   };
 }
 
 const HELP = `usage: warren ctl [--mgmt-url http://user:pass@host:15672] [-p vhost] [-q] [--formatter json] <verb> [args]
 
-Talks to a running server's management API (default ${DEFAULT_URL}, or WARREN_MGMT_URL).
+Talks to a running server's management API. Which server: --mgmt-url, else WARREN_MGMT_URL, else
+the local server's <data dir>/fleet/local.json (--data-dir, WARREN_DATA_DIR, default ./data), else
+${DEFAULT_URL}; any but the default is named on stderr.
 
-verbs:
-  status
-  list_queues [column ...]        list_exchanges [column ...]     list_bindings [column ...]
-  list_connections [column ...]   list_channels [column ...]      list_consumers [column ...]
-  list_users  list_vhosts  list_permissions  list_user_permissions <user>
-  add_user <user> <password>      delete_user <user>              change_password <user> <password>
-  set_user_tags <user> [tag ...]
-  add_vhost <vhost> [--description text]                          delete_vhost <vhost>
-  set_permissions <user> <conf> <write> <read>                    clear_permissions <user>
-  purge_queue <queue>             delete_queue <queue> [--if-empty] [--if-unused]
-  close_connection <name> <reason>
-  export_definitions <file | ->   import_definitions <file>
+verbs (warren ctl help VERB for one):
+  ${Object.keys(VERB_HELP).join(" ").replace(/(.{1,96})(\s|$)/g, "$1\n  ").trimEnd()}
 
 Columns are the management API's field names (rabbitmqctl's names are accepted
 where they differ, e.g. source_name, queue_name, channel_pid).`;
@@ -370,14 +607,19 @@ export async function ctlMain(argv: string[], io: { out(s: string): void; err(s:
   err: (s) => process.stderr.write(s + "\n"),
 }): Promise<number> {
   try {
-    const { verb, args, url, output } = parseArgs(argv);
+    const { verb, args, output } = parseArgs(argv);
+    if (verb === "help" && args.positional.length > 0) return helpFor(args.positional[0]!, io);
+    if (verb && verbs[verb] && (args.flags.has("help") || args.flags.has("h"))) return helpFor(verb, io);
     if (!verb || verb === "help" || args.flags.has("help") || args.flags.has("h")) {
       io.out(HELP);
       return verb || args.flags.size > 0 ? 0 : EX_USAGE;
     }
     const f = verbs[verb];
     if (!f) throw new CtlError(`unknown verb '${verb}'. Run 'warren ctl help' for the list.`, EX_USAGE);
-    await f(new MgmtClient(url), args, { ...output, out: io.out, err: io.err });
+    const server = findServer(args.options.get("mgmt-url"), args.options.get("data-dir"));
+    // a script must know which server answered when it is not the one it would guess
+    if (server.source !== "default" && server.source !== "--mgmt-url" && !output.quiet) io.err(`Using the management API at ${new MgmtClient(server.url).target} (from ${server.source})`);
+    await f(new MgmtClient(server.url), args, { ...output, out: io.out, err: io.err });
     return 0;
   } catch (e) {
     if (e instanceof CtlError) {

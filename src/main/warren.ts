@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { Broker } from "../broker/broker.js";
+import { hashPassword } from "../broker/auth.js";
 import { Logger, type LogLevel } from "../lib/logger.js";
 import { Server } from "../server/server.js";
 import type { FsyncPolicy } from "../store/types.js";
@@ -36,6 +38,8 @@ export interface WarrenOptions {
   defaultPass?: string;
   heartbeat?: number;
   maxMessageSize?: number;
+  /** also keep RabbitMQ-format (salted SHA-256) password hashes, for exports RabbitMQ can import */
+  exportRabbitHashes?: boolean;
   /** memory high watermark in bytes (RSS) for the memory alarm; 0 = off */
   memoryHighWatermark?: number;
   /** free-disk low limit in bytes for the disk alarm; 0 = off */
@@ -97,6 +101,28 @@ export const VERSION: string = (() => {
   }
 })();
 
+/** The user the embedded Fleet collector logs in as, and the name its connection announces. */
+const FLEET_USER = "warren-fleet-collector";
+const FLEET_CONNECTION_NAME = "fleet-collector";
+
+/**
+ * The embedded Fleet collector is the broker's own client: it logs in as an internal
+ * administrator (loopback only, a fresh random password each start, so nothing to leak or
+ * guess) and its connection is left out of the management listings unless asked for
+ * (?internal=true) — tooling written for RabbitMQ expects a fresh broker to have no
+ * connections. Agents and CLIs beside the server read the same credentials from
+ * <data-dir>/fleet/local.json (mode 0600) but announce their own connection names, so
+ * they stay listed.
+ */
+function fleetCollectorUser(broker: Broker): { user: string; pass: string } {
+  const pass = randomBytes(24).toString("base64url");
+  broker.putUser({ name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] });
+  broker.setPermission({ user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+  if (!broker.loopbackUsers.includes(FLEET_USER)) broker.loopbackUsers.push(FLEET_USER);
+  broker.isInternalConnection = (c) => c.userName === FLEET_USER && c.clientProperties["connection_name"] === FLEET_CONNECTION_NAME;
+  return { user: FLEET_USER, pass };
+}
+
 export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
   const log = new Logger(opts.logLevel ?? "info");
   const tlsOpts = opts.tls ? loadTls(opts.tls) : null;
@@ -111,6 +137,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     defaultUser: opts.defaultUser,
     defaultPass: opts.defaultPass,
     maxMessageSize: opts.maxMessageSize,
+    exportRabbitHashes: opts.exportRabbitHashes,
   });
   const t0 = Date.now();
   const rec = broker.boot();
@@ -140,8 +167,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     if (dataDir && opts.fleet !== false) {
       try {
         const { startEmbeddedFleet } = await import("../fleet/embedded.js");
-        const user = opts.defaultUser ?? "guest";
-        const pass = opts.defaultPass ?? "guest";
+        const { user, pass } = fleetCollectorUser(broker);
         const f = await startEmbeddedFleet({
           amqpUrl: `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${amqpPort}`,
           mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${m.port}`,

@@ -82,7 +82,12 @@ export class Channel implements ConsumerHost {
   private confirmScheduled = false;
   tx = false;
   txPublishes: { exchange: Exchange; msg: Message; mandatory: boolean }[] = [];
-  txAcks: { kind: "ack" | "reject"; tag: number; multiple: boolean; requeue: boolean }[] = [];
+  /**
+   * Acks/nacks/rejects of the open transaction. As in rabbit_channel, their deliveries leave
+   * `unacked` at once (so basic.recover does not redeliver them) but stay counted against
+   * prefetch until tx.commit settles them; tx.rollback puts them back.
+   */
+  txAcks: { kind: "ack" | "requeue" | "reject"; list: Unacked[] }[] = [];
   /** direct reply-to: the pseudo-queue name and the consumer tag reading it */
   replyTo: { token: string; consumerTag: string } | null = null;
   /** name of the queue last declared on this channel (empty queue name refers to it) */
@@ -258,7 +263,9 @@ export class Channel implements ConsumerHost {
       this.syncsInFlight++;
       store.sync((err) => {
         this.syncsInFlight--;
-        if (this.state === ChannelState.Closed) return;
+        // after our channel.close (Closing) or the client's, nothing but close-ok goes out on
+        // this channel: a late confirm would land on a channel the client may already reuse
+        if (this.state !== ChannelState.Open) return;
         if (err) {
           this.flushConfirms();
           writeConfirm(this.conn.outbox, this.id, seq, true, false);
@@ -285,7 +292,7 @@ export class Channel implements ConsumerHost {
   }
 
   private flushConfirms(): void {
-    if (this.confirmedUpTo <= this.ackSentUpTo || this.state === ChannelState.Closed) return;
+    if (this.confirmedUpTo <= this.ackSentUpTo || this.state !== ChannelState.Open) return;
     const multiple = this.confirmedUpTo - this.ackSentUpTo > 1;
     writeConfirm(this.conn.outbox, this.id, this.confirmedUpTo, multiple, true);
     this.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
@@ -301,9 +308,11 @@ export class Channel implements ConsumerHost {
       this.conn.outbox.wantKick = true;
       return false;
     }
+    // the channel-wide window (rabbit_limiter) holds back every consumer of the channel
+    // while it is full, no-ack ones included (they just do not use it up)
+    if (this.globalPrefetch !== 0 && this.consumerUnacked >= this.globalPrefetch) return false;
     if (c.noAck) return true;
     if (c.prefetch !== 0 && c.unacked >= c.prefetch) return false;
-    if (this.globalPrefetch !== 0 && this.consumerUnacked >= this.globalPrefetch) return false;
     return true;
   }
 
@@ -355,6 +364,9 @@ export class Channel implements ConsumerHost {
 
   /** Collect the deliveries an ack/nack/reject refers to, removing them. */
   takeUnacked(tag: number, multiple: boolean): Unacked[] {
+    // rabbit_channel:collect_acks: with multiple=true the tag itself must be outstanding
+    // (0 means "everything"), else 406 and nothing is settled
+    if (multiple && tag !== 0 && !this.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
     if (multiple) {
       const out: Unacked[] = [];
       for (const [t, u] of this.unacked) {
@@ -373,6 +385,7 @@ export class Channel implements ConsumerHost {
 
   /** Settle deliveries: ack, or requeue / reject. Then let queues deliver again. */
   settle(list: Unacked[], kind: "ack" | "requeue" | "reject"): void {
+    const windowWasFull = this.globalPrefetch !== 0 && this.consumerUnacked >= this.globalPrefetch;
     const touched = new Set<Queue>();
     let rejected: Map<Queue, QueueEntry[]> | null = null;
     // requeue in reverse tag order so each lands back at its original position efficiently
@@ -398,7 +411,28 @@ export class Channel implements ConsumerHost {
       }
     }
     if (rejected) for (const [q, entries] of rejected) q.reject(entries);
+    if (kind === "requeue") for (const q of touched) q.trimToMaxLength();
+    // freed channel-wide credit goes round the channel's consumers, not back to the queue
+    // that was just acked (RabbitMQ's limiter resumes all the queues it blocked)
+    if (windowWasFull && this.consumerUnacked < this.globalPrefetch) this.offerWindow();
     for (const q of touched) q.drain();
+  }
+
+  /** rotating start for offerWindow */
+  private offerFrom = 0;
+
+  /** Let each consumer's queue deliver, starting one further round the channel each time. */
+  private offerWindow(): void {
+    const n = this.consumers.size;
+    if (n === 0) return;
+    const start = this.offerFrom++ % n;
+    let i = 0;
+    for (const c of this.consumers.values()) if (i++ >= start) c.queue.drain();
+    i = 0;
+    for (const c of this.consumers.values()) {
+      if (i++ >= start) break;
+      c.queue.drain();
+    }
   }
 
   /** Requeue everything unacked (channel close, basic.recover). */
@@ -407,6 +441,17 @@ export class Channel implements ConsumerHost {
     const list = [...this.unacked.values()];
     this.unacked.clear();
     this.settle(list, "requeue");
+  }
+
+  /** tx.rollback: the transaction's acks are undone, their deliveries unacked again, in tag order. */
+  restoreTxAcks(): void {
+    if (this.txAcks.length === 0) return;
+    const all = [...this.unacked.values()];
+    for (const a of this.txAcks) all.push(...a.list);
+    this.txAcks = [];
+    all.sort((x, y) => x.tag - y.tag);
+    this.unacked.clear();
+    for (const u of all) this.unacked.set(u.tag, u);
   }
 
   // ---- lifecycle ----------------------------------------------------------
@@ -419,7 +464,9 @@ export class Channel implements ConsumerHost {
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     if (this.replyTo) this.conn.server.replyTo.delete(this.replyTo.token);
-    // state is Closed, so requeued messages are not re-delivered to this channel
+    // state is Closed, so requeued messages are not re-delivered to this channel;
+    // acks of an uncommitted transaction never happened
+    this.restoreTxAcks();
     this.requeueAll();
   }
 

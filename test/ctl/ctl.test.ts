@@ -13,7 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { repoRoot, tempDir, type TestBroker } from "../helpers/broker.js";
-import { Api, amqpUrl, enc, startMgmtBroker, uniq } from "../http/helpers.js";
+import { Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "../http/helpers.js";
 
 let b: TestBroker;
 let api: Api;
@@ -158,4 +158,108 @@ test("status and list_connections talk to the running server", async (t) => {
   const c = await ctl(["list_connections"]);
   assert.equal(c.code, 0, c.err);
   assert.match(c.out, /^user\tpeer_host\tpeer_port\tstate$/m);
+});
+
+// ---- the verbs scripts and health checks use (issue 17); pass against RabbitMQ 3.10.8's rabbitmqctl shapes
+
+test("ping, await_startup and node_health_check succeed on a running server; ping says so", async (t) => {
+  if (skip) return t.skip("no management URL");
+  const p = await ctl(["ping"]);
+  assert.equal(p.code, 0, p.err);
+  assert.equal(p.out.trim().split("\n").pop(), "Ping succeeded");
+  assert.equal((await ctl(["await_startup"])).code, 0);
+  const h = await ctl(["node_health_check"]);
+  assert.equal(h.code, 0, h.err);
+  assert.equal(h.out.trim().split("\n").pop(), "Health check passed");
+});
+
+test("an unreachable server: ping and await_startup --timeout exit 69", async () => {
+  const url = "http://guest:guest@127.0.0.1:1";
+  assert.equal((await ctl(["ping"], url)).code, 69);
+  assert.equal((await ctl(["await_startup", "--timeout", "1"], url)).code, 69);
+});
+
+test("set_policy / list_policies / clear_policy with rabbitmqctl's lines; clearing a missing one exits 69", async (t) => {
+  if (skip) return t.skip("no management URL");
+  await ctl(["add_vhost", V]);
+  let r = await ctl(["set_policy", "-p", V, "--priority", "3", "--apply-to", "queues", "cap", "^cap\\.", '{"max-length":7}']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.trim(), `Setting policy "cap" for pattern "^cap\\." to "{"max-length":7}" with priority "3" for vhost "${V}" ...`);
+  r = await ctl(["list_policies", "-p", V]);
+  assert.deepEqual(r.out.trim().split("\n"), [`Listing policies for vhost "${V}" ...`, "vhost\tname\tpattern\tapply-to\tdefinition\tpriority", `${V}\tcap\t^cap\\.\tqueues\t{"max-length":7}\t3`]);
+  // the policy applies: a matching queue is capped at 7 messages
+  await api.put(`/api/queues/${enc(V)}/cap.q`, {});
+  const q = await eventually(async () => (await api.get(`/api/queues/${enc(V)}/cap.q`)).json?.effective_policy_definition?.["max-length"]);
+  assert.equal(q, 7);
+  r = await ctl(["clear_policy", "-p", V, "cap"]);
+  assert.equal(r.code, 0, r.err);
+  r = await ctl(["clear_policy", "-p", V, "cap"]);
+  assert.equal(r.code, 69);
+  assert.match(r.err, /Parameter does not exist/);
+  assert.equal((await ctl(["set_policy", "bad", "^x", "{not json"])).code, 69);
+});
+
+test("authenticate_user: Success and exit 0, or exit 65 for wrong credentials", async (t) => {
+  if (skip) return t.skip("no management URL");
+  const ok = await ctl(["authenticate_user", "guest", "guest"]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.deepEqual(ok.out.trim().split("\n"), ['Authenticating user "guest" ...', "Success"]);
+  const bad = await ctl(["authenticate_user", "guest", "wrong"]);
+  assert.equal(bad.code, 65);
+  assert.match(bad.err, /failed to authenticate user "guest"/);
+});
+
+test("topic permissions and vhost limits round-trip through the API", async (t) => {
+  if (skip) return t.skip("no management URL");
+  await ctl(["add_vhost", V]);
+  let r = await ctl(["set_topic_permissions", "-p", V, "guest", "amq.topic", "^a", "^b"]);
+  assert.equal(r.code, 0, r.err);
+  r = await ctl(["list_topic_permissions", "-p", V]);
+  assert.ok(r.out.split("\n").includes("guest\tamq.topic\t^a\t^b"), r.out);
+  r = await ctl(["set_vhost_limits", "-p", V, '{"max-connections": 10, "max-queues": 20}']);
+  assert.equal(r.code, 0, r.err);
+  const l = (await api.get(`/api/vhost-limits/${enc(V)}`)).json;
+  assert.deepEqual(l, [{ vhost: V, value: { "max-connections": 10, "max-queues": 20 } }]);
+  assert.equal((await ctl(["clear_vhost_limits", "-p", V])).code, 0);
+  assert.deepEqual((await api.get(`/api/vhost-limits/${enc(V)}`)).json.filter((x: { value: object }) => Object.keys(x.value).length > 0), []);
+  assert.equal((await ctl(["clear_topic_permissions", "-p", V, "guest"])).code, 0);
+});
+
+test("help VERB prints that verb's usage for every verb; an unknown verb exits 64", async () => {
+  const all = (await ctl(["help"], "http://unused:1")).out;
+  const block = all.slice(all.indexOf("verbs (")).split("\n\n")[0]!;
+  const listed = block.split("\n").slice(1).join(" ").split(/\s+/).filter((w) => /^[a-z_]+$/.test(w));
+  assert.ok(listed.length > 40, block);
+  for (const verb of ["ping", "await_startup", "node_health_check", "set_policy", "list_policies", "clear_policy", "set_operator_policy", "set_vhost_limits", "set_user_limits", "set_topic_permissions", "list_topic_permissions", "authenticate_user", "set_parameter", "environment", "report", "list_queues", "add_user"]) {
+    assert.ok(listed.includes(verb), `${verb} listed in help`);
+  }
+  for (const verb of listed) {
+    const r = await ctl(["help", verb], "http://unused:1");
+    assert.equal(r.code, 0, `${verb}: ${r.err}`);
+    assert.ok(r.out.startsWith(`usage: warren ctl ${verb}`), `${verb}: ${r.out}`);
+  }
+  assert.equal((await ctl(["help", "no_such_verb"], "http://unused:1")).code, 64);
+});
+
+test("without --mgmt-url, ctl finds the local server through <data dir>/fleet/local.json and says which it used", async (t) => {
+  if (skip || b.external) return t.skip("warren only: reads a warren data dir");
+  const { mkdirSync } = await import("node:fs");
+  const dataDir = join(dir, "data");
+  mkdirSync(join(dataDir, "fleet"), { recursive: true });
+  const local = join(dataDir, "fleet", "local.json");
+  writeFileSync(local, JSON.stringify({ mgmtUrl: b.mgmtUrl, pid: process.pid }));
+  const env = { ...process.env };
+  delete env["WARREN_MGMT_URL"];
+  const run = (args: string[]): Promise<{ code: number; out: string; err: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [join(repoRoot, "bin", "warren.js"), "ctl", "--data-dir", dataDir, ...args], { timeout: 30_000, env }, (err, out, errOut) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+      });
+    });
+  const r = await run(["list_vhosts"]);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.split("\n").includes("/"), r.out);
+  assert.match(r.err, new RegExp(`^Using the management API at http://127\\.0\\.0\\.1:\\d+ \\(from ${local.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\)$`, "m"));
+  // -q keeps stderr quiet for scripts
+  assert.equal((await run(["-q", "list_vhosts"])).err, "");
 });

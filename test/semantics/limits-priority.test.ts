@@ -73,6 +73,38 @@ test("x-max-length counts ready messages, not unacked ones", async () => {
   await ch.deleteQueue(q);
 });
 
+// rabbit_amqqueue_process:requeue_and_run → maybe_drop_head: requeued messages count against
+// x-max-length again; the queue is trimmed from the head (where the requeued ones go back) and,
+// with a dead-letter exchange, the dropped ones are dead-lettered with reason maxlen.
+test("x-max-length is enforced when unacked messages are requeued (drop-head dead-letters them)", async () => {
+  const q = uniq("maxlen-requeue");
+  const dlq = uniq("maxlen-requeue-dl");
+  const ch = await chan();
+  await ch.assertQueue(dlq, { durable: false });
+  await ch.assertQueue(q, { durable: false, arguments: { "x-max-length": 2, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } });
+  ch.sendToQueue(q, Buffer.from("m1"));
+  ch.sendToQueue(q, Buffer.from("m2"));
+  const h1 = await ch.get(q, { noAck: false });
+  const h2 = await ch.get(q, { noAck: false });
+  assert.ok(h1 && h2);
+  ch.sendToQueue(q, Buffer.from("m3"));
+  ch.sendToQueue(q, Buffer.from("m4"));
+  await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 2, 2000, "2 ready");
+  ch.nackAll(true);
+  await waitUntil(async () => (await ch.checkQueue(dlq)).messageCount === 2, 2000, "2 dead-lettered");
+  assert.deepEqual(await drain(ch, q), ["m3", "m4"]);
+  const dead: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const m = await ch.get(dlq, { noAck: true });
+    assert.ok(m);
+    dead.push(m.content.toString());
+    assert.equal(m.properties.headers!["x-death"]![0]!.reason, "maxlen");
+  }
+  assert.deepEqual(dead.sort(), ["m1", "m2"]);
+  await ch.deleteQueue(q);
+  await ch.deleteQueue(dlq);
+});
+
 // x-max-length-bytes: the total body size of ready messages is bounded; the
 // oldest are dropped until the new message fits.
 test("x-max-length-bytes drops the oldest to fit", async () => {

@@ -185,3 +185,59 @@ test("basic.get-ok message_count and get-empty", async () => {
   assert.equal((await ch.checkQueue(q)).messageCount, 1);
   await ch.deleteQueue(q);
 });
+
+// rabbit_limiter: while the channel-wide window (global=true) is full, the channel's no-ack
+// consumers are held back too (they do not use the window up, but the limiter blocks every
+// queue of the channel); an ack that frees the window lets them run.
+test("global prefetch full: a no-ack consumer on the same channel waits for an ack", async () => {
+  const q1 = uniq("qos-glob-ack");
+  const q2 = uniq("qos-glob-noack");
+  const ch = await sem.channel();
+  await fill(ch, q1, 3);
+  await fill(ch, q2, 3);
+  await ch.prefetch(1, true);
+  const manual = new Inbox<amqp.ConsumeMessage>();
+  let ackOnArrival = false;
+  await ch.consume(q1, (m) => {
+    if (!m) return;
+    manual.push(m);
+    if (ackOnArrival) ch.ack(m);
+  }, { noAck: false });
+  await manual.waitFor(1);
+  const noAck = new Inbox<amqp.ConsumeMessage>();
+  await ch.consume(q2, (m) => m && noAck.push(m), { noAck: true });
+  await sleep(SETTLE);
+  assert.equal(noAck.items.length, 0, "no-ack consumer held back while the window is full");
+  // from now on the window keeps freeing: the no-ack consumer gets its share
+  ackOnArrival = true;
+  ch.ack(manual.items[0]!);
+  await noAck.waitFor(3);
+  await manual.waitFor(3);
+  await ch.deleteQueue(q1);
+  await ch.deleteQueue(q2);
+});
+
+// rabbit_limiter:notify_queues: credit freed by an ack is offered to every queue the channel's
+// window held back, not only to the queue that was acked — with prefetch 1 (global) and
+// consumers on three queues of one channel, the first ten deliveries come from more than one
+// queue (RabbitMQ picks the first queue to resume at random; all of them grouped would be a
+// one-in-20,000 chance), and every message is delivered.
+test("global prefetch 1 over three queues on one channel: freed credit rotates over the queues", async () => {
+  const qs = [uniq("qos-rot-a"), uniq("qos-rot-b"), uniq("qos-rot-c")];
+  const ch = await sem.channel();
+  for (const q of qs) await fill(ch, q, 10);
+  await ch.prefetch(1, true);
+  const order: string[] = [];
+  const all = new Inbox<string>();
+  for (const q of qs) {
+    await ch.consume(q, (m) => {
+      if (!m) return;
+      order.push(q);
+      all.push(q);
+      ch.ack(m);
+    }, { noAck: false });
+  }
+  await all.waitFor(30, 10_000);
+  assert.ok(new Set(order.slice(0, 10)).size > 1, `first ten deliveries all from one queue: ${order.slice(0, 10).join(" ")}`);
+  for (const q of qs) await ch.deleteQueue(q);
+});

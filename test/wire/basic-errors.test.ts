@@ -2,7 +2,9 @@
  * Wire conformance: basic.*, tx.* and confirm.* misuse.
  *
  * Pins down rabbit_channel (RabbitMQ 3.10): unknown or already-acked delivery
- * tags are 406 "unknown delivery tag N" (ack, nack, reject); basic.qos with a
+ * tags are 406 "unknown delivery tag N" (ack, nack, reject; with multiple=true
+ * too, when that very tag is not outstanding); a consumer x-priority that is not
+ * an integer is 406 "invalid arg"; basic.qos with a
  * prefetch_size, basic.recover requeue=false are 540 NOT_IMPLEMENTED and close
  * the connection; a reused consumer tag is 530 NOT_ALLOWED (connection); an
  * exclusive consumer conflicts with others (403 "in exclusive use"); another
@@ -14,7 +16,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { M, args, Args, headerFrame, frame, FRAME_BODY } from "../helpers/raw-client.js";
+import { M, args, Args, headerFrame, bodyFrame, methodFrame, decodeClose, frame, FRAME_BODY } from "../helpers/raw-client.js";
 import { wireEnv, runErrorCase, declareQueue, assertConnectionUsable, assertClose, uniq, type WireEnv, type ErrorCase, type CaseCtx } from "./wire-helpers.js";
 
 let env: WireEnv;
@@ -88,6 +90,50 @@ const cases: ErrorCase[] = [
     scope: "channel", code: 406, classId: 60, methodId: 90,
     text: "PRECONDITION_FAILED - unknown delivery tag 3",
   },
+  {
+    // rabbit_channel:collect_acks: multiple=true needs the tag itself outstanding, even when
+    // lower tags are (they are not acked either)
+    name: "basic.ack multiple=true of a tag never delivered (tag 1 outstanding): 406",
+    setup: getOneUnacked,
+    trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(5, true)),
+    scope: "channel", code: 406, classId: 60, methodId: 80,
+    text: "PRECONDITION_FAILED - unknown delivery tag 5",
+  },
+  {
+    name: "basic.nack multiple=true of a tag never delivered (tag 1 outstanding): 406",
+    setup: getOneUnacked,
+    trigger: ({ c }) => c.sendMethod(1, M.basicNack, args.basicNack(7, true)),
+    scope: "channel", code: 406, classId: 60, methodId: 120,
+    text: "PRECONDITION_FAILED - unknown delivery tag 7",
+  },
+  {
+    name: "basic.ack multiple=true with nothing outstanding: 406",
+    trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(2, true)),
+    scope: "channel", code: 406, classId: 60, methodId: 80,
+    text: "PRECONDITION_FAILED - unknown delivery tag 2",
+  },
+  // rabbit_amqqueue:check_consumer_args: x-priority must be an integer, x-cancel-on-ha-failover a bool
+  ...([["longstr", "high"], ["double", { type: "d", value: 1.5 }], ["bool", true]] as const).map(([type, value]): ErrorCase => ({
+    name: `basic.consume with x-priority of type ${type}: 406`,
+    setup: async ({ c, q }) => { await declareQueue(c, 1, q, { exclusive: true }); },
+    trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "", { arguments: { "x-priority": value } })),
+    scope: "channel", code: 406, classId: 60, methodId: 20,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${q}' in vhost '${vhost}': "expected integer, got ${type}"`,
+  })),
+  {
+    name: "basic.consume with x-cancel-on-ha-failover not a bool: 406",
+    setup: async ({ c, q }) => { await declareQueue(c, 1, q, { exclusive: true }); },
+    trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "", { arguments: { "x-cancel-on-ha-failover": "yes" } })),
+    scope: "channel", code: 406, classId: 60, methodId: 20,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-cancel-on-ha-failover' for queue '${q}' in vhost '${vhost}': {unacceptable_type,longstr}`,
+  },
+  // rabbit_basic:header_routes: a CC or BCC header that is not an array is refused
+  ...([["CC", "k", "longstr"], ["BCC", "k", "longstr"], ["CC", { a: 1 }, "table"], ["BCC", 7, "signedint"]] as const).map(([h, v, type]): ErrorCase => ({
+    name: `publish with a ${h} header of type ${type}: 406`,
+    trigger: ({ c }) => c.publish(1, "amq.direct", "k", "m", { props: { headers: { [h]: v } } }),
+    scope: "channel", code: 406, classId: 60, methodId: 40,
+    text: `PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"${h}",${type}}`,
+  })),
   {
     name: "basic.qos with prefetch_size: connection.close 540",
     trigger: ({ c }) => c.sendMethod(1, M.basicQos, args.basicQos(1, 0)),
@@ -255,6 +301,43 @@ test("message larger than max_message_size: 406", { timeout: 60_000 }, async () 
     assertClose(close, 406, `PRECONDITION_FAILED - message size ${maxSize + 1} is larger than configured max size ${maxSize}`, 60, 40);
     await assertConnectionUsable(c, 2);
   } finally {
+    await c.close();
+  }
+});
+
+// rabbit_channel (RabbitMQ 3.10): once the server has sent channel.close, nothing but that
+// close is sent on the channel — not the confirms of persistent messages published just before
+// the error (warren once sent a late basic.ack after the close, which clients that reuse the
+// channel number read as an ack on the new channel). The persistent publishes and the failing
+// one go out in one write, so their confirms are still waiting for the disk when the 404 closes
+// the channel.
+test("confirm channel closed by an error: no late basic.ack after channel.close, none on the reopened channel", async () => {
+  const c = await env.openWithChannel();
+  const q = uniq("wire-late-ack");
+  try {
+    c.sendMethod(1, M.confirmSelect, new Args().bit(false).build());
+    await c.expect(1, M.confirmSelectOk);
+    await declareQueue(c, 1, q, { durable: true });
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      frames.push(methodFrame(1, M.basicPublish, args.basicPublish("", q)), headerFrame(1, 1, { deliveryMode: 2 }), bodyFrame(1, "m"));
+    }
+    frames.push(methodFrame(1, M.basicPublish, args.basicPublish(uniq("wire-missing-x"), "k")), headerFrame(1, 1), bodyFrame(1, "x"));
+    c.send(Buffer.concat(frames));
+    // acks that were ready before the error may come first
+    let close = await c.next(5000);
+    while (close.classId === 60 && close.methodId === 80) close = await c.next(5000);
+    assert.equal(`${close.classId}.${close.methodId}`, "20.40", "channel.close");
+    assertClose(decodeClose(close), 404, /^NOT_FOUND - no exchange 'wire-missing-x-[0-9a-f]+' in vhost '.*'$/, 60, 40);
+    // frames before the close may include acks; after it, silence until we answer
+    await c.expectSilence(500);
+    c.sendMethod(1, M.channelCloseOk);
+    await c.openChannel(1);
+    c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { passive: true }));
+    const next = await c.next(5000);
+    assert.equal(`${next.classId}.${next.methodId}`, "50.11", `expected queue.declare-ok on the reopened channel, got ${next.classId}.${next.methodId}`);
+  } finally {
+    c.sendMethod(1, M.queueDelete, args.queueDelete(q));
     await c.close();
   }
 });

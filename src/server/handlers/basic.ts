@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { AmqpError, NOT_ALLOWED, NOT_IMPLEMENTED, accessRefused, notFound, preconditionFailed } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import { Consumer } from "../../broker/consumer.js";
-import { asNumber } from "../../broker/args.js";
+import { asNumber, isIntegerValue, typeName } from "../../broker/args.js";
+import type { FieldTable } from "../../amqp/field-table.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
 import { writeGetOk } from "../frames-out.js";
@@ -49,6 +50,7 @@ export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void 
   if (a.exclusive && q.consumers.length > 0) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   if (q.consumers.some((c) => c.exclusive)) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   const args = a.arguments ?? {};
+  checkConsumerArgs(args, name, vh.name);
   const prio = asNumber(args["x-priority"]) ?? 0;
   const c = new Consumer(tag, q, ch, a.noAck, a.exclusive, prio, ch.prefetchCount, args, {
     connectionName: conn.name,
@@ -59,6 +61,18 @@ export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void 
   if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CONSUME_OK, { consumerTag: tag });
   // consume-ok must precede the first delivery
   q.addConsumer(c);
+}
+
+/** rabbit_amqqueue:check_consumer_args: the consumer arguments RabbitMQ knows must have their type. */
+function checkConsumerArgs(args: FieldTable, queue: string, vhost: string): void {
+  const prio = args["x-priority"];
+  if (prio !== undefined && !isIntegerValue(prio)) {
+    throw preconditionFailed(`invalid arg 'x-priority' for queue '${queue}' in vhost '${vhost}': "expected integer, got ${typeName(prio)}"`);
+  }
+  const cancelOnFailover = args["x-cancel-on-ha-failover"];
+  if (cancelOnFailover !== undefined && typeof cancelOnFailover !== "boolean") {
+    throw preconditionFailed(`invalid arg 'x-cancel-on-ha-failover' for queue '${queue}' in vhost '${vhost}': {unacceptable_type,${typeName(cancelOnFailover)}}`);
+  }
 }
 
 function consumeReplyTo(conn: Connection, ch: Channel, a: M.BasicConsume, tag: string): void {
@@ -126,8 +140,7 @@ export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
 export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, a.multiple);
-    ch.txAcks.push({ kind: "ack", tag: a.deliveryTag, multiple: a.multiple, requeue: false });
+    ch.txAcks.push({ kind: "ack", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), "ack");
@@ -136,8 +149,7 @@ export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
 export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, a.multiple);
-    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: a.multiple, requeue: a.requeue });
+    ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), a.requeue ? "requeue" : "reject");
@@ -146,16 +158,10 @@ export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
 export function reject(conn: Connection, ch: Channel, a: M.BasicReject): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, false);
-    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: false, requeue: a.requeue });
+    ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, false) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, false), a.requeue ? "requeue" : "reject");
-}
-
-function validateTag(ch: Channel, tag: number, multiple: boolean): void {
-  if (multiple && tag === 0) return;
-  if (!ch.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
 }
 
 /** basic.recover(requeue=true): redeliver everything unacked. requeue=false is not supported by RabbitMQ. */
