@@ -28,7 +28,7 @@ const cleanup = [];
 try {
   while (!existsSync(join(dataDir, "fleet", "operator.pub"))) await sleep(100);
   for (const name of ["web1", "web2"]) {
-    const c = spawn(process.execPath, [join(root, "dist/src/fleet/bin.js"), "agent", "--name", name, "--groups", "web", "--heartbeat", "2s", "--url", amqpUrl, "--data-dir", dataDir], { stdio: "ignore" });
+    const c = spawn(process.execPath, [join(root, "dist/src/fleet/bin.js"), "agent", "--name", name, "--groups", "web", "--heartbeat", "2s", "--data-dir", dataDir], { stdio: "ignore" });
     children.push(c);
   }
   // the work-queue tutorial: one producer, two workers with prefetch 1
