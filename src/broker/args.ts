@@ -74,3 +74,82 @@ export function renderValue(v: FieldValue | undefined): string {
   if (Buffer.isBuffer(v)) return v.toString();
   return String(v);
 }
+
+// ---- redeclare equivalence (rabbit_misc:assert_args_equivalence) ----------------
+
+/** The value as an integer when it has an integer type (Erlang does not tell int widths apart). */
+function integerOf(v: FieldValue): bigint | undefined {
+  if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : undefined;
+  if (typeof v === "bigint") return v;
+  if (v instanceof TypedValue && "bBsuIilT".includes(v.type)) return BigInt(v.value);
+  return undefined;
+}
+
+function floatOf(v: FieldValue): number | undefined {
+  if (typeof v === "number") return Number.isInteger(v) ? undefined : v;
+  if (v instanceof TypedValue && (v.type === "d" || v.type === "f")) return Number(v.value);
+  return undefined;
+}
+
+/**
+ * Are two argument values the same for RabbitMQ? Integers compare by value whatever
+ * their wire type (a TTL declared as a short matches one redeclared as a long); an
+ * integer never equals a float (10000 is not 1.0e4); other values compare exactly.
+ */
+export function argValuesEquivalent(a: FieldValue, b: FieldValue): boolean {
+  const ia = integerOf(a);
+  const ib = integerOf(b);
+  if (ia !== undefined || ib !== undefined) return ia === ib;
+  const fa = floatOf(a);
+  const fb = floatOf(b);
+  if (fa !== undefined || fb !== undefined) return fa === fb;
+  return valueKey(a) === valueKey(b);
+}
+
+/** A float as Erlang's ~p prints it: shortest digits, "100.0", "1.0e4", "0.001". */
+export function erlangFloat(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const [mant, expS] = x.toExponential().split("e");
+  const exp = Number(expS);
+  const neg = mant!.startsWith("-");
+  const digits = mant!.replace("-", "").replace(".", "");
+  const sci = `${digits[0]}.${digits.length > 1 ? digits.slice(1) : "0"}e${exp}`;
+  let fixed: string;
+  if (exp >= 0) {
+    const int = digits.length > exp + 1 ? digits.slice(0, exp + 1) : digits.padEnd(exp + 1, "0");
+    const frac = digits.length > exp + 1 ? digits.slice(exp + 1) : "0";
+    fixed = `${int}.${frac}`;
+  } else {
+    fixed = `0.${"0".repeat(-exp - 1)}${digits}`;
+  }
+  return (neg ? "-" : "") + (sci.length < fixed.length ? sci : fixed);
+}
+
+/** A value as RabbitMQ prints it in equivalence errors (Erlang's ~s for strings, ~p otherwise). */
+function erlangValue(v: FieldValue): string {
+  const f = floatOf(v);
+  if (f !== undefined) return erlangFloat(f);
+  return renderValue(v);
+}
+
+/**
+ * rabbit_misc:assert_args_equivalence: compare the arguments in `keys` only (others are
+ * not part of a queue's or exchange's identity) and return RabbitMQ's 406 text for the
+ * first that differs, e.g. "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/':
+ * received '2000' but current is '1000'", or "... received none but current is the value
+ * '10' of type 'long'" when only one side has it.
+ */
+export function argsInequivalence(resource: string, current: FieldTable, received: FieldTable, keys: readonly string[]): string | undefined {
+  for (const k of keys) {
+    const cur = current[k];
+    const got = received[k];
+    if (cur === undefined && got === undefined) continue;
+    if (cur !== undefined && got !== undefined) {
+      if (argValuesEquivalent(cur, got)) continue;
+      return `inequivalent arg '${k}' for ${resource}: received '${erlangValue(got)}' but current is '${erlangValue(cur)}'`;
+    }
+    const typed = (v: FieldValue | undefined) => (v === undefined ? "none" : `the value '${erlangValue(v)}' of type '${typeName(v)}'`);
+    return `inequivalent arg '${k}' for ${resource}: received ${typed(got)} but current is ${typed(cur)}`;
+  }
+  return undefined;
+}

@@ -8,7 +8,7 @@
  * definitions log at boot and what definitions import uses — one code path.
  */
 import type { FieldTable } from "../amqp/field-table.js";
-import { accessRefused, notAllowed, notFound } from "../amqp/errors.js";
+import { accessRefused, notAllowed, notFound, type AmqpError } from "../amqp/errors.js";
 import type { DefinitionsStore, MessageStore, RecoveredMessage } from "../store/types.js";
 import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
@@ -16,7 +16,8 @@ import { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
 import { matchPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
-import { hashPassword, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 
 export interface BrokerOptions {
   store: MessageStore | null;
@@ -28,6 +29,11 @@ export interface BrokerOptions {
   loopbackUsers?: string[];
   /** largest message body accepted (RabbitMQ max_message_size, default 128 MiB) */
   maxMessageSize?: number;
+  /**
+   * keep each user's password also as RabbitMQ's salted SHA-256 so definitions exports import
+   * into RabbitMQ with working passwords (off by default: that hash is fast to brute-force)
+   */
+  exportRabbitHashes?: boolean;
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
@@ -36,6 +42,8 @@ export interface ConnectionInfo {
   readonly name: string;
   readonly userName: string;
   readonly vhostName: string;
+  /** what the client announced in start-ok (connection_name, product, capabilities) */
+  readonly clientProperties: FieldTable;
   info(): Record<string, unknown>;
   channelsInfo(): Record<string, unknown>[];
   consumersInfo(): Record<string, unknown>[];
@@ -45,6 +53,12 @@ export interface ConnectionInfo {
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new Map<string, User>();
+  /**
+   * Connections the broker makes to itself (the embedded Fleet collector), set by the
+   * composition root. Management listings leave them out unless asked (?internal=true),
+   * so RabbitMQ tooling sees a fresh broker without connections.
+   */
+  isInternalConnection: (c: ConnectionInfo) => boolean = () => false;
   /** key: vhost \0 user */
   readonly permissions = new Map<string, Permission>();
   /** bumped on every change to `permissions`: channels cache their last granted check against it */
@@ -55,6 +69,9 @@ export class Broker implements VHostEvents {
   readonly store: MessageStore | null;
   readonly loopbackUsers: string[];
   readonly maxMessageSize: number;
+  /** per-source throttle and concurrency limit for password checks (AMQP and HTTP) */
+  readonly loginGuard = new LoginGuard();
+  readonly exportRabbitHashes: boolean;
   readonly startedAt = Date.now();
   /**
    * Global counters (management overview, Prometheus). They only grow: closed
@@ -80,6 +97,7 @@ export class Broker implements VHostEvents {
     this.defs = opts.definitions;
     this.loopbackUsers = opts.loopbackUsers ?? ["guest"];
     this.maxMessageSize = opts.maxMessageSize ?? 128 * 1024 * 1024;
+    this.exportRabbitHashes = opts.exportRabbitHashes ?? false;
   }
 
   /** Replay definitions and recover messages; create defaults on first boot. */
@@ -101,8 +119,16 @@ export class Broker implements VHostEvents {
       const user = this.opts.defaultUser ?? "guest";
       const pass = this.opts.defaultPass ?? "guest";
       this.apply({ op: "vhost.add", name: "/" });
-      this.apply({ op: "user.add", name: user, ...hashPassword(pass), tags: ["administrator"] });
+      this.apply({ op: "user.add", name: user, ...hashPassword(pass, this.exportRabbitHashes), tags: ["administrator"] });
       this.apply({ op: "permission.set", user, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+    }
+    if (!this.exportRabbitHashes) {
+      // weak RabbitMQ-format hashes kept by an earlier run: drop them unless the operator asks for them
+      for (const u of [...this.users.values()]) {
+        if (u.hashingAlgorithm !== "warren_scrypt" || !u.exportHash) continue;
+        const { exportHash: _weak, ...strong } = u;
+        this.putUser(strong);
+      }
     }
     let recovered = 0;
     let durableQueues = 0;
@@ -175,7 +201,7 @@ export class Broker implements VHostEvents {
         this.getVhost(s("vhost")).deleteExchange(s("name"), false);
         return;
       case "queue.declare":
-        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false);
+        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false, false, "never");
         return;
       case "queue.delete":
         this.getVhost(s("vhost")).deleteQueue(s("name"), false, false, null);
@@ -331,19 +357,41 @@ export class Broker implements VHostEvents {
   }
 
   /**
-   * PLAIN/AMQPLAIN login. Returns the user or throws ACCESS_REFUSED with
-   * RabbitMQ's text; `loopback` is whether the peer address is a loopback one.
+   * PLAIN/AMQPLAIN login (also the management API's basic auth). Resolves to the user or
+   * rejects with ACCESS_REFUSED and RabbitMQ's text; `loopback` is whether the peer
+   * address is a loopback one, `address` the peer address failures are counted under.
+   * A password verified before skips the throttle, so an attacker hammering from a
+   * client's address never locks that client out.
    */
-  authenticate(name: string, password: string, loopback: boolean): User {
+  async authenticate(name: string, password: string, loopback: boolean, address?: string): Promise<User> {
+    const refused = (): AmqpError => accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
+    const source = LoginGuard.sourceOf(address);
     const u = this.users.get(name);
-    if (!u || !verifyPassword(u, password)) {
-      throw accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
+    if (!u || !knownGood(u, password)) {
+      if (this.loginGuard.lockedFor(source) > 0) {
+        this.loginGuard.throttled++;
+        throw refused();
+      }
+      let ok = false;
+      if (u) {
+        try {
+          ok = await this.loginGuard.hashSlot(() => verifyPassword(u, password));
+        } catch {
+          throw refused(); // too many logins already waiting for a hash
+        }
+      }
+      // the user may have been deleted or given a new password while we hashed
+      if (!ok || this.users.get(name)?.passwordHash !== u!.passwordHash) {
+        this.loginGuard.failed(source);
+        if (this.loginGuard.lockedFor(source) > 0 && this.loginGuard.failuresOf(source) === FREE_FAILURES) {
+          this.log.warn(`login: ${FREE_FAILURES} failed logins from ${source} within a minute; refusing its logins for a while`);
+        }
+        throw refused();
+      }
     }
-    if (!loopback && this.loopbackUsers.includes(name)) {
-      throw accessRefused(`Login was refused using authentication mechanism PLAIN. For details see the broker logfile.`);
-    }
-    // a scrypt user from before export hashes existed: make its RabbitMQ-compatible hash now
-    if (u.hashingAlgorithm === "warren_scrypt" && !u.exportHash) this.putUser({ ...u, exportHash: rabbitSha256Hash(password) });
+    if (!loopback && this.loopbackUsers.includes(name)) throw refused();
+    // the operator wants RabbitMQ-importable exports: make the hash for a user that predates it
+    if (this.exportRabbitHashes && u!.hashingAlgorithm === "warren_scrypt" && !u!.exportHash) this.putUser({ ...u!, exportHash: rabbitSha256Hash(password) });
     return this.users.get(name)!;
   }
 

@@ -28,8 +28,8 @@ export class Message implements StorableMessage {
     public propertiesRaw: Buffer,
     public body: Buffer | null,
     public bodySize: number,
-    /** wall-clock ms at publish; used for per-message TTL */
-    public readonly publishedAt: number,
+    /** wall-clock ms when enqueued (publish, or tx.commit in a transaction): the TTL clock starts here */
+    public publishedAt: number,
   ) {}
 
   get persistent(): boolean {

@@ -84,9 +84,13 @@ export function parseQueueArgs(args: FieldTable, queue: string, vhost: string): 
   };
 }
 
-/** Arguments whose values must be equivalent on redeclare (RabbitMQ's list). */
+/**
+ * Arguments whose values must be equivalent on redeclare: the classic queue's arguments in
+ * RabbitMQ 3.10 (x-queue-type is compared separately: missing means "the current type"),
+ * plus x-delivery-limit, which warren also honours on classic queues.
+ */
 export const EQUIVALENCE_ARGS = [
   "x-expires", "x-message-ttl", "x-max-length", "x-max-length-bytes", "x-overflow",
-  "x-dead-letter-exchange", "x-dead-letter-routing-key", "x-max-priority", "x-queue-type",
-  "x-single-active-consumer", "x-delivery-limit",
+  "x-dead-letter-exchange", "x-dead-letter-routing-key", "x-max-priority",
+  "x-single-active-consumer", "x-queue-mode", "x-queue-version", "x-delivery-limit",
 ];

@@ -47,41 +47,31 @@ export class Router {
     const mark = ++epoch;
     this.nMatched = 0;
     this.nVisited = 0;
-    this.routeFrom(ex, routingKey, headers, mark, 0);
+    let extra: string[] | null = null;
     if (headers !== undefined) {
-      this.routeKeys(ex, headers["CC"], headers, mark);
-      this.routeKeys(ex, headers["BCC"], headers, mark);
+      extra = addKeys(extra, headers["CC"]);
+      extra = addKeys(extra, headers["BCC"]);
     }
-    if (bcc !== null) this.routeKeys(ex, bcc, headers, mark);
+    if (bcc !== null) extra = addKeys(extra, bcc);
+    this.routeFrom(ex, routingKey, extra, headers, mark, 0);
     return this.nMatched;
   }
 
-  /** CC/BCC: each extra key walks the exchange graph afresh (it may reach the same exchanges). */
-  private routeKeys(ex: Exchange, keys: unknown, headers: FieldTable | undefined, mark: number): void {
-    if (!Array.isArray(keys)) return;
-    for (const k of keys) {
-      if (typeof k !== "string") continue;
-      this.nVisited = 0;
-      this.routeFrom(ex, k, headers, mark, 0);
-    }
-  }
-
-  /** Route from `ex`, using scratch[start ..] for its destinations. */
-  private routeFrom(ex: Exchange, routingKey: string, headers: FieldTable | undefined, mark: number, start: number): void {
+  /**
+   * Route from `ex`, using scratch[start ..] for its destinations. With sender-selected keys
+   * (CC/BCC), every exchange reached is routed with the routing key and all of them, as
+   * rabbit_exchange:route does with a message's routing keys — also past exchange bindings.
+   */
+  private routeFrom(ex: Exchange, routingKey: string, extra: string[] | null, headers: FieldTable | undefined, mark: number, start: number): void {
     const visited = this.visited;
     for (let i = 0; i < this.nVisited; i++) if (visited[i] === ex) return;
     visited[this.nVisited++] = ex;
     const scratch = this.scratch;
-    let end = start;
-    if (ex.name === "") {
-      const q = this.vhost.queues.get(routingKey);
-      if (q) scratch[end++] = q;
-    } else {
-      end = ex.route(routingKey, headers, scratch, start);
-    }
+    let end = this.routeOne(ex, routingKey, headers, start);
+    if (extra !== null) for (let i = 0; i < extra.length; i++) end = this.routeOne(ex, extra[i]!, headers, end);
     if (end === start && ex.alternateExchange !== undefined) {
       const ae = this.vhost.exchanges.get(ex.alternateExchange);
-      if (ae) this.routeFrom(ae, routingKey, headers, mark, start);
+      if (ae) this.routeFrom(ae, routingKey, extra, headers, mark, start);
     }
     for (let i = start; i < end; i++) {
       const d = scratch[i]!;
@@ -92,9 +82,17 @@ export class Router {
         }
       } else {
         // the nested walk uses the scratch space after ours
-        this.routeFrom(d as Exchange, routingKey, headers, mark, end);
+        this.routeFrom(d as Exchange, routingKey, extra, headers, mark, end);
       }
     }
+  }
+
+  /** One exchange, one key: destinations into scratch[at ..]; returns the new end. */
+  private routeOne(ex: Exchange, key: string, headers: FieldTable | undefined, at: number): number {
+    if (ex.name !== "") return ex.route(key, headers, this.scratch, at);
+    const q = this.vhost.queues.get(key);
+    if (q) this.scratch[at++] = q;
+    return at;
   }
 
   /**
@@ -147,15 +145,15 @@ export class Router {
 
 function stripBcc(msg: Message): void {
   const { BCC: bcc, ...rest } = msg.properties.headers!;
-  if (Array.isArray(bcc)) {
-    const keys: string[] = [];
-    addKeys(keys, bcc);
-    if (keys.length > 0) msg.bcc = keys;
-  }
+  const keys = addKeys(null, bcc);
+  if (keys !== null) msg.bcc = keys;
   msg.properties = { ...msg.properties, headers: rest };
   msg.propertiesRaw = encodeProperties(msg.properties);
 }
 
-function addKeys(keys: string[], v: unknown): void {
-  if (Array.isArray(v)) for (const k of v) if (typeof k === "string") keys.push(k);
+/** Append the string routing keys of a CC/BCC array (rabbit_basic takes the longstr ones). */
+function addKeys(keys: string[] | null, v: unknown): string[] | null {
+  if (!Array.isArray(v)) return keys;
+  for (const k of v) if (typeof k === "string") (keys ??= []).push(k);
+  return keys;
 }

@@ -11,7 +11,7 @@ import {
   AmqpError, COMMAND_INVALID, accessRefused, notFound, preconditionFailed, resourceLocked,
 } from "../amqp/errors.js";
 import type { MessageStore } from "../store/types.js";
-import { renderValue, stableKey, typeName } from "./args.js";
+import { argsInequivalence, renderValue } from "./args.js";
 import { Exchange, type Binding, type Destination, type ExchangeOptions } from "./exchanges/exchange.js";
 import { DirectExchange } from "./exchanges/direct.js";
 import { FanoutExchange } from "./exchanges/fanout.js";
@@ -19,6 +19,9 @@ import { TopicExchange } from "./exchanges/topic.js";
 import { HeadersExchange } from "./exchanges/headers.js";
 import { Queue, type DeadLetterReason, type QueueOptions, type QueueOwner } from "./queue.js";
 import { parseQueueArgs, EQUIVALENCE_ARGS } from "./queue-args.js";
+
+/** rabbit_exchange:assert_args_equivalence: the only exchange argument that must match on redeclare */
+const EXCHANGE_EQUIVALENCE_ARGS = ["alternate-exchange"];
 import type { QueueEntry } from "./message.js";
 import { Router } from "./router.js";
 import { deadLetterMessage } from "./dead-letter.js";
@@ -73,6 +76,7 @@ export class VHost implements QueueOwner {
   }
 
   declareExchange(name: string, type: string, opts: ExchangeOptions, passive: boolean): Exchange {
+    name = stripCrLf(name);
     const existing = this.exchanges.get(name);
     if (passive) {
       if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
@@ -84,9 +88,8 @@ export class VHost implements QueueOwner {
       throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
     }
     if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
-    if (name.startsWith("amq.") && !existing) {
-      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
-    }
+    // for exchanges the rule applies to new names only (redeclaring amq.direct is fine)
+    if (!existing) checkReservedName("exchange", name);
     if (existing) {
       const eq = (what: string, got: unknown, cur: unknown) => {
         if (got !== cur) throw preconditionFailed(`inequivalent arg '${what}' for exchange '${name}' in vhost '${this.name}': received '${String(got)}' but current is '${String(cur)}'`);
@@ -95,9 +98,9 @@ export class VHost implements QueueOwner {
       eq("durable", opts.durable, existing.durable);
       eq("auto_delete", opts.autoDelete, existing.autoDelete);
       eq("internal", opts.internal, existing.internal);
-      if (stableKey(opts.arguments) !== stableKey(existing.options.arguments)) {
-        throw preconditionFailed(`inequivalent arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}': received none but current is the value '${renderValue(existing.options.arguments["alternate-exchange"])}' of type 'longstr'`);
-      }
+      // rabbit_exchange:assert_args_equivalence compares alternate-exchange only
+      const diff = argsInequivalence(`exchange '${name}' in vhost '${this.name}'`, existing.options.arguments, opts.arguments, EXCHANGE_EQUIVALENCE_ARGS);
+      if (diff) throw preconditionFailed(diff);
       return existing;
     }
     const ex = makeExchange(type, this.name, name, opts);
@@ -108,6 +111,7 @@ export class VHost implements QueueOwner {
   }
 
   deleteExchange(name: string, ifUnused: boolean): void {
+    name = stripCrLf(name);
     if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
     const ex = this.exchanges.get(name);
     if (!ex) return; // RabbitMQ: deleting a missing exchange succeeds
@@ -151,12 +155,22 @@ export class VHost implements QueueOwner {
 
   /** Exclusive queues are visible only to their owner connection. */
   checkExclusive(q: Queue, owner: object | null): void {
-    if (q.exclusive && q.exclusiveOwner !== owner) {
-      throw resourceLocked(`cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
-    }
+    if (q.exclusive && q.exclusiveOwner !== owner) throw this.locked(q);
   }
 
-  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean, serverNamed = false): Queue {
+  private locked(q: Queue): AmqpError {
+    return resourceLocked(`cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
+  }
+
+  /**
+   * queue.declare. `reserved` is how the 'amq.*' name rule applies: "always" for AMQP clients
+   * (rabbit_channel:check_name: a non-passive declare may not name an 'amq.*' queue, existing
+   * or not), "new" for the management API, "never" for boot replay and definitions import
+   * (durable server-named amq.gen-… queues come back). Server-named queues are exempt.
+   */
+  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean, serverNamed = false, reserved: "always" | "new" | "never" = "new"): Queue {
+    name = stripCrLf(name);
+    if (!passive && reserved === "always" && !serverNamed) checkReservedName("queue", name);
     const existing = this.queues.get(name);
     if (passive) {
       if (!existing) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
@@ -165,12 +179,15 @@ export class VHost implements QueueOwner {
       return existing;
     }
     if (existing) {
+      // rabbit_amqqueue:check_exclusivity: the declared exclusive flag must match too
+      // (an exclusive redeclare of a shared queue is refused like another owner's)
+      if (existing.exclusive !== opts.exclusive) throw this.locked(existing);
       this.checkExclusive(existing, owner);
       this.checkQueueEquivalence(existing, opts);
       existing.touch();
       return existing;
     }
-    if (name.startsWith("amq.") && !serverNamed) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    if (reserved === "new" && !serverNamed) checkReservedName("queue", name);
     const settings = parseQueueArgs(opts.arguments, name, this.name);
     if (settings.queueType === "quorum" || settings.queueType === "stream") {
       // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues
@@ -195,24 +212,16 @@ export class VHost implements QueueOwner {
     };
     if (opts.durable !== q.durable) fail("durable", opts.durable, q.durable);
     if (opts.autoDelete !== q.autoDelete) fail("auto_delete", opts.autoDelete, q.autoDelete);
-    for (const k of EQUIVALENCE_ARGS) {
-      const got = opts.arguments[k];
-      const cur = q.arguments[k];
-      if (got === undefined && cur === undefined) continue;
-      // RabbitMQ treats a missing x-queue-type as the current type
-      if (k === "x-queue-type" && got === undefined) continue;
-      if (got !== undefined && cur !== undefined && stableKey({ k: got }) === stableKey({ k: cur })) continue;
-      if (got !== undefined && cur !== undefined && typeof got === typeof cur && renderValue(got) === renderValue(cur)) continue;
-      if (got !== undefined && cur !== undefined) {
-        throw preconditionFailed(`inequivalent arg '${k}' for queue '${q.name}' in vhost '${this.name}': received '${renderValue(got)}' but current is '${renderValue(cur)}'`);
-      }
-      const recv = got === undefined ? "none" : `the value '${renderValue(got)}' of type '${typeName(got)}'`;
-      const curS = cur === undefined ? "none" : `the value '${renderValue(cur)}' of type '${typeName(cur)}'`;
-      throw preconditionFailed(`inequivalent arg '${k}' for queue '${q.name}' in vhost '${this.name}': received ${recv} but current is ${curS}`);
-    }
+    // a missing x-queue-type means the queue's current type (RabbitMQ)
+    const type = q.arguments["x-queue-type"] ?? q.settings.queueType;
+    const gotType = opts.arguments["x-queue-type"] ?? type;
+    if (gotType !== type) fail("x-queue-type", renderValue(gotType), renderValue(type));
+    const diff = argsInequivalence(`queue '${q.name}' in vhost '${this.name}'`, q.arguments, opts.arguments, EQUIVALENCE_ARGS);
+    if (diff) throw preconditionFailed(diff);
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, owner: object | null): number {
+    name = stripCrLf(name);
     const q = this.queues.get(name);
     if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with message count 0
     this.checkExclusive(q, owner);
@@ -249,6 +258,8 @@ export class VHost implements QueueOwner {
   }
 
   bind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    destName = stripCrLf(destName);
+    source = stripCrLf(source);
     checkNotDefaultExchange(kind, destName, source);
     const dest = this.destination(kind, destName);
     if (dest instanceof Queue) this.checkExclusive(dest, owner);
@@ -260,12 +271,16 @@ export class VHost implements QueueOwner {
   }
 
   unbind(kind: "queue" | "exchange", destName: string, source: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    destName = stripCrLf(destName);
+    source = stripCrLf(source);
     checkNotDefaultExchange(kind, destName, source);
-    const dest = this.destination(kind, destName);
+    // RabbitMQ 3.10 answers unbind-ok when the binding, the destination or the source is missing
+    const dest = kind === "queue" ? this.queues.get(destName) : this.exchanges.get(destName);
+    if (dest === undefined) return;
     if (dest instanceof Queue) this.checkExclusive(dest, owner);
-    const ex = this.getExchange(source);
+    const ex = this.exchanges.get(source);
+    if (ex === undefined) return;
     const existed = ex.unbind(dest, routingKey, args);
-    // RabbitMQ answers unbind-ok for a missing binding
     if (existed) {
       if (this.isDurableBinding(ex, dest)) this.events.definitionChanged({ op: "unbind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
       this.maybeAutoDeleteExchange(ex);
@@ -317,6 +332,20 @@ export class VHost implements QueueOwner {
   destroy(): void {
     for (const q of [...this.queues.values()]) this.removeQueue(q);
   }
+}
+
+/**
+ * RabbitMQ strips CR and LF from queue and exchange names in declare, delete, bind
+ * and unbind ("e\nxc\rhange" is "exchange"); publish, consume, get and purge use
+ * names as sent.
+ */
+export function stripCrLf(name: string): string {
+  return name.includes("\n") || name.includes("\r") ? name.replace(/[\r\n]/g, "") : name;
+}
+
+/** rabbit_channel:check_name: clients may not create (or, for queues, redeclare) 'amq.*' names. */
+export function checkReservedName(kind: "queue" | "exchange", name: string): void {
+  if (name.startsWith("amq.")) throw accessRefused(`${kind} name '${name}' contains reserved prefix 'amq.*'`);
 }
 
 /**

@@ -35,6 +35,9 @@ const HELP = `usage: warren server [options]
   --tls-ca FILE             PEM CA bundle that client certificates are checked against (env WARREN_TLS_CA)
   --tls-verify-peer         require a client certificate signed by --tls-ca (env WARREN_TLS_VERIFY_PEER=1)
   --no-fleet                do not run the embedded Fleet collector
+  --export-rabbit-hashes    also keep each password as RabbitMQ's salted SHA-256 so definitions exports
+                            import into RabbitMQ with working passwords (weak: off by default;
+                            env WARREN_EXPORT_RABBIT_HASHES=1)
   --log-level LEVEL         silent | error | warn | info | debug (default info; env WARREN_LOG_LEVEL)
   -h, --help                this help
 `;
@@ -56,6 +59,7 @@ export interface ServerConfig {
   diskFreeLimit: number | undefined;
   queueMemory: number | undefined;
   fleet: boolean;
+  exportRabbitHashes: boolean;
   logLevel: LogLevel;
   tls: { port: number; certFile: string; keyFile: string; caFile?: string; verifyPeer: boolean } | undefined;
 }
@@ -97,6 +101,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "disk-free-limit": { type: "string" },
       "queue-memory": { type: "string" },
       "no-fleet": { type: "boolean" },
+      "export-rabbit-hashes": { type: "boolean" },
       "tls-port": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
@@ -157,6 +162,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     diskFreeLimit: int("--disk-free-limit", pick(values["disk-free-limit"], "WARREN_DISK_FREE_LIMIT", "diskFreeLimit")),
     queueMemory: int("--queue-memory", pick(values["queue-memory"], "WARREN_QUEUE_MEMORY", "queueMemory")),
     fleet: !(values["no-fleet"] ?? file["fleet"] === false),
+    exportRabbitHashes: values["export-rabbit-hashes"] ?? (process.env.WARREN_EXPORT_RABBIT_HASHES === "1" || file["exportRabbitHashes"] === true),
     logLevel,
     tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
   };
@@ -212,6 +218,7 @@ export async function serverMain(argv: string[]): Promise<number> {
       diskFreeLimit: cfg.diskFreeLimit ?? 50_000_000,
       queueMemory: cfg.queueMemory,
       fleet: cfg.fleet,
+      exportRabbitHashes: cfg.exportRabbitHashes,
       logLevel: cfg.logLevel,
       ...(cfg.tls ? { tls: cfg.tls } : {}),
     });

@@ -16,7 +16,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqp
 import type { KeyObject } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Backoff, connect, describeError, redact, sleep } from "./conn.js";
+import { Backoff, brokerUser, connect, describeError, redact, sleep } from "./conn.js";
 import { execute, type Running } from "./exec.js";
 import { gatherFacts } from "./facts.js";
 import { Journal } from "./journal.js";
@@ -24,7 +24,7 @@ import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, Sig
 import { verifyEnvelope } from "./sign.js";
 import {
   COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT,
-  assertSharedTopology, groupKey, hostKey, hostQueue, hostQueueArgs,
+  assertSharedTopology, bindHostQueue, hostQueue, hostQueueArgs,
 } from "./topology.js";
 
 export interface AgentOptions {
@@ -129,16 +129,17 @@ export class Agent {
     ch.on("close", () => {
       if (this.ch === ch) this.wake?.();
     });
+    await this.bindQueue(conn);
     this.ch = ch;
     this.gen++;
-    await this.bindQueue(ch);
     await this.flushJournal(ch);
     await this.presence("online");
     this.heartbeat = setInterval(() => void this.presence("heartbeat"), this.o.heartbeatMs);
     this.heartbeat.unref();
     // Prefetch beyond the concurrency limit so a cancel can overtake queued work.
     await ch.prefetch(this.o.concurrency + 32);
-    const { consumerTag } = await ch.consume(hostQueue(this.o.name), (m) => m && this.onDelivery(m), { noAck: false });
+    // Exclusive: while we are connected nobody else (even with read permission) can take our commands.
+    const { consumerTag } = await ch.consume(hostQueue(this.o.name), (m) => m && this.onDelivery(m), { noAck: false, exclusive: true });
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
   }
@@ -168,11 +169,16 @@ export class Agent {
     }
   }
 
-  private async bindQueue(ch: Channel): Promise<void> {
+  /**
+   * Declare our queue and, with operator-level credentials (an agent beside `warren server`),
+   * bind it for our host and groups. An enrolled agent may not bind (no read permission on
+   * fleet.commands): the collector bound its queue for its enrolled groups at `hosts add`.
+   */
+  private async bindQueue(conn: ChannelModel): Promise<void> {
     const q = hostQueue(this.o.name);
+    const ch: Channel = await conn.createChannel();
+    ch.on("error", () => {});
     await ch.assertQueue(q, { durable: true, arguments: hostQueueArgs() });
-    await ch.bindQueue(q, COMMANDS_EXCHANGE, hostKey(this.o.name));
-    for (const g of this.o.groups) await ch.bindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
     // Leaving a group must stop its commands reaching us: unbind groups we had before.
     const file = join(this.o.stateDir, "groups.json");
     let before: string[] = [];
@@ -183,10 +189,20 @@ export class Agent {
         before = [];
       }
     }
-    for (const g of before) if (!this.o.groups.includes(g)) await ch.unbindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
+    try {
+      await bindHostQueue(ch, this.o.name, this.o.groups, before);
+      await ch.close();
+    } catch (e) {
+      if (!/ACCESS_REFUSED|403/.test(describeError(e))) throw e;
+      if (!this.bindRefusedLogged) this.o.log(`this broker user may not bind queues: ${q} receives what \`warren hosts add ${this.o.name} --groups …\` bound it to`);
+      this.bindRefusedLogged = true;
+      return;
+    }
     mkdirSync(this.o.stateDir, { recursive: true });
     writeFileSync(file, JSON.stringify(this.o.groups));
   }
+
+  private bindRefusedLogged = false;
 
   /** Publish results the journal holds but the broker never confirmed (earlier crash or outage). */
   private async flushJournal(ch: ConfirmChannel): Promise<void> {
@@ -208,13 +224,8 @@ export class Agent {
   }
 
   /** user_id property: the broker checks it is our login, so the collector knows who reported. */
-  private userId(): { userId?: string } {
-    try {
-      const u = decodeURIComponent(new URL(this.o.url).username);
-      return u ? { userId: u } : {};
-    } catch {
-      return {};
-    }
+  private userId(): { userId: string } {
+    return { userId: brokerUser(this.o.url) };
   }
 
   private publishEvent(ev: AgentEvent): void {
@@ -274,9 +285,11 @@ export class Agent {
     if (!v.ok) return void this.refuse(m, gen, v.reason, v.payload);
     const p = v.payload;
     if (p.kind !== "command" && p.kind !== "cancel") return void this.refuse(m, gen, `not a command (kind ${String((p as { kind?: unknown }).kind)})`, p);
-    const t = p.target as Partial<{ host: string; group: string }>;
-    const mine = t.host !== undefined ? t.host === this.o.name : t.group !== undefined && this.o.groups.includes(t.group);
-    if (!mine) return void this.refuse(m, gen, `not addressed to this host (target ${JSON.stringify(p.target)})`, p);
+    const t = p.target as Partial<{ host: string; group: string; hosts: string[] }>;
+    // A group command names the members it was signed for: a host that joined later (or a
+    // copy replayed into its queue) is not one of them.
+    const mine = t.host !== undefined ? t.host === this.o.name : t.group !== undefined && this.o.groups.includes(t.group) && Array.isArray(t.hosts) && t.hosts.includes(this.o.name);
+    if (!mine) return void this.refuse(m, gen, `not addressed to this host (target ${JSON.stringify(t.host !== undefined ? t : { group: t.group })})`, p);
     if (typeof p.exp !== "number" || p.exp < Date.now()) return void this.refuse(m, gen, `expired at ${new Date(p.exp).toISOString()}`, p);
     if (p.kind === "cancel") return void this.onCancel(m, gen, p);
     this.onCommand(m, gen, p);

@@ -8,7 +8,7 @@
  * Exit codes: 0 success; 1 a host did not end ok (with --wait); 2 bad usage;
  * 3 broker/collector unreachable or request refused.
  */
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { userInfo } from "node:os";
@@ -34,14 +34,15 @@ export interface Io {
 
 const stdio: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n"), tty: !!process.stderr.isTTY };
 
-const COMMON: FlagSpec = { url: "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value" };
+const COMMON: FlagSpec = { url: "value", "url-file": "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value" };
 
 export const HELP: Record<string, string> = {
-  agent: `warren agent --name NAME [--groups a,b] [--url URL] [--data-dir DIR] [--trust PUBKEY_FILE]...
+  agent: `warren agent --name NAME [--groups a,b] [--url-file FILE | --url URL] [--data-dir DIR] [--trust PUBKEY_FILE]...
   Run the Fleet agent for this host: consume fleet.host.NAME, run signed commands, report results.
+  --url-file FILE (env WARREN_URL_FILE) reads the broker URL from a 0600 file, keeping its password out of \`ps\`.
   --concurrency N (4)   --max-output SIZE (1M)   --heartbeat DUR (10s)   --grace DUR (10s)
   Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
-  collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]...
+  collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
   \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
   run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*') [options]
@@ -85,6 +86,26 @@ export function operatorKey(p: Parsed): OperatorKey {
   return loadPrivateKey(file);
 }
 
+/**
+ * --url, or the first line of --url-file FILE (env WARREN_URL_FILE): credentials in a file
+ * (mode 0600) stay out of `ps`, which shows every process's command line to every local user.
+ */
+function urlFlag(p: Parsed): string | undefined {
+  const direct = str(p, "url");
+  if (direct) return direct;
+  const file = str(p, "url-file") ?? process.env.WARREN_URL_FILE;
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--url-file ${file}: ${(e as Error).message}`);
+  }
+  const line = text.split("\n").map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+  if (!line) throw new UsageError(`--url-file ${file}: no URL in it`);
+  return line;
+}
+
 function operatorName(p: Parsed): string {
   return str(p, "user") ?? process.env.WARREN_USER ?? (() => {
     try {
@@ -119,12 +140,13 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
       case "collector":
         return await collectorVerb(p, io);
       case "shell":
-        return await runShell(resolveUrl(str(p, "url"), dataDir(p)), (a) => [...a, ...passThrough(p)], io);
+        return await runShell(resolveUrl(urlFlag(p), dataDir(p)), (a) => [...a, ...passThrough(p)], io);
       default: {
         if (verb === "hosts" && (p.positionals[0] === "add" || p.positionals[0] === "remove")) return await enrolVerb(p, io);
         const own = !client;
-        const c = client ?? (await FleetClient.open(resolveUrl(str(p, "url"), dataDir(p))));
+        const c = client ?? (await FleetClient.open(resolveUrl(urlFlag(p), dataDir(p))));
         try {
+          c.signAs(operatorKey(p), operatorName(p));
           return await operatorVerb(verb, p, io, c);
         } finally {
           if (own) await c.close();
@@ -147,7 +169,7 @@ function passThrough(p: Parsed): string[] {
 
 const VERB_FLAGS: Record<string, FlagSpec> = {
   agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
-  collector: { "http-port": "value", trust: "multi", quiet: "bool" },
+  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool" },
   run: { hosts: "multi", group: "value", match: "value", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
   tasks: { limit: "value" },
@@ -180,7 +202,7 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
   if (!trusted.size) throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
   const quiet = !!p.flags.quiet;
   const agent = new Agent({
-    name, groups, url: resolveUrl(str(p, "url"), dir), stateDir: join(fleetDir(dir), "agent", name), trusted,
+    name, groups, url: resolveUrl(urlFlag(p), dir), stateDir: join(fleetDir(dir), "agent", name), trusted,
     concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
     maxOutput: parseSize(str(p, "max-output") ?? "1M", "--max-output"),
     heartbeatMs: parseDuration(str(p, "heartbeat") ?? "10s", "--heartbeat"),
@@ -198,12 +220,13 @@ async function collectorVerb(p: Parsed, io: Io): Promise<number> {
   const dir = dataDir(p);
   const quiet = !!p.flags.quiet;
   const log = (l: string): void => void (quiet || io.err(`${new Date().toISOString()} [collector] ${l}`));
-  const c = new Collector({ url: resolveUrl(str(p, "url"), dir), dataDir: dir, log, trust: list(p, "trust") });
+  const url = resolveUrl(urlFlag(p), dir);
+  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user") });
   c.start();
   let http: { close(): Promise<void>; port: number } | undefined;
   const port = str(p, "http-port");
   if (port !== undefined) {
-    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir));
+    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url));
     log(`fleet HTTP API on http://127.0.0.1:${http.port}/api/fleet/`);
   }
   log(`operator key ${c.key.keyId} (${join(fleetDir(dir), "operator.pub")})`);
@@ -220,7 +243,7 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
   if (!name || p.positionals.length > 2) throw new UsageError(`hosts ${action} needs exactly one NAME`);
   assertName("host", name);
   const dir = dataDir(p);
-  const url = resolveUrl(str(p, "url"), dir);
+  const url = resolveUrl(urlFlag(p), dir);
   const mgmt = new MgmtClient(resolveMgmtUrl(str(p, "mgmt-url"), dir));
   const key = operatorKey(p);
   const vhost = vhostOf(url);
@@ -234,12 +257,19 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
       const u = new URL(url);
       u.username = encodeURIComponent(user);
       u.password = encodeURIComponent(password);
-      if (p.flags.json) io.out(JSON.stringify({ host: name, user, password, url: u.toString(), vhost, permissions, groups, operatorPublicKey: key.publicPem }, null, 2));
+      // The agent's credentials go into a 0600 file, never onto a command line (`ps` shows those).
+      const credDir = join(fleetDir(dir), "enrol");
+      mkdirSync(credDir, { recursive: true, mode: 0o700 });
+      const urlFile = join(credDir, `${name}.url`);
+      writeFileSync(urlFile, `# broker URL with the credentials of ${user}; keep this file private (mode 0600)\n${u.toString()}\n`, { mode: 0o600 });
+      chmodSync(urlFile, 0o600);
+      if (p.flags.json) io.out(JSON.stringify({ host: name, user, password, url: u.toString(), urlFile, vhost, permissions, groups, operatorPublicKey: key.publicPem }, null, 2));
       else {
-        io.out(`enrolled ${name}: broker user ${user} (vhost ${vhost})`);
+        io.out(`enrolled ${name}: broker user ${user} (vhost ${vhost}), groups: ${groups.join(",") || "-"}`);
         io.out(`  may configure ${permissions.configure}, write ${permissions.write}, read ${permissions.read}`);
-        io.out(`on ${name}, save the operator key below as operator.pub and run:`);
-        io.out(`  warren agent --name ${name}${groups.length ? ` --groups ${groups.join(",")}` : ""} --url '${u.toString()}' --trust operator.pub`);
+        io.out(`  its credentials are in ${urlFile} (mode 0600)`);
+        io.out(`on ${name}, copy that file there (keep it 0600) as ${name}.url, save the operator key below as operator.pub and run:`);
+        io.out(`  warren agent --name ${name}${groups.length ? ` --groups ${groups.join(",")}` : ""} --url-file ${name}.url --trust operator.pub`);
         io.out(key.publicPem.trimEnd());
       }
     } else {

@@ -9,17 +9,17 @@
  * committed, so a collector crash loses nothing: the broker redelivers, and
  * applying a result twice is harmless (first final status wins).
  */
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
-import { Backoff, connect, describeError, redact, sleep } from "./conn.js";
-import type { AgentEvent, PresenceMessage, RequestPayload, ResultMessage } from "./protocol.js";
+import { Backoff, brokerUser, connect, describeError, redact, sleep } from "./conn.js";
+import type { AgentEvent, CommandPayload, PresenceMessage, RequestPayload, ResultMessage } from "./protocol.js";
 import { FleetError, FleetService, type Publisher } from "./service.js";
 import { ensureOperatorKey, fleetDir, loadTrustedKeys, verifyEnvelope, type OperatorKey } from "./sign.js";
 import { FleetStore } from "./store.js";
 import {
   API_QUEUE, COMMANDS_EXCHANGE, PRESENCE_QUEUE, RESULTS_QUEUE, RK_EVENT, RK_EXPIRED,
-  agentUser, assertSharedTopology, hostFromQueue,
+  agentUser, assertSharedTopology, bindHostQueue, hostFromQueue,
 } from "./topology.js";
 
 /** Acks on a channel that closed meanwhile throw; the broker redelivers those messages anyway. */
@@ -35,8 +35,13 @@ export interface CollectorOptions {
   url: string;
   dataDir: string;
   log: (line: string) => void;
-  /** extra public keys whose signed requests (submit, cancel, hosts) we accept */
+  /** extra public keys whose signed requests (submit, cancel, hosts, reads) we accept */
   trust?: string[];
+  /**
+   * broker users besides our own whose messages may speak for any host (agents that share an
+   * operator-level login). Enrolled agents (fleet-agent-NAME) always speak for NAME only.
+   */
+  trustUsers?: string[];
   sweepMs?: number;
 }
 
@@ -45,6 +50,11 @@ export class Collector implements Publisher {
   readonly service: FleetService;
   readonly key: OperatorKey;
   private trusted: Map<string, KeyObject>;
+  /** only our own key: dead-lettered commands must be ones we signed */
+  private own: Map<string, KeyObject>;
+  /** our broker login: the user_id our commands carry, and a user trusted to speak for any host */
+  readonly selfUser: string;
+  private trustUsers: Set<string>;
   private conn: ChannelModel | undefined;
   private ch: ConfirmChannel | undefined;
   private stopping = false;
@@ -59,6 +69,9 @@ export class Collector implements Publisher {
   constructor(private readonly o: CollectorOptions) {
     this.key = ensureOperatorKey(o.dataDir);
     this.trusted = loadTrustedKeys(o.dataDir, o.trust ?? []);
+    this.own = new Map([[this.key.keyId, this.key.publicKey]]);
+    this.selfUser = brokerUser(o.url);
+    this.trustUsers = new Set([this.selfUser, ...(o.trustUsers ?? [])]);
     this.store = new FleetStore(join(fleetDir(o.dataDir), "fleet.db"));
     this.service = new FleetService(this.store, this.key, o.log);
     this.ready = new Promise((r) => (this.readyResolve = r));
@@ -126,7 +139,8 @@ export class Collector implements Publisher {
     if (!ch) return Promise.reject(new Error("not connected to the broker"));
     const messageId = Math.random().toString(36).slice(2) + Date.now().toString(36);
     return new Promise((resolve, reject) => {
-      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json" }, (err) => {
+      // user_id (checked by the broker) survives dead-lettering: an `expired` copy proves it came from us.
+      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser }, (err) => {
         if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
         // basic.return always precedes the confirm of the same message.
         const wasReturned = this.returned.delete(messageId);
@@ -146,8 +160,23 @@ export class Collector implements Publisher {
     safe(() => ch.ack(m));
   }
 
+  /**
+   * Who may speak for `host`: its enrolled agent's broker user, or a user we trust with any
+   * host (our own login, --trust-user). The broker guarantees user_id equals the sender's
+   * login (RabbitMQ and warren alike); a message without one is anonymous and refused.
+   */
+  private speaksFor(userId: string | undefined, host: unknown): boolean {
+    if (typeof host !== "string" || userId === undefined) return false;
+    return userId === agentUser(host) || this.trustUsers.has(userId);
+  }
+
+  private refuseSender(userId: string | undefined, kind: string, host: unknown): void {
+    this.store.audit(userId ?? "(no user_id)", "spoofed", null, { kind, claimedHost: typeof host === "string" ? host : null });
+  }
+
   private applyResultsMessage(m: ConsumeMessage): void {
     const rk = m.fields.routingKey;
+    const userId = m.properties.userId ? String(m.properties.userId) : undefined;
     let body: unknown;
     try {
       body = JSON.parse(m.content.toString());
@@ -157,45 +186,40 @@ export class Collector implements Publisher {
     }
     const death = (m.properties.headers?.["x-death"] as Array<{ queue?: string }> | undefined)?.[0];
     if (rk === RK_EXPIRED || death) {
-      // A command dead-lettered by its host queue: its TTL passed before the agent took it.
+      // A command dead-lettered by its host queue: its TTL passed before the agent took it. Only
+      // the broker's copy of a command we sent counts: our user_id (nobody else can set it), our
+      // signature, and the nonce that host's row was sent.
       const host = hostFromQueue(String(death?.queue ?? ""));
-      const p = (() => {
-        try {
-          return JSON.parse((body as { p: string }).p) as { kind?: string; task?: number };
-        } catch {
-          return undefined;
-        }
-      })();
-      if (host && p?.kind === "command" && typeof p.task === "number") this.service.applyExpired(p.task, host, "TTL expired in the host's queue (host offline or busy); dead-lettered by the broker");
+      if (userId !== this.selfUser) return this.refuseSender(userId, "expired", host);
+      const v = verifyEnvelope<CommandPayload>(m.content, this.own);
+      if (!v.ok || v.payload.kind !== "command") return this.refuseSender(userId, "expired (not our signed command)", host);
+      const p = v.payload;
+      if (host && typeof p.task === "number") this.service.applyExpired(p.task, host, "TTL expired in the host's queue (host offline or busy); dead-lettered by the broker", p.nonce);
       return;
     }
     const b = body as { kind?: string; host?: string };
-    const userId = m.properties.userId ? String(m.properties.userId) : undefined;
-    // An enrolled agent's broker user names its host: it may only report for itself.
-    if (userId?.startsWith("fleet-agent-") && typeof b.host === "string" && userId !== agentUser(b.host)) {
-      this.store.audit(userId, "spoofed", null, { claimedHost: b.host });
-      return;
-    }
+    if (!this.speaksFor(userId, b.host)) return this.refuseSender(userId, b.kind ?? "result", b.host);
     if (rk === RK_EVENT || b.kind === "started" || b.kind === "output") this.service.applyEvent(body as AgentEvent);
-    else if (b.kind === "result") this.service.applyResult(body as ResultMessage, userId ? `${userId}@${b.host}` : `agent@${b.host}`);
+    else if (b.kind === "result") this.service.applyResult(body as ResultMessage, `${userId}@${b.host}`);
   }
 
   private onPresence(ch: ConfirmChannel, m: ConsumeMessage): void {
     try {
       const p = JSON.parse(m.content.toString()) as PresenceMessage;
       const userId = m.properties.userId ? String(m.properties.userId) : undefined;
-      if (!(userId?.startsWith("fleet-agent-") && userId !== agentUser(p.host))) this.service.applyPresence(p);
+      if (this.speaksFor(userId, p.host)) this.service.applyPresence(p);
+      else this.refuseSender(userId, "presence", p.host);
     } catch (e) {
       this.o.log(`collector: bad presence message: ${(e as Error).message}`);
     }
     safe(() => ch.ack(m));
   }
 
-  /** RPC: {op, args} for reads; a signed RequestPayload for anything that changes state. */
+  /** RPC: every request is a signed RequestPayload (reads too: a vhost user without the operator key learns nothing). */
   private async onRequest(ch: ConfirmChannel, m: ConsumeMessage): Promise<void> {
     let reply: unknown;
     try {
-      reply = { ok: true, data: await this.handle(m.content) };
+      reply = { ok: true, data: await this.handleSigned(m.content) };
     } catch (e) {
       reply = { ok: false, error: (e as Error).message, status: e instanceof FleetError ? e.status : 500 };
     }
@@ -210,51 +234,56 @@ export class Collector implements Publisher {
     safe(() => ch.ack(m));
   }
 
-  private async handle(content: Buffer): Promise<unknown> {
-    const req = JSON.parse(content.toString()) as { op?: string; args?: Record<string, unknown>; p?: string };
-    if (typeof req.p === "string") return this.handleSigned(content);
-    const a = req.args ?? {};
-    switch (req.op) {
-      case "task": {
-        const v = this.service.view(Number(a.id));
-        if (!v) throw new FleetError(`no task ${String(a.id)}`, 404);
-        return v;
-      }
-      case "tasks":
-        return this.store.tasks(Number(a.limit ?? 20));
-      case "hosts":
-        return this.service.hostsView();
-      case "audit":
-        return this.store.recentAudit(Number(a.limit ?? 50));
-      case "ping":
-        return { keyId: this.key.keyId, publicKey: this.key.publicPem };
-      default:
-        throw new FleetError(`unknown or unsigned request ${JSON.stringify(req.op)}`);
-    }
-  }
-
   private async handleSigned(content: Buffer): Promise<unknown> {
     const v = verifyEnvelope<RequestPayload>(content, this.trusted);
-    if (!v.ok) throw new FleetError(`request refused: ${v.reason}`, 403);
+    if (!v.ok) throw new FleetError(`request refused: ${v.reason} (every Fleet request must be signed by a trusted operator key)`, 403);
     const p = v.payload;
     const now = Date.now();
     if (p.kind !== "request" || p.exp < now) throw new FleetError("request refused: expired or not a request", 403);
     for (const [n, exp] of this.seenRequests) if (exp < now) this.seenRequests.delete(n);
     if (this.seenRequests.has(p.nonce)) throw new FleetError("request refused: replayed", 403);
     this.seenRequests.set(p.nonce, p.exp);
-    const b = p.body;
+    const b = p.body ?? {};
     switch (p.op) {
+      case "task": {
+        const t = this.service.view(Number(b.id));
+        if (!t) throw new FleetError(`no task ${String(b.id)}`, 404);
+        return t;
+      }
+      case "tasks":
+        return this.store.tasks(Number(b.limit ?? 20));
+      case "hosts":
+        return this.service.hostsView();
+      case "audit":
+        return this.store.recentAudit(Number(b.limit ?? 50));
       case "submit":
         return this.service.submit({ ...(b as object), user: p.user } as Parameters<FleetService["submit"]>[0]);
       case "cancel":
         return this.service.cancel(Number(b.id), p.user);
-      case "hosts.add":
-        this.service.addHost(String(b.name), (b.groups as string[] | undefined) ?? [], p.user);
-        return { name: b.name };
+      case "hosts.add": {
+        const name = String(b.name);
+        const groups = (b.groups as string[] | undefined) ?? [];
+        const previous = this.service.addHost(name, groups, p.user);
+        // The enrolled agent may not bind: we bind its queue for exactly its enrolled groups.
+        await this.withChannel((ch) => bindHostQueue(ch, name, groups, previous));
+        return { name };
+      }
       case "hosts.remove":
         return { removed: this.service.removeHost(String(b.name), p.user) };
       default:
         throw new FleetError(`unknown request ${JSON.stringify(p.op)}`);
+    }
+  }
+
+  /** A short-lived channel for topology changes (an error closes it, not our consuming one). */
+  private async withChannel(fn: (ch: Channel) => Promise<void>): Promise<void> {
+    if (!this.conn) throw new FleetError("not connected to the broker", 503);
+    const ch = await this.conn.createChannel();
+    ch.on("error", () => {});
+    try {
+      await fn(ch);
+    } finally {
+      await ch.close().catch(() => {});
     }
   }
 

@@ -104,3 +104,12 @@ export class Backoff {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The broker login a URL carries (amqplib's default is guest). */
+export function brokerUser(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).username) || "guest";
+  } catch {
+    return "guest";
+  }
+}

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Collector } from "./collector.js";
 import { createFleetHttpHandler, type FleetHttpHandler } from "./http.js";
 import { fleetDir } from "./sign.js";
+import { vhostOf } from "./mgmt.js";
 
 export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: string; dataDir: string; log: (line: string) => void }): Promise<{ close(): Promise<void>; http: FleetHttpHandler }> {
   const dir = fleetDir(opts.dataDir);
@@ -22,5 +23,5 @@ export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: stri
   renameSync(local + ".tmp", local);
   collector.start();
   opts.log(`fleet: operator key ${collector.key.keyId} in ${dir}; agents beside this server: warren agent --name NAME --data-dir ${opts.dataDir}`);
-  return { http: createFleetHttpHandler(collector.service), close: () => collector.close() };
+  return { http: createFleetHttpHandler(collector.service, vhostOf(opts.amqpUrl)), close: () => collector.close() };
 }

@@ -8,15 +8,27 @@
  *   POST /api/fleet/tasks/ID/cancel        (also DELETE /api/fleet/tasks/ID)
  *   GET  /api/fleet/audit[?limit=N]        the audit log, newest first
  * Authentication is the caller's job (the management server, or the standalone
- * server below which asks the broker's /api/whoami). Submitting and cancelling
- * need the "administrator" tag (or a "fleet" tag); reading needs any user.
+ * server below which asks the broker's /api/whoami). Like the rest of the
+ * management API, everything here needs access to Fleet's vhost (a permission
+ * there, or the administrator tag); submitting and cancelling also need the
+ * "administrator" (or "fleet") tag.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { FleetError, type FleetService, type SubmitRequest } from "./service.js";
 import type { AgentEvent } from "./protocol.js";
+import { COMMANDS_EXCHANGE } from "./topology.js";
+import { applyServerLimits, HTTP_SERVER_LIMITS, isBrowser, refusalFor } from "../lib/http-guard.js";
 
-export type FleetHttpHandler = (req: IncomingMessage, res: ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
+/** The caller, as the server that authenticated it knows it. */
+export interface FleetHttpUser {
+  name: string;
+  tags: string[];
+  /** may this user use `vhost` (a permission there, or administrator)? */
+  mayAccessVhost(vhost: string): boolean | Promise<boolean>;
+}
+
+export type FleetHttpHandler = (req: IncomingMessage, res: ServerResponse, url: URL, user: FleetHttpUser) => Promise<boolean>;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -44,12 +56,14 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 const canOperate = (tags: string[]): boolean => tags.includes("administrator") || tags.includes("fleet");
 
-export function createFleetHttpHandler(service: FleetService): FleetHttpHandler {
+/** `vhost` is the one Fleet's collector uses: its data is that vhost's. */
+export function createFleetHttpHandler(service: FleetService, vhost: string): FleetHttpHandler {
   return async (req, res, url, user) => {
     if (!url.pathname.startsWith("/api/fleet/") && url.pathname !== "/api/fleet") return false;
     const parts = url.pathname.split("/").filter(Boolean).slice(2); // after "api", "fleet"
     const m = req.method ?? "GET";
     try {
+      if (!(await user.mayAccessVhost(vhost))) throw new FleetError(`user not authorised to access virtual host ${vhost} (Fleet's)`, 401);
       const [res0, id, sub] = parts;
       if (res0 === "hosts" && !id && m === "GET") return send(res, 200, service.hostsView()), true;
       if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
@@ -124,16 +138,19 @@ function stream(service: FleetService, taskId: number, req: IncomingMessage, res
  * `warren collector --http-port N`: serve the handler alone, authenticating
  * each request's basic credentials against the broker's /api/whoami.
  */
-export async function startStandaloneHttp(service: FleetService, port: number, mgmtUrl: string): Promise<{ port: number; close(): Promise<void> }> {
-  const handler = createFleetHttpHandler(service);
+export async function startStandaloneHttp(service: FleetService, port: number, mgmtUrl: string, vhost: string): Promise<{ port: number; close(): Promise<void> }> {
+  const handler = createFleetHttpHandler(service, vhost);
   const mgmtBase = new URL(mgmtUrl);
   mgmtBase.username = "";
   mgmtBase.password = "";
-  const server = createServer((req, res) => {
+  const server = createServer(HTTP_SERVER_LIMITS, (req, res) => {
     void (async () => {
+      const refusal = refusalFor(req, 1 << 20);
+      if (refusal) return send(res, refusal.status, { error: refusal.error, reason: refusal.reason });
       const auth = req.headers.authorization;
       if (!auth?.startsWith("Basic ")) {
-        res.writeHead(401, { "www-authenticate": 'Basic realm="warren fleet"', "content-type": "application/json" });
+        // no Basic challenge for browsers: their prompt would cache the credentials (lib/http-guard.ts)
+        res.writeHead(401, { ...(isBrowser(req) ? {} : { "www-authenticate": 'Basic realm="warren fleet"' }), "content-type": "application/json" });
         res.end(JSON.stringify({ error: "not_authorised", reason: "Login failed" }));
         return;
       }
@@ -151,11 +168,22 @@ export async function startStandaloneHttp(service: FleetService, port: number, m
       }
       const tags = Array.isArray(who.tags) ? who.tags : String(who.tags).split(",").filter(Boolean);
       const url = new URL(req.url ?? "/", "http://localhost");
-      if (!(await handler(req, res, url, { name: who.name, tags }))) send(res, 404, { error: "not_found", reason: "Not Found" });
+      // Vhost access the way the broker decides it: RabbitMQ's GET /api/exchanges/VHOST/NAME answers
+      // 401 to a user (even monitoring) without access to the vhost.
+      const mayAccessVhost = async (v: string): Promise<boolean> => {
+        try {
+          const r = await fetch(new URL(`/api/exchanges/${encodeURIComponent(v)}/${encodeURIComponent(COMMANDS_EXCHANGE)}`, mgmtBase), { headers: { authorization: auth } });
+          return r.ok;
+        } catch {
+          return false;
+        }
+      };
+      if (!(await handler(req, res, url, { name: who.name, tags, mayAccessVhost }))) send(res, 404, { error: "not_found", reason: "Not Found" });
     })().catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, { error: "internal_error", reason: (e as Error).message });
     });
   });
+  applyServerLimits(server);
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   return {
     port: (server.address() as AddressInfo).port,

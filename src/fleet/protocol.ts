@@ -26,7 +26,8 @@ export type HostStatus =
 export const FINAL: ReadonlySet<HostStatus> = new Set<HostStatus>(["ok", "failed", "timeout", "expired", "cancelled", "rejected", "interrupted", "unroutable", "lost"]);
 export const isFinal = (s: string): boolean => FINAL.has(s as HostStatus);
 
-export type Target = { host: string } | { group: string };
+/** A group target lists the members it was signed for (a later member must not run it). */
+export type Target = { host: string } | { group: string; hosts: string[] };
 
 /** Signed by the operator key; carried inside a SignedEnvelope. */
 export interface CommandPayload {

@@ -1,8 +1,8 @@
 /**
  * The CLI's client for the collector: RPC over AMQP exactly as in the seeds
  * (an exclusive server-named reply queue, reply_to + correlation_id), to the
- * durable fleet.api queue. State-changing calls are signed with the operator
- * key; reads are not. Requests carry a TTL equal to our wait, so a collector
+ * durable fleet.api queue. Every call, reads included, is signed with the
+ * operator key: the collector answers nobody else. Requests carry a TTL equal to our wait, so a collector
  * that comes back later never acts on a request nobody waits for any more.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
@@ -76,8 +76,17 @@ export class FleetClient {
     });
   }
 
+  private signer: { key: OperatorKey; user: string } | undefined;
+
+  /** The key and operator name `call` signs with. */
+  signAs(key: OperatorKey, user: string): void {
+    this.signer = { key, user };
+  }
+
+  /** A read, signed with the key given to signAs (the collector answers only signed requests). */
   call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    return this.send(Buffer.from(JSON.stringify({ op, args }))) as Promise<T>;
+    if (!this.signer) return Promise.reject(new RpcError("no operator key to sign the request with", 3));
+    return this.signed<T>(this.signer.key, this.signer.user, op, args);
   }
 
   signed<T>(key: OperatorKey, user: string, op: string, body: Record<string, unknown>): Promise<T> {

@@ -57,8 +57,30 @@ export interface TaskView extends TaskRow {
   rejections?: Array<{ at: number; host: string; error: string }>;
 }
 
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+/**
+ * `--match` glob (`*` any run, `?` one character) against a host name, in time linear in
+ * name × pattern: the classic two-pointer algorithm that backtracks only to the last `*`.
+ * (A RegExp built from the glob backtracks polynomially: `*a*a*a*a*b` on a long name.)
+ */
+export function globMatch(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (g < glob.length && (glob[g] === "?" || glob[g] === name[n])) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === "*") {
+      star = g++;
+      mark = n;
+    } else if (star >= 0) {
+      g = star + 1;
+      n = ++mark;
+    } else return false;
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
 }
 
 export class FleetService extends EventEmitter {
@@ -81,8 +103,8 @@ export class FleetService extends EventEmitter {
       if (!members.length) throw new FleetError(`no known host is in group ${r.group}`, 404);
       return members;
     }
-    const re = globToRegExp(r.match!);
-    const hosts = this.store.hosts().map((h) => h.name).filter((n) => re.test(n));
+    if (r.match!.length > 200) throw new FleetError("--match pattern longer than 200 characters");
+    const hosts = this.store.hosts().filter((h) => h.state !== "removed").map((h) => h.name).filter((n) => globMatch(r.match!, n));
     if (!hosts.length) throw new FleetError(`no known host matches ${r.match}`, 404);
     return hosts;
   }
@@ -131,10 +153,12 @@ export class FleetService extends EventEmitter {
       if (groupWhole) {
         // One message to the group's routing key; every member's queue gets its copy.
         const nonce = due.find((r) => r.nonce)?.nonce ?? randomUUID();
-        const target: Target = { group: t.target!.group! };
+        // The signed target lists the members it is for: a host joining the group later cannot run it.
+        const group = t.target!.group!;
+        const target: Target = { group, hosts: due.map((r) => r.host) };
         this.store.tx(() => due.forEach((r) => this.setNonce(taskId, r.host, nonce)));
-        await this.sendCommand(t, target, groupKey(target.group), nonce);
-        this.store.tx(() => due.forEach((r) => this.store.markQueued(taskId, r.host, nonce, target)));
+        await this.sendCommand(t, target, groupKey(group), nonce);
+        this.store.tx(() => due.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
       } else {
         for (const r of due) {
           const nonce = r.nonce ?? randomUUID();
@@ -210,10 +234,13 @@ export class FleetService extends EventEmitter {
     return this.store.hosts().map((h) => ({ ...h, online: (h.state === "online" || h.state === "heartbeat") && h.lastSeen !== null && now - h.lastSeen < 3 * h.heartbeatMs + 2000 }));
   }
 
-  addHost(name: string, groups: string[], user: string): void {
-    this.store.tx(() => {
-      this.store.addHost(assertName("host", name), groups.map((g) => assertName("group", g)), true);
+  /** Enrol a host with exactly these groups; returns the groups it had before. */
+  addHost(name: string, groups: string[], user: string): string[] {
+    return this.store.tx(() => {
+      const previous = this.store.groupsOf(assertName("host", name));
+      this.store.addHost(name, groups.map((g) => assertName("group", g)), true);
       this.store.audit(user, "hosts.add", null, { host: name, groups });
+      return previous;
     });
   }
 
@@ -233,20 +260,38 @@ export class FleetService extends EventEmitter {
     this.emit("hosts");
   }
 
+  /**
+   * A progress event. It counts only for a row that was sent to that host with that nonce
+   * (an agent cannot touch tasks it was never given).
+   */
   applyEvent(e: AgentEvent): void {
-    if (typeof e.task !== "number") return;
+    if (typeof e.task !== "number" || typeof e.host !== "string") return;
+    const cur = this.store.result(e.task, e.host);
+    if (!cur || !cur.nonce || cur.nonce !== e.nonce) return;
     if (e.kind === "started") this.store.markRunning(e.task, e.host, e.at);
     else if (e.kind === "output") this.store.appendOutput(e.task, e.host, e.stream, String(e.data));
     this.emit("task", e.task, e);
   }
 
-  /** Store an agent's (or our own) final report. Returns true if it changed the row. */
+  /**
+   * Store an agent's (or our own, actor "collector") final report. Returns true if it changed
+   * the row. An agent's report counts only for a row that was sent to that host with the
+   * report's nonce: a host outside the task, or one reporting a nonce it was never sent, only
+   * leaves an audit entry. (Who the sender is was checked by the collector: user_id.)
+   */
   applyResult(r: ResultMessage, actor: string): boolean {
     if (typeof r.host !== "string" || typeof r.status !== "string") return false;
     const changed = this.store.tx(() => {
       if (r.status === "rejected") this.store.audit(actor, "rejected", typeof r.task === "number" ? r.task : null, { at: r.finishedAt, host: r.host, error: r.error ?? "", nonce: r.nonce });
       if (typeof r.task !== "number") return false;
       let cur = this.store.result(r.task, r.host);
+      const known = this.store.task(r.task) !== undefined;
+      if (actor !== "collector" && known && (!cur || !cur.nonce || cur.nonce !== r.nonce)) {
+        if (r.status !== "rejected") this.store.audit(actor, "unsolicited", r.task, { host: r.host, status: r.status, nonce: r.nonce ?? null, expected: cur?.nonce ?? null });
+        return false;
+      }
+      // A report for a task we never issued can only be a refusal of a forged command: keep it visible.
+      if (!known && r.status !== "rejected") return false;
       // Our own re-publish after a crash (same nonce): the agent refused the copy; the original counts.
       if (r.status === "rejected" && cur && r.nonce && cur.nonce === r.nonce && /^replayed nonce/.test(r.error ?? "")) return false;
       if (!this.store.task(r.task)) {
@@ -271,8 +316,10 @@ export class FleetService extends EventEmitter {
     return changed;
   }
 
-  applyExpired(taskId: number, host: string, reason: string): void {
-    this.applyResult({ kind: "result", task: taskId, host, nonce: null, status: "expired", error: reason, finishedAt: Date.now() }, "collector");
+  /** The broker dead-lettered the command with `nonce` from `host`'s queue; only that row's nonce counts. */
+  applyExpired(taskId: number, host: string, reason: string, nonce?: string): void {
+    if (nonce !== undefined && this.store.result(taskId, host)?.nonce !== nonce) return;
+    this.applyResult({ kind: "result", task: taskId, host, nonce: nonce ?? null, status: "expired", error: reason, finishedAt: Date.now() }, "collector");
   }
 
   /** Resume dispatch of every task with pending rows, and finish rows that can no longer finish. */

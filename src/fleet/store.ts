@@ -135,12 +135,19 @@ export class FleetStore {
 
   // ---- hosts ----
 
+  groupsOf(host: string): string[] {
+    return (this.db.prepare("SELECT grp FROM host_groups WHERE host = ? ORDER BY grp").all(host) as Array<{ grp: string }>).map((r) => r.grp);
+  }
+
+  /** An agent's heartbeat. An enrolled host's groups are the enrolment's, not what its agent claims. */
   upsertPresence(name: string, groups: string[], facts: HostFacts, heartbeatMs: number, state: string, at: number): void {
     const now = Date.now();
     this.db.prepare(`INSERT INTO hosts (name, facts, first_seen, last_seen, heartbeat_ms, state) VALUES (?,?,?,?,?,?)
       ON CONFLICT(name) DO UPDATE SET facts = excluded.facts, last_seen = MAX(COALESCE(hosts.last_seen, 0), excluded.last_seen),
       heartbeat_ms = excluded.heartbeat_ms, state = CASE WHEN excluded.last_seen >= COALESCE(hosts.last_seen, 0) THEN excluded.state ELSE hosts.state END`)
       .run(name, JSON.stringify(facts), now, at, heartbeatMs, state);
+    const enrolled = (this.db.prepare("SELECT enrolled FROM hosts WHERE name = ?").get(name) as { enrolled: number } | undefined)?.enrolled;
+    if (enrolled) return;
     this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
     const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
     for (const g of groups) ins.run(name, g);
@@ -149,6 +156,7 @@ export class FleetStore {
   addHost(name: string, groups: string[], enrolled: boolean): void {
     this.db.prepare("INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END")
       .run(name, Date.now(), enrolled ? 1 : 0);
+    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
     const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
     for (const g of groups) ins.run(name, g);
   }

@@ -51,18 +51,34 @@ export function hostQueueArgs(): Record<string, unknown> {
 const esc = (s: string): string => s.replace(/[.\\^$|?*+()[\]{}-]/g, "\\$&");
 
 /**
- * RabbitMQ permissions (configure, write, read) for an enrolled agent: it may
- * declare and read only its own queue, bind it to fleet.commands (write on the
- * queue, read on the exchange), and publish only to fleet.results and
- * fleet.presence. It cannot publish commands, nor read anyone else's queue.
+ * RabbitMQ permissions (configure, write, read) for an enrolled agent: it may declare and
+ * consume only its own queue and publish only to fleet.results and fleet.presence. It has
+ * no read permission on fleet.commands, so it cannot bind any queue to it (queue.bind needs
+ * read on the exchange): the collector binds the host's queue at enrolment (bindHostQueue),
+ * so an agent receives only its own and its enrolled groups' commands. It cannot publish
+ * commands, nor read anyone else's queue. The broker checks user_id on what it publishes,
+ * which is how the collector knows who sent a result.
  */
 export function agentPermissions(host: string): { configure: string; write: string; read: string } {
   const q = esc(hostQueue(host));
   return {
     configure: `^${q}$`,
-    write: `^(${q}|fleet\\.results|fleet\\.presence)$`,
-    read: `^(${q}|fleet\\.commands)$`,
+    write: `^(fleet\\.results|fleet\\.presence)$`,
+    read: `^${q}$`,
   };
+}
+
+/**
+ * Declare a host's queue and bind it for its own key and each group's (done by the
+ * collector at enrolment, and by a local agent that runs with operator-level credentials).
+ * Groups in `previous` and not in `groups` are unbound.
+ */
+export async function bindHostQueue(ch: Channel, host: string, groups: string[], previous: string[] = []): Promise<void> {
+  const q = hostQueue(host);
+  await ch.assertQueue(q, { durable: true, arguments: hostQueueArgs() });
+  await ch.bindQueue(q, COMMANDS_EXCHANGE, hostKey(host));
+  for (const g of groups) await ch.bindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
+  for (const g of previous) if (!groups.includes(g)) await ch.unbindQueue(q, COMMANDS_EXCHANGE, groupKey(g));
 }
 
 /**

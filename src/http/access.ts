@@ -16,14 +16,14 @@
  */
 import type { IncomingMessage } from "node:http";
 import { AmqpError } from "../amqp/errors.js";
-import type { Broker } from "../broker/broker.js";
+import type { Broker, ConnectionInfo } from "../broker/broker.js";
 import type { User, PermissionKind } from "../broker/auth.js";
 import type { VHost } from "../broker/vhost.js";
 import { HttpError, notAuthorised, notFound, type Ctx } from "./context.js";
 
 const MGMT_TAGS = ["management", "policymaker", "monitoring", "administrator"];
 
-export function authenticate(broker: Broker, req: IncomingMessage): User {
+export async function authenticate(broker: Broker, req: IncomingMessage): Promise<User> {
   const h = req.headers["authorization"];
   if (!h || !/^basic /i.test(h)) throw notAuthorised("Not_Authorized");
   const decoded = Buffer.from(h.slice(6).trim(), "base64").toString("utf8");
@@ -32,7 +32,7 @@ export function authenticate(broker: Broker, req: IncomingMessage): User {
   const pass = i < 0 ? "" : decoded.slice(i + 1);
   let user: User;
   try {
-    user = broker.authenticate(name, pass, isLoopback(req.socket.remoteAddress));
+    user = await broker.authenticate(name, pass, isLoopback(req.socket.remoteAddress), req.socket.remoteAddress);
   } catch {
     // RabbitMQ spells this one with a 'z'
     throw new HttpError(401, "not_authorized", "Login failed");
@@ -92,6 +92,16 @@ export function listVhosts(ctx: Ctx, name: string | undefined): VHost[] {
 export function seesConnection(ctx: Ctx, owner: string, vhost: string): boolean {
   if (isMonitor(ctx.user)) return true;
   return owner === ctx.user.name && hasPermissions(ctx.broker, ctx.user.name, vhost);
+}
+
+/**
+ * Does a connection listing (connections, channels, consumers, overview totals) include `c`?
+ * As seesConnection, and the broker's own internal connections only when the request asks
+ * for them with ?internal=true (they stay reachable by name either way).
+ */
+export function listsConnection(ctx: Ctx, c: ConnectionInfo): boolean {
+  if (!seesConnection(ctx, c.userName, c.vhostName)) return false;
+  return !ctx.broker.isInternalConnection(c) || ctx.url.searchParams.get("internal") === "true";
 }
 
 /** AMQP resource permission check, answered the HTTP way (401 "Access refused."). */

@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
 import type { RateView } from "./rates.js";
+import { isBrowser } from "../lib/http-guard.js";
 
 export class HttpError extends Error {
   constructor(
@@ -74,25 +75,32 @@ export function sendEmpty(res: ServerResponse, status: 201 | 204, location?: str
 }
 
 export function sendError(res: ServerResponse, e: HttpError): void {
-  if (e.status === 401) res.setHeader("www-authenticate", 'Basic realm="RabbitMQ Management"');
+  // RabbitMQ's challenge, except to browsers: their login prompt would cache the credentials (lib/http-guard.ts)
+  if (e.status === 401 && !(res.req && isBrowser(res.req))) res.setHeader("www-authenticate", 'Basic realm="RabbitMQ Management"');
   sendJSON(res, e.status, { error: e.error, reason: e.reason });
 }
 
-const MAX_BODY = 64 * 1024 * 1024;
-
-export function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The whole body, refused with 413 past `maxBody` bytes (declared sizes are refused earlier,
+ * lib/http-guard.ts). The rest of an oversized body is read and dropped rather than the
+ * socket reset, so the client gets to read the 413 and its reason.
+ */
+export function readBody(req: IncomingMessage, maxBody: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, "bad_request", "request body too large"));
-        req.destroy();
+      if (size > maxBody) {
+        chunks.length = 0;
+        req.off("data", onData);
+        req.resume();
+        reject(new HttpError(413, "payload_too_large", `request body larger than the limit of ${maxBody} bytes`));
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });

@@ -19,7 +19,8 @@ import { AmqpError, ACCESS_REFUSED, NOT_FOUND } from "../amqp/errors.js";
 import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
-import { authenticate } from "./access.js";
+import { authenticate, isAdmin } from "./access.js";
+import { applyServerLimits, DEFAULT_MAX_BODY, HTTP_SERVER_LIMITS, refusalFor } from "../lib/http-guard.js";
 import { HttpError, badRequest, methodNotAllowed, notFound, parseJSONBody, readBody, sendError, sendJSON, type Ctx, type NodeInfo } from "./context.js";
 import { Rates } from "./rates.js";
 import { collect } from "./stats.js";
@@ -37,7 +38,8 @@ import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
 import * as limits from "./resources/limits.js";
 
-export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
+/** Routes served beside the API (Fleet's /api/fleet); `mayAccessVhost` applies the API's vhost rule. */
+export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[]; mayAccessVhost(vhost: string): boolean }) => Promise<boolean>;
 
 export interface ManagementOptions {
   broker: Broker;
@@ -51,6 +53,8 @@ export interface ManagementOptions {
   version?: string;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
   sampleIntervalMs?: number;
+  /** largest request body in bytes (default 20 MB, RabbitMQ's management.http.max_body_size) */
+  maxBodyBytes?: number;
 }
 
 const ROUTES: Route[] = [
@@ -90,19 +94,23 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") throw notFound();
     // the UI asks before logging in whether OAuth is configured; RabbitMQ answers anonymously
     if (method === "GET" && url.pathname === "/api/auth") return sendJSON(res, 200, { enable_uaa: false, uaa_client_id: "", uaa_location: "" });
-    const user = authenticate(broker, req);
+    const refusal = refusalFor(req, maxBody);
+    if (refusal) throw new HttpError(refusal.status, refusal.error, refusal.reason);
+    const user = await authenticate(broker, req);
     const m = table.match(method, url.pathname);
     if (m === null || m === "wrong-method") {
-      if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags }))) return;
+      const mayAccessVhost = (vhost: string): boolean => isAdmin(user) || broker.permissions.has(`${vhost}\u0000${user.name}`);
+      if (opts.extraRoutes && (await opts.extraRoutes(req, res, url, { name: user.name, tags: user.tags, mayAccessVhost }))) return;
       throw m === null ? notFound() : methodNotAllowed();
     }
     let raw: Buffer | null = null;
-    const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req));
+    const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req, maxBody));
     const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
     await m.route.handler(ctx);
   };
 
-  const srv = http.createServer((req, res) => {
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const srv = http.createServer(HTTP_SERVER_LIMITS, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -114,6 +122,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     });
   });
   srv.keepAliveTimeout = 5000;
+  applyServerLimits(srv);
   await new Promise<void>((resolve, reject) => {
     srv.once("error", reject);
     srv.listen(opts.port, opts.host, () => {

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { Broker } from "../broker/broker.js";
+import { hashPassword } from "../broker/auth.js";
 import { Logger, type LogLevel } from "../lib/logger.js";
 import { Server } from "../server/server.js";
 import type { FsyncPolicy } from "../store/types.js";
@@ -46,6 +48,8 @@ export interface WarrenOptions {
   defaultPass?: string;
   heartbeat?: number;
   maxMessageSize?: number;
+  /** also keep RabbitMQ-format (salted SHA-256) password hashes, for exports RabbitMQ can import */
+  exportRabbitHashes?: boolean;
   /** memory high watermark in bytes (RSS) for the memory alarm (default 40 % of RAM); 0 = off */
   memoryHighWatermark?: number;
   /** free-disk low limit in bytes for the disk alarm (default 50 MB); 0 = off */
@@ -113,6 +117,28 @@ export const VERSION: string = (() => {
   }
 })();
 
+/** The user the embedded Fleet collector logs in as, and the name its connection announces. */
+const FLEET_USER = "warren-fleet-collector";
+const FLEET_CONNECTION_NAME = "fleet-collector";
+
+/**
+ * The embedded Fleet collector is the broker's own client: it logs in as an internal
+ * administrator (loopback only, a fresh random password each start, so nothing to leak or
+ * guess) and its connection is left out of the management listings unless asked for
+ * (?internal=true) — tooling written for RabbitMQ expects a fresh broker to have no
+ * connections. Agents and CLIs beside the server read the same credentials from
+ * <data-dir>/fleet/local.json (mode 0600) but announce their own connection names, so
+ * they stay listed.
+ */
+function fleetCollectorUser(broker: Broker): { user: string; pass: string } {
+  const pass = randomBytes(24).toString("base64url");
+  broker.putUser({ name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] });
+  broker.setPermission({ user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+  if (!broker.loopbackUsers.includes(FLEET_USER)) broker.loopbackUsers.push(FLEET_USER);
+  broker.isInternalConnection = (c) => c.userName === FLEET_USER && c.clientProperties["connection_name"] === FLEET_CONNECTION_NAME;
+  return { user: FLEET_USER, pass };
+}
+
 /** "*" (every interface) is undefined for net.Server.listen. */
 const bindAddress = (h: string): string | undefined => (h === "*" ? undefined : h);
 
@@ -144,6 +170,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       defaultUser: opts.defaultUser,
       defaultPass: opts.defaultPass,
       maxMessageSize: opts.maxMessageSize,
+      exportRabbitHashes: opts.exportRabbitHashes,
     });
     const t0 = Date.now();
     const rec = broker.boot();
@@ -178,9 +205,11 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
         try {
           // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
           const { startEmbeddedFleet } = await import("../fleet/embedded.js");
+          const fc = fleetCollectorUser(broker);
+          const fcred = `${encodeURIComponent(fc.user)}:${encodeURIComponent(fc.pass)}`;
           const f = await startEmbeddedFleet({
-            amqpUrl: `amqp://${cred}@127.0.0.1:${amqpPort}`,
-            mgmtUrl: `http://${cred}@127.0.0.1:${m.port}`,
+            amqpUrl: `amqp://${fcred}@127.0.0.1:${amqpPort}`,
+            mgmtUrl: `http://${fcred}@127.0.0.1:${m.port}`,
             dataDir: join(dataDir),
             log: (line: string) => log.info(line),
           });

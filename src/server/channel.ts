@@ -82,7 +82,12 @@ export class Channel implements ConsumerHost {
   private confirmScheduled = false;
   tx = false;
   txPublishes: { exchange: Exchange; msg: Message; mandatory: boolean }[] = [];
-  txAcks: { kind: "ack" | "reject"; tag: number; multiple: boolean; requeue: boolean }[] = [];
+  /**
+   * Acks/nacks/rejects of the open transaction. As in rabbit_channel, their deliveries leave
+   * `unacked` at once (so basic.recover does not redeliver them) but stay counted against
+   * prefetch until tx.commit settles them; tx.rollback puts them back.
+   */
+  txAcks: { kind: "ack" | "requeue" | "reject"; list: Unacked[] }[] = [];
   /** direct reply-to: the pseudo-queue name and the consumer tag reading it */
   replyTo: { token: string; consumerTag: string } | null = null;
   /** name of the queue last declared on this channel (empty queue name refers to it) */
@@ -438,6 +443,17 @@ export class Channel implements ConsumerHost {
     this.settle(list, "requeue");
   }
 
+  /** tx.rollback: the transaction's acks are undone, their deliveries unacked again, in tag order. */
+  restoreTxAcks(): void {
+    if (this.txAcks.length === 0) return;
+    const all = [...this.unacked.values()];
+    for (const a of this.txAcks) all.push(...a.list);
+    this.txAcks = [];
+    all.sort((x, y) => x.tag - y.tag);
+    this.unacked.clear();
+    for (const u of all) this.unacked.set(u.tag, u);
+  }
+
   // ---- lifecycle ----------------------------------------------------------
 
   /** Release everything the channel holds (close or connection loss). */
@@ -448,7 +464,9 @@ export class Channel implements ConsumerHost {
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     if (this.replyTo) this.conn.server.replyTo.delete(this.replyTo.token);
-    // state is Closed, so requeued messages are not re-delivered to this channel
+    // state is Closed, so requeued messages are not re-delivered to this channel;
+    // acks of an uncommitted transaction never happened
+    this.restoreTxAcks();
     this.requeueAll();
   }
 

@@ -41,6 +41,8 @@ const SILENT_CLOSE_DELAY = 3_000;
 const enum State {
   AwaitHeader,
   AwaitStartOk,
+  /** start-ok received, the password is being checked (off the event loop); frames are ignored */
+  Authenticating,
   AwaitTuneOk,
   AwaitOpen,
   Open,
@@ -307,16 +309,29 @@ export class Connection implements FrameSink, ConnectionInfo {
     } else {
       throw SILENT_CLOSE; // RabbitMQ closes silently on an unknown mechanism, capability or not
     }
+    this.state = State.Authenticating;
+    void this.login(username, password, a.mechanism);
+  }
+
+  /** The password check is asynchronous (scrypt on the thread pool); the handshake resumes here. */
+  private async login(username: string, password: string, mechanism: string): Promise<void> {
+    let user: User;
     try {
-      this.user = this.broker.authenticate(username, password, this.loopback);
+      user = await this.broker.authenticate(username, password, this.loopback, this.socket.remoteAddress);
     } catch (e) {
+      if (this.state !== State.Authenticating) return; // the client went away meanwhile
       this.broker.log.warn(`connection ${this.name}: login refused for user '${username}'`);
       const err = e as AmqpError;
-      if (this.capabilities.authFailureClose) throw explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${a.mechanism}`), 0, 0, true));
+      if (this.capabilities.authFailureClose) {
+        this.handleError(explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)), 0, 0);
+        return;
+      }
       // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
       this.silentClose();
       return;
     }
+    if (this.state !== State.Authenticating) return;
+    this.user = user;
     this.state = State.AwaitTuneOk;
     this.sendMethod(0, M.CONNECTION_TUNE, { channelMax: SERVER_CHANNEL_MAX, frameMax: SERVER_FRAME_MAX, heartbeat: this.server.heartbeat });
   }

@@ -8,6 +8,8 @@
  */
 import { NO_ROUTE, preconditionFailed } from "../amqp/errors.js";
 import { encodeProperties } from "../amqp/properties.js";
+import type { FieldTable } from "../amqp/field-table.js";
+import { typeName } from "../broker/args.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message } from "../broker/message.js";
 import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
@@ -36,6 +38,8 @@ export class Publisher {
     }
     const dm = props.deliveryMode;
     if (dm !== undefined && dm !== 1 && dm !== 2 && dm !== 0) throw preconditionFailed(`invalid message: {delivery_mode_unknown,${dm}}`);
+    const headers = props.headers;
+    if (headers !== undefined) checkRoutingHeaders(headers);
     if (props.replyTo === REPLY_TO_QUEUE) this.rewriteReplyTo(ch, msg);
     const seq = ch.confirm ? ch.nextPublishSeq() : 0;
     if (seq) this.conn.broker.totals.receivedConfirm++;
@@ -90,6 +94,14 @@ export class Publisher {
     writeDeliver(target.conn.outbox, target.id, target.replyTo.consumerTag, target.nextReplyTag(), false, msg, target.conn.frameMax);
     return true;
   }
+}
+
+/** rabbit_basic:header_routes: CC and BCC, when present, must be arrays. */
+function checkRoutingHeaders(headers: FieldTable): void {
+  const cc = headers["CC"];
+  if (cc !== undefined && !Array.isArray(cc)) throw preconditionFailed(`invalid message: {unacceptable_type_in_header,"CC",${typeName(cc)}}`);
+  const bcc = headers["BCC"];
+  if (bcc !== undefined && !Array.isArray(bcc)) throw preconditionFailed(`invalid message: {unacceptable_type_in_header,"BCC",${typeName(bcc)}}`);
 }
 
 export function isReplyToKey(routingKey: string): boolean {

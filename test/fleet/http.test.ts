@@ -31,7 +31,7 @@ before(async () => {
   dir = tempDir("warren-fleet-http-");
   fleet = await startEmbeddedFleet({ amqpUrl: vh.url, ...(vh.mgmtUrl ? { mgmtUrl: vh.mgmtUrl } : {}), dataDir: dir, log: () => {} });
   server = createServer((req, res) => {
-    void fleet.http(req, res, new URL(req.url ?? "/", "http://x"), { name: "alice", tags }).then((owned) => {
+    void fleet.http(req, res, new URL(req.url ?? "/", "http://x"), { name: "alice", tags, mayAccessVhost: () => true }).then((owned) => {
       if (!owned) res.writeHead(404).end();
     });
   });

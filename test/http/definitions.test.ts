@@ -110,8 +110,8 @@ test("export → import into a fresh broker → export is identical, and survive
 // (base64(salt4 ++ sha256(salt4 ++ password))), the scrypt hash riding along for warren.
 test("users created in warren export with a RabbitMQ-importable hash of their password", async (t) => {
   if (external) return t.skip("needs fresh warrens");
-  const a = await startBroker({ mgmt: true, options: NO_FLEET });
-  const b2 = await startBroker({ mgmt: true, options: NO_FLEET });
+  const a = await startBroker({ mgmt: true, options: { ...NO_FLEET, exportRabbitHashes: true } });
+  const b2 = await startBroker({ mgmt: true, options: { ...NO_FLEET, exportRabbitHashes: true } });
   try {
     const api = new Api(a.mgmtUrl!);
     await api.put("/api/users/mover", { password: "s3cret-pw", tags: "" });
@@ -142,7 +142,7 @@ test("users created in warren export with a RabbitMQ-importable hash of their pa
 // password, so that is the only moment it can).
 test("a scrypt-only user gets its RabbitMQ-importable export hash at its first login", async (t) => {
   if (external) return t.skip("needs a fresh warren");
-  const b = await startBroker({ mgmt: true, options: NO_FLEET });
+  const b = await startBroker({ mgmt: true, options: { ...NO_FLEET, exportRabbitHashes: true } });
   try {
     const api = new Api(b.mgmtUrl!);
     const salt = randomBytes(16);

@@ -145,3 +145,84 @@ test("direct reply-to: reply to a gone requester is dropped silently", async () 
   await server.checkQueue(q);
   await server.deleteQueue(q);
 });
+
+// rabbit_channel:declare_fast_reply_to: a passive queue.declare of a requester's
+// amq.rabbitmq.reply-to.<token> name succeeds (0 messages, 1 consumer) while that channel's
+// reply consumer exists — from another channel or connection — and is 404 once it is gone.
+// (RabbitMQ 3.10.8 itself fails the declare on the requester's own channel with 541, a
+// self-call deadlock in rabbit_channel; warren answers it too, checked against warren only.)
+test("direct reply-to: passive declare of the reply-to name while its consumer exists", async () => {
+  const q = uniq("rpc-name");
+  const reqConn = await sem.connect();
+  const req = await reqConn.createChannel();
+  req.on("error", () => {});
+  const { consumerTag } = await req.consume("amq.rabbitmq.reply-to", () => {}, { noAck: true });
+  await req.assertQueue(q, { durable: false });
+  req.sendToQueue(q, Buffer.from("req"), { replyTo: "amq.rabbitmq.reply-to" });
+  let m: amqp.GetMessage | false = false;
+  await waitUntil(async () => (m = await req.get(q, { noAck: true })) !== false, 2000, "request queued");
+  const name = (m as unknown as amqp.GetMessage).properties.replyTo as string;
+  assert.match(name, /^amq\.rabbitmq\.reply-to\./);
+  const other = await chan();
+  assert.deepEqual(await other.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  const sameConn = await reqConn.createChannel();
+  assert.deepEqual(await sameConn.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  if (!sem.external) assert.deepEqual(await req.checkQueue(name), { queue: name, messageCount: 0, consumerCount: 1 });
+  await req.cancel(consumerTag);
+  const after = await chan();
+  const closed = closedWith(after);
+  after.checkQueue(name).catch(() => {});
+  assert.equal(await closed, 404);
+  await other.deleteQueue(q);
+  await reqConn.close();
+});
+
+// rabbit_channel: a transaction's publishes are enqueued at tx.commit, so a queue's
+// x-message-ttl counts from the commit — a message published 2 s before the commit to a
+// queue with a 1.5 s TTL is still there right after it. (Timing only works against a false
+// pass: a slow machine could only make the message expire, failing the test.)
+test("tx: the TTL clock starts at tx.commit, not at basic.publish", async () => {
+  const q = uniq("tx-ttl");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false, arguments: { "x-message-ttl": 1500 } });
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  await ch.basicPublish("", q, "late");
+  await sleep(2000);
+  await ch.txCommit();
+  const m = await plain.get(q, { noAck: true });
+  assert.ok(m, "message enqueued at commit, its TTL not yet over");
+  assert.equal(m.content.toString(), "late");
+  await plain.deleteQueue(q);
+});
+
+// rabbit_channel: an ack inside an open transaction takes the delivery out of the channel's
+// unacked list at once, so basic.recover(requeue=true) does not redeliver it; tx.commit then
+// completes the ack.
+test("tx: basic.recover does not redeliver a message whose ack is pending in the transaction", async () => {
+  const q = uniq("tx-recover");
+  const plain = await chan();
+  await plain.assertQueue(q, { durable: false });
+  plain.sendToQueue(q, Buffer.from("acked"));
+  plain.sendToQueue(q, Buffer.from("held"));
+  const c = await sem.client();
+  const ch = await c.channel();
+  await ch.txSelect();
+  const a = await ch.basicGet(q, { noAck: false });
+  const b = await ch.basicGet(q, { noAck: false });
+  assert.ok(a && b);
+  await a.ack();
+  await ch.basicRecover(true);
+  // (RabbitMQ requeues asynchronously: poll for the requeued message)
+  await waitUntil(async () => (await plain.checkQueue(q)).messageCount === 1, 5000, "one message requeued");
+  await ch.txCommit();
+  const left: string[] = [];
+  for (;;) {
+    const m = await plain.get(q, { noAck: true });
+    if (!m) break;
+    left.push(`${m.content.toString()}:${m.fields.redelivered}`);
+  }
+  assert.deepEqual(left, ["held:true"]);
+  await plain.deleteQueue(q);
+});

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
-import { semBroker, drain, uniq, rejectsWith, exchangeExists, sleep, waitUntil, type Sem } from "./sem-helpers.js";
+import { semBroker, drain, uniq, rejectsWith, exchangeExists, queueExists, closedWith, sleep, waitUntil, type Sem } from "./sem-helpers.js";
 
 let sem: Sem;
 let conn: amqp.ChannelModel;
@@ -299,4 +299,103 @@ test("back-to-back publishes route by their own exchange and routing key (ASCII,
     assert.deepEqual(d, { key: k, exchange: x, body: `${i}` }, `publish ${i} (${k.slice(0, 10)}…)`);
   }
   assert.deepEqual(got.find((g) => g.body === "default"), { key: queues.get("k-b")!, exchange: "", body: "default" });
+});
+
+// rabbit_channel:strip_cr_lf: CR and LF are removed from exchange and queue names in declare
+// (passive too), bind, unbind and delete — "e\nxc\rhange" is "exchange" — while publish, get,
+// consume and purge take names as sent.
+test("CR and LF are stripped from names in declare, bind, unbind and delete", async () => {
+  const base = uniq("crlf");
+  const x = `${base}-x`;
+  const q = `${base}-q`;
+  const ch = await chan();
+  await ch.assertExchange(`${base}\n-\rx\n\r`, "direct", { durable: false });
+  assert.equal(await exchangeExists(conn, x), true, "exchange declared under the stripped name");
+  const ok = await ch.assertQueue(`\r${base}-\nq`, { durable: false });
+  assert.equal(ok.queue, q, "declare-ok carries the stripped queue name");
+  await ch.checkQueue(`${base}-q\n`);
+  await ch.checkExchange(`${base}-x\r`);
+  await ch.bindQueue(`${base}\n-q`, `${base}-\rx`, "k");
+  ch.publish(x, "k", Buffer.from("routed"));
+  await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 1, 2000, "message routed through the binding");
+  await ch.unbindQueue(`${base}-q\r\n`, `\n${base}-x`, "k");
+  ch.publish(x, "k", Buffer.from("unrouted"));
+  assert.deepEqual(await drain(ch, q), ["routed"]);
+  // publish takes the exchange name as sent: 404
+  const pub = await chan();
+  pub.publish(`${base}-\nx`, "k", Buffer.from("x"));
+  assert.equal(await closedWith(pub), 404);
+  await ch.deleteQueue(`${base}-\nq`);
+  await ch.deleteExchange(`${base}\r-x`);
+  assert.equal(await exchangeExists(conn, x), false, "exchange.delete strips too");
+  assert.equal(await queueExists(conn, q), false, "queue.delete strips too");
+});
+
+// RabbitMQ 3.10: unbinding something that is not bound — a missing binding, queue or
+// exchange — is unbind-ok (queue.unbind and exchange.unbind alike).
+test("unbind of a missing binding, queue or exchange is unbind-ok", async () => {
+  const ch = await chan();
+  const q = await queue(ch);
+  await ch.unbindQueue(q, "amq.direct", "never-bound");
+  await ch.unbindQueue(uniq("no-such-queue"), "amq.direct", "k");
+  await ch.unbindQueue(q, uniq("no-such-exchange"), "k");
+  await ch.unbindQueue(uniq("no-such-queue"), uniq("no-such-exchange"), "k");
+  await ch.unbindExchange(uniq("no-such-dest"), "amq.direct", "k");
+  await ch.unbindExchange("amq.fanout", uniq("no-such-source"), "k");
+  await ch.unbindExchange("amq.fanout", "amq.direct", "never-bound");
+  await ch.deleteQueue(q);
+});
+
+// rabbit_exchange_type_topic: the empty routing key has no words — "#" (zero or more words)
+// and the empty binding key match it, "*" (exactly one word), "#.*" and "*.#" do not.
+test("topic exchange: the empty routing key is zero words", async () => {
+  const x = uniq("topic-empty");
+  const ch = await chan();
+  await ch.assertExchange(x, "topic", { durable: false });
+  const bound: Record<string, string> = {};
+  for (const key of ["#", "*", "#.*", "*.#", "", "#.#"]) {
+    bound[key] = await queue(ch);
+    await ch.bindQueue(bound[key]!, x, key);
+  }
+  ch.publish(x, "", Buffer.from("empty"));
+  ch.publish(x, "a", Buffer.from("one word"));
+  await waitUntil(async () => (await ch.checkQueue(bound["#"]!)).messageCount === 2, 2000, "both messages at '#'");
+  const got: Record<string, string[]> = {};
+  for (const [key, q] of Object.entries(bound)) got[key] = await drain(ch, q);
+  assert.deepEqual(got, {
+    "#": ["empty", "one word"],
+    "*": ["one word"],
+    "#.*": ["one word"],
+    "*.#": ["one word"],
+    "": ["empty"],
+    "#.#": ["empty", "one word"],
+  });
+  for (const q of Object.values(bound)) await ch.deleteQueue(q);
+  await ch.deleteExchange(x);
+});
+
+// rabbit_exchange:route routes every exchange it reaches with all of a message's routing keys
+// (the routing key plus CC and BCC): a CC key applies past an exchange-to-exchange binding that
+// matched on the routing key.
+test("CC and BCC keys apply at exchanges reached through exchange bindings", async () => {
+  const x1 = uniq("cc-src");
+  const x2 = uniq("cc-dst");
+  const ch = await chan();
+  await ch.assertExchange(x1, "direct", { durable: false });
+  await ch.assertExchange(x2, "direct", { durable: false });
+  await ch.bindExchange(x2, x1, "main");
+  const qc = await queue(ch);
+  const qb = await queue(ch);
+  await ch.bindQueue(qc, x2, "cc-key");
+  await ch.bindQueue(qb, x2, "bcc-key");
+  ch.publish(x1, "main", Buffer.from("cc"), { headers: { CC: ["cc-key"] } });
+  ch.publish(x1, "main", Buffer.from("bcc"), { headers: { BCC: ["bcc-key"] } });
+  await waitUntil(async () => (await ch.checkQueue(qb)).messageCount === 1, 2000, "BCC copy");
+  assert.deepEqual(await drain(ch, qc), ["cc"]);
+  const m = await ch.get(qb, { noAck: true });
+  assert.ok(m);
+  assert.equal(m.content.toString(), "bcc");
+  assert.equal(m.properties.headers?.["BCC"], undefined, "BCC stripped");
+  for (const q of [qc, qb]) await ch.deleteQueue(q);
+  for (const x of [x2, x1]) await ch.deleteExchange(x);
 });

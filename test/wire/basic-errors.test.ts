@@ -127,6 +127,13 @@ const cases: ErrorCase[] = [
     scope: "channel", code: 406, classId: 60, methodId: 20,
     text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-cancel-on-ha-failover' for queue '${q}' in vhost '${vhost}': {unacceptable_type,longstr}`,
   },
+  // rabbit_basic:header_routes: a CC or BCC header that is not an array is refused
+  ...([["CC", "k", "longstr"], ["BCC", "k", "longstr"], ["CC", { a: 1 }, "table"], ["BCC", 7, "signedint"]] as const).map(([h, v, type]): ErrorCase => ({
+    name: `publish with a ${h} header of type ${type}: 406`,
+    trigger: ({ c }) => c.publish(1, "amq.direct", "k", "m", { props: { headers: { [h]: v } } }),
+    scope: "channel", code: 406, classId: 60, methodId: 40,
+    text: `PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"${h}",${type}}`,
+  })),
   {
     name: "basic.qos with prefetch_size: connection.close 540",
     trigger: ({ c }) => c.sendMethod(1, M.basicQos, args.basicQos(1, 0)),

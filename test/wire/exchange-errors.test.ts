@@ -114,9 +114,39 @@ const cases: ErrorCase[] = [
     scope: "channel", code: 403, classId: 60, methodId: 40,
     text: ({ x, vhost }) => `ACCESS_REFUSED - cannot publish to internal exchange '${x}' in vhost '${vhost}'`,
   },
+  // rabbit_exchange:assert_args_equivalence compares alternate-exchange only, with RabbitMQ's
+  // texts naming the real values (warren once said "received none but current is the value 'none'")
+  ...([
+    ["added", {}, { "alternate-exchange": "ae" }, "received the value 'ae' of type 'longstr' but current is none"],
+    ["removed", { "alternate-exchange": "ae" }, {}, "received none but current is the value 'ae' of type 'longstr'"],
+    ["changed", { "alternate-exchange": "a" }, { "alternate-exchange": "b" }, "received 'b' but current is 'a'"],
+  ] as const).map(([how, first, second, detail]): ErrorCase => ({
+    name: `redeclare with alternate-exchange ${how}: 406 naming both values`,
+    setup: async (k) => { k.exchanges.push(k.x); k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "direct", { arguments: first })); await k.c.expect(1, M.exchangeDeclareOk); },
+    trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { arguments: second })),
+    scope: "channel", code: 406, classId: 40, methodId: 10,
+    text: ({ x, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange '${x}' in vhost '${vhost}': ${detail}`,
+  })),
 ];
 
 for (const k of cases) test(k.name, () => runErrorCase(env, k));
+
+// rabbit_exchange:assert_args_equivalence: arguments other than alternate-exchange are not compared.
+test("exchange redeclare with other unknown arguments is declare-ok", async () => {
+  const c = await env.openWithChannel();
+  const x = uniq("wire-x-args");
+  try {
+    c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { arguments: { "x-foo": "a" } }));
+    await c.expect(1, M.exchangeDeclareOk);
+    c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { arguments: { "x-foo": "b", "x-bar": 1 } }));
+    await c.expect(1, M.exchangeDeclareOk);
+    c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct"));
+    await c.expect(1, M.exchangeDeclareOk);
+  } finally {
+    c.sendMethod(1, M.exchangeDelete, args.exchangeDelete(x));
+    await c.close();
+  }
+});
 
 // RabbitMQ: check_name applies only on creation — an equivalent redeclare of amq.direct is declare-ok.
 test("equivalent redeclare of amq.direct is declare-ok; passive amq.topic too", async () => {

@@ -12,11 +12,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { M, args } from "../helpers/raw-client.js";
-import { wireEnv, runErrorCase, declareQueue, uniq, type WireEnv, type ErrorCase } from "./wire-helpers.js";
+import { wireEnv, runErrorCase, declareQueue, uniq, type WireEnv, type ErrorCase, type CaseCtx } from "./wire-helpers.js";
 
 let env: WireEnv;
 before(async () => { env = await wireEnv(); });
 after(async () => { await env.broker.stop(); });
+
+const locked = ({ q, vhost }: CaseCtx) =>
+  `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${q}' in vhost '${vhost}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`;
 
 const invalidArg = (arg: string, detail: string) => (x: { q: string; vhost: string }) =>
   `PRECONDITION_FAILED - invalid arg '${arg}' for queue '${x.q}' in vhost '${x.vhost}': ${detail}`;
@@ -199,9 +202,110 @@ const cases: ErrorCase[] = [
     scope: "channel", code: 406, classId: 50, methodId: 10,
     text: invalidArg("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined"),
   },
+  // rabbit_amqqueue:check_exclusivity: the exclusive flag of a redeclare must match the queue's,
+  // on the declaring connection too (issue 19: warren answered declare-ok)
+  {
+    name: "redeclare a shared queue as exclusive on the same connection: 405",
+    setup: (k) => { k.queues.push(k.q); return declareQueue(k.c, 1, k.q); },
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true })),
+    scope: "channel", code: 405, classId: 50, methodId: 10,
+    text: locked,
+  },
+  {
+    name: "redeclare an exclusive queue as shared on its own connection: 405",
+    setup: ({ c, q }) => declareQueue(c, 1, q, { exclusive: true }),
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q)),
+    scope: "channel", code: 405, classId: 50, methodId: 10,
+    text: locked,
+  },
+  {
+    name: "redeclare a shared queue as exclusive from another connection: 405",
+    setup: async (k) => {
+      k.queues.push(k.q);
+      const o = await k.env.openWithChannel();
+      k.others.push(o);
+      await declareQueue(o, 1, k.q);
+    },
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true })),
+    scope: "channel", code: 405, classId: 50, methodId: 10,
+    text: locked,
+  },
+  // rabbit_channel:check_name applies to every non-passive declare of a client-chosen name, so
+  // an existing server-named queue cannot be redeclared by name (passive is fine)
+  {
+    name: "non-passive redeclare of an existing server-named amq.gen- queue: 403",
+    setup: async (k) => {
+      k.c.sendMethod(1, M.queueDeclare, args.queueDeclare("", { exclusive: true }));
+      const ok = await k.c.expect(1, M.queueDeclareOk);
+      k.q = ok.args!.shortstr();
+      assert.match(k.q, /^amq\.gen-/);
+    },
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true })),
+    scope: "channel", code: 403, classId: 50, methodId: 10,
+    text: ({ q }) => `ACCESS_REFUSED - queue name '${q}' contains reserved prefix 'amq.*'`,
+  },
+  // rabbit_misc:assert_args_equivalence: integers compare by value across wire types, the
+  // 406 texts name the real values (typed when only one side has the argument)
+  {
+    name: "redeclare with another x-message-ttl of another integer type: 406 with both values",
+    setup: ({ c, q }) => declareQueue(c, 1, q, { exclusive: true, arguments: { "x-message-ttl": { type: "s", value: 1000 } } }),
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true, arguments: { "x-message-ttl": { type: "l", value: 2000 } } })),
+    scope: "channel", code: 406, classId: 50, methodId: 10,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue '${q}' in vhost '${vhost}': received '2000' but current is '1000'`,
+  },
+  {
+    name: "redeclare adding an x-argument the queue lacks: 406 received the value of type short",
+    setup: ({ c, q }) => declareQueue(c, 1, q, { exclusive: true }),
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true, arguments: { "x-message-ttl": { type: "s", value: 1000 } } })),
+    scope: "channel", code: 406, classId: 50, methodId: 10,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue '${q}' in vhost '${vhost}': received the value '1000' of type 'short' but current is none`,
+  },
+  {
+    name: "redeclare with an integer x-expires as a double: 406 (an integer is not a float)",
+    setup: ({ c, q }) => declareQueue(c, 1, q, { exclusive: true, arguments: { "x-expires": 10000 } }),
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true, arguments: { "x-expires": { type: "d", value: 10000 } } })),
+    scope: "channel", code: 406, classId: 50, methodId: 10,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'x-expires' for queue '${q}' in vhost '${vhost}': received '1.0e4' but current is '10000'`,
+  },
+  {
+    name: "redeclare with another x-queue-mode: 406",
+    setup: ({ c, q }) => declareQueue(c, 1, q, { exclusive: true, arguments: { "x-queue-mode": "lazy" } }),
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, { exclusive: true, arguments: { "x-queue-mode": "default" } })),
+    scope: "channel", code: 406, classId: 50, methodId: 10,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'x-queue-mode' for queue '${q}' in vhost '${vhost}': received 'default' but current is 'lazy'`,
+  },
 ];
 
 for (const k of cases) test(k.name, () => runErrorCase(env, k));
+
+// rabbit_misc:assert_args_equivalence: the same integer in any integer type (a TTL declared as a
+// short, redeclared as a long or an unsigned int) is equivalent; arguments RabbitMQ does not know
+// are not compared; a missing x-queue-type means the current type.
+test("equivalent redeclares: integers across wire types, unknown arguments, x-queue-type omitted", async () => {
+  const c = await env.openWithChannel();
+  try {
+    const q = uniq("wire-equiv");
+    await declareQueue(c, 1, q, { exclusive: true, arguments: { "x-message-ttl": { type: "s", value: 1000 }, "x-max-length": { type: "b", value: 10 }, "x-custom": "a" } });
+    for (const [ttl, len] of [[{ type: "I", value: 1000 }, { type: "l", value: 10 }], [{ type: "u", value: 1000 }, { type: "B", value: 10 }], [{ type: "i", value: 1000 }, { type: "s", value: 10 }]] as const) {
+      await declareQueue(c, 1, q, { exclusive: true, arguments: { "x-message-ttl": ttl, "x-max-length": len, "x-custom": "b", "x-queue-type": "classic" } });
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+// rabbit_channel: the default exclusive-queue rule makes exclusive queues non-durable
+// (Durable = durable andalso not exclusive), so durable and non-durable exclusive declares match.
+test("exclusive queues are never durable: a redeclare with the other durable flag is declare-ok", async () => {
+  const c = await env.openWithChannel();
+  try {
+    const q = uniq("wire-excl-durable");
+    await declareQueue(c, 1, q, { exclusive: true, durable: true });
+    await declareQueue(c, 1, q, { exclusive: true, durable: false });
+  } finally {
+    await c.close();
+  }
+});
 
 // RabbitMQ: queue.delete of a queue that does not exist is not an error (delete-ok, 0 messages).
 test("queue.delete of a missing queue is delete-ok with message-count 0", async () => {

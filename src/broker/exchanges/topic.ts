@@ -8,6 +8,11 @@
 import type { FieldTable } from "../../amqp/field-table.js";
 import { Exchange, type Binding, type Destination } from "./exchange.js";
 
+/** A topic key's words: "" has none (matched by "#" only), "a..b" has an empty middle word. */
+function wordsOf(key: string): string[] {
+  return key === "" ? [] : key.split(".");
+}
+
 class TrieNode {
   children: Map<string, TrieNode> | null = null;
   star: TrieNode | null = null;
@@ -25,7 +30,7 @@ export class TopicExchange extends Exchange {
 
   protected addRoute(b: Binding): void {
     let node = this.root;
-    for (const w of b.routingKey.split(".")) {
+    for (const w of wordsOf(b.routingKey)) {
       if (w === "*") node = node.star ??= new TrieNode();
       else if (w === "#") node = node.hash ??= new TrieNode();
       else {
@@ -39,7 +44,7 @@ export class TopicExchange extends Exchange {
   }
 
   protected removeRoute(b: Binding): void {
-    const words = b.routingKey.split(".");
+    const words = wordsOf(b.routingKey);
     const path: TrieNode[] = [this.root];
     let node: TrieNode | null | undefined = this.root;
     for (const w of words) {
@@ -68,11 +73,11 @@ export class TopicExchange extends Exchange {
 
   // publishers often repeat a routing key: split it once (the words are only read)
   private lastKey = "";
-  private lastWords: string[] = [""];
+  private lastWords: string[] = [];
 
   route(routingKey: string, _headers: FieldTable | undefined, out: Destination[], n: number): number {
     if (routingKey !== this.lastKey) {
-      this.lastWords = routingKey.split(".");
+      this.lastWords = wordsOf(routingKey);
       this.lastKey = routingKey;
     }
     return match(this.root, this.lastWords, 0, out, n);

@@ -7,17 +7,18 @@
  * Descriptions come from the server's registry (Broker.connections, built by
  * src/server/describe.ts on request); this module adds rate details and
  * filters what a user may see: monitoring/administrator users see all,
- * management users only their own connections.
+ * management users only their own connections; listings leave out the broker's
+ * internal connections (the embedded Fleet collector) unless ?internal=true.
  */
 import type { ConnectionInfo } from "../../broker/broker.js";
 import { notAuthorised, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
-import { isAdmin, seesConnection, vhostFor } from "../access.js";
+import { isAdmin, listsConnection, seesConnection, vhostFor } from "../access.js";
 import { cKey, chKey, num } from "../stats.js";
 import type { Route } from "../router.js";
 
 function visible(ctx: Ctx, vhost?: string): ConnectionInfo[] {
-  return [...ctx.broker.connections].filter((c) => seesConnection(ctx, c.userName, c.vhostName) && (vhost === undefined || c.vhostName === vhost));
+  return [...ctx.broker.connections].filter((c) => listsConnection(ctx, c) && (vhost === undefined || c.vhostName === vhost));
 }
 
 function connectionJSON(ctx: Ctx, c: ConnectionInfo): Record<string, unknown> {
@@ -78,7 +79,8 @@ function listChannels(ctx: Ctx): void {
 }
 
 function showChannel(ctx: Ctx): void {
-  const ch = allChannels(ctx).find((c) => c["name"] === ctx.params[0]);
+  // by name, internal connections' channels too
+  const ch = [...ctx.broker.connections].filter((c) => seesConnection(ctx, c.userName, c.vhostName)).flatMap((c) => c.channelsInfo().map((x) => channelJSON(ctx, x))).find((c) => c["name"] === ctx.params[0]);
   if (!ch) throw notFound();
   sendJSON(ctx.res, 200, ch);
 }

@@ -123,7 +123,7 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
   };
   const vh = (item: Item): string => onlyVhost ?? s(item, "vhost");
   if (onlyVhost === undefined) {
-    for (const u of list(d, "users")) step("user", u, () => b.apply(userCommand(s(u, "name"), u, b.users.get(s(u, "name")))));
+    for (const u of list(d, "users")) step("user", u, () => b.apply(userCommand(s(u, "name"), u, b.users.get(s(u, "name")), b.exportRabbitHashes)));
     for (const v of list(d, "vhosts")) {
       step("vhost", v, () => {
         const meta = (v["metadata"] ?? {}) as Item;
@@ -163,7 +163,7 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
         exclusive: false,
         autoDelete: q["auto_delete"] === true,
         arguments: (q["arguments"] ?? {}) as FieldTable,
-      }, null, false));
+      }, null, false, false, "never"));
   }
   for (const bd of list(d, "bindings")) {
     step("binding", bd, () =>

@@ -9,7 +9,7 @@ import { RABBITMQ_COMPAT_VERSION } from "../../lib/compat.js";
 import os from "node:os";
 import { nodeResources } from "../node-resources.js";
 import { sendJSON, type Ctx } from "../context.js";
-import { isMonitor, visibleVhosts, vhostFor, seesConnection, requireMonitor } from "../access.js";
+import { isMonitor, visibleVhosts, vhostFor, seesConnection, listsConnection, requireMonitor } from "../access.js";
 import { CHURN, NODE, OVERVIEW, OVERVIEW_DEPTH, churnCounters, nodeCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
@@ -43,7 +43,7 @@ function overview(ctx: Ctx): void {
   }
   let connections = 0, channels = 0;
   for (const c of b.connections) {
-    if (!seesConnection(ctx, c.userName, c.vhostName)) continue;
+    if (!listsConnection(ctx, c)) continue;
     connections++;
     channels += c.channelsInfo().length;
   }

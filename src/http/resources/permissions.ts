@@ -4,7 +4,7 @@
  * "vhost_or_user_not_found", an invalid regex 400 — RabbitMQ's answers.
  */
 import type { Permission, TopicPermission } from "../../broker/auth.js";
-import { validRegex } from "../../broker/auth.js";
+import { invalidRegexReason } from "../../broker/auth.js";
 import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { requireAdmin } from "../access.js";
@@ -22,7 +22,8 @@ function regexes(body: Record<string, unknown>, keys: string[]): Record<string, 
   const out: Record<string, string> = {};
   for (const k of keys) {
     const v = str(body, k);
-    if (!validRegex(v)) throw badRequest(`invalid_regexp: ${k} '${v}'`);
+    const why = invalidRegexReason(v);
+    if (why !== undefined) throw badRequest(`invalid_regexp: ${k} '${v}': ${why}`);
     out[k] = v;
   }
   return out;

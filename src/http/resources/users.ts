@@ -58,18 +58,18 @@ function show(ctx: Ctx): void {
 }
 
 /** The user.add command for a PUT body (also used by definitions import). */
-export function userCommand(name: string, body: Record<string, unknown>, existing: User | undefined): Record<string, unknown> {
+export function userCommand(name: string, body: Record<string, unknown>, existing: User | undefined, exportHashes: boolean): Record<string, unknown> {
   if (name === "") throw badRequest("user name must not be empty");
   const tags = parseTags(body["tags"]);
   let hash: { passwordHash: string; hashingAlgorithm: HashAlgorithm; exportHash?: string };
   if (typeof body["password"] === "string") {
-    hash = hashPassword(body["password"]);
+    hash = hashPassword(body["password"], exportHashes);
   } else if (typeof body["warren_password_hash"] === "string" && body["hashing_algorithm"] === "rabbit_password_hashing_sha256" && typeof body["password_hash"] === "string") {
     // exported by warren (userDefinitionJSON): keep the scrypt hash, and the export hash beside it
     for (const k of ["warren_password_hash", "password_hash"]) {
       if (!/^[A-Za-z0-9+/]+=*$/.test(body[k] as string)) throw badRequest(`${k} must be base64`);
     }
-    hash = { passwordHash: body["warren_password_hash"], hashingAlgorithm: "warren_scrypt", exportHash: body["password_hash"] };
+    hash = { passwordHash: body["warren_password_hash"], hashingAlgorithm: "warren_scrypt", ...(exportHashes ? { exportHash: body["password_hash"] } : {}) };
   } else if (typeof body["password_hash"] === "string") {
     const algo = (body["hashing_algorithm"] as string | undefined) ?? "rabbit_password_hashing_sha256";
     if (!ALGORITHMS.includes(algo)) throw badRequest(`unsupported hashing_algorithm '${algo}'`);
@@ -89,7 +89,7 @@ async function put(ctx: Ctx): Promise<void> {
   const name = ctx.params[0]!;
   const body = await ctx.body();
   const existing = ctx.broker.users.get(name);
-  ctx.broker.apply(userCommand(name, body, existing));
+  ctx.broker.apply(userCommand(name, body, existing, ctx.broker.exportRabbitHashes));
   sendEmpty(ctx.res, existing ? 204 : 201);
 }
 

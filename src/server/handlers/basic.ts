@@ -140,8 +140,7 @@ export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
 export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, a.multiple);
-    ch.txAcks.push({ kind: "ack", tag: a.deliveryTag, multiple: a.multiple, requeue: false });
+    ch.txAcks.push({ kind: "ack", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), "ack");
@@ -150,8 +149,7 @@ export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
 export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, a.multiple);
-    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: a.multiple, requeue: a.requeue });
+    ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), a.requeue ? "requeue" : "reject");
@@ -160,16 +158,10 @@ export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
 export function reject(conn: Connection, ch: Channel, a: M.BasicReject): void {
   void conn;
   if (ch.tx) {
-    validateTag(ch, a.deliveryTag, false);
-    ch.txAcks.push({ kind: "reject", tag: a.deliveryTag, multiple: false, requeue: a.requeue });
+    ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, false) });
     return;
   }
   ch.settle(ch.takeUnacked(a.deliveryTag, false), a.requeue ? "requeue" : "reject");
-}
-
-function validateTag(ch: Channel, tag: number, multiple: boolean): void {
-  if (multiple && tag === 0) return;
-  if (!ch.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
 }
 
 /** basic.recover(requeue=true): redeliver everything unacked. requeue=false is not supported by RabbitMQ. */

@@ -1,41 +1,48 @@
-/** exchange.declare / delete / bind / unbind, with RabbitMQ's permission checks. */
+/** exchange.declare / delete / bind / unbind, with RabbitMQ's permission checks (names CR/LF-stripped). */
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
+import { stripCrLf } from "../../broker/vhost.js";
 
 export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare): void {
   const vh = conn.vhost!;
   const user = conn.userName;
-  if (!a.passive) conn.broker.checkPermission(user, vh.name, "configure", "exchange", a.exchange);
+  const name = stripCrLf(a.exchange);
+  if (!a.passive) conn.broker.checkPermission(user, vh.name, "configure", "exchange", name);
   const ae = a.arguments?.["alternate-exchange"];
   if (!a.passive && typeof ae === "string") {
     // RabbitMQ requires write on the AE and read on the exchange when declaring with one
     conn.broker.checkPermission(user, vh.name, "write", "exchange", ae);
-    conn.broker.checkPermission(user, vh.name, "read", "exchange", a.exchange);
+    conn.broker.checkPermission(user, vh.name, "read", "exchange", name);
   }
-  vh.declareExchange(a.exchange, a.type, { durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }, a.passive);
+  vh.declareExchange(name, a.type, { durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }, a.passive);
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DECLARE_OK, {});
 }
 
 export function del(conn: Connection, ch: Channel, a: M.ExchangeDelete): void {
   const vh = conn.vhost!;
-  conn.broker.checkPermission(conn.userName, vh.name, "configure", "exchange", a.exchange);
-  vh.deleteExchange(a.exchange, a.ifUnused);
+  const name = stripCrLf(a.exchange);
+  conn.broker.checkPermission(conn.userName, vh.name, "configure", "exchange", name);
+  vh.deleteExchange(name, a.ifUnused);
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DELETE_OK, {});
 }
 
 export function bind(conn: Connection, ch: Channel, a: M.ExchangeBind): void {
   const vh = conn.vhost!;
-  conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", a.destination);
-  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.source);
-  vh.bind("exchange", a.destination, a.source, a.routingKey, a.arguments ?? {}, conn);
+  const destination = stripCrLf(a.destination);
+  const source = stripCrLf(a.source);
+  conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
+  vh.bind("exchange", destination, source, a.routingKey, a.arguments ?? {}, conn);
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_BIND_OK, {});
 }
 
 export function unbind(conn: Connection, ch: Channel, a: M.ExchangeUnbind): void {
   const vh = conn.vhost!;
-  conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", a.destination);
-  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.source);
-  vh.unbind("exchange", a.destination, a.source, a.routingKey, a.arguments ?? {}, conn);
+  const destination = stripCrLf(a.destination);
+  const source = stripCrLf(a.source);
+  conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
+  vh.unbind("exchange", destination, source, a.routingKey, a.arguments ?? {}, conn);
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_UNBIND_OK, {});
 }

@@ -1,14 +1,16 @@
 /**
  * queue.declare / bind / unbind / purge / delete. An empty queue name means
  * "the queue last declared on this channel" (AMQP 0-9-1 §1.7.2.1), as in RabbitMQ
- * (but not for a passive declare, which RabbitMQ looks up literally).
+ * (but not for a passive declare, which RabbitMQ looks up literally). Declare,
+ * bind, unbind and delete strip CR/LF from names, as RabbitMQ does.
  */
 import { randomBytes } from "node:crypto";
 import { notFound } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
-import { REPLY_TO_QUEUE } from "../publish.js";
+import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
+import { checkReservedName, stripCrLf } from "../../broker/vhost.js";
 
 /** RabbitMQ's server-named queues: amq.gen- + 22 url-safe base64 chars. */
 export function generateQueueName(): string {
@@ -24,14 +26,13 @@ export function resolveQueueName(ch: Channel, name: string): string {
 export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void {
   const vh = conn.vhost!;
   const broker = conn.broker;
-  if (a.passive && a.queue === REPLY_TO_QUEUE) {
-    if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: a.queue, messageCount: 0, consumerCount: 0 });
-    return;
-  }
-  let name = a.queue;
+  let name = stripCrLf(a.queue);
+  if (a.passive && name.startsWith(REPLY_TO_QUEUE)) return declareReplyTo(conn, ch, name, a.nowait);
   // a passive declare looks '' up literally (RabbitMQ: 404 "no queue ''"); no shortcut
   const serverNamed = !a.passive && name === "";
   if (serverNamed) name = generateQueueName();
+  // the reserved-name rule comes before the permission check (rabbit_channel)
+  else if (!a.passive) checkReservedName("queue", name);
   const args = a.arguments ?? {};
   if (!a.passive) {
     broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
@@ -41,10 +42,27 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
       broker.checkPermission(conn.userName, vh.name, "write", "exchange", dlx);
     }
   }
-  const q = vh.declareQueue(name, { durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }, conn, a.passive, serverNamed);
+  // RabbitMQ never makes an exclusive queue durable (it dies with its connection anyway)
+  const durable = a.durable && !a.exclusive;
+  const q = vh.declareQueue(name, { durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }, conn, a.passive, serverNamed, "always");
   if (!a.passive) broker.totals.queuesDeclared++;
   ch.lastQueue = q.name;
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
+}
+
+/**
+ * Passive declare of direct reply-to: the pseudo-queue itself always exists; a channel's
+ * amq.rabbitmq.reply-to.<token> exists while that channel's reply consumer does (declare-ok
+ * with one consumer, as RabbitMQ answers from any channel).
+ */
+function declareReplyTo(conn: Connection, ch: Channel, name: string, nowait: boolean): void {
+  let consumers = 0;
+  if (name !== REPLY_TO_QUEUE) {
+    const owner = isReplyToKey(name) ? conn.server.replyTo.get(name.slice(REPLY_TO_QUEUE.length + 1)) : undefined;
+    if (!owner || !owner.replyTo || !owner.open) throw notFound(`no queue '${name}' in vhost '${conn.vhost!.name}'`);
+    consumers = 1;
+  }
+  if (!nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: name, messageCount: 0, consumerCount: consumers });
 }
 
 /** queue.bind/unbind with an empty queue name and an empty routing key bind with the queue's name as key. */
@@ -54,22 +72,24 @@ function bindingKey(name: string, a: { queue: string; routingKey: string }): str
 
 export function bind(conn: Connection, ch: Channel, a: M.QueueBind): void {
   const vh = conn.vhost!;
-  const name = resolveQueueName(ch, a.queue);
+  const name = resolveQueueName(ch, stripCrLf(a.queue));
+  const exchange = stripCrLf(a.exchange);
   const routingKey = bindingKey(name, a);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
-  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.exchange);
-  const ex = vh.exchanges.get(a.exchange);
-  if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", a.exchange, routingKey);
-  vh.bind("queue", name, a.exchange, routingKey, a.arguments ?? {}, conn);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
+  const ex = vh.exchanges.get(exchange);
+  if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", exchange, routingKey);
+  vh.bind("queue", name, exchange, routingKey, a.arguments ?? {}, conn);
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_BIND_OK, {});
 }
 
 export function unbind(conn: Connection, ch: Channel, a: M.QueueUnbind): void {
   const vh = conn.vhost!;
-  const name = resolveQueueName(ch, a.queue);
+  const name = resolveQueueName(ch, stripCrLf(a.queue));
+  const exchange = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
-  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", a.exchange);
-  vh.unbind("queue", name, a.exchange, bindingKey(name, a), a.arguments ?? {}, conn);
+  conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
+  vh.unbind("queue", name, exchange, bindingKey(name, a), a.arguments ?? {}, conn);
   conn.sendMethod(ch.id, M.QUEUE_UNBIND_OK, {});
 }
 
@@ -83,7 +103,7 @@ export function purge(conn: Connection, ch: Channel, a: M.QueuePurge): void {
 
 export function del(conn: Connection, ch: Channel, a: M.QueueDelete): void {
   const vh = conn.vhost!;
-  const name = resolveQueueName(ch, a.queue);
+  const name = resolveQueueName(ch, stripCrLf(a.queue));
   conn.broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
   const n = vh.deleteQueue(name, a.ifUnused, a.ifEmpty, conn);
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DELETE_OK, { messageCount: n });

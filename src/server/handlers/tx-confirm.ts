@@ -29,14 +29,14 @@ export function txCommit(conn: Connection, ch: Channel): void {
   ch.txPublishes = [];
   ch.txAcks = [];
   let needsSync = false;
+  // the messages are enqueued now: their TTL starts at commit, not at basic.publish
+  const now = Date.now();
   for (const p of pubs) {
+    p.msg.publishedAt = now;
     const flags = conn.publisher.route(ch, p.exchange, p.msg, p.mandatory, 0);
     if (flags & NEEDS_SYNC) needsSync = true;
   }
-  for (const a of acks) {
-    const list = ch.takeUnacked(a.tag, a.multiple);
-    ch.settle(list, a.kind === "ack" ? "ack" : a.requeue ? "requeue" : "reject");
-  }
+  for (const a of acks) ch.settle(a.list, a.kind);
   const store = conn.broker.store;
   if (needsSync && store) {
     store.sync(() => {
@@ -50,6 +50,6 @@ export function txCommit(conn: Connection, ch: Channel): void {
 export function txRollback(conn: Connection, ch: Channel): void {
   if (!ch.tx) throw preconditionFailed("channel is not transactional");
   ch.txPublishes = [];
-  ch.txAcks = [];
+  ch.restoreTxAcks();
   conn.sendMethod(ch.id, M.TX_ROLLBACK_OK, {});
 }
