@@ -143,7 +143,9 @@ export class Broker implements VHostEvents {
           if (!msgs) continue;
           byQueue.delete(q.key);
           for (let i = 0; i < msgs.length; i++) {
-            q.restore(props.message(msgs[i]!), true);
+            // redelivered only where it had been delivered before (the store's delivered marks)
+            const rm = msgs[i]!;
+            q.restore(props.message(rm), rm.deliveredIn !== undefined && rm.deliveredIn.includes(q.key));
             // drop the store's record as soon as the queue holds the message: with millions of
             // recovered messages, keeping both copies until the end doubled the peak heap
             msgs[i] = null as unknown as RecoveredMessage;

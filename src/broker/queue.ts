@@ -228,7 +228,10 @@ export class Queue implements Destination {
 
   private handTo(c: Consumer, entry: QueueEntry): void {
     if (c.noAck) this.stats.deliverNoAck++;
-    else this.stats.deliver++;
+    else {
+      this.stats.deliver++;
+      if (entry.deliveryCount === 0) this.markDelivered(entry.msg);
+    }
     if (entry.deliveryCount > 0) this.stats.redeliver++;
     c.host.deliver(c, this, entry);
     // round-robin: a consumer that was just served goes behind its equals
@@ -268,7 +271,10 @@ export class Queue implements Destination {
         continue;
       }
       if (noAck) this.stats.getNoAck++;
-      else this.stats.get++;
+      else {
+        this.stats.get++;
+        if (head.deliveryCount === 0) this.markDelivered(head.msg);
+      }
       if (head.deliveryCount > 0) this.stats.redeliver++;
       return this.ready.shift();
     }
@@ -320,6 +326,15 @@ export class Queue implements Destination {
     } else if (this.durable) {
       store.remove(this.key, msg.storeId);
     }
+  }
+
+  /**
+   * First delivery of a stored message that must be acked: the store notes it, so after a
+   * restart the message comes back redelivered=true, and never-delivered ones false.
+   * (A no-ack delivery is removed at once and needs no mark.)
+   */
+  private markDelivered(msg: Message): void {
+    if (this.isStored(msg)) this.store!.markDelivered(this.key, msg.storeId);
   }
 
   /** Drop a queued body from memory; it is read back from disk at delivery. */

@@ -13,6 +13,7 @@ export class MemoryStore implements MessageStore {
   persist(_msg: StorableMessage, _queueKeys: readonly string[]): void {}
 
   remove(_queueKey: string, _storeId: number): void {}
+  markDelivered(_queueKey: string, _storeId: number): void {}
 
   sync(cb: (err?: Error) => void): void {
     setImmediate(() => cb(this.closed ? new Error("store is closed") : undefined));

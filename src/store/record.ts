@@ -13,6 +13,8 @@
  *                | u32 bodyLen body                       (body last: readBody slices it)
  *   ACK     (2): u48 storeId | u16 keyLen key             (queue `key` no longer holds storeId)
  *   QDELETE (3): u48 upToStoreId | u16 keyLen key         (queue `key` dropped every id <= upTo)
+ *   DELIVERED (4): u48 storeId | u16 keyLen key           (queue `key` delivered storeId; in ack files;
+ *                                                          readers that predate it skip the type)
  *
  * All integers little-endian; strings UTF-8. Owns encoding, decoding and the
  * torn-tail scanner; knows nothing of files or indexes.
@@ -29,6 +31,7 @@ export const FRAME_SIZE = 8;
 export const T_MESSAGE = 1;
 export const T_ACK = 2;
 export const T_QDELETE = 3;
+export const T_DELIVERED = 4;
 
 /** storeIds fit in 48 bits on disk; scratch (paged transient) ids live above. */
 export const MAX_STORE_ID = 2 ** 48 - 1;

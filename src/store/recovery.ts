@@ -7,7 +7,8 @@
  * Does not own: the running store (segment-store.ts takes over what this returns).
  *
  * Algorithm, per segment in ascending number (= ascending storeId):
- *   1. read the segment's .wack (truncating a torn tail): the (id, queue) pairs acked;
+ *   1. read the segment's .wack (truncating a torn tail): the (id, queue) pairs acked,
+ *      and those delivered (DELIVERED marks: the message comes back redelivered there);
  *   2. read the .wseg in one pass, verifying each record's CRC and stopping at a
  *      torn tail (truncated away); a (message, queue) reference is live unless
  *      ACKed or covered by a QDELETE (queue deleted after the message was written);
@@ -35,6 +36,7 @@ import {
   scanRecords,
   strBytes,
   T_ACK,
+  T_DELIVERED,
   T_MESSAGE,
   T_QDELETE,
   type MessageLayout,
@@ -50,6 +52,8 @@ export interface RecoveryOptions {
   /** fsync repairs (truncations, deletions) unless the policy is "none" */
   durable: boolean;
   log: (line: string) => void;
+  /** data loss (corrupt records skipped): said at error level, never only at info */
+  logError?: (line: string) => void;
 }
 
 export interface RecoveredState {
@@ -63,6 +67,9 @@ export interface RecoveredState {
   liveMessages: number;
   /** records scanned, for the log line */
   records: number;
+  /** message records skipped as corrupt (their messages are lost), and bytes of corrupt tails cut off */
+  corruptRecords: number;
+  droppedTailBytes: number;
 }
 
 export function recover(o: RecoveryOptions): RecoveredState {
@@ -84,6 +91,8 @@ export function recover(o: RecoveryOptions): RecoveredState {
     nextSegmentNum: 1,
     liveMessages: 0,
     records: 0,
+    corruptRecords: 0,
+    droppedTailBytes: 0,
   };
   const ctx = new DecodeContext(o.eagerBodyBytes);
   let maxId = 0;
@@ -99,8 +108,9 @@ export function recover(o: RecoveryOptions): RecoveredState {
       continue;
     }
     checkFileHeader(buf, MAGIC_SEGMENT, seg.path);
-    const acked = fs.existsSync(seg.ackPath) ? readAcks(seg, o) : new Map<number, string | string[]>();
-    maxId = Math.max(maxId, scanSegment(seg, buf, acked, st, maxId, ctx, o));
+    const delivered = new Map<number, string | string[]>();
+    const acked = fs.existsSync(seg.ackPath) ? readAcks(seg, o, delivered) : new Map<number, string | string[]>();
+    maxId = Math.max(maxId, scanSegment(seg, buf, acked, delivered, st, maxId, ctx, o));
     seg.seal();
     if (seg.live === 0) {
       removeSegmentFiles(seg, o);
@@ -135,6 +145,7 @@ function scanSegment(
   seg: Segment,
   buf: Buffer,
   acked: Map<number, string | string[]>,
+  delivered: Map<number, string | string[]>,
   st: RecoveredState,
   prevMax: number,
   ctx: DecodeContext,
@@ -176,6 +187,8 @@ function scanSegment(
     seg.add(id, rs, live.length);
     if (live.length === 0) return;
     const m = ctx.message(buf, l);
+    const d = delivered.size > 0 ? delivered.get(id) : undefined;
+    if (d !== undefined) m.deliveredIn = typeof d === "string" ? [d] : d;
     for (const key of live) {
       let refs = st.queues.get(key);
       if (refs === undefined) st.queues.set(key, (refs = new QueueRefs()));
@@ -185,9 +198,14 @@ function scanSegment(
       list.push(m);
     }
   });
-  if (res.skipped + bad > 0) o.log(`store recovery: ${seg.path}: skipped ${res.skipped + bad} corrupt record(s)`);
+  if (res.skipped + bad > 0) {
+    // each skipped record is a message lost: say so where operators look (error level) and count it
+    st.corruptRecords += res.skipped + bad;
+    (o.logError ?? o.log)(`store recovery: ${seg.path}: skipped ${res.skipped + bad} corrupt record(s); their messages are lost`);
+  }
   seg.size = res.validEnd;
   if (res.droppedBytes > 0) {
+    st.droppedTailBytes += res.droppedBytes;
     o.log(`store recovery: ${seg.path}: dropped ${res.droppedBytes} byte(s) of torn/corrupt tail at offset ${res.validEnd}`);
     fs.truncateSync(seg.path, res.validEnd);
   }
@@ -200,8 +218,11 @@ function isAcked(acked: Map<number, string | string[]>, id: number, key: string)
   return typeof a === "string" ? a === key : a.includes(key);
 }
 
-/** Read the segment's .wack (before the segment, so one pass suffices): id -> queue key(s) that acked it. */
-function readAcks(seg: Segment, o: RecoveryOptions): Map<number, string | string[]> {
+/**
+ * Read the segment's .wack (before the segment, so one pass suffices): id -> queue key(s)
+ * that acked it; DELIVERED marks go into `delivered` the same way.
+ */
+function readAcks(seg: Segment, o: RecoveryOptions, delivered: Map<number, string | string[]>): Map<number, string | string[]> {
   const acked = new Map<number, string | string[]>();
   const buf = fs.readFileSync(seg.ackPath);
   if (buf.length < FILE_HEADER_SIZE) {
@@ -211,11 +232,12 @@ function readAcks(seg: Segment, o: RecoveryOptions): Map<number, string | string
   }
   checkFileHeader(buf, MAGIC_ACKS, seg.ackPath);
   const res = scanRecords(buf, FILE_HEADER_SIZE, (type, ps, pe) => {
-    if (type !== T_ACK) return;
+    if (type !== T_ACK && type !== T_DELIVERED) return;
     const a = parseKeyed(buf, ps, pe);
-    const prev = acked.get(a.storeId);
-    if (prev === undefined) acked.set(a.storeId, a.key);
-    else if (typeof prev === "string") acked.set(a.storeId, [prev, a.key]);
+    const into = type === T_ACK ? acked : delivered;
+    const prev = into.get(a.storeId);
+    if (prev === undefined) into.set(a.storeId, a.key);
+    else if (typeof prev === "string") into.set(a.storeId, [prev, a.key]);
     else prev.push(a.key);
   });
   seg.ackSize = res.validEnd;

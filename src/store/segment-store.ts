@@ -45,6 +45,7 @@ import {
   parseMessage,
   strBytes,
   T_ACK,
+  T_DELIVERED,
   T_QDELETE,
 } from "./record.js";
 import { crc32 } from "./crc32.js";
@@ -62,6 +63,8 @@ export interface SegmentStoreOptions {
   /** recovery keeps bodies in memory up to this many bytes in total, beyond that body = null (default 64 MiB) */
   eagerBodyBytes?: number;
   log?: (line: string) => void;
+  /** where data loss found at recovery is reported (error level); default: log */
+  logError?: (line: string) => void;
   /** test hook: replace the write/fdatasync calls (ENOSPC/EIO injection) */
   io?: Partial<StoreIo>;
 }
@@ -83,6 +86,8 @@ export interface SegmentStoreStats {
   indexBytes: number;
   /** milliseconds the open-time recovery scan took */
   recoveryMs: number;
+  /** corrupt message records skipped at recovery: messages lost */
+  corruptRecords: number;
 }
 
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
@@ -108,6 +113,8 @@ export class SegmentStore implements MessageStore {
   private lastWriteError: Error | null = null;
   private closed = false;
   private readonly recoveryMs: number;
+  /** corrupt message records skipped at recovery (lost messages) */
+  private readonly corruptRecords: number;
   /** true from open until recover() or the first persist(): deleteQueue calls are definition replays */
   private replaying = true;
 
@@ -126,8 +133,10 @@ export class SegmentStore implements MessageStore {
       eagerBodyBytes: opts.eagerBodyBytes ?? 64 * 1024 * 1024,
       durable: opts.fsync !== "none",
       log: this.log,
+      ...(opts.logError ? { logError: opts.logError } : {}),
     });
     this.recoveryMs = performance.now() - t0;
+    this.corruptRecords = st.corruptRecords;
     this.segments = st.segments;
     this.queues = st.queues;
     this.recovered = st.messages;
@@ -195,6 +204,19 @@ export class SegmentStore implements MessageStore {
     const size = keyedRecordSize(strBytes(queueKey));
     const r = acks.reserve(size);
     encodeKeyed(r.buf, r.at, T_ACK, storeId, queueKey);
+    this.wrote(size);
+  }
+
+  markDelivered(queueKey: string, storeId: number): void {
+    if (this.closed) return;
+    const q = this.queues.get(queueKey);
+    if (q === undefined || !q.has(storeId)) return;
+    const seg = this.segmentOf(storeId);
+    const acks = seg === null ? null : this.ackFileOf(seg);
+    if (acks === null) return;
+    const size = keyedRecordSize(strBytes(queueKey));
+    const r = acks.reserve(size);
+    encodeKeyed(r.buf, r.at, T_DELIVERED, storeId, queueKey);
     this.wrote(size);
   }
 
@@ -291,6 +313,7 @@ export class SegmentStore implements MessageStore {
       syncBatches: this.counters.syncBatches,
       indexBytes,
       recoveryMs: this.recoveryMs,
+      corruptRecords: this.corruptRecords,
     };
   }
 

@@ -46,6 +46,8 @@ export interface RecoveredMessage {
   /** body loaded eagerly for small backlogs; null when left on disk (readBody later) */
   body: Buffer | null;
   bodySize: number;
+  /** keys of the queues that had delivered it before the restart (it comes back redelivered there) */
+  deliveredIn?: string[];
 }
 
 /**
@@ -64,6 +66,13 @@ export interface MessageStore {
   persist(msg: StorableMessage, queueKeys: readonly string[]): void;
   /** Queue `queueKey` no longer holds the message (acked, purged, expired, dropped, dead-lettered). */
   remove(queueKey: string, storeId: number): void;
+  /**
+   * Queue `queueKey` delivered the message for the first time (to a consumer or basic.get that
+   * must ack): after a restart it comes back redelivered=true, messages never delivered come back
+   * redelivered=false. Buffered with the turn's other writes (no sync of its own), like
+   * RabbitMQ's queue-index "delivered" mark.
+   */
+  markDelivered(queueKey: string, storeId: number): void;
   /**
    * Invoke cb when everything persisted before this call is durable per the policy
    * (removals: see the invariant above). On an I/O error cb gets the error (nack the
@@ -91,7 +100,7 @@ export interface MessageStore {
   /** Flush, fsync and close files. */
   close(): Promise<void>;
   /** Disk/latency stats for management and logs. */
-  stats(): { messages: number; bytes: number; segments: number };
+  stats(): { messages: number; bytes: number; segments: number; corruptRecords?: number };
 }
 
 /**

@@ -93,6 +93,50 @@ for (const how of ["stop", "kill"] as const) {
     }
   });
 
+  // RabbitMQ (classic queues keep a "delivered" mark in their index): after a restart, messages
+  // that had been delivered and not acked come back redelivered=true, messages never delivered
+  // come back redelivered=false (warren once marked every recovered message redelivered).
+  test(`redelivered after ${how === "stop" ? "a clean stop" : "kill -9"}: only for messages delivered before it`, { timeout: 60_000 }, async () => {
+    const dir = tempDir("warren-restart-");
+    let b = await startWarrenChild(dir);
+    try {
+      const c = await connect(b.url);
+      const ch = await c.createConfirmChannel();
+      await ch.assertQueue("rq", { durable: true });
+      await ch.assertQueue("rq2", { durable: true });
+      for (let i = 1; i <= 5; i++) ch.publish("", "rq", makeBody(1, i, 64), { persistent: true });
+      await ch.waitForConfirms();
+      // deliver 1 and 2 (not acked): one to a consumer, one through basic.get
+      const held: amqp.ConsumeMessage[] = [];
+      const cons = await c.createChannel();
+      await cons.prefetch(1);
+      await cons.consume("rq", (m) => m && held.push(m), { noAck: false });
+      const start = Date.now();
+      while (held.length < 1 && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(held.length, 1);
+      const getter = await c.createChannel();
+      const got = await getter.get("rq", { noAck: false });
+      assert.ok(got && checkBody(got.content).seq === 2);
+      // a confirmed publish afterwards: the store's group commit has flushed the delivered marks
+      ch.publish("", "rq2", makeBody(2, 1, 8), { persistent: true });
+      await ch.waitForConfirms();
+      if (how === "kill") {
+        b = await restart(b, "kill");
+        await abandon(c);
+      } else {
+        await closeQuietly(c);
+        b = await restart(b, "stop");
+      }
+      const c2 = await connect(b.url);
+      const back = await readAll(c2, "rq");
+      assert.deepEqual(back.map((m) => [checkBody(m.content).seq, m.fields.redelivered]), [[1, true], [2, true], [3, false], [4, false], [5, false]]);
+      await closeQuietly(c2);
+    } finally {
+      await b.kill();
+      removeDir(dir);
+    }
+  });
+
   // RabbitMQ: durable exchanges and bindings whose both ends are durable survive and route;
   // non-durable exchanges and bindings to non-durable queues disappear.
   test(`exchanges and bindings across ${how === "stop" ? "a clean stop" : "kill -9"}`, { timeout: 60_000 }, async () => {

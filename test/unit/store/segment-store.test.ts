@@ -122,6 +122,36 @@ test("removals (acks) survive a restart, per queue, and a shared message stays f
   }
 });
 
+test("delivered marks survive a restart per queue; a message acked after its mark is simply gone", async () => {
+  const { dir, cleanup } = tempDir("delivered");
+  try {
+    const s = open(dir, { segmentSize: 4096 });
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const m = makeMessage(i, 30);
+      s.persist(m, [QA, QB]);
+      ids.push(m.storeId);
+    }
+    await syncP(s);
+    s.markDelivered(QA, ids[0]!);
+    s.markDelivered(QA, ids[1]!);
+    s.remove(QA, ids[1]!); // delivered, then acked
+    s.markDelivered(QB, ids[2]!);
+    s.markDelivered(QC, ids[3]!); // QC never held it: ignored
+    await syncP(s);
+    await s.close();
+
+    const r = open(dir, { segmentSize: 4096 });
+    const got = r.recover();
+    const view = (k: string) => got.get(k)!.map((m) => [m.storeId, (m.deliveredIn ?? []).includes(k)]);
+    assert.deepEqual(view(QA), [[ids[0], true], [ids[2], false], [ids[3], false], [ids[4], false], [ids[5], false]]);
+    assert.deepEqual(view(QB), [[ids[0], false], [ids[1], false], [ids[2], true], [ids[3], false], [ids[4], false], [ids[5], false]]);
+    await r.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test("segments whose messages are all removed are deleted from disk", async () => {
   // RabbitMQ reclaims message store files once their messages are acked
   const { dir, cleanup } = tempDir("gc");
