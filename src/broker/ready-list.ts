@@ -58,10 +58,13 @@ class Counts {
   pagedBytes = 0;
   persistent = 0;
   persistentBytes = 0;
+  // paged = not resident when it entered: a Message shared with another queue can get its
+  // body read back while this entry still waits, so the body itself is not a stable mark
   protected add(e: QueueEntry): void {
     const m = e.msg;
+    enter(e);
     this.bytes += m.bodySize;
-    if (m.body === null) {
+    if (!e.resident) {
       this.paged++;
       this.pagedBytes += m.bodySize;
     }
@@ -69,12 +72,11 @@ class Counts {
       this.persistent++;
       this.persistentBytes += m.bodySize;
     }
-    enter(e);
   }
   protected remove(e: QueueEntry): void {
     const m = e.msg;
     this.bytes -= m.bodySize;
-    if (m.body === null) {
+    if (!e.resident) {
       this.paged--;
       this.pagedBytes -= m.bodySize;
     }

@@ -98,3 +98,14 @@ test("clear hands every entry over once and leaves the counts at zero", () => {
   l.push(entry({ paged: true }), true);
   assert.equal(l.length, 1);
 });
+
+test("counts stay exact when a shared message's body is read back by another queue meanwhile", () => {
+  const l = new FifoReadyList();
+  const e = entry({ paged: true });
+  l.push(e, false); // kept as an object: another queue holds the same Message
+  assert.equal(l.paged, 1);
+  e.msg.body = Buffer.alloc(e.msg.bodySize); // the other queue delivered it and read the body
+  l.shift();
+  assert.equal(l.paged, 0);
+  assert.equal(l.pagedBytes, 0);
+});
