@@ -167,7 +167,8 @@ async function markdownReport(cli: Cli, rows: Row[]): Promise<string> {
     `- node ${process.version}`,
     `- RabbitMQ: ${cli.rabbit ? await rabbitVersion(cli.rabbit) : "not measured"}`,
     `- command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\``,
-    `- rounds: ${cli.rounds}; window ${cli.bench.duration} s after ${cli.bench.warmup} s warmup`,
+    `- rounds: ${cli.rounds}; window ${cli.bench.duration} s after ${cli.bench.warmup} s warmup` +
+      (cli.scenarios.some((s) => s.id.startsWith("overload-")) ? `; overload-* runs ${cli.bench.overloadDuration} s from the publishers' start` : ""),
   ];
   return `${facts.join("\n")}\n\n${markdownTable(rows)}\n`;
 }
