@@ -209,6 +209,7 @@ function genDecoder(m) {
         closeSegment();
         openSegment("n");
         if (f.binary) L.push(`  const ${v} = Buffer.from(buf.subarray(o, o + n));`);
+        else if (f.type === "shortstr") L.push(`  const ${v} = shortstrAt(${m.constName}, buf, o, n);`);
         else L.push(`  const ${v} = buf.toString("utf8", o, o + n);`);
         L.push(`  o += n;`);
         break;
@@ -378,7 +379,8 @@ out.push(`// generated — do not edit. Source: ../shared/spec/amqp-rabbitmq-0.9
  * (type 1, channel, size, payload, 0xCE). Missing arguments take the spec's
  * default (0, "", false, empty table, or the spec's explicit default).
  */
-import { AmqpError, COMMAND_INVALID, FRAME_ERROR } from "../errors.js";
+import { isUtf8 } from "node:buffer";
+import { AmqpError, COMMAND_INVALID, FRAME_ERROR, FrameLevelError } from "../errors.js";
 import { type FieldTable, decodeTable, encodedTableSize, writeTable } from "../field-table.js";
 
 // ---- class ids
@@ -453,6 +455,25 @@ function cannotDecode(id: number, buf: Buffer, off: number, end: number): AmqpEr
   const bytes: number[] = [];
   for (let i = off; i < stop; i++) bytes.push(buf[i]!);
   return new AmqpError(FRAME_ERROR, \`cannot decode <<\${bytes.join(",")}>>\`, id >>> 16, id & 0xffff, true);
+}
+
+/**
+ * A shortstr's text. Bytes that are not UTF-8 are refused as RabbitMQ refuses them, never
+ * decoded lossily (distinct byte names would collapse into one U+FFFD name). ASCII, the
+ * common case, is recognised by a byte loop; only other strings pay for isUtf8. (Erlang
+ * also accepts encoded UTF-16 surrogates, ED A0 80; we refuse them: Node would decode
+ * them to U+FFFD, and distinct names would collapse again.)
+ */
+function shortstrAt(id: number, buf: Buffer, o: number, n: number): string {
+  const stop = o + n;
+  for (let i = o; i < stop; i++) {
+    if (buf[i]! >= 0x80) {
+      // RabbitMQ: connection.close 501 "Malformed UTF-8 in shortstr", class/method 0/0
+      if (!isUtf8(buf.subarray(o, stop))) throw new FrameLevelError(FRAME_ERROR, "Malformed UTF-8 in shortstr");
+      break;
+    }
+  }
+  return buf.toString("utf8", o, stop);
 }
 
 let lastTableEnd = 0;

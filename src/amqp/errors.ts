@@ -139,3 +139,13 @@ export const notAllowed = (msg: string, classId = 0, methodId = 0): AmqpError =>
 export const notImplemented = (msg: string, classId = 0, methodId = 0): AmqpError => amqpError(NOT_IMPLEMENTED, msg, classId, methodId);
 export const internalError = (msg: string, classId = 0, methodId = 0): AmqpError => amqpError(INTERNAL_ERROR, msg, classId, methodId);
 export const resourceError = (msg: string, classId = 0, methodId = 0): AmqpError => amqpError(RESOURCE_ERROR, msg, classId, methodId);
+
+/**
+ * A hard error RabbitMQ reports with class-id and method-id 0/0 although a method was being
+ * decoded (e.g. "Malformed UTF-8 in shortstr"): the server keeps those zeros.
+ */
+export class FrameLevelError extends AmqpError {
+  constructor(code: number, explanation: string) {
+    super(code, explanation, 0, 0, true);
+  }
+}

@@ -196,6 +196,8 @@ export async function serverMain(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // Everything the server creates (definitions, segments, Fleet's key and database) is private.
+  process.umask(0o077);
   const { startWarren, VERSION } = await import("../main/warren.js");
   const os = await import("node:os");
   let w;

@@ -11,7 +11,7 @@
  * This module does not check expiry or nonces: callers do (see verifyEnvelope).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SignedPayload } from "./protocol.js";
 
@@ -40,7 +40,15 @@ export function ensureOperatorKey(dataDir: string): OperatorKey {
   return loadPrivateKey(keyFile);
 }
 
+/**
+ * Load the operator key. A key file other local users can read is refused: whoever reads it
+ * can run any command on every host.
+ */
 export function loadPrivateKey(file: string): OperatorKey {
+  if (process.platform !== "win32") {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) throw new Error(`operator key ${file} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}); anyone who reads it can run commands on every host: chmod 600 ${file}`);
+  }
   const privateKey = createPrivateKey(readFileSync(file));
   if (privateKey.asymmetricKeyType !== "ed25519") throw new Error(`${file}: not an Ed25519 private key`);
   const publicKey = createPublicKey(privateKey);

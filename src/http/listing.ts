@@ -17,6 +17,7 @@
  * Errors as RabbitMQ: 400 bad_request "Pagination parameters are invalid" for non-numbers,
  * 400 invalid_pagination_parameters for out-of-bounds numbers, 400 page_out_of_range.
  */
+import { compilePattern, type Pattern } from "../lib/pattern.js";
 import { HttpError, sendJSON, type Ctx } from "./context.js";
 
 export interface ListOptions {
@@ -87,9 +88,11 @@ function pagination(q: URLSearchParams): Page | null {
 function nameMatcher(name: string, regex: boolean): (it: Item) => boolean {
   if (name.length > MAX_NAME_FILTER) throw new HttpError(400, "bad_request", "name filter too long");
   if (regex) {
-    let re: RegExp;
+    // a user's regex runs on the linear-time engine: a backtracking one would let any
+    // management user freeze the broker with one listing (lib/pattern.ts)
+    let re: Pattern;
     try {
-      re = new RegExp(name, "i");
+      re = compilePattern(`(?i)${name}`);
     } catch (e) {
       throw new HttpError(400, "bad_request", `invalid regular expression: ${(e as Error).message}`);
     }

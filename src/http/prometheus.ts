@@ -290,9 +290,10 @@ const startTime = Math.floor((Date.now() - process.uptime() * 1000) / 1000);
 const processStart = (): Family => fam("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", [[NONE, startTime]]);
 
 /** warren's own metrics, which RabbitMQ has no name for. */
-function warrenOwn(): Family[] {
+function warrenOwn(b: Broker): Family[] {
   const mem = process.memoryUsage();
   return [
+    fam("warren_store_corrupt_records_total", "counter", "Corrupt message records skipped when the store recovered (messages lost)", [[NONE, b.store?.stats().corruptRecords ?? 0]]),
     fam("warren_nodejs_heap_used_bytes", "gauge", "V8 heap in use", [[NONE, mem.heapUsed]]),
     fam("warren_nodejs_heap_total_bytes", "gauge", "V8 heap reserved", [[NONE, mem.heapTotal]]),
     fam("warren_nodejs_external_memory_bytes", "gauge", "Memory held by Buffers outside the V8 heap", [[NONE, mem.external]]),
@@ -309,7 +310,7 @@ export function metricsText(b: Broker, node: PrometheusNode, perObject: boolean)
   fs.push(...prefixed("rabbitmq_", [...totals(b), ...identity(node), ...globals(b)]));
   // RabbitMQ registers its alarm and process collectors for /metrics only
   if (!perObject) fs.push(...prefixed("rabbitmq_", alarms(b)), processStart());
-  fs.push(...warrenOwn());
+  fs.push(...warrenOwn(b));
   return render(fs);
 }
 

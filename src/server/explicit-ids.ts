@@ -3,7 +3,7 @@
  * carry — including 0/0 — instead of being filled in from the method being
  * processed (RabbitMQ reports 0/0 for frame-level and some handshake errors).
  */
-import type { AmqpError } from "../amqp/errors.js";
+import { FrameLevelError, type AmqpError } from "../amqp/errors.js";
 
 const EXPLICIT = new WeakSet<AmqpError>();
 
@@ -13,5 +13,5 @@ export function explicitIds(e: AmqpError): AmqpError {
 }
 
 export function hasExplicitIds(e: AmqpError): boolean {
-  return e.classId !== 0 || e.methodId !== 0 || EXPLICIT.has(e);
+  return e.classId !== 0 || e.methodId !== 0 || EXPLICIT.has(e) || e instanceof FrameLevelError;
 }

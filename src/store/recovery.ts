@@ -52,6 +52,8 @@ export interface RecoveryOptions {
   /** fsync repairs (truncations, deletions) unless the policy is "none" */
   durable: boolean;
   log: (line: string) => void;
+  /** data loss (corrupt records skipped): said at error level, never only at info */
+  logError?: (line: string) => void;
 }
 
 export interface RecoveredState {
@@ -65,6 +67,9 @@ export interface RecoveredState {
   liveMessages: number;
   /** records scanned, for the log line */
   records: number;
+  /** message records skipped as corrupt (their messages are lost), and bytes of corrupt tails cut off */
+  corruptRecords: number;
+  droppedTailBytes: number;
 }
 
 export function recover(o: RecoveryOptions): RecoveredState {
@@ -86,6 +91,8 @@ export function recover(o: RecoveryOptions): RecoveredState {
     nextSegmentNum: 1,
     liveMessages: 0,
     records: 0,
+    corruptRecords: 0,
+    droppedTailBytes: 0,
   };
   const ctx = new DecodeContext(o.eagerBodyBytes);
   let maxId = 0;
@@ -191,9 +198,14 @@ function scanSegment(
       list.push(m);
     }
   });
-  if (res.skipped + bad > 0) o.log(`store recovery: ${seg.path}: skipped ${res.skipped + bad} corrupt record(s)`);
+  if (res.skipped + bad > 0) {
+    // each skipped record is a message lost: say so where operators look (error level) and count it
+    st.corruptRecords += res.skipped + bad;
+    (o.logError ?? o.log)(`store recovery: ${seg.path}: skipped ${res.skipped + bad} corrupt record(s); their messages are lost`);
+  }
   seg.size = res.validEnd;
   if (res.droppedBytes > 0) {
+    st.droppedTailBytes += res.droppedBytes;
     o.log(`store recovery: ${seg.path}: dropped ${res.droppedBytes} byte(s) of torn/corrupt tail at offset ${res.validEnd}`);
     fs.truncateSync(seg.path, res.validEnd);
   }

@@ -63,6 +63,8 @@ export interface SegmentStoreOptions {
   /** recovery keeps bodies in memory up to this many bytes in total, beyond that body = null (default 64 MiB) */
   eagerBodyBytes?: number;
   log?: (line: string) => void;
+  /** where data loss found at recovery is reported (error level); default: log */
+  logError?: (line: string) => void;
   /** test hook: replace the write/fdatasync calls (ENOSPC/EIO injection) */
   io?: Partial<StoreIo>;
 }
@@ -84,6 +86,8 @@ export interface SegmentStoreStats {
   indexBytes: number;
   /** milliseconds the open-time recovery scan took */
   recoveryMs: number;
+  /** corrupt message records skipped at recovery: messages lost */
+  corruptRecords: number;
 }
 
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
@@ -109,6 +113,8 @@ export class SegmentStore implements MessageStore {
   private lastWriteError: Error | null = null;
   private closed = false;
   private readonly recoveryMs: number;
+  /** corrupt message records skipped at recovery (lost messages) */
+  private readonly corruptRecords: number;
   /** true from open until recover() or the first persist(): deleteQueue calls are definition replays */
   private replaying = true;
 
@@ -127,8 +133,10 @@ export class SegmentStore implements MessageStore {
       eagerBodyBytes: opts.eagerBodyBytes ?? 64 * 1024 * 1024,
       durable: opts.fsync !== "none",
       log: this.log,
+      ...(opts.logError ? { logError: opts.logError } : {}),
     });
     this.recoveryMs = performance.now() - t0;
+    this.corruptRecords = st.corruptRecords;
     this.segments = st.segments;
     this.queues = st.queues;
     this.recovered = st.messages;
@@ -305,6 +313,7 @@ export class SegmentStore implements MessageStore {
       syncBatches: this.counters.syncBatches,
       indexBytes,
       recoveryMs: this.recoveryMs,
+      corruptRecords: this.corruptRecords,
     };
   }
 

@@ -52,6 +52,9 @@ test("a policy pattern with nested quantifiers does not stall the broker when a 
   // several names, each doubling the work of the one before for a backtracking engine
   for (let n = 24; n <= 34; n += 2) await ch.assertQueue("a".repeat(n) + "!", { autoDelete: true });
   await ch.assertQueue("aaaa", { autoDelete: true }); // a name the pattern does match
+  // any management user's listing filter is a regex too (?name=…&use_regex=true)
+  const listed = await api.get(`/api/queues/${enc(VHOST)}?name=${enc(EVIL)}&use_regex=true`);
+  assert.equal(listed.status, 200);
   const r = await by.stop();
   await conn.close();
   assert.deepEqual(r.errors, []);

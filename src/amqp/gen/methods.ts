@@ -32,7 +32,8 @@
  * (type 1, channel, size, payload, 0xCE). Missing arguments take the spec's
  * default (0, "", false, empty table, or the spec's explicit default).
  */
-import { AmqpError, COMMAND_INVALID, FRAME_ERROR } from "../errors.js";
+import { isUtf8 } from "node:buffer";
+import { AmqpError, COMMAND_INVALID, FRAME_ERROR, FrameLevelError } from "../errors.js";
 import { type FieldTable, decodeTable, encodedTableSize, writeTable } from "../field-table.js";
 
 // ---- class ids
@@ -613,6 +614,25 @@ function cannotDecode(id: number, buf: Buffer, off: number, end: number): AmqpEr
   return new AmqpError(FRAME_ERROR, `cannot decode <<${bytes.join(",")}>>`, id >>> 16, id & 0xffff, true);
 }
 
+/**
+ * A shortstr's text. Bytes that are not UTF-8 are refused as RabbitMQ refuses them, never
+ * decoded lossily (distinct byte names would collapse into one U+FFFD name). ASCII, the
+ * common case, is recognised by a byte loop; only other strings pay for isUtf8. (Erlang
+ * also accepts encoded UTF-16 surrogates, ED A0 80; we refuse them: Node would decode
+ * them to U+FFFD, and distinct names would collapse again.)
+ */
+function shortstrAt(id: number, buf: Buffer, o: number, n: number): string {
+  const stop = o + n;
+  for (let i = o; i < stop; i++) {
+    if (buf[i]! >= 0x80) {
+      // RabbitMQ: connection.close 501 "Malformed UTF-8 in shortstr", class/method 0/0
+      if (!isUtf8(buf.subarray(o, stop))) throw new FrameLevelError(FRAME_ERROR, "Malformed UTF-8 in shortstr");
+      break;
+    }
+  }
+  return buf.toString("utf8", o, stop);
+}
+
 let lastTableEnd = 0;
 
 /** decodeTable bounded by the frame; its errors become the method's cannotDecode. Sets lastTableEnd. */
@@ -657,12 +677,12 @@ export function decodeBasicConsume(buf: Buffer, off: number, end: number): Basic
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(BASIC_CONSUME, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(BASIC_CONSUME, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(BASIC_CONSUME, buf, off, end);
-  const f_consumerTag = buf.toString("utf8", o, o + n);
+  const f_consumerTag = shortstrAt(BASIC_CONSUME, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_noLocal = (bits0 & 1) !== 0;
@@ -683,7 +703,7 @@ export function decodeBasicConsumeOk(buf: Buffer, off: number, end: number): Bas
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(BASIC_CONSUME_OK, buf, off, end);
-  const f_consumerTag = buf.toString("utf8", o, o + n);
+  const f_consumerTag = shortstrAt(BASIC_CONSUME_OK, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(BASIC_CONSUME_OK, buf, off, end);
   return { consumerTag: f_consumerTag };
@@ -696,7 +716,7 @@ export function decodeBasicCancel(buf: Buffer, off: number, end: number): BasicC
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(BASIC_CANCEL, buf, off, end);
-  const f_consumerTag = buf.toString("utf8", o, o + n);
+  const f_consumerTag = shortstrAt(BASIC_CANCEL, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_nowait = (bits0 & 1) !== 0;
@@ -712,7 +732,7 @@ export function decodeBasicCancelOk(buf: Buffer, off: number, end: number): Basi
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(BASIC_CANCEL_OK, buf, off, end);
-  const f_consumerTag = buf.toString("utf8", o, o + n);
+  const f_consumerTag = shortstrAt(BASIC_CANCEL_OK, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(BASIC_CANCEL_OK, buf, off, end);
   return { consumerTag: f_consumerTag };
@@ -726,12 +746,12 @@ export function decodeBasicPublish(buf: Buffer, off: number, end: number): Basic
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(BASIC_PUBLISH, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(BASIC_PUBLISH, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(BASIC_PUBLISH, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(BASIC_PUBLISH, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_mandatory = (bits0 & 1) !== 0;
@@ -749,17 +769,17 @@ export function decodeBasicReturn(buf: Buffer, off: number, end: number): BasicR
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(BASIC_RETURN, buf, off, end);
-  const f_replyText = buf.toString("utf8", o, o + n);
+  const f_replyText = shortstrAt(BASIC_RETURN, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(BASIC_RETURN, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(BASIC_RETURN, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(BASIC_RETURN, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(BASIC_RETURN, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(BASIC_RETURN, buf, off, end);
   return { replyCode: f_replyCode, replyText: f_replyText, exchange: f_exchange, routingKey: f_routingKey };
@@ -772,7 +792,7 @@ export function decodeBasicDeliver(buf: Buffer, off: number, end: number): Basic
   n = buf[o]!;
   o += 1;
   if (o + n + 10 > end) throw cannotDecode(BASIC_DELIVER, buf, off, end);
-  const f_consumerTag = buf.toString("utf8", o, o + n);
+  const f_consumerTag = shortstrAt(BASIC_DELIVER, buf, o, n);
   o += n;
   const f_deliveryTag = buf.readUInt32BE(o) * 0x100000000 + buf.readUInt32BE(o + 4);
   const bits0 = buf[o + 8]!;
@@ -780,12 +800,12 @@ export function decodeBasicDeliver(buf: Buffer, off: number, end: number): Basic
   n = buf[o + 9]!;
   o += 10;
   if (o + n + 1 > end) throw cannotDecode(BASIC_DELIVER, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(BASIC_DELIVER, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(BASIC_DELIVER, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(BASIC_DELIVER, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(BASIC_DELIVER, buf, off, end);
   return { consumerTag: f_consumerTag, deliveryTag: f_deliveryTag, redelivered: f_redelivered, exchange: f_exchange, routingKey: f_routingKey };
@@ -799,7 +819,7 @@ export function decodeBasicGet(buf: Buffer, off: number, end: number): BasicGet 
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(BASIC_GET, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(BASIC_GET, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_noAck = (bits0 & 1) !== 0;
@@ -818,12 +838,12 @@ export function decodeBasicGetOk(buf: Buffer, off: number, end: number): BasicGe
   n = buf[o + 9]!;
   o += 10;
   if (o + n + 1 > end) throw cannotDecode(BASIC_GET_OK, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(BASIC_GET_OK, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 4 > end) throw cannotDecode(BASIC_GET_OK, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(BASIC_GET_OK, buf, o, n);
   o += n;
   const f_messageCount = buf.readUInt32BE(o);
   o += 4;
@@ -838,7 +858,7 @@ export function decodeBasicGetEmpty(buf: Buffer, off: number, end: number): Basi
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(BASIC_GET_EMPTY, buf, off, end);
-  const f_clusterId = buf.toString("utf8", o, o + n);
+  const f_clusterId = shortstrAt(BASIC_GET_EMPTY, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(BASIC_GET_EMPTY, buf, off, end);
   return { clusterId: f_clusterId };
@@ -936,7 +956,7 @@ export function decodeConnectionStartOk(buf: Buffer, off: number, end: number): 
   n = buf[o]!;
   o += 1;
   if (o + n + 4 > end) throw cannotDecode(CONNECTION_START_OK, buf, off, end);
-  const f_mechanism = buf.toString("utf8", o, o + n);
+  const f_mechanism = shortstrAt(CONNECTION_START_OK, buf, o, n);
   o += n;
   n = buf.readUInt32BE(o);
   o += 4;
@@ -946,7 +966,7 @@ export function decodeConnectionStartOk(buf: Buffer, off: number, end: number): 
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(CONNECTION_START_OK, buf, off, end);
-  const f_locale = buf.toString("utf8", o, o + n);
+  const f_locale = shortstrAt(CONNECTION_START_OK, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(CONNECTION_START_OK, buf, off, end);
   return { clientProperties: f_clientProperties, mechanism: f_mechanism, response: f_response, locale: f_locale };
@@ -1007,12 +1027,12 @@ export function decodeConnectionOpen(buf: Buffer, off: number, end: number): Con
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(CONNECTION_OPEN, buf, off, end);
-  const f_virtualHost = buf.toString("utf8", o, o + n);
+  const f_virtualHost = shortstrAt(CONNECTION_OPEN, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(CONNECTION_OPEN, buf, off, end);
-  const f_capabilities = buf.toString("utf8", o, o + n);
+  const f_capabilities = shortstrAt(CONNECTION_OPEN, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_insist = (bits0 & 1) !== 0;
@@ -1028,7 +1048,7 @@ export function decodeConnectionOpenOk(buf: Buffer, off: number, end: number): C
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(CONNECTION_OPEN_OK, buf, off, end);
-  const f_knownHosts = buf.toString("utf8", o, o + n);
+  const f_knownHosts = shortstrAt(CONNECTION_OPEN_OK, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(CONNECTION_OPEN_OK, buf, off, end);
   return { knownHosts: f_knownHosts };
@@ -1042,7 +1062,7 @@ export function decodeConnectionClose(buf: Buffer, off: number, end: number): Co
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 4 > end) throw cannotDecode(CONNECTION_CLOSE, buf, off, end);
-  const f_replyText = buf.toString("utf8", o, o + n);
+  const f_replyText = shortstrAt(CONNECTION_CLOSE, buf, o, n);
   o += n;
   const f_classId = (buf[o]! << 8) | buf[o + 1]!;
   const f_methodId = (buf[o + 2]! << 8) | buf[o + 3]!;
@@ -1063,7 +1083,7 @@ export function decodeConnectionBlocked(buf: Buffer, off: number, end: number): 
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(CONNECTION_BLOCKED, buf, off, end);
-  const f_reason = buf.toString("utf8", o, o + n);
+  const f_reason = shortstrAt(CONNECTION_BLOCKED, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(CONNECTION_BLOCKED, buf, off, end);
   return { reason: f_reason };
@@ -1086,7 +1106,7 @@ export function decodeConnectionUpdateSecret(buf: Buffer, off: number, end: numb
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(CONNECTION_UPDATE_SECRET, buf, off, end);
-  const f_reason = buf.toString("utf8", o, o + n);
+  const f_reason = shortstrAt(CONNECTION_UPDATE_SECRET, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(CONNECTION_UPDATE_SECRET, buf, off, end);
   return { newSecret: f_newSecret, reason: f_reason };
@@ -1104,7 +1124,7 @@ export function decodeChannelOpen(buf: Buffer, off: number, end: number): Channe
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(CHANNEL_OPEN, buf, off, end);
-  const f_outOfBand = buf.toString("utf8", o, o + n);
+  const f_outOfBand = shortstrAt(CHANNEL_OPEN, buf, o, n);
   o += n;
   if (o !== end) throw cannotDecode(CHANNEL_OPEN, buf, off, end);
   return { outOfBand: f_outOfBand };
@@ -1151,7 +1171,7 @@ export function decodeChannelClose(buf: Buffer, off: number, end: number): Chann
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 4 > end) throw cannotDecode(CHANNEL_CLOSE, buf, off, end);
-  const f_replyText = buf.toString("utf8", o, o + n);
+  const f_replyText = shortstrAt(CHANNEL_CLOSE, buf, o, n);
   o += n;
   const f_classId = (buf[o]! << 8) | buf[o + 1]!;
   const f_methodId = (buf[o + 2]! << 8) | buf[o + 3]!;
@@ -1172,7 +1192,7 @@ export function decodeAccessRequest(buf: Buffer, off: number, end: number): Acce
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(ACCESS_REQUEST, buf, off, end);
-  const f_realm = buf.toString("utf8", o, o + n);
+  const f_realm = shortstrAt(ACCESS_REQUEST, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_exclusive = (bits0 & 1) !== 0;
@@ -1202,12 +1222,12 @@ export function decodeExchangeDeclare(buf: Buffer, off: number, end: number): Ex
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_DECLARE, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(EXCHANGE_DECLARE, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_DECLARE, buf, off, end);
-  const f_type = buf.toString("utf8", o, o + n);
+  const f_type = shortstrAt(EXCHANGE_DECLARE, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_passive = (bits0 & 1) !== 0;
@@ -1235,7 +1255,7 @@ export function decodeExchangeDelete(buf: Buffer, off: number, end: number): Exc
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_DELETE, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(EXCHANGE_DELETE, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_ifUnused = (bits0 & 1) !== 0;
@@ -1258,17 +1278,17 @@ export function decodeExchangeBind(buf: Buffer, off: number, end: number): Excha
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_BIND, buf, off, end);
-  const f_destination = buf.toString("utf8", o, o + n);
+  const f_destination = shortstrAt(EXCHANGE_BIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_BIND, buf, off, end);
-  const f_source = buf.toString("utf8", o, o + n);
+  const f_source = shortstrAt(EXCHANGE_BIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_BIND, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(EXCHANGE_BIND, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_nowait = (bits0 & 1) !== 0;
@@ -1292,17 +1312,17 @@ export function decodeExchangeUnbind(buf: Buffer, off: number, end: number): Exc
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_UNBIND, buf, off, end);
-  const f_destination = buf.toString("utf8", o, o + n);
+  const f_destination = shortstrAt(EXCHANGE_UNBIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_UNBIND, buf, off, end);
-  const f_source = buf.toString("utf8", o, o + n);
+  const f_source = shortstrAt(EXCHANGE_UNBIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(EXCHANGE_UNBIND, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(EXCHANGE_UNBIND, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_nowait = (bits0 & 1) !== 0;
@@ -1326,7 +1346,7 @@ export function decodeQueueDeclare(buf: Buffer, off: number, end: number): Queue
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_DECLARE, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_DECLARE, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_passive = (bits0 & 1) !== 0;
@@ -1348,7 +1368,7 @@ export function decodeQueueDeclareOk(buf: Buffer, off: number, end: number): Que
   n = buf[o]!;
   o += 1;
   if (o + n + 8 > end) throw cannotDecode(QUEUE_DECLARE_OK, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_DECLARE_OK, buf, o, n);
   o += n;
   const f_messageCount = buf.readUInt32BE(o);
   const f_consumerCount = buf.readUInt32BE(o + 4);
@@ -1365,17 +1385,17 @@ export function decodeQueueBind(buf: Buffer, off: number, end: number): QueueBin
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_BIND, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_BIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_BIND, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(QUEUE_BIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_BIND, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(QUEUE_BIND, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_nowait = (bits0 & 1) !== 0;
@@ -1399,7 +1419,7 @@ export function decodeQueuePurge(buf: Buffer, off: number, end: number): QueuePu
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_PURGE, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_PURGE, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_nowait = (bits0 & 1) !== 0;
@@ -1425,7 +1445,7 @@ export function decodeQueueDelete(buf: Buffer, off: number, end: number): QueueD
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_DELETE, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_DELETE, buf, o, n);
   o += n;
   const bits0 = buf[o]!;
   const f_ifUnused = (bits0 & 1) !== 0;
@@ -1453,17 +1473,17 @@ export function decodeQueueUnbind(buf: Buffer, off: number, end: number): QueueU
   n = buf[o + 2]!;
   o += 3;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_UNBIND, buf, off, end);
-  const f_queue = buf.toString("utf8", o, o + n);
+  const f_queue = shortstrAt(QUEUE_UNBIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n + 1 > end) throw cannotDecode(QUEUE_UNBIND, buf, off, end);
-  const f_exchange = buf.toString("utf8", o, o + n);
+  const f_exchange = shortstrAt(QUEUE_UNBIND, buf, o, n);
   o += n;
   n = buf[o]!;
   o += 1;
   if (o + n > end) throw cannotDecode(QUEUE_UNBIND, buf, off, end);
-  const f_routingKey = buf.toString("utf8", o, o + n);
+  const f_routingKey = shortstrAt(QUEUE_UNBIND, buf, o, n);
   o += n;
   const f_arguments = tableAt(QUEUE_UNBIND, buf, o, off, end);
   o = lastTableEnd;

@@ -13,7 +13,7 @@
 import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
-import { validRegex } from "../../broker/auth.js";
+import { invalidRegexReason } from "../../broker/auth.js";
 import type { Route } from "../router.js";
 
 const LIMITS = "vhost-limits";
@@ -99,7 +99,8 @@ async function putOperatorPolicy(ctx: Ctx): Promise<void> {
   const name = ctx.params[1]!;
   const body = await ctx.body();
   const pattern = str(body, "pattern");
-  if (!validRegex(pattern)) throw badRequest(`invalid pattern '${pattern}'`);
+  const why = invalidRegexReason(pattern);
+  if (why !== undefined) throw badRequest(`invalid pattern '${pattern}': ${why}`);
   const definition = body["definition"];
   if (!definition || typeof definition !== "object" || Array.isArray(definition)) throw badRequest("definition must be an object");
   const applyTo = str(body, "apply-to", "all");
