@@ -204,7 +204,8 @@ export async function serverMain(argv: string[]): Promise<number> {
   try {
     w = await startWarren({
       port: cfg.port,
-      host: cfg.bind,
+      // the CLI serves the network by default; the embedding default is loopback
+      host: cfg.bind ?? "*",
       mgmtPort: cfg.mgmtPort,
       mgmtHost: cfg.mgmtBind,
       prometheusPort: cfg.prometheusPort,

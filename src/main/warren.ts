@@ -4,6 +4,7 @@
  * collaborators; `startWarren` is also the embedding API for Node programs.
  */
 import { mkdirSync } from "node:fs";
+import os from "node:os";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
@@ -19,34 +20,43 @@ import { openStorage } from "./storage.js";
 import { startAlarms } from "./alarms.js";
 import { resident } from "../broker/ready-list.js";
 
+/**
+ * Options of `startWarren`. The defaults are the safe ones for embedding: loopback only, no
+ * management API, no Prometheus listener, no Fleet, resource alarms on, warnings-only logging.
+ * `warren server` passes its own (every interface, management on 15672, Fleet on, …).
+ */
 export interface WarrenOptions {
+  /** AMQP port (default 5672); 0 = any free port (read it back from `amqpPort`) */
   port?: number;
-  /** AMQP listen address; undefined = every interface, IPv6 and IPv4 where available */
+  /** AMQP listen address (default "127.0.0.1"); "*" = every interface, IPv6 and IPv4 where available */
   host?: string;
-  /** data directory; null = nothing persisted (embedded/transient use) */
+  /** data directory (default "./data"); null = nothing persisted (tests, transient use) */
   dataDir?: string | null;
-  /** management HTTP port; null = no management API */
+  /** management HTTP port (RabbitMQ's is 15672); null/undefined = no management API */
   mgmtPort?: number | null;
+  /** management bind address (default: host) */
   mgmtHost?: string;
   /** Prometheus metrics port (RabbitMQ's is 15692); null/undefined = no metrics listener */
   prometheusPort?: number | null;
   /** Prometheus bind address (default: mgmtHost, then host) */
   prometheusHost?: string;
+  /** default "warn" (the CLI uses "info") */
   logLevel?: LogLevel;
   fsync?: FsyncPolicy;
+  /** the user created on first boot (default guest/guest; guest may log in from loopback only) */
   defaultUser?: string;
   defaultPass?: string;
   heartbeat?: number;
   maxMessageSize?: number;
   /** also keep RabbitMQ-format (salted SHA-256) password hashes, for exports RabbitMQ can import */
   exportRabbitHashes?: boolean;
-  /** memory high watermark in bytes (RSS) for the memory alarm; 0 = off */
+  /** memory high watermark in bytes (RSS) for the memory alarm (default 40 % of RAM); 0 = off */
   memoryHighWatermark?: number;
-  /** free-disk low limit in bytes for the disk alarm; 0 = off */
+  /** free-disk low limit in bytes for the disk alarm (default 50 MB); 0 = off */
   diskFreeLimit?: number;
   /** bytes of ready message bodies kept in memory by all queues before paging to disk */
   queueMemory?: number;
-  /** run the Fleet collector in-process (default: when there is a data dir and management) */
+  /** run the Fleet collector in-process (default false; needs a data dir, the management API and the better-sqlite3 package) */
   fleet?: boolean;
   /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
   tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean };
@@ -75,9 +85,12 @@ function loadTls(t: NonNullable<WarrenOptions["tls"]>): NonNullable<ConstructorP
 
 type FleetRoutes = (req: IncomingMessage, res: ServerResponse, url: URL, user: { name: string; tags: string[] }) => Promise<boolean>;
 
+/** A running broker. */
 export interface Warren {
-  broker: Broker;
-  server: Server;
+  /** amqp://user:pass@host:port of the default user — what a client in this process connects to */
+  url: string;
+  /** http://user:pass@host:port of the management API, or null without it */
+  mgmtUrl: string | null;
   amqpPort: number;
   mgmtPort: number | null;
   /** the Prometheus listener's port, or null when it is off */
@@ -88,7 +101,10 @@ export interface Warren {
   mgmtHost: string | null;
   /** the amqps listener (host as in URLs), or null without TLS */
   amqps: { host: string; port: number } | null;
+  broker: Broker;
+  server: Server;
   log: Logger;
+  /** stop listening, close every connection, flush the store; safe to call twice */
   close(): Promise<void>;
 }
 
@@ -123,93 +139,116 @@ function fleetCollectorUser(broker: Broker): { user: string; pass: string } {
   return { user: FLEET_USER, pass };
 }
 
+/** "*" (every interface) is undefined for net.Server.listen. */
+const bindAddress = (h: string): string | undefined => (h === "*" ? undefined : h);
+
+/** A host clients on this machine can connect to: the bound one, or loopback for a wildcard. */
+function connectHost(urlHost: string): string {
+  return urlHost === "[::]" || urlHost === "0.0.0.0" || urlHost === "::" ? "127.0.0.1" : urlHost;
+}
+
 export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
-  const log = new Logger(opts.logLevel ?? "info");
+  const log = new Logger(opts.logLevel ?? "warn");
   const tlsOpts = opts.tls ? loadTls(opts.tls) : null;
   const dataDir = opts.dataDir === undefined ? "./data" : opts.dataDir;
+  const host = opts.host ?? "127.0.0.1";
+  const memoryHighWatermark = opts.memoryHighWatermark ?? Math.floor(os.totalmem() * 0.4);
+  const diskFreeLimit = opts.diskFreeLimit ?? 50_000_000;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   if (opts.queueMemory !== undefined) resident.budget = opts.queueMemory;
   const storage = await openStorage(dataDir, opts.fsync ?? "always", log);
-  const broker = new Broker({
-    store: storage.messages,
-    definitions: storage.definitions,
-    log,
-    defaultUser: opts.defaultUser,
-    defaultPass: opts.defaultPass,
-    maxMessageSize: opts.maxMessageSize,
-    exportRabbitHashes: opts.exportRabbitHashes,
-  });
-  const t0 = Date.now();
-  const rec = broker.boot();
-  if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
-  const server = new Server(broker, { host: opts.host, port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tlsOpts ? { tls: tlsOpts } : {}) });
-  const amqpPort = await server.listen();
-  broker.resourceLimits = { memoryHighWatermark: opts.memoryHighWatermark ?? 0, diskFreeLimit: opts.diskFreeLimit ?? 0, dataDir };
-  const stopAlarms = startAlarms(broker, dataDir, opts.memoryHighWatermark ?? 0, opts.diskFreeLimit ?? 0);
-
-  let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
-  let fleet: { close(): Promise<void>; http: unknown } | null = null;
-  if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
-    const { startManagement } = await import("../http/server.js");
-    let fleetRoutes: FleetRoutes | undefined;
-    const mgmtHost = opts.mgmtHost ?? opts.host;
-    const m = await startManagement({
-      broker,
-      server,
-      host: mgmtHost,
-      port: opts.mgmtPort,
-      version: VERSION,
+  // everything started so far, closed in reverse if a later step fails (a port in use)
+  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    const broker = new Broker({
+      store: storage.messages,
+      definitions: storage.definitions,
       log,
-      // Fleet's /api/fleet routes, once its collector is up
-      extraRoutes: (req, res, url, user) => (fleetRoutes ? fleetRoutes(req, res, url, user) : Promise.resolve(false)),
+      defaultUser: opts.defaultUser,
+      defaultPass: opts.defaultPass,
+      maxMessageSize: opts.maxMessageSize,
+      exportRabbitHashes: opts.exportRabbitHashes,
     });
-    mgmt = m;
-    if (dataDir && opts.fleet !== false) {
-      try {
-        const { startEmbeddedFleet } = await import("../fleet/embedded.js");
-        const { user, pass } = fleetCollectorUser(broker);
-        const f = await startEmbeddedFleet({
-          amqpUrl: `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${amqpPort}`,
-          mgmtUrl: `http://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${m.port}`,
-          dataDir: join(dataDir),
-          log: (line: string) => log.info(line),
-        });
-        fleet = f;
-        fleetRoutes = f.http as FleetRoutes;
-      } catch (e) {
-        log.warn(`fleet collector not started: ${(e as Error).message}`);
+    const t0 = Date.now();
+    const rec = broker.boot();
+    if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
+    const tls = tlsOpts ? { ...tlsOpts, host: bindAddress(tlsOpts.host ?? host) } : null;
+    const server = new Server(broker, { host: bindAddress(host), port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tls ? { tls } : {}) });
+    const amqpPort = await server.listen();
+    closers.push(() => server.close());
+    broker.resourceLimits = { memoryHighWatermark, diskFreeLimit, dataDir };
+    closers.push(startAlarms(broker, dataDir, memoryHighWatermark, diskFreeLimit));
+
+    const user = opts.defaultUser ?? "guest";
+    const pass = opts.defaultPass ?? "guest";
+    const cred = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
+    let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
+    if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
+      const { startManagement } = await import("../http/server.js");
+      let fleetRoutes: FleetRoutes | undefined;
+      const m = await startManagement({
+        broker,
+        server,
+        host: bindAddress(opts.mgmtHost ?? host),
+        port: opts.mgmtPort,
+        version: VERSION,
+        log,
+        // Fleet's /api/fleet routes, once its collector is up
+        extraRoutes: (req, res, url, u) => (fleetRoutes ? fleetRoutes(req, res, url, u) : Promise.resolve(false)),
+      });
+      mgmt = m;
+      closers.push(() => m.close());
+      if (dataDir && opts.fleet === true) {
+        try {
+          // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
+          const { startEmbeddedFleet } = await import("../fleet/embedded.js");
+          const fc = fleetCollectorUser(broker);
+          const fcred = `${encodeURIComponent(fc.user)}:${encodeURIComponent(fc.pass)}`;
+          const f = await startEmbeddedFleet({
+            amqpUrl: `amqp://${fcred}@127.0.0.1:${amqpPort}`,
+            mgmtUrl: `http://${fcred}@127.0.0.1:${m.port}`,
+            dataDir: join(dataDir),
+            log: (line: string) => log.info(line),
+          });
+          fleetRoutes = f.http as FleetRoutes;
+          // the collector is a client of this broker: give it a moment to finish, never wait forever
+          closers.push(() => Promise.race([f.close().catch(() => {}), new Promise<void>((r) => setTimeout(r, 2000).unref())]));
+        } catch (e) {
+          const missing = (e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && /better-sqlite3/.test((e as Error).message);
+          log.warn(missing ? "fleet collector not started: it needs the better-sqlite3 package (npm install better-sqlite3)" : `fleet collector not started: ${(e as Error).message}`);
+        }
       }
     }
-  }
 
-  let prom: { port: number; host: string; close(): Promise<void> } | null = null;
-  if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
-    const { startPrometheus } = await import("../http/prometheus.js");
-    prom = await startPrometheus({ broker, host: opts.prometheusHost ?? opts.mgmtHost ?? opts.host, port: opts.prometheusPort, log, node: { version: VERSION } });
-  }
+    let prom: { port: number; host: string; close(): Promise<void> } | null = null;
+    if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
+      const { startPrometheus } = await import("../http/prometheus.js");
+      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION } });
+      prom = p;
+      closers.push(() => p.close());
+    }
 
-  let closed = false;
-  return {
-    broker,
-    server,
-    amqpPort,
-    mgmtPort: mgmt ? mgmt.port : null,
-    prometheusPort: prom ? prom.port : null,
-    prometheusHost: prom ? prom.host : null,
-    amqpHost: server.boundHost,
-    amqps: server.tlsAddress,
-    mgmtHost: mgmt ? mgmt.host : null,
-    log,
-    async close() {
-      if (closed) return;
-      closed = true;
-      stopAlarms();
-      // the collector is a client of this broker: give it a moment to finish, never wait forever
-      if (fleet) await Promise.race([fleet.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
-      if (prom) await prom.close();
-      if (mgmt) await mgmt.close();
-      await server.close();
-      await storage.close();
-    },
-  };
+    let closing: Promise<void> | null = null;
+    return {
+      url: `amqp://${cred}@${connectHost(server.boundHost)}:${amqpPort}`,
+      mgmtUrl: mgmt ? `http://${cred}@${connectHost(mgmt.host)}:${mgmt.port}` : null,
+      broker,
+      server,
+      amqpPort,
+      mgmtPort: mgmt ? mgmt.port : null,
+      prometheusPort: prom ? prom.port : null,
+      prometheusHost: prom ? prom.host : null,
+      amqpHost: server.boundHost,
+      amqps: server.tlsAddress,
+      mgmtHost: mgmt ? mgmt.host : null,
+      log,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (e) {
+    await closeAll().catch(() => {});
+    throw e;
+  }
 }

@@ -11,21 +11,22 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import type { TestBroker } from "../helpers/broker.js";
-import { Api, eventually, startMgmtBroker } from "./helpers.js";
+import { startBroker, type TestBroker } from "../helpers/broker.js";
+import { Api, eventually } from "./helpers.js";
 
 let b: TestBroker;
 let api: Api;
 let skip = false;
 
 before(async () => {
-  const s = await startMgmtBroker();
-  if (!s) {
+  // embedded, Fleet runs only when asked (warren server runs it by default)
+  b = await startBroker({ mgmt: true, options: { fleet: true } });
+  if (!b.mgmtUrl) {
     skip = true;
+    await b.stop();
     return;
   }
-  b = s.b;
-  api = s.api;
+  api = new Api(b.mgmtUrl);
 });
 
 after(async () => {
