@@ -4,7 +4,7 @@
  * RabbitMQ, alternating A B A B for --rounds rounds, then prints one table
  * row per metric: medians, min–max, the ratio warren/RabbitMQ, the target
  * and whether it is met. --markdown FILE writes the same table with the
- * machine facts. --smoke is the CI variant: s1, s2, s4 for a fraction of a
+ * machine facts. --smoke is the CI variant: s1, s2, s4 and overload-1-1 for a fraction of a
  * second each, one round; it never judges speed.
  *
  * Owns: option parsing, scheduling and reporting. Does not own: load
@@ -23,9 +23,10 @@ import { s7 } from "./scenarios/connections.js";
 import { s8 } from "./scenarios/backlog.js";
 import { s9 } from "./scenarios/topic.js";
 import { s10 } from "./scenarios/durable-queues.js";
+import { OVERLOAD } from "./scenarios/overload.js";
 
-const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10];
-const SMOKE = ["s1", "s2", "s4"];
+const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, ...OVERLOAD];
+const SMOKE = ["s1", "s2", "s4", "overload-1-1"];
 
 const USAGE = `usage: npm run bench -- [options]
   --rabbitmq URL             also measure this RabbitMQ (amqp://guest:guest@127.0.0.1:5672[/vhost])
@@ -39,9 +40,10 @@ const USAGE = `usage: npm run bench -- [options]
   --s7-connections N,N       default 1000,10000
   --s8-messages N            default 1000000
   --s10-queues N             default 100000
+  --overload-duration SECONDS  window of the overload-* scenarios (default 60)
   --warren-arg ARG           extra argument for 'warren server' (repeatable)
   --markdown FILE            also write the table as markdown
-  --smoke                    CI: s1,s2,s4, tiny windows, one round, no speed judgement`;
+  --smoke                    CI: s1,s2,s4,overload-1-1, tiny windows, one round, no speed judgement`;
 
 interface Cli {
   rabbit: RabbitOptions | null;
@@ -67,7 +69,7 @@ function parse(argv: string[]): Cli {
       else get.set(a.slice(2), v);
     } else usage(2, `unknown or incomplete option ${a}`);
   }
-  const known = ["rabbitmq", "rabbitmq-mgmt", "rabbitmq-restart-cmd", "only", "scenarios", "rounds", "duration", "warmup", "s7-connections", "s8-messages", "s10-queues", "markdown"];
+  const known = ["rabbitmq", "rabbitmq-mgmt", "rabbitmq-restart-cmd", "only", "scenarios", "rounds", "duration", "warmup", "s7-connections", "s8-messages", "s10-queues", "overload-duration", "markdown"];
   for (const k of get.keys()) if (!known.includes(k)) usage(2, `unknown option --${k}`);
   const num = (k: string, d: number) => {
     const v = get.get(k);
@@ -96,6 +98,7 @@ function parse(argv: string[]): Cli {
       s7Connections: (get.get("s7-connections") ?? (smoke ? "50" : "1000,10000")).split(",").map(Number),
       s8Messages: num("s8-messages", smoke ? 10_000 : 1_000_000),
       s10Queues: num("s10-queues", smoke ? 100 : 100_000),
+      overloadDuration: num("overload-duration", smoke ? 1 : 60),
       log: (m) => process.stderr.write(`${m}\n`),
     },
   };

@@ -1,7 +1,7 @@
 /**
  * The consumer role (runs in a worker thread): N connections, one channel
  * each, basic.consume on its share of the queues; counts whole messages,
- * acks (multiple=true every ackEvery deliveries) and optionally records
+ * acks (multiple=true every ackEvery deliveries, or at a fixed slow rate) and optionally records
  * end-to-end latency from a send time stamped in the body.
  *
  * Owns: the consumed counter and latency samples. Does not own: declaring
@@ -22,6 +22,7 @@ export async function runConsumer(index: number, counters: Int32Array, spec: Con
   const groups: string[][] = Array.from({ length: Math.max(1, spec.connections) }, () => []);
   spec.queues.forEach((q, i) => groups[i % groups.length]!.push(q));
   const conns: BenchConn[] = [];
+  const timers: NodeJS.Timeout[] = [];
   try {
     for (const queues of groups) {
       if (queues.length === 0) continue;
@@ -35,9 +36,35 @@ export async function runConsumer(index: number, counters: Int32Array, spec: Con
       conn.onDeliver = (_ch, tag) => {
         lastTag = tag;
       };
+      const ackRate = spec.noAck ? 0 : (spec.ackRate ?? 0);
+      // slow consumer: tags wait here and are acked at ackRate (bench-only, so an array is fine)
+      const held: number[] = [];
+      if (ackRate > 0) {
+        const t0 = performance.now();
+        let acked = 0;
+        timers.push(
+          setInterval(() => {
+            const allowed = Math.floor(((performance.now() - t0) * ackRate) / 1000);
+            // no saved-up credit: a consumer that had nothing to ack does not burst later
+            if (held.length === 0) acked = allowed;
+            const due = Math.min(held.length, allowed - acked);
+            if (due <= 0) return;
+            const tag = held[due - 1]!;
+            held.splice(0, due);
+            acked += due;
+            const out = Buffer.allocUnsafe(C.BASIC_ACK_LEN);
+            C.writeBasicAck(out, 0, 1, tag, true);
+            conn.write(out);
+          }, 5),
+        );
+      }
       conn.onMessage = () => {
         consumed++;
         if (spec.noAck) return;
+        if (ackRate > 0) {
+          held.push(lastTag);
+          return;
+        }
         if (++unacked >= spec.ackEvery) {
           acks.push(lastTag);
           unacked = 0;
@@ -72,6 +99,7 @@ export async function runConsumer(index: number, counters: Int32Array, spec: Con
       }, 10);
     });
   } finally {
+    for (const t of timers) clearInterval(t);
     Atomics.store(counters, sConsumed, consumed);
     await Promise.all(conns.map((c) => c.close()));
   }

@@ -59,6 +59,11 @@ export interface ConsumerSpec {
   prefetch: number;
   /** send basic.ack multiple=true after this many deliveries */
   ackEvery: number;
+  /**
+   * A slow consumer: ack at most this many messages per second (oldest first, multiple=true,
+   * every 5 ms); 0 = ack as soon as ackEvery deliveries arrived. Needs noAck false.
+   */
+  ackRate?: number;
   /** read the send time from each body and record latency while G_RECORD is set */
   stamp: boolean;
   latencyCapacity: number;

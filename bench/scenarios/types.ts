@@ -24,6 +24,8 @@ export interface BenchOptions {
   s7Connections: number[];
   s8Messages: number;
   s10Queues: number;
+  /** seconds per overload-* run */
+  overloadDuration: number;
   log: (msg: string) => void;
 }
 

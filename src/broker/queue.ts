@@ -22,6 +22,8 @@ import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
 import { withPolicy, type PolicyValue } from "./policy.js";
+import { FlowGate } from "./flow.js";
+import { collectGarbageSoon } from "../lib/gc.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -30,6 +32,21 @@ import { withPolicy, type PolicyValue } from "./policy.js";
  * RabbitMQ's classic queues v2 do. The head of the queue stays in memory.
  */
 export const PAGE_AFTER_MESSAGES = 200_000;
+
+/**
+ * The flow window (flow.ts): a queue with consumers holds its publishers once this many
+ * messages or body bytes wait ahead of the consumers, and lets them go below half of it.
+ * Large enough that bursts (a producer enqueueing a batch of jobs) pass untouched and the
+ * consumers never run dry between a release and the publisher's next read; small enough
+ * that a sustained flood keeps the queue, and the heap, flat.
+ */
+export const FLOW_WINDOW = { messages: 20_000, bytes: 32 * 1024 * 1024 };
+
+/**
+ * A purge or delete that frees at least this many messages asks for a full collection: an
+ * idle broker allocates nothing, so V8 would otherwise keep the freed backlog's memory.
+ */
+const LARGE_RELEASE = 100_000;
 
 export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
 
@@ -85,6 +102,8 @@ export class Queue implements Destination {
   policy: string | undefined;
   /** settings from the queue's own x-arguments, before any policy */
   private readonly ownSettings: QueueSettings;
+  /** holds publishers while consumers catch up; created the first time the queue congests */
+  private flow: FlowGate | null = null;
 
   constructor(
     readonly vhost: string,
@@ -126,8 +145,11 @@ export class Queue implements Destination {
     return false;
   }
 
-  /** Enqueue a routed message (after accepts()). */
-  publish(msg: Message, now: number): void {
+  /**
+   * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
+   * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
+   */
+  publish(msg: Message, now: number, sole = false): void {
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
@@ -141,17 +163,33 @@ export class Queue implements Destination {
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     // page before pushing so the entry is accounted as resident or not from the start
     if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
-    this.ready.push(entry);
+    this.ready.push(entry, msg.body === null && msg.bcc === null && (this.isStored(msg) || (sole && msg.storeId >= SCRATCH_ID_BASE)));
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
-    if (this.consumers.length > 0) this.drain();
+    if (this.consumers.length > 0) {
+      this.drain();
+      if (this.ready.length > FLOW_WINDOW.messages || this.ready.bytes > FLOW_WINDOW.bytes) this.congested();
+    }
+  }
+
+  /** Past the flow window with consumers attached: hold the publishing connection. */
+  private congested(): void {
+    (this.flow ??= new FlowGate(() => this.stats.deliver + this.stats.deliverNoAck)).hold();
+  }
+
+  /** Let held publishers go once the backlog is under half the window (or gating no longer applies). */
+  private releaseFlowIfDrained(): void {
+    const f = this.flow;
+    if (f === null || !f.holding) return;
+    if (this.consumers.length === 0 || this.deleted || (this.ready.length <= FLOW_WINDOW.messages / 2 && this.ready.bytes <= FLOW_WINDOW.bytes / 2)) f.release();
   }
 
   /** Put recovered messages back at start (from the store). */
   restore(msg: Message, redelivered: boolean): void {
     msg.refs++;
     const e = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, Date.now()), redelivered ? 1 : 0);
-    this.ready.push(e);
+    // a recovered message left on disk is this queue's own reference (the store counts per queue)
+    this.ready.push(e, msg.body === null && msg.bcc === null && this.isStored(msg));
     if (e.expiresAt !== 0) this.scheduleTtl(e.expiresAt);
   }
 
@@ -224,6 +262,7 @@ export class Queue implements Destination {
     } finally {
       this.draining = false;
     }
+    if (this.flow !== null) this.releaseFlowIfDrained();
   }
 
   private handTo(c: Consumer, entry: QueueEntry): void {
@@ -411,6 +450,7 @@ export class Queue implements Destination {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     if (this.consumers.length === 0) {
+      this.flow?.release();
       if (this.autoDelete && this.hadConsumer && !this.deleted) {
         this.owner.autoDeleteQueue(this, "auto-delete");
         return;
@@ -433,21 +473,23 @@ export class Queue implements Destination {
   // ---- management --------------------------------------------------------
 
   purge(): number {
-    const entries = this.ready.clear();
-    for (const e of entries) this.release(e.msg);
-    return entries.length;
+    this.flow?.release();
+    const n = this.ready.clear((e) => this.release(e.msg));
+    if (n >= LARGE_RELEASE) collectGarbageSoon();
+    return n;
   }
 
   /** Mark deleted and drop ready messages; consumers are cancelled by the caller. */
   destroy(): number {
     this.deleted = true;
+    this.flow?.release();
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
-    const n = this.ready.length;
-    for (const e of this.ready.clear()) {
+    const n = this.ready.clear((e) => {
       e.msg.refs--;
       if (e.msg.refs === 0 && e.msg.storeId >= SCRATCH_ID_BASE) this.store?.releasePaged(e.msg.storeId);
-    }
+    });
+    if (n >= LARGE_RELEASE) collectGarbageSoon();
     if (this.durable && this.store) this.store.deleteQueue(this.key);
     return n;
   }

@@ -2,9 +2,12 @@
  * The ready (not yet delivered) messages of a queue. FIFO by default; with
  * x-max-priority one FIFO per priority level, highest served first. Requeued
  * entries go back to their original position (by seq), as RabbitMQ does.
+ * Each list counts its bytes, paged and persistent messages as entries come and go, so the
+ * management API never walks a backlog to describe it.
  */
 import { Deque } from "../lib/deque.js";
 import type { QueueEntry } from "./message.js";
+import { PagedTail } from "./paged-tail.js";
 
 /**
  * Bytes of message bodies held in memory by ready lists across the whole broker.
@@ -29,13 +32,58 @@ export interface ReadyList {
   readonly length: number;
   /** total body bytes of ready messages */
   readonly bytes: number;
-  push(e: QueueEntry): void;
+  /** ready messages whose body is on disk (paged out or left there at recovery), and their bytes */
+  readonly paged: number;
+  readonly pagedBytes: number;
+  /** ready messages with delivery mode 2, and their bytes */
+  readonly persistent: number;
+  readonly persistentBytes: number;
+  /**
+   * Append. `encode`: the entry's body is on disk and no other queue holds its Message, so a
+   * FIFO list may keep it as a compact record instead of the objects (paged-tail.ts).
+   */
+  push(e: QueueEntry, encode?: boolean): void;
   shift(): QueueEntry | undefined;
   peek(): QueueEntry | undefined;
   /** put back a requeued entry at its original position */
   requeue(e: QueueEntry): void;
-  clear(): QueueEntry[];
-  toArray(): QueueEntry[];
+  /** Remove everything, handing each entry to `visit` (one at a time); returns how many. */
+  clear(visit: (e: QueueEntry) => void): number;
+}
+
+/** What every list counts, entry by entry (paged, persistent). */
+class Counts {
+  bytes = 0;
+  paged = 0;
+  pagedBytes = 0;
+  persistent = 0;
+  persistentBytes = 0;
+  protected add(e: QueueEntry): void {
+    const m = e.msg;
+    this.bytes += m.bodySize;
+    if (m.body === null) {
+      this.paged++;
+      this.pagedBytes += m.bodySize;
+    }
+    if (m.properties.deliveryMode === 2) {
+      this.persistent++;
+      this.persistentBytes += m.bodySize;
+    }
+    enter(e);
+  }
+  protected remove(e: QueueEntry): void {
+    const m = e.msg;
+    this.bytes -= m.bodySize;
+    if (m.body === null) {
+      this.paged--;
+      this.pagedBytes -= m.bodySize;
+    }
+    if (m.properties.deliveryMode === 2) {
+      this.persistent--;
+      this.persistentBytes -= m.bodySize;
+    }
+    leave(e);
+  }
 }
 
 function insertBySeq(d: Deque<QueueEntry>, e: QueueEntry): void {
@@ -54,27 +102,52 @@ function insertBySeq(d: Deque<QueueEntry>, e: QueueEntry): void {
   d.insertAt(lo, e);
 }
 
-export class FifoReadyList implements ReadyList {
+/**
+ * Publish order. An in-memory head of entry objects, then — once bodies start going to disk —
+ * a compact tail (paged-tail.ts) that takes every later push, so order is kept: every entry
+ * in the head is older than every entry in the tail, and requeues go back into the head.
+ */
+export class FifoReadyList extends Counts implements ReadyList {
   private readonly d = new Deque<QueueEntry>();
-  bytes = 0;
-  get length(): number { return this.d.length; }
-  push(e: QueueEntry): void { this.d.push(e); this.bytes += e.msg.bodySize; enter(e); }
+  private readonly tail = new PagedTail();
+  get length(): number { return this.d.length + this.tail.length; }
+  /** entries held as compact records */
+  get encoded(): number { return this.tail.encoded; }
+  push(e: QueueEntry, encode = false): void {
+    this.add(e);
+    if (encode || this.tail.length > 0) {
+      // an encoded entry's object is dropped: it was never counted resident (body on disk)
+      this.tail.push(e, encode);
+    } else {
+      this.d.push(e);
+    }
+  }
   shift(): QueueEntry | undefined {
-    const e = this.d.shift();
-    if (e) { this.bytes -= e.msg.bodySize; leave(e); }
+    const e = this.d.length > 0 ? this.d.shift() : this.tail.shift();
+    if (e) this.remove(e);
     return e;
   }
-  peek(): QueueEntry | undefined { return this.d.peek(); }
-  requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.bytes += e.msg.bodySize; enter(e); }
-  clear(): QueueEntry[] { this.bytes = 0; const all = this.d.clear(); for (const e of all) leave(e); return all; }
-  toArray(): QueueEntry[] { return this.d.toArray(); }
+  peek(): QueueEntry | undefined { return this.d.length > 0 ? this.d.peek() : this.tail.peek(); }
+  requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.add(e); }
+  clear(visit: (e: QueueEntry) => void): number {
+    const n = this.length;
+    for (const e of this.d.clear()) {
+      this.remove(e);
+      visit(e);
+    }
+    this.tail.clear((e) => {
+      this.remove(e);
+      visit(e);
+    });
+    return n;
+  }
 }
 
-export class PriorityReadyList implements ReadyList {
+export class PriorityReadyList extends Counts implements ReadyList {
   private readonly levels: Deque<QueueEntry>[];
   private len = 0;
-  bytes = 0;
   constructor(readonly maxPriority: number) {
+    super();
     this.levels = [];
     for (let i = 0; i <= maxPriority; i++) this.levels.push(new Deque<QueueEntry>(1));
   }
@@ -83,11 +156,11 @@ export class PriorityReadyList implements ReadyList {
     const p = e.msg.properties.priority ?? 0;
     return this.levels[Math.min(Math.max(p, 0), this.maxPriority)]!;
   }
-  push(e: QueueEntry): void { this.level(e).push(e); this.len++; this.bytes += e.msg.bodySize; enter(e); }
+  push(e: QueueEntry): void { this.level(e).push(e); this.len++; this.add(e); }
   shift(): QueueEntry | undefined {
     for (let i = this.maxPriority; i >= 0; i--) {
       const e = this.levels[i]!.shift();
-      if (e) { this.len--; this.bytes -= e.msg.bodySize; leave(e); return e; }
+      if (e) { this.len--; this.remove(e); return e; }
     }
     return undefined;
   }
@@ -98,18 +171,16 @@ export class PriorityReadyList implements ReadyList {
     }
     return undefined;
   }
-  requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.bytes += e.msg.bodySize; enter(e); }
-  clear(): QueueEntry[] {
-    const out = this.toArray();
-    for (const e of out) leave(e);
-    for (const l of this.levels) l.clear();
+  requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.add(e); }
+  clear(visit: (e: QueueEntry) => void): number {
+    const n = this.len;
+    for (let i = this.maxPriority; i >= 0; i--) {
+      for (const e of this.levels[i]!.clear()) {
+        this.remove(e);
+        visit(e);
+      }
+    }
     this.len = 0;
-    this.bytes = 0;
-    return out;
-  }
-  toArray(): QueueEntry[] {
-    const out: QueueEntry[] = [];
-    for (let i = this.maxPriority; i >= 0; i--) out.push(...this.levels[i]!.toArray());
-    return out;
+    return n;
   }
 }

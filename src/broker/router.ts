@@ -137,7 +137,9 @@ export class Router {
       }
     }
     const now = msg.publishedAt;
-    for (let i = 0; i < n; i++) queues[i]!.publish(msg, now);
+    // a message routed to one queue only is that queue's alone: it may keep it in compact form
+    const sole = n === 1;
+    for (let i = 0; i < n; i++) queues[i]!.publish(msg, now, sole);
     this.vhost.stats.publish++;
     return flags;
   }

@@ -10,8 +10,8 @@
  * process with "heap out of memory" before the RSS watermark was ever reached.
  */
 import { statfsSync } from "node:fs";
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { getHeapStatistics } from "node:v8";
+import { collectGarbage } from "../lib/gc.js";
 import type { Broker } from "../broker/broker.js";
 
 /**
@@ -26,20 +26,6 @@ const HEAP_CLEAR = 0.6;
 function heapUse(): { used: number; limit: number; share: number } {
   const h = getHeapStatistics();
   return { used: h.used_heap_size, limit: h.heap_size_limit, share: h.used_heap_size / Math.max(h.heap_size_limit - YOUNG_GENERATION, 1) };
-}
-
-/** A full garbage collection, or null where the runtime refuses to expose one. */
-let fullGc: (() => void) | null | undefined;
-function collectGarbage(): void {
-  if (fullGc === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      fullGc = runInNewContext("gc") as () => void;
-    } catch {
-      fullGc = null;
-    }
-  }
-  fullGc?.();
 }
 
 /** ticks (of 250 ms) before the first forced collection under a heap alarm; doubles up to a minute */

@@ -17,6 +17,7 @@ import * as M from "../amqp/gen/methods.js";
 import type { Broker, ConnectionInfo } from "../broker/broker.js";
 import type { User } from "../broker/auth.js";
 import type { VHost } from "../broker/vhost.js";
+import type { FlowGate, FlowHolder } from "../broker/flow.js";
 import { Channel, ChannelState, unexpected } from "./channel.js";
 import { Outbox } from "./outbox.js";
 import { explicitIds, hasExplicitIds } from "./explicit-ids.js";
@@ -31,6 +32,25 @@ const HANDSHAKE_TIMEOUT = 10_000;
 /** output backlog past which we stop reading the client (4x the delivery high-water mark) */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 const CLOSE_TIMEOUT = 3_000;
+/** bytes read from one socket before it yields to the other connections (see onData) */
+const READ_TURN_BYTES = 256 * 1024;
+
+/** reasons for not reading a socket (Connection.readHolds) */
+const HOLD_OUTPUT = 1; // our output to the client is backed up
+const HOLD_ALARM = 2; // a memory/disk alarm blocks publishers
+const HOLD_FLOW = 4; // a congested queue holds this publisher
+const HOLD_TURN = 8; // yielded its turn to other connections
+
+/** connections that yielded their read turn, resumed together once the loop has served the rest */
+const yielded: Connection[] = [];
+function yieldTurn(c: Connection): void {
+  if (yielded.push(c) === 1) setImmediate(resumeYielded);
+}
+function resumeYielded(): void {
+  const list = yielded.splice(0, yielded.length);
+  for (const c of list) c.releaseReading(HOLD_TURN);
+}
+
 /**
  * rabbit_reader's SILENT_CLOSE_DELAY: a client that fails the handshake (refused login
  * without authentication_failure_close, unknown mechanism, oversized start-ok) hears
@@ -56,7 +76,7 @@ const enum State {
 let nextId = 1;
 const AMQP_0_9_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
-export class Connection implements FrameSink, ConnectionInfo {
+export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   readonly id = nextId++;
   readonly name: string;
   readonly outbox: Outbox;
@@ -79,7 +99,7 @@ export class Connection implements FrameSink, ConnectionInfo {
   capabilities = { consumerCancelNotify: false, authFailureClose: false, connectionBlocked: false, publisherConfirms: false };
   readonly connectedAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
-  /** blocked by a resource alarm: reading paused once the client publishes */
+  /** blocked by a resource alarm: reading held once the client publishes */
   blocked = false;
   private blockedSent = false;
   stats = { recvOct: 0, sendOct: 0, recvCnt: 0, publish: 0 };
@@ -136,20 +156,58 @@ export class Connection implements FrameSink, ConnectionInfo {
     }
     // A client that sends but does not read (returns, confirms, method replies pile up)
     // stops being read until its socket drains: its memory cost stays bounded.
-    if (this.outbox.pendingBytes > READ_PAUSE_BYTES && !this.socket.isPaused()) {
-      this.pausedForOutput = true;
-      this.socket.pause();
-      this.socket.once("drain", () => this.resumeAfterDrain());
+    if (this.outbox.pendingBytes > READ_PAUSE_BYTES && (this.readHolds & HOLD_OUTPUT) === 0) {
+      this.holdReading(HOLD_OUTPUT);
+      this.socket.once("drain", () => this.releaseReading(HOLD_OUTPUT));
+    }
+    // Fairness: after READ_TURN_BYTES, let every other connection have its turn before
+    // reading more (libuv would otherwise read up to 32 chunks from this socket in a row).
+    this.turnBytes += d.length;
+    if (this.turnBytes >= READ_TURN_BYTES && this.readHolds === 0) {
+      this.turnBytes = 0;
+      this.holdReading(HOLD_TURN);
+      yieldTurn(this);
     }
   }
 
-  private pausedForOutput = false;
+  // ---- read holds: why the socket is not being read ---------------------------
 
-  private resumeAfterDrain(): void {
-    if (!this.pausedForOutput) return;
-    this.pausedForOutput = false;
-    // a resource alarm may still hold the socket
-    if (!this.blocked) this.socket.resume();
+  /** bitmask of HOLD_*; the socket is read only while it is 0 */
+  private readHolds = 0;
+  private turnBytes = 0;
+  /** queues whose flow gate holds this connection (see broker/flow.ts) */
+  private flowGates: Set<FlowGate> | null = null;
+  /** when flow control last held this connection (management: "flow" for a second after) */
+  flowHeldAt = 0;
+
+  private holdReading(why: number): void {
+    if (this.readHolds === 0 && this.state !== State.Closed) this.socket.pause();
+    this.readHolds |= why;
+  }
+
+  releaseReading(why: number): void {
+    if ((this.readHolds & why) === 0) return;
+    this.readHolds &= ~why;
+    if (this.readHolds === 0 && this.state !== State.Closed) this.socket.resume();
+  }
+
+  /** FlowHolder: a congested queue holds this (publishing) connection. */
+  heldBy(gate: FlowGate): void {
+    (this.flowGates ??= new Set()).add(gate);
+    this.flowHeldAt = Date.now();
+    this.holdReading(HOLD_FLOW);
+  }
+
+  /** FlowHolder: the queue caught up. */
+  releasedBy(gate: FlowGate): void {
+    const gs = this.flowGates;
+    if (gs === null || !gs.delete(gate) || gs.size > 0) return;
+    this.releaseReading(HOLD_FLOW);
+  }
+
+  /** "flow" while held and for a second after, as RabbitMQ's credit_flow:state/0 reports */
+  get inFlow(): boolean {
+    return (this.readHolds & HOLD_FLOW) !== 0 || Date.now() - this.flowHeldAt < 1000;
   }
 
   private readProtocolHeader(d: Buffer): Buffer {
@@ -546,6 +604,8 @@ export class Connection implements FrameSink, ConnectionInfo {
     this.cleanedUp = true;
     if (this.timer) clearTimeout(this.timer);
     this.teardownChannels();
+    if (this.flowGates) for (const g of this.flowGates) g.forget(this);
+    this.flowGates = null;
     this.broker.connections.delete(this);
     this.server.onConnectionClosed(this);
     // exclusive queues die with their owner connection
@@ -586,13 +646,13 @@ export class Connection implements FrameSink, ConnectionInfo {
         this.blockedSent = false;
         this.sendMethod(0, M.CONNECTION_UNBLOCKED, {});
       }
-      if (this.socket.isPaused() && !this.pausedForOutput) this.socket.resume();
+      this.releaseReading(HOLD_ALARM);
     }
   }
 
   private pauseForAlarm(): void {
     // like RabbitMQ: a publishing connection stops being read while an alarm is on
-    this.socket.pause();
+    this.holdReading(HOLD_ALARM);
   }
 
   // ---- heartbeats (called by the server's coarse ticker) -----------------------

@@ -13,6 +13,7 @@ import { typeName } from "../broker/args.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message } from "../broker/message.js";
 import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
+import { publishing } from "../broker/flow.js";
 import type { Channel } from "./channel.js";
 import type { Connection } from "./connection.js";
 import { writeDeliver, writeReturn } from "./frames-out.js";
@@ -60,7 +61,14 @@ export class Publisher {
   /** Route one message; returns the router flags. Used directly and by tx.commit. */
   route(ch: Channel, ex: Exchange, msg: Message, mandatory: boolean, seq: number): number {
     const vhost = this.conn.vhost!;
-    const flags = vhost.router.publish(ex, msg, msg.routingKey);
+    // a congested queue on the way holds this connection (flow control, broker/flow.ts)
+    publishing.holder = this.conn;
+    let flags: number;
+    try {
+      flags = vhost.router.publish(ex, msg, msg.routingKey);
+    } finally {
+      publishing.holder = null;
+    }
     if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
     else if (mandatory) this.returnMessage(ch, msg);
     else {

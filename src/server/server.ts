@@ -1,7 +1,7 @@
 /**
  * The AMQP listener: accepts TCP connections, owns the registry of live
  * connections and direct reply-to pseudo-queues, and runs one coarse 250 ms
- * ticker for all heartbeats (not a timer per connection).
+ * ticker for all heartbeats (not a timer per connection) and flow control's stall rule.
  */
 import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
@@ -13,6 +13,7 @@ import type { Channel } from "./channel.js";
 import { Connection } from "./connection.js";
 import { describeChannel, describeConnection, describeConsumer } from "./describe.js";
 import type { Consumer } from "../broker/consumer.js";
+import { checkFlowGates } from "../broker/flow.js";
 
 export interface ServerOptions {
   /** address to listen on; undefined = every interface, IPv6 and IPv4 where available (as RabbitMQ) */
@@ -121,6 +122,7 @@ export class Server {
     this.ticker = setInterval(() => {
       const now = Date.now();
       for (const c of this.pending) c.tick(now);
+      checkFlowGates(now);
     }, 250);
     this.ticker.unref();
     const addr = this.tcp.address();

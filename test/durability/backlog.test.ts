@@ -103,12 +103,12 @@ test(`backlog of ${N.toLocaleString("en")} × 1 KiB messages: bodies are paged o
   }
 });
 
-// Issue 3 promises more than "bodies are paged": a compact in-memory index, so that the RSS
-// of a 1 KiB backlog stays well below the data. Today every queued message still costs
-// ~260-340 B of JS objects (Message, QueueEntry, shared property views), plus the bodies
-// kept resident under --queue-memory, which dominate at this size (300,000 messages);
-// see docs/durability.md. Kept as a todo until the index is compact.
-test("backlog: broker RSS is well below the queued data (compact index)", { todo: "per-message index is ~300 B of JS objects (src/broker/queue.ts, message.ts)" }, () => {
+// Beyond paging: the index is compact too. Past the in-memory head, a queued message whose
+// body is on disk costs a 33-byte record (src/broker/paged-tail.ts) instead of ~300 B of JS
+// objects (measured by s8: 54 B of RSS per message at 10 million). At this test's 300,000 the
+// RSS is dominated by read buffers and not-yet-collected garbage, not by the index: it lands
+// at 40-50 % of the data, too close to the bound to assert without flaking, so it stays a todo.
+test("backlog: broker RSS is well below the queued data (compact index)", { todo: "at 300k x 1 KiB RSS is 40-50% of the data: buffers and garbage, not the index (s8 measures the index)" }, () => {
   assert.ok(measured, "the backlog test ran");
   assert.ok(measured.rss < measured.dataBytes * 0.5, `RSS ${(measured.rss / MiB).toFixed(0)} MiB for ${(measured.dataBytes / MiB).toFixed(0)} MiB queued`);
 });

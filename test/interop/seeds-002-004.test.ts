@@ -38,7 +38,8 @@ async function deleteQueue(q: string): Promise<void> {
 test("seed 002: hello sender/receiver", async () => {
   assert.equal(await runPyOk(S("s002_send.py"), broker.url), " [x] Sent 'Hello World!'\n");
   const recv = spawnPy(S("s002_recv.py"), broker.url, [], { env: fast });
-  await recv.waitFor(" [x] msg process done....");
+  // the whole line: a prefix can match while the rest of the line is still in the pipe
+  await recv.waitFor(" [x] msg process done.... b'Hello World!'\n");
   await recv.kill();
   assert.deepEqual(recv.lines(), [
     " [*] Waiting for messages. To exit press CTRL+C",

@@ -9,6 +9,8 @@
  */
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import type { Queue } from "../../broker/queue.js";
+import { FifoReadyList } from "../../broker/ready-list.js";
+import { TAIL_BYTES_PER_RECORD } from "../../broker/paged-tail.js";
 import { badRequest, bool, notFound, obj, sendEmpty, sendJSON, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { checkResource, listVhosts, vhostFor } from "../access.js";
@@ -54,38 +56,27 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
 }
 
 /**
- * Where a queue's messages are (RabbitMQ's *_ram, *_persistent, *_paged_out fields), from one
- * pass over its ready entries — computed on request, the queue keeps no counters for it.
+ * Where a queue's messages are (RabbitMQ's *_ram, *_persistent, *_paged_out fields), from the
+ * counts its ready list keeps as entries come and go (never a walk over a backlog of millions).
  * Unacknowledged messages count as in memory. `memory` is an estimate: ~1 KB per queue,
- * ~120 bytes per queued entry, plus the bodies held in memory.
+ * ~300 bytes per queued entry object, TAIL_BYTES_PER_RECORD per compact record, plus the
+ * bodies held in memory.
  */
 function residency(q: Queue): Record<string, number> {
-  let ram = 0, ramBytes = 0, persistent = 0, persistentBytes = 0, paged = 0, pagedBytes = 0;
-  for (const e of q.ready.toArray()) {
-    const size = e.msg.bodySize;
-    if (e.msg.body !== null) {
-      ram++;
-      ramBytes += size;
-    } else {
-      paged++;
-      pagedBytes += size;
-    }
-    if (e.msg.persistent && q.durable) {
-      persistent++;
-      persistentBytes += size;
-    }
-  }
-  const entries = q.messageCount + q.unacked;
+  const r = q.ready;
+  const ram = r.length - r.paged;
+  const ramBytes = r.bytes - r.pagedBytes;
+  const encoded = r instanceof FifoReadyList ? r.encoded : 0;
   return {
     messages_ram: ram + q.unacked,
     messages_ready_ram: ram,
     messages_unacknowledged_ram: q.unacked,
     message_bytes_ram: ramBytes,
-    messages_persistent: persistent,
-    message_bytes_persistent: persistentBytes,
-    messages_paged_out: paged,
-    message_bytes_paged_out: pagedBytes,
-    memory: 1024 + 120 * entries + ramBytes,
+    messages_persistent: q.durable ? r.persistent : 0,
+    message_bytes_persistent: q.durable ? r.persistentBytes : 0,
+    messages_paged_out: r.paged,
+    message_bytes_paged_out: r.pagedBytes,
+    memory: 1024 + 300 * (r.length - encoded + q.unacked) + TAIL_BYTES_PER_RECORD * encoded + ramBytes,
   };
 }
 
