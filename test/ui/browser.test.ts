@@ -42,7 +42,7 @@ const USER = "ui-manager";
 
 before(async () => {
   if (skip) return;
-  b = await startBroker({ mgmt: true });
+  b = await startBroker({ mgmt: true, options: { fleet: true } }); // embedded Fleet is opt-in for startWarren
   api = new Api(b.mgmtUrl!);
   base = api.base;
   await until("fleet operator key", async () => existsSync(join(b.dataDir, "fleet", "operator.pub")));
