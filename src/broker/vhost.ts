@@ -43,7 +43,7 @@ export class VHost implements QueueOwner {
   readonly queues = new Map<string, Queue>();
   readonly router: Router;
   /** per-vhost message counters (management API) */
-  stats = { publish: 0, deliver: 0, ack: 0, returnUnroutable: 0, dropUnroutable: 0 };
+  stats = { publish: 0, deliver: 0, ack: 0, confirm: 0, returnUnroutable: 0, dropUnroutable: 0 };
 
   constructor(
     readonly name: string,
