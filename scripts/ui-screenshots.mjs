@@ -20,7 +20,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dataDir = mkdtempSync(join(tmpdir(), "warren-shots-"));
 const { startWarren } = await import(join(root, "dist/src/main/warren.js"));
-const w = await startWarren({ port: 0, host: "127.0.0.1", mgmtPort: 0, dataDir, logLevel: "silent" });
+const w = await startWarren({ port: 0, host: "127.0.0.1", mgmtPort: 0, dataDir, logLevel: "silent", fleet: true });
 const amqpUrl = `amqp://guest:guest@127.0.0.1:${w.amqpPort}`;
 const base = `http://127.0.0.1:${w.mgmtPort}`;
 const children = [];

@@ -177,6 +177,7 @@ export class Broker implements VHostEvents {
           hashingAlgorithm: (c["hashingAlgorithm"] as HashAlgorithm) ?? "warren_scrypt",
           tags: (c["tags"] as string[]) ?? [],
           ...(typeof c["exportHash"] === "string" ? { exportHash: c["exportHash"] } : {}),
+          ...(c["limits"] && typeof c["limits"] === "object" ? { limits: c["limits"] as Record<string, number> } : {}),
         });
         return;
       case "user.delete":
@@ -319,7 +320,7 @@ export class Broker implements VHostEvents {
 
   putUser(u: User): void {
     this.users.set(u.name, u);
-    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}) });
+    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}), ...(u.limits && Object.keys(u.limits).length > 0 ? { limits: u.limits } : {}) });
   }
 
   deleteUser(name: string): void {

@@ -53,7 +53,8 @@ const VERB_HELP: Record<string, string> = {
   change_password: "change_password <username> <new_password>",
   authenticate_user: "authenticate_user <username> <password>\n  Exit 0 when the credentials are accepted, 65 when refused.",
   set_user_tags: "set_user_tags <username> [<tag> ...]",
-  set_user_limits: "set_user_limits <username> <definition>\n  Refused by warren: it has no per-user limits.",
+  set_user_limits: "set_user_limits <username> <definition>\n  e.g. '{\"max-connections\": 10, \"max-channels\": 100}' (stored, not yet enforced by warren).",
+  clear_user_limits: "clear_user_limits <username> <limit | all>",
   add_vhost: "add_vhost <vhost> [--description <text>] [--tags <t1,t2>]",
   delete_vhost: "delete_vhost <vhost>",
   set_vhost_limits: "set_vhost_limits [-p <vhost>] <definition>\n  e.g. '{\"max-connections\": 64, \"max-queues\": 256}' (stored, not yet enforced by warren).",
@@ -433,6 +434,12 @@ const verbs: Record<string, Verb> = {
     const limits = json(definition!);
     if (limits === null || typeof limits !== "object" || Array.isArray(limits)) throw new CtlError("limits must be a JSON object, e.g. '{\"max-connections\": 64}'", EX_USAGE);
     for (const [k, v] of Object.entries(limits)) await c.request("PUT", `/api/user-limits/${enc(user!)}/${enc(k)}`, { value: v });
+  },
+  async clear_user_limits(c, a, o) {
+    const [user, which] = need(a, 2, "clear_user_limits <username> <limit | all>");
+    info(o, `Clearing "${which}" limit for user "${user}" ...`);
+    const names = which === "all" ? ["max-connections", "max-channels"] : [which!];
+    for (const n of names) await userOp(user!, () => c.request("DELETE", `/api/user-limits/${enc(user!)}/${enc(n)}`));
   },
   async set_topic_permissions(c, a, o) {
     const [user, exchange, write, read] = need(a, 4, "set_topic_permissions [-p <vhost>] <username> <exchange> <write> <read>");

@@ -94,7 +94,7 @@ export function createFleetHttpHandler(service: FleetService, vhost: string): Fl
       throw new FleetError(`no such Fleet resource ${url.pathname}`, 404);
     } catch (e) {
       const status = e instanceof FleetError ? e.status : 500;
-      send(res, status, { error: status === 500 ? "internal_error" : "bad_request", reason: (e as Error).message });
+      send(res, status, { error: status === 500 ? "internal_error" : status === 401 ? "not_authorised" : status === 403 ? "forbidden" : "bad_request", reason: (e as Error).message });
       return true;
     }
   };

@@ -223,6 +223,17 @@ test("topic permissions and vhost limits round-trip through the API", async (t) 
   assert.equal((await ctl(["clear_vhost_limits", "-p", V])).code, 0);
   assert.deepEqual((await api.get(`/api/vhost-limits/${enc(V)}`)).json.filter((x: { value: object }) => Object.keys(x.value).length > 0), []);
   assert.equal((await ctl(["clear_topic_permissions", "-p", V, "guest"])).code, 0);
+  // user limits live on the user (RabbitMQ 3.10): set, read back, survive a tag change, clear
+  await ctl(["add_user", `${USER}-lim`, "pw"]);
+  r = await ctl(["set_user_limits", `${USER}-lim`, '{"max-connections": 3, "max-channels": 9}']);
+  assert.equal(r.code, 0, r.err);
+  await ctl(["set_user_tags", `${USER}-lim`, "monitoring"]);
+  assert.deepEqual((await api.get(`/api/user-limits/${enc(`${USER}-lim`)}`)).json, [{ user: `${USER}-lim`, value: { "max-connections": 3, "max-channels": 9 } }]);
+  const bad = await api.put(`/api/user-limits/${enc(`${USER}-lim`)}/max-foo`, { value: 1 });
+  assert.equal(bad.status, 400);
+  assert.equal((await ctl(["clear_user_limits", `${USER}-lim`, "all"])).code, 0);
+  assert.deepEqual((await api.get(`/api/user-limits/${enc(`${USER}-lim`)}`)).json, []);
+  await api.del(`/api/users/${enc(`${USER}-lim`)}`);
 });
 
 test("help VERB prints that verb's usage for every verb; an unknown verb exits 64", async () => {

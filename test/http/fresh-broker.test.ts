@@ -53,6 +53,7 @@ test("fresh broker: no connections or channels listed; the Fleet collector only 
   const totals = (await api.get("/api/overview")).json.object_totals as Record<string, number>;
   assert.equal(totals["connections"], 0);
   assert.equal(totals["channels"], 0);
+  assert.equal(totals["consumers"], 0);
   // a client of our own is listed as usual, and closing every listed connection spares the collector
   const conn = await amqp.connect(b.url);
   conn.on("error", () => {});

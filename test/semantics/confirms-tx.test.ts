@@ -32,7 +32,11 @@ test("confirms: unroutable messages acked; mandatory return before the ack", asy
     ch.publish(x, "none", Buffer.from(body), { mandatory }, (err) => { events.push(`${err ? "nack" : "ack"}:${body}`); resolve(); });
   });
   await Promise.all([pub("plain", false), pub("mand", true)]);
-  assert.deepEqual(events, ["ack:plain", "return:mand", "ack:mand"]);
+  // both acked; the return precedes its own ack. (Where plain's ack falls relative to the return
+  // depends on whether one multiple=true ack covers both publishes — arriving in one socket read
+  // they share it, in warren as in RabbitMQ — so that order is not pinned.)
+  assert.deepEqual([...events].sort(), ["ack:mand", "ack:plain", "return:mand"]);
+  assert.ok(events.indexOf("return:mand") < events.indexOf("ack:mand"), events.join(", "));
   await ch.deleteExchange(x);
 });
 

@@ -42,7 +42,7 @@ const USER = "ui-manager";
 
 before(async () => {
   if (skip) return;
-  b = await startBroker({ mgmt: true });
+  b = await startBroker({ mgmt: true, options: { fleet: true } }); // embedded Fleet is opt-in for startWarren
   api = new Api(b.mgmtUrl!);
   base = api.base;
   await until("fleet operator key", async () => existsSync(join(b.dataDir, "fleet", "operator.pub")));
@@ -174,6 +174,13 @@ test("create a queue, an exchange and a binding; publish through it and get the 
   assert.match(await submit(page, "Add a new queue", { vhost: VH, name: "ui-orders", arguments: "x-message-ttl = 600000\nx-max-length = 100" }), /added/);
   await waitText(page, "main table td a", "ui-orders");
   await waitText(page, "main table td .badge", "TTL");
+  // the list is paged, filtered and sorted by the API (page, name, sort), as RabbitMQ's UI does
+  await page.type("main input[type=search]", "ui-ord");
+  await page.waitForFunction(() => {
+    const names = [...document.querySelectorAll("main tbody tr td:nth-child(2)")].map((td) => td.textContent);
+    return names.length === 1 && names[0] === "ui-orders";
+  });
+  await waitText(page, ".pager .hint", "(1 of ");
   const q = (await api.get(`/api/queues/${enc(VH)}/ui-orders`)).json;
   assert.deepEqual(q.arguments, { "x-message-ttl": 600000, "x-max-length": 100 });
 

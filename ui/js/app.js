@@ -85,8 +85,10 @@ async function render() {
     me,
     vhost: pref("vhost", "") || null,
     live(fn) {
-      liveFns.push(fn);
-      return fn().catch(showError);
+      // a callback still running when the user has moved on must not touch the new page
+      const guarded = () => fn().catch((e) => { if (gen === generation) throw e; });
+      liveFns.push(guarded);
+      return guarded().catch(showError);
     },
     go(hash) {
       location.hash = hash;
@@ -95,11 +97,14 @@ async function render() {
     pref,
     setPref,
   };
-  main.replaceChildren();
+  // each render draws into its own element: a page still loading when the user moves on
+  // keeps appending to its detached element, never to the new page
+  const view = h("div", { class: "view" });
+  main.replaceChildren(view);
   try {
-    await mod.default(main, ctx);
+    await mod.default(view, ctx);
   } catch (e) {
-    showError(e);
+    if (gen === generation) showError(e);
   }
   document.title = `${main.querySelector("h1")?.textContent || "warren"} · warren`;
 }
@@ -126,9 +131,9 @@ async function refresh() {
     if (fns !== liveFns) return;
     try {
       await fn();
-      main.querySelector(":scope > .live-error")?.remove();
+      if (fns === liveFns) main.querySelector(":scope > .live-error")?.remove();
     } catch (e) {
-      showError(e);
+      if (fns === liveFns) showError(e);
     }
   }
 }

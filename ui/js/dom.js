@@ -103,24 +103,33 @@ export function args(o) {
 
 // --- tables ----------------------------------------------------------------------------
 /**
- * A table that keeps its filter, sort and page across refreshes: create it once, then
- * call update(rows) with fresh data. columns: [{title, value(row) (for sort/filter),
- * cell(row)? (a node or text; default value), n? (numeric, right-aligned)}].
+ * A table that keeps its filter, sort and page across refreshes. columns: [{title,
+ * value(row) (for sort/filter), cell(row)? (a node or text; default value), n? (numeric,
+ * right-aligned), sort? (the API's sort key, for server paging)}].
+ *
+ * Local mode: create it once, then update(rows) with fresh data.
+ * Server mode (`remote(query)`, as RabbitMQ's UI pages its big lists): the API filters by
+ * name, sorts and pages (`page`, `page_size`, `name`, `use_regex`, `sort`, `sort_reverse`);
+ * refresh() asks again with the current state; update() is not used.
  */
-export function dataTable({ columns, caption, empty = "Nothing to show.", pageSize = 100, filterable = true, filterText }) {
+export function dataTable({ columns, caption, empty = "Nothing to show.", pageSize = 100, filterable = true, filterText, remote }) {
   let rows = [];
   let filter = "";
+  let regex = false;
   let sortCol = -1, sortDesc = false, page = 0;
+  let remoteInfo = null;
   const body = h("tbody");
   const info = h("span", { class: "hint" });
-  const prev = h("button", { type: "button", class: "secondary", on: { click: () => { page--; draw(); } } }, "Previous");
-  const next = h("button", { type: "button", class: "secondary", on: { click: () => { page++; draw(); } } }, "Next");
+  const prev = h("button", { type: "button", class: "secondary", on: { click: () => { page--; changed(); } } }, "Previous");
+  const next = h("button", { type: "button", class: "secondary", on: { click: () => { page++; changed(); } } }, "Next");
   const pager = h("div", { class: "pager" }, prev, next, info);
-  const search = filterable ? h("input", { type: "search", placeholder: "Filter (regex)", "aria-label": `Filter ${caption || "rows"}`, on: { input: (e) => { filter = e.target.value; page = 0; draw(); } } }) : null;
+  const search = filterable ? h("input", { type: "search", placeholder: remote ? "Filter by name" : "Filter (regex)", "aria-label": `Filter ${caption || "rows"}`, on: { input: (e) => { filter = e.target.value; page = 0; changed(); } } }) : null;
+  const regexBox = remote && filterable ? h("label", null, h("input", { type: "checkbox", on: { change: (e) => { regex = e.target.checked; page = 0; changed(); } } }), " Regex") : null;
   const heads = columns.map((c, i) => h("th", { scope: "col", class: c.n ? "n" : null },
-    h("button", { type: "button", title: `Sort by ${c.title}`, on: { click: () => { if (sortCol === i) sortDesc = !sortDesc; else { sortCol = i; sortDesc = false; } draw(); } } }, c.title)));
+    remote && !c.sort ? c.title : h("button", { type: "button", title: `Sort by ${c.title}`, on: { click: () => { if (sortCol === i) sortDesc = !sortDesc; else { sortCol = i; sortDesc = false; } page = 0; changed(); } } }, c.title)));
+  const status = h("div", { "aria-live": "polite" });
   const table = h("table", null, caption ? h("caption", { class: "hint" }, caption) : null, h("thead", null, h("tr", null, heads)), body);
-  const root = h("div", null, search ? h("div", { class: "tools" }, search) : null, h("div", { class: "scroll" }, table), pager);
+  const root = h("div", null, search ? h("div", { class: "tools" }, search, regexBox) : null, status, h("div", { class: "scroll" }, table), pager);
 
   function matches(r) {
     if (!filter) return true;
@@ -128,6 +137,17 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
     try { re = new RegExp(filter, "i"); } catch { re = null; }
     const hay = filterText ? filterText(r) : columns.map((c) => String(c.value(r) ?? "")).join(" ");
     return re ? re.test(hay) : hay.toLowerCase().includes(filter.toLowerCase());
+  }
+  function drawRows(slice, total, shown, pages) {
+    heads.forEach((th, i) => th.setAttribute("aria-sort", i === sortCol ? (sortDesc ? "descending" : "ascending") : "none"));
+    replace(body, slice.length ? slice.map((r) => h("tr", null, columns.map((c) => {
+      const v = c.cell ? c.cell(r) : c.value(r);
+      return h("td", { class: c.n ? "n" : null }, typeof v === "number" ? num(v) : v);
+    }))) : h("tr", null, h("td", { colspan: columns.length }, total ? "No rows match the filter." : empty)));
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+    pager.hidden = pages <= 1;
+    info.textContent = `page ${page + 1} of ${pages} (${shown} of ${total} rows)`;
   }
   function draw() {
     let shown = rows.filter(matches);
@@ -138,22 +158,40 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
         const d = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
         return sortDesc ? -d : d;
       });
-      heads.forEach((th, i) => th.setAttribute("aria-sort", i === sortCol ? (sortDesc ? "descending" : "ascending") : "none"));
     }
     const pages = Math.max(1, Math.ceil(shown.length / pageSize));
     page = Math.min(Math.max(0, page), pages - 1);
-    const slice = shown.slice(page * pageSize, (page + 1) * pageSize);
-    replace(body, slice.length ? slice.map((r) => h("tr", null, columns.map((c) => {
-      const v = c.cell ? c.cell(r) : c.value(r);
-      return h("td", { class: c.n ? "n" : null }, typeof v === "number" ? num(v) : v);
-    }))) : h("tr", null, h("td", { colspan: columns.length }, rows.length ? "No rows match the filter." : empty)));
-    prev.disabled = page === 0;
-    next.disabled = page >= pages - 1;
-    pager.hidden = pages <= 1;
-    info.textContent = `page ${page + 1} of ${pages} (${shown.length} rows)`;
+    drawRows(shown.slice(page * pageSize, (page + 1) * pageSize), rows.length, shown.length, pages);
   }
-  draw();
-  return { el: root, update(r) { rows = r || []; draw(); } };
+  async function fetchPage() {
+    const q = new URLSearchParams({ page: String(page + 1), page_size: String(pageSize), name: filter, use_regex: String(regex), pagination: "true" });
+    if (sortCol >= 0) {
+      q.set("sort", columns[sortCol].sort);
+      q.set("sort_reverse", String(sortDesc));
+    }
+    let r;
+    try {
+      r = await remote(q.toString());
+    } catch (e) {
+      if (/page_out_of_range|Page out of range/i.test(e.message) && page > 0) { page = 0; return fetchPage(); }
+      if (e.status === 400) { replace(status, msg(e.message)); return; }
+      throw e;
+    }
+    replace(status);
+    remoteInfo = r;
+    drawRows(r.items, r.total_count, r.filtered_count, Math.max(1, r.page_count));
+  }
+  function changed() {
+    if (remote) fetchPage().catch((e) => replace(status, msg(e.message)));
+    else draw();
+  }
+  if (!remote) draw();
+  return {
+    el: root,
+    update(r) { rows = r || []; draw(); },
+    refresh: () => fetchPage(),
+    get info() { return remoteInfo; },
+  };
 }
 
 // --- forms -----------------------------------------------------------------------------

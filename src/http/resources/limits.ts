@@ -5,10 +5,10 @@
  * Stored the way RabbitMQ stores them — vhost limits as the runtime parameter
  * vhost-limits/limits of the vhost, operator policies as runtime parameters of
  * component operator_policy — so they persist, export and import with the
- * definitions like every other parameter. warren does not enforce them yet
- * (max-connections, max-queues, operator policy definitions): they are kept so
- * tools and definitions that set them keep working. User limits need a place on
- * the user record that warren does not have: setting one is refused clearly.
+ * definitions like every other parameter; user limits on the user record, as
+ * RabbitMQ keeps them. warren does not enforce any of them yet (max-connections,
+ * max-queues, max-channels, operator policy definitions): they are kept so tools
+ * and definitions that set them keep working.
  */
 import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
@@ -62,14 +62,38 @@ function delVhostLimit(ctx: Ctx): void {
   sendEmpty(ctx.res, 204);
 }
 
+const USER_LIMIT_NAMES = new Set(["max-connections", "max-channels"]);
+
 function listUserLimits(ctx: Ctx): void {
   requireAdmin(ctx);
-  sendJSON(ctx.res, 200, []);
+  const name = ctx.params[0];
+  if (name !== undefined && !ctx.broker.users.has(name)) throw notFound();
+  const out = [...ctx.broker.users.values()]
+    .filter((u) => (name === undefined || u.name === name) && u.limits && Object.keys(u.limits).length > 0)
+    .map((u) => ({ user: u.name, value: u.limits }));
+  sendList(ctx, out, { defaultSort: [] });
 }
 
-function putUserLimit(ctx: Ctx): void {
+async function putUserLimit(ctx: Ctx): Promise<void> {
   requireAdmin(ctx);
-  throw badRequest("user limits (max-connections, max-channels per user) are not supported by warren");
+  const u = ctx.broker.users.get(ctx.params[0]!);
+  if (!u) throw notFound();
+  const name = ctx.params[1]!;
+  const value = (await ctx.body())["value"];
+  if (!USER_LIMIT_NAMES.has(name)) throw badRequest(`Unrecognised terms [{<<"${name}">>,${JSON.stringify(value)}}] in user-limits`);
+  if (typeof value !== "number" || !Number.isInteger(value)) throw badRequest(`${name} should be a number, actually was ${JSON.stringify(value)}`);
+  ctx.broker.putUser({ ...u, limits: { ...(u.limits ?? {}), [name]: value } });
+  sendEmpty(ctx.res, 204);
+}
+
+function delUserLimit(ctx: Ctx): void {
+  requireAdmin(ctx);
+  const u = ctx.broker.users.get(ctx.params[0]!);
+  if (!u) throw notFound();
+  const limits = { ...(u.limits ?? {}) };
+  delete limits[ctx.params[1]!];
+  ctx.broker.putUser({ ...u, limits });
+  sendEmpty(ctx.res, 204);
 }
 
 // ---- operator policies -----------------------------------------------------------
@@ -130,6 +154,7 @@ export const routes: Route[] = [
   { method: "GET", path: "/api/user-limits", handler: listUserLimits },
   { method: "GET", path: "/api/user-limits/:user", handler: listUserLimits },
   { method: "PUT", path: "/api/user-limits/:user/:name", handler: putUserLimit },
+  { method: "DELETE", path: "/api/user-limits/:user/:name", handler: delUserLimit },
   { method: "GET", path: "/api/operator-policies", handler: listOperatorPolicies },
   { method: "GET", path: "/api/operator-policies/:vhost", handler: listOperatorPolicies },
   { method: "GET", path: "/api/operator-policies/:vhost/:name", handler: showOperatorPolicy },

@@ -43,9 +43,13 @@ function overview(ctx: Ctx): void {
   }
   let connections = 0, channels = 0;
   for (const c of b.connections) {
-    if (!listsConnection(ctx, c)) continue;
-    connections++;
-    channels += c.channelsInfo().length;
+    if (listsConnection(ctx, c)) {
+      connections++;
+      channels += c.channelsInfo().length;
+    } else if (b.isInternalConnection(c) && vhosts.some((v) => v.name === c.vhostName)) {
+      // the hidden internal connection's consumers are left out of the totals too
+      consumers -= c.consumersInfo().length;
+    }
   }
   const counters = overviewCounters(b);
   const depth = overviewDepth(b);

@@ -81,7 +81,14 @@ export function userCommand(name: string, body: Record<string, unknown>, existin
     // RabbitMQ: a user without password cannot log in with a password
     hash = { passwordHash: "", hashingAlgorithm: "warren_scrypt" };
   }
-  return { op: "user.add", name, ...hash, tags };
+  // user limits: from the body (definitions carry them), else kept from the existing user
+  let limits = existing?.limits;
+  const bl = body["limits"];
+  if (bl !== undefined && bl !== null) {
+    if (typeof bl !== "object" || Array.isArray(bl) || !Object.values(bl).every((v) => Number.isInteger(v))) throw badRequest("limits must be an object of integers");
+    limits = bl as Record<string, number>;
+  }
+  return { op: "user.add", name, ...hash, tags, ...(limits && Object.keys(limits).length > 0 ? { limits } : {}) };
 }
 
 async function put(ctx: Ctx): Promise<void> {

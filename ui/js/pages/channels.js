@@ -5,25 +5,26 @@ import { h, replace, link, num, rate, rateOf, dataTable, kv, section } from "../
 
 export function channelColumns() {
   return [
-    { title: "Channel", value: (c) => c.name, cell: (c) => link(c.name, "channels", c.name) },
-    { title: "Virtual host", value: (c) => c.vhost },
-    { title: "User", value: (c) => c.user },
+    { title: "Channel", value: (c) => c.name, cell: (c) => link(c.name, "channels", c.name), sort: "name" },
+    { title: "Virtual host", value: (c) => c.vhost, sort: "vhost" },
+    { title: "User", value: (c) => c.user, sort: "user" },
     { title: "Mode", value: (c) => [c.confirm ? "confirm" : "", c.transactional ? "tx" : ""].join(" ").trim() },
     { title: "State", value: (c) => c.state },
-    { title: "Consumers", value: (c) => c.consumer_count, n: true },
-    { title: "Prefetch", value: (c) => c.prefetch_count, n: true },
-    { title: "Unacked", value: (c) => c.messages_unacknowledged, n: true },
-    { title: "Publish", value: (c) => rateOf(c.message_stats, "publish"), cell: (c) => rate(rateOf(c.message_stats, "publish")), n: true },
-    { title: "Deliver / get", value: (c) => rateOf(c.message_stats, "deliver_get"), cell: (c) => rate(rateOf(c.message_stats, "deliver_get")), n: true },
-    { title: "Ack", value: (c) => rateOf(c.message_stats, "ack"), cell: (c) => rate(rateOf(c.message_stats, "ack")), n: true },
+    { title: "Consumers", value: (c) => c.consumer_count, n: true, sort: "consumer_count" },
+    { title: "Prefetch", value: (c) => c.prefetch_count, n: true, sort: "prefetch_count" },
+    { title: "Unacked", value: (c) => c.messages_unacknowledged, n: true, sort: "messages_unacknowledged" },
+    { title: "Publish", value: (c) => rateOf(c.message_stats, "publish"), cell: (c) => rate(rateOf(c.message_stats, "publish")), n: true, sort: "message_stats.publish_details.rate" },
+    { title: "Deliver / get", value: (c) => rateOf(c.message_stats, "deliver_get"), cell: (c) => rate(rateOf(c.message_stats, "deliver_get")), n: true, sort: "message_stats.deliver_get_details.rate" },
+    { title: "Ack", value: (c) => rateOf(c.message_stats, "ack"), cell: (c) => rate(rateOf(c.message_stats, "ack")), n: true, sort: "message_stats.ack_details.rate" },
   ];
 }
 
 export default async function channels(main, ctx) {
   if (ctx.params[1] !== undefined) return detail(main, ctx, ctx.params[1]);
-  const t = dataTable({ caption: "Channels", empty: "No channels.", columns: channelColumns() });
+  const path = ctx.vhost ? `/vhosts/${seg(ctx.vhost)}/channels` : "/channels";
+  const t = dataTable({ caption: "Channels", empty: "No channels.", remote: (q) => get(`${path}?${q}`), columns: channelColumns() });
   main.append(h("h1", null, "Channels", ctx.vhost ? h("small", null, ` in ${ctx.vhost}`) : null), t.el);
-  await ctx.live(async () => t.update(await get(ctx.vhost ? `/vhosts/${seg(ctx.vhost)}/channels` : "/channels")));
+  await ctx.live(() => t.refresh());
 }
 
 async function detail(main, ctx, name) {

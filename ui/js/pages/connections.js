@@ -8,18 +8,19 @@ import { channelColumns } from "./channels.js";
 
 export default async function connections(main, ctx) {
   if (ctx.params[1] !== undefined) return detail(main, ctx, ctx.params[1]);
-  const t = dataTable({ caption: "Connections", empty: "No connections.", columns: [
-    { title: "Name", value: (c) => c.name, cell: (c) => link(c.name, "connections", c.name) },
-    { title: "Virtual host", value: (c) => c.vhost },
-    { title: "User", value: (c) => c.user },
-    { title: "State", value: (c) => c.state, cell: (c) => h("span", { class: `state-${c.state}` }, c.state) },
+  const path = ctx.vhost ? `/vhosts/${seg(ctx.vhost)}/connections` : "/connections";
+  const t = dataTable({ caption: "Connections", empty: "No connections.", remote: (q) => get(`${path}?${q}`), columns: [
+    { title: "Name", value: (c) => c.name, cell: (c) => link(c.name, "connections", c.name), sort: "name" },
+    { title: "Virtual host", value: (c) => c.vhost, sort: "vhost" },
+    { title: "User", value: (c) => c.user, sort: "user" },
+    { title: "State", value: (c) => c.state, cell: (c) => h("span", { class: `state-${c.state}` }, c.state), sort: "state" },
     { title: "Client", value: (c) => clientName(c) },
-    { title: "Channels", value: (c) => c.channels, n: true },
-    { title: "From client", value: (c) => c.recv_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.recv_oct_details?.rate ?? 0)}/s`, n: true },
-    { title: "To client", value: (c) => c.send_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.send_oct_details?.rate ?? 0)}/s`, n: true },
+    { title: "Channels", value: (c) => c.channels, n: true, sort: "channels" },
+    { title: "From client", value: (c) => c.recv_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.recv_oct_details?.rate ?? 0)}/s`, n: true, sort: "recv_oct_details.rate" },
+    { title: "To client", value: (c) => c.send_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.send_oct_details?.rate ?? 0)}/s`, n: true, sort: "send_oct_details.rate" },
   ] });
   main.append(h("h1", null, "Connections", ctx.vhost ? h("small", null, ` in ${ctx.vhost}`) : null), t.el);
-  await ctx.live(async () => t.update(await get(ctx.vhost ? `/vhosts/${seg(ctx.vhost)}/connections` : "/connections")));
+  await ctx.live(() => t.refresh());
 }
 
 const clientName = (c) => {

@@ -32,13 +32,14 @@ export function features(o) {
 
 export default async function exchanges(main, ctx) {
   if (ctx.params[2] !== undefined) return detail(main, ctx, ctx.params[1], ctx.params[2]);
-  const t = dataTable({ caption: "Exchanges", empty: "No exchanges.", columns: [
-    { title: "Virtual host", value: (x) => x.vhost },
-    { title: "Name", value: (x) => x.name, cell: (x) => link(exchangeLabel(x.name), "exchanges", x.vhost, x.name === "" ? "amq.default" : x.name) },
-    { title: "Type", value: (x) => x.type },
+  const path = ctx.vhost ? `/exchanges/${seg(ctx.vhost)}` : "/exchanges";
+  const t = dataTable({ caption: "Exchanges", empty: "No exchanges.", remote: (q) => get(`${path}?${q}`), columns: [
+    { title: "Virtual host", value: (x) => x.vhost, sort: "vhost" },
+    { title: "Name", value: (x) => x.name, cell: (x) => link(exchangeLabel(x.name), "exchanges", x.vhost, x.name === "" ? "amq.default" : x.name), sort: "name" },
+    { title: "Type", value: (x) => x.type, sort: "type" },
     { title: "Features", value: (x) => (x.durable ? "D" : ""), cell: features },
-    { title: "Message rate in", value: (x) => rateOf(x.message_stats, "publish_in"), cell: (x) => rate(rateOf(x.message_stats, "publish_in")), n: true },
-    { title: "Message rate out", value: (x) => rateOf(x.message_stats, "publish_out"), cell: (x) => rate(rateOf(x.message_stats, "publish_out")), n: true },
+    { title: "Message rate in", value: (x) => rateOf(x.message_stats, "publish_in"), cell: (x) => rate(rateOf(x.message_stats, "publish_in")), n: true, sort: "message_stats.publish_in_details.rate" },
+    { title: "Message rate out", value: (x) => rateOf(x.message_stats, "publish_out"), cell: (x) => rate(rateOf(x.message_stats, "publish_out")), n: true, sort: "message_stats.publish_out_details.rate" },
   ] });
   const vhosts = (await get("/vhosts?columns=name")).map((v) => v.name);
   const add = form({
@@ -60,7 +61,7 @@ export default async function exchanges(main, ctx) {
       return `Exchange ${v.name} added.`;
     },
   });
-  const load = async () => t.update(await get(ctx.vhost ? `/exchanges/${seg(ctx.vhost)}` : "/exchanges"));
+  const load = () => t.refresh();
   main.append(h("h1", null, "Exchanges", ctx.vhost ? h("small", null, ` in ${ctx.vhost}`) : null), t.el, add);
   await ctx.live(load);
 }

@@ -108,8 +108,10 @@ async function task(main, ctx, id) {
     const r = await post(`/fleet/tasks/${encodeURIComponent(id)}/cancel`, {});
     flash(`Cancel sent: ${r.cancelled ?? 0} hosts cancelled before start, ${r.signalled ?? 0} signalled.`);
   }, { confirmText: `Cancel task ${id} on every host still running it?`, danger: true }) : null;
+  const liveSection = section("Live output", live);
+  liveSection.hidden = true;
   main.append(h("h1", null, "Task ", h("small", null, id)), info, cancel ? h("div", { class: "tools" }, cancel) : null,
-    section("Live output", live), section("Hosts", results));
+    liveSection, section("Hosts", results));
   const draw = (v) => {
     replace(info, kv([
       ["Command", h("code", null, v.command)], ["Target", targetText(v.target)], ["Submitted by", v.user],
@@ -136,6 +138,7 @@ async function task(main, ctx, id) {
   const abort = new AbortController();
   const stop = setInterval(() => { if (ctx.stale()) { abort.abort(); clearInterval(stop); } }, 500);
   live.hidden = false;
+  liveSection.hidden = false;
   follow(id, (event, data) => {
     if (event === "task") draw(data);
     else if (event === "output") { live.append(`[${data.host} ${data.stream}] ${data.data}`); live.scrollTop = live.scrollHeight; }

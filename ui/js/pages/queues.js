@@ -10,22 +10,23 @@ import { statCharts, windowSelect } from "./overview.js";
 
 export default async function queues(main, ctx) {
   if (ctx.params[2] !== undefined) return detail(main, ctx, ctx.params[1], ctx.params[2]);
-  const t = dataTable({ caption: "Queues", empty: "No queues.", columns: [
-    { title: "Virtual host", value: (q) => q.vhost },
-    { title: "Name", value: (q) => q.name, cell: (q) => link(q.name, "queues", q.vhost, q.name) },
-    { title: "Type", value: (q) => q.type },
+  const path = ctx.vhost ? `/queues/${seg(ctx.vhost)}` : "/queues";
+  const t = dataTable({ caption: "Queues", empty: "No queues.", remote: (q) => get(`${path}?${q}`), columns: [
+    { title: "Virtual host", value: (q) => q.vhost, sort: "vhost" },
+    { title: "Name", value: (q) => q.name, cell: (q) => link(q.name, "queues", q.vhost, q.name), sort: "name" },
+    { title: "Type", value: (q) => q.type, sort: "type" },
     { title: "Features", value: (q) => Object.keys(q.arguments || {}).join(" "), cell: features },
-    { title: "State", value: (q) => q.state },
-    { title: "Ready", value: (q) => q.messages_ready, n: true },
-    { title: "Unacked", value: (q) => q.messages_unacknowledged, n: true },
-    { title: "Total", value: (q) => q.messages, n: true },
-    { title: "Consumers", value: (q) => q.consumers, n: true },
-    { title: "Incoming", value: (q) => rateOf(q.message_stats, "publish"), cell: (q) => rate(rateOf(q.message_stats, "publish")), n: true },
-    { title: "Deliver / get", value: (q) => rateOf(q.message_stats, "deliver_get"), cell: (q) => rate(rateOf(q.message_stats, "deliver_get")), n: true },
-    { title: "Ack", value: (q) => rateOf(q.message_stats, "ack"), cell: (q) => rate(rateOf(q.message_stats, "ack")), n: true },
+    { title: "State", value: (q) => q.state, sort: "state" },
+    { title: "Ready", value: (q) => q.messages_ready, n: true, sort: "messages_ready" },
+    { title: "Unacked", value: (q) => q.messages_unacknowledged, n: true, sort: "messages_unacknowledged" },
+    { title: "Total", value: (q) => q.messages, n: true, sort: "messages" },
+    { title: "Consumers", value: (q) => q.consumers, n: true, sort: "consumers" },
+    { title: "Incoming", value: (q) => rateOf(q.message_stats, "publish"), cell: (q) => rate(rateOf(q.message_stats, "publish")), n: true, sort: "message_stats.publish_details.rate" },
+    { title: "Deliver / get", value: (q) => rateOf(q.message_stats, "deliver_get"), cell: (q) => rate(rateOf(q.message_stats, "deliver_get")), n: true, sort: "message_stats.deliver_get_details.rate" },
+    { title: "Ack", value: (q) => rateOf(q.message_stats, "ack"), cell: (q) => rate(rateOf(q.message_stats, "ack")), n: true, sort: "message_stats.ack_details.rate" },
   ] });
   const vhosts = (await get("/vhosts?columns=name")).map((v) => v.name);
-  const load = async () => t.update(await get(ctx.vhost ? `/queues/${seg(ctx.vhost)}` : "/queues"));
+  const load = () => t.refresh();
   const add = form({
     legend: "Add a new queue",
     submit: "Add queue",
