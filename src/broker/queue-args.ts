@@ -59,10 +59,38 @@ function check(kind: Check, arg: string, v: FieldValue, queue: string, vhost: st
   }
 }
 
-export function parseQueueArgs(args: FieldTable, queue: string, vhost: string): QueueSettings {
+/**
+ * Arguments RabbitMQ 3.10 knows for some queue type but refuses on this one (rabbit_queue_type:
+ * check_invalid_arguments): "invalid arg 'x-delivery-limit' for queue 'q' in vhost '/' of queue
+ * type rabbit_classic_queue". Unknown x-arguments stay accepted. (Streams: not checked.)
+ */
+const INVALID_FOR_TYPE: Record<string, { module: string; args: ReadonlySet<string> }> = {
+  classic: {
+    module: "rabbit_classic_queue",
+    args: new Set(["x-delivery-limit", "x-max-in-memory-length", "x-max-in-memory-bytes", "x-quorum-initial-group-size",
+      "x-dead-letter-strategy", "x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size", "x-queue-leader-locator"]),
+  },
+  quorum: {
+    module: "rabbit_quorum_queue",
+    args: new Set(["x-max-priority", "x-queue-mode", "x-queue-version", "x-queue-master-locator", "x-max-age",
+      "x-stream-max-segment-size-bytes", "x-initial-cluster-size"]),
+  },
+};
+
+/**
+ * `typeArgs`: apply INVALID_FOR_TYPE (client and management declares); boot replay and
+ * definitions import skip it, so a queue an older warren accepted is never dropped.
+ */
+export function parseQueueArgs(args: FieldTable, queue: string, vhost: string, typeArgs = true): QueueSettings {
   for (const [k, v] of Object.entries(args)) {
     const kind = KNOWN[k];
     if (kind) check(kind, k, v, queue, vhost);
+  }
+  const typeRule = INVALID_FOR_TYPE[typeof args["x-queue-type"] === "string" ? args["x-queue-type"] : "classic"];
+  if (typeRule && typeArgs) {
+    for (const k of Object.keys(args)) {
+      if (typeRule.args.has(k)) throw preconditionFailed(`invalid arg '${k}' for queue '${queue}' in vhost '${vhost}' of queue type ${typeRule.module}`);
+    }
   }
   if (args["x-dead-letter-routing-key"] !== undefined && args["x-dead-letter-exchange"] === undefined) {
     invalid("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined");
@@ -87,7 +115,7 @@ export function parseQueueArgs(args: FieldTable, queue: string, vhost: string): 
 /**
  * Arguments whose values must be equivalent on redeclare: the classic queue's arguments in
  * RabbitMQ 3.10 (x-queue-type is compared separately: missing means "the current type"),
- * plus x-delivery-limit, which warren also honours on classic queues.
+ * plus x-delivery-limit, which a (hosted) quorum queue may carry.
  */
 export const EQUIVALENCE_ARGS = [
   "x-expires", "x-message-ttl", "x-max-length", "x-max-length-bytes", "x-overflow",

@@ -88,7 +88,7 @@ export class Queue implements Destination {
   unacked = 0;
   deleted = false;
   /** stats for the management API */
-  stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, ack: 0, redeliver: 0 };
+  stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, getEmpty: 0, ack: 0, redeliver: 0 };
   readonly ready: ReadyList;
   readonly key: string;
   private seq = 0;

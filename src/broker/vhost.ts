@@ -43,7 +43,7 @@ export class VHost implements QueueOwner {
   readonly queues = new Map<string, Queue>();
   readonly router: Router;
   /** per-vhost message counters (management API) */
-  stats = { publish: 0, deliver: 0, ack: 0, returnUnroutable: 0, dropUnroutable: 0 };
+  stats = { publish: 0, deliver: 0, ack: 0, confirm: 0, returnUnroutable: 0, dropUnroutable: 0 };
 
   constructor(
     readonly name: string,
@@ -167,6 +167,8 @@ export class VHost implements QueueOwner {
    * (rabbit_channel:check_name: a non-passive declare may not name an 'amq.*' queue, existing
    * or not), "new" for the management API, "never" for boot replay and definitions import
    * (durable server-named amq.gen-… queues come back). Server-named queues are exempt.
+   * "never" also skips the queue-type argument check (a queue an older warren accepted is
+   * replayed, not dropped).
    */
   declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean, serverNamed = false, reserved: "always" | "new" | "never" = "new"): Queue {
     name = stripCrLf(name);
@@ -188,7 +190,7 @@ export class VHost implements QueueOwner {
       return existing;
     }
     if (reserved === "new" && !serverNamed) checkReservedName("queue", name);
-    const settings = parseQueueArgs(opts.arguments, name, this.name);
+    const settings = parseQueueArgs(opts.arguments, name, this.name, reserved !== "never");
     if (settings.queueType === "quorum" || settings.queueType === "stream") {
       // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues
       if (!opts.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${name}' in vhost '${this.name}'`);

@@ -23,6 +23,7 @@ export const OVERVIEW = "o";
 export const OVERVIEW_DEPTH = "od";
 export const CHURN = "churn";
 export const vDepthKey = (v: VHost): string => `${vKey(v)}/depth`;
+export const vNetKey = (v: VHost): string => `${vKey(v)}/net`;
 export const NODE = "node";
 
 /** Objects created and closed (RabbitMQ's churn_rates; also on /api/nodes). */
@@ -59,6 +60,7 @@ export function queueCounters(q: Queue): Counters {
     deliver_no_ack: s.deliverNoAck,
     get: s.get,
     get_no_ack: s.getNoAck,
+    get_empty: s.getEmpty,
     deliver_get: s.deliver + s.deliverNoAck + s.get + s.getNoAck,
     ack: s.ack,
     redeliver: s.redeliver,
@@ -84,8 +86,21 @@ export function vhostCounters(v: VHost): Counters {
     delete c["publish"];
     add(out, c);
   }
+  out["confirm"] = v.stats.confirm;
   out["return_unroutable"] = v.stats.returnUnroutable;
   out["drop_unroutable"] = v.stats.dropUnroutable;
+  return out;
+}
+
+/** Bytes received and sent by the vhost's open connections (RabbitMQ's vhost recv_oct/send_oct). */
+export function vhostNet(b: Broker, vhost: string): Counters {
+  const out: Counters = { recv_oct: 0, send_oct: 0 };
+  for (const c of b.connections) {
+    if (c.vhostName !== vhost) continue;
+    const info = c.info();
+    out["recv_oct"]! += num(info["recv_oct"]);
+    out["send_oct"]! += num(info["send_oct"]);
+  }
   return out;
 }
 
@@ -102,6 +117,8 @@ export function overviewCounters(b: Broker): Counters {
     delete c["publish"];
     delete c["return_unroutable"];
     delete c["drop_unroutable"];
+    delete c["get_empty"];
+    delete c["confirm"];
     add(out, c);
   }
   // the server may also count globally; never show less than it did
@@ -126,6 +143,7 @@ export function* collect(b: Broker): Generator<[string, Counters]> {
   yield [NODE, nodeCounters(b)];
   for (const v of b.vhosts.values()) {
     yield [vKey(v), vhostCounters(v)];
+    yield [vNetKey(v), vhostNet(b, v.name)];
     yield [vDepthKey(v), vhostDepth(v)];
     for (const q of v.queues.values()) yield [qKey(q), { ...queueCounters(q), ...queueDepth(q) }];
     for (const x of v.exchanges.values()) yield [xKey(x), exchangeCounters(x)];

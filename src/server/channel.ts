@@ -93,7 +93,8 @@ export class Channel implements ConsumerHost {
   /** name of the queue last declared on this channel (empty queue name refers to it) */
   lastQueue: string | null = null;
   /** counters for the management API */
-  stats = { publish: 0, deliver: 0, ack: 0, get: 0, redeliver: 0, confirm: 0, returnUnroutable: 0 };
+  /** management counters; deliver/get count both ack modes, *NoAck the automatic-ack share */
+  stats = { publish: 0, deliver: 0, deliverNoAck: 0, ack: 0, get: 0, getNoAck: 0, getEmpty: 0, redeliver: 0, confirm: 0, returnUnroutable: 0, dropUnroutable: 0 };
 
   constructor(
     readonly id: number,
@@ -297,6 +298,7 @@ export class Channel implements ConsumerHost {
     writeConfirm(this.conn.outbox, this.id, this.confirmedUpTo, multiple, true);
     this.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
     this.conn.broker.totals.confirmed += this.confirmedUpTo - this.ackSentUpTo;
+    if (this.conn.vhost) this.conn.vhost.stats.confirm += this.confirmedUpTo - this.ackSentUpTo;
     this.ackSentUpTo = this.confirmedUpTo;
   }
 
@@ -323,11 +325,15 @@ export class Channel implements ConsumerHost {
     writeDeliver(this.conn.outbox, this.id, c.tag, tag, e.deliveryCount > 0, msg, this.conn.frameMax);
     const totals = this.conn.broker.totals;
     totals.deliver++;
-    if (e.deliveryCount > 0) totals.redeliver++;
+    if (e.deliveryCount > 0) {
+      totals.redeliver++;
+      this.stats.redeliver++;
+    }
     e.deliveryCount++;
     this.stats.deliver++;
     if (c.noAck) {
       totals.deliverNoAck++;
+      this.stats.deliverNoAck++;
       q.settle(e, false);
     } else {
       this.unacked.set(tag, { tag, queue: q, entry: e, consumer: c });

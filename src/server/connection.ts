@@ -429,7 +429,8 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   // ---- channels ------------------------------------------------------------
 
   private onChannelMethod(channel: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, `channel frame before connection.open`, 0, 0, true));
+    // rabbit_reader names the frame by its octets (start - 4: the payload with the method id)
+    if (this.state !== State.Open) throw explicitIds(new AmqpError(UNEXPECTED_FRAME, frameTerm(FRAME_METHOD, buf, start - 4, end), 0, 0, true));
     let ch = this.channels.get(channel);
     if (id === M.CHANNEL_OPEN) {
       this.crossedCloses?.delete(channel);

@@ -59,13 +59,18 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
     global_prefetch_count: ch.globalPrefetch,
     message_stats: {
       publish: ch.stats.publish,
-      deliver: ch.stats.deliver,
+      // RabbitMQ's deliver/get are the manual-ack ones
+      deliver: ch.stats.deliver - ch.stats.deliverNoAck,
+      deliver_no_ack: ch.stats.deliverNoAck,
       ack: ch.stats.ack,
-      get: ch.stats.get,
+      get: ch.stats.get - ch.stats.getNoAck,
+      get_no_ack: ch.stats.getNoAck,
+      get_empty: ch.stats.getEmpty,
       deliver_get: ch.stats.deliver + ch.stats.get,
       redeliver: ch.stats.redeliver,
       confirm: ch.stats.confirm,
       return_unroutable: ch.stats.returnUnroutable,
+      drop_unroutable: ch.stats.dropUnroutable,
     },
   };
 }

@@ -73,6 +73,7 @@ export class Publisher {
     else if (mandatory) this.returnMessage(ch, msg);
     else {
       vhost.stats.dropUnroutable++;
+      ch.stats.dropUnroutable++;
       this.conn.broker.totals.dropUnroutable++;
     }
     if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0);

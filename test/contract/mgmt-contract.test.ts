@@ -158,12 +158,9 @@ function compare(ref: Shape, ours: Shape, path: string, out: string[]): void {
  * Anything not listed here fails the test.
  */
 const KNOWN_GAPS: [RegExp, string][] = [
-  [/(^|\.)message_stats\.(get_empty|confirm)(_details)?$/, "per-queue/vhost/channel get_empty and per-vhost confirm counts (warren counts them node-wide only)"],
   [/^message_stats\.disk_(reads|writes)(_details)?$/, "queue disk reads/writes (the segment store does not report them)"],
-  [/^(\[\]\.)?(recv_oct|send_oct)(_details)?$/, "per-vhost network bytes"],
   [/^\[\]\.send_cnt$/, "packets sent per connection"],
   [/^\[\]\.idle_since$/, "channel idle time"],
-  [/^\[\]\.message_stats\.(deliver_no_ack|get_no_ack|drop_unroutable)(_details)?$/, "per-channel ack-mode split and drops (node-wide only)"],
 ];
 
 /** Keys warren adds on purpose. */

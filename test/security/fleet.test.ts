@@ -32,6 +32,7 @@ let dir: string;
 let collector: FleetProc;
 let httpBase = "";
 const agents = new Map<string, FleetProc>();
+const agentDirs: string[] = [];
 const enrolled = new Map<string, { url: string; urlFile: string; user: string; password: string }>();
 let skip = false;
 
@@ -61,6 +62,7 @@ async function enrol(name: string, groups: string): Promise<void> {
 async function startAgent(name: string, groups: string): Promise<FleetProc> {
   const e = enrolled.get(name)!;
   const own = tempDir(`sec-agent-${name}-`);
+  agentDirs.push(own);
   const pub = join(own, "operator.pub");
   writeFileSync(pub, readFileSync(join(dir, "fleet", "operator.pub")));
   const a = startFleet("agent", ["--name", name, "--groups", groups, "--heartbeat", "1s", "--grace", "1s", "--url-file", e.urlFile, "--data-dir", own, "--trust", pub]);
@@ -106,6 +108,7 @@ after(async () => {
   }
   await broker?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of agentDirs) rmSync(d, { recursive: true, force: true });
 });
 
 test("row 13: enrolment keeps the agent's password off command lines (0600 URL file, --url-file)", { skip }, async () => {

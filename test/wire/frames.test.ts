@@ -8,8 +8,8 @@
  * features are 540 NOT_IMPLEMENTED. After sending connection.close the server
  * ignores everything but close/close-ok, and closes the socket on close-ok.
  * Reply texts are pinned in full, including rabbit_reader's Erlang-term ones
- * ("type 1, all octets = <<0,50>>: unknown_frame"); only the frame-end one,
- * which RabbitMQ line-wraps, and the codec's "cannot decode" ones are patterns.
+ * ("type 1, all octets = <<0,50>>: unknown_frame", "cannot decode <<...>>"); only
+ * the frame-end one, which RabbitMQ line-wraps, is a pattern.
  *
  * Each test also checks that another connection is unaffected.
  */
@@ -188,12 +188,14 @@ test("body frame on channel 0: connection.close 505", async () => {
 
 // rabbit_framing decode: arguments shorter than the method's fields.
 test("truncated method arguments: connection.close 501", async () => {
-  await connectionError((c) => c.sendMethod(1, M.queueDeclare, declareArgs().subarray(0, 4)), 501, /^FRAME_ERROR - cannot decode /, 50, 10);
+  const a = declareArgs().subarray(0, 4);
+  await connectionError((c) => c.sendMethod(1, M.queueDeclare, a), 501, `FRAME_ERROR - cannot decode <<${[...a].join(",")}>>`, 50, 10);
 });
 
 // rabbit_framing decode: extra octets after the last field are not tolerated either.
 test("trailing octets after method arguments: connection.close 501", async () => {
-  await connectionError((c) => c.sendMethod(1, M.queueDeclare, Buffer.concat([declareArgs(), Buffer.from([1, 2, 3])])), 501, /^FRAME_ERROR - cannot decode /, 50, 10);
+  const a = Buffer.concat([declareArgs(), Buffer.from([1, 2, 3])]);
+  await connectionError((c) => c.sendMethod(1, M.queueDeclare, a), 501, `FRAME_ERROR - cannot decode <<${[...a].join(",")}>>`, 50, 10);
 });
 
 // rabbit_channel: channel.flow(active=false) is not implemented by RabbitMQ.

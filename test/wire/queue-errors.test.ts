@@ -274,6 +274,13 @@ const cases: ErrorCase[] = [
     scope: "channel", code: 406, classId: 50, methodId: 10,
     text: ({ q, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'x-queue-mode' for queue '${q}' in vhost '${vhost}': received 'default' but current is 'lazy'`,
   },
+  // rabbit_queue_type: arguments of another queue type are refused
+  ...([["classic", "x-delivery-limit", 3, "rabbit_classic_queue"], ["classic", "x-max-age", "1D", "rabbit_classic_queue"], ["quorum", "x-max-priority", 5, "rabbit_quorum_queue"]] as const).map(([type, arg, value, module]): ErrorCase => ({
+    name: `${arg} on a ${type} queue: 406 invalid arg of queue type ${module}`,
+    trigger: ({ c, q }) => c.sendMethod(1, M.queueDeclare, args.queueDeclare(q, type === "quorum" ? { durable: true, arguments: { "x-queue-type": "quorum", [arg]: value } } : { exclusive: true, arguments: { [arg]: value } })),
+    scope: "channel", code: 406, classId: 50, methodId: 10,
+    text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg '${arg}' for queue '${q}' in vhost '${vhost}' of queue type ${module}`,
+  })),
 ];
 
 for (const k of cases) test(k.name, () => runErrorCase(env, k));

@@ -8,7 +8,7 @@ import type { VHost } from "../../broker/vhost.js";
 import { badRequest, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { requireAdmin, vhostFor, visibleVhosts } from "../access.js";
-import { vDepthKey, vKey, vhostCounters, vhostDepth } from "../stats.js";
+import { vDepthKey, vKey, vNetKey, vhostCounters, vhostDepth, vhostNet } from "../stats.js";
 import { active } from "../rates.js";
 import type { Route } from "../router.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
@@ -24,6 +24,7 @@ export function vhostJSON(ctx: Ctx, v: VHost): Record<string, unknown> {
     tracing: false,
     cluster_state: { [ctx.node.name]: "running" },
     ...ctx.rates.details(vDepthKey(v), vhostDepth(v)),
+    ...ctx.rates.details(vNetKey(v), vhostNet(ctx.broker, v.name)),
   };
   if (active(counters)) out["message_stats"] = ctx.rates.details(vKey(v), counters);
   return out;

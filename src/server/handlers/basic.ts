@@ -106,6 +106,8 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   const e = q.get(a.noAck);
   if (!e) {
     conn.broker.totals.getEmpty++;
+    ch.stats.getEmpty++;
+    q.stats.getEmpty++;
     conn.sendMethod(ch.id, M.BASIC_GET_EMPTY, { clusterId: "" });
     return;
   }
@@ -114,11 +116,15 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   const tag = ch.recordGet(q, e, a.noAck);
   ch.stats.get++;
   conn.broker.totals.get++;
-  if (e.deliveryCount > 0) conn.broker.totals.redeliver++;
+  if (e.deliveryCount > 0) {
+    conn.broker.totals.redeliver++;
+    ch.stats.redeliver++;
+  }
   writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, msg, q.messageCount, conn.frameMax);
   e.deliveryCount++;
   if (a.noAck) {
     conn.broker.totals.getNoAck++;
+    ch.stats.getNoAck++;
     q.settle(e, false);
   }
 }
