@@ -14,7 +14,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
 import { startBroker, type TestBroker } from "../helpers/broker.js";
@@ -290,6 +290,41 @@ test("run a Fleet command on both hosts from the browser and read each host's ou
   await waitText(page, "main table td", "guest");
   await go(page, "#/fleet/tasks", /^Fleet tasks/);
   await waitText(page, "main table td code", "echo from-$(hostname)-ui");
+});
+
+test("a running task's output arrives live, and Cancel stops it on every host", { skip }, async () => {
+  const gate = join(b.dataDir, `ui-gate-${process.pid}`);
+  await go(page, "#/fleet/run", /^Run a command/);
+  // each host prints "waiting", then blocks until the test opens the gate; the second line must arrive live
+  await submit(page, "Command", { command: `echo waiting; while [ ! -e '${gate}' ]; do sleep 0.1; done; echo through; sleep 60`, kind: "match", match: "ui-web*" }).catch(() => "");
+  await waitHeading(page, /^Task/);
+  await page.waitForSelector("pre.out[data-connected=true]");
+  writeFileSync(gate, "");
+  await page.waitForFunction(() => {
+    const t = document.querySelector("section pre.out[data-connected]")?.textContent ?? "";
+    return t.includes("[ui-web1 stdout] through") && t.includes("[ui-web2 stdout] through");
+  }).catch(async (e) => { throw new Error(`${e.message}: ${await page.$eval("main", (m) => m.textContent)}`); });
+  await clickButton(page, "Cancel task");
+  await waitText(page, "#flash .msg", "Cancel sent");
+  await page.waitForFunction(() => document.querySelectorAll("article.host-result").length === 2 &&
+    [...document.querySelectorAll("article.host-result .badge")].every((x) => x.textContent === "cancelled"));
+  await waitText(page, "table.kv td", "done");
+});
+
+test("a connection's page shows it, and Force close closes it", { skip }, async () => {
+  const { default: amqplib } = await import("amqplib");
+  const c = await amqplib.connect(b.url, { clientProperties: { connection_name: "ui-doomed" } });
+  // amqplib hands the server's connection.close to "close" (and "error" when it has listeners)
+  let reason = "";
+  c.on("error", (e: Error) => { reason ||= e.message; });
+  const closed = new Promise<void>((r) => c.on("close", (e?: Error) => { reason ||= e?.message ?? ""; r(); }));
+  const name = await until("the connection listed", async () => ((await api.get("/api/connections")).json as Array<{ name: string; client_properties: { connection_name?: string } }>).find((x) => x.client_properties.connection_name === "ui-doomed")?.name);
+  await go(page, `#/connections/${enc(name)}`, /^Connection/);
+  await waitText(page, "table.kv td", "guest");
+  await submit(page, "Close this connection", { reason: "closed from the UI test" }).catch(() => "");
+  await waitHeading(page, /^Connections/);
+  await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error("the connection was not closed")), T))]);
+  assert.match(reason, /CONNECTION_FORCED - closed from the UI test/);
 });
 
 test("a user with only the management tag sees what RabbitMQ shows it, and no more", { skip }, async () => {

@@ -140,8 +140,15 @@ async function task(main, ctx, id) {
   live.hidden = false;
   liveSection.hidden = false;
   follow(id, (event, data) => {
+    live.dataset.connected = "true"; // the stream is open (the server's first event is the task view)
     if (event === "task") draw(data);
-    else if (event === "output") { live.append(`[${data.host} ${data.stream}] ${data.data}`); live.scrollTop = live.scrollHeight; }
+    else if (event === "output") {
+      // one line per output line, each prefixed with its host and stream (chunks hold several lines)
+      const lines = String(data.data).split("\n");
+      if (lines[lines.length - 1] === "") lines.pop();
+      live.append(lines.map((l) => `[${data.host} ${data.stream}] ${l}\n`).join(""));
+      live.scrollTop = live.scrollHeight;
+    }
     else if (event === "done") { live.append(`— done: ${Object.entries(data.counts).map(([k, n]) => `${k} ${n}`).join(", ")}\n`); }
   }, abort.signal).catch((e) => { if (!abort.signal.aborted) live.append(`(${e.message})\n`); }).finally(() => clearInterval(stop));
 }
