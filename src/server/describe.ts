@@ -10,7 +10,10 @@ import type { Connection } from "./connection.js";
 
 export function describeConnection(c: Connection): Record<string, unknown> {
   const s = c.socket;
+  // RabbitMQ lists the name a client gives itself (client property connection_name) only when given
+  const named = c.clientProperties["connection_name"];
   return {
+    ...(typeof named === "string" ? { user_provided_name: named } : {}),
     name: c.name,
     node: "warren@localhost",
     type: "network",

@@ -189,6 +189,8 @@ test("connections, channels and consumers are listed and closable", async (t) =>
   assert.ok(c, "connection listed");
   assert.deepEqual(missingKeys(c, ["name", "user", "vhost", "peer_host", "peer_port", "state", "channels", "protocol", "client_properties", "recv_oct", "send_oct"]), []);
   assert.equal(c.user, "guest");
+  // the name the client gave itself (client property connection_name), as RabbitMQ lists it
+  assert.equal(c.user_provided_name, `conn-${id}`);
   let consumers: any[] = [];
   for (let i = 0; i < 100 && consumers.length === 0; i++) {
     consumers = ((await api.get(`/api/consumers/${v}`)).json as any[]).filter((x) => x.consumer_tag === `ctag-${id}`);
