@@ -174,7 +174,9 @@ async function setUp(side: Side): Promise<void> {
   await api.put(`/api/permissions/${v}/${USER}`, { configure: "", write: ".*", read: ".*" });
   await api.put(`/api/topic-permissions/${v}/${USER}`, { exchange: "amq.topic", write: ".*", read: ".*" });
   await api.put(`/api/policies/${v}/p1`, { pattern: "^q", definition: { "max-length": 1000 }, "apply-to": "queues", priority: 1 });
-  const c = await amqp.connect(`${side.amqpBase}/${v}`);
+  // named, so both sides list user_provided_name whatever other connections the reference
+  // node has at the time (in CI the Fleet suite's named connections share it)
+  const c = await amqp.connect(`${side.amqpBase}/${v}`, { clientProperties: { connection_name: "contract" } });
   side.conns.push(c);
   const ch = await c.createConfirmChannel();
   await ch.assertExchange("ex", "topic", { durable: true });
