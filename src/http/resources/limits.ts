@@ -15,6 +15,7 @@ import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
 import { invalidRegexReason } from "../../broker/auth.js";
 import type { Route } from "../router.js";
+import { parsePolicyBody } from "./parameters.js";
 
 const LIMITS = "vhost-limits";
 const VHOST_LIMIT_NAMES = new Set(["max-connections", "max-queues"]);
@@ -121,16 +122,7 @@ async function putOperatorPolicy(ctx: Ctx): Promise<void> {
   requireAdmin(ctx);
   const v = vhostFor(ctx, ctx.params[0]!);
   const name = ctx.params[1]!;
-  const body = await ctx.body();
-  const pattern = str(body, "pattern");
-  const why = invalidRegexReason(pattern);
-  if (why !== undefined) throw badRequest(`invalid pattern '${pattern}': ${why}`);
-  const definition = body["definition"];
-  if (!definition || typeof definition !== "object" || Array.isArray(definition)) throw badRequest("definition must be an object");
-  const applyTo = str(body, "apply-to", "all");
-  if (!["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"].includes(applyTo)) throw badRequest(`invalid apply-to '${applyTo}'`);
-  const priority = Number(body["priority"] ?? 0);
-  if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
+  const { pattern, applyTo, definition, priority } = parsePolicyBody(await ctx.body());
   const existed = ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name));
   const value = { pattern, "apply-to": applyTo, definition, priority };
   ctx.broker.apply({ op: "parameter.set", component: OPERATOR_POLICY, vhost: v.name, name, value: { value, vhost: v.name, component: OPERATOR_POLICY, name } });

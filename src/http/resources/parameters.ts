@@ -28,11 +28,8 @@ function showPolicy(ctx: Ctx): void {
   sendJSON(ctx.res, 200, p);
 }
 
-async function putPolicy(ctx: Ctx): Promise<void> {
-  requirePolicymaker(ctx);
-  const v = vhostFor(ctx, ctx.params[0]!);
-  const name = ctx.params[1]!;
-  const body = await ctx.body();
+/** A policy's or operator policy's body, checked as RabbitMQ checks it (400 with the reason). */
+export function parsePolicyBody(body: Record<string, unknown>): { pattern: string; applyTo: string; definition: object; priority: number } {
   const pattern = str(body, "pattern");
   const why = invalidRegexReason(pattern);
   if (why !== undefined) throw badRequest(`invalid pattern '${pattern}': ${why}`);
@@ -42,6 +39,14 @@ async function putPolicy(ctx: Ctx): Promise<void> {
   if (!["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"].includes(applyTo)) throw badRequest(`invalid apply-to '${applyTo}'`);
   const priority = Number(body["priority"] ?? 0);
   if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
+  return { pattern, applyTo, definition, priority };
+}
+
+async function putPolicy(ctx: Ctx): Promise<void> {
+  requirePolicymaker(ctx);
+  const v = vhostFor(ctx, ctx.params[0]!);
+  const name = ctx.params[1]!;
+  const { pattern, applyTo, definition, priority } = parsePolicyBody(await ctx.body());
   const existed = ctx.broker.policies.has(policyKey(v.name, name));
   const value = { vhost: v.name, name, pattern, "apply-to": applyTo, definition, priority };
   ctx.broker.apply({ op: "policy.set", vhost: v.name, name, value });
