@@ -24,6 +24,7 @@ import { assertName, agentUser } from "./topology.js";
 import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
 import { startStandaloneHttp } from "./http.js";
 import { runShell } from "./shell.js";
+import { MONITOR_FLAGS, MONITOR_HELP, monitorVerb } from "./monitor/cli.js";
 
 export interface Io {
   out(s: string): void;
@@ -64,6 +65,7 @@ warren hosts add NAME [--groups a,b] [--password P] [--mgmt-url URL]
 warren hosts remove NAME     revoke: delete that user, close its connections, delete its queue`,
   cancel: `warren cancel ID [--json]    cancel a task: unsent hosts are cancelled, running commands killed`,
   shell: `warren shell [--url URL]    the seeds' interactive ">>:" prompt: run, check_task, tasks, hosts, cancel, help, exit`,
+  ...MONITOR_HELP,
 };
 
 function usage(io: Io, verb: string, msg?: string): number {
@@ -128,6 +130,8 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
   }
   let p: Parsed;
   try {
+    // monitoring's verbs take `-m TEXT` (a comment), as git and Alertmanager's amtool do
+    if (verb in MONITOR_HELP) argv = argv.map((a) => (a === "-m" ? "--m" : a));
     p = parseArgs(argv, { ...COMMON, ...VERB_FLAGS[verb] });
   } catch (e) {
     return usage(io, verb, (e as Error).message);
@@ -176,6 +180,7 @@ const VERB_FLAGS: Record<string, FlagSpec> = {
   hosts: { groups: "multi", password: "value" },
   cancel: {},
   shell: {},
+  ...MONITOR_FLAGS,
 };
 
 /** First SIGINT/SIGTERM: graceful stop. A second one: exit at once. */
@@ -286,6 +291,7 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
 
 async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Promise<number> {
   const json = !!p.flags.json;
+  if (verb in MONITOR_HELP) return monitorVerb(verb, p, io, c, (op, body) => c.signed(operatorKey(p), operatorName(p), op, body));
   switch (verb) {
     case "run": {
       const hosts = list(p, "hosts");
