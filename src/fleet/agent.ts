@@ -99,8 +99,12 @@ export class Agent {
       } catch (e) {
         this.o.log(`broker ${redact(this.o.url)}: ${describeError(e)}`);
       }
-      this.dropConnection();
-      if (this.stopping) break;
+      const closing = this.dropConnection();
+      // a clean stop: let the close handshake flush what we published last (the `offline` presence)
+      if (this.stopping) {
+        await closing;
+        break;
+      }
       const wait = backoff.next();
       this.o.log(`reconnecting in ${wait} ms`);
       const until = Date.now() + wait;
@@ -108,7 +112,7 @@ export class Agent {
     }
   }
 
-  private dropConnection(): void {
+  private dropConnection(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.ch = undefined;
@@ -118,7 +122,7 @@ export class Agent {
     this.pending = [];
     const c = this.conn;
     this.conn = undefined;
-    c?.close().catch(() => {});
+    return c ? c.close().catch(() => {}) : Promise.resolve();
   }
 
   private async session(): Promise<void> {
@@ -258,7 +262,16 @@ export class Agent {
     // rev: the template we run, so the collector re-sends ours when it differs (on every connect and heartbeat)
     const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now(), rev: this.monitor.rev };
     try {
-      ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence", ...this.userId() });
+      // `offline` is the last word before we close: wait (briefly) for the broker's confirm, or the
+      // close can overtake it and the collector would see a silent host (nodata) instead of a stop
+      await new Promise<void>((resolve) => {
+        const t = state === "offline" ? setTimeout(resolve, 2000) : undefined;
+        ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence", ...this.userId() }, () => {
+          if (t) clearTimeout(t);
+          resolve();
+        });
+        if (!t) resolve();
+      });
     } catch {
       /* the next heartbeat will do */
     }

@@ -45,7 +45,9 @@ export const HELP: Record<string, string> = {
   Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
   collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
-  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
+  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).
+  Monitoring: --nodata-grace DUR (no nodata this long after connecting; default max(nodata, 10s)),
+  --compact-after DUR (raw samples older than this become compressed chunks; default 10m).`,
   run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*') [options]
   warren run (--hosts …) -- PROGRAM ARG…      run argv directly, without a shell
   Prints "task id: N" at once. Options:
@@ -173,7 +175,7 @@ function passThrough(p: Parsed): string[] {
 
 const VERB_FLAGS: Record<string, FlagSpec> = {
   agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
-  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool" },
+  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool", "nodata-grace": "value", "compact-after": "value" },
   run: { hosts: "multi", group: "value", match: "value", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
   tasks: { limit: "value" },
@@ -226,12 +228,16 @@ async function collectorVerb(p: Parsed, io: Io): Promise<number> {
   const quiet = !!p.flags.quiet;
   const log = (l: string): void => void (quiet || io.err(`${new Date().toISOString()} [collector] ${l}`));
   const url = resolveUrl(urlFlag(p), dir);
-  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user") });
+  const monitor = {
+    ...(str(p, "nodata-grace") ? { graceMs: parseDuration(str(p, "nodata-grace")!, "--nodata-grace") } : {}),
+    ...(str(p, "compact-after") ? { compactAfterMs: parseDuration(str(p, "compact-after")!, "--compact-after") } : {}),
+  };
+  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user"), monitor });
   c.start();
   let http: { close(): Promise<void>; port: number } | undefined;
   const port = str(p, "http-port");
   if (port !== undefined) {
-    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url));
+    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url), c.monitor);
     log(`fleet HTTP API on http://127.0.0.1:${http.port}/api/fleet/`);
   }
   log(`operator key ${c.key.keyId} (${join(fleetDir(dir), "operator.pub")})`);

@@ -281,15 +281,17 @@ export class MonitorService extends EventEmitter {
       if (h && h.state !== "stopped") this.setHostState(host, "stopped", null);
       return;
     }
-    if (state === "online") {
+    if (state === "online") this.baseline.set(host, Date.now());
+    if (h?.state === "stopped") {
       this.baseline.set(host, Date.now());
-      if (h?.state === "stopped") this.setHostState(host, "up", null);
+      this.setHostState(host, "up", null);
     }
     this.effective.delete(host); // groups may have changed with this presence
     const eff = this.effectiveFor(host);
     if (rev === undefined || !this.differs(host, eff, rev)) return;
+    // a heartbeat while our push is on its way is no reason to push again; a (re)connect always is
     const last = this.pushed.get(host);
-    if (last && last.rev === eff.rev && Date.now() - last.at < REPUSH_MS) return;
+    if (state !== "online" && last && last.rev === eff.rev && Date.now() - last.at < REPUSH_MS) return;
     void this.push(host, eff);
   }
 
@@ -346,7 +348,8 @@ export class MonitorService extends EventEmitter {
     h.lastT = b.t;
     h.lastRecv = now;
     h.rev = typeof b.rev === "string" ? b.rev.slice(0, 64) : null;
-    h.state = "up";
+    // a stopped host's last batches may arrive after its `offline`: only its presence says it is back
+    if (h.state !== "stopped") h.state = "up";
     this.store.saveHost(h);
     this.hosts.set(host, h);
     if (wasNodata) {
