@@ -19,6 +19,7 @@ import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 import { Withdrawals } from "./withdraw.js";
+import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
   store: MessageStore | null;
@@ -90,6 +91,8 @@ export class Broker implements VHostEvents {
   resourceLimits: { memoryHighWatermark: number; diskFreeLimit: number; dataDir: string | null } = { memoryHighWatermark: 0, diskFreeLimit: 0, dataDir: null };
   private readonly defs: DefinitionsStore | null;
   private replaying = false;
+  /** the cluster this node is a member of (set by main when started with etcd), else null */
+  cluster: ClusterView | null = null;
   /** connections blocked by a resource alarm (set by the alarm monitor) */
   alarms = new Set<string>();
   private alarmListeners = new Set<(active: boolean) => void>();

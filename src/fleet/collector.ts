@@ -79,7 +79,14 @@ export class Collector implements Publisher {
 
   start(): void {
     this.loop = this.connectLoop();
-    this.sweeper = setInterval(() => void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`)), this.o.sweepMs ?? 1000);
+    this.sweeper = setInterval(() => {
+      try {
+        this.service.markLostHosts();
+      } catch (e) {
+        this.o.log(`presence sweep: ${(e as Error).message}`);
+      }
+      void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`));
+    }, this.o.sweepMs ?? 1000);
   }
 
   private async connectLoop(): Promise<void> {

@@ -16,7 +16,7 @@ import { EventEmitter } from "node:events";
 import type { OperatorKey } from "./sign.js";
 import { signPayload } from "./sign.js";
 import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type HostStatus, type PresenceMessage, type ResultMessage, type Target } from "./protocol.js";
-import type { FleetStore, ResultRow, TaskRow } from "./store.js";
+import type { FleetStore, HostRow, ResultRow, TaskRow } from "./store.js";
 import { assertName, groupKey, hostKey } from "./topology.js";
 
 export interface Publisher {
@@ -55,6 +55,27 @@ export interface TaskView extends TaskRow {
   counts: Record<string, number>;
   results: ResultRow[];
   rejections?: Array<{ at: number; host: string; error: string }>;
+  /** presence of the hosts of unfinished rows (why a row may stay queued) */
+  hosts?: Record<string, Presence>;
+}
+
+/**
+ * Where a host is, as the collector can tell: `online` (beats arriving), `offline` (it said so
+ * on a clean stop), `lost` (beats stopped without a word: 3 heartbeats + 2 s of silence),
+ * `enrolled` (never connected), `unknown` (never seen nor enrolled). `since`: when that began
+ * (the offline announcement, the last beat heard), else null.
+ */
+export interface Presence { presence: "online" | "offline" | "lost" | "enrolled" | "unknown"; since: number | null }
+export type HostView = HostRow & Presence & { online: boolean };
+
+/** Silence after which a host that did not say goodbye is `lost`: 3 heartbeats and 2 s. */
+const lostAfter = (heartbeatMs: number): number => 3 * heartbeatMs + 2000;
+
+export function presenceOf(h: Pick<HostRow, "state" | "lastSeen" | "heartbeatMs" | "enrolled">, now: number): Presence {
+  if (h.lastSeen === null) return { presence: h.enrolled ? "enrolled" : "unknown", since: null };
+  if (h.state === "offline") return { presence: "offline", since: h.lastSeen };
+  if ((h.state === "online" || h.state === "heartbeat") && now - h.lastSeen < lostAfter(h.heartbeatMs)) return { presence: "online", since: null };
+  return { presence: "lost", since: h.lastSeen };
 }
 
 /**
@@ -226,12 +247,46 @@ export class FleetService extends EventEmitter {
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
     const rejections = this.store.auditFor(taskId).filter((a) => a.action === "rejected").map((a) => a.detail as { at: number; host: string; error: string });
-    return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}) };
+    const hosts = this.presenceFor(results);
+    return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}), ...(hosts ? { hosts } : {}) };
   }
 
-  hostsView(): Array<ReturnType<FleetStore["hosts"]>[number] & { online: boolean }> {
+  hostsView(): HostView[] {
     const now = Date.now();
-    return this.store.hosts().map((h) => ({ ...h, online: (h.state === "online" || h.state === "heartbeat") && h.lastSeen !== null && now - h.lastSeen < 3 * h.heartbeatMs + 2000 }));
+    return this.store.hosts().map((h) => {
+      const p = presenceOf(h, now);
+      return { ...h, online: p.presence === "online", presence: p.presence, since: p.since };
+    });
+  }
+
+  /** Presence of the hosts behind a task's unfinished rows: "queued — host offline since …". */
+  private presenceFor(rows: ResultRow[]): Record<string, Presence> | undefined {
+    const open = new Set(rows.filter((r) => !isFinal(r.status)).map((r) => r.host));
+    if (!open.size) return undefined;
+    const now = Date.now();
+    const out: Record<string, Presence> = {};
+    for (const h of this.store.hosts()) if (open.has(h.name)) out[h.name] = presenceOf(h, now);
+    for (const name of open) out[name] ??= { presence: "unknown", since: null };
+    return out;
+  }
+
+  /**
+   * Hosts whose beats stopped without an `offline` (crash, network, SIGKILL) become `lost`:
+   * stored, audited once, announced to listeners. A later beat brings them back online.
+   */
+  markLostHosts(now = Date.now()): string[] {
+    const lost: string[] = [];
+    this.store.tx(() => {
+      for (const h of this.store.hosts()) {
+        if ((h.state === "online" || h.state === "heartbeat") && presenceOf(h, now).presence === "lost") {
+          this.store.setHostState(h.name, "lost");
+          this.store.audit("collector", "host.lost", null, { host: h.name, lastSeen: h.lastSeen, heartbeatMs: h.heartbeatMs });
+          lost.push(h.name);
+        }
+      }
+    });
+    if (lost.length) this.emit("hosts");
+    return lost;
   }
 
   /** Enrol a host with exactly these groups; returns the groups it had before. */

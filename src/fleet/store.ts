@@ -180,6 +180,10 @@ export class FleetStore {
     }));
   }
 
+  setHostState(name: string, state: string): void {
+    this.db.prepare("UPDATE hosts SET state = ? WHERE name = ?").run(state, name);
+  }
+
   groupMembers(group: string): string[] {
     return (this.db.prepare("SELECT g.host FROM host_groups g JOIN hosts h ON h.name = g.host WHERE g.grp = ? AND h.state != 'removed' ORDER BY g.host").all(group) as Array<{ host: string }>).map((r) => r.host);
   }
