@@ -49,6 +49,8 @@ export interface ManagementOptions {
   port: number;
   log: Logger;
   extraRoutes?: ExtraRoutes;
+  /** this node's name (default warren@<hostname>) */
+  nodeName?: string;
   /** warren's own version (product_version); the emulated RabbitMQ's is RABBITMQ_COMPAT_VERSION */
   version?: string;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
@@ -78,7 +80,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
-    name: `warren@${os.hostname()}`,
+    name: opts.nodeName ?? `warren@${os.hostname()}`,
     version: opts.version ?? "0.0.0",
     amqpPort: amqp?.port,
     amqpHost: amqp?.address,
