@@ -18,6 +18,8 @@ import { matchPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
+import { Withdrawals } from "./withdraw.js";
+import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
   store: MessageStore | null;
@@ -52,6 +54,8 @@ export interface ConnectionInfo {
 
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
+  /** nacked publishes taken back from their queues (withdraw.ts) */
+  readonly withdrawals: Withdrawals;
   readonly users = new Map<string, User>();
   /**
    * Connections the broker makes to itself (the embedded Fleet collector), set by the
@@ -87,6 +91,8 @@ export class Broker implements VHostEvents {
   resourceLimits: { memoryHighWatermark: number; diskFreeLimit: number; dataDir: string | null } = { memoryHighWatermark: 0, diskFreeLimit: 0, dataDir: null };
   private readonly defs: DefinitionsStore | null;
   private replaying = false;
+  /** the cluster this node is a member of (set by main when started with etcd), else null */
+  cluster: ClusterView | null = null;
   /** connections blocked by a resource alarm (set by the alarm monitor) */
   alarms = new Set<string>();
   private alarmListeners = new Set<(active: boolean) => void>();
@@ -98,6 +104,7 @@ export class Broker implements VHostEvents {
     this.loopbackUsers = opts.loopbackUsers ?? ["guest"];
     this.maxMessageSize = opts.maxMessageSize ?? 128 * 1024 * 1024;
     this.exportRabbitHashes = opts.exportRabbitHashes ?? false;
+    this.withdrawals = new Withdrawals(this.vhosts, (line) => this.log.warn(line));
   }
 
   /** Replay definitions and recover messages; create defaults on first boot. */

@@ -327,6 +327,19 @@ export class Queue implements Destination {
     this.unacked++;
   }
 
+  /**
+   * Take back the ready messages among `ids` (store ids of publishes whose write failed and whose
+   * publishers were nacked): a nacked message is never delivered. Returns how many were removed.
+   * Already delivered ones stay with their consumer (see Broker.withdraw).
+   */
+  withdraw(ids: ReadonlySet<number>, minId: number): number {
+    if (this.ready.persistent === 0) return 0;
+    const gone = this.ready.withdraw(ids, minId);
+    for (const e of gone) this.release(e.msg);
+    if (gone.length > 0 && this.flow !== null) this.releaseFlowIfDrained();
+    return gone.length;
+  }
+
   /** Ack of a manual-ack delivery, or the completion of a no-ack one. */
   settle(entry: QueueEntry, wasUnacked: boolean): void {
     if (wasUnacked) {
