@@ -103,6 +103,7 @@ export class Collector implements Publisher {
     this.store = new FleetStore(join(fleetDir(o.dataDir), "fleet.db"));
     this.service = new FleetService(this.store, this.key, o.log);
     this.monitor = new MonitorService(this.store, new MetricsStore(join(fleetDir(o.dataDir), "metrics.db")), this.key, o.log, o.monitor);
+    this.service.on("groups", () => this.monitor.groupsChanged());
     this.ready = new Promise((r) => (this.readyResolve = r));
   }
 

@@ -417,6 +417,21 @@ test("an agent that reconnects after missing a push gets the current template (p
   assert.ok(Object.keys(agentTemplate("web2")!.items).includes("mem.used_pct"));
 });
 
+test("a template linked to a central group (warren groups add/assign) reaches its members, and leaves when they leave", async () => {
+  let r = await cli(["groups", "add", "ops", "--hosts", "db1", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  writeFileSync(join(dir, "ops.yaml"), "name: ops\ninterval: 1s\nitems:\n  ops.load5: {collector: load, field: \"5\"}\n");
+  r = await cli(["template", "add", join(dir, "ops.yaml"), ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli(["template", "assign", "ops", "--group", "ops", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  await until("db1 runs ops", async () => Object.keys(agentTemplate("db1")?.items ?? {}).includes("ops.load5"));
+  assert.ok(!Object.keys(agentTemplate("web1")!.items).includes("ops.load5"));
+  r = await cli(["groups", "unassign", "ops", "db1", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  await until("db1 no longer runs ops", async () => !Object.keys(agentTemplate("db1")?.items ?? {}).includes("ops.load5"));
+});
+
 test("Prometheus exposition parses and filters by group", async (t) => {
   if (!vh.mgmtUrl) return t.skip("needs the management API (standalone collector HTTP auth)");
   const port = Number(/fleet HTTP API on http:\/\/127\.0\.0\.1:(\d+)/.exec(collector.err)?.[1]);

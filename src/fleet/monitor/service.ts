@@ -230,7 +230,20 @@ export class MonitorService extends EventEmitter {
     return [...out].map(([name, groups]) => ({ name, groups }));
   }
 
-  effectiveFor(host: string, groups = this.fleet.groupsOf(host)): EffectiveTemplate {
+  private groupsStmt: { all(...a: unknown[]): unknown[] } | undefined;
+
+  /** Every group the host is in: announced by its agent (or enrolment) and assigned centrally (`warren groups assign`). */
+  groupsOf(host: string): string[] {
+    this.groupsStmt ??= this.fleet.db.prepare("SELECT grp FROM host_groups WHERE host = ? UNION SELECT grp FROM group_assign WHERE host = ? ORDER BY 1");
+    return (this.groupsStmt.all(host, host) as Array<{ grp: string }>).map((r) => r.grp);
+  }
+
+  /** Central group membership changed (fleet's `groups add|rm|assign`): recompute and push. */
+  groupsChanged(): void {
+    void this.pushChanged();
+  }
+
+  effectiveFor(host: string, groups = this.groupsOf(host)): EffectiveTemplate {
     const groupsKey = groups.join(",");
     const c = this.effective.get(host);
     if (c && c.groupsKey === groupsKey) return c.eff;
@@ -379,7 +392,7 @@ export class MonitorService extends EventEmitter {
     const inhibited = e.rule !== nodataRuleName && this.hosts.get(e.host)?.state === "nodata";
     const sinks = ["amqp"];
     if ((opts.webhooks ?? true) && !silenced && !inhibited && e.state !== "acked") {
-      const groups = this.fleet.groupsOf(e.host);
+      const groups = this.groupsOf(e.host);
       for (const w of this.store.webhooks()) if ((!w.severity || w.severity === e.severity) && (!w.group || groups.includes(w.group))) sinks.push(`webhook:${w.id}`);
     }
     return this.store.addEvent({ ...e, silenced, inhibited }, sinks);
@@ -440,7 +453,7 @@ export class MonitorService extends EventEmitter {
   // ---------------- silences, acks ----------------
 
   private silencedNow(host: string, rule: string, at: number): boolean {
-    const groups = this.fleet.groupsOf(host);
+    const groups = this.groupsOf(host);
     return this.store.silences().some((s) => s.starts <= at && at < s.ends && matches(s, host, groups, rule));
   }
 
@@ -473,7 +486,7 @@ export class MonitorService extends EventEmitter {
         for (const [id, st] of this.states) {
           if (!st.firing && !st.flapping) continue;
           const [rule, host] = id.split("|") as [string, string];
-          if (!matches(s, host, this.fleet.groupsOf(host), rule)) continue;
+          if (!matches(s, host, this.groupsOf(host), rule)) continue;
           const eff = this.effectiveFor(host);
           const r = eff.rules.find((x) => x.name === rule) as MetricRule | undefined;
           if (!r || this.silencedNow(host, rule, now)) continue;
@@ -650,7 +663,7 @@ export class MonitorService extends EventEmitter {
 
   /** Prometheus text exposition of the latest values (one family per item key, `fleet_` + key with . and - as _). */
   prometheus(filter: { host?: string; group?: string; item?: string } = {}): string {
-    const wanted = (host: string): boolean => (!filter.host || filter.host === host) && (!filter.group || this.fleet.groupsOf(host).includes(filter.group));
+    const wanted = (host: string): boolean => (!filter.host || filter.host === host) && (!filter.group || this.groupsOf(host).includes(filter.group));
     const lines: string[] = [];
     const esc = (s: string): string => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
     lines.push("# HELP fleet_host_up 1 while the host reports samples; 0 while nodata or stopped.", "# TYPE fleet_host_up gauge");
