@@ -130,6 +130,10 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     return this.user?.name ?? "";
   }
 
+  get openChannels(): number {
+    return this.channels.size;
+  }
+
   get vhostName(): string {
     return this.vhost?.name ?? "";
   }
@@ -438,6 +442,12 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       // RabbitMQ 3.10 limits how many channels are open, not the channel number
       if (this.channels.size >= this.channelMax) {
         throw explicitIds(new AmqpError(NOT_ALLOWED, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
+      }
+      try {
+        this.broker.checkChannelLimit(this.user!.name);
+      } catch (e) {
+        // rabbit_reader closes the connection for the user's channel limit, like for channel_max
+        throw explicitIds(new AmqpError(NOT_ALLOWED, (e as AmqpError).explanation, 0, 0, true));
       }
       M.decodeMethod(id, buf, start, end);
       ch = new Channel(channel, this);
