@@ -33,6 +33,8 @@ export interface ClusterView {
    * the equivalence check (406) runs against the cluster-wide definition.
    */
   claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void>;
+  /** bumped by every definition change this node makes (not by those it applies from others) */
+  readonly changes: number;
   /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */
   appRunning: boolean;
 }

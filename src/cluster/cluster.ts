@@ -27,6 +27,7 @@ import type { Broker } from "../broker/broker.js";
 import type { ClusterMember, ClusterView, NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
+import { decodeCommands, encodeCommands } from "./codec.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
 
 export interface ClusterOptions {
@@ -74,6 +75,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   readonly nodeId: string;
   clusterName = "";
   appRunning = true;
+  changes = 0;
   private readonly p: string;
   private readonly log: Logger;
   private readonly ttl: number;
@@ -169,6 +171,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   append(cmd: Record<string, unknown>): void {
     if (this.applying) return;
+    this.changes++;
     this.pending.push(cmd);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -217,7 +220,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       const ops: Op[] = [];
       for (let i = 0; i < cmds.length; i += MAX_TXN_OPS / 2) {
         const slice = cmds.slice(i, i + MAX_TXN_OPS / 2);
-        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: JSON.stringify({ origin: this.nodeId, cmds: slice }) });
+        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: encodeCommands({ origin: this.nodeId, cmds: slice }) });
         for (const c of slice) ops.push(...this.claimReleases(c));
       }
       try {
@@ -354,7 +357,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
           this.appliedBy.set(name, Number(kv.value));
           return false;
         case "defs": {
-          const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };
+          const batch = decodeCommands<{ origin: string; cmds: Record<string, unknown>[] }>(kv.value);
           if (atBoot) {
             this.bootCommands.push(...batch.cmds);
           } else if (batch.origin !== this.nodeId) {

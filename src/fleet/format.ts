@@ -3,7 +3,7 @@
  * whose outcome is identical (status, exit code, stdout, stderr) are folded
  * into one block, so 500 identical `df -h` answers read as one.
  */
-import type { ResultRow } from "./store.js";
+import type { GroupRow, ResultRow } from "./store.js";
 import { FleetService, type HostView, type TaskView } from "./service.js";
 import { isFinal } from "./protocol.js";
 
@@ -72,6 +72,16 @@ export function formatHosts(rows: HostView[]): string {
   const out = ["HOST                 STATE    SINCE                LAST SEEN  GROUPS               HOSTNAME / OS"];
   for (const h of rows) {
     out.push(`${h.name.padEnd(20)} ${h.presence.padEnd(8)} ${(h.since ? stamp(h.since) : "-").padEnd(20)} ${ago(h.lastSeen).padEnd(10)} ${(h.groups.join(",") || "-").padEnd(20)} ${h.facts ? `${h.facts.hostname} / ${h.facts.os} (agent ${h.facts.agentVersion})` : "-"}`);
+  }
+  return out.join("\n");
+}
+
+export function formatGroups(rows: GroupRow[]): string {
+  if (!rows.length) return "no groups yet (`warren groups add NAME`, or agents' --groups)";
+  const out = ["GROUP                KIND       ASSIGNED  ANNOUNCED  MEMBERS"];
+  for (const g of rows) {
+    const members = [...new Set([...g.assigned, ...g.announced])].sort();
+    out.push(`${g.name.padEnd(20)} ${(g.central ? "central" : "announced").padEnd(10)} ${String(g.assigned.length).padEnd(9)} ${String(g.announced.length).padEnd(10)} ${formatHostList(members) || "-"}${g.description ? `  # ${g.description}` : ""}`);
   }
   return out.join("\n");
 }

@@ -12,11 +12,12 @@
  * VHost methods the AMQP handlers use, so it is persisted the same way.
  */
 import { displayHost } from "../lib/net.js";
-import http from "node:http";
+import http, { type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { AmqpError, ACCESS_REFUSED, NOT_FOUND } from "../amqp/errors.js";
 import type { Broker } from "../broker/broker.js";
+import type { ClusterView } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate, isAdmin } from "./access.js";
@@ -73,6 +74,38 @@ const ROUTES: Route[] = [
   ...limits.routes,
 ];
 
+/**
+ * A change through the management API on a cluster member: a PUT of a new exchange or queue
+ * is first made the cluster's first declare of that name (ClusterView.claim), and the
+ * answer is held until every running node has the change (barrier), as for AMQP.
+ */
+async function clusteredChange(cluster: ClusterView, ctx: Ctx, route: Route): Promise<void> {
+  const kind = route.path === "/api/queues/:vhost/:name" ? "queue" : route.path === "/api/exchanges/:vhost/:name" ? "exchange" : null;
+  if (kind !== null && ctx.req.method === "PUT") {
+    const vh = ctx.broker.vhosts.get(ctx.params[0]!);
+    const fresh = vh !== undefined && !(kind === "queue" ? vh.queues.has(ctx.params[1]!) : vh.exchanges.has(ctx.params[1]!));
+    // only durable objects are cluster-wide (transient ones stay on their node)
+    if (fresh && (await ctx.body().catch(() => ({}) as Record<string, unknown>))["durable"] !== false) await cluster.claim(kind, vh.name, ctx.params[1]!);
+  }
+  const before = cluster.changes;
+  const res = ctx.res;
+  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+  // the handler answers synchronously; its answer leaves once the cluster has the change
+  res.end = ((...a: unknown[]) => {
+    if (cluster.changes === before) return end(...a);
+    cluster.barrier().then(
+      () => end(...a),
+      () => {
+        res.removeHeader("content-length");
+        res.statusCode = 503;
+        end(JSON.stringify({ error: "cluster_unavailable", reason: "the cluster's metadata store (etcd) did not take the change" }));
+      },
+    );
+    return res;
+  }) as typeof res.end;
+  await route.handler(ctx);
+}
+
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
@@ -108,6 +141,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     let raw: Buffer | null = null;
     const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req, maxBody));
     const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    if (broker.cluster !== null && method !== "GET") return clusteredChange(broker.cluster, ctx, m.route);
     await m.route.handler(ctx);
   };
 

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
 import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
 
@@ -93,4 +93,71 @@ test("an agent that dies without a word is lost after three missed heartbeats", 
   assert.equal(h.since, h.lastSeen);
   await startAgent("op2", "web");
   await until("op2 back", async () => (await presence("op2")) === "online");
+});
+
+async function runJson(args: string[]): Promise<{ id: number; hosts: string[] }> {
+  const r = await cli(["run", ...args, "--json", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { id: number; hosts: string[] };
+}
+
+async function outputs(id: number): Promise<Record<string, string>> {
+  return until(`task ${id} done`, async () => {
+    const r = await cli(["check_task", String(id), "--json", ...common()]);
+    const v = JSON.parse(r.stdout) as { state: string; results: Array<{ host: string; status: string; stdout: string }> };
+    return v.state === "done" ? Object.fromEntries(v.results.map((x) => [x.host, `${x.status}:${x.stdout.trim()}`])) : undefined;
+  });
+}
+
+test("central groups: run --group reaches announced and assigned members; unassign and rm take effect", async () => {
+  // web is announced by op1/op2's agents; it is not central until someone adds it.
+  const notCentral = await cli(["groups", "assign", "web", "op3", ...common()]);
+  assert.notEqual(notCentral.code, 0);
+  assert.match(notCentral.stderr, /no central group web: create it with `warren groups add web`/);
+  const add = await cli(["groups", "add", "web", "--description", "front ends", "--hosts", "op3", ...common()]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /group web created; assigned op3/);
+  const list = JSON.parse((await cli(["groups", "--json", ...common()])).stdout) as Array<{ name: string; central: boolean; assigned: string[]; announced: string[]; description: string }>;
+  assert.deepEqual(list.find((g) => g.name === "web"), { ...list.find((g) => g.name === "web")!, central: true, assigned: ["op3"], announced: ["op1", "op2"], description: "front ends" });
+  assert.equal(list.find((g) => g.name === "db")?.central, false);
+  // op1, op2 by the one group.web message, op3 by its own host.op3 message: all three run it.
+  const t = await runJson(['echo "$FLEET_HOST"', "--group", "web"]);
+  assert.deepEqual(t.hosts, ["op1", "op2", "op3"]);
+  assert.deepEqual(await outputs(t.id), { op1: "ok:op1", op2: "ok:op2", op3: "ok:op3" });
+  const human = await cli(["hosts", ...common()]);
+  assert.match(human.stdout, /^op3 .* db,web /m);
+  const un = await cli(["groups", "unassign", "web", "op3", ...common()]);
+  assert.match(un.stdout, /op3 unassigned from web/);
+  assert.deepEqual((await runJson(['echo "$FLEET_HOST"', "--group", "web"])).hosts, ["op1", "op2"]);
+  // rm deletes the central definition; what agents announce is theirs, and says so.
+  const rm = await cli(["groups", "rm", "web", "--json", ...common()]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual((JSON.parse(rm.stdout) as { stillAnnounced: string[] }).stillAnnounced, ["op1", "op2"]);
+  const again = await cli(["groups", "rm", "web", ...common()]);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /no central group web \(its members announce it themselves/);
+  const bad = await cli(["groups", "add", "no spaces", ...common()]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid group name/);
+});
+
+test("inventory and --where: targeting by facts, compound with groups", async () => {
+  const set = await cli(["hosts", "set", "op1", "--address", "192.168.3.55", "--port", "2222", ...common()]);
+  assert.equal(set.code, 0, set.stderr);
+  const h = (await hosts()).find((x) => x.name === "op1") as HostJson & { address: string; port: number };
+  assert.equal(h.address, "192.168.3.55");
+  assert.equal(h.port, 2222);
+  assert.deepEqual((await runJson(["true", "--where", "address=192.168.3.*"])).hosts, ["op1"]);
+  assert.deepEqual((await runJson(["true", "--group", "web", "--where", "os=linux", "--where", "name!=op1"])).hosts, ["op2"]);
+  const distro = /^ID=("?)([^"\n]+)\1$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[2];
+  if (distro) assert.deepEqual((await runJson(["true", "--where", `os=${distro}`])).hosts, ["op1", "op2", "op3"]);
+  const none = await cli(["run", "true", "--group", "web", "--where", "os=plan9", ...common()]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /no known host is in group web where os=plan9/);
+  const unknown = await cli(["run", "true", "--where", "colour=blue", ...common()]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /unknown fact "colour" \(known: name, hostname, os/);
+  const badPort = await cli(["hosts", "set", "op1", "--port", "70000", ...common()]);
+  assert.notEqual(badPort.code, 0);
+  assert.match(badPort.stderr, /bad --port 70000/);
 });
