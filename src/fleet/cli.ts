@@ -27,6 +27,7 @@ import { assertName, agentUser, hostQueue } from "./topology.js";
 import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
 import { startStandaloneHttp } from "./http.js";
 import { runShell } from "./shell.js";
+import { MONITOR_FLAGS, MONITOR_HELP, monitorVerb } from "./monitor/cli.js";
 
 export interface Io {
   out(s: string): void;
@@ -58,7 +59,9 @@ export const HELP: Record<string, string> = {
   Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
   collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
-  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
+  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).
+  Monitoring: --nodata-grace DUR (no nodata this long after connecting; default max(nodata, 10s)),
+  --compact-after DUR (raw samples older than this become compressed chunks; default 10m).`,
   run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*' | --where KEY=VALUE) [options]
   warren run (--hosts …) -- PROGRAM ARG…      run argv directly, without a shell
   Prints "task id: N" at once. Options:
@@ -94,6 +97,7 @@ warren groups unassign NAME HOST…    take hosts out of it
 warren groups rm NAME                delete a central group (hosts whose agents announce it stay in it)`,
   cancel: `warren cancel ID [--json]    cancel a task: unsent hosts are cancelled, running commands killed`,
   shell: `warren shell [--url URL]    the seeds' interactive ">>:" prompt: run, check_task, tasks, hosts, cancel, help, exit`,
+  ...MONITOR_HELP,
 };
 
 function usage(io: Io, verb: string, msg?: string): number {
@@ -158,6 +162,8 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
   }
   let p: Parsed;
   try {
+    // monitoring's verbs take `-m TEXT` (a comment), as git and Alertmanager's amtool do
+    if (verb in MONITOR_HELP) argv = argv.map((a) => (a === "-m" ? "--m" : a));
     p = parseArgs(argv, { ...COMMON, ...VERB_FLAGS[verb] });
   } catch (e) {
     return usage(io, verb, (e as Error).message);
@@ -199,7 +205,7 @@ function passThrough(p: Parsed): string[] {
 
 const VERB_FLAGS: Record<string, FlagSpec> = {
   agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
-  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool" },
+  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool", "nodata-grace": "value", "compact-after": "value" },
   run: { hosts: "multi", group: "value", match: "value", where: "multi", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
   tasks: { limit: "value", host: "value", status: "value", by: "value", since: "value" },
@@ -207,6 +213,7 @@ const VERB_FLAGS: Record<string, FlagSpec> = {
   groups: { description: "value", hosts: "multi" },
   cancel: {},
   shell: {},
+  ...MONITOR_FLAGS,
 };
 
 /** First SIGINT/SIGTERM: graceful stop. A second one: exit at once. */
@@ -252,12 +259,16 @@ async function collectorVerb(p: Parsed, io: Io): Promise<number> {
   const quiet = !!p.flags.quiet;
   const log = (l: string): void => void (quiet || io.err(`${new Date().toISOString()} [collector] ${l}`));
   const url = resolveUrl(urlFlag(p), dir);
-  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user") });
+  const monitor = {
+    ...(str(p, "nodata-grace") ? { graceMs: parseDuration(str(p, "nodata-grace")!, "--nodata-grace") } : {}),
+    ...(str(p, "compact-after") ? { compactAfterMs: parseDuration(str(p, "compact-after")!, "--compact-after") } : {}),
+  };
+  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user"), monitor });
   c.start();
   let http: { close(): Promise<void>; port: number } | undefined;
   const port = str(p, "http-port");
   if (port !== undefined) {
-    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url));
+    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url), c.monitor);
     log(`fleet HTTP API on http://127.0.0.1:${http.port}/api/fleet/`);
   }
   log(`operator key ${c.key.keyId} (${join(fleetDir(dir), "operator.pub")})`);
@@ -328,6 +339,7 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
 
 async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Promise<number> {
   const json = !!p.flags.json;
+  if (verb in MONITOR_HELP) return monitorVerb(verb, p, io, c, (op, body) => c.signed(operatorKey(p), operatorName(p), op, body));
   const style = styleFor(p, io);
   const oneLine = !!p.flags["one-line"];
   const watchOpts = { follow: !!p.flags.follow, json, style, oneLine };
