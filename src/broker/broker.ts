@@ -14,11 +14,12 @@ import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
 import { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
-import { matchPolicy, type PolicyValue } from "./policy.js";
+import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 import { Withdrawals } from "./withdraw.js";
+import { checkChannelLimit, checkConnectionLimits, vhostLimit, type LimitedConnection } from "./limits.js";
 import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
@@ -39,7 +40,7 @@ export interface BrokerOptions {
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
-export interface ConnectionInfo {
+export interface ConnectionInfo extends LimitedConnection {
   readonly id: number;
   readonly name: string;
   readonly userName: string;
@@ -282,17 +283,29 @@ export class Broker implements VHostEvents {
     const value = (c["value"] ?? {}) as Record<string, unknown>;
     this.parameterMap(c["op"]).set(Broker.parameterKey(c), value);
     this.definitionChanged(c);
-    if (String(c["op"]).startsWith("policy.")) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
+    if (Broker.touchesPolicies(c)) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
   }
 
-  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): PolicyValue | undefined {
-    return this.policies.size === 0 ? undefined : matchPolicy(this.policies.values(), vhost, kind, name, queueType);
+  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): AppliedPolicy | undefined {
+    const user = this.policies.size === 0 ? undefined : matchPolicy(this.policies.values(), vhost, kind, name, queueType);
+    // operator policies only carry queue settings
+    if (kind !== "queue" || this.parameters.size === 0) return user;
+    return withOperatorPolicy(user, matchOperatorPolicy(this.parameters.values(), vhost, name, queueType));
+  }
+
+  queueLimit(vhost: string): number | undefined {
+    return vhostLimit(this.parameters, vhost, "max-queues");
+  }
+
+  /** Does this parameter change affect which policies queues get? (policies and operator policies) */
+  private static touchesPolicies(c: Record<string, unknown>): boolean {
+    return String(c["op"]).startsWith("policy.") || c["component"] === OPERATOR_POLICY_COMPONENT;
   }
 
   private clearStoredParameter(c: Record<string, unknown>): void {
     if (!this.parameterMap(c["op"]).delete(Broker.parameterKey(c))) throw notFound(`no ${String(c["op"]).split(".")[0]} '${String(c["name"])}'`);
     this.definitionChanged(c);
-    if (String(c["op"]).startsWith("policy.")) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
+    if (Broker.touchesPolicies(c)) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
   }
 
   // ---- vhosts ------------------------------------------------------------
@@ -405,14 +418,22 @@ export class Broker implements VHostEvents {
     return this.users.get(name)!;
   }
 
-  /** connection.open: may `user` use `vhost`? */
+  /** connection.open: may `user` use `vhost`? (permissions, then the vhost's and the user's connection limits) */
   checkVhostAccess(user: string, vhost: string): VHost {
     const v = this.vhosts.get(vhost);
     if (!v) throw notAllowed(`vhost ${vhost} not found`);
     if (!this.permissions.has(`${vhost}\u0000${user}`)) {
       throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
     }
+    const u = this.users.get(user);
+    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost);
     return v;
+  }
+
+  /** channel.open: the user's channel limit (the connection's own channel_max is checked by the connection). */
+  checkChannelLimit(user: string): void {
+    const u = this.users.get(user);
+    if (u !== undefined && u.limits !== undefined) checkChannelLimit(this.connections, u);
   }
 
   /** RabbitMQ's resource check; resource name "" (default exchange) is checked as "amq.default". */

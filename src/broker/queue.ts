@@ -21,7 +21,7 @@ import type { Binding, Destination } from "./exchanges/exchange.js";
 import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
-import { withPolicy, type PolicyValue } from "./policy.js";
+import { withPolicy, type AppliedPolicy } from "./policy.js";
 import { FlowGate } from "./flow.js";
 import { collectGarbageSoon } from "../lib/gc.js";
 import { forwarding, type RemoteHome } from "./cluster-view.js";
@@ -101,6 +101,8 @@ export class Queue implements Destination {
   lastUsed = Date.now();
   /** name of the policy in effect, if any */
   policy: string | undefined;
+  /** name of the operator policy capping it, if any */
+  operatorPolicy: string | undefined;
   /** settings from the queue's own x-arguments, before any policy */
   private readonly ownSettings: QueueSettings;
   /** holds publishers while consumers catch up; created the first time the queue congests */
@@ -491,8 +493,9 @@ export class Queue implements Destination {
   // ---- policies ------------------------------------------------------------
 
   /** Apply (or, with undefined, remove) a policy: effective settings = own x-arguments + policy. */
-  applyPolicy(p: PolicyValue | undefined): void {
+  applyPolicy(p: AppliedPolicy | undefined): void {
     this.policy = p?.name;
+    this.operatorPolicy = p?.operatorPolicy;
     Object.assign(this.settings, withPolicy(this.ownSettings, this.options.arguments, p?.definition));
     if (this.settings.expires !== undefined) this.touch();
   }

@@ -205,6 +205,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const user = opts.defaultUser ?? "guest";
     const pass = opts.defaultPass ?? "guest";
     const cred = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
+    /** the embedded collector's monitoring exposition, served on the Prometheus listener as /metrics/fleet */
+    let fleetPrometheus: ((f: { host?: string; group?: string; item?: string }) => string) | undefined;
     let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
       const { startManagement } = await import("../http/server.js");
@@ -236,6 +238,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
             log: (line: string) => log.info(line),
           });
           fleetRoutes = f.http as FleetRoutes;
+          fleetPrometheus = f.prometheus;
           // the collector is a client of this broker: give it a moment to finish, never wait forever
           closers.push(() => Promise.race([f.close().catch(() => {}), new Promise<void>((r) => setTimeout(r, 2000).unref())]));
         } catch (e) {
@@ -260,7 +263,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
       const { startPrometheus } = await import("../http/prometheus.js");
-      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName } });
+      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName }, fleet: (f) => fleetPrometheus?.(f) });
       prom = p;
       closers.push(() => p.close());
     }

@@ -59,6 +59,8 @@ export class Channel implements ConsumerHost {
   state = ChannelState.Open;
   readonly consumers = new Map<string, Consumer>();
   readonly unacked = new Map<number, Unacked>();
+  /** when the client last sent this channel a method (management: idle_since) */
+  lastActive = Date.now();
   private deliveryTag = 0;
   /** basic.qos global=false: applies to consumers created afterwards */
   prefetchCount = 0;

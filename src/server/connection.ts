@@ -131,6 +131,10 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     return this.user?.name ?? "";
   }
 
+  get openChannels(): number {
+    return this.channels.size;
+  }
+
   get vhostName(): string {
     return this.vhost?.name ?? "";
   }
@@ -522,6 +526,12 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       if (this.channels.size >= this.channelMax) {
         throw explicitIds(new AmqpError(NOT_ALLOWED, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
       }
+      try {
+        this.broker.checkChannelLimit(this.user!.name);
+      } catch (e) {
+        // rabbit_reader closes the connection for the user's channel limit, like for channel_max
+        throw explicitIds(new AmqpError(NOT_ALLOWED, (e as AmqpError).explanation, 0, 0, true));
+      }
       M.decodeMethod(id, buf, start, end);
       ch = new Channel(channel, this);
       this.channels.set(channel, ch);
@@ -552,6 +562,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     }
     if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "unimplemented method", 10, id & 0xffff, true);
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
+    ch.lastActive = this.lastRecv; // the channel's idle_since (one clock read per socket chunk)
     const cluster = this.broker.cluster;
     if (cluster === null) return dispatchChannelMethod(this, ch, id, buf, start, end);
     // a clustered node answers a topology change once every running node has it

@@ -19,6 +19,7 @@ import { active } from "../rates.js";
 import { getMessages } from "../messages.js";
 import type { Route } from "../router.js";
 import { bindingsJSON } from "./bindings.js";
+import { rabbitTimestamp } from "../../lib/timestamp.js";
 
 export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
   const key = qKey(q);
@@ -41,13 +42,13 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     message_bytes_ready: q.ready.bytes,
     message_bytes_unacknowledged: 0,
     ...residency(q),
-    idle_since: new Date(q.lastUsed).toISOString(),
+    idle_since: rabbitTimestamp(q.lastUsed),
     exclusive_consumer_tag: null,
     single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
     head_message_timestamp: null,
     policy: q.policy ?? null,
-    operator_policy: null,
-    effective_policy_definition: q.policy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
+    operator_policy: q.operatorPolicy ?? null,
+    effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
   };
   const c = queueCounters(q);
