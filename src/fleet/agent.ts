@@ -52,6 +52,7 @@ interface Job {
 }
 
 const OUTPUT_FLUSH_MS = 200;
+const OUTPUT_CHUNK = 64 * 1024;
 
 export class Agent {
   private journal: Journal;
@@ -393,21 +394,32 @@ export class Agent {
     }
     const startedAt = Date.now();
     this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
+    // Output events: the first chunk after a quiet spell leaves at once (a live --follow sees
+    // it within milliseconds), later ones at most every OUTPUT_FLUSH_MS, and never more than
+    // OUTPUT_CHUNK buffered (a command printing 16 MB streams in bounded pieces).
     const buf = { stdout: "", stderr: "" };
+    let lastFlush = 0;
+    let flusher: NodeJS.Timeout | undefined;
     const flush = (): void => {
+      if (flusher) clearTimeout(flusher);
+      flusher = undefined;
+      lastFlush = Date.now();
       for (const stream of ["stdout", "stderr"] as const) {
         if (!buf[stream]) continue;
         this.publishEvent({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data: buf[stream] });
         buf[stream] = "";
       }
     };
-    const flusher = setInterval(flush, OUTPUT_FLUSH_MS);
+    const onOutput = (s: "stdout" | "stderr", d: string): void => {
+      buf[s] += d;
+      if (buf[s].length >= OUTPUT_CHUNK) return flush();
+      flusher ??= setTimeout(flush, Math.max(0, lastFlush + OUTPUT_FLUSH_MS - Date.now()));
+    };
     const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
     const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };
-    const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput: (s: "stdout" | "stderr", d: string) => void (buf[s] += d) };
+    const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput };
     job.run = execute(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
-    clearInterval(flusher);
     flush();
     const r = this.resultFor(p.task, p.nonce, out.status, {
       exitCode: out.exitCode, signal: out.signal, stdout: out.stdout, stderr: out.stderr, truncated: out.truncated, startedAt,

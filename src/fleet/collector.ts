@@ -17,6 +17,10 @@ import type { AgentEvent, CommandPayload, PresenceMessage, RequestPayload, Resul
 import { FleetError, FleetService, type Publisher } from "./service.js";
 import { ensureOperatorKey, fleetDir, loadTrustedKeys, verifyEnvelope, type OperatorKey } from "./sign.js";
 import { FleetStore } from "./store.js";
+import { TaskWatchers } from "./watch.js";
+
+/** The AMQP `type` of watch events: a returned one means that CLI's queue is gone. */
+const WATCH_TYPE = "fleet.watch";
 import { ALERTS_EXCHANGE, METRICS_QUEUE, parseBatch, type MetricsBatch } from "./monitor/protocol.js";
 import { MonitorError, MonitorService, type MonitorOptions } from "./monitor/service.js";
 import { MetricsStore } from "./monitor/store.js";
@@ -106,7 +110,17 @@ export class Collector implements Publisher {
     this.monitor = new MonitorService(this.store, new MetricsStore(join(fleetDir(o.dataDir), "metrics.db")), this.key, o.log, o.monitor);
     this.service.on("groups", () => this.monitor.groupsChanged());
     this.ready = new Promise((r) => (this.readyResolve = r));
+    this.watchers = new TaskWatchers(this.service, (replyTo, streamId, body) => {
+      try {
+        // mandatory: if the CLI's queue is gone the broker returns it and we drop the watcher.
+        this.ch?.sendToQueue(replyTo, Buffer.from(JSON.stringify(body)), { correlationId: streamId, type: WATCH_TYPE, mandatory: true, contentType: "application/json" });
+      } catch {
+        /* channel closing: the CLI renews its watch after we reconnect */
+      }
+    });
   }
+
+  private readonly watchers: TaskWatchers;
 
   start(): void {
     this.loop = this.connectLoop();
@@ -166,6 +180,7 @@ export class Collector implements Publisher {
       if (this.ch === ch) this.wake?.();
     });
     ch.on("return", (m: ConsumeMessage) => {
+      if (m.properties.type === WATCH_TYPE) return this.watchers.gone(m.fields.routingKey);
       if (m.properties.messageId) this.returned.add(String(m.properties.messageId));
     });
     await assertSharedTopology(ch, true);
@@ -330,7 +345,7 @@ export class Collector implements Publisher {
   private async onRequest(ch: ConfirmChannel, m: ConsumeMessage): Promise<void> {
     let reply: unknown;
     try {
-      reply = { ok: true, data: await this.handleSigned(m.content) };
+      reply = { ok: true, data: await this.handleSigned(m.content, m.properties.replyTo ? String(m.properties.replyTo) : undefined) };
     } catch (e) {
       reply = { ok: false, error: (e as Error).message, status: e instanceof FleetError || e instanceof MonitorError ? e.status : 500 };
     }
@@ -345,7 +360,7 @@ export class Collector implements Publisher {
     safe(() => ch.ack(m));
   }
 
-  private async handleSigned(content: Buffer): Promise<unknown> {
+  private async handleSigned(content: Buffer, replyTo: string | undefined): Promise<unknown> {
     const v = verifyEnvelope<RequestPayload>(content, this.trusted);
     if (!v.ok) throw new FleetError(`request refused: ${v.reason} (every Fleet request must be signed by a trusted operator key)`, 403);
     const p = v.payload;
@@ -363,8 +378,20 @@ export class Collector implements Publisher {
         if (!t) throw new FleetError(`no task ${String(b.id)}`, 404);
         return t;
       }
+      case "watch": {
+        // Live events for one task to the caller's reply queue (watch.ts); answers with the view now.
+        const t = this.service.view(Number(b.id));
+        if (!t) throw new FleetError(`no task ${String(b.id)}`, 404);
+        if (!replyTo || typeof b.stream !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(b.stream)) throw new FleetError("watch needs a reply queue and a stream id");
+        try {
+          this.watchers.watch(t.id, replyTo, b.stream);
+        } catch (e) {
+          throw new FleetError((e as Error).message, 503);
+        }
+        return t;
+      }
       case "tasks":
-        return this.store.tasks(Number(b.limit ?? 20));
+        return this.service.tasks(b);
       case "hosts":
         return this.service.hostsView();
       case "audit":
@@ -413,6 +440,7 @@ export class Collector implements Publisher {
 
   async close(): Promise<void> {
     this.stopping = true;
+    this.watchers.close();
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.monitorTimer) clearInterval(this.monitorTimer);
     this.wake?.();

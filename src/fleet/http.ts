@@ -77,7 +77,11 @@ export function createFleetHttpHandler(service: FleetService, vhost: string, mon
       if (res0 === "groups") return await groups(service, req, res, m, id, sub, user), true;
       if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
       if (res0 === "tasks" && !id) {
-        if (m === "GET") return send(res, 200, service.store.tasks(Number(url.searchParams.get("limit") ?? 50))), true;
+        if (m === "GET") {
+          const q: Record<string, unknown> = { limit: url.searchParams.get("limit") ?? 50 };
+          for (const k of ["host", "status", "user", "since"]) if (url.searchParams.has(k)) q[k] = url.searchParams.get(k);
+          return send(res, 200, service.tasks(q)), true;
+        }
         if (m === "POST") {
           if (!canOperate(user.tags)) throw new FleetError("submitting tasks needs the administrator (or fleet) tag", 403);
           const b = await readJson(req);

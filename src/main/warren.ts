@@ -224,11 +224,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       });
       mgmt = m;
       closers.push(() => m.close());
-      if (cluster) {
-        // what the other members show of this node in /api/nodes and cluster_status
-        const amqpHost = server.boundHost;
-        cluster.infoSource = () => ({ amqp: { host: connectHost(amqpHost), port: amqpPort }, mgmt: { host: connectHost(m.host), port: m.port }, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms], uptime_base: broker.startedAt });
-      }
+
       if (dataDir && opts.fleet === true) {
         try {
           // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
@@ -250,6 +246,18 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
           log.warn(missing ? "fleet collector not started: it needs the better-sqlite3 package (npm install better-sqlite3)" : `fleet collector not started: ${(e as Error).message}`);
         }
       }
+    }
+
+    if (cluster) {
+      // what the other members show of this node in /api/nodes and cluster_status, and where their links connect
+      const amqpHost = connectHost(server.boundHost);
+      const mgmtAddr = mgmt ? { host: connectHost(mgmt.host), port: mgmt.port } : null;
+      cluster.infoSource = () => ({ amqp: { host: amqpHost, port: amqpPort }, mgmt: mgmtAddr, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms] });
+      await cluster.publishLive();
+      // the node links (cluster/remote.ts) are the cluster's own connections: not listed by default
+      const { CLUSTER_USER } = await import("../cluster/remote.js");
+      const others = broker.isInternalConnection;
+      broker.isInternalConnection = (c) => c.userName === CLUSTER_USER || others(c);
     }
 
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;
