@@ -17,7 +17,7 @@ import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
 import { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
-import { matchPolicy, type PolicyValue } from "./policy.js";
+import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy, type PolicyValue } from "./policy.js";
 import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
@@ -40,6 +40,9 @@ export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof Apply
  * not worth a rewrite). Amortised, each appended command is rewritten at most 1/(factor-1) times.
  */
 export const COMPACTION = { factor: 4, minCommands: 4096 };
+import { Withdrawals } from "./withdraw.js";
+import { checkChannelLimit, checkConnectionLimits, vhostLimit, type LimitedConnection } from "./limits.js";
+import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
   store: MessageStore | null;
@@ -61,7 +64,7 @@ export interface BrokerOptions {
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
-export interface ConnectionInfo {
+export interface ConnectionInfo extends LimitedConnection {
   readonly id: number;
   readonly name: string;
   readonly userName: string;
@@ -76,6 +79,8 @@ export interface ConnectionInfo {
 
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
+  /** nacked publishes taken back from their queues (withdraw.ts) */
+  readonly withdrawals: Withdrawals;
   readonly users = new Map<string, User>();
   /**
    * Connections the broker makes to itself (the embedded Fleet collector), set by the
@@ -117,6 +122,8 @@ export class Broker implements VHostEvents {
   /** apply() calls in progress: compaction waits until the outermost returns (state consistent) */
   private applyDepth = 0;
   private compactionScheduled = false;
+  /** the cluster this node is a member of (set by main when started with etcd), else null */
+  cluster: ClusterView | null = null;
   /** connections blocked by a resource alarm (set by the alarm monitor) */
   alarms = new Set<string>();
   private alarmListeners = new Set<(active: boolean) => void>();
@@ -129,6 +136,7 @@ export class Broker implements VHostEvents {
     this.maxMessageSize = opts.maxMessageSize ?? 128 * 1024 * 1024;
     this.exportRabbitHashes = opts.exportRabbitHashes ?? false;
     this.compaction = opts.compaction ?? COMPACTION;
+    this.withdrawals = new Withdrawals(this.vhosts, (line) => this.log.warn(line));
   }
 
   /** Replay definitions and recover messages; create defaults on first boot. */
@@ -398,17 +406,25 @@ export class Broker implements VHostEvents {
     if ("vhost" in c) this.getVhost(c.vhost);
     this.parameterMap(c.op).set(Broker.parameterKey(c), c.value);
     this.definitionChanged(c);
-    if (c.op === "policy.set") this.vhosts.get(c.vhost)?.reapplyPolicies();
+    if (touchesPolicies(c)) this.vhosts.get(c.vhost)?.reapplyPolicies();
   }
 
-  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): PolicyValue | undefined {
-    return this.policies.size === 0 ? undefined : matchPolicy(this.policies.values(), vhost, kind, name, queueType);
+  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): AppliedPolicy | undefined {
+    const user = this.policies.size === 0 ? undefined : matchPolicy(this.policies.values(), vhost, kind, name, queueType);
+    // operator policies only carry queue settings
+    if (kind !== "queue" || this.parameters.size === 0) return user;
+    return withOperatorPolicy(user, matchOperatorPolicy(this.parameters.values(), vhost, name, queueType));
   }
+
+  queueLimit(vhost: string): number | undefined {
+    return vhostLimit(this.parameters, vhost, "max-queues");
+  }
+
 
   private clearStoredParameter(c: Extract<TopologyCommand, { op: "policy.clear" | "parameter.clear" | "global-parameter.clear" }>): void {
     if (!this.parameterMap(c.op).delete(Broker.parameterKey(c))) throw notFound(`no ${c.op.split(".")[0]} '${c.name}'`);
     this.definitionChanged(c);
-    if (c.op === "policy.clear") this.vhosts.get(c.vhost)?.reapplyPolicies();
+    if (touchesPolicies(c)) this.vhosts.get(c.vhost)?.reapplyPolicies();
   }
 
   // ---- vhosts ------------------------------------------------------------
@@ -528,14 +544,22 @@ export class Broker implements VHostEvents {
     return this.users.get(name)!;
   }
 
-  /** connection.open: may `user` use `vhost`? */
+  /** connection.open: may `user` use `vhost`? (permissions, then the vhost's and the user's connection limits) */
   checkVhostAccess(user: string, vhost: string): VHost {
     const v = this.vhosts.get(vhost);
     if (!v) throw notAllowed(`vhost ${vhost} not found`);
     if (!this.permissions.has(`${vhost}\u0000${user}`)) {
       throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
     }
+    const u = this.users.get(user);
+    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost);
     return v;
+  }
+
+  /** channel.open: the user's channel limit (the connection's own channel_max is checked by the connection). */
+  checkChannelLimit(user: string): void {
+    const u = this.users.get(user);
+    if (u !== undefined && u.limits !== undefined) checkChannelLimit(this.connections, u);
   }
 
   /** RabbitMQ's resource check; resource name "" (default exchange) is checked as "amq.default". */
@@ -598,4 +622,9 @@ class RecoveredMessages {
 function splitParameterKey(key: string): { component: string; vhost: string; name: string } {
   const [component = "", vhost = "", name = ""] = key.split("\u0000");
   return { component, vhost, name };
+}
+
+/** Does this parameter change affect which policies queues get? (policies and operator policies) */
+function touchesPolicies(c: TopologyCommand): c is Extract<TopologyCommand, { vhost: string }> {
+  return c.op.startsWith("policy.") || ("component" in c && c.component === OPERATOR_POLICY_COMPONENT);
 }

@@ -24,13 +24,14 @@
  */
 import { Decimal, decodeTable, encodeTable, LongString, TypedValue, type FieldTable, type FieldValue } from "../amqp/field-table.js";
 import type { HashAlgorithm } from "./auth.js";
+import { OPERATOR_POLICY_COMPONENT } from "./policy.js";
+import { VHOST_LIMITS_COMPONENT } from "./limits.js";
 
 /** The shape version of serialised commands (bump it, and upgrade in decodeCommand, when a shape changes). */
 export const COMMAND_FORMAT = 1;
 
 /** Runtime-parameter components that warren interprets (others are stored and exported as given). */
-export const LIMITS_COMPONENT = "vhost-limits";
-export const OPERATOR_POLICY_COMPONENT = "operator_policy";
+export { OPERATOR_POLICY_COMPONENT, VHOST_LIMITS_COMPONENT as LIMITS_COMPONENT };
 
 export type JsonObject = Record<string, unknown>;
 
@@ -83,11 +84,11 @@ export function operatorPolicyClear(vhost: string, name: string): CommandOf<"par
 
 /** Vhost limits (max-connections, max-queues) are the runtime parameter vhost-limits/<vhost>/limits. */
 export function vhostLimitsSet(vhost: string, limits: Record<string, number>): CommandOf<"parameter.set"> {
-  return command("parameter.set", { component: LIMITS_COMPONENT, vhost, name: "limits", value: { value: limits, vhost, component: LIMITS_COMPONENT, name: "limits" } });
+  return command("parameter.set", { component: VHOST_LIMITS_COMPONENT, vhost, name: "limits", value: { value: limits, vhost, component: VHOST_LIMITS_COMPONENT, name: "limits" } });
 }
 
 export function vhostLimitsClear(vhost: string): CommandOf<"parameter.clear"> {
-  return command("parameter.clear", { component: LIMITS_COMPONENT, vhost, name: "limits" });
+  return command("parameter.clear", { component: VHOST_LIMITS_COMPONENT, vhost, name: "limits" });
 }
 
 /**

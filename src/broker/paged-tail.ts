@@ -134,14 +134,47 @@ export class PagedTail {
     const msg = new Message(meta.exchange, meta.routingKey, meta.properties, meta.propertiesRaw, null, b.size[i]!, 0);
     msg.storeId = b.storeId[i]!;
     msg.refs = 1; // the queue's own reference, counted when it was enqueued
+    this.dropMeta(mi);
+    this.encoded--;
+    return new QueueEntry(msg, b.seq[i]!, b.expiresAt[i]!, b.deliveries[i]!);
+  }
+
+  /**
+   * Remove the last record and build its entry; `encoded` says whether it was held as a record
+   * (so it can be pushed back the same way). Rare path: withdrawing failed writes (Queue.withdraw).
+   */
+  pop(): { entry: QueueEntry; encoded: boolean } | undefined {
+    if (this.len === 0) return undefined;
+    if (this.len === 1 && this.front !== null) {
+      const entry = this.front;
+      this.front = null;
+      this.len = 0;
+      // the record the front was built from was already taken from its block
+      return { entry, encoded: false };
+    }
+    const b = this.blocks.peekLast()!;
+    const i = --b.end;
+    if (b.end === b.start) this.blocks.pop();
+    this.len--;
+    const mi = b.meta[i]!;
+    if (mi === OBJECT) return { entry: this.objects.pop()!, encoded: false };
+    const meta = this.metas[mi]!;
+    const msg = new Message(meta.exchange, meta.routingKey, meta.properties, meta.propertiesRaw, null, b.size[i]!, 0);
+    msg.storeId = b.storeId[i]!;
+    msg.refs = 1;
+    this.dropMeta(mi);
+    this.encoded--;
+    return { entry: new QueueEntry(msg, b.seq[i]!, b.expiresAt[i]!, b.deliveries[i]!), encoded: true };
+  }
+
+  private dropMeta(mi: number): void {
+    const meta = this.metas[mi]!;
     if (--meta.refs === 0) {
       this.metas[mi] = undefined;
       const k = this.recent.indexOf(mi);
       if (k >= 0) this.recent.splice(k, 1);
       this.freeMetas.push(mi);
     }
-    this.encoded--;
-    return new QueueEntry(msg, b.seq[i]!, b.expiresAt[i]!, b.deliveries[i]!);
   }
 
   /** Empty the tail, handing each entry to `visit` one at a time (nothing is kept meanwhile). */

@@ -6,6 +6,11 @@
  * (message-ttl, expires, max-length, max-length-bytes, delivery-limit) the
  * smaller of argument and policy wins; for the others the argument wins.
  * Applied at declare time and again whenever a policy is set or cleared.
+ *
+ * Operator policies (runtime parameters of component operator_policy) cap what users' policies
+ * and arguments may set: a queue gets at most one of each kind, and for every key the operator
+ * policy sets, the effective value is the smaller of the two (rabbit_policy:merge_policy_value
+ * for the numeric keys, the only ones an operator policy accepts).
  */
 import { permits } from "./auth.js";
 import type { FieldTable } from "../amqp/field-table.js";
@@ -18,6 +23,72 @@ export interface PolicyValue {
   "apply-to": string;
   definition: Record<string, unknown>;
   priority: number;
+}
+
+/** What a queue or exchange gets: its policy's name, its operator policy's, and the merged definition. */
+export interface AppliedPolicy {
+  name?: string | undefined;
+  operatorPolicy?: string | undefined;
+  definition: Record<string, unknown>;
+}
+
+export const OPERATOR_POLICY_COMPONENT = "operator_policy";
+
+/** The keys RabbitMQ 3.10 accepts in an operator policy (all numeric, all capped by min). */
+export const OPERATOR_POLICY_KEYS = new Set(["expires", "message-ttl", "max-length", "max-length-bytes", "max-in-memory-length", "max-in-memory-bytes", "delivery-limit"]);
+
+/** rabbit_policies' validators for operator policy keys: smallest allowed value and what the error calls it. */
+const OPERATOR_VALIDATORS: Record<string, [number, string]> = {
+  expires: [1, "queue expiry"],
+  "message-ttl": [0, "message TTL"],
+  "max-length": [0, "maximum length"],
+  "max-length-bytes": [0, "maximum length in bytes"],
+  "max-in-memory-length": [0, "maximum memory in bytes"],
+  "max-in-memory-bytes": [0, "maximum memory in bytes"],
+  "delivery-limit": [0, "delivery limit"],
+};
+
+/** A value as RabbitMQ prints it in validation errors (Erlang terms: binaries as <<"...">>). */
+function erlangTerm(v: unknown): string {
+  return typeof v === "string" ? `<<"${v}">>` : JSON.stringify(v);
+}
+
+/**
+ * Why an operator policy definition is refused, in RabbitMQ 3.10's words (the management API
+ * wraps it in "Validation failed"), or undefined when it is acceptable.
+ */
+export function operatorPolicyError(def: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(def);
+  if (keys.length === 0) return "no policy provided";
+  const unknown = keys.filter((k) => !OPERATOR_POLICY_KEYS.has(k));
+  if (unknown.length > 0) return `[${unknown.map((k) => `{<<"${k}">>,${erlangTerm(def[k])}}`).join(",")}] are not recognised policy settings`;
+  for (const k of keys) {
+    const [min, what] = OPERATOR_VALIDATORS[k]!;
+    const v = def[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) return `${erlangTerm(v)} is not a valid ${what}`;
+  }
+  return undefined;
+}
+
+/** The operator policy for a queue, from the runtime parameters (their values hold pattern, apply-to, definition, priority). */
+export function matchOperatorPolicy(parameters: Iterable<Record<string, unknown>>, vhost: string, name: string, queueType = "classic"): PolicyValue | undefined {
+  const candidates: Record<string, unknown>[] = [];
+  for (const p of parameters) {
+    if (p["component"] !== OPERATOR_POLICY_COMPONENT || p["vhost"] !== vhost) continue;
+    candidates.push({ ...(p["value"] as Record<string, unknown>), vhost, name: p["name"] });
+  }
+  return candidates.length === 0 ? undefined : matchPolicy(candidates, vhost, "queue", name, queueType);
+}
+
+/** A queue's policy capped by its operator policy (either may be absent). */
+export function withOperatorPolicy(user: PolicyValue | undefined, op: PolicyValue | undefined): AppliedPolicy | undefined {
+  if (op === undefined) return user;
+  const definition: Record<string, unknown> = { ...(user?.definition ?? {}) };
+  for (const [k, v] of Object.entries(op.definition)) {
+    const cur = definition[k];
+    definition[k] = typeof cur === "number" && typeof v === "number" ? Math.min(cur, v) : v;
+  }
+  return { name: user?.name, operatorPolicy: op.name, definition };
 }
 
 export function matchPolicy(policies: Iterable<Record<string, unknown>>, vhost: string, kind: "queue" | "exchange", name: string, queueType = "classic"): PolicyValue | undefined {

@@ -21,7 +21,7 @@ import type { Binding, Destination } from "./exchanges/exchange.js";
 import { Consumer } from "./consumer.js";
 import { Message, QueueEntry } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
-import { withPolicy, type PolicyValue } from "./policy.js";
+import { withPolicy, type AppliedPolicy } from "./policy.js";
 import { FlowGate } from "./flow.js";
 import { collectGarbageSoon } from "../lib/gc.js";
 
@@ -100,6 +100,8 @@ export class Queue implements Destination {
   lastUsed = Date.now();
   /** name of the policy in effect, if any */
   policy: string | undefined;
+  /** name of the operator policy capping it, if any */
+  operatorPolicy: string | undefined;
   /** settings from the queue's own x-arguments, before any policy */
   private readonly ownSettings: QueueSettings;
   /** holds publishers while consumers catch up; created the first time the queue congests */
@@ -327,6 +329,19 @@ export class Queue implements Destination {
     this.unacked++;
   }
 
+  /**
+   * Take back the ready messages among `ids` (store ids of publishes whose write failed and whose
+   * publishers were nacked): a nacked message is never delivered. Returns how many were removed.
+   * Already delivered ones stay with their consumer (see Broker.withdraw).
+   */
+  withdraw(ids: ReadonlySet<number>, minId: number): number {
+    if (this.ready.persistent === 0) return 0;
+    const gone = this.ready.withdraw(ids, minId);
+    for (const e of gone) this.release(e.msg);
+    if (gone.length > 0 && this.flow !== null) this.releaseFlowIfDrained();
+    return gone.length;
+  }
+
   /** Ack of a manual-ack delivery, or the completion of a no-ack one. */
   settle(entry: QueueEntry, wasUnacked: boolean): void {
     if (wasUnacked) {
@@ -464,8 +479,9 @@ export class Queue implements Destination {
   // ---- policies ------------------------------------------------------------
 
   /** Apply (or, with undefined, remove) a policy: effective settings = own x-arguments + policy. */
-  applyPolicy(p: PolicyValue | undefined): void {
+  applyPolicy(p: AppliedPolicy | undefined): void {
     this.policy = p?.name;
+    this.operatorPolicy = p?.operatorPolicy;
     Object.assign(this.settings, withPolicy(this.ownSettings, this.options.arguments, p?.definition));
     if (this.settings.expires !== undefined) this.touch();
   }

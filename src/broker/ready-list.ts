@@ -49,6 +49,29 @@ export interface ReadyList {
   requeue(e: QueueEntry): void;
   /** Remove everything, handing each entry to `visit` (one at a time); returns how many. */
   clear(visit: (e: QueueEntry) => void): number;
+  /**
+   * Remove the entries whose store id is in `ids`, looking back from the newest entry only as
+   * far as entries stored from `minId` on (ids grow with publish order, so older entries cannot
+   * be among them). Returns the removed entries. Rare path: publishes whose write failed.
+   */
+  withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[];
+}
+
+/** May an entry stored under `id` be among the withdrawn ones (or lie after one)? */
+function inWithdrawRange(e: QueueEntry, minId: number): boolean {
+  const id = e.msg.storeId;
+  return id === 0 || id >= minId;
+}
+
+/** Pop from the back of `d` while in range; return the kept ones (oldest first) and the removed. */
+function withdrawFromDeque(d: Deque<QueueEntry>, ids: ReadonlySet<number>, minId: number, removed: QueueEntry[]): QueueEntry[] {
+  const kept: QueueEntry[] = [];
+  for (let e = d.peekLast(); e !== undefined && inWithdrawRange(e, minId); e = d.peekLast()) {
+    d.pop();
+    if (ids.has(e.msg.storeId)) removed.push(e);
+    else kept.push(e);
+  }
+  return kept.reverse();
 }
 
 /** What every list counts, entry by entry (paged, persistent). */
@@ -131,6 +154,31 @@ export class FifoReadyList extends Counts implements ReadyList {
   }
   peek(): QueueEntry | undefined { return this.d.length > 0 ? this.d.peek() : this.tail.peek(); }
   requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.add(e); }
+  withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[] {
+    // pop from the back (the compact tail holds the newest, then the head) down to the first
+    // entry older than minId, then push back, oldest first, all but the withdrawn
+    const back: { entry: QueueEntry; encoded: boolean }[] = [];
+    let older = false;
+    while (!older && this.tail.length > 0) {
+      const r = this.tail.pop()!;
+      this.remove(r.entry);
+      back.push(r);
+      older = !inWithdrawRange(r.entry, minId);
+    }
+    while (!older && this.d.length > 0) {
+      const e = this.d.pop()!;
+      this.remove(e);
+      back.push({ entry: e, encoded: false });
+      older = !inWithdrawRange(e, minId);
+    }
+    const removed: QueueEntry[] = [];
+    for (let i = back.length - 1; i >= 0; i--) {
+      const r = back[i]!;
+      if (ids.has(r.entry.msg.storeId)) removed.push(r.entry);
+      else this.push(r.entry, r.encoded);
+    }
+    return removed;
+  }
   clear(visit: (e: QueueEntry) => void): number {
     const n = this.length;
     for (const e of this.d.clear()) {
@@ -174,6 +222,17 @@ export class PriorityReadyList extends Counts implements ReadyList {
     return undefined;
   }
   requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.add(e); }
+  withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[] {
+    const removed: QueueEntry[] = [];
+    for (const level of this.levels) {
+      const before = removed.length;
+      const kept = withdrawFromDeque(level, ids, minId, removed);
+      for (let i = before; i < removed.length; i++) this.remove(removed[i]!);
+      for (const e of kept) level.push(e);
+      this.len -= removed.length - before;
+    }
+    return removed;
+  }
   clear(visit: (e: QueueEntry) => void): number {
     const n = this.len;
     for (let i = this.maxPriority; i >= 0; i--) {

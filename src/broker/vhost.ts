@@ -28,7 +28,8 @@ const EXCHANGE_EQUIVALENCE_ARGS = ["alternate-exchange"];
 import type { QueueEntry } from "./message.js";
 import { Router } from "./router.js";
 import { deadLetterMessage } from "./dead-letter.js";
-import type { PolicyValue } from "./policy.js";
+import type { AppliedPolicy } from "./policy.js";
+import { checkQueueLimit } from "./limits.js";
 import { command, type TopologyCommand } from "./commands.js";
 
 export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
@@ -40,7 +41,9 @@ export interface VHostEvents {
   /** queue deleted: cancel its consumers (server notifies clients) */
   queueDeleted(q: Queue): void;
   /** the policy in effect for a new queue or exchange */
-  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): PolicyValue | undefined;
+  policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): AppliedPolicy | undefined;
+  /** the vhost's max-queues limit, if one is set (limits.ts) */
+  queueLimit(vhost: string): number | undefined;
 }
 
 export class VHost implements QueueOwner {
@@ -200,6 +203,8 @@ export class VHost implements QueueOwner {
       return existing;
     }
     if (reserved === "new" && !serverNamed) checkReservedName("queue", name);
+    // boot replay and definitions import recreate what exists already: never refused by a limit
+    if (reserved !== "never") checkQueueLimit(this.events.queueLimit(this.name), this.queues.size, this.name, name);
     const settings = parseQueueArgs(opts.arguments, name, this.name, reserved !== "never");
     if (settings.queueType === "quorum" || settings.queueType === "stream") {
       // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues

@@ -4,7 +4,7 @@
  */
 import { serverMain } from "./server.js";
 
-const FLEET_VERBS = new Set(["agent", "run", "check_task", "tasks", "hosts", "cancel", "shell", "collector"]);
+const FLEET_VERBS = new Set(["agent", "run", "check_task", "tasks", "hosts", "groups", "cancel", "shell", "collector"]);
 
 const USAGE = `usage: warren <command> [options]
 
@@ -14,7 +14,7 @@ commands:
   agent         run a Fleet agent on this host
   run CMD       dispatch a shell command to hosts (Fleet); prints a task id
   check_task ID show each host's result of a task
-  tasks, hosts, cancel, shell, collector   (Fleet; see docs/fleet.md)
+  tasks, hosts, groups, cancel, shell, collector   (Fleet; see docs/fleet.md)
 
 Run 'warren <command> --help' for the options of a command.`;
 

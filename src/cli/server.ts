@@ -34,6 +34,14 @@ const HELP = `usage: warren server [options]
   --tls-key FILE            PEM private key for amqps (env WARREN_TLS_KEY)
   --tls-ca FILE             PEM CA bundle that client certificates are checked against (env WARREN_TLS_CA)
   --tls-verify-peer         require a client certificate signed by --tls-ca (env WARREN_TLS_VERIFY_PEER=1)
+  --etcd-endpoints LIST     be a member of the cluster coordinated by these etcd endpoints
+                            (host:port,host:port,...; env WARREN_ETCD_ENDPOINTS) — docs/cluster.md;
+                            without it the node is a single broker
+  --node-name NAME          this node's name in the cluster (default warren@<short hostname>;
+                            env WARREN_NODE_NAME); bound to the id in <data-dir>/node.id
+  --etcd-prefix PREFIX      key prefix in etcd, one per cluster (default /warren/; env WARREN_ETCD_PREFIX)
+  --cluster-lease-ttl SECS  how long a silent node stays 'running' for the others (default 5;
+                            env WARREN_CLUSTER_LEASE_TTL)
   --no-fleet                do not run the embedded Fleet collector
   --export-rabbit-hashes    also keep each password as RabbitMQ's salted SHA-256 so definitions exports
                             import into RabbitMQ with working passwords (weak: off by default;
@@ -62,6 +70,7 @@ export interface ServerConfig {
   exportRabbitHashes: boolean;
   logLevel: LogLevel;
   tls: { port: number; certFile: string; keyFile: string; caFile?: string; verifyPeer: boolean } | undefined;
+  cluster: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number } | undefined;
 }
 
 class UsageError extends Error {}
@@ -108,6 +117,10 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "tls-ca": { type: "string" },
       "tls-verify-peer": { type: "boolean" },
       "log-level": { type: "string" },
+      "etcd-endpoints": { type: "string" },
+      "node-name": { type: "string" },
+      "etcd-prefix": { type: "string" },
+      "cluster-lease-ttl": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -145,6 +158,15 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (tlsPort !== undefined && (!tlsCert || !tlsKey)) throw new UsageError("--tls-port needs --tls-cert and --tls-key");
   if (tlsPort === undefined && (tlsCert || tlsKey || tlsCa || tlsVerifyPeer)) throw new UsageError("--tls-cert/--tls-key/--tls-ca/--tls-verify-peer need --tls-port");
   if (tlsVerifyPeer && !tlsCa) throw new UsageError("--tls-verify-peer needs --tls-ca");
+  const etcdRaw = pick(values["etcd-endpoints"], "WARREN_ETCD_ENDPOINTS", "etcdEndpoints");
+  const nodeName = pick(values["node-name"], "WARREN_NODE_NAME", "nodeName");
+  const etcdPrefix = pick(values["etcd-prefix"], "WARREN_ETCD_PREFIX", "etcdPrefix");
+  const leaseTtl = int("--cluster-lease-ttl", pick(values["cluster-lease-ttl"], "WARREN_CLUSTER_LEASE_TTL", "clusterLeaseTtl"));
+  const etcdEndpoints = (etcdRaw ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
+  if (etcdRaw !== undefined && etcdEndpoints.length === 0) throw new UsageError("--etcd-endpoints needs at least one host:port");
+  if (etcdEndpoints.length === 0 && (nodeName !== undefined || etcdPrefix !== undefined || leaseTtl !== undefined)) throw new UsageError("--node-name/--etcd-prefix/--cluster-lease-ttl need --etcd-endpoints");
+  if (nodeName !== undefined && !/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(nodeName)) throw new UsageError(`invalid --node-name '${nodeName}' (expected name@host, e.g. warren@node1)`);
+  if (leaseTtl !== undefined && (leaseTtl < 2 || leaseTtl > 60)) throw new UsageError(`invalid --cluster-lease-ttl ${leaseTtl} (2..60 seconds)`);
   return {
     port,
     bind: pick(values.bind, "WARREN_BIND", "bind"),
@@ -165,6 +187,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     exportRabbitHashes: values["export-rabbit-hashes"] ?? (process.env.WARREN_EXPORT_RABBIT_HASHES === "1" || file["exportRabbitHashes"] === true),
     logLevel,
     tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
+    cluster: etcdEndpoints.length === 0 ? undefined : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}) },
   };
 }
 
@@ -223,6 +246,7 @@ export async function serverMain(argv: string[]): Promise<number> {
       exportRabbitHashes: cfg.exportRabbitHashes,
       logLevel: cfg.logLevel,
       ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(cfg.cluster ? { cluster: cfg.cluster } : {}),
     });
   } catch (e) {
     process.stderr.write(`warren server: cannot start: ${(e as Error).message}${addressInUseHint(e, cfg)}\n`);
@@ -233,7 +257,8 @@ export async function serverMain(argv: string[]): Promise<number> {
   // the start-up line: tests and scripts parse "listening amqp://HOST:PORT"
   const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
   const { RABBITMQ_COMPAT_VERSION } = await import("../lib/compat.js");
-  process.stderr.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})\n`);
+  const cl = w.broker.cluster ? ` node ${w.broker.cluster.nodeName} cluster ${w.broker.cluster.clusterName}` : "";
+  process.stderr.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})${cl}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

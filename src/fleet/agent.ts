@@ -93,7 +93,7 @@ export class Agent {
       } catch (e) {
         this.o.log(`broker ${redact(this.o.url)}: ${describeError(e)}`);
       }
-      this.dropConnection();
+      await this.dropConnection();
       if (this.stopping) break;
       const wait = backoff.next();
       this.o.log(`reconnecting in ${wait} ms`);
@@ -102,7 +102,7 @@ export class Agent {
     }
   }
 
-  private dropConnection(): void {
+  private async dropConnection(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.ch = undefined;
@@ -111,7 +111,8 @@ export class Agent {
     this.pending = [];
     const c = this.conn;
     this.conn = undefined;
-    c?.close().catch(() => {});
+    // Awaited: a clean stop exits the process next, and the close must have left the socket.
+    await c?.close().catch(() => {});
   }
 
   private async session(): Promise<void> {
@@ -236,14 +237,25 @@ export class Agent {
     }
   }
 
+  /**
+   * Publish our presence. `offline` (a clean stop) waits for the broker's confirm, so it is
+   * routed to fleet.presence before our connection closes; heartbeats are fire-and-forget.
+   */
   private async presence(state: PresenceMessage["state"]): Promise<void> {
     const ch = this.ch;
     if (!ch) return;
     const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now() };
+    const body = Buffer.from(JSON.stringify(m));
+    const props = { contentType: "application/json", type: "presence", ...this.userId() };
     try {
-      ch.publish(PRESENCE_EXCHANGE, "", Buffer.from(JSON.stringify(m)), { contentType: "application/json", type: "presence", ...this.userId() });
-    } catch {
-      /* the next heartbeat will do */
+      if (state !== "offline") return void ch.publish(PRESENCE_EXCHANGE, "", body, props);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("no confirm within 5 s")), 5000);
+        ch.publish(PRESENCE_EXCHANGE, "", body, props, (err) => (clearTimeout(t), err ? reject(err) : resolve()));
+      });
+    } catch (e) {
+      // A heartbeat: the next one will do. `offline`: the collector sees our silence as `lost`.
+      if (state === "offline") this.o.log(`could not announce offline: ${describeError(e)}`);
     }
   }
 
@@ -396,6 +408,8 @@ export class Agent {
     while (this.running.size > 0 && Date.now() < deadline) await sleep(50);
     for (const job of this.running.values()) job.run?.cancel();
     while (this.running.size > 0) await sleep(50);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     await this.presence("offline");
     this.wake?.();
     await this.loop;

@@ -15,10 +15,11 @@ import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
 import { resolveMgmtUrl, resolveUrl, redact, sleep } from "./conn.js";
-import { formatHosts, formatTask, formatTasks, progressLine } from "./format.js";
+import { formatGroups, formatHosts, formatTask, formatTasks, progressLine } from "./format.js";
 import { MgmtClient, vhostOf } from "./mgmt.js";
 import { FleetClient, RpcError } from "./rpc.js";
-import type { TaskView } from "./service.js";
+import type { HostView, TaskView } from "./service.js";
+import type { GroupRow } from "./store.js";
 import { fleetDir, loadPrivateKey, loadTrustedKeys, type OperatorKey } from "./sign.js";
 import { assertName, agentUser } from "./topology.js";
 import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
@@ -45,13 +46,17 @@ export const HELP: Record<string, string> = {
   collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
   \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
-  run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*') [options]
+  run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*' | --where KEY=VALUE) [options]
   warren run (--hosts …) -- PROGRAM ARG…      run argv directly, without a shell
   Prints "task id: N" at once. Options:
   --wait        block with a live progress line until every host is final, then show results
   --follow      stream output as it comes, then show results
   --timeout D   kill the command's process group after D (default 10m)
   --ttl D       hosts that have not taken it after D report expired (default 1h)
+  --where K=V   only hosts whose facts match (repeatable, all must hold; K!=V negates; V may use * ?):
+                name, hostname, os (platform or distribution: linux, debian), distro, version, arch,
+                release, address, agent, group. Narrows --hosts/--group/--match, or alone picks
+                among all known hosts: --group web --where os=debian
   --batch N     rolling: N hosts at a time, next batch when the previous is final
   --max-output SIZE   cap stdout+stderr per host (agent default 1M)
   --json        machine-readable output`,
@@ -61,7 +66,13 @@ export const HELP: Record<string, string> = {
   hosts: `warren hosts [--json]                       known agents, groups, online/offline, last seen
 warren hosts add NAME [--groups a,b] [--password P] [--mgmt-url URL]
   enrol: create broker user fleet-agent-NAME limited to its own queue and the result exchanges
-warren hosts remove NAME     revoke: delete that user, close its connections, delete its queue`,
+warren hosts remove NAME     revoke: delete that user, close its connections, delete its queue
+warren hosts set NAME [--address IP] [--port N]   inventory (the seed's host table); creates NAME if unknown`,
+  groups: `warren groups [--json]                      groups: central ones (warren groups add) and those agents announce
+warren groups add NAME [--description TEXT] [--hosts h1 h2 …]   create a central group (and assign hosts)
+warren groups assign NAME HOST…      add hosts to a central group (run --group NAME reaches them)
+warren groups unassign NAME HOST…    take hosts out of it
+warren groups rm NAME                delete a central group (hosts whose agents announce it stay in it)`,
   cancel: `warren cancel ID [--json]    cancel a task: unsent hosts are cancelled, running commands killed`,
   shell: `warren shell [--url URL]    the seeds' interactive ">>:" prompt: run, check_task, tasks, hosts, cancel, help, exit`,
 };
@@ -170,10 +181,11 @@ function passThrough(p: Parsed): string[] {
 const VERB_FLAGS: Record<string, FlagSpec> = {
   agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
   collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool" },
-  run: { hosts: "multi", group: "value", match: "value", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
+  run: { hosts: "multi", group: "value", match: "value", where: "multi", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
   tasks: { limit: "value" },
-  hosts: { groups: "multi", password: "value" },
+  hosts: { groups: "multi", password: "value", address: "value", port: "value" },
+  groups: { description: "value", hosts: "multi" },
   cancel: {},
   shell: {},
 };
@@ -297,12 +309,14 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
         ...(hosts.length ? { hosts } : {}),
         ...(str(p, "group") ? { group: str(p, "group") } : {}),
         ...(str(p, "match") ? { match: str(p, "match") } : {}),
+        ...(list(p, "where").length ? { where: list(p, "where") } : {}),
         ...(str(p, "timeout") ? { timeoutMs: parseDuration(str(p, "timeout")!, "--timeout") } : {}),
         ...(str(p, "ttl") ? { ttlMs: parseDuration(str(p, "ttl")!, "--ttl") } : {}),
         ...(str(p, "batch") ? { batch: parseIntArg(str(p, "batch")!, "--batch", 1) } : {}),
         ...(str(p, "max-output") ? { maxOutput: parseSize(str(p, "max-output")!, "--max-output") } : {}),
       };
-      if ([hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length !== 1) throw new UsageError("say exactly one of --hosts, --group or --match");
+      const given = [hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length;
+      if (given > 1 || (given === 0 && !list(p, "where").length)) throw new UsageError("say exactly one of --hosts, --group or --match (or --where alone)");
       const r = await c.signed<{ id: number; hosts: string[] }>(operatorKey(p), operatorName(p), "submit", body);
       if (json && !p.flags.wait && !p.flags.follow) io.out(JSON.stringify({ id: r.id, hosts: r.hosts }));
       else if (!json) io.out(`task id: ${r.id}`);
@@ -322,11 +336,21 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
       return 0;
     }
     case "hosts": {
-      if (p.positionals.length) throw new UsageError(`unknown hosts action ${JSON.stringify(p.positionals[0])} (add, remove)`);
+      if (p.positionals[0] === "set") {
+        const [, name, ...extra] = p.positionals;
+        if (!name || extra.length) throw new UsageError("hosts set needs exactly one NAME");
+        const port = str(p, "port");
+        const h = await c.call<HostView>("hosts.set", { name, ...(str(p, "address") !== undefined ? { address: str(p, "address") || null } : {}), ...(port !== undefined ? { port: port ? parseIntArg(port, "--port", 1) : null } : {}) });
+        io.out(json ? JSON.stringify(h, null, 2) : `${h.name}: address ${h.address ?? "-"}, port ${h.port ?? "-"}`);
+        return 0;
+      }
+      if (p.positionals.length) throw new UsageError(`unknown hosts action ${JSON.stringify(p.positionals[0])} (add, remove, set)`);
       const rows = await c.call<Parameters<typeof formatHosts>[0]>("hosts");
       io.out(json ? JSON.stringify(rows, null, 2) : formatHosts(rows));
       return 0;
     }
+    case "groups":
+      return groupsVerb(p, io, c, json);
     case "cancel": {
       const id = taskId(p);
       const r = await c.signed<{ cancelled: number; signalled: number }>(operatorKey(p), operatorName(p), "cancel", { id });
@@ -335,6 +359,37 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
     }
   }
   return 2;
+}
+
+async function groupsVerb(p: Parsed, io: Io, c: FleetClient, json: boolean): Promise<number> {
+  const [action, name, ...hosts] = p.positionals;
+  const say = (v: unknown, human: string): number => (io.out(json ? JSON.stringify(v, null, 2) : human), 0);
+  if (!action) {
+    const rows = await c.call<GroupRow[]>("groups");
+    return say(rows, formatGroups(rows));
+  }
+  if (!name) throw new UsageError(`groups ${action} needs a group NAME`);
+  switch (action) {
+    case "add": {
+      if (hosts.length) throw new UsageError("give hosts with --hosts");
+      const r = await c.call<{ created: boolean; assigned: string[] }>("groups.add", { name, description: str(p, "description") ?? "", hosts: list(p, "hosts") });
+      return say(r, `group ${name} ${r.created ? "created" : "already existed"}${r.assigned.length ? `; assigned ${r.assigned.join(" ")}` : ""}`);
+    }
+    case "rm": {
+      if (hosts.length) throw new UsageError("groups rm takes one NAME");
+      const r = await c.call<{ unassigned: string[]; stillAnnounced: string[] }>("groups.rm", { name });
+      return say(r, `group ${name} removed${r.unassigned.length ? `; unassigned ${r.unassigned.join(" ")}` : ""}${r.stillAnnounced.length ? `; still announced by their agents (not removable here): ${r.stillAnnounced.join(" ")}` : ""}`);
+    }
+    case "assign":
+    case "unassign": {
+      const all = [...hosts, ...list(p, "hosts")];
+      const r = await c.call<{ changed: string[]; unchanged: string[] }>(`groups.${action}`, { name, hosts: all });
+      const verb = action === "assign" ? "assigned to" : "unassigned from";
+      return say(r, `${r.changed.length ? `${r.changed.join(" ")} ${verb} ${name}` : `nothing ${verb.split(" ")[0]}`}${r.unchanged.length ? `; already ${action === "assign" ? "in it" : "not in it"}: ${r.unchanged.join(" ")}` : ""}`);
+    }
+    default:
+      throw new UsageError(`unknown groups action ${JSON.stringify(action)} (add, rm, assign, unassign)`);
+  }
 }
 
 function taskId(p: Parsed): number {

@@ -31,6 +31,20 @@ function safe(fn: () => void): void {
   }
 }
 
+/** A request field that must be a list of strings (absent: empty). */
+function strings(v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new FleetError("expected a list of names");
+  return v as string[];
+}
+
+/** undefined: leave as is; null: clear; else it must have the given type. */
+function optional<T extends "string" | "number">(v: unknown, type: T): (T extends "string" ? string : number) | null | undefined {
+  if (v === undefined || v === null) return v;
+  if (typeof v !== type) throw new FleetError(`expected a ${type}`);
+  return v as T extends "string" ? string : number;
+}
+
 export interface CollectorOptions {
   url: string;
   dataDir: string;
@@ -79,7 +93,14 @@ export class Collector implements Publisher {
 
   start(): void {
     this.loop = this.connectLoop();
-    this.sweeper = setInterval(() => void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`)), this.o.sweepMs ?? 1000);
+    this.sweeper = setInterval(() => {
+      try {
+        this.service.markLostHosts();
+      } catch (e) {
+        this.o.log(`presence sweep: ${(e as Error).message}`);
+      }
+      void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`));
+    }, this.o.sweepMs ?? 1000);
   }
 
   private async connectLoop(): Promise<void> {
@@ -270,6 +291,17 @@ export class Collector implements Publisher {
       }
       case "hosts.remove":
         return { removed: this.service.removeHost(String(b.name), p.user) };
+      case "hosts.set":
+        return this.service.setHost(String(b.name), optional(b.address, "string"), optional(b.port, "number"), p.user);
+      case "groups":
+        return this.service.groupsView();
+      case "groups.add":
+        return this.service.addGroup(String(b.name), typeof b.description === "string" ? b.description : "", strings(b.hosts), p.user);
+      case "groups.rm":
+        return this.service.removeGroup(String(b.name), p.user);
+      case "groups.assign":
+      case "groups.unassign":
+        return this.service.assignGroup(String(b.name), strings(b.hosts), p.op === "groups.assign", p.user);
       default:
         throw new FleetError(`unknown request ${JSON.stringify(p.op)}`);
     }

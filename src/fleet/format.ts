@@ -3,8 +3,9 @@
  * whose outcome is identical (status, exit code, stdout, stderr) are folded
  * into one block, so 500 identical `df -h` answers read as one.
  */
-import type { ResultRow } from "./store.js";
-import { FleetService, type TaskView } from "./service.js";
+import type { GroupRow, ResultRow } from "./store.js";
+import { FleetService, type HostView, type TaskView } from "./service.js";
+import { isFinal } from "./protocol.js";
 
 const ago = (t: number | null): string => {
   if (!t) return "never";
@@ -26,6 +27,15 @@ export function formatHostList(hosts: string[], max = 12): string {
   return hosts.length <= max ? hosts.join(" ") : `${hosts.slice(0, max).join(" ")} … (+${hosts.length - max} more)`;
 }
 
+/** "queued — host offline since 23:40:02" for a row that waits on a host that is not there. */
+function waitingOn(r: ResultRow, v: TaskView): string {
+  const p = v.hosts?.[r.host];
+  if (!p || isFinal(r.status) || p.presence === "online") return "";
+  if (p.presence === "offline") return ` — host offline since ${stamp(p.since!)}`;
+  if (p.presence === "lost") return ` — host lost (silent since ${stamp(p.since!)})`;
+  return p.presence === "enrolled" ? " — host enrolled but never connected" : " — host never seen";
+}
+
 export function formatTask(v: TaskView): string {
   const lines: string[] = [];
   const target = v.target?.group ? `group ${v.target.group}` : v.target?.match ? `match ${v.target.match}` : `${v.results.length} host(s)`;
@@ -34,14 +44,14 @@ export function formatTask(v: TaskView): string {
   lines.push(`  ${v.state === "done" ? "done" : "in progress"}: ${v.results.length} host(s) — ${FleetService.statusLine(v.counts)}`);
   const folds = new Map<string, { hosts: string[]; r: ResultRow }>();
   for (const r of v.results) {
-    const k = JSON.stringify([describe(r), r.stdout, r.stderr, r.error]);
+    const k = JSON.stringify([describe(r) + waitingOn(r, v), r.stdout, r.stderr, r.error]);
     const f = folds.get(k);
     if (f) f.hosts.push(r.host);
     else folds.set(k, { hosts: [r.host], r });
   }
   for (const { hosts, r } of folds.values()) {
     lines.push("");
-    lines.push(`== ${formatHostList(hosts)} (${describe(r)})${hosts.length > 1 ? ` ×${hosts.length}` : ""}`);
+    lines.push(`== ${formatHostList(hosts)} (${describe(r)}${waitingOn(r, v)})${hosts.length > 1 ? ` ×${hosts.length}` : ""}`);
     if (r.error) lines.push(`   ${r.error}`);
     if (r.stdout) lines.push(r.stdout.replace(/\n$/, ""));
     if (r.stderr) lines.push("-- stderr --", r.stderr.replace(/\n$/, ""));
@@ -57,12 +67,21 @@ export function formatTasks(rows: Array<{ id: number; command: string; user: str
   return out.join("\n");
 }
 
-export function formatHosts(rows: Array<{ name: string; groups: string[]; online: boolean; lastSeen: number | null; state: string; facts: { hostname: string; os: string; agentVersion: string } | null; enrolled: boolean }>): string {
+export function formatHosts(rows: HostView[]): string {
   if (!rows.length) return "no hosts yet (start `warren agent --name NAME`)";
-  const out = ["HOST                 STATE    LAST SEEN  GROUPS               HOSTNAME / OS"];
+  const out = ["HOST                 STATE    SINCE                LAST SEEN  GROUPS               HOSTNAME / OS"];
   for (const h of rows) {
-    const state = h.online ? "online" : h.lastSeen ? "offline" : h.enrolled ? "enrolled" : "unknown";
-    out.push(`${h.name.padEnd(20)} ${state.padEnd(8)} ${ago(h.lastSeen).padEnd(10)} ${(h.groups.join(",") || "-").padEnd(20)} ${h.facts ? `${h.facts.hostname} / ${h.facts.os} (agent ${h.facts.agentVersion})` : "-"}`);
+    out.push(`${h.name.padEnd(20)} ${h.presence.padEnd(8)} ${(h.since ? stamp(h.since) : "-").padEnd(20)} ${ago(h.lastSeen).padEnd(10)} ${(h.groups.join(",") || "-").padEnd(20)} ${h.facts ? `${h.facts.hostname} / ${h.facts.os} (agent ${h.facts.agentVersion})` : "-"}`);
+  }
+  return out.join("\n");
+}
+
+export function formatGroups(rows: GroupRow[]): string {
+  if (!rows.length) return "no groups yet (`warren groups add NAME`, or agents' --groups)";
+  const out = ["GROUP                KIND       ASSIGNED  ANNOUNCED  MEMBERS"];
+  for (const g of rows) {
+    const members = [...new Set([...g.assigned, ...g.announced])].sort();
+    out.push(`${g.name.padEnd(20)} ${(g.central ? "central" : "announced").padEnd(10)} ${String(g.assigned.length).padEnd(9)} ${String(g.announced.length).padEnd(10)} ${formatHostList(members) || "-"}${g.description ? `  # ${g.description}` : ""}`);
   }
   return out.join("\n");
 }

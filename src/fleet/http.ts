@@ -7,6 +7,10 @@
  *   GET  /api/fleet/tasks/ID/stream        server-sent events: "task" (full view), "output" chunks, "done"
  *   POST /api/fleet/tasks/ID/cancel        (also DELETE /api/fleet/tasks/ID)
  *   GET  /api/fleet/audit[?limit=N]        the audit log, newest first
+ *   GET  /api/fleet/groups                 central and announced groups with their members
+ *   PUT  /api/fleet/groups/NAME            create a central group {description?, hosts?}
+ *   DELETE /api/fleet/groups/NAME          delete it (announced memberships stay)
+ *   POST /api/fleet/groups/NAME/assign     {hosts}; /unassign likewise
  * Authentication is the caller's job (the management server, or the standalone
  * server below which asks the broker's /api/whoami). Like the rest of the
  * management API, everything here needs access to Fleet's vhost (a permission
@@ -66,6 +70,7 @@ export function createFleetHttpHandler(service: FleetService, vhost: string): Fl
       if (!(await user.mayAccessVhost(vhost))) throw new FleetError(`user not authorised to access virtual host ${vhost} (Fleet's)`, 401);
       const [res0, id, sub] = parts;
       if (res0 === "hosts" && !id && m === "GET") return send(res, 200, service.hostsView()), true;
+      if (res0 === "groups") return await groups(service, req, res, m, id, sub, user), true;
       if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
       if (res0 === "tasks" && !id) {
         if (m === "GET") return send(res, 200, service.store.tasks(Number(url.searchParams.get("limit") ?? 50))), true;
@@ -98,6 +103,19 @@ export function createFleetHttpHandler(service: FleetService, vhost: string): Fl
       return true;
     }
   };
+}
+
+async function groups(service: FleetService, req: IncomingMessage, res: ServerResponse, m: string, name: string | undefined, sub: string | undefined, user: FleetHttpUser): Promise<void> {
+  if (!name && m === "GET") return send(res, 200, service.groupsView());
+  if (!name) throw new FleetError("method not allowed", 405);
+  if (!canOperate(user.tags)) throw new FleetError("managing groups needs the administrator (or fleet) tag", 403);
+  const b = m === "DELETE" ? {} : await readJson(req);
+  const hosts = b.hosts === undefined ? [] : b.hosts;
+  if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== "string")) throw new FleetError("hosts must be a list of names");
+  if (!sub && m === "PUT") return send(res, 201, service.addGroup(name, typeof b.description === "string" ? b.description : "", hosts as string[], user.name));
+  if (!sub && m === "DELETE") return send(res, 200, service.removeGroup(name, user.name));
+  if ((sub === "assign" || sub === "unassign") && m === "POST") return send(res, 200, service.assignGroup(name, hosts as string[], sub === "assign", user.name));
+  throw new FleetError(`no such Fleet resource`, 404);
 }
 
 /** Server-sent events until every host is final (or the client leaves). */

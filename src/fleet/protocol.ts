@@ -97,6 +97,9 @@ export interface HostFacts {
   os: string;
   arch: string;
   release: string;
+  /** the distribution's ID and VERSION_ID from /etc/os-release ("debian", "12"), when there is one */
+  distro?: string;
+  distroVersion?: string;
   addresses: string[];
   agentVersion: string;
   concurrency: number;

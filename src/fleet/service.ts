@@ -16,8 +16,18 @@ import { EventEmitter } from "node:events";
 import type { OperatorKey } from "./sign.js";
 import { signPayload } from "./sign.js";
 import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type HostStatus, type PresenceMessage, type ResultMessage, type Target } from "./protocol.js";
-import type { FleetStore, ResultRow, TaskRow } from "./store.js";
+import type { FleetStore, GroupRow, HostRow, ResultRow, TaskRow } from "./store.js";
+import { describeWhere, globMatch, matchesWhere, parseWhere, TargetError, type WhereClause } from "./targets.js";
 import { assertName, groupKey, hostKey } from "./topology.js";
+
+/** A host or group name from a request: a bad one is the caller's error (400), not ours. */
+function checkName(kind: string, name: unknown): string {
+  try {
+    return assertName(kind, String(name));
+  } catch (e) {
+    throw new FleetError((e as Error).message);
+  }
+}
 
 export interface Publisher {
   /** publish to fleet.commands with a confirm; resolves false when the message was returned unroutable */
@@ -30,6 +40,8 @@ export interface SubmitRequest {
   hosts?: string[];
   group?: string;
   match?: string;
+  /** fact clauses (targets.ts): narrow --hosts/--group/--match, or alone pick among all known hosts */
+  where?: string[];
   ttlMs?: number;
   timeoutMs?: number;
   batch?: number;
@@ -55,32 +67,27 @@ export interface TaskView extends TaskRow {
   counts: Record<string, number>;
   results: ResultRow[];
   rejections?: Array<{ at: number; host: string; error: string }>;
+  /** presence of the hosts of unfinished rows (why a row may stay queued) */
+  hosts?: Record<string, Presence>;
 }
 
 /**
- * `--match` glob (`*` any run, `?` one character) against a host name, in time linear in
- * name × pattern: the classic two-pointer algorithm that backtracks only to the last `*`.
- * (A RegExp built from the glob backtracks polynomially: `*a*a*a*a*b` on a long name.)
+ * Where a host is, as the collector can tell: `online` (beats arriving), `offline` (it said so
+ * on a clean stop), `lost` (beats stopped without a word: 3 heartbeats + 2 s of silence),
+ * `enrolled` (never connected), `unknown` (never seen nor enrolled). `since`: when that began
+ * (the offline announcement, the last beat heard), else null.
  */
-export function globMatch(glob: string, name: string): boolean {
-  let g = 0;
-  let n = 0;
-  let star = -1;
-  let mark = 0;
-  while (n < name.length) {
-    if (g < glob.length && (glob[g] === "?" || glob[g] === name[n])) {
-      g++;
-      n++;
-    } else if (g < glob.length && glob[g] === "*") {
-      star = g++;
-      mark = n;
-    } else if (star >= 0) {
-      g = star + 1;
-      n = ++mark;
-    } else return false;
-  }
-  while (g < glob.length && glob[g] === "*") g++;
-  return g === glob.length;
+export interface Presence { presence: "online" | "offline" | "lost" | "enrolled" | "unknown"; since: number | null }
+export type HostView = HostRow & Presence & { online: boolean };
+
+/** Silence after which a host that did not say goodbye is `lost`: 3 heartbeats and 2 s. */
+const lostAfter = (heartbeatMs: number): number => 3 * heartbeatMs + 2000;
+
+export function presenceOf(h: Pick<HostRow, "state" | "lastSeen" | "heartbeatMs" | "enrolled">, now: number): Presence {
+  if (h.lastSeen === null) return { presence: h.enrolled ? "enrolled" : "unknown", since: null };
+  if (h.state === "offline") return { presence: "offline", since: h.lastSeen };
+  if ((h.state === "online" || h.state === "heartbeat") && now - h.lastSeen < lostAfter(h.heartbeatMs)) return { presence: "online", since: null };
+  return { presence: "lost", since: h.lastSeen };
 }
 
 export class FleetService extends EventEmitter {
@@ -96,17 +103,40 @@ export class FleetService extends EventEmitter {
 
   resolveTargets(r: SubmitRequest): string[] {
     const given = [r.hosts && r.hosts.length ? 1 : 0, r.group ? 1 : 0, r.match ? 1 : 0].reduce((a, b) => a + b, 0);
-    if (given !== 1) throw new FleetError("say exactly one of --hosts, --group or --match");
-    if (r.hosts && r.hosts.length) return [...new Set(r.hosts.map((h) => assertName("host", h)))];
-    if (r.group) {
-      const members = this.store.groupMembers(assertName("group", r.group));
-      if (!members.length) throw new FleetError(`no known host is in group ${r.group}`, 404);
-      return members;
+    const where = this.parseWhere(r.where);
+    if (given > 1 || (given === 0 && !where.length)) throw new FleetError("say exactly one of --hosts, --group or --match (or --where alone)");
+    if (r.match && r.match.length > 200) throw new FleetError("--match pattern longer than 200 characters");
+    const known = new Map(this.store.hosts().map((h) => [h.name, h]));
+    let hosts: string[];
+    let what: string;
+    if (r.hosts && r.hosts.length) {
+      hosts = [...new Set(r.hosts.map((h) => checkName("host", h)))];
+      what = "host among those given";
+    } else if (r.group) {
+      hosts = this.store.groupMembers(checkName("group", r.group));
+      what = `known host is in group ${r.group}`;
+    } else if (r.match) {
+      hosts = [...known.keys()].filter((n) => globMatch(r.match!, n));
+      what = `known host matches ${r.match}`;
+    } else {
+      hosts = [...known.keys()];
+      what = "known host";
     }
-    if (r.match!.length > 200) throw new FleetError("--match pattern longer than 200 characters");
-    const hosts = this.store.hosts().filter((h) => h.state !== "removed").map((h) => h.name).filter((n) => globMatch(r.match!, n));
-    if (!hosts.length) throw new FleetError(`no known host matches ${r.match}`, 404);
+    if (where.length) {
+      // A host we know nothing about has no facts: it cannot satisfy a clause.
+      hosts = hosts.filter((n) => known.has(n) && matchesWhere(known.get(n)!, where));
+      what += ` where ${describeWhere(where)}`;
+    }
+    if (!hosts.length) throw new FleetError(`no ${what}`, 404);
     return hosts;
+  }
+
+  private parseWhere(w: unknown): WhereClause[] {
+    try {
+      return parseWhere(w);
+    } catch (e) {
+      throw new FleetError((e as Error).message, e instanceof TargetError ? e.status : 400);
+    }
   }
 
   async submit(r: SubmitRequest): Promise<{ id: number; hosts: string[]; expiresAt: number }> {
@@ -121,7 +151,8 @@ export class FleetService extends EventEmitter {
     const now = Date.now();
     const id = this.store.tx(() => {
       const id = this.store.allocateTaskId();
-      const target = r.hosts?.length ? { hosts: hosts } : r.group ? { group: r.group } : { match: r.match! };
+      const base = r.hosts?.length ? { hosts } : r.group ? { group: r.group } : r.match ? { match: r.match } : {};
+      const target = r.where?.length ? { ...base, where: r.where } : base;
       this.store.insertTask({
         id, command: r.command ?? r.argv!.join(" "), argv: r.argv ?? null, target, user: r.user, createdAt: now, expiresAt: now + ttlMs,
         timeoutMs, ttlMs, batch, maxOutput: r.maxOutput ?? null, cancelRequested: false, origin: "submit",
@@ -149,24 +180,27 @@ export class FleetService extends EventEmitter {
       const due = rows.filter((r) => r.status === "pending" && r.batchNo === wave);
       if (!due.length || rows.some((r) => r.batchNo < wave && !isFinal(r.status))) return;
       if (Date.now() > t.expiresAt) return; // the sweeper records them as expired
-      const groupWhole = t.target?.group && !t.batch;
-      if (groupWhole) {
-        // One message to the group's routing key; every member's queue gets its copy.
-        const nonce = due.find((r) => r.nonce)?.nonce ?? randomUUID();
+      // A whole-group task (no --batch) goes as ONE message to group.G for the members whose
+      // queue is bound to it (announced by their agent, or set at enrolment); members assigned
+      // only centrally (`warren groups assign`) and every other target get one message each.
+      const group = t.target?.group && !t.batch ? t.target.group : undefined;
+      const bound = group ? this.store.boundMembers(group) : new Set<string>();
+      const viaGroup = due.filter((r) => bound.has(r.host));
+      if (group && viaGroup.length) {
+        const nonce = viaGroup.find((r) => r.nonce)?.nonce ?? randomUUID();
         // The signed target lists the members it is for: a host joining the group later cannot run it.
-        const group = t.target!.group!;
-        const target: Target = { group, hosts: due.map((r) => r.host) };
-        this.store.tx(() => due.forEach((r) => this.setNonce(taskId, r.host, nonce)));
+        const target: Target = { group, hosts: viaGroup.map((r) => r.host) };
+        this.store.tx(() => viaGroup.forEach((r) => this.setNonce(taskId, r.host, nonce)));
         await this.sendCommand(t, target, groupKey(group), nonce);
-        this.store.tx(() => due.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
-      } else {
-        for (const r of due) {
-          const nonce = r.nonce ?? randomUUID();
-          this.setNonce(taskId, r.host, nonce);
-          const routed = await this.sendCommand(t, { host: r.host }, hostKey(r.host), nonce);
-          if (routed) this.store.markQueued(taskId, r.host, nonce, { host: r.host });
-          else this.applyResult({ kind: "result", task: taskId, host: r.host, nonce, status: "unroutable", error: `no queue for host ${r.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
-        }
+        this.store.tx(() => viaGroup.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
+      }
+      for (const r of due) {
+        if (group && bound.has(r.host)) continue;
+        const nonce = r.nonce ?? randomUUID();
+        this.setNonce(taskId, r.host, nonce);
+        const routed = await this.sendCommand(t, { host: r.host }, hostKey(r.host), nonce);
+        if (routed) this.store.markQueued(taskId, r.host, nonce, { host: r.host });
+        else this.applyResult({ kind: "result", task: taskId, host: r.host, nonce, status: "unroutable", error: `no queue for host ${r.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
       }
       this.emit("task", taskId);
     } catch (e) {
@@ -226,21 +260,114 @@ export class FleetService extends EventEmitter {
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
     const rejections = this.store.auditFor(taskId).filter((a) => a.action === "rejected").map((a) => a.detail as { at: number; host: string; error: string });
-    return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}) };
+    const hosts = this.presenceFor(results);
+    return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}), ...(hosts ? { hosts } : {}) };
   }
 
-  hostsView(): Array<ReturnType<FleetStore["hosts"]>[number] & { online: boolean }> {
+  hostsView(): HostView[] {
     const now = Date.now();
-    return this.store.hosts().map((h) => ({ ...h, online: (h.state === "online" || h.state === "heartbeat") && h.lastSeen !== null && now - h.lastSeen < 3 * h.heartbeatMs + 2000 }));
+    return this.store.hosts().map((h) => {
+      const p = presenceOf(h, now);
+      return { ...h, online: p.presence === "online", presence: p.presence, since: p.since };
+    });
+  }
+
+  /** Presence of the hosts behind a task's unfinished rows: "queued — host offline since …". */
+  private presenceFor(rows: ResultRow[]): Record<string, Presence> | undefined {
+    const open = new Set(rows.filter((r) => !isFinal(r.status)).map((r) => r.host));
+    if (!open.size) return undefined;
+    const now = Date.now();
+    const out: Record<string, Presence> = {};
+    for (const h of this.store.hosts()) if (open.has(h.name)) out[h.name] = presenceOf(h, now);
+    for (const name of open) out[name] ??= { presence: "unknown", since: null };
+    return out;
+  }
+
+  /**
+   * Hosts whose beats stopped without an `offline` (crash, network, SIGKILL) become `lost`:
+   * stored, audited once, announced to listeners. A later beat brings them back online.
+   */
+  markLostHosts(now = Date.now()): string[] {
+    const lost: string[] = [];
+    this.store.tx(() => {
+      for (const h of this.store.hosts()) {
+        if ((h.state === "online" || h.state === "heartbeat") && presenceOf(h, now).presence === "lost") {
+          this.store.setHostState(h.name, "lost");
+          this.store.audit("collector", "host.lost", null, { host: h.name, lastSeen: h.lastSeen, heartbeatMs: h.heartbeatMs });
+          lost.push(h.name);
+        }
+      }
+    });
+    if (lost.length) this.emit("hosts");
+    return lost;
   }
 
   /** Enrol a host with exactly these groups; returns the groups it had before. */
   addHost(name: string, groups: string[], user: string): string[] {
     return this.store.tx(() => {
-      const previous = this.store.groupsOf(assertName("host", name));
-      this.store.addHost(name, groups.map((g) => assertName("group", g)), true);
+      const previous = this.store.groupsOf(checkName("host", name));
+      this.store.addHost(name, groups.map((g) => checkName("group", g)), true);
       this.store.audit(user, "hosts.add", null, { host: name, groups });
       return previous;
+    });
+  }
+
+  // ---------------- central groups and inventory ----------------
+
+  groupsView(): GroupRow[] {
+    return this.store.groups();
+  }
+
+  /** Create a central group (or update its description); `hosts` are assigned to it at once. */
+  addGroup(name: string, description: string, hosts: string[], user: string): { name: string; created: boolean; assigned: string[] } {
+    checkName("group", name);
+    if (description.length > 500) throw new FleetError("--description longer than 500 characters");
+    hosts.forEach((h) => checkName("host", h));
+    const r = this.store.tx(() => {
+      const created = this.store.addGroup(name, description, user);
+      const assigned = this.store.assign(name, hosts);
+      this.store.audit(user, "groups.add", null, { group: name, created, description, assigned });
+      return { name, created, assigned };
+    });
+    if (r.assigned.length) this.emit("groups", name, r.assigned);
+    return r;
+  }
+
+  removeGroup(name: string, user: string): { name: string; unassigned: string[]; stillAnnounced: string[] } {
+    checkName("group", name);
+    const r = this.store.tx(() => {
+      const unassigned = this.store.removeGroup(name);
+      if (!unassigned) throw new FleetError(`no central group ${name}${this.store.boundMembers(name).size ? " (its members announce it themselves: change their --groups)" : ""}`, 404);
+      this.store.audit(user, "groups.rm", null, { group: name, unassigned });
+      return { name, unassigned, stillAnnounced: [...this.store.boundMembers(name)].sort() };
+    });
+    if (r.unassigned.length) this.emit("groups", name, r.unassigned);
+    return r;
+  }
+
+  assignGroup(name: string, hosts: string[], assign: boolean, user: string): { name: string; changed: string[]; unchanged: string[] } {
+    checkName("group", name);
+    if (!hosts.length) throw new FleetError(`name the hosts to ${assign ? "assign to" : "unassign from"} ${name}`);
+    hosts.forEach((h) => checkName("host", h));
+    const r = this.store.tx(() => {
+      if (!this.store.groups().some((g) => g.name === name && g.central)) throw new FleetError(`no central group ${name}: create it with \`warren groups add ${name}\``, 404);
+      const changed = assign ? this.store.assign(name, hosts) : this.store.unassign(name, hosts);
+      this.store.audit(user, assign ? "groups.assign" : "groups.unassign", null, { group: name, hosts: changed });
+      return { name, changed, unchanged: hosts.filter((h) => !changed.includes(h)) };
+    });
+    if (r.changed.length) this.emit("groups", name, r.changed);
+    return r;
+  }
+
+  /** Inventory: a host's address and port (the seed's ip_addr/port); creates the host if unknown. */
+  setHost(name: string, address: string | null | undefined, port: number | null | undefined, user: string): HostRow {
+    checkName("host", name);
+    if (address != null && !/^[A-Za-z0-9.:%_-]{1,255}$/.test(address)) throw new FleetError(`bad --address ${JSON.stringify(address)}: an IP address or DNS name`);
+    if (port != null && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new FleetError(`bad --port ${String(port)}: 1 to 65535`);
+    return this.store.tx(() => {
+      this.store.setInventory(name, address, port);
+      this.store.audit(user, "hosts.set", null, { host: name, address, port });
+      return this.store.hosts().find((h) => h.name === name)!;
     });
   }
 

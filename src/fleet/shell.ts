@@ -12,7 +12,7 @@ import { splitLine } from "./args.js";
 import { HELP, runVerb, type Io } from "./cli.js";
 import { FleetClient } from "./rpc.js";
 
-const VERBS = ["run", "check_task", "tasks", "hosts", "cancel"];
+const VERBS = ["run", "check_task", "tasks", "hosts", "groups", "cancel"];
 
 export async function runShell(url: string, extra: (args: string[]) => string[], io: Io): Promise<number> {
   const client = await FleetClient.open(url);

@@ -18,7 +18,7 @@ export interface TaskRow {
   id: number;
   command: string;
   argv: string[] | null;
-  target: { hosts?: string[]; group?: string; match?: string } | null;
+  target: { hosts?: string[]; group?: string; match?: string; where?: string[] } | null;
   user: string;
   createdAt: number;
   expiresAt: number;
@@ -50,13 +50,34 @@ export interface ResultRow {
 
 export interface HostRow {
   name: string;
+  /** every group the host is in: announced/enrolled (`announced`) and central (`assigned`) */
   groups: string[];
+  /** groups its agent announced (or its enrolment set): its queue is bound to their routing keys */
+  announced: string[];
+  /** groups an operator assigned it to (`warren groups assign`): commands reach it by host key */
+  assigned: string[];
+  /** inventory (the seed's host table: ip_addr, port), set with `warren hosts set` */
+  address: string | null;
+  port: number | null;
   facts: HostFacts | null;
   firstSeen: number;
   lastSeen: number | null;
   heartbeatMs: number;
   state: string;
   enrolled: boolean;
+}
+
+export interface GroupRow {
+  name: string;
+  description: string;
+  createdAt: number;
+  createdBy: string;
+  /** hosts assigned centrally */
+  assigned: string[];
+  /** hosts whose agents announced the group (or whose enrolment bound them to it) */
+  announced: string[];
+  /** false for a group only agents announced (nobody ran `warren groups add`) */
+  central: boolean;
 }
 
 export interface AuditRow { id: number; at: number; actor: string; action: string; taskId: number | null; detail: unknown }
@@ -67,6 +88,9 @@ CREATE TABLE IF NOT EXISTS hosts (
   heartbeat_ms INTEGER NOT NULL DEFAULT 10000, state TEXT NOT NULL DEFAULT 'unknown', enrolled INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS host_groups (host TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY (host, grp));
 CREATE INDEX IF NOT EXISTS host_groups_grp ON host_groups (grp);
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS group_assign (grp TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (grp, host));
+CREATE INDEX IF NOT EXISTS group_assign_host ON group_assign (host);
 CREATE TABLE IF NOT EXISTS tasks (
   id INTEGER PRIMARY KEY, command TEXT NOT NULL, argv TEXT, target TEXT, user TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,
@@ -97,6 +121,10 @@ export class FleetStore {
     // transactions, whose messages were then not acked either, so the broker redelivers them.
     this.db.pragma("synchronous = NORMAL");
     this.db.exec(SCHEMA);
+    // Stores made before the inventory columns existed gain them (nullable: nothing to backfill).
+    const cols = new Set((this.db.prepare("PRAGMA table_info(hosts)").all() as Array<{ name: string }>).map((c) => c.name));
+    if (!cols.has("address")) this.db.exec("ALTER TABLE hosts ADD COLUMN address TEXT");
+    if (!cols.has("port")) this.db.exec("ALTER TABLE hosts ADD COLUMN port INTEGER");
   }
 
   close(): void {
@@ -162,26 +190,109 @@ export class FleetStore {
   }
 
   removeHost(name: string): boolean {
-    const r = this.db.prepare("UPDATE hosts SET state = 'removed', enrolled = 0 WHERE name = ?").run(name);
+    const r = this.db.prepare("UPDATE hosts SET state = 'removed', enrolled = 0 WHERE name = ? AND state != 'removed'").run(name);
     this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
+    this.db.prepare("DELETE FROM group_assign WHERE host = ?").run(name);
     return r.changes > 0;
   }
 
   hosts(): HostRow[] {
-    const groups = new Map<string, string[]>();
-    for (const r of this.db.prepare("SELECT host, grp FROM host_groups ORDER BY grp").all() as Array<{ host: string; grp: string }>) {
-      const l = groups.get(r.host) ?? [];
-      l.push(r.grp);
-      groups.set(r.host, l);
-    }
-    return (this.db.prepare("SELECT * FROM hosts WHERE state != 'removed' ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => ({
-      name: r.name as string, groups: groups.get(r.name as string) ?? [], facts: r.facts ? (JSON.parse(r.facts as string) as HostFacts) : null,
-      firstSeen: r.first_seen as number, lastSeen: r.last_seen as number | null, heartbeatMs: r.heartbeat_ms as number, state: r.state as string, enrolled: !!r.enrolled,
-    }));
+    const announced = this.membership("SELECT host, grp FROM host_groups ORDER BY grp");
+    const assigned = this.membership("SELECT host, grp FROM group_assign ORDER BY grp");
+    return (this.db.prepare("SELECT * FROM hosts WHERE state != 'removed' ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => {
+      const name = r.name as string;
+      const a = announced.get(name) ?? [];
+      const c = assigned.get(name) ?? [];
+      return {
+        name, groups: [...new Set([...a, ...c])].sort(), announced: a, assigned: c, address: (r.address as string | null) ?? null, port: (r.port as number | null) ?? null,
+        facts: r.facts ? (JSON.parse(r.facts as string) as HostFacts) : null,
+        firstSeen: r.first_seen as number, lastSeen: r.last_seen as number | null, heartbeatMs: r.heartbeat_ms as number, state: r.state as string, enrolled: !!r.enrolled,
+      };
+    });
   }
 
+  private membership(sql: string): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const r of this.db.prepare(sql).all() as Array<{ host: string; grp: string }>) {
+      const l = m.get(r.host) ?? [];
+      l.push(r.grp);
+      m.set(r.host, l);
+    }
+    return m;
+  }
+
+  /** Members of a group: announced (bound) and centrally assigned, hosts not removed. */
   groupMembers(group: string): string[] {
-    return (this.db.prepare("SELECT g.host FROM host_groups g JOIN hosts h ON h.name = g.host WHERE g.grp = ? AND h.state != 'removed' ORDER BY g.host").all(group) as Array<{ host: string }>).map((r) => r.host);
+    return (this.db.prepare(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
+      WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`).all(group, group) as Array<{ host: string }>).map((r) => r.host);
+  }
+
+  /** Hosts whose queue is bound to the group's routing key (one message to group.G reaches them). */
+  boundMembers(group: string): Set<string> {
+    return new Set((this.db.prepare("SELECT host FROM host_groups WHERE grp = ?").all(group) as Array<{ host: string }>).map((r) => r.host));
+  }
+
+  /** A host's inventory: created if unknown (state 'unknown' until its agent appears). */
+  setInventory(name: string, address: string | null | undefined, port: number | null | undefined): void {
+    this.db.prepare("INSERT INTO hosts (name, first_seen) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END").run(name, Date.now());
+    if (address !== undefined) this.db.prepare("UPDATE hosts SET address = ? WHERE name = ?").run(address, name);
+    if (port !== undefined) this.db.prepare("UPDATE hosts SET port = ? WHERE name = ?").run(port, name);
+  }
+
+  // ---- central groups ----
+
+  group(name: string): GroupRow | undefined {
+    return this.groups().find((g) => g.name === name);
+  }
+
+  /** Central groups and the groups agents announce, each with both member lists. */
+  groups(): GroupRow[] {
+    const out = new Map<string, GroupRow>();
+    for (const r of this.db.prepare("SELECT * FROM groups ORDER BY name").all() as Array<Record<string, unknown>>) {
+      out.set(r.name as string, { name: r.name as string, description: r.description as string, createdAt: r.created_at as number, createdBy: r.created_by as string, assigned: [], announced: [], central: true });
+    }
+    const live = "NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed')";
+    for (const r of this.db.prepare(`SELECT grp, host FROM group_assign m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) out.get(r.grp)?.assigned.push(r.host);
+    for (const r of this.db.prepare(`SELECT grp, host FROM host_groups m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) {
+      let g = out.get(r.grp);
+      if (!g) out.set(r.grp, (g = { name: r.grp, description: "", createdAt: 0, createdBy: "", assigned: [], announced: [], central: false }));
+      g.announced.push(r.host);
+    }
+    return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** false when it already existed (its description is then updated if one is given). */
+  addGroup(name: string, description: string, user: string): boolean {
+    const r = this.db.prepare("INSERT INTO groups (name, description, created_at, created_by) VALUES (?,?,?,?) ON CONFLICT(name) DO NOTHING").run(name, description, Date.now(), user);
+    if (!r.changes && description) this.db.prepare("UPDATE groups SET description = ? WHERE name = ?").run(description, name);
+    return r.changes > 0;
+  }
+
+  /** Deletes the central group and its assignments; returns the hosts that were assigned, or undefined if there was none. */
+  removeGroup(name: string): string[] | undefined {
+    const hosts = (this.db.prepare("SELECT host FROM group_assign WHERE grp = ?").all(name) as Array<{ host: string }>).map((r) => r.host);
+    this.db.prepare("DELETE FROM group_assign WHERE grp = ?").run(name);
+    const r = this.db.prepare("DELETE FROM groups WHERE name = ?").run(name);
+    return r.changes ? hosts : undefined;
+  }
+
+  /** Returns the hosts newly assigned (already assigned ones are left alone). */
+  assign(group: string, hosts: string[]): string[] {
+    const ins = this.db.prepare("INSERT OR IGNORE INTO group_assign (grp, host) VALUES (?,?)");
+    return hosts.filter((h) => {
+      this.setInventory(h, undefined, undefined);
+      return ins.run(group, h).changes > 0;
+    });
+  }
+
+  /** Returns the hosts that were assigned and no longer are. */
+  unassign(group: string, hosts: string[]): string[] {
+    const del = this.db.prepare("DELETE FROM group_assign WHERE grp = ? AND host = ?");
+    return hosts.filter((h) => del.run(group, h).changes > 0);
+  }
+
+  setHostState(name: string, state: string): void {
+    this.db.prepare("UPDATE hosts SET state = ? WHERE name = ?").run(state, name);
   }
 
   // ---- tasks & results ----

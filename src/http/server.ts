@@ -12,11 +12,12 @@
  * VHost methods the AMQP handlers use, so it is persisted the same way.
  */
 import { displayHost } from "../lib/net.js";
-import http from "node:http";
+import http, { type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { AmqpError, ACCESS_REFUSED, NOT_FOUND } from "../amqp/errors.js";
 import type { Broker } from "../broker/broker.js";
+import type { ClusterView } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { Server } from "../server/server.js";
 import { authenticate, isAdmin } from "./access.js";
@@ -49,6 +50,8 @@ export interface ManagementOptions {
   port: number;
   log: Logger;
   extraRoutes?: ExtraRoutes;
+  /** this node's name (default warren@<hostname>) */
+  nodeName?: string;
   /** warren's own version (product_version); the emulated RabbitMQ's is RABBITMQ_COMPAT_VERSION */
   version?: string;
   /** rate sampling interval, ms (default 5000, RabbitMQ's) */
@@ -71,6 +74,38 @@ const ROUTES: Route[] = [
   ...limits.routes,
 ];
 
+/**
+ * A change through the management API on a cluster member: a PUT of a new exchange or queue
+ * is first made the cluster's first declare of that name (ClusterView.claim), and the
+ * answer is held until every running node has the change (barrier), as for AMQP.
+ */
+async function clusteredChange(cluster: ClusterView, ctx: Ctx, route: Route): Promise<void> {
+  const kind = route.path === "/api/queues/:vhost/:name" ? "queue" : route.path === "/api/exchanges/:vhost/:name" ? "exchange" : null;
+  if (kind !== null && ctx.req.method === "PUT") {
+    const vh = ctx.broker.vhosts.get(ctx.params[0]!);
+    const fresh = vh !== undefined && !(kind === "queue" ? vh.queues.has(ctx.params[1]!) : vh.exchanges.has(ctx.params[1]!));
+    // only durable objects are cluster-wide (transient ones stay on their node)
+    if (fresh && (await ctx.body().catch(() => ({}) as Record<string, unknown>))["durable"] !== false) await cluster.claim(kind, vh.name, ctx.params[1]!);
+  }
+  const before = cluster.changes;
+  const res = ctx.res;
+  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+  // the handler answers synchronously; its answer leaves once the cluster has the change
+  res.end = ((...a: unknown[]) => {
+    if (cluster.changes === before) return end(...a);
+    cluster.barrier().then(
+      () => end(...a),
+      () => {
+        res.removeHeader("content-length");
+        res.statusCode = 503;
+        end(JSON.stringify({ error: "cluster_unavailable", reason: "the cluster's metadata store (etcd) did not take the change" }));
+      },
+    );
+    return res;
+  }) as typeof res.end;
+  await route.handler(ctx);
+}
+
 export async function startManagement(opts: ManagementOptions): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const { broker, log } = opts;
   const table = new RouteTable(ROUTES);
@@ -78,7 +113,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
   const rates = new Rates(() => collect(broker), opts.sampleIntervalMs ?? 5000);
   const { amqp, amqps } = opts.server.listenAddresses;
   const node: NodeInfo = {
-    name: `warren@${os.hostname()}`,
+    name: opts.nodeName ?? `warren@${os.hostname()}`,
     version: opts.version ?? "0.0.0",
     amqpPort: amqp?.port,
     amqpHost: amqp?.address,
@@ -106,6 +141,7 @@ export async function startManagement(opts: ManagementOptions): Promise<{ port: 
     let raw: Buffer | null = null;
     const rawBody = async (): Promise<Buffer> => (raw ??= await readBody(req, maxBody));
     const ctx: Ctx = { req, res, url, params: m.params, user, broker, rates: rates.forRequest(url), node, rawBody, body: async () => parseJSONBody(await rawBody()) };
+    if (broker.cluster !== null && method !== "GET") return clusteredChange(broker.cluster, ctx, m.route);
     await m.route.handler(ctx);
   };
 

@@ -59,6 +59,11 @@ export interface WarrenOptions {
   queueMemory?: number;
   /** run the Fleet collector in-process (default false; needs a data dir, the management API and the better-sqlite3 package) */
   fleet?: boolean;
+  /**
+   * Be a member of a cluster coordinated by etcd (docs/cluster.md): definitions are shared
+   * with every other member. Without it the node is a single broker, exactly as before.
+   */
+  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number };
   /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
   tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean };
 }
@@ -165,9 +170,19 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     for (const c of closers.reverse()) await c();
   };
   try {
+    let cluster: import("../cluster/cluster.js").Cluster | null = null;
+    if (opts.cluster) {
+      // lazily: a single node never loads the etcd client (gRPC)
+      const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
+      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}) });
+      await c.join();
+      cluster = c;
+      closers.push(() => c.close());
+    }
     const broker = new Broker({
       store: storage.messages,
-      definitions: storage.definitions,
+      // a member's definitions live in etcd, not in the local definitions log
+      definitions: cluster ?? storage.definitions,
       log,
       defaultUser: opts.defaultUser,
       defaultPass: opts.defaultPass,
@@ -177,6 +192,10 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const t0 = Date.now();
     const rec = broker.boot();
     if (dataDir) log.info(`recovered ${rec.durableQueues} durable queues and ${rec.recoveredMessages} messages in ${Date.now() - t0} ms`);
+    if (cluster) {
+      await cluster.start(broker);
+      broker.cluster = cluster;
+    }
     // clean shutdown rewrites the definitions log as a snapshot (after every connection is
     // closed: closers run in reverse), so the next boot replays only the live definitions
     closers.push(() => {
@@ -191,6 +210,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const amqpPort = await server.listen();
     closers.push(() => server.close());
     broker.resourceLimits = { memoryHighWatermark, diskFreeLimit, dataDir };
+    const nodeName = cluster ? cluster.nodeName : `warren@${os.hostname()}`;
     closers.push(startAlarms(broker, dataDir, memoryHighWatermark, diskFreeLimit));
 
     const user = opts.defaultUser ?? "guest";
@@ -206,12 +226,18 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
         host: bindAddress(opts.mgmtHost ?? host),
         port: opts.mgmtPort,
         version: VERSION,
+        nodeName,
         log,
         // Fleet's /api/fleet routes, once its collector is up
         extraRoutes: (req, res, url, u) => (fleetRoutes ? fleetRoutes(req, res, url, u) : Promise.resolve(false)),
       });
       mgmt = m;
       closers.push(() => m.close());
+      if (cluster) {
+        // what the other members show of this node in /api/nodes and cluster_status
+        const amqpHost = server.boundHost;
+        cluster.infoSource = () => ({ amqp: { host: connectHost(amqpHost), port: amqpPort }, mgmt: { host: connectHost(m.host), port: m.port }, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms], uptime_base: broker.startedAt });
+      }
       if (dataDir && opts.fleet === true) {
         try {
           // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
@@ -237,7 +263,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
       const { startPrometheus } = await import("../http/prometheus.js");
-      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION } });
+      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName } });
       prom = p;
       closers.push(() => p.close());
     }

@@ -250,9 +250,10 @@ export class Channel implements ConsumerHost {
    * The publish `seq` is settled; `needsSync` when its data went to the store.
    * Confirms are kept in publish order: once any publish waits for fsync, later
    * ones wait behind it (the same group commit serves them), so every ack is a
-   * prefix and goes out as one multiple=true basic.ack per turn.
+   * prefix and goes out as one multiple=true basic.ack per turn. When the write fails the
+   * publish is nacked and `msg` taken back from its queues (broker/withdraw.ts).
    */
-  settlePublish(seq: number, needsSync: boolean, ok: boolean): void {
+  settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null): void {
     if (!ok) {
       this.flushConfirms();
       writeConfirm(this.conn.outbox, this.id, seq, false, false);
@@ -264,6 +265,7 @@ export class Channel implements ConsumerHost {
       this.syncsInFlight++;
       store.sync((err) => {
         this.syncsInFlight--;
+        if (err && msg !== null) this.conn.broker.withdrawals.add(msg);
         // after our channel.close (Closing) or the client's, nothing but close-ok goes out on
         // this channel: a late confirm would land on a channel the client may already reuse
         if (this.state !== ChannelState.Open) return;

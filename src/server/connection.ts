@@ -40,6 +40,7 @@ const HOLD_OUTPUT = 1; // our output to the client is backed up
 const HOLD_ALARM = 2; // a memory/disk alarm blocks publishers
 const HOLD_FLOW = 4; // a congested queue holds this publisher
 const HOLD_TURN = 8; // yielded its turn to other connections
+const HOLD_CLUSTER = 16; // a topology change is being committed to the cluster
 
 /** connections that yielded their read turn, resumed together once the loop has served the rest */
 const yielded: Connection[] = [];
@@ -130,6 +131,10 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     return this.user?.name ?? "";
   }
 
+  get openChannels(): number {
+    return this.channels.size;
+  }
+
   get vhostName(): string {
     return this.vhost?.name ?? "";
   }
@@ -168,6 +173,87 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       this.holdReading(HOLD_TURN);
       yieldTurn(this);
     }
+  }
+
+  // ---- cluster: waiting for the cluster before going on -------------------------
+
+  /**
+   * Frames that arrived while this connection waits for the cluster (a declare's first
+   * claim, a topology change being committed): copied, and replayed in order afterwards.
+   * Always null on a single node (the only per-frame cost is that null check).
+   */
+  private deferred: Buffer[] | null = null;
+
+  private deferFrame(type: number, channel: number, buf: Buffer, start: number, end: number): boolean {
+    const f = Buffer.allocUnsafe(3 + end - start);
+    f[0] = type;
+    f.writeUInt16BE(channel, 1);
+    buf.copy(f, 3, start, end);
+    this.deferred!.push(f);
+    return true;
+  }
+
+  /**
+   * Stop reading and processing this connection's frames (and, with holdOutput, its output)
+   * until `p` settles; then run `then` (or turn the rejection into a channel/connection
+   * error) and replay the frames that came meanwhile.
+   */
+  awaitCluster(p: Promise<unknown>, holdOutput: boolean, ch: number, methodId: number, then?: () => void): void {
+    this.deferred ??= [];
+    this.holdReading(HOLD_CLUSTER);
+    if (holdOutput) this.outbox.held = true;
+    void this.settleCluster(p, ch, methodId, then);
+  }
+
+  private async settleCluster(p: Promise<unknown>, ch: number, methodId: number, then?: () => void): Promise<void> {
+    const cluster = this.broker.cluster!;
+    try {
+      await p;
+      if (this.state === State.Closed) return;
+      if (then) {
+        // the method itself, now that the cluster decided: its answer waits for the barrier too
+        const before = cluster.changes;
+        try {
+          then();
+        } catch (e) {
+          this.handleError(e, ch, methodId);
+        }
+        if (cluster.changes !== before) {
+          this.outbox.held = true;
+          await cluster.barrier();
+        }
+      }
+      this.outbox.release();
+    } catch (e) {
+      this.outbox.release();
+      if (this.state === State.Closed) return;
+      this.broker.log.error(`connection ${this.name}: cluster: ${(e as Error).message}`);
+      this.closeWithError(541, `INTERNAL_ERROR - the cluster's metadata store (etcd) did not take the change: ${(e as Error).message}`);
+      return;
+    }
+    this.replayDeferred();
+  }
+
+  private replayDeferred(): void {
+    const q = this.deferred;
+    this.deferred = null;
+    if (q !== null) {
+      for (let i = 0; i < q.length; i++) {
+        if (this.state === State.Closed) return;
+        const f = q[i]!;
+        try {
+          this.onFrame(f[0]!, f.readUInt16BE(1), f, 3, f.length);
+        } catch (e) {
+          this.handleError(e, 0, 0);
+        }
+        if (this.deferred !== null) {
+          // waiting again: the rest stays queued ahead of anything read later
+          (this.deferred as Buffer[]).unshift(...q.slice(i + 1));
+          return;
+        }
+      }
+    }
+    this.releaseReading(HOLD_CLUSTER);
   }
 
   // ---- read holds: why the socket is not being read ---------------------------
@@ -242,6 +328,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
 
   onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): boolean {
     if (this.state === State.Closed) return false;
+    if (this.deferred !== null) return this.deferFrame(type, channel, buf, start, end);
     this.stats.recvCnt++;
     if (type === FRAME_METHOD) {
       if (end - start < 4) throw unknownFrame(type, buf, start, end);
@@ -439,6 +526,12 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       if (this.channels.size >= this.channelMax) {
         throw explicitIds(new AmqpError(NOT_ALLOWED, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
       }
+      try {
+        this.broker.checkChannelLimit(this.user!.name);
+      } catch (e) {
+        // rabbit_reader closes the connection for the user's channel limit, like for channel_max
+        throw explicitIds(new AmqpError(NOT_ALLOWED, (e as AmqpError).explanation, 0, 0, true));
+      }
       M.decodeMethod(id, buf, start, end);
       ch = new Channel(channel, this);
       this.channels.set(channel, ch);
@@ -469,7 +562,12 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     }
     if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "unimplemented method", 10, id & 0xffff, true);
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
+    const cluster = this.broker.cluster;
+    if (cluster === null) return dispatchChannelMethod(this, ch, id, buf, start, end);
+    // a clustered node answers a topology change once every running node has it
+    const before = cluster.changes;
     dispatchChannelMethod(this, ch, id, buf, start, end);
+    if (cluster.changes !== before && this.deferred === null) this.awaitCluster(cluster.barrier(), true, channel, id);
   }
 
   /** Close a channel after a soft error: channel.close now, free it on close-ok. */

@@ -38,6 +38,11 @@ export class Outbox {
   onWritable: (() => void) | null = null;
   /** a delivery was refused for lack of room: kick consumers once room returns */
   wantKick = false;
+  /**
+   * Output kept back (in order) until released: a clustered node answers a topology change
+   * only once the cluster has it (Connection.awaitCluster). Never set on a single node.
+   */
+  held = false;
 
   constructor(private readonly socket: Socket) {
     socket.on("drain", () => {
@@ -103,7 +108,7 @@ export class Outbox {
 
   flush(): void {
     this.queued = false;
-    if (this.closed) return;
+    if (this.closed || this.held) return;
     this.cut();
     const chunks = this.chunks;
     if (chunks.length === 0) return;
@@ -128,8 +133,14 @@ export class Outbox {
     this.onWritable?.();
   }
 
+  release(): void {
+    this.held = false;
+    this.schedule();
+  }
+
   /** Write everything now (before closing the socket). */
   flushNow(): void {
+    this.held = false;
     this.flush();
   }
 }

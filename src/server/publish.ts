@@ -48,7 +48,7 @@ export class Publisher {
       // default exchange, routing key amq.rabbitmq.reply-to.<token>
       const ok = this.deliverReplyTo(msg);
       if (!ok && mandatory) this.returnMessage(ch, msg);
-      if (seq) ch.settlePublish(seq, false, true);
+      if (seq) ch.settlePublish(seq, false, true, null);
       return;
     }
     if (ch.tx) {
@@ -76,7 +76,7 @@ export class Publisher {
       ch.stats.dropUnroutable++;
       this.conn.broker.totals.dropUnroutable++;
     }
-    if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0);
+    if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0, msg);
     return flags;
   }
 

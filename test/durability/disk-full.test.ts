@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type amqp from "amqplib";
+import { AMQPClient } from "@cloudamqp/amqp-client";
 import { abandon, checkBody, closeQuietly, connect, makeBody, readAll, removeDir, sleep, startWarrenChild, tempDir } from "./helpers.js";
 import type { BrokerProcess } from "../helpers/broker.js";
 
@@ -141,6 +142,61 @@ test("ENOSPC: confirms become nacks, the broker stays up, confirmed messages sur
     b = await startWarrenChild(dataDir, ["--disk-free-limit", "0"]);
     const final = await intactSeqs(b.url, "full");
     assertContains(final, [...fill.acked, ...more.acked, ...resumed.acked], "after freeing space and restarting");
+  } finally {
+    await b?.kill();
+    m.unmount();
+  }
+});
+
+test("ENOSPC: a nacked message is never delivered, neither now nor after space is freed and the broker restarts", { timeout: 120_000 }, async (t) => {
+  // A publisher that resends what was nacked must not get the nacked copy delivered as well:
+  // RabbitMQ's confirms contract is that a nack means the broker did not take the message.
+  const m = mountTmpfs("4m");
+  if (typeof m === "string") return t.skip(m);
+  let b: BrokerProcess | null = null;
+  try {
+    const dataDir = join(m.dir, "data");
+    mkdirSync(dataDir);
+    writeFileSync(join(m.dir, "ballast"), Buffer.alloc(1024 * 1024, 1));
+    b = await startWarrenChild(dataDir, ["--disk-free-limit", "0"]);
+    const c = await connect(b.url);
+    const ch = await c.createConfirmChannel();
+    await ch.assertQueue("nacked", { durable: true });
+    // a backlog (no consumer yet), so the nacked messages sit in the queue when their write fails
+    const fill = await publishUntil(ch, "nacked", 1, 2000, 50, (o) => o.nacked.length >= 30);
+    assert.ok(fill.nacked.length >= 30, `the disk never filled: ${fill.acked.length} acked`);
+    assert.match(b.stderr(), /nacked message\(s\) taken back from their queues/, b.stderr());
+    const nacked = new Set(fill.nacked);
+    const { messageCount } = await ch.checkQueue("nacked");
+    assert.equal(messageCount, fill.acked.length, "the queue holds exactly the confirmed messages");
+
+    // a transaction on the full disk: its commit cannot be made durable, so no commit-ok (that
+    // would claim the message is safe); the connection fails with 541 as in rabbit_channel,
+    // and the message is not left in the queue
+    const tc = new AMQPClient(b.url);
+    await tc.connect();
+    const tch = await tc.channel();
+    await tch.txSelect();
+    await tch.basicPublish("", "nacked", makeBody(1, 999_999, BODY), { deliveryMode: 2 });
+    await assert.rejects(tch.txCommit(), /INTERNAL_ERROR - tx.commit failed: the message store could not write \(ENOSPC\)/);
+    await tc.close().catch(() => {});
+    nacked.add(999_999);
+
+    // space comes back: the pending writes are retried; what was nacked must stay gone
+    rmSync(join(m.dir, "ballast"));
+    const resumed = await publishUntil(ch, "nacked", 100_000, 20, 10, () => false);
+    assert.deepEqual(resumed.nacked, []);
+    const seen = await intactSeqs(b.url, "nacked");
+    assert.deepEqual(seen.filter((s) => nacked.has(s)), [], "nacked messages were delivered");
+    assert.deepEqual(seen, [...fill.acked, ...resumed.acked].sort((x, y) => x - y));
+    await closeQuietly(c);
+
+    // and after a restart (the queue was only read with requeue: everything is still there)
+    await b.stop();
+    b = await startWarrenChild(dataDir, ["--disk-free-limit", "0"]);
+    const after = await intactSeqs(b.url, "nacked");
+    assert.deepEqual(after.filter((s) => nacked.has(s)), [], "nacked messages came back after a restart");
+    assertContains(after, [...fill.acked, ...resumed.acked], "after a restart");
   } finally {
     await b?.kill();
     m.unmount();

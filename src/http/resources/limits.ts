@@ -6,9 +6,8 @@
  * vhost-limits/limits of the vhost, operator policies as runtime parameters of
  * component operator_policy — so they persist, export and import with the
  * definitions like every other parameter; user limits on the user record, as
- * RabbitMQ keeps them. warren does not enforce any of them yet (max-connections,
- * max-queues, max-channels, operator policy definitions): they are kept so tools
- * and definitions that set them keep working.
+ * RabbitMQ keeps them. Enforced by the broker: limits in src/broker/limits.ts, operator policies
+ * in src/broker/policy.ts (validated here with RabbitMQ's texts).
  */
 import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
@@ -20,6 +19,7 @@ import { parsePolicyBody } from "./parameters.js";
 import {
   command, LIMITS_COMPONENT as LIMITS, OPERATOR_POLICY_COMPONENT as OPERATOR_POLICY, operatorPolicyClear, operatorPolicySet, vhostLimitsClear, vhostLimitsSet, type CommandOf,
 } from "../../broker/commands.js";
+import { operatorPolicyError } from "../../broker/policy.js";
 
 const VHOST_LIMIT_NAMES = new Set(["max-connections", "max-queues"]);
 
@@ -131,6 +131,8 @@ async function putOperatorPolicy(ctx: Ctx): Promise<void> {
   const v = vhostFor(ctx, ctx.params[0]!);
   const name = ctx.params[1]!;
   const { pattern, applyTo, definition, priority } = parsePolicyBody(await ctx.body());
+  const why = operatorPolicyError(definition as Record<string, unknown>);
+  if (why !== undefined) throw badRequest(`Validation failed\n\n${why}\n`);
   const existed = ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name));
   const value = { pattern, "apply-to": applyTo, definition, priority };
   ctx.broker.apply(operatorPolicySet(v.name, name, value), { origin: "http" });

@@ -7,6 +7,7 @@
  */
 import { RABBITMQ_COMPAT_VERSION } from "../../lib/compat.js";
 import os from "node:os";
+import type { ClusterMember } from "../../broker/cluster-view.js";
 import { nodeResources } from "../node-resources.js";
 import { sendJSON, type Ctx } from "../context.js";
 import { isMonitor, visibleVhosts, vhostFor, seesConnection, listsConnection, requireMonitor } from "../access.js";
@@ -62,7 +63,7 @@ function overview(ctx: Ctx): void {
     product_version: ctx.node.version,
     product_name: "warren",
     rabbitmq_version: API_LEVEL,
-    cluster_name: ctx.node.name,
+    cluster_name: b.cluster?.clusterName ?? ctx.node.name,
     erlang_version: process.version,
     erlang_full_version: `Node.js ${process.version} (${process.platform}/${process.arch})`,
     release_series_support_status: "supported",
@@ -132,18 +133,53 @@ export function nodeInfo(ctx: Ctx): Record<string, unknown> {
   };
 }
 
+/**
+ * A cluster's other members as this node knows them: what each published in etcd with its
+ * lease (RabbitMQ asks each node; warren's nodes publish their facts every few seconds).
+ * A member without a live lease is `running: false`, as RabbitMQ shows a stopped node.
+ */
+function memberInfo(ctx: Ctx, m: ClusterMember): Record<string, unknown> {
+  if (m.name === ctx.node.name) return { ...nodeInfo(ctx), type: m.type };
+  if (!m.running || !m.info) return { name: m.name, type: m.type, running: false, partitions: [], cluster_links: [] };
+  const i = m.info;
+  const listeners = i["mgmt"] as { port: number } | undefined;
+  return {
+    name: m.name,
+    type: m.type,
+    running: true,
+    os_pid: String(i["pid"]),
+    mem_used: i["mem_used"],
+    mem_alarm: (i["alarms"] as string[] | undefined)?.includes("memory") ?? false,
+    disk_free_alarm: (i["alarms"] as string[] | undefined)?.includes("disk") ?? false,
+    uptime: Date.now() - Number(i["startedAt"]),
+    applications: [{ name: "warren", description: "warren AMQP 0-9-1 broker", version: i["version"] }],
+    contexts: listeners ? [{ description: "RabbitMQ Management", path: "/", port: String(listeners.port) }] : [],
+    exchange_types: EXCHANGE_TYPES,
+    partitions: [],
+    cluster_links: [],
+    rates_mode: "basic",
+    net_ticktime: 60,
+  };
+}
+
+function allNodes(ctx: Ctx): Record<string, unknown>[] {
+  const c = ctx.broker.cluster;
+  return c ? c.members().map((m) => memberInfo(ctx, m)) : [nodeInfo(ctx)];
+}
+
 function nodes(ctx: Ctx): void {
   requireMonitor(ctx);
-  sendJSON(ctx.res, 200, [nodeInfo(ctx)]);
+  sendJSON(ctx.res, 200, allNodes(ctx));
 }
 
 function node(ctx: Ctx): void {
   requireMonitor(ctx);
-  if (ctx.params[0] !== ctx.node.name) {
+  const n = allNodes(ctx).find((x) => x["name"] === ctx.params[0]);
+  if (!n) {
     sendJSON(ctx.res, 404, { error: "Object Not Found", reason: "Not Found" });
     return;
   }
-  sendJSON(ctx.res, 200, nodeInfo(ctx));
+  sendJSON(ctx.res, 200, n);
 }
 
 function whoami(ctx: Ctx): void {

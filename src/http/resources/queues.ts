@@ -47,8 +47,8 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
     head_message_timestamp: null,
     policy: q.policy ?? null,
-    operator_policy: null,
-    effective_policy_definition: q.policy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
+    operator_policy: q.operatorPolicy ?? null,
+    effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
   };
   const c = queueCounters(q);

@@ -5,7 +5,7 @@ import type { Connection } from "../connection.js";
 import { stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
 
-export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare): void {
+export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, claimed = false): void {
   const vh = conn.vhost!;
   const user = conn.userName;
   const name = stripCrLf(a.exchange);
@@ -15,6 +15,11 @@ export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare): vo
     // RabbitMQ requires write on the AE and read on the exchange when declaring with one
     conn.broker.checkPermission(user, vh.name, "write", "exchange", ae);
     conn.broker.checkPermission(user, vh.name, "read", "exchange", name);
+  }
+  const cluster = conn.broker.cluster;
+  if (cluster !== null && !claimed && !a.passive && a.durable && !vh.exchanges.has(name)) {
+    // a new name: the cluster's first declare wins; then this one is checked against it (406)
+    return conn.awaitCluster(cluster.claim("exchange", vh.name, name), false, ch.id, M.EXCHANGE_DECLARE, () => declare(conn, ch, a, true));
   }
   if (a.passive) vh.findExchangePassive(name);
   else conn.broker.apply(command("exchange.declare", { vhost: vh.name, name, type: a.type, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }), { origin: "amqp" });

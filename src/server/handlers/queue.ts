@@ -24,14 +24,14 @@ export function resolveQueueName(ch: Channel, name: string): string {
   return ch.lastQueue;
 }
 
-export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void {
+export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claimed: string | null = null): void {
   const vh = conn.vhost!;
   const broker = conn.broker;
   let name = stripCrLf(a.queue);
   if (a.passive && name.startsWith(REPLY_TO_QUEUE)) return declareReplyTo(conn, ch, name, a.nowait);
   // a passive declare looks '' up literally (RabbitMQ: 404 "no queue ''"); no shortcut
   const serverNamed = !a.passive && name === "";
-  if (serverNamed) name = generateQueueName();
+  if (serverNamed) name = claimed ?? generateQueueName();
   // the reserved-name rule comes before the permission check (rabbit_channel)
   else if (!a.passive) checkReservedName("queue", name);
   const args = a.arguments ?? {};
@@ -45,6 +45,12 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare): void 
   }
   // RabbitMQ never makes an exclusive queue durable (it dies with its connection anyway)
   const durable = a.durable && !a.exclusive;
+  const cluster = broker.cluster;
+  if (cluster !== null && claimed === null && !a.passive && durable && !vh.queues.has(name)) {
+    // a new name: the cluster's first declare wins; then this one is checked against it (406)
+    const n = name;
+    return conn.awaitCluster(cluster.claim("queue", vh.name, n), false, ch.id, M.QUEUE_DECLARE, () => declare(conn, ch, a, n));
+  }
   const q = a.passive
     ? vh.findQueuePassive(name, conn)
     : broker.apply(command("queue.declare", { vhost: vh.name, name, durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }), { origin: "amqp", owner: conn, serverNamed });

@@ -1,7 +1,9 @@
 /**
  * Child process for kill9.test.ts: persists messages with fsync=always as fast
- * as it can and prints one line per durable event on stdout (a pipe: writes are
- * synchronous on Linux, so a printed line was printed before the next step):
+ * as it can and appends one line per durable event to the file WARREN_KILL9_LOG
+ * with a synchronous write(2), so a line is in the page cache (and survives the
+ * kill) before the step it announces happens. READY also goes to stdout, which
+ * tells the parent when to start the kill timer:
  *   READY <recovered>     store opened
  *   r <key> <id>          about to remove (ack) <id> from <key>
  *   C <id> <len> <seed> <keys>  persist confirmed (sync callback without error)
@@ -9,6 +11,7 @@
  * It runs until SIGKILLed. Started without WARREN_KILL9_DIR (e.g. when the test
  * runner executes every file under test/) it does nothing.
  */
+import { openSync, writeSync } from "node:fs";
 import { SegmentStore } from "../../../src/store/segment-store.js";
 import { patternBody } from "./helpers.js";
 
@@ -20,8 +23,10 @@ function run(dir: string): void {
   const store = SegmentStore.open({ dir, fsync: "always", segmentSize: 32 * 1024, log: () => {} });
   let recovered = 0;
   for (const list of store.recover().values()) recovered += list.length;
-  const out = (line: string) => process.stdout.write(line + "\n");
+  const logFd = openSync(process.env["WARREN_KILL9_LOG"]!, "a");
+  const out = (line: string) => writeSync(logFd, line + "\n");
   out(`READY ${recovered}`);
+  process.stdout.write("READY\n");
   const confirmed: [string, number][] = [];
   const rnd = (n: number) => Math.floor(Math.random() * n);
 

@@ -10,6 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SegmentStore } from "../../../src/store/segment-store.js";
 import { logSink, patternBody, tempDir } from "./helpers.js";
@@ -20,9 +21,18 @@ interface ChildRun {
   lines: string[];
 }
 
+/**
+ * Run the writer until READY, SIGKILL it after `killAfterMs`, and read its event log. The log is a
+ * file the writer appends to with synchronous write(2) calls, so every line it wrote before an
+ * action is in the page cache when the action happens and survives the kill. (A stdout pipe does
+ * not: once the pipe is full Node queues the writes in the process, and the kill drops them —
+ * which made this test report "missing" messages whose removal line had been lost.)
+ */
 function runAndKill(dir: string, killAfterMs: number): Promise<ChildRun> {
+  const logPath = `${dir}.events`;
+  rmSync(logPath, { force: true });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER], { env: { ...process.env, WARREN_KILL9_DIR: dir }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [WRITER], { env: { ...process.env, WARREN_KILL9_DIR: dir, WARREN_KILL9_LOG: logPath }, stdio: ["ignore", "pipe", "inherit"] });
     let buf = "";
     let timer: NodeJS.Timeout | null = null;
     child.stdout.setEncoding("utf8");
@@ -36,8 +46,9 @@ function runAndKill(dir: string, killAfterMs: number): Promise<ChildRun> {
       clearTimeout(guard);
       if (signal !== "SIGKILL") return reject(new Error(`writer exited by itself (${signal}); output: ${buf.slice(-500)}`));
       // a line cut by the kill is incomplete: only whole lines count
-      const lines = buf.split("\n");
+      const lines = readFileSync(logPath, "utf8").split("\n");
       lines.pop();
+      rmSync(logPath, { force: true });
       resolve({ lines });
     });
   });

@@ -39,7 +39,7 @@ function countsCell(counts) {
 async function hosts(main, ctx) {
   const t = dataTable({ caption: "Hosts", empty: "No hosts have reported yet. Start one with: warren agent --name NAME --groups GROUP", columns: [
     { title: "Host", value: (x) => x.name },
-    { title: "State", value: (x) => (x.online ? "online" : "offline"), cell: (x) => h("span", { class: x.online ? "ok" : "bad" }, x.online ? "online" : `offline (${x.state})`) },
+    { title: "State", value: (x) => x.presence ?? (x.online ? "online" : "offline"), cell: (x) => h("span", { class: x.online ? "ok" : "bad" }, x.online ? "online" : `${x.presence ?? "offline"}${x.since ? ` since ${new Date(x.since).toLocaleString()}` : ""}`) },
     { title: "Groups", value: (x) => x.groups.join(" "), cell: (x) => x.groups.map((g) => badge(g)) },
     { title: "OS", value: (x) => (x.facts ? `${x.facts.os} ${x.facts.release} ${x.facts.arch}` : "") },
     { title: "Addresses", value: (x) => (x.facts?.addresses || []).join(" ") },

@@ -1,0 +1,40 @@
+/**
+ * What the broker, the AMQP server and the management API know of the cluster a node is
+ * in (src/cluster implements it; a single node has none: `Broker.cluster` is null and
+ * nothing here is ever called). Types only, so the lower layers do not import etcd code.
+ */
+
+export type NodeType = "disc" | "ram";
+
+export interface ClusterMember {
+  name: string;
+  /** the random id kept in the node's data directory (node.id) */
+  id: string;
+  type: NodeType;
+  /** holds a live lease in etcd right now */
+  running: boolean;
+  /** the last facts the node published about itself (listeners, memory, pid, …) */
+  info: Record<string, unknown> | null;
+}
+
+export interface ClusterView {
+  readonly nodeName: string;
+  readonly clusterName: string;
+  /** every member, this node included, sorted by name */
+  members(): ClusterMember[];
+  /**
+   * Resolves once every definition change made on this node so far is committed to etcd
+   * and applied by every running node (rejects when etcd cannot be reached).
+   */
+  barrier(): Promise<void>;
+  /**
+   * Before declaring an exchange or queue this node does not have: make the declare the
+   * cluster's first for that name, or wait until the winner's declare is applied here, so
+   * the equivalence check (406) runs against the cluster-wide definition.
+   */
+  claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void>;
+  /** bumped by every definition change this node makes (not by those it applies from others) */
+  readonly changes: number;
+  /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */
+  appRunning: boolean;
+}

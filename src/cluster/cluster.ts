@@ -1,0 +1,449 @@
+/**
+ * A warren node's membership of a cluster whose coordination lives in etcd
+ * (docs/cluster.md). Owns, under the etcd prefix (default /warren/):
+ *
+ *   cluster            {name, createdAt}            written once, by the first node
+ *   members/<node>     {id, type, joinedAt}         membership (disk_nodes / ram_nodes)
+ *   live/<node>        {id, pid, listeners, stats}  bound to the node's lease: running_nodes
+ *   defs/<id>.<seq>    {origin, cmds: [...]}        the definitions log, in etcd revision order
+ *   applied/<node>     revision                     how far the node has applied that log
+ *   claims/<kind>/<vhost>/<name>                    first declare of a name, cluster-wide
+ *
+ * It is the broker's DefinitionsStore: every durable definition change the broker makes
+ * (whatever made it: AMQP, HTTP, definitions import, auto-delete) is appended here,
+ * batched per event-loop turn into one etcd transaction; every node watches the log and
+ * applies the other nodes' batches with Broker.apply, in revision order, so all nodes hold
+ * the same definitions. barrier() is what the AMQP and HTTP paths wait on before they
+ * answer: committed, and applied by every running node.
+ *
+ * Node identity: a random id in <data-dir>/node.id. A node name already registered with
+ * another id is refused at start, so a renamed or copied host cannot take over a member.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import os from "node:os";
+import type { Broker } from "../broker/broker.js";
+import type { ClusterMember, ClusterView, NodeType } from "../broker/cluster-view.js";
+import type { Logger } from "../lib/logger.js";
+import type { DefinitionsStore } from "../store/types.js";
+import { decodeCommand } from "../broker/commands.js";
+import { decodeCommands, encodeCommands } from "./codec.js";
+import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
+
+export interface ClusterOptions {
+  endpoints: string[];
+  /** key prefix in etcd (default "/warren/"); several clusters can share one etcd */
+  prefix?: string;
+  nodeName: string;
+  dataDir: string | null;
+  log: Logger;
+  /** lease TTL in seconds: a node that stops renewing is shown down after this long (default 5) */
+  ttl?: number;
+  /** how long barrier() waits for a slow running node before answering anyway (default 5000 ms) */
+  applyTimeoutMs?: number;
+}
+
+interface MemberRecord {
+  id: string;
+  type: NodeType;
+  joinedAt: number;
+}
+
+/** etcd's default --max-txn-ops is 128: larger batches are split */
+const MAX_TXN_OPS = 100;
+
+export const defaultNodeName = (): string => `warren@${os.hostname().split(".")[0]}`;
+
+/** The node id kept in the data directory (created on first start). */
+export function nodeIdentity(dataDir: string | null): string {
+  if (!dataDir) return randomBytes(8).toString("hex");
+  const f = join(dataDir, "node.id");
+  if (existsSync(f)) {
+    const id = readFileSync(f, "utf8").trim();
+    if (/^[0-9a-f]{16}$/.test(id)) return id;
+    throw new Error(`${f} is damaged (expected 16 hex digits); restore it or remove it to make this a new node`);
+  }
+  const id = randomBytes(8).toString("hex");
+  writeFileSync(f, id + "\n", { mode: 0o600 });
+  return id;
+}
+
+const enc = encodeURIComponent;
+
+export class Cluster implements DefinitionsStore, ClusterView {
+  readonly nodeName: string;
+  readonly nodeId: string;
+  clusterName = "";
+  appRunning = true;
+  changes = 0;
+  private readonly p: string;
+  private readonly log: Logger;
+  private readonly ttl: number;
+  private readonly applyTimeoutMs: number;
+  private etcd!: EtcdClient;
+  private lease: { id: string; revoke(): Promise<void> } | null = null;
+  private watcher: { close(): Promise<void> } | null = null;
+  private broker: Broker | null = null;
+  private bootCommands: Record<string, unknown>[] = [];
+  /** the etcd revision the initial read was at; the watch starts after it */
+  private readRevision = 0;
+  private readonly memberRecords = new Map<string, MemberRecord>();
+  private readonly liveRecords = new Map<string, Record<string, unknown>>();
+  private readonly appliedBy = new Map<string, number>();
+  /** the definitions log is applied here up to this revision */
+  private appliedRevision = 0;
+  /** applying another node's batch: the broker's appends are echoes, not new changes */
+  private applying = false;
+  private pending: Record<string, unknown>[] = [];
+  private flushing: Promise<number> | null = null;
+  private flushScheduled = false;
+  private seq = 0;
+  /** the revision of this node's last committed batch */
+  private committedRevision = 0;
+  private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private reportTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly startedAt = Date.now();
+  private lastError: Error | null = null;
+  infoSource: () => Record<string, unknown> = () => ({});
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.nodeName = opts.nodeName;
+    this.nodeId = nodeIdentity(opts.dataDir);
+    const prefix = opts.prefix ?? "/warren/";
+    this.p = prefix.endsWith("/") ? prefix : prefix + "/";
+    this.log = opts.log;
+    this.ttl = opts.ttl ?? 5;
+    this.applyTimeoutMs = opts.applyTimeoutMs ?? 5000;
+  }
+
+  /**
+   * Connect, register (or recognise) this node, take its lease and read the definitions
+   * log. Then the broker boots from load() and start() follows the log from there.
+   */
+  async join(type: NodeType = "disc"): Promise<void> {
+    this.etcd = await EtcdClient.connect(this.opts.endpoints);
+    const now = Date.now();
+    const c = await this.etcd.txn([{ key: this.p + "cluster", target: "create", op: "==", value: 0 }], [{ put: this.p + "cluster", value: JSON.stringify({ name: this.nodeName, createdAt: now }) }], [{ get: this.p + "cluster" }]);
+    const created = c.succeeded;
+    this.clusterName = created ? this.nodeName : (JSON.parse(c.got[0]!.value) as { name: string }).name;
+    const mkey = this.p + "members/" + enc(this.nodeName);
+    const m = await this.etcd.txn([{ key: mkey, target: "create", op: "==", value: 0 }], [{ put: mkey, value: JSON.stringify({ id: this.nodeId, type, joinedAt: now } satisfies MemberRecord) }], [{ get: mkey }]);
+    if (!m.succeeded) {
+      const rec = JSON.parse(m.got[0]!.value) as MemberRecord;
+      if (rec.id !== this.nodeId) {
+        this.etcd.close();
+        throw new Error(`node name ${this.nodeName} belongs to another member of cluster ${this.clusterName} (node id ${rec.id}, this data directory has ${this.nodeId}); choose another --node-name, or run 'warren ctl forget_cluster_node ${this.nodeName}' on a running member if that node is gone for good`);
+      }
+    }
+    this.lease = await this.etcd.lease(this.ttl, (err) => this.leaseLost(err));
+    await this.publishLive();
+    // the first node writes the default user and vhost through the broker's boot; the
+    // others wait for them, so that no two nodes create different first users
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const all = await this.etcd.range(this.p, true);
+      this.readRevision = all.revision;
+      this.bootCommands = [];
+      for (const kv of all.kvs) this.absorb(kv, true);
+      if (created || this.bootCommands.length > 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.appliedRevision = this.readRevision;
+    this.log.info(`cluster ${this.clusterName}: node ${this.nodeName} (id ${this.nodeId}) ${created ? "created the cluster" : "joined"}; ${this.memberRecords.size} member(s), definitions at revision ${this.readRevision}`);
+  }
+
+  /** After Broker.boot: follow the log and report how far this node has applied it. */
+  async start(broker: Broker): Promise<void> {
+    this.broker = broker;
+    this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
+    this.reportApplied();
+    this.refreshTimer = setInterval(() => void this.publishLive().catch(() => {}), 5000);
+    this.refreshTimer.unref();
+  }
+
+  // ---- DefinitionsStore -------------------------------------------------------
+
+  load(): Record<string, unknown>[] {
+    return this.bootCommands;
+  }
+
+  append(cmd: Record<string, unknown>): void {
+    if (this.applying) return;
+    this.changes++;
+    this.pending.push(cmd);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush().catch(() => {}));
+    }
+  }
+
+  /** 0: the broker never compacts this log (it lives in etcd; compaction there is future work) */
+  get count(): number {
+    return 0;
+  }
+
+  compact(): void {
+    /* the log lives in etcd; compaction there is future work (docs/cluster.md) */
+  }
+
+  sync(cb: (err?: Error) => void): void {
+    this.barrier().then(() => cb(), cb);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    try {
+      await this.flush();
+    } catch {
+      /* etcd gone: nothing more to do */
+    }
+    await this.watcher?.close().catch(() => {});
+    await this.lease?.revoke();
+    this.etcd?.close();
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** Commit what is pending as one log entry per batch; resolves to the revision committed. */
+  private flush(): Promise<number> {
+    this.flushScheduled = false;
+    if (this.flushing) return this.flushing.then(() => (this.pending.length > 0 ? this.flush() : this.committedRevision));
+    if (this.pending.length === 0) return Promise.resolve(this.committedRevision);
+    const cmds = this.pending.splice(0, this.pending.length);
+    this.flushing = this.commit(cmds).finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async commit(cmds: Record<string, unknown>[]): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const ops: Op[] = [];
+      for (let i = 0; i < cmds.length; i += MAX_TXN_OPS / 2) {
+        const slice = cmds.slice(i, i + MAX_TXN_OPS / 2);
+        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: encodeCommands({ origin: this.nodeId, cmds: slice }) });
+        for (const c of slice) ops.push(...this.claimReleases(c));
+      }
+      try {
+        const r = await this.etcd.txn([], ops);
+        this.committedRevision = r.revision;
+        this.lastError = null;
+        this.wake();
+        return r.revision;
+      } catch (e) {
+        this.lastError = e as Error;
+        if (this.closed || attempt >= 3) {
+          this.log.error(`cluster: cannot commit ${cmds.length} definition change(s) to etcd: ${(e as Error).message}`);
+          this.wake();
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** deleting an object frees its name for a new first declare */
+  private claimReleases(c: Record<string, unknown>): Op[] {
+    const vh = enc(String(c["vhost"] ?? ""));
+    const name = enc(String(c["name"] ?? ""));
+    switch (c["op"]) {
+      case "queue.delete":
+        return [{ del: `${this.p}claims/queue/${vh}/${name}` }];
+      case "exchange.delete":
+        return [{ del: `${this.p}claims/exchange/${vh}/${name}` }];
+      case "vhost.delete":
+        return [{ delPrefix: `${this.p}claims/queue/${name}/` }, { delPrefix: `${this.p}claims/exchange/${name}/` }];
+      default:
+        return [];
+    }
+  }
+
+  // ---- ClusterView ---------------------------------------------------------------
+
+  members(): ClusterMember[] {
+    const out: ClusterMember[] = [];
+    for (const [name, m] of this.memberRecords) {
+      const live = this.liveRecords.get(name);
+      const running = live !== undefined && live["id"] === m.id;
+      out.push({ name, id: m.id, type: m.type, running, info: running ? live : null });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async barrier(): Promise<void> {
+    const rev = await this.flush();
+    if (this.lastError && rev === 0) throw this.lastError;
+    if (rev === 0) return;
+    await this.until(() => this.appliedEverywhere(rev), this.applyTimeoutMs, `definitions at revision ${rev} not yet applied by every running node`);
+  }
+
+  async claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void> {
+    const key = `${this.p}claims/${kind}/${enc(vhost)}/${enc(name)}`;
+    const r = await this.etcd.txn([{ key, target: "create", op: "==", value: 0 }], [{ put: key, value: this.nodeName }], [{ get: key }]);
+    if (r.succeeded) return;
+    // declared first elsewhere: wait until that declare reached this node
+    const has = (): boolean => {
+      const v = this.broker?.vhosts.get(vhost);
+      return v !== undefined && (kind === "queue" ? v.queues.has(name) : v.exchanges.has(name));
+    };
+    await this.until(has, this.applyTimeoutMs, `the first declare of ${kind} '${name}' (by ${r.got[0]?.value ?? "?"}) has not reached this node`);
+  }
+
+  private appliedEverywhere(rev: number): boolean {
+    for (const m of this.members()) {
+      if (!m.running || m.name === this.nodeName) continue;
+      if ((this.appliedBy.get(m.name) ?? 0) < rev) return false;
+    }
+    return true;
+  }
+
+  /** Resolve when check() holds (re-checked after every etcd event), or after timeoutMs with a warning. */
+  private until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (check() || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = {
+        check,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        this.log.warn(`cluster: ${what} after ${timeoutMs} ms; answering anyway`);
+        resolve();
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.check()) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  // ---- following etcd -------------------------------------------------------------
+
+  private onEvents(evs: WatchEvent[], revision: number): void {
+    let applied = false;
+    for (const e of evs) {
+      if (e.type === "delete") this.forget(e.kv.key);
+      else applied = this.absorb(e.kv, false) || applied;
+    }
+    if (revision > this.appliedRevision) this.appliedRevision = revision;
+    if (applied) this.reportApplied();
+    this.wake();
+  }
+
+  /** One key read at boot or seen by the watch. Returns whether it was a definitions batch. */
+  private absorb(kv: Kv, atBoot: boolean): boolean {
+    const sub = kv.key.slice(this.p.length);
+    const slash = sub.indexOf("/");
+    const kind = slash < 0 ? sub : sub.slice(0, slash);
+    const name = slash < 0 ? "" : decodeURIComponent(sub.slice(slash + 1));
+    try {
+      switch (kind) {
+        case "members":
+          this.memberRecords.set(name, JSON.parse(kv.value) as MemberRecord);
+          return false;
+        case "live":
+          this.liveRecords.set(name, JSON.parse(kv.value) as Record<string, unknown>);
+          return false;
+        case "applied":
+          this.appliedBy.set(name, Number(kv.value));
+          return false;
+        case "defs": {
+          const batch = decodeCommands<{ origin: string; cmds: Record<string, unknown>[] }>(kv.value);
+          if (atBoot) {
+            this.bootCommands.push(...batch.cmds);
+          } else if (batch.origin !== this.nodeId) {
+            this.applyBatch(batch.cmds);
+          }
+          return true;
+        }
+        default:
+          return false;
+      }
+    } catch (e) {
+      this.log.warn(`cluster: skipped unreadable etcd key ${kv.key}: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  private applyBatch(cmds: Record<string, unknown>[]): void {
+    const b = this.broker;
+    if (!b) return;
+    this.applying = true;
+    try {
+      for (const c of cmds) {
+        try {
+          b.apply(decodeCommand(c), { origin: "peer" });
+        } catch (e) {
+          // the same command failed on its origin's state too, or the two diverged: say so
+          this.log.warn(`cluster: definition ${String(c["op"])} from another node not applied here: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private forget(key: string): void {
+    const sub = key.slice(this.p.length);
+    const slash = sub.indexOf("/");
+    if (slash < 0) return;
+    const kind = sub.slice(0, slash);
+    const name = decodeURIComponent(sub.slice(slash + 1));
+    if (kind === "members") this.memberRecords.delete(name);
+    else if (kind === "live") this.liveRecords.delete(name);
+    else if (kind === "applied") this.appliedBy.delete(name);
+  }
+
+  /** Tell the others how far this node has applied the log (one put in flight at a time). */
+  private reportApplied(): void {
+    if (this.reportTimer || this.closed) return;
+    this.reportTimer = setTimeout(() => {
+      const rev = this.appliedRevision;
+      this.etcd
+        .txn([], [{ put: this.p + "applied/" + enc(this.nodeName), value: String(rev) }])
+        .catch(() => {})
+        .finally(() => {
+          this.reportTimer = null;
+          if (this.appliedRevision > rev) this.reportApplied();
+        });
+    }, 0);
+  }
+
+  private async publishLive(): Promise<void> {
+    if (!this.lease || this.closed) return;
+    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...this.infoSource() });
+    await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: this.lease.id }]);
+  }
+
+  private leaseLost(err: Error): void {
+    if (this.closed) return;
+    this.log.error(`cluster: lost the etcd lease (${err.message}); other nodes now see ${this.nodeName} as down. Taking a new one.`);
+    void (async () => {
+      for (let i = 0; !this.closed; i++) {
+        try {
+          this.lease = await this.etcd.lease(this.ttl, (e) => this.leaseLost(e));
+          await this.publishLive();
+          this.log.info(`cluster: ${this.nodeName} is running again in etcd`);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * (i + 1))));
+        }
+      }
+    })();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The one file that knows the etcd client library (npm `etcd3`, gRPC). Everything else in
+ * src/cluster talks to this small surface: ranges read at one revision, multi-op
+ * transactions, a lease kept alive, prefix watches from a revision. `etcd3` is an optional
+ * peer dependency, loaded only when a node is started with etcd endpoints, so a single
+ * node never loads gRPC (docs/cluster.md says why this client).
+ */
+import type { Etcd3, IKeyValue, IRequestOp, Lease, Watcher } from "etcd3";
+
+export interface Kv {
+  key: string;
+  value: string;
+  createRevision: number;
+  modRevision: number;
+}
+
+export interface WatchEvent {
+  type: "put" | "delete";
+  kv: Kv;
+}
+
+/** A put, a delete or a delete of everything under a prefix, in one transaction. */
+export type Op = { put: string; value: string; lease?: string } | { del: string } | { delPrefix: string };
+
+/** "Create" = the key does not exist yet when value is 0 */
+export interface Compare {
+  key: string;
+  target: "create" | "mod" | "value";
+  op: "==" | "!=" | "<" | ">";
+  value: number | string;
+}
+
+const enc = (s: string): Buffer => Buffer.from(s, "utf8");
+
+function kvOf(k: IKeyValue): Kv {
+  return { key: k.key.toString("utf8"), value: k.value.toString("utf8"), createRevision: Number(k.create_revision), modRevision: Number(k.mod_revision) };
+}
+
+/** etcd's range_end for "every key starting with prefix" */
+function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix, "utf8");
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      const end = Buffer.from(b.subarray(0, i + 1));
+      end[i]!++;
+      return end;
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function opOf(o: Op): IRequestOp {
+  if ("put" in o) return { request_put: { key: enc(o.put), value: enc(o.value), ...(o.lease ? { lease: o.lease } : {}) } };
+  if ("del" in o) return { request_delete_range: { key: enc(o.del) } };
+  return { request_delete_range: { key: enc(o.delPrefix), range_end: prefixEnd(o.delPrefix) } };
+}
+
+const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
+const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
+
+export class EtcdClient {
+  private constructor(private readonly c: Etcd3, readonly endpoints: string[]) {}
+
+  /** Connect and check that etcd answers (a clear error at start rather than hanging later). */
+  static async connect(endpoints: string[], timeoutMs = 5000): Promise<EtcdClient> {
+    let mod: typeof import("etcd3");
+    try {
+      mod = await import("etcd3");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new Error("clustering needs the etcd3 package (npm install etcd3)");
+      throw e;
+    }
+    const hosts = endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
+    const c = new mod.Etcd3({
+      hosts,
+      dialTimeout: timeoutMs,
+      // unary calls fail after a bound instead of waiting forever on a lost majority
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    });
+    const client = new EtcdClient(c, endpoints);
+    try {
+      await client.range("\u0000probe");
+    } catch (e) {
+      c.close();
+      throw new Error(`cannot reach etcd at ${endpoints.join(",")}: ${(e as Error).message}`);
+    }
+    return client;
+  }
+
+  /** One key (or every key under a prefix), and the store revision they were read at. */
+  async range(key: string, prefix = false): Promise<{ kvs: Kv[]; revision: number }> {
+    const r = await this.c.kv.range({ key: enc(key), ...(prefix ? { range_end: prefixEnd(key), sort_target: "Create", sort_order: "Ascend" } : {}) });
+    return { kvs: r.kvs.map(kvOf), revision: Number(r.header.revision) };
+  }
+
+  async get(key: string): Promise<Kv | null> {
+    return (await this.range(key)).kvs[0] ?? null;
+  }
+
+  /** A transaction: if every compare holds, `then` runs, else `otherwise`; both may read keys back. */
+  async txn(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<{ succeeded: boolean; revision: number; got: (Kv | null)[] }> {
+    const r = await this.c.kv.txn({
+      compare: compare.map((c) => ({
+        key: enc(c.key),
+        target: TARGET[c.target],
+        result: RESULT[c.op],
+        ...(c.target === "create" ? { create_revision: c.value } : c.target === "mod" ? { mod_revision: c.value } : { value: enc(String(c.value)) }),
+      })),
+      success: then.map(opOf),
+      failure: otherwise.map((o) => ("get" in o ? { request_range: { key: enc(o.get) } } : opOf(o))),
+    });
+    const got = (r.responses ?? []).filter((x) => x.response_range).map((x) => (x.response_range.kvs[0] ? kvOf(x.response_range.kvs[0]) : null));
+    return { succeeded: r.succeeded, revision: Number(r.header.revision), got };
+  }
+
+  /** A lease of `ttl` seconds, kept alive by the client; `onLost` once it cannot be renewed. */
+  async lease(ttl: number, onLost: (err: Error) => void): Promise<{ id: string; revoke(): Promise<void> }> {
+    const l: Lease = this.c.lease(ttl, { autoKeepAlive: true });
+    const id = await l.grant();
+    l.on("lost", onLost);
+    return { id, revoke: () => l.revoke().catch(() => {}) };
+  }
+
+  /** Every put/delete under prefix from `fromRevision` on, in revision order, batch by batch. */
+  async watch(prefix: string, fromRevision: number, onEvents: (evs: WatchEvent[], revision: number) => void): Promise<{ close(): Promise<void> }> {
+    const w: Watcher = await this.c.watch().prefix(prefix).startRevision(String(fromRevision)).create();
+    w.on("data", (res) => {
+      const evs: WatchEvent[] = [];
+      for (const e of res.events) evs.push({ type: e.type === "Delete" ? "delete" : "put", kv: kvOf(e.kv) });
+      if (evs.length > 0) onEvents(evs, Number(res.header.revision));
+    });
+    w.on("error", () => {}); // the client reconnects the stream from the last revision it saw
+    return { close: () => w.cancel() };
+  }
+
+  close(): void {
+    this.c.close();
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Fleet as an operator uses it day to day (issue 18), every actor a separate
+ * process against the test broker (a real RabbitMQ when WARREN_TEST_URL /
+ * WARREN_TEST_MGMT_URL are set; nothing here depends on which broker it is):
+ * presence that tells the truth (offline on a clean stop, lost after missed
+ * heartbeats, "queued — host offline since …").
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, rmSync } from "node:fs";
+import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
+import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
+
+let broker: TestBroker;
+let vh: Vhost;
+let dir: string;
+let collector: FleetProc;
+const agents = new Map<string, FleetProc>();
+
+const common = (): string[] => ["--url", vh.url, "--data-dir", dir];
+
+async function startAgent(name: string, groups: string, extra: string[] = []): Promise<FleetProc> {
+  const a = startFleet("agent", ["--name", name, "--groups", groups, "--heartbeat", "1s", "--grace", "1s", ...common(), ...extra]);
+  agents.set(name, a);
+  await a.waitLog(/ready on/);
+  return a;
+}
+
+interface HostJson { name: string; presence: string; since: number | null; online: boolean; groups: string[] }
+
+async function hosts(): Promise<HostJson[]> {
+  const r = await cli(["hosts", "--json", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as HostJson[];
+}
+
+const presence = async (name: string): Promise<string | undefined> => (await hosts()).find((h) => h.name === name)?.presence;
+
+before(async () => {
+  broker = await startBroker({ mgmt: true });
+  vh = await privateVhost(broker.url, broker.mgmtUrl);
+  dir = tempDir("warren-fleet-op-");
+  collector = startFleet("collector", common());
+  await collector.waitLog(/collector consuming/);
+  await Promise.all([startAgent("op1", "web"), startAgent("op2", "web"), startAgent("op3", "db")]);
+  await until("agents online", async () => (await hosts()).filter((h) => h.presence === "online").length === 3);
+});
+
+after(async () => {
+  await Promise.all([...agents.values()].map((a) => a.stop()));
+  await collector?.stop();
+  await vh?.drop();
+  await broker?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("a clean stop announces offline before the connection closes; a queued task says the host is offline", async () => {
+  // A stopped agent must read `offline` (its own word), never `lost` (which is what three
+  // missed heartbeats would give without the announcement).
+  const a = agents.get("op3")!;
+  await a.stop();
+  await until("op3 offline", async () => (await presence("op3")) === "offline", 2500);
+  const h = (await hosts()).find((x) => x.name === "op3")!;
+  assert.equal(h.online, false);
+  assert.ok(h.since && h.since <= Date.now());
+  const run = await cli(["run", "echo later", "--hosts", "op3", ...common()]);
+  assert.equal(run.code, 0, run.stderr);
+  const id = /task id: (\d+)/.exec(run.stdout)![1]!;
+  const human = await until("queued shown", async () => {
+    const r = await cli(["check_task", id, ...common()]);
+    return /queued/.test(r.stdout) ? r.stdout : undefined;
+  });
+  assert.match(human, /== op3 \(queued — host offline since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)/);
+  const j = await cli(["check_task", id, "--json", ...common()]);
+  assert.equal((JSON.parse(j.stdout) as { hosts: Record<string, { presence: string }> }).hosts.op3?.presence, "offline");
+  const table = await cli(["hosts", ...common()]);
+  assert.match(table.stdout, /^op3\s+offline\s+\d{4}-/m);
+  // The host returns: online again, and the queued task runs.
+  await startAgent("op3", "db");
+  await until("op3 online", async () => (await presence("op3")) === "online");
+  await until("queued task ran", async () => /ok, exit 0/.test((await cli(["check_task", id, ...common()])).stdout));
+});
+
+test("an agent that dies without a word is lost after three missed heartbeats", async () => {
+  const a = agents.get("op2")!;
+  await a.kill(); // SIGKILL: no offline announcement
+  await until("op2 lost", async () => (await presence("op2")) === "lost", 15_000);
+  // The sweeper stored it (what other readers of the store and the web UI see), with when it was last heard.
+  const h = await until("op2 stored lost", async () => {
+    const x = (await hosts()).find((y) => y.name === "op2") as HostJson & { state: string; lastSeen: number };
+    return x.state === "lost" ? x : undefined;
+  }, 5000);
+  assert.equal(h.since, h.lastSeen);
+  await startAgent("op2", "web");
+  await until("op2 back", async () => (await presence("op2")) === "online");
+});
+
+async function runJson(args: string[]): Promise<{ id: number; hosts: string[] }> {
+  const r = await cli(["run", ...args, "--json", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { id: number; hosts: string[] };
+}
+
+async function outputs(id: number): Promise<Record<string, string>> {
+  return until(`task ${id} done`, async () => {
+    const r = await cli(["check_task", String(id), "--json", ...common()]);
+    const v = JSON.parse(r.stdout) as { state: string; results: Array<{ host: string; status: string; stdout: string }> };
+    return v.state === "done" ? Object.fromEntries(v.results.map((x) => [x.host, `${x.status}:${x.stdout.trim()}`])) : undefined;
+  });
+}
+
+test("central groups: run --group reaches announced and assigned members; unassign and rm take effect", async () => {
+  // web is announced by op1/op2's agents; it is not central until someone adds it.
+  const notCentral = await cli(["groups", "assign", "web", "op3", ...common()]);
+  assert.notEqual(notCentral.code, 0);
+  assert.match(notCentral.stderr, /no central group web: create it with `warren groups add web`/);
+  const add = await cli(["groups", "add", "web", "--description", "front ends", "--hosts", "op3", ...common()]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /group web created; assigned op3/);
+  const list = JSON.parse((await cli(["groups", "--json", ...common()])).stdout) as Array<{ name: string; central: boolean; assigned: string[]; announced: string[]; description: string }>;
+  assert.deepEqual(list.find((g) => g.name === "web"), { ...list.find((g) => g.name === "web")!, central: true, assigned: ["op3"], announced: ["op1", "op2"], description: "front ends" });
+  assert.equal(list.find((g) => g.name === "db")?.central, false);
+  // op1, op2 by the one group.web message, op3 by its own host.op3 message: all three run it.
+  const t = await runJson(['echo "$FLEET_HOST"', "--group", "web"]);
+  assert.deepEqual(t.hosts, ["op1", "op2", "op3"]);
+  assert.deepEqual(await outputs(t.id), { op1: "ok:op1", op2: "ok:op2", op3: "ok:op3" });
+  const human = await cli(["hosts", ...common()]);
+  assert.match(human.stdout, /^op3 .* db,web /m);
+  const un = await cli(["groups", "unassign", "web", "op3", ...common()]);
+  assert.match(un.stdout, /op3 unassigned from web/);
+  assert.deepEqual((await runJson(['echo "$FLEET_HOST"', "--group", "web"])).hosts, ["op1", "op2"]);
+  // rm deletes the central definition; what agents announce is theirs, and says so.
+  const rm = await cli(["groups", "rm", "web", "--json", ...common()]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual((JSON.parse(rm.stdout) as { stillAnnounced: string[] }).stillAnnounced, ["op1", "op2"]);
+  const again = await cli(["groups", "rm", "web", ...common()]);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /no central group web \(its members announce it themselves/);
+  const bad = await cli(["groups", "add", "no spaces", ...common()]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid group name/);
+});
+
+test("inventory and --where: targeting by facts, compound with groups", async () => {
+  const set = await cli(["hosts", "set", "op1", "--address", "192.168.3.55", "--port", "2222", ...common()]);
+  assert.equal(set.code, 0, set.stderr);
+  const h = (await hosts()).find((x) => x.name === "op1") as HostJson & { address: string; port: number };
+  assert.equal(h.address, "192.168.3.55");
+  assert.equal(h.port, 2222);
+  assert.deepEqual((await runJson(["true", "--where", "address=192.168.3.*"])).hosts, ["op1"]);
+  assert.deepEqual((await runJson(["true", "--group", "web", "--where", "os=linux", "--where", "name!=op1"])).hosts, ["op2"]);
+  const distro = /^ID=("?)([^"\n]+)\1$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[2];
+  if (distro) assert.deepEqual((await runJson(["true", "--where", `os=${distro}`])).hosts, ["op1", "op2", "op3"]);
+  const none = await cli(["run", "true", "--group", "web", "--where", "os=plan9", ...common()]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /no known host is in group web where os=plan9/);
+  const unknown = await cli(["run", "true", "--where", "colour=blue", ...common()]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /unknown fact "colour" \(known: name, hostname, os/);
+  const badPort = await cli(["hosts", "set", "op1", "--port", "70000", ...common()]);
+  assert.notEqual(badPort.code, 0);
+  assert.match(badPort.stderr, /bad --port 70000/);
+});
