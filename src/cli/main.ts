@@ -4,7 +4,7 @@
  */
 import { serverMain } from "./server.js";
 
-const FLEET_VERBS = new Set(["agent", "run", "check_task", "tasks", "hosts", "groups", "cancel", "shell", "collector"]);
+const FLEET_VERBS = new Set(["agent", "run", "check_task", "tasks", "hosts", "groups", "cancel", "shell", "collector", "template", "metrics", "alerts", "silence"]);
 
 const USAGE = `usage: warren <command> [options]
 
@@ -15,6 +15,7 @@ commands:
   run CMD       dispatch a shell command to hosts (Fleet); prints a task id
   check_task ID show each host's result of a task
   tasks, hosts, groups, cancel, shell, collector   (Fleet; see docs/fleet.md)
+  template, metrics, alerts, silence       (Fleet monitoring; see docs/monitoring.md)
 
 Run 'warren <command> --help' for the options of a command.`;
 

@@ -22,6 +22,8 @@ import { gatherFacts } from "./facts.js";
 import { Journal } from "./journal.js";
 import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, SignedPayload, AgentEvent } from "./protocol.js";
 import { verifyEnvelope } from "./sign.js";
+import { Monitor } from "./monitor/runner.js";
+import type { ConfigPayload } from "./monitor/protocol.js";
 import {
   COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT,
   assertSharedTopology, bindHostQueue, hostQueue, hostQueueArgs,
@@ -50,6 +52,7 @@ interface Job {
 }
 
 const OUTPUT_FLUSH_MS = 200;
+const OUTPUT_CHUNK = 64 * 1024;
 
 export class Agent {
   private journal: Journal;
@@ -65,9 +68,12 @@ export class Agent {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private facts;
+  /** monitoring: the signed template this host runs and its metric batches (monitor/runner.ts) */
+  readonly monitor: Monitor;
 
   constructor(private readonly o: AgentOptions) {
     this.journal = new Journal(join(o.stateDir, "journal.log"));
+    this.monitor = new Monitor({ host: o.name, stateDir: o.stateDir, log: o.log, userId: brokerUser(o.url) });
     this.facts = gatherFacts(o.concurrency);
     // Anything started by a previous process and never finished was interrupted: say so, never re-run.
     for (const s of this.journal.nonces.values()) {
@@ -80,6 +86,7 @@ export class Agent {
 
   start(): void {
     this.loop = this.connectLoop();
+    this.monitor.start();
   }
 
   private async connectLoop(): Promise<void> {
@@ -106,6 +113,7 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.ch = undefined;
+    this.monitor.connected(undefined);
     this.consumerTag = undefined;
     // Not-yet-started commands were unacked on the dead channel: the broker redelivers them.
     this.pending = [];
@@ -134,6 +142,7 @@ export class Agent {
     this.ch = ch;
     this.gen++;
     await this.flushJournal(ch);
+    await this.openMetricsChannel(conn);
     await this.presence("online");
     this.heartbeat = setInterval(() => void this.presence("heartbeat"), this.o.heartbeatMs);
     this.heartbeat.unref();
@@ -205,6 +214,14 @@ export class Agent {
 
   private bindRefusedLogged = false;
 
+  /** Metrics go on a channel of their own: a failed publish there (exchange missing) cannot close the command channel. */
+  private async openMetricsChannel(conn: ChannelModel): Promise<void> {
+    const mch = await conn.createConfirmChannel();
+    mch.on("error", (e: Error) => this.o.log(`metrics channel error: ${e.message}`));
+    mch.on("close", () => this.monitor.connected(undefined));
+    this.monitor.connected(mch);
+  }
+
   /** Publish results the journal holds but the broker never confirmed (earlier crash or outage). */
   private async flushJournal(ch: ConfirmChannel): Promise<void> {
     for (const s of this.journal.nonces.values()) {
@@ -244,7 +261,7 @@ export class Agent {
   private async presence(state: PresenceMessage["state"]): Promise<void> {
     const ch = this.ch;
     if (!ch) return;
-    const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now() };
+    const m: PresenceMessage = { kind: "presence", host: this.o.name, groups: this.o.groups, state, heartbeatMs: this.o.heartbeatMs, facts: this.facts, at: Date.now(), rev: this.monitor.rev };
     const body = Buffer.from(JSON.stringify(m));
     const props = { contentType: "application/json", type: "presence", ...this.userId() };
     try {
@@ -294,8 +311,9 @@ export class Agent {
   private onDelivery(m: ConsumeMessage): void {
     const gen = this.gen;
     const v = verifyEnvelope<SignedPayload>(m.content, this.o.trusted);
-    if (!v.ok) return void this.refuse(m, gen, v.reason, v.payload);
+    if (!v.ok) return void this.refuse(m, gen, (v.payload as { kind?: unknown } | undefined)?.kind === "config" ? `template refused: ${v.reason}` : v.reason, v.payload);
     const p = v.payload;
+    if (p.kind === "config") return void this.onConfig(m, gen, p);
     if (p.kind !== "command" && p.kind !== "cancel") return void this.refuse(m, gen, `not a command (kind ${String((p as { kind?: unknown }).kind)})`, p);
     const t = p.target as Partial<{ host: string; group: string; hosts: string[] }>;
     // A group command names the members it was signed for: a host that joined later (or a
@@ -305,6 +323,15 @@ export class Agent {
     if (typeof p.exp !== "number" || p.exp < Date.now()) return void this.refuse(m, gen, `expired at ${new Date(p.exp).toISOString()}`, p);
     if (p.kind === "cancel") return void this.onCancel(m, gen, p);
     this.onCommand(m, gen, p);
+  }
+
+  /** A signed template push (already verified): apply it, or report why not. Applying is idempotent, so no journal. */
+  private onConfig(m: ConsumeMessage, gen: number, p: ConfigPayload): void {
+    if (p.target?.host !== this.o.name) return void this.refuse(m, gen, `template refused: not addressed to this host (target ${JSON.stringify(p.target)})`);
+    if (typeof p.exp !== "number" || p.exp < Date.now()) return void this.refuse(m, gen, `template refused: expired at ${new Date(p.exp).toISOString()}`);
+    const why = this.monitor.apply(p);
+    if (why) return void this.refuse(m, gen, why);
+    this.ack(m, gen);
   }
 
   private onCommand(m: ConsumeMessage, gen: number, p: CommandPayload): void {
@@ -367,21 +394,32 @@ export class Agent {
     }
     const startedAt = Date.now();
     this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
+    // Output events: the first chunk after a quiet spell leaves at once (a live --follow sees
+    // it within milliseconds), later ones at most every OUTPUT_FLUSH_MS, and never more than
+    // OUTPUT_CHUNK buffered (a command printing 16 MB streams in bounded pieces).
     const buf = { stdout: "", stderr: "" };
+    let lastFlush = 0;
+    let flusher: NodeJS.Timeout | undefined;
     const flush = (): void => {
+      if (flusher) clearTimeout(flusher);
+      flusher = undefined;
+      lastFlush = Date.now();
       for (const stream of ["stdout", "stderr"] as const) {
         if (!buf[stream]) continue;
         this.publishEvent({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data: buf[stream] });
         buf[stream] = "";
       }
     };
-    const flusher = setInterval(flush, OUTPUT_FLUSH_MS);
+    const onOutput = (s: "stdout" | "stderr", d: string): void => {
+      buf[s] += d;
+      if (buf[s].length >= OUTPUT_CHUNK) return flush();
+      flusher ??= setTimeout(flush, Math.max(0, lastFlush + OUTPUT_FLUSH_MS - Date.now()));
+    };
     const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
     const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };
-    const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput: (s: "stdout" | "stderr", d: string) => void (buf[s] += d) };
+    const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput };
     job.run = execute(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
-    clearInterval(flusher);
     flush();
     const r = this.resultFor(p.task, p.nonce, out.status, {
       exitCode: out.exitCode, signal: out.signal, stdout: out.stdout, stderr: out.stderr, truncated: out.truncated, startedAt,
@@ -404,6 +442,7 @@ export class Agent {
     this.stopping = true;
     const ch = this.ch;
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    this.monitor.stop();
     const deadline = Date.now() + this.o.graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await sleep(50);
     for (const job of this.running.values()) job.run?.cancel();

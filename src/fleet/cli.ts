@@ -5,8 +5,8 @@
  * RPC (rpc.ts), enrolment to the broker's management API (mgmt.ts); nothing
  * here imports the broker.
  *
- * Exit codes: 0 success; 1 a host did not end ok (with --wait); 2 bad usage;
- * 3 broker/collector unreachable or request refused.
+ * Exit codes: exitcodes.ts (0 all ok, 1 some failed, 2 usage, 3 unreachable,
+ * 4 not found, 5 refused, 6 not done yet, 130 detached with Ctrl-C).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -14,28 +14,42 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
-import { resolveMgmtUrl, resolveUrl, redact, sleep } from "./conn.js";
-import { formatGroups, formatHosts, formatTask, formatTasks, progressLine } from "./format.js";
+import { resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
+import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
+import type { WatchMessage } from "./watch.js";
+import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
 import { MgmtClient, vhostOf } from "./mgmt.js";
 import { FleetClient, RpcError } from "./rpc.js";
 import type { HostView, TaskView } from "./service.js";
 import type { GroupRow } from "./store.js";
 import { fleetDir, loadPrivateKey, loadTrustedKeys, type OperatorKey } from "./sign.js";
-import { assertName, agentUser } from "./topology.js";
+import { assertName, agentUser, hostQueue } from "./topology.js";
 import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
 import { startStandaloneHttp } from "./http.js";
 import { runShell } from "./shell.js";
+import { MONITOR_FLAGS, MONITOR_HELP, monitorVerb } from "./monitor/cli.js";
 
 export interface Io {
   out(s: string): void;
   err(s: string): void;
   /** true when stderr is a terminal (live progress line with \r) */
   tty: boolean;
+  /** true when stdout is a terminal (colours by default) */
+  outTty?: boolean;
 }
 
-const stdio: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n"), tty: !!process.stderr.isTTY };
+const stdio: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n"), tty: !!process.stderr.isTTY, outTty: !!process.stdout.isTTY };
 
-const COMMON: FlagSpec = { url: "value", "url-file": "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value" };
+const COMMON: FlagSpec = {
+  url: "value", "url-file": "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value",
+  color: "bool", "no-color": "bool", "one-line": "bool",
+};
+
+/** Colours: --no-color or NO_COLOR (https://no-color.org) off; --color on; else on a terminal. */
+function styleFor(p: Parsed, io: Io): Style {
+  if (p.flags["no-color"] || (process.env.NO_COLOR ?? "") !== "") return PLAIN;
+  return { color: !!p.flags.color || !!io.outTty };
+}
 
 export const HELP: Record<string, string> = {
   agent: `warren agent --name NAME [--groups a,b] [--url-file FILE | --url URL] [--data-dir DIR] [--trust PUBKEY_FILE]...
@@ -45,7 +59,9 @@ export const HELP: Record<string, string> = {
   Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
   collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
-  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).`,
+  \`warren server\` runs one in-process). --http-port serves /api/fleet/... (users checked against --mgmt-url).
+  Monitoring: --nodata-grace DUR (no nodata this long after connecting; default max(nodata, 10s)),
+  --compact-after DUR (raw samples older than this become compressed chunks; default 10m).`,
   run: `warren run "CMD" (--hosts h1 h2 … | --group G | --match 'web*' | --where KEY=VALUE) [options]
   warren run (--hosts …) -- PROGRAM ARG…      run argv directly, without a shell
   Prints "task id: N" at once. Options:
@@ -59,10 +75,16 @@ export const HELP: Record<string, string> = {
                 among all known hosts: --group web --where os=debian
   --batch N     rolling: N hosts at a time, next batch when the previous is final
   --max-output SIZE   cap stdout+stderr per host (agent default 1M)
-  --json        machine-readable output`,
-  check_task: `warren check_task ID [--wait] [--follow] [--json]
+  --json        machine-readable output
+  --one-line    one line per host: host | status | rc=N | output (newlines as \\n)
+  --color / --no-color   colours (default: on a terminal, unless NO_COLOR is set)
+  Exit codes: 0 all ok, 1 some failed, 2 usage, 3 some unreachable (or Fleet itself),
+  4 not found, 5 refused, 6 not done yet (check_task), 130 Ctrl-C (the task keeps running)`,
+  check_task: `warren check_task ID [--wait] [--follow] [--json] [--one-line]
   Per-host status (queued, running, ok, failed, timeout, expired, cancelled, rejected, …) and output.`,
-  tasks: `warren tasks [--limit N] [--json]    recent tasks`,
+  tasks: `warren tasks [--limit N] [--host H] [--status S] [--by OPERATOR] [--since DUR] [--json]
+  recent tasks, newest first; --status is a host status (failed, running, …) or active / done;
+  --since 1h: created within the last hour`,
   hosts: `warren hosts [--json]                       known agents, groups, online/offline, last seen
 warren hosts add NAME [--groups a,b] [--password P] [--mgmt-url URL]
   enrol: create broker user fleet-agent-NAME limited to its own queue and the result exchanges
@@ -75,6 +97,7 @@ warren groups unassign NAME HOST…    take hosts out of it
 warren groups rm NAME                delete a central group (hosts whose agents announce it stay in it)`,
   cancel: `warren cancel ID [--json]    cancel a task: unsent hosts are cancelled, running commands killed`,
   shell: `warren shell [--url URL]    the seeds' interactive ">>:" prompt: run, check_task, tasks, hosts, cancel, help, exit`,
+  ...MONITOR_HELP,
 };
 
 function usage(io: Io, verb: string, msg?: string): number {
@@ -93,7 +116,7 @@ function dataDir(p: Parsed): string {
 
 export function operatorKey(p: Parsed): OperatorKey {
   const file = str(p, "key") ?? process.env.WARREN_FLEET_KEY ?? join(fleetDir(dataDir(p)), "operator.key");
-  if (!existsSync(file)) throw new RpcError(`no operator key at ${file}: run beside \`warren server\` (it creates one in its data dir), or pass --key FILE / --data-dir DIR`, 3);
+  if (!existsSync(file)) throw new RpcError(`no operator key at ${file}: run beside \`warren server\` (it creates one in its data dir), or pass --key FILE / --data-dir DIR`, 400);
   return loadPrivateKey(file);
 }
 
@@ -139,6 +162,8 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
   }
   let p: Parsed;
   try {
+    // monitoring's verbs take `-m TEXT` (a comment), as git and Alertmanager's amtool do
+    if (verb in MONITOR_HELP) argv = argv.map((a) => (a === "-m" ? "--m" : a));
     p = parseArgs(argv, { ...COMMON, ...VERB_FLAGS[verb] });
   } catch (e) {
     return usage(io, verb, (e as Error).message);
@@ -167,7 +192,7 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
   } catch (e) {
     if (e instanceof UsageError) return usage(io, verb, e.message);
     io.err(`warren ${verb}: ${(e as Error).message}`);
-    return e instanceof RpcError ? 3 : 1;
+    return exitForError(e);
   }
 }
 
@@ -180,14 +205,15 @@ function passThrough(p: Parsed): string[] {
 
 const VERB_FLAGS: Record<string, FlagSpec> = {
   agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
-  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool" },
+  collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool", "nodata-grace": "value", "compact-after": "value" },
   run: { hosts: "multi", group: "value", match: "value", where: "multi", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
-  tasks: { limit: "value" },
+  tasks: { limit: "value", host: "value", status: "value", by: "value", since: "value" },
   hosts: { groups: "multi", password: "value", address: "value", port: "value" },
   groups: { description: "value", hosts: "multi" },
   cancel: {},
   shell: {},
+  ...MONITOR_FLAGS,
 };
 
 /** First SIGINT/SIGTERM: graceful stop. A second one: exit at once. */
@@ -233,12 +259,16 @@ async function collectorVerb(p: Parsed, io: Io): Promise<number> {
   const quiet = !!p.flags.quiet;
   const log = (l: string): void => void (quiet || io.err(`${new Date().toISOString()} [collector] ${l}`));
   const url = resolveUrl(urlFlag(p), dir);
-  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user") });
+  const monitor = {
+    ...(str(p, "nodata-grace") ? { graceMs: parseDuration(str(p, "nodata-grace")!, "--nodata-grace") } : {}),
+    ...(str(p, "compact-after") ? { compactAfterMs: parseDuration(str(p, "compact-after")!, "--compact-after") } : {}),
+  };
+  const c = new Collector({ url, dataDir: dir, log, trust: list(p, "trust"), trustUsers: list(p, "trust-user"), monitor });
   c.start();
   let http: { close(): Promise<void>; port: number } | undefined;
   const port = str(p, "http-port");
   if (port !== undefined) {
-    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url));
+    http = await startStandaloneHttp(c.service, parseIntArg(port, "--http-port"), resolveMgmtUrl(str(p, "mgmt-url"), dir), vhostOf(url), c.monitor);
     log(`fleet HTTP API on http://127.0.0.1:${http.port}/api/fleet/`);
   }
   log(`operator key ${c.key.keyId} (${join(fleetDir(dir), "operator.pub")})`);
@@ -285,10 +315,21 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
         io.out(key.publicPem.trimEnd());
       }
     } else {
-      await mgmt.revoke(name, vhost);
+      const done = await mgmt.revoke(name, vhost);
       const r = await client.signed<{ removed: boolean }>(key, operatorName(p), "hosts.remove", { name });
-      if (p.flags.json) io.out(JSON.stringify({ host: name, user: agentUser(name), removed: r.removed }));
-      else io.out(`removed ${name}: broker user ${agentUser(name)} deleted, its connections closed, queue deleted`);
+      const nothing = !r.removed && !done.userDeleted && !done.queueDeleted && !done.connectionsClosed;
+      if (p.flags.json) io.out(JSON.stringify({ host: name, user: agentUser(name), removed: r.removed, ...done }));
+      else if (nothing) io.err(`warren hosts remove: no host ${name}: no broker user ${agentUser(name)}, no queue, not known to the collector; nothing removed`);
+      else {
+        // Say only what happened: a host that announced itself but was never enrolled has no broker user.
+        io.out(`removed ${name}: ${[
+          done.userDeleted ? `broker user ${agentUser(name)} deleted` : `no broker user ${agentUser(name)} (never enrolled)`,
+          done.connectionsClosed ? `${done.connectionsClosed} connection(s) closed` : "",
+          done.queueDeleted ? `queue ${hostQueue(name)} deleted` : `no queue ${hostQueue(name)}`,
+          r.removed ? "forgotten by the collector" : "",
+        ].filter(Boolean).join(", ")}`);
+      }
+      if (nothing) return EXIT.NOT_FOUND;
     }
   } finally {
     await client.close();
@@ -298,6 +339,10 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
 
 async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Promise<number> {
   const json = !!p.flags.json;
+  if (verb in MONITOR_HELP) return monitorVerb(verb, p, io, c, (op, body) => c.signed(operatorKey(p), operatorName(p), op, body));
+  const style = styleFor(p, io);
+  const oneLine = !!p.flags["one-line"];
+  const watchOpts = { follow: !!p.flags.follow, json, style, oneLine };
   switch (verb) {
     case "run": {
       const hosts = list(p, "hosts");
@@ -320,19 +365,27 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
       const r = await c.signed<{ id: number; hosts: string[] }>(operatorKey(p), operatorName(p), "submit", body);
       if (json && !p.flags.wait && !p.flags.follow) io.out(JSON.stringify({ id: r.id, hosts: r.hosts }));
       else if (!json) io.out(`task id: ${r.id}`);
-      if (p.flags.wait || p.flags.follow) return watch(c, r.id, io, !!p.flags.follow, json);
-      return 0;
+      if (p.flags.wait || p.flags.follow) return watch(c, r.id, io, watchOpts);
+      return EXIT.OK;
     }
     case "check_task": {
       const id = taskId(p);
-      if (p.flags.wait || p.flags.follow) return watch(c, id, io, !!p.flags.follow, json);
+      if (p.flags.wait || p.flags.follow) return watch(c, id, io, watchOpts);
       const v = await c.call<TaskView>("task", { id });
-      io.out(json ? JSON.stringify(v, null, 2) : formatTask(v));
-      return 0;
+      io.out(json ? JSON.stringify(v, null, 2) : oneLine ? formatTaskOneLine(v, style) : formatTask(v, style));
+      return exitForResults(v.results);
     }
     case "tasks": {
-      const rows = await c.call<Parameters<typeof formatTasks>[0]>("tasks", { limit: parseIntArg(str(p, "limit") ?? "20", "--limit", 1) });
-      io.out(json ? JSON.stringify(rows, null, 2) : formatTasks(rows));
+      const since = str(p, "since");
+      const filter = {
+        limit: parseIntArg(str(p, "limit") ?? "20", "--limit", 1),
+        ...(str(p, "host") ? { host: str(p, "host") } : {}),
+        ...(str(p, "status") ? { status: str(p, "status") } : {}),
+        ...(str(p, "by") ? { user: str(p, "by") } : {}),
+        ...(since ? { since: Date.now() - parseDuration(since, "--since") } : {}),
+      };
+      const rows = await c.call<Parameters<typeof formatTasks>[0]>("tasks", filter);
+      io.out(json ? JSON.stringify(rows, null, 2) : formatTasks(rows, style));
       return 0;
     }
     case "hosts": {
@@ -346,7 +399,7 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
       }
       if (p.positionals.length) throw new UsageError(`unknown hosts action ${JSON.stringify(p.positionals[0])} (add, remove, set)`);
       const rows = await c.call<Parameters<typeof formatHosts>[0]>("hosts");
-      io.out(json ? JSON.stringify(rows, null, 2) : formatHosts(rows));
+      io.out(json ? JSON.stringify(rows, null, 2) : formatHosts(rows, style));
       return 0;
     }
     case "groups":
@@ -398,39 +451,98 @@ function taskId(p: Parsed): number {
   return parseIntArg(s, "task ID", 1);
 }
 
-/** --wait / --follow: poll the collector until every host is final. */
-async function watch(c: FleetClient, id: number, io: Io, follow: boolean, json: boolean): Promise<number> {
-  const seen = new Map<string, number>();
+/** What --wait / --follow show, besides the events. */
+interface WatchOpts { follow: boolean; json: boolean; style: Style; oneLine: boolean }
+
+/**
+ * --wait / --follow: the collector pushes this task's events to our reply queue (watch.ts):
+ * output as the agents produce it, coalesced progress, then done. We renew the watch every few
+ * seconds (it also re-attaches us after a collector restart). Ctrl-C detaches and says how to
+ * come back; the task keeps running.
+ */
+async function watch(c: FleetClient, id: number, io: Io, o: WatchOpts): Promise<number> {
+  const inbox: WatchMessage[] = [];
+  let wake: () => void = () => {};
+  const stream = c.openStream((m) => {
+    inbox.push(m as WatchMessage);
+    wake();
+  });
+  let interrupted = false;
+  let onInterrupt: () => void = () => {};
+  const interruption = new Promise<"interrupted">((r) => (onInterrupt = () => r("interrupted")));
+  const onSigint = (): void => {
+    interrupted = true;
+    onInterrupt();
+    wake();
+  };
+  process.once("SIGINT", onSigint);
+  // Until Ctrl-C: a collector call, or a wait for the next event (bounded by `ms`).
+  const orInterrupt = <T>(p: Promise<T>): Promise<T | "interrupted"> => Promise.race([p, interruption]);
+  const lines = new Map<string, string>(); // host+stream → the incomplete last line
+  const print = (host: string, s: "stdout" | "stderr", data: string, flushAll = false): void => {
+    const k = `${host}\0${s}`;
+    const text = (lines.get(k) ?? "") + data;
+    const parts = text.split("\n");
+    const rest = parts.pop()!;
+    for (const l of parts) (s === "stdout" ? io.out : io.err)(`${paint(o.style, host)} ${l}`);
+    if (flushAll && rest) (s === "stdout" ? io.out : io.err)(`${paint(o.style, host)} ${rest}`);
+    lines.set(k, flushAll ? "" : rest);
+  };
+  const paint = (st: Style, host: string): string => (st.color ? `\x1b[1m[${host}]\x1b[0m` : `[${host}]`);
   let lastLine = "";
-  for (;;) {
-    const v = await c.call<TaskView>("task", { id });
-    if (follow && !json) {
-      for (const r of v.results) {
-        for (const stream of ["stdout", "stderr"] as const) {
-          const k = `${r.host}\0${stream}`;
-          const text = r[stream];
-          const from = seen.get(k) ?? 0;
-          if (text.length > from) {
-            const chunk = text.slice(from);
-            seen.set(k, text.length);
-            const lines = chunk.replace(/\n$/, "").split("\n");
-            for (const l of lines) (stream === "stdout" ? io.out : io.err)(`[${r.host}] ${l}`);
-          }
-        }
+  const progress = (counts: Record<string, number>): void => {
+    if (o.json) return;
+    const line = progressLine({ id, counts }, o.style);
+    if (line === lastLine) return;
+    lastLine = line;
+    if (io.tty) process.stderr.write(`\r\x1b[K${line}`);
+    else if (!o.follow) io.err(line);
+  };
+  try {
+    const first = await orInterrupt(c.call<TaskView>("watch", { id, stream: stream.id }));
+    let done = first !== "interrupted" && first.state === "done";
+    if (first !== "interrupted") {
+      if (o.follow && !o.json) for (const r of first.results) for (const s of ["stdout", "stderr"] as const) if (r[s]) print(r.host, s, r[s]);
+      progress(first.counts);
+    }
+    let renewAt = Date.now() + 5000;
+    while (!done && !interrupted) {
+      if (!inbox.length) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.max(0, renewAt - Date.now()));
+          wake = () => (clearTimeout(t), r());
+        });
+      }
+      for (const m of inbox.splice(0)) {
+        if (m.kind === "output" && o.follow && !o.json) print(m.host, m.stream, m.data);
+        else if (m.kind === "progress") progress(m.counts);
+        else if (m.kind === "done") done = true;
+      }
+      if (!done && !interrupted && Date.now() >= renewAt) {
+        const v = await orInterrupt(c.call<TaskView>("watch", { id, stream: stream.id }));
+        if (v !== "interrupted" && v.state === "done") done = true;
+        renewAt = Date.now() + 5000;
       }
     }
-    const line = progressLine(v);
-    if (!json && line !== lastLine) {
-      if (io.tty) process.stderr.write(`\r\x1b[K${line}`);
-      else if (!follow) io.err(line);
-      lastLine = line;
+    if (!o.json && io.tty && lastLine) process.stderr.write("\n");
+    if (interrupted) {
+      io.err(`detached from task ${id}; it keeps running on its hosts.`);
+      io.err(`  follow it again: warren check_task ${id} --follow`);
+      io.err(`  cancel it:       warren cancel ${id}`);
+      return EXIT.INTERRUPTED;
     }
-    if (v.state === "done") {
-      if (!json && io.tty) process.stderr.write("\n");
-      io.out(json ? JSON.stringify(v, null, 2) : follow ? `task ${id} done: ${line.split("— ")[1] ?? ""}` : formatTask(v));
-      return v.results.every((r) => r.status === "ok") ? 0 : 1;
+    for (const k of lines.keys()) {
+      const [host, s] = k.split("\0") as [string, "stdout" | "stderr"];
+      print(host, s, "", true);
     }
-    await sleep(follow ? 250 : 400);
+    const v = await c.call<TaskView>("task", { id });
+    if (o.json) io.out(JSON.stringify(v, null, 2));
+    else if (o.follow) io.out(`task ${id} done: ${statusLine(v.counts, o.style)}`);
+    else io.out(o.oneLine ? formatTaskOneLine(v, o.style) : formatTask(v, o.style));
+    return exitForResults(v.results);
+  } finally {
+    process.off("SIGINT", onSigint);
+    stream.close();
   }
 }
 

@@ -17,6 +17,14 @@ import type { AgentEvent, CommandPayload, PresenceMessage, RequestPayload, Resul
 import { FleetError, FleetService, type Publisher } from "./service.js";
 import { ensureOperatorKey, fleetDir, loadTrustedKeys, verifyEnvelope, type OperatorKey } from "./sign.js";
 import { FleetStore } from "./store.js";
+import { TaskWatchers } from "./watch.js";
+
+/** The AMQP `type` of watch events: a returned one means that CLI's queue is gone. */
+const WATCH_TYPE = "fleet.watch";
+import { ALERTS_EXCHANGE, METRICS_QUEUE, parseBatch, type MetricsBatch } from "./monitor/protocol.js";
+import { MonitorError, MonitorService, type MonitorOptions } from "./monitor/service.js";
+import { MetricsStore } from "./monitor/store.js";
+import { monitorOp, NOT_MONITOR } from "./monitor/ops.js";
 import {
   API_QUEUE, COMMANDS_EXCHANGE, PRESENCE_QUEUE, RESULTS_QUEUE, RK_EVENT, RK_EXPIRED,
   agentUser, assertSharedTopology, bindHostQueue, hostFromQueue,
@@ -57,11 +65,21 @@ export interface CollectorOptions {
    */
   trustUsers?: string[];
   sweepMs?: number;
+  monitor?: MonitorOptions;
 }
+
+/** Metric batches are stored in one transaction per this many messages (or per turn, whichever first). */
+const METRICS_TX_MAX = 500;
 
 export class Collector implements Publisher {
   readonly store: FleetStore;
   readonly service: FleetService;
+  /** monitoring: templates, metrics, alerts (src/fleet/monitor/) */
+  readonly monitor: MonitorService;
+  private monitorTimer: NodeJS.Timeout | undefined;
+  private metricsBuf: ConsumeMessage[] = [];
+  private metricsFlush: NodeJS.Immediate | undefined;
+  private spoofLogged = new Map<string, number>();
   readonly key: OperatorKey;
   private trusted: Map<string, KeyObject>;
   /** only our own key: dead-lettered commands must be ones we signed */
@@ -88,8 +106,20 @@ export class Collector implements Publisher {
     this.trustUsers = new Set([this.selfUser, ...(o.trustUsers ?? [])]);
     this.store = new FleetStore(join(fleetDir(o.dataDir), "fleet.db"));
     this.service = new FleetService(this.store, this.key, o.log);
+    this.monitor = new MonitorService(this.store, new MetricsStore(join(fleetDir(o.dataDir), "metrics.db")), this.key, o.log, o.monitor);
+    this.service.on("groups", () => this.monitor.groupsChanged());
     this.ready = new Promise((r) => (this.readyResolve = r));
+    this.watchers = new TaskWatchers(this.service, (replyTo, streamId, body) => {
+      try {
+        // mandatory: if the CLI's queue is gone the broker returns it and we drop the watcher.
+        this.ch?.sendToQueue(replyTo, Buffer.from(JSON.stringify(body)), { correlationId: streamId, type: WATCH_TYPE, mandatory: true, contentType: "application/json" });
+      } catch {
+        /* channel closing: the CLI renews its watch after we reconnect */
+      }
+    });
   }
+
+  private readonly watchers: TaskWatchers;
 
   start(): void {
     this.loop = this.connectLoop();
@@ -101,6 +131,13 @@ export class Collector implements Publisher {
       }
       void this.service.sweep().catch((e) => this.o.log(`sweep: ${(e as Error).message}`));
     }, this.o.sweepMs ?? 1000);
+    this.monitorTimer = setInterval(() => {
+      try {
+        this.monitor.tick();
+      } catch (e) {
+        this.o.log(`monitor: ${(e as Error).message}`);
+      }
+    }, 1000);
   }
 
   private async connectLoop(): Promise<void> {
@@ -116,6 +153,7 @@ export class Collector implements Publisher {
         this.o.log(`collector: broker ${redact(this.o.url)}: ${describeError(e)}`);
       }
       this.service.publisher = undefined;
+      this.monitor.publisher = undefined;
       this.ch = undefined;
       const c = this.conn;
       this.conn = undefined;
@@ -141,6 +179,7 @@ export class Collector implements Publisher {
       if (this.ch === ch) this.wake?.();
     });
     ch.on("return", (m: ConsumeMessage) => {
+      if (m.properties.type === WATCH_TYPE) return this.watchers.gone(m.fields.routingKey);
       if (m.properties.messageId) this.returned.add(String(m.properties.messageId));
     });
     await assertSharedTopology(ch, true);
@@ -150,6 +189,17 @@ export class Collector implements Publisher {
     await ch.consume(RESULTS_QUEUE, (m) => m && this.onResultsMessage(ch, m));
     await ch.consume(PRESENCE_QUEUE, (m) => m && this.onPresence(ch, m));
     await ch.consume(API_QUEUE, (m) => m && void this.onRequest(ch, m));
+    // Metrics on a channel of their own: its prefetch covers many batches per transaction.
+    const mch = await conn.createChannel();
+    mch.on("error", (e: Error) => this.o.log(`collector: metrics channel error: ${e.message}`));
+    mch.on("close", () => {
+      if (this.ch === ch) this.wake?.();
+    });
+    await mch.prefetch(METRICS_TX_MAX * 2);
+    this.metricsBuf = [];
+    await mch.consume(METRICS_QUEUE, (m) => m && this.onMetrics(mch, m));
+    this.monitor.publisher = this;
+    this.monitor.onConnected();
     this.o.log(`fleet collector consuming on ${redact(this.o.url)}`);
     await this.service.sweep();
   }
@@ -168,6 +218,57 @@ export class Collector implements Publisher {
         resolve(!wasReturned);
       });
     });
+  }
+
+  /** MonitorPublisher: an alert event to fleet.alerts, persistent, confirmed. */
+  publishAlert(routingKey: string, body: Buffer, messageId: string): Promise<void> {
+    const ch = this.ch;
+    if (!ch) return Promise.reject(new Error("not connected to the broker"));
+    return new Promise((resolve, reject) => {
+      ch.publish(ALERTS_EXCHANGE, routingKey, body, { persistent: true, messageId, contentType: "application/json", type: "alert", userId: this.selfUser }, (err) => (err ? reject(err instanceof Error ? err : new Error("publish nacked")) : resolve()));
+    });
+  }
+
+  private onMetrics(ch: Channel, m: ConsumeMessage): void {
+    this.metricsBuf.push(m);
+    if (this.metricsBuf.length >= METRICS_TX_MAX) this.flushMetrics(ch);
+    else this.metricsFlush ??= setImmediate(() => this.flushMetrics(ch));
+  }
+
+  /** Store the buffered batches in one transaction, then ack them all (multiple) — never before the commit. */
+  private flushMetrics(ch: Channel): void {
+    if (this.metricsFlush) clearImmediate(this.metricsFlush);
+    this.metricsFlush = undefined;
+    const msgs = this.metricsBuf;
+    this.metricsBuf = [];
+    if (!msgs.length) return;
+    const batches: MetricsBatch[] = [];
+    for (const m of msgs) {
+      const b = parseBatch(m.content);
+      const userId = m.properties.userId ? String(m.properties.userId) : undefined;
+      if (typeof b === "string") {
+        this.o.log(`collector: dropping a metrics message from ${userId ?? "(no user_id)"}: ${b}`);
+        continue;
+      }
+      if (!this.speaksFor(userId, b.host)) {
+        // once a minute per sender: a spoofing agent must not flood the audit log
+        const k = `${userId}\0${b.host}`;
+        if (Date.now() - (this.spoofLogged.get(k) ?? 0) > 60_000) {
+          this.spoofLogged.set(k, Date.now());
+          this.refuseSender(userId, "metrics", b.host);
+        }
+        continue;
+      }
+      batches.push(b);
+    }
+    try {
+      this.monitor.ingest(batches);
+    } catch (e) {
+      this.o.log(`collector: could not store metrics (${(e as Error).message}); they stay in the queue`);
+      setTimeout(() => safe(() => ch.nack(msgs[msgs.length - 1]!, true, true)), 1000);
+      return;
+    }
+    safe(() => ch.ack(msgs[msgs.length - 1]!, true));
   }
 
   private onResultsMessage(ch: ConfirmChannel, m: ConsumeMessage): void {
@@ -228,8 +329,10 @@ export class Collector implements Publisher {
     try {
       const p = JSON.parse(m.content.toString()) as PresenceMessage;
       const userId = m.properties.userId ? String(m.properties.userId) : undefined;
-      if (this.speaksFor(userId, p.host)) this.service.applyPresence(p);
-      else this.refuseSender(userId, "presence", p.host);
+      if (this.speaksFor(userId, p.host)) {
+        this.service.applyPresence(p);
+        this.monitor.onPresence(p.host, p.state, p.rev);
+      } else this.refuseSender(userId, "presence", p.host);
     } catch (e) {
       this.o.log(`collector: bad presence message: ${(e as Error).message}`);
     }
@@ -240,9 +343,9 @@ export class Collector implements Publisher {
   private async onRequest(ch: ConfirmChannel, m: ConsumeMessage): Promise<void> {
     let reply: unknown;
     try {
-      reply = { ok: true, data: await this.handleSigned(m.content) };
+      reply = { ok: true, data: await this.handleSigned(m.content, m.properties.replyTo ? String(m.properties.replyTo) : undefined) };
     } catch (e) {
-      reply = { ok: false, error: (e as Error).message, status: e instanceof FleetError ? e.status : 500 };
+      reply = { ok: false, error: (e as Error).message, status: e instanceof FleetError || e instanceof MonitorError ? e.status : 500 };
     }
     const { replyTo, correlationId } = m.properties;
     if (replyTo) {
@@ -255,7 +358,7 @@ export class Collector implements Publisher {
     safe(() => ch.ack(m));
   }
 
-  private async handleSigned(content: Buffer): Promise<unknown> {
+  private async handleSigned(content: Buffer, replyTo: string | undefined): Promise<unknown> {
     const v = verifyEnvelope<RequestPayload>(content, this.trusted);
     if (!v.ok) throw new FleetError(`request refused: ${v.reason} (every Fleet request must be signed by a trusted operator key)`, 403);
     const p = v.payload;
@@ -265,14 +368,28 @@ export class Collector implements Publisher {
     if (this.seenRequests.has(p.nonce)) throw new FleetError("request refused: replayed", 403);
     this.seenRequests.set(p.nonce, p.exp);
     const b = p.body ?? {};
+    const mon = monitorOp(this.monitor, p.op, b, p.user);
+    if (mon !== NOT_MONITOR) return mon;
     switch (p.op) {
       case "task": {
         const t = this.service.view(Number(b.id));
         if (!t) throw new FleetError(`no task ${String(b.id)}`, 404);
         return t;
       }
+      case "watch": {
+        // Live events for one task to the caller's reply queue (watch.ts); answers with the view now.
+        const t = this.service.view(Number(b.id));
+        if (!t) throw new FleetError(`no task ${String(b.id)}`, 404);
+        if (!replyTo || typeof b.stream !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(b.stream)) throw new FleetError("watch needs a reply queue and a stream id");
+        try {
+          this.watchers.watch(t.id, replyTo, b.stream);
+        } catch (e) {
+          throw new FleetError((e as Error).message, 503);
+        }
+        return t;
+      }
       case "tasks":
-        return this.store.tasks(Number(b.limit ?? 20));
+        return this.service.tasks(b);
       case "hosts":
         return this.service.hostsView();
       case "audit":
@@ -321,9 +438,12 @@ export class Collector implements Publisher {
 
   async close(): Promise<void> {
     this.stopping = true;
+    this.watchers.close();
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.monitorTimer) clearInterval(this.monitorTimer);
     this.wake?.();
     await this.loop;
+    this.monitor.store.close();
     this.store.close();
   }
 }

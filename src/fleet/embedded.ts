@@ -14,7 +14,7 @@ import { createFleetHttpHandler, type FleetHttpHandler } from "./http.js";
 import { fleetDir } from "./sign.js";
 import { vhostOf } from "./mgmt.js";
 
-export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: string; dataDir: string; log: (line: string) => void }): Promise<{ close(): Promise<void>; http: FleetHttpHandler }> {
+export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: string; dataDir: string; log: (line: string) => void }): Promise<{ close(): Promise<void>; http: FleetHttpHandler; prometheus: (filter: { host?: string; group?: string; item?: string }) => string }> {
   const dir = fleetDir(opts.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const collector = new Collector({ url: opts.amqpUrl, dataDir: opts.dataDir, log: (l) => opts.log(`fleet: ${l}`) });
@@ -23,5 +23,9 @@ export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: stri
   renameSync(local + ".tmp", local);
   collector.start();
   opts.log(`fleet: operator key ${collector.key.keyId} in ${dir}; agents beside this server: warren agent --name NAME --data-dir ${opts.dataDir}`);
-  return { http: createFleetHttpHandler(collector.service, vhostOf(opts.amqpUrl)), close: () => collector.close() };
+  return {
+    http: createFleetHttpHandler(collector.service, vhostOf(opts.amqpUrl), collector.monitor),
+    prometheus: (filter) => collector.monitor.prometheus(filter),
+    close: () => collector.close(),
+  };
 }

@@ -23,6 +23,8 @@ import { FleetError, type FleetService, type SubmitRequest } from "./service.js"
 import type { AgentEvent } from "./protocol.js";
 import { COMMANDS_EXCHANGE } from "./topology.js";
 import { applyServerLimits, HTTP_SERVER_LIMITS, isBrowser, refusalFor } from "../lib/http-guard.js";
+import { MonitorError, type MonitorService } from "./monitor/service.js";
+import { monitorRoutes } from "./monitor/http.js";
 
 /** The caller, as the server that authenticated it knows it. */
 export interface FleetHttpUser {
@@ -61,7 +63,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 const canOperate = (tags: string[]): boolean => tags.includes("administrator") || tags.includes("fleet");
 
 /** `vhost` is the one Fleet's collector uses: its data is that vhost's. */
-export function createFleetHttpHandler(service: FleetService, vhost: string): FleetHttpHandler {
+export function createFleetHttpHandler(service: FleetService, vhost: string, monitor?: MonitorService): FleetHttpHandler {
   return async (req, res, url, user) => {
     if (!url.pathname.startsWith("/api/fleet/") && url.pathname !== "/api/fleet") return false;
     const parts = url.pathname.split("/").filter(Boolean).slice(2); // after "api", "fleet"
@@ -69,11 +71,17 @@ export function createFleetHttpHandler(service: FleetService, vhost: string): Fl
     try {
       if (!(await user.mayAccessVhost(vhost))) throw new FleetError(`user not authorised to access virtual host ${vhost} (Fleet's)`, 401);
       const [res0, id, sub] = parts;
+      // monitoring (templates, metrics, alerts, silences, webhooks): monitor/http.ts
+      if (monitor && (await monitorRoutes(monitor, parts, { req, res, url, user, send: (s, b) => send(res, s, b), readJson: () => readJson(req) }))) return true;
       if (res0 === "hosts" && !id && m === "GET") return send(res, 200, service.hostsView()), true;
       if (res0 === "groups") return await groups(service, req, res, m, id, sub, user), true;
       if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
       if (res0 === "tasks" && !id) {
-        if (m === "GET") return send(res, 200, service.store.tasks(Number(url.searchParams.get("limit") ?? 50))), true;
+        if (m === "GET") {
+          const q: Record<string, unknown> = { limit: url.searchParams.get("limit") ?? 50 };
+          for (const k of ["host", "status", "user", "since"]) if (url.searchParams.has(k)) q[k] = url.searchParams.get(k);
+          return send(res, 200, service.tasks(q)), true;
+        }
         if (m === "POST") {
           if (!canOperate(user.tags)) throw new FleetError("submitting tasks needs the administrator (or fleet) tag", 403);
           const b = await readJson(req);
@@ -98,7 +106,7 @@ export function createFleetHttpHandler(service: FleetService, vhost: string): Fl
       }
       throw new FleetError(`no such Fleet resource ${url.pathname}`, 404);
     } catch (e) {
-      const status = e instanceof FleetError ? e.status : 500;
+      const status = e instanceof FleetError || e instanceof MonitorError ? e.status : 500;
       send(res, status, { error: status === 500 ? "internal_error" : status === 401 ? "not_authorised" : status === 403 ? "forbidden" : "bad_request", reason: (e as Error).message });
       return true;
     }
@@ -156,8 +164,8 @@ function stream(service: FleetService, taskId: number, req: IncomingMessage, res
  * `warren collector --http-port N`: serve the handler alone, authenticating
  * each request's basic credentials against the broker's /api/whoami.
  */
-export async function startStandaloneHttp(service: FleetService, port: number, mgmtUrl: string, vhost: string): Promise<{ port: number; close(): Promise<void> }> {
-  const handler = createFleetHttpHandler(service, vhost);
+export async function startStandaloneHttp(service: FleetService, port: number, mgmtUrl: string, vhost: string, monitor?: MonitorService): Promise<{ port: number; close(): Promise<void> }> {
+  const handler = createFleetHttpHandler(service, vhost, monitor);
   const mgmtBase = new URL(mgmtUrl);
   mgmtBase.username = "";
   mgmtBase.password = "";

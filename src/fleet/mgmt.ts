@@ -45,15 +45,18 @@ export class MgmtClient {
     return { user, permissions };
   }
 
-  async revoke(host: string, vhost: string): Promise<void> {
+  /** Revoke a host; says what there was to revoke (a never-enrolled host has no user to delete). */
+  async revoke(host: string, vhost: string): Promise<{ userDeleted: boolean; connectionsClosed: number; queueDeleted: boolean }> {
     const user = agentUser(host);
-    await this.req("DELETE", `/api/users/${encodeURIComponent(user)}`);
+    const u = await this.req("DELETE", `/api/users/${encodeURIComponent(user)}`);
     // Deleting a user does not necessarily drop its open connections: close them explicitly.
     const conns = await this.req("GET", "/api/connections").catch(() => ({ status: 0, json: [] }));
+    let connectionsClosed = 0;
     for (const c of (Array.isArray(conns.json) ? conns.json : []) as Array<{ name: string; user: string }>) {
-      if (c.user === user) await this.req("DELETE", `/api/connections/${encodeURIComponent(c.name)}`).catch(() => {});
+      if (c.user === user && (await this.req("DELETE", `/api/connections/${encodeURIComponent(c.name)}`).then((r) => r.status < 300, () => false))) connectionsClosed++;
     }
-    await this.req("DELETE", `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(hostQueue(host))}`);
+    const q = await this.req("DELETE", `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(hostQueue(host))}`);
+    return { userDeleted: u.status < 300, connectionsClosed, queueDeleted: q.status < 300 };
   }
 }
 

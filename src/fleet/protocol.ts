@@ -7,6 +7,8 @@
  * nonce; an agent reports at most one final status per nonce. FINAL statuses
  * never change once stored (the collector keeps the first one).
  */
+import type { ConfigPayload } from "./monitor/protocol.js";
+
 export const FLEET_VERSION = "0.1.0";
 
 export type HostStatus =
@@ -70,7 +72,7 @@ export interface RequestPayload {
   body: Record<string, unknown>;
 }
 
-export type SignedPayload = CommandPayload | CancelPayload | RequestPayload;
+export type SignedPayload = CommandPayload | CancelPayload | RequestPayload | ConfigPayload;
 
 export interface ResultMessage {
   kind: "result";
@@ -113,4 +115,6 @@ export interface PresenceMessage {
   heartbeatMs: number;
   facts: HostFacts;
   at: number;
+  /** the monitoring template rev the agent runs (null: none yet) */
+  rev?: string | null;
 }

@@ -44,8 +44,27 @@ export class FleetClient {
     return c;
   }
 
+  /** Live-event streams (watch.ts) arriving on our reply queue, by stream id. */
+  private streams = new Map<string, (body: unknown) => void>();
+
+  /** Route messages with correlation_id `streamId` to `fn` until the returned function is called. */
+  openStream(fn: (body: unknown) => void): { id: string; close(): void } {
+    const id = randomUUID();
+    this.streams.set(id, fn);
+    return { id, close: () => void this.streams.delete(id) };
+  }
+
   private onReply(m: ConsumeMessage): void {
     const id = String(m.properties.correlationId);
+    const stream = this.streams.get(id);
+    if (stream) {
+      try {
+        stream(JSON.parse(m.content.toString()) as unknown);
+      } catch {
+        /* a malformed event: the next progress or the final view will tell */
+      }
+      return;
+    }
     const w = this.waiting.get(id);
     if (!w) return;
     this.waiting.delete(id);

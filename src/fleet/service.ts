@@ -16,7 +16,7 @@ import { EventEmitter } from "node:events";
 import type { OperatorKey } from "./sign.js";
 import { signPayload } from "./sign.js";
 import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type HostStatus, type PresenceMessage, type ResultMessage, type Target } from "./protocol.js";
-import type { FleetStore, GroupRow, HostRow, ResultRow, TaskRow } from "./store.js";
+import type { FleetStore, GroupRow, HostRow, ResultRow, TaskFilter, TaskRow } from "./store.js";
 import { describeWhere, globMatch, matchesWhere, parseWhere, TargetError, type WhereClause } from "./targets.js";
 import { assertName, groupKey, hostKey } from "./topology.js";
 
@@ -54,6 +54,7 @@ export const DEFAULT_TTL_MS = 60 * 60_000;
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 export const MAX_TIMEOUT_MS = 25 * 60_000;
 const SWEEP_GRACE_MS = 10_000;
+const STATUSES = ["pending", "queued", "running", "ok", "failed", "timeout", "expired", "cancelled", "rejected", "interrupted", "unroutable", "lost"];
 const LOST_GRACE_MS = 60_000;
 
 export class FleetError extends Error {
@@ -251,6 +252,25 @@ export class FleetService extends EventEmitter {
     }
     this.emit("task", taskId);
     return { id: taskId, cancelled, signalled: live.length };
+  }
+
+  /** `warren tasks` and GET /api/fleet/tasks: validated filters (store.tasks). */
+  tasks(q: Record<string, unknown>): ReturnType<FleetStore["tasks"]> {
+    const limit = Number(q.limit ?? 20);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new FleetError("limit must be an integer from 1 to 10000");
+    const f: TaskFilter = {};
+    if (q.host !== undefined) f.host = checkName("host", q.host);
+    if (q.status !== undefined) {
+      const st = String(q.status);
+      if (st !== "active" && st !== "done" && !STATUSES.includes(st)) throw new FleetError(`unknown status ${JSON.stringify(st)} (active, done, ${STATUSES.join(", ")})`);
+      f.status = st;
+    }
+    if (q.user !== undefined) f.user = String(q.user);
+    if (q.since !== undefined) {
+      f.since = Number(q.since);
+      if (!Number.isFinite(f.since)) throw new FleetError("since must be a time in ms since the epoch");
+    }
+    return this.store.tasks(limit, f);
   }
 
   view(taskId: number): TaskView | undefined {

@@ -80,6 +80,8 @@ export interface GroupRow {
   central: boolean;
 }
 
+export interface TaskFilter { host?: string; status?: string; user?: string; since?: number }
+
 export interface AuditRow { id: number; at: number; actor: string; action: string; taskId: number | null; detail: unknown }
 
 const SCHEMA = `
@@ -307,14 +309,23 @@ export class FleetStore {
     return r ? toTask(r) : undefined;
   }
 
-  tasks(limit: number): Array<TaskRow & { counts: Record<string, number> }> {
-    const rows = (this.db.prepare("SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map(toTask);
-    const cnt = this.db.prepare("SELECT status, COUNT(*) AS n FROM results WHERE task_id = ? GROUP BY status");
-    return rows.map((t) => {
-      const counts: Record<string, number> = {};
-      for (const c of cnt.all(t.id) as Array<{ status: string; n: number }>) counts[c.status] = c.n;
-      return { ...t, counts };
-    });
+  /**
+   * Recent tasks, newest first, with per-status counts. Filters (all optional, combined): a host
+   * among its targets; a status one of its hosts is in, or "active" (some host not final) /
+   * "done"; who submitted it; created at or after `since` (ms).
+   */
+  tasks(limit: number, f: TaskFilter = {}): Array<TaskRow & { counts: Record<string, number> }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.host) (where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.host = ?)"), args.push(f.host));
+    if (f.status === "active") where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status IN ('pending','queued','running'))");
+    else if (f.status === "done") where.push("NOT EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status IN ('pending','queued','running'))");
+    else if (f.status) (where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status = ?)"), args.push(f.status));
+    if (f.user) (where.push("t.user = ?"), args.push(f.user));
+    if (f.since !== undefined) (where.push("t.created_at >= ?"), args.push(f.since));
+    const sql = `SELECT * FROM tasks t ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const rows = (this.db.prepare(sql).all(...args, limit) as Array<Record<string, unknown>>).map(toTask);
+    return rows.map((t) => ({ ...t, counts: this.counts(t.id) }));
   }
 
   setCancelRequested(id: number): void {
@@ -323,6 +334,13 @@ export class FleetStore {
 
   insertResult(taskId: number, host: string, status: HostStatus, batchNo: number): void {
     this.db.prepare("INSERT OR IGNORE INTO results (task_id, host, status, batch_no) VALUES (?,?,?,?)").run(taskId, host, status, batchNo);
+  }
+
+  /** Per-status row counts of one task. */
+  counts(taskId: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.db.prepare("SELECT status, COUNT(*) AS n FROM results WHERE task_id = ? GROUP BY status").all(taskId) as Array<{ status: string; n: number }>) out[c.status] = c.n;
+    return out;
   }
 
   hasPending(taskId: number): boolean {

@@ -9,6 +9,7 @@
  * (406 PRECONDITION_FAILED on differing arguments).
  */
 import type { Channel } from "amqplib";
+import { ALERTS_EXCHANGE, METRICS_EXCHANGE, METRICS_QUEUE, METRICS_QUEUE_MAX } from "./monitor/protocol.js";
 
 /** direct exchange: routing key "host.NAME" or "group.GROUP" */
 export const COMMANDS_EXCHANGE = "fleet.commands";
@@ -52,7 +53,7 @@ const esc = (s: string): string => s.replace(/[.\\^$|?*+()[\]{}-]/g, "\\$&");
 
 /**
  * RabbitMQ permissions (configure, write, read) for an enrolled agent: it may declare and
- * consume only its own queue and publish only to fleet.results and fleet.presence. It has
+ * consume only its own queue and publish only to fleet.results, fleet.presence and fleet.metrics. It has
  * no read permission on fleet.commands, so it cannot bind any queue to it (queue.bind needs
  * read on the exchange): the collector binds the host's queue at enrolment (bindHostQueue),
  * so an agent receives only its own and its enrolled groups' commands. It cannot publish
@@ -63,7 +64,7 @@ export function agentPermissions(host: string): { configure: string; write: stri
   const q = esc(hostQueue(host));
   return {
     configure: `^${q}$`,
-    write: `^(fleet\\.results|fleet\\.presence)$`,
+    write: `^(fleet\\.results|fleet\\.presence|fleet\\.metrics)$`,
     read: `^${q}$`,
   };
 }
@@ -97,4 +98,9 @@ export async function assertSharedTopology(ch: Channel, canConfigure: boolean): 
   await ch.assertQueue(PRESENCE_QUEUE, { durable: true, arguments: { "x-message-ttl": 60_000, "x-max-length": 100_000 } });
   await ch.bindQueue(PRESENCE_QUEUE, PRESENCE_EXCHANGE, "");
   await ch.assertQueue(API_QUEUE, { durable: true });
+  // Monitoring: metric batches (transient; the queue is capped, oldest dropped) and alert events.
+  await ch.assertExchange(METRICS_EXCHANGE, "topic", { durable: true });
+  await ch.assertExchange(ALERTS_EXCHANGE, "topic", { durable: true });
+  await ch.assertQueue(METRICS_QUEUE, { durable: true, arguments: { "x-max-length": METRICS_QUEUE_MAX, "x-overflow": "drop-head" } });
+  await ch.bindQueue(METRICS_QUEUE, METRICS_EXCHANGE, "metrics.#");
 }

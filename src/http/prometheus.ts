@@ -4,6 +4,8 @@
  *
  *   /metrics             aggregated: one sample per metric for the whole node
  *   /metrics/per-object  one sample per queue / channel / connection
+ *   /metrics/fleet       Fleet monitoring's latest values (fleet_host_up, item gauges,
+ *                        open alerts), when the composition root passes them in
  *   /metrics/detailed    only the families asked for (?family=queue_coarse_metrics&
  *                        family=…), per object, names prefixed rabbitmq_detailed_
  *                        (rabbitmq_cluster_ for vhost_status / exchange_*), optionally
@@ -351,6 +353,12 @@ export interface PrometheusOptions {
   port: number;
   log: Logger;
   node?: Partial<PrometheusNode>;
+  /**
+   * Extra exposition served on /metrics/fleet (the embedded Fleet collector's latest values),
+   * given the query's filters; undefined while no collector runs. The broker knows nothing of Fleet:
+   * the composition root (src/main) passes this in.
+   */
+  fleet?: (filter: { host?: string; group?: string; item?: string }) => string | undefined;
 }
 
 const MAX_QUERY = 16 * 1024;
@@ -371,6 +379,11 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<{ port: 
       const path = url.pathname.replace(/\/$/, "");
       if (path === "/metrics") return send(200, metricsText(broker, node, false));
       if (path === "/metrics/per-object") return send(200, metricsText(broker, node, true));
+      if (path === "/metrics/fleet") {
+        const q = (k: string): string | undefined => url.searchParams.get(k) ?? undefined;
+        const text = opts.fleet?.({ host: q("host"), group: q("group"), item: q("item") });
+        return text === undefined ? send(404, "no Fleet collector runs in this server\n", "text/plain") : send(200, text);
+      }
       if (path === "/metrics/detailed") {
         const vhosts = url.searchParams.getAll("vhost");
         return send(200, detailedText(broker, node, url.searchParams.getAll("family"), vhosts.length > 0 ? vhosts : null));

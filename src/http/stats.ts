@@ -126,6 +126,10 @@ export function overviewCounters(b: Broker): Counters {
   out["ack"] = Math.max(out["ack"] ?? 0, b.totals.ack);
   out["get"] = Math.max(out["get"] ?? 0, b.totals.get);
   out["redeliver"] = Math.max(out["redeliver"] ?? 0, b.totals.redeliver);
+  // messages the store wrote and bodies it read back (RabbitMQ: message store + queue index I/O)
+  const io = b.store?.stats();
+  out["disk_reads"] = io?.diskReads ?? 0;
+  out["disk_writes"] = io?.diskWrites ?? 0;
   return out;
 }
 

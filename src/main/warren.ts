@@ -216,6 +216,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const user = opts.defaultUser ?? "guest";
     const pass = opts.defaultPass ?? "guest";
     const cred = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
+    /** the embedded collector's monitoring exposition, served on the Prometheus listener as /metrics/fleet */
+    let fleetPrometheus: ((f: { host?: string; group?: string; item?: string }) => string) | undefined;
     let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
       const { startManagement } = await import("../http/server.js");
@@ -233,11 +235,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       });
       mgmt = m;
       closers.push(() => m.close());
-      if (cluster) {
-        // what the other members show of this node in /api/nodes and cluster_status
-        const amqpHost = server.boundHost;
-        cluster.infoSource = () => ({ amqp: { host: connectHost(amqpHost), port: amqpPort }, mgmt: { host: connectHost(m.host), port: m.port }, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms], uptime_base: broker.startedAt });
-      }
+
       if (dataDir && opts.fleet === true) {
         try {
           // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
@@ -251,6 +249,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
             log: (line: string) => log.info(line),
           });
           fleetRoutes = f.http as FleetRoutes;
+          fleetPrometheus = f.prometheus;
           // the collector is a client of this broker: give it a moment to finish, never wait forever
           closers.push(() => Promise.race([f.close().catch(() => {}), new Promise<void>((r) => setTimeout(r, 2000).unref())]));
         } catch (e) {
@@ -260,10 +259,22 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       }
     }
 
+    if (cluster) {
+      // what the other members show of this node in /api/nodes and cluster_status, and where their links connect
+      const amqpHost = connectHost(server.boundHost);
+      const mgmtAddr = mgmt ? { host: connectHost(mgmt.host), port: mgmt.port } : null;
+      cluster.infoSource = () => ({ amqp: { host: amqpHost, port: amqpPort }, mgmt: mgmtAddr, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms] });
+      await cluster.publishLive();
+      // the node links (cluster/remote.ts) are the cluster's own connections: not listed by default
+      const { CLUSTER_USER } = await import("../cluster/remote.js");
+      const others = broker.isInternalConnection;
+      broker.isInternalConnection = (c) => c.userName === CLUSTER_USER || others(c);
+    }
+
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
       const { startPrometheus } = await import("../http/prometheus.js");
-      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName } });
+      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName }, fleet: (f) => fleetPrometheus?.(f) });
       prom = p;
       closers.push(() => p.close());
     }

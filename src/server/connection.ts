@@ -562,6 +562,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     }
     if (id >>> 16 === 10) throw new AmqpError(COMMAND_INVALID, "unimplemented method", 10, id & 0xffff, true);
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
+    ch.lastActive = this.lastRecv; // the channel's idle_since (one clock read per socket chunk)
     const cluster = this.broker.cluster;
     if (cluster === null) return dispatchChannelMethod(this, ch, id, buf, start, end);
     // a clustered node answers a topology change once every running node has it

@@ -7,6 +7,7 @@ import { tableToJSON } from "../amqp/field-table.js";
 import type { Consumer } from "../broker/consumer.js";
 import type { Channel } from "./channel.js";
 import type { Connection } from "./connection.js";
+import { rabbitTimestamp } from "../lib/timestamp.js";
 
 export function describeConnection(c: Connection): Record<string, unknown> {
   const s = c.socket;
@@ -36,6 +37,7 @@ export function describeConnection(c: Connection): Record<string, unknown> {
     recv_oct: c.stats.recvOct,
     recv_cnt: c.stats.recvCnt,
     send_oct: s.bytesWritten,
+    send_cnt: c.outbox.sends,
     send_pend: s.writableLength,
   };
 }
@@ -52,6 +54,7 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
     confirm: ch.confirm,
     transactional: ch.tx,
     consumer_count: ch.consumers.size,
+    idle_since: rabbitTimestamp(ch.lastActive),
     messages_unacknowledged: ch.unackedCount,
     messages_unconfirmed: 0,
     messages_uncommitted: ch.txPublishes.length,
@@ -91,3 +94,4 @@ export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Re
     arguments: tableToJSON(cons.args),
   };
 }
+

@@ -34,6 +34,8 @@ export class Outbox {
   private chunkBytes = 0;
   private queued = false;
   closed = false;
+  /** socket writes made (one per flush): RabbitMQ's send_cnt */
+  sends = 0;
   /** called after a flush when the socket can take more (kick consumers) */
   onWritable: (() => void) | null = null;
   /** a delivery was refused for lack of room: kick consumers once room returns */
@@ -116,6 +118,7 @@ export class Outbox {
     this.chunkBytes = 0;
     const s = this.socket;
     if (s.destroyed) return;
+    this.sends++;
     if (chunks.length === 1) {
       s.write(chunks[0]!);
     } else {

@@ -88,6 +88,9 @@ export interface SegmentStoreStats {
   recoveryMs: number;
   /** corrupt message records skipped at recovery: messages lost */
   corruptRecords: number;
+  /** messages written (persisted or paged out) and bodies read back since start */
+  diskWrites: number;
+  diskReads: number;
 }
 
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
@@ -100,6 +103,9 @@ export class SegmentStore implements MessageStore {
   private recovered: Map<string, RecoveredMessage[]> | null;
   private current: Segment | null = null;
   private nextId: number;
+  /** messages written to disk (persisted or paged out) and bodies read back: RabbitMQ's disk_writes/disk_reads */
+  private diskWrites = 0;
+  private diskReads = 0;
   private nextSegmentNum: number;
   private liveMessages: number;
   private qdelete: AppendFile | null = null;
@@ -188,6 +194,7 @@ export class SegmentStore implements MessageStore {
     this.liveMessages++;
     if (msg.storeId >= SCRATCH_ID_BASE) this.scratch.release(msg.storeId);
     msg.storeId = id;
+    this.diskWrites++;
     this.wrote(size);
   }
 
@@ -251,6 +258,7 @@ export class SegmentStore implements MessageStore {
   }
 
   readBody(storeId: number): Buffer {
+    this.diskReads++;
     if (storeId >= SCRATCH_ID_BASE) return this.scratch.read(storeId);
     const seg = this.segmentOf(storeId);
     const slot = seg === null ? -1 : seg.slotOf(storeId);
@@ -271,6 +279,7 @@ export class SegmentStore implements MessageStore {
     const id = this.scratch.write(msg.body);
     msg.storeId = id;
     msg.body = null;
+    this.diskWrites++;
     this.wrote(msg.bodySize);
   }
 
@@ -314,6 +323,8 @@ export class SegmentStore implements MessageStore {
       indexBytes,
       recoveryMs: this.recoveryMs,
       corruptRecords: this.corruptRecords,
+      diskWrites: this.diskWrites,
+      diskReads: this.diskReads,
     };
   }
 

@@ -100,7 +100,7 @@ export interface MessageStore {
   /** Flush, fsync and close files. */
   close(): Promise<void>;
   /** Disk/latency stats for management and logs. */
-  stats(): { messages: number; bytes: number; segments: number; corruptRecords?: number };
+  stats(): { messages: number; bytes: number; segments: number; corruptRecords?: number; diskWrites?: number; diskReads?: number };
 }
 
 /**

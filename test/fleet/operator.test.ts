@@ -7,7 +7,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
 import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
 
@@ -95,9 +95,9 @@ test("an agent that dies without a word is lost after three missed heartbeats", 
   await until("op2 back", async () => (await presence("op2")) === "online");
 });
 
-async function runJson(args: string[]): Promise<{ id: number; hosts: string[] }> {
+async function runJson(args: string[], code = 0): Promise<{ id: number; hosts: string[] }> {
   const r = await cli(["run", ...args, "--json", ...common()]);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, code, r.stderr);
   return JSON.parse(r.stdout) as { id: number; hosts: string[] };
 }
 
@@ -160,4 +160,97 @@ test("inventory and --where: targeting by facts, compound with groups", async ()
   const badPort = await cli(["hosts", "set", "op1", "--port", "70000", ...common()]);
   assert.notEqual(badPort.code, 0);
   assert.match(badPort.stderr, /bad --port 70000/);
+});
+
+const ESC = "\x1b[";
+
+test("exit codes a CI job can gate on: ok 0, failed 1, unreachable 3, not found 4, not done 6", async () => {
+  const ok = await cli(["run", "true", "--hosts", "op1", "--wait", ...common()]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const failed = await cli(["run", "exit 7", "--hosts", "op1", "--wait", ...common()]);
+  assert.equal(failed.code, 1);
+  const failedId = /task id: (\d+)/.exec(failed.stdout)![1]!;
+  // check_task used to exit 0 here
+  assert.equal((await cli(["check_task", failedId, ...common()])).code, 1);
+  const unroutable = await cli(["run", "true", "--hosts", "nosuchhost", "--wait", ...common()]);
+  assert.equal(unroutable.code, 3, unroutable.stdout + unroutable.stderr);
+  assert.match(unroutable.stdout, /unroutable/);
+  // check_task used to exit 3 (the "unreachable" code) here
+  const missing = await cli(["check_task", "99999999", ...common()]);
+  assert.equal(missing.code, 4);
+  assert.match(missing.stderr, /no task 99999999/);
+  const running = await runJson(["sleep 30", "--hosts", "op1"]);
+  await until("running", async () => /running/.test((await cli(["check_task", String(running.id), ...common()])).stdout));
+  assert.equal((await cli(["check_task", String(running.id), ...common()])).code, 6);
+  assert.equal((await cli(["cancel", String(running.id), ...common()])).code, 0);
+  const usage = await cli(["tasks", "--status", "bogus", ...common()]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /unknown status "bogus"/);
+});
+
+test("colours only when asked or on a terminal; --one-line gives one line per host", async () => {
+  const t = await runJson(['printf "a\\nb\\n"; [ "$FLEET_HOST" = op2 ] && exit 4; true', "--hosts", "op1", "op2", "--wait"], 1);
+  await outputs(t.id);
+  const plain = await cli(["check_task", String(t.id), ...common()]);
+  assert.ok(!plain.stdout.includes(ESC), "escape codes on a pipe");
+  const colour = await cli(["check_task", String(t.id), "--color", ...common()]);
+  assert.ok(colour.stdout.includes(`${ESC}32mok, exit 0`), colour.stdout);
+  assert.ok(colour.stdout.includes(`${ESC}31mfailed, exit 4`), colour.stdout);
+  const off = await cli(["check_task", String(t.id), "--color", "--no-color", ...common()]);
+  assert.ok(!off.stdout.includes(ESC));
+  const one = await cli(["check_task", String(t.id), "--one-line", ...common()]);
+  assert.equal(one.stdout.trim(), "op1 | ok | rc=0 | a\\nb\nop2 | failed | rc=4 | a\\nb");
+});
+
+test("--follow streams each line as it appears; Ctrl-C says how to come back", async () => {
+  const mark = `${dir}/follow-go`;
+  // The second line is printed only after the test saw the first one: streamed, not at the end.
+  const f = startFleet("run", [`echo one; while [ ! -f ${mark} ]; do sleep 0.05; done; echo two`, "--hosts", "op1", "--follow", ...common()]);
+  await until("first line streamed", async () => /^\[op1\] one$/m.test(f.out), 15_000);
+  assert.ok(!/two/.test(f.out));
+  writeFileSync(mark, "");
+  assert.equal(await f.exited, 0, f.err);
+  assert.match(f.out, /^\[op1\] two$/m);
+  assert.match(f.out, /task \d+ done: 1 ok/);
+  // Ctrl-C while following: exit 130, the task keeps running, and we are told how to come back.
+  const g = startFleet("run", ["echo started; sleep 30", "--hosts", "op1", "--follow", ...common()]);
+  await until("following", async () => /\[op1\] started/.test(g.out), 15_000);
+  const id = /task id: (\d+)/.exec(g.out)![1]!;
+  g.child.kill("SIGINT");
+  assert.equal(await g.exited, 130);
+  assert.match(g.err, new RegExp(`detached from task ${id}; it keeps running`));
+  assert.match(g.err, new RegExp(`warren check_task ${id} --follow`));
+  assert.match(g.err, new RegExp(`warren cancel ${id}`));
+  assert.match((await cli(["check_task", id, ...common()])).stdout, /running/);
+  await cli(["cancel", id, ...common()]);
+});
+
+test("tasks filters: host, status, who, since", async () => {
+  const a = await runJson(["exit 3", "--hosts", "op3", "--user", "alice", "--wait"], 1);
+  const b = await runJson(["true", "--hosts", "op1", "--user", "bob", "--wait"]);
+  const ids = async (args: string[]): Promise<number[]> => {
+    const r = await cli(["tasks", "--json", "--limit", "200", ...args, ...common()]);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ id: number }>).map((x) => x.id);
+  };
+  const failed = await ids(["--status", "failed"]);
+  assert.ok(failed.includes(a.id) && !failed.includes(b.id));
+  const onOp1 = await ids(["--host", "op1"]);
+  assert.ok(onOp1.includes(b.id) && !onOp1.includes(a.id));
+  assert.deepEqual(await ids(["--by", "alice"]), [a.id]);
+  const recent = await ids(["--since", "1h", "--status", "done"]);
+  assert.ok(recent.includes(a.id) && recent.includes(b.id));
+  assert.deepEqual(await ids(["--since", "1h", "--by", "nobody"]), []);
+});
+
+test("hosts remove says only what it did", async (t) => {
+  if (!vh.mgmtUrl) return t.skip("needs a management API");
+  const none = await cli(["hosts", "remove", "ghost0", "--mgmt-url", vh.mgmtUrl, ...common()]);
+  assert.equal(none.code, 4);
+  assert.match(none.stderr, /no host ghost0: .*nothing removed/);
+  await cli(["hosts", "set", "ghost1", "--address", "10.0.0.1", ...common()]);
+  const inv = await cli(["hosts", "remove", "ghost1", "--mgmt-url", vh.mgmtUrl, ...common()]);
+  assert.equal(inv.code, 0, inv.stderr);
+  // it used to claim "broker user fleet-agent-ghost1 deleted"
+  assert.match(inv.stdout, /removed ghost1: no broker user fleet-agent-ghost1 \(never enrolled\), no queue fleet\.host\.ghost1, forgotten by the collector/);
 });

@@ -20,6 +20,7 @@ import { getMessages } from "../messages.js";
 import type { Route } from "../router.js";
 import { bindingsJSON } from "./bindings.js";
 import { command } from "../../broker/commands.js";
+import { rabbitTimestamp } from "../../lib/timestamp.js";
 
 export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
   const key = qKey(q);
@@ -31,8 +32,8 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     auto_delete: q.autoDelete,
     exclusive: q.exclusive,
     arguments: tableToJSON(q.arguments),
-    node: ctx.node.name,
-    state: "running",
+    node: q.remote?.node ?? ctx.node.name,
+    state: q.remote !== null && !q.remote.available ? "down" : "running",
     type,
     consumers: q.consumerCount,
     consumer_capacity: q.consumerCount > 0 ? 1 : 0,
@@ -42,7 +43,7 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     message_bytes_ready: q.ready.bytes,
     message_bytes_unacknowledged: 0,
     ...residency(q),
-    idle_since: new Date(q.lastUsed).toISOString(),
+    idle_since: rabbitTimestamp(q.lastUsed),
     exclusive_consumer_tag: null,
     single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
     head_message_timestamp: null,

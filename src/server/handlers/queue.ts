@@ -12,6 +12,7 @@ import type { Connection } from "../connection.js";
 import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
 import { checkReservedName, stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
+import { homeDownError } from "../../broker/cluster-view.js";
 
 /** RabbitMQ's server-named queues: amq.gen- + 22 url-safe base64 chars. */
 export function generateQueueName(): string {
@@ -46,6 +47,8 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claime
   // RabbitMQ never makes an exclusive queue durable (it dies with its connection anyway)
   const durable = a.durable && !a.exclusive;
   const cluster = broker.cluster;
+  const known = cluster !== null ? vh.queues.get(name) : undefined;
+  if (known !== undefined && known.remote !== null && !known.remote.available) throw notFound(homeDownError(known.remote.node, name, vh.name));
   if (cluster !== null && claimed === null && !a.passive && durable && !vh.queues.has(name)) {
     // a new name: the cluster's first declare wins; then this one is checked against it (406)
     const n = name;
