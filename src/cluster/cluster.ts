@@ -27,6 +27,7 @@ import type { Broker } from "../broker/broker.js";
 import type { ClusterMember, ClusterView, NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
+import { command, decodeCommand } from "../broker/commands.js";
 import { decodeCommands, encodeCommands } from "./codec.js";
 import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
@@ -167,7 +168,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   /** After Broker.boot: follow the log and report how far this node has applied it. */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
-    if (!broker.users.has(CLUSTER_USER)) broker.putUser({ name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] });
+    if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
     this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
@@ -193,6 +194,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
       this.flushScheduled = true;
       setImmediate(() => void this.flush().catch(() => {}));
     }
+  }
+
+  /** 0: the broker never compacts this log (it lives in etcd; compaction there is future work) */
+  get count(): number {
+    return 0;
   }
 
   compact(): void {
@@ -306,7 +312,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private async ensureLinkAccess(vhost: string): Promise<void> {
     const b = this.broker!;
     if (b.permissions.has(`${vhost}\u0000${CLUSTER_USER}`)) return;
-    b.setPermission({ user: CLUSTER_USER, vhost, configure: "", write: ".*", read: ".*" });
+    b.apply(command("permission.set", { user: CLUSTER_USER, vhost, configure: "", write: ".*", read: ".*" }), { origin: "import" });
     await this.barrier();
   }
 
@@ -435,7 +441,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     try {
       for (const c of cmds) {
         try {
-          b.apply(c);
+          b.apply(decodeCommand(c), { origin: "peer" });
           if (c["op"] === "queue.declare" && typeof c["node"] === "string" && this.links) {
             const q = b.vhosts.get(String(c["vhost"]))?.queues.get(String(c["name"]));
             if (q && q.remote === null && c["node"] !== this.nodeName) this.links.attach(q, c["node"], (n) => this.isRunning(n));
