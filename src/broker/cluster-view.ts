@@ -38,3 +38,34 @@ export interface ClusterView {
   /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */
   appRunning: boolean;
 }
+
+/**
+ * A durable queue whose home is another node, as this node's Queue object reaches it. The
+ * local Queue then holds no messages of its own: routed messages are forwarded home, and
+ * while it has local consumers it pulls from the home node into a small local buffer
+ * (bounded by the link's prefetch), so prefetch, acks, nacks, redelivery and cancel work
+ * through the ordinary queue and channel code. Implemented by src/cluster/remote.ts.
+ */
+export interface RemoteHome {
+  /** the home node's name (listings' `node`) */
+  readonly node: string;
+  /** the home node holds a live lease */
+  readonly available: boolean;
+  /** send a routed message home; resolves true once the home node has it (its confirm) */
+  forward(msg: import("./message.js").Message): Promise<boolean>;
+  /** the first local consumer came / the last one left */
+  startPulling(): void;
+  stopPulling(): void;
+  /** the local buffer let go of a pulled message (acked, dropped, expired, purged) */
+  released(msg: import("./message.js").Message): void;
+}
+
+/**
+ * Forwards made while routing one publish (the publisher sets `pending` to [] before routing
+ * on a cluster member, and waits for them before confirming). Null on a single node.
+ */
+export const forwarding: { pending: Promise<boolean>[] | null } = { pending: null };
+
+export function homeDownError(node: string, queue: string, vhost: string): string {
+  return `home node '${node}' of durable queue '${queue}' in vhost '${vhost}' is down or inaccessible`;
+}

@@ -24,6 +24,7 @@ import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./re
 import { withPolicy, type AppliedPolicy } from "./policy.js";
 import { FlowGate } from "./flow.js";
 import { collectGarbageSoon } from "../lib/gc.js";
+import { forwarding, type RemoteHome } from "./cluster-view.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -106,6 +107,8 @@ export class Queue implements Destination {
   private readonly ownSettings: QueueSettings;
   /** holds publishers while consumers catch up; created the first time the queue congests */
   private flow: FlowGate | null = null;
+  /** on a cluster member: this durable queue's home is another node (null: it lives here) */
+  remote: RemoteHome | null = null;
 
   constructor(
     readonly vhost: string,
@@ -151,7 +154,8 @@ export class Queue implements Destination {
    * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
    * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
    */
-  publish(msg: Message, now: number, sole = false): void {
+  publish(msg: Message, now: number, sole = false, pulled = false): void {
+    if (this.remote !== null && !pulled) return this.forwardHome(this.remote, msg);
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
@@ -172,6 +176,13 @@ export class Queue implements Destination {
       this.drain();
       if (this.ready.length > FLOW_WINDOW.messages || this.ready.bytes > FLOW_WINDOW.bytes) this.congested();
     }
+  }
+
+  /** A queue homed on another node: the message goes there (the publisher's confirm waits for it). */
+  private forwardHome(home: RemoteHome, msg: Message): void {
+    this.stats.publish++;
+    const p = home.forward(msg);
+    if (forwarding.pending !== null) forwarding.pending.push(p);
   }
 
   /** Past the flow window with consumers attached: hold the publishing connection. */
@@ -372,6 +383,7 @@ export class Queue implements Destination {
   }
 
   private release(msg: Message): void {
+    if (this.remote !== null) this.remote.released(msg);
     msg.refs--;
     const store = this.store;
     if (store === null || msg.storeId === 0) return;
@@ -453,6 +465,7 @@ export class Queue implements Destination {
     while (i > 0 && this.consumers[i - 1]!.priority < c.priority) i--;
     this.consumers.splice(i, 0, c);
     this.hadConsumer = true;
+    if (this.remote !== null && this.consumers.length === 1) this.remote.startPulling();
     if (this.expiresTimer) {
       clearTimeout(this.expiresTimer);
       this.expiresTimer = null;
@@ -465,6 +478,7 @@ export class Queue implements Destination {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     if (this.consumers.length === 0) {
+      if (this.remote !== null) this.remote.stopPulling();
       this.flow?.release();
       if (this.autoDelete && this.hadConsumer && !this.deleted) {
         this.owner.autoDeleteQueue(this, "auto-delete");

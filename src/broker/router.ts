@@ -130,7 +130,8 @@ export class Router {
     const store = this.vhost.storeFor();
     if (store && msg.properties.deliveryMode === 2) {
       let durableKeys: string[] | null = null;
-      for (let i = 0; i < n; i++) if (queues[i]!.durable) (durableKeys ??= []).push(queues[i]!.key);
+      // a queue homed on another node stores it there, not here
+      for (let i = 0; i < n; i++) if (queues[i]!.durable && queues[i]!.remote === null) (durableKeys ??= []).push(queues[i]!.key);
       if (durableKeys !== null) {
         store.persist(msg, durableKeys);
         flags |= NEEDS_SYNC;

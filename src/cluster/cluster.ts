@@ -27,7 +27,10 @@ import type { Broker } from "../broker/broker.js";
 import type { ClusterMember, ClusterView, NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
+import { command, decodeCommand } from "../broker/commands.js";
 import { decodeCommands, encodeCommands } from "./codec.js";
+import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
+import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
 
 export interface ClusterOptions {
@@ -107,6 +110,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private readonly startedAt = Date.now();
   private lastError: Error | null = null;
   infoSource: () => Record<string, unknown> = () => ({});
+  private linkSecret = "";
+  private links: PeerLinks | null = null;
+  /** each durable queue's home node, from the definitions log (vhost \0 name → node) */
+  private readonly homes = new Map<string, string>();
 
   constructor(private readonly opts: ClusterOptions) {
     this.nodeName = opts.nodeName;
@@ -137,6 +144,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
         throw new Error(`node name ${this.nodeName} belongs to another member of cluster ${this.clusterName} (node id ${rec.id}, this data directory has ${this.nodeId}); choose another --node-name, or run 'warren ctl forget_cluster_node ${this.nodeName}' on a running member if that node is gone for good`);
       }
     }
+    // the node links' password (remote.ts): made once, read by every member
+    const sk = this.p + "secret";
+    const sec = await this.etcd.txn([{ key: sk, target: "create", op: "==", value: 0 }], [{ put: sk, value: randomBytes(24).toString("base64url") }], [{ get: sk }]);
+    this.linkSecret = sec.succeeded ? (await this.etcd.get(sk))!.value : sec.got[0]!.value;
     this.lease = await this.etcd.lease(this.ttl, (err) => this.leaseLost(err));
     await this.publishLive();
     // the first node writes the default user and vhost through the broker's boot; the
@@ -157,6 +168,9 @@ export class Cluster implements DefinitionsStore, ClusterView {
   /** After Broker.boot: follow the log and report how far this node has applied it. */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
+    this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
+    attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
     this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
     this.reportApplied();
     this.refreshTimer = setInterval(() => void this.publishLive().catch(() => {}), 5000);
@@ -172,11 +186,19 @@ export class Cluster implements DefinitionsStore, ClusterView {
   append(cmd: Record<string, unknown>): void {
     if (this.applying) return;
     this.changes++;
+    // a queue's home is the node that declared it
+    if (cmd["op"] === "queue.declare") cmd = { ...cmd, node: this.nodeName };
+    this.noteHome(cmd);
     this.pending.push(cmd);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => void this.flush().catch(() => {}));
     }
+  }
+
+  /** 0: the broker never compacts this log (it lives in etcd; compaction there is future work) */
+  get count(): number {
+    return 0;
   }
 
   compact(): void {
@@ -197,6 +219,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     } catch {
       /* etcd gone: nothing more to do */
     }
+    this.links?.close();
     await this.watcher?.close().catch(() => {});
     await this.lease?.revoke();
     this.etcd?.close();
@@ -255,6 +278,42 @@ export class Cluster implements DefinitionsStore, ClusterView {
       default:
         return [];
     }
+  }
+
+  private noteHome(c: Record<string, unknown>): void {
+    const key = `${String(c["vhost"])}\u0000${String(c["name"])}`;
+    if (c["op"] === "queue.declare" && typeof c["node"] === "string") {
+      if (!this.homes.has(key)) this.homes.set(key, c["node"]);
+    } else if (c["op"] === "queue.delete") {
+      this.homes.delete(key);
+    } else if (c["op"] === "vhost.delete") {
+      for (const k of [...this.homes.keys()]) if (k.startsWith(`${String(c["name"])}\u0000`)) this.homes.delete(k);
+    }
+  }
+
+  /** the node a durable queue lives on (its declaring node), or undefined for a local-only queue */
+  queueHome(vhost: string, name: string): string | undefined {
+    return this.homes.get(`${vhost}\u0000${name}`);
+  }
+
+  isRunning(node: string): boolean {
+    const m = this.memberRecords.get(node);
+    const l = this.liveRecords.get(node);
+    return m !== undefined && l !== undefined && l["id"] === m.id;
+  }
+
+  /** PeerDirectory: where a running member takes AMQP connections */
+  amqpAddress(node: string): { host: string; port: number } | null {
+    if (!this.isRunning(node)) return null;
+    const a = this.liveRecords.get(node)!["amqp"] as { host: string; port: number } | undefined;
+    return a ?? null;
+  }
+
+  private async ensureLinkAccess(vhost: string): Promise<void> {
+    const b = this.broker!;
+    if (b.permissions.has(`${vhost}\u0000${CLUSTER_USER}`)) return;
+    b.apply(command("permission.set", { user: CLUSTER_USER, vhost, configure: "", write: ".*", read: ".*" }), { origin: "import" });
+    await this.barrier();
   }
 
   // ---- ClusterView ---------------------------------------------------------------
@@ -358,6 +417,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
           return false;
         case "defs": {
           const batch = decodeCommands<{ origin: string; cmds: Record<string, unknown>[] }>(kv.value);
+          for (const c of batch.cmds) this.noteHome(c);
           if (atBoot) {
             this.bootCommands.push(...batch.cmds);
           } else if (batch.origin !== this.nodeId) {
@@ -381,7 +441,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
     try {
       for (const c of cmds) {
         try {
-          b.apply(c);
+          b.apply(decodeCommand(c), { origin: "peer" });
+          if (c["op"] === "queue.declare" && typeof c["node"] === "string" && this.links) {
+            const q = b.vhosts.get(String(c["vhost"]))?.queues.get(String(c["name"]));
+            if (q && q.remote === null && c["node"] !== this.nodeName) this.links.attach(q, c["node"], (n) => this.isRunning(n));
+          }
         } catch (e) {
           // the same command failed on its origin's state too, or the two diverged: say so
           this.log.warn(`cluster: definition ${String(c["op"])} from another node not applied here: ${(e as Error).message}`);
@@ -418,7 +482,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     }, 0);
   }
 
-  private async publishLive(): Promise<void> {
+  async publishLive(): Promise<void> {
     if (!this.lease || this.closed) return;
     const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...this.infoSource() });
     await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: this.lease.id }]);

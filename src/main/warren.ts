@@ -19,6 +19,7 @@ import type { FsyncPolicy } from "../store/types.js";
 import { openStorage } from "./storage.js";
 import { startAlarms } from "./alarms.js";
 import { resident } from "../broker/ready-list.js";
+import { command } from "../broker/commands.js";
 
 /**
  * Options of `startWarren`. The defaults are the safe ones for embedding: loopback only, no
@@ -137,8 +138,9 @@ const FLEET_CONNECTION_NAME = "fleet-collector";
  */
 function fleetCollectorUser(broker: Broker): { user: string; pass: string } {
   const pass = randomBytes(24).toString("base64url");
-  broker.putUser({ name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] });
-  broker.setPermission({ user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+  const internal = { origin: "import" } as const;
+  broker.apply(command("user.add", { name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] }), internal);
+  broker.apply(command("permission.set", { user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" }), internal);
   if (!broker.loopbackUsers.includes(FLEET_USER)) broker.loopbackUsers.push(FLEET_USER);
   broker.isInternalConnection = (c) => c.userName === FLEET_USER && c.clientProperties["connection_name"] === FLEET_CONNECTION_NAME;
   return { user: FLEET_USER, pass };
@@ -194,6 +196,15 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       await cluster.start(broker);
       broker.cluster = cluster;
     }
+    // clean shutdown rewrites the definitions log as a snapshot (after every connection is
+    // closed: closers run in reverse), so the next boot replays only the live definitions
+    closers.push(() => {
+      try {
+        broker.compactDefinitions();
+      } catch (e) {
+        log.error(`definitions log compaction at shutdown failed (the log is intact): ${(e as Error).message}`);
+      }
+    });
     const tls = tlsOpts ? { ...tlsOpts, host: bindAddress(tlsOpts.host ?? host) } : null;
     const server = new Server(broker, { host: bindAddress(host), port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tls ? { tls } : {}) });
     const amqpPort = await server.listen();
@@ -224,11 +235,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       });
       mgmt = m;
       closers.push(() => m.close());
-      if (cluster) {
-        // what the other members show of this node in /api/nodes and cluster_status
-        const amqpHost = server.boundHost;
-        cluster.infoSource = () => ({ amqp: { host: connectHost(amqpHost), port: amqpPort }, mgmt: { host: connectHost(m.host), port: m.port }, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms], uptime_base: broker.startedAt });
-      }
+
       if (dataDir && opts.fleet === true) {
         try {
           // lazily: Fleet's SQLite store needs the native better-sqlite3 package, which a broker-only install lacks
@@ -250,6 +257,18 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
           log.warn(missing ? "fleet collector not started: it needs the better-sqlite3 package (npm install better-sqlite3)" : `fleet collector not started: ${(e as Error).message}`);
         }
       }
+    }
+
+    if (cluster) {
+      // what the other members show of this node in /api/nodes and cluster_status, and where their links connect
+      const amqpHost = connectHost(server.boundHost);
+      const mgmtAddr = mgmt ? { host: connectHost(mgmt.host), port: mgmt.port } : null;
+      cluster.infoSource = () => ({ amqp: { host: amqpHost, port: amqpPort }, mgmt: mgmtAddr, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms] });
+      await cluster.publishLive();
+      // the node links (cluster/remote.ts) are the cluster's own connections: not listed by default
+      const { CLUSTER_USER } = await import("../cluster/remote.js");
+      const others = broker.isInternalConnection;
+      broker.isInternalConnection = (c) => c.userName === CLUSTER_USER || others(c);
     }
 
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;

@@ -255,7 +255,8 @@ export class Channel implements ConsumerHost {
    * prefix and goes out as one multiple=true basic.ack per turn. When the write fails the
    * publish is nacked and `msg` taken back from its queues (broker/withdraw.ts).
    */
-  settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null): void {
+  settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null = null): void {
+    if (forwards !== null || this.confirmChain !== null) return this.chainConfirm(seq, needsSync, ok, msg, forwards);
     if (!ok) {
       this.flushConfirms();
       writeConfirm(this.conn.outbox, this.id, seq, false, false);
@@ -282,6 +283,36 @@ export class Channel implements ConsumerHost {
       return;
     }
     this.markConfirmed(seq);
+  }
+
+  /**
+   * Cluster member: confirms of publishes forwarded to other nodes (and every publish after
+   * one, while any is outstanding) go out in order once the home nodes and the local store
+   * have them; a nack from a home node (or a home node that is gone) nacks.
+   */
+  private confirmChain: Promise<void> | null = null;
+
+  private chainConfirm(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null): void {
+    const store = this.conn.broker.store;
+    const local = new Promise<boolean>((resolve) => {
+      if (!ok) resolve(false);
+      else if (store && needsSync) store.sync((err) => resolve(!err));
+      else resolve(true);
+    });
+    const remote = forwards === null ? Promise.resolve(true) : Promise.all(forwards).then((r) => r.every((x) => x), () => false);
+    const mine: Promise<void> = (this.confirmChain ?? Promise.resolve()).then(async () => {
+      const [a, b] = await Promise.all([local, remote]);
+      if (this.state !== ChannelState.Open) return;
+      if (!a && msg !== null && ok) this.conn.broker.withdrawals.add(msg);
+      if (a && b) return this.markConfirmed(seq);
+      this.flushConfirms();
+      writeConfirm(this.conn.outbox, this.id, seq, false, false);
+      this.confirmedUpTo = this.ackSentUpTo = seq;
+    });
+    this.confirmChain = mine;
+    void mine.then(() => {
+      if (this.confirmChain === mine) this.confirmChain = null;
+    });
   }
 
   private markConfirmed(seq: number): void {

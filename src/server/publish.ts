@@ -14,6 +14,7 @@ import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message } from "../broker/message.js";
 import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
 import { publishing } from "../broker/flow.js";
+import { forwarding } from "../broker/cluster-view.js";
 import type { Channel } from "./channel.js";
 import type { Connection } from "./connection.js";
 import { writeDeliver, writeReturn } from "./frames-out.js";
@@ -63,11 +64,19 @@ export class Publisher {
     const vhost = this.conn.vhost!;
     // a congested queue on the way holds this connection (flow control, broker/flow.ts)
     publishing.holder = this.conn;
+    // on a cluster member, collect the forwards to queues homed elsewhere: the confirm waits for them
+    const clustered = this.conn.broker.cluster !== null;
+    if (clustered) forwarding.pending = [];
     let flags: number;
+    let forwards: Promise<boolean>[] | null = null;
     try {
       flags = vhost.router.publish(ex, msg, msg.routingKey);
     } finally {
       publishing.holder = null;
+      if (clustered) {
+        forwards = forwarding.pending!.length > 0 ? forwarding.pending : null;
+        forwarding.pending = null;
+      }
     }
     if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
     else if (mandatory) this.returnMessage(ch, msg);
@@ -76,7 +85,7 @@ export class Publisher {
       ch.stats.dropUnroutable++;
       this.conn.broker.totals.dropUnroutable++;
     }
-    if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0, msg);
+    if (seq) ch.settlePublish(seq, (flags & NEEDS_SYNC) !== 0, (flags & REJECTED) === 0, msg, forwards);
     return flags;
   }
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { AmqpError, NOT_ALLOWED, NOT_IMPLEMENTED, accessRefused, notFound, preconditionFailed } from "../../amqp/errors.js";
+import { homeDownError } from "../../broker/cluster-view.js";
 import * as M from "../../amqp/gen/methods.js";
 import { Consumer } from "../../broker/consumer.js";
 import { asNumber, isIntegerValue, typeName } from "../../broker/args.js";
@@ -46,6 +47,7 @@ export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void 
   const name = resolveQueueName(ch, a.queue);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
   const q = vh.getQueue(name);
+  if (q.remote !== null && !q.remote.available) throw notFound(homeDownError(q.remote.node, name, vh.name));
   vh.checkExclusive(q, conn);
   if (a.exclusive && q.consumers.length > 0) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   if (q.consumers.some((c) => c.exclusive)) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
