@@ -17,7 +17,7 @@ import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
 import type { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
-import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy, } from "./policy.js";
+import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy } from "./policy.js";
 import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
