@@ -227,6 +227,7 @@ test("template apply pushes each host's effective template to exactly its group'
 });
 
 test("fires on exactly the Nth breach within the window, never the (N-1)th; recovers only with hysteresis", async () => {
+  const follow = startFleet("alerts", ["--follow", "--json", ...common()]); // `warren alerts --follow`, as a user watches
   // window: one or two breaches, then enough low samples for them to leave the 10 s window
   for (const h of ["web1", "web2"]) setValue(h, 90);
   await waitSamples("web1", (s) => countValue(s, 90) >= 1, "a breach");
@@ -254,6 +255,9 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
     assert.equal(st[fired]!.v, 90);
     assert.equal(st.slice(0, fired).filter((x) => x.v === 90 && x.t > st[fired]!.t - 10_000).length, 2, `${h}: fired on the 3rd breach in the window`);
   }
+  // `alerts --follow` printed each of them as it was stored
+  await until("alerts --follow printed them", async () => ev.filter((e) => e.rule === "val-high").every((e) => follow.out.includes(`"id":${e.id},`)));
+  await follow.kill();
   // The subscriber saw the same events (same ids); the webhook got Alertmanager JSON
   await until("subscriber has them", async () => sub.alerts.filter((a) => a.rule === "val-high").length >= 4);
   assert.deepEqual(sub.alerts.filter((a) => a.rule === "val-high").map((a) => a.id), ev.filter((e) => e.rule === "val-high").map((e) => e.id));
