@@ -15,11 +15,11 @@ import { accessRefused, notAllowed, notFound, type AmqpError } from "../amqp/err
 import type { DefinitionsStore, MessageStore, RecoveredMessage } from "../store/types.js";
 import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
-import { Logger } from "../lib/logger.js";
+import type { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
-import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy, type PolicyValue } from "./policy.js";
+import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy } from "./policy.js";
 import type { Queue } from "./queue.js";
-import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+import { hashPassword, knownGood, permits, rabbitSha256Hash, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 import { command, CommandFormatError, decodeCommand, encodeCommand, type ApplyContext, type TopologyCommand } from "./commands.js";
 import type { Exchange } from "./exchanges/exchange.js";
@@ -32,7 +32,7 @@ export interface ApplyResults {
   /** messages the deleted queue held */
   "queue.delete": number;
 }
-export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof ApplyResults ? ApplyResults[C["op"]] : void;
+export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof ApplyResults ? ApplyResults[C["op"]] : undefined;
 
 /**
  * When the definitions log is rewritten as a snapshot: once it holds more than `factor`

@@ -61,7 +61,7 @@ export class MgmtClient {
       throw new CtlError(`unable to perform an operation on node at ${this.base}: could not connect to the management API (${why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`, EX_UNAVAILABLE);
     }
     const text = await res.text();
-    let json: unknown = undefined;
+    let json: unknown ;
     if (text !== "") {
       try {
         json = JSON.parse(text);

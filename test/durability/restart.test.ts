@@ -186,7 +186,7 @@ test("durable auto-delete queue: recovered, deleted after its last consumer, sta
   let b = await startWarrenChild(dir);
   try {
     let c = await connect(b.url);
-    let ch = await c.createConfirmChannel();
+    const ch = await c.createConfirmChannel();
     await ch.assertQueue("adq", { durable: true, autoDelete: true });
     ch.publish("", "adq", makeBody(1, 1, 10), { persistent: true });
     await ch.waitForConfirms();

@@ -37,7 +37,7 @@ export class Api {
     if (body !== undefined) h["content-type"] = "application/json";
     const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
     const text = await r.text();
-    let json: unknown = undefined;
+    let json: unknown ;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {

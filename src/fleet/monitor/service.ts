@@ -19,7 +19,7 @@ import { signPayload, type OperatorKey } from "../sign.js";
 import { hostKey } from "../topology.js";
 import { alertKey, MAX_BATCH_ITEMS, type AlertEvent, type AlertState, type ConfigPayload, type MetricsBatch } from "./protocol.js";
 import { evaluate, newState, type InstanceState } from "./rules.js";
-import { DEFAULT_RETENTION, MetricsStore, RES_1M, type HostMonRow, type Retention, type SilenceRow, type WebhookRow } from "./store.js";
+import { DEFAULT_RETENTION, type MetricsStore, RES_1M, type HostMonRow, type Retention, type SilenceRow, type WebhookRow } from "./store.js";
 import {
   canonical, condText, effectiveTemplate, isNodata, NAME_RE, parseTemplate, TemplateError, ITEM_RE,
   type EffectiveTemplate, type Link, type MetricRule, type NodataRule, type Template,
@@ -284,7 +284,7 @@ export class MonitorService extends EventEmitter {
     }
   }
 
-  private differs(host: string, eff: EffectiveTemplate, agent: string | null): boolean {
+  private differs(_host: string, eff: EffectiveTemplate, agent: string | null): boolean {
     if (agent === eff.rev) return false;
     return !(agent === null && !Object.keys(eff.items).length);
   }
