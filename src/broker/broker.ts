@@ -53,6 +53,9 @@ export interface ConnectionInfo extends LimitedConnection {
   close(reason: string): void;
 }
 
+/** The owner of another cluster member's exclusive queues on this node: no connection here. */
+const REMOTE_OWNER = Object.freeze({ remote: true });
+
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
   /** nacked publishes taken back from their queues (withdraw.ts) */
@@ -205,14 +208,15 @@ export class Broker implements VHostEvents {
         return;
       case "exchange.declare":
         this.getVhost(s("vhost")).declareExchange(s("name"), s("type"), {
-          durable: true, autoDelete: c["autoDelete"] === true, internal: c["internal"] === true, arguments: (c["arguments"] as FieldTable) ?? {},
+          durable: c["durable"] !== false, autoDelete: c["autoDelete"] === true, internal: c["internal"] === true, arguments: (c["arguments"] as FieldTable) ?? {},
         }, false);
         return;
       case "exchange.delete":
         this.getVhost(s("vhost")).deleteExchange(s("name"), false);
         return;
       case "queue.declare":
-        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: true, exclusive: false, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, null, false, false, "never");
+        // an exclusive queue of another cluster member: owned by nobody here, so no one here may use it
+        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: c["durable"] !== false, exclusive: c["exclusive"] === true, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, c["exclusive"] === true ? REMOTE_OWNER : null, false, false, "never");
         return;
       case "queue.delete":
         this.getVhost(s("vhost")).deleteQueue(s("name"), false, false, null);
@@ -236,6 +240,11 @@ export class Broker implements VHostEvents {
       default:
         throw new Error(`unknown definition command ${String(c["op"])}`);
     }
+  }
+
+  /** VHostEvents: a cluster member shares transient definitions too */
+  get shareAll(): boolean {
+    return this.cluster !== null;
   }
 
   /** VHostEvents: a durable definition changed. */

@@ -33,6 +33,11 @@ export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
 /** Hooks the vhost calls out to: persistence of definitions, consumer cancellation. */
 export interface VHostEvents {
   definitionChanged(cmd: Record<string, unknown>): void;
+  /**
+   * A cluster member shares every definition, transient and exclusive ones too (other nodes
+   * route to and list them); a single node reports durable ones only, for its definitions log.
+   */
+  readonly shareAll: boolean;
   /** queue deleted: cancel its consumers (server notifies clients) */
   queueDeleted(q: Queue): void;
   /** the policy in effect for a new queue or exchange */
@@ -109,7 +114,7 @@ export class VHost implements QueueOwner {
     const ex = makeExchange(type, this.name, name, opts);
     this.applyExchangePolicy(ex);
     this.exchanges.set(name, ex);
-    if (opts.durable) this.events.definitionChanged({ op: "exchange.declare", vhost: this.name, name, type, ...opts });
+    if (opts.durable || this.events.shareAll) this.events.definitionChanged({ op: "exchange.declare", vhost: this.name, name, type, ...opts });
     return ex;
   }
 
@@ -130,7 +135,7 @@ export class VHost implements QueueOwner {
     for (const b of [...ex.bindings.values()]) this.removeBinding(b);
     for (const b of [...ex.incoming]) this.removeBinding(b);
     this.exchanges.delete(ex.name);
-    if (ex.durable) this.events.definitionChanged({ op: "exchange.delete", vhost: this.name, name: ex.name });
+    if (ex.durable || this.events.shareAll) this.events.definitionChanged({ op: "exchange.delete", vhost: this.name, name: ex.name });
   }
 
   /** alternate-exchange from the exchange's arguments, else from its policy */
@@ -209,6 +214,8 @@ export class VHost implements QueueOwner {
     this.queues.set(name, q);
     if (opts.durable && !opts.exclusive) {
       this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments });
+    } else if (this.events.shareAll) {
+      this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: opts.durable, exclusive: opts.exclusive, autoDelete: opts.autoDelete, arguments: opts.arguments });
     }
     return q;
   }
@@ -244,7 +251,7 @@ export class VHost implements QueueOwner {
     this.queues.delete(q.name);
     const n = q.destroy();
     this.events.queueDeleted(q);
-    if (q.durable && !q.exclusive) this.events.definitionChanged({ op: "queue.delete", vhost: this.name, name: q.name });
+    if ((q.durable && !q.exclusive) || this.events.shareAll) this.events.definitionChanged({ op: "queue.delete", vhost: this.name, name: q.name });
     return n;
   }
 
@@ -303,6 +310,7 @@ export class VHost implements QueueOwner {
   }
 
   private isDurableBinding(ex: Exchange, dest: Destination): boolean {
+    if (this.events.shareAll) return true;
     if (!ex.durable) return false;
     if (dest instanceof Queue) return dest.durable && !dest.exclusive;
     return (dest as Exchange).durable;
