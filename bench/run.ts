@@ -24,8 +24,9 @@ import { s8 } from "./scenarios/backlog.js";
 import { s9 } from "./scenarios/topic.js";
 import { s10 } from "./scenarios/durable-queues.js";
 import { OVERLOAD } from "./scenarios/overload.js";
+import { m1 } from "./scenarios/monitoring.js";
 
-const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, ...OVERLOAD];
+const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, ...OVERLOAD, m1];
 const SMOKE = ["s1", "s2", "s4", "overload-1-1"];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -41,6 +42,10 @@ const USAGE = `usage: npm run bench -- [options]
   --s8-messages N            default 1000000
   --s10-queues N             default 100000
   --overload-duration SECONDS  window of the overload-* scenarios (default 60)
+  --m1-hosts N               m1 (Fleet monitoring at scale): simulated hosts (default 10000)
+  --m1-items N               items per host (default 20)
+  --m1-interval SECONDS      their interval (default 10)
+  --m1-duration SECONDS      measured window (default 600)
   --warren-arg ARG           extra argument for 'warren server' (repeatable)
   --markdown FILE            also write the table as markdown
   --smoke                    CI: s1,s2,s4,overload-1-1, tiny windows, one round, no speed judgement`;
@@ -69,7 +74,7 @@ function parse(argv: string[]): Cli {
       else get.set(a.slice(2), v);
     } else usage(2, `unknown or incomplete option ${a}`);
   }
-  const known = ["rabbitmq", "rabbitmq-mgmt", "rabbitmq-restart-cmd", "only", "scenarios", "rounds", "duration", "warmup", "s7-connections", "s8-messages", "s10-queues", "overload-duration", "markdown"];
+  const known = ["rabbitmq", "rabbitmq-mgmt", "rabbitmq-restart-cmd", "only", "scenarios", "rounds", "duration", "warmup", "s7-connections", "s8-messages", "s10-queues", "overload-duration", "markdown", "m1-hosts", "m1-items", "m1-interval", "m1-duration"];
   for (const k of get.keys()) if (!known.includes(k)) usage(2, `unknown option --${k}`);
   const num = (k: string, d: number) => {
     const v = get.get(k);
@@ -99,6 +104,10 @@ function parse(argv: string[]): Cli {
       s8Messages: num("s8-messages", smoke ? 10_000 : 1_000_000),
       s10Queues: num("s10-queues", smoke ? 100 : 100_000),
       overloadDuration: num("overload-duration", smoke ? 1 : 60),
+      m1Hosts: num("m1-hosts", smoke ? 20 : 10_000),
+      m1Items: num("m1-items", 20),
+      m1IntervalMs: num("m1-interval", smoke ? 1 : 10) * 1000,
+      m1Duration: num("m1-duration", smoke ? 8 : 600),
       log: (m) => process.stderr.write(`${m}\n`),
     },
   };

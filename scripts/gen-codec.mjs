@@ -528,7 +528,9 @@ export function encodeMethod<K extends keyof MethodArgsMap>(channel: number, id:
 }
 `);
 
-const outPath = fileURLToPath(OUT);
+// --out FILE writes elsewhere (the lint step regenerates into a temp dir and compares byte for byte)
+const outFlag = process.argv.indexOf("--out");
+const outPath = outFlag > 0 && process.argv[outFlag + 1] ? process.argv[outFlag + 1] : fileURLToPath(OUT);
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(outPath, out.join("\n"));
 console.log(`wrote ${outPath}: ${methods.length} methods`);

@@ -26,6 +26,11 @@ export interface BenchOptions {
   s10Queues: number;
   /** seconds per overload-* run */
   overloadDuration: number;
+  /** m1: simulated hosts, items per host, their interval, measured window (s) */
+  m1Hosts: number;
+  m1Items: number;
+  m1IntervalMs: number;
+  m1Duration: number;
   log: (msg: string) => void;
 }
 

@@ -4,8 +4,11 @@
  * management API (src/http) drive it; storage enters through the ports in
  * src/store/types.ts.
  *
- * Every definition change goes through apply(), which is also what replays the
- * definitions log at boot and what definitions import uses — one code path.
+ * Every definition change is a TopologyCommand (commands.ts) handed to apply(): the AMQP
+ * handlers, the management API, definitions import and boot replay all use it. Durable
+ * changes come back from the vhosts as commands and are appended to the definitions log,
+ * which is compacted to a snapshot of the live definitions (snapshot()) when it has grown
+ * past COMPACTION.factor times that and at clean shutdown.
  */
 import type { FieldTable } from "../amqp/field-table.js";
 import { accessRefused, notAllowed, notFound, type AmqpError } from "../amqp/errors.js";
@@ -18,6 +21,25 @@ import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperat
 import type { Queue } from "./queue.js";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
+import { command, CommandFormatError, decodeCommand, encodeCommand, type ApplyContext, type TopologyCommand } from "./commands.js";
+import type { Exchange } from "./exchanges/exchange.js";
+
+/** What apply() returns per op (void for the others). */
+export interface ApplyResults {
+  "vhost.add": VHost;
+  "exchange.declare": Exchange;
+  "queue.declare": Queue;
+  /** messages the deleted queue held */
+  "queue.delete": number;
+}
+export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof ApplyResults ? ApplyResults[C["op"]] : void;
+
+/**
+ * When the definitions log is rewritten as a snapshot: once it holds more than `factor`
+ * times the commands the live definitions need, and at least `minCommands` (a small log is
+ * not worth a rewrite). Amortised, each appended command is rewritten at most 1/(factor-1) times.
+ */
+export const COMPACTION = { factor: 4, minCommands: 4096 };
 import { Withdrawals } from "./withdraw.js";
 import { checkChannelLimit, checkConnectionLimits, vhostLimit, type LimitedConnection } from "./limits.js";
 import type { ClusterView } from "./cluster-view.js";
@@ -37,6 +59,8 @@ export interface BrokerOptions {
    * into RabbitMQ with working passwords (off by default: that hash is fast to brute-force)
    */
   exportRabbitHashes?: boolean;
+  /** when to compact the definitions log (default COMPACTION) */
+  compaction?: { factor: number; minCommands: number };
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
@@ -95,6 +119,12 @@ export class Broker implements VHostEvents {
   resourceLimits: { memoryHighWatermark: number; diskFreeLimit: number; dataDir: string | null } = { memoryHighWatermark: 0, diskFreeLimit: 0, dataDir: null };
   private readonly defs: DefinitionsStore | null;
   private replaying = false;
+  private readonly compaction: { factor: number; minCommands: number };
+  /** commands in the last snapshot (the live definitions' size then) */
+  private liveCommands = 0;
+  /** apply() calls in progress: compaction waits until the outermost returns (state consistent) */
+  private applyDepth = 0;
+  private compactionScheduled = false;
   /** the cluster this node is a member of (set by main when started with etcd), else null */
   cluster: ClusterView | null = null;
   /** connections blocked by a resource alarm (set by the alarm monitor) */
@@ -108,30 +138,41 @@ export class Broker implements VHostEvents {
     this.loopbackUsers = opts.loopbackUsers ?? ["guest"];
     this.maxMessageSize = opts.maxMessageSize ?? 128 * 1024 * 1024;
     this.exportRabbitHashes = opts.exportRabbitHashes ?? false;
+    this.compaction = opts.compaction ?? COMPACTION;
     this.withdrawals = new Withdrawals(this.vhosts, (line) => this.log.warn(line));
   }
 
   /** Replay definitions and recover messages; create defaults on first boot. */
   boot(): { recoveredMessages: number; durableQueues: number } {
-    const cmds = this.defs?.load() ?? [];
+    const records = this.defs?.load() ?? [];
     this.replaying = true;
     try {
-      for (const c of cmds) {
+      for (const r of records) {
+        let c: TopologyCommand;
         try {
-          this.apply(c);
+          c = decodeCommand(r);
         } catch (e) {
-          this.log.warn(`definitions replay: skipped ${String(c["op"])}: ${(e as Error).message}`);
+          // a newer warren's log: refuse to start rather than drop what we cannot read
+          if (e instanceof CommandFormatError && /newer/.test(e.message)) throw e;
+          this.log.warn(`definitions replay: skipped a record: ${(e as Error).message}`);
+          continue;
+        }
+        try {
+          this.apply(c, { origin: "replay" });
+        } catch (e) {
+          this.log.warn(`definitions replay: skipped ${c.op}: ${(e as Error).message}`);
         }
       }
     } finally {
       this.replaying = false;
     }
-    if (cmds.length === 0 && this.users.size === 0) {
+    if (records.length === 0 && this.users.size === 0) {
       const user = this.opts.defaultUser ?? "guest";
       const pass = this.opts.defaultPass ?? "guest";
-      this.apply({ op: "vhost.add", name: "/" });
-      this.apply({ op: "user.add", name: user, ...hashPassword(pass, this.exportRabbitHashes), tags: ["administrator"] });
-      this.apply({ op: "permission.set", user, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+      const boot: ApplyContext = { origin: "import" };
+      this.apply(command("vhost.add", { name: "/", description: "", tags: [] }), boot);
+      this.apply(command("user.add", { name: user, ...hashPassword(pass, this.exportRabbitHashes), tags: ["administrator"] }), boot);
+      this.apply(command("permission.set", { user, vhost: "/", configure: ".*", write: ".*", read: ".*" }), boot);
     }
     if (!this.exportRabbitHashes) {
       // weak RabbitMQ-format hashes kept by an earlier run: drop them unless the operator asks for them
@@ -167,78 +208,81 @@ export class Broker implements VHostEvents {
       // messages of queues that no longer exist: release them
       for (const key of byQueue.keys()) this.store.deleteQueue(key);
     }
+    // a log that grew in earlier runs (or one from before compaction existed) is rewritten now
+    this.liveCommands = this.snapshot().length;
+    this.maybeCompact();
     return { recoveredMessages: recovered, durableQueues };
   }
 
   // ---- the one entry point for definition changes ---------------------------
 
-  apply(c: Record<string, unknown>): void {
-    const s = (k: string) => String(c[k] ?? "");
-    switch (c["op"]) {
+  /**
+   * Apply one topology command. `ctx` says who asks (see ApplyContext: the rules for
+   * 'amq.*' names and other queue types' arguments depend on it) and carries what is local
+   * to this node (the owner of an exclusive queue). Permission checks are the caller's:
+   * they depend on the user. Throws AmqpError with RabbitMQ's code and text.
+   */
+  apply<C extends TopologyCommand>(c: C, ctx: ApplyContext): ApplyResult<C> {
+    this.applyDepth++;
+    try {
+      return this.applyOne(c, ctx) as ApplyResult<C>;
+    } finally {
+      if (--this.applyDepth === 0) this.maybeCompact();
+    }
+  }
+
+  private applyOne(c: TopologyCommand, ctx: ApplyContext): unknown {
+    // another cluster member's exclusive queues are owned here by no connection (REMOTE_OWNER);
+    // that member's own commands about them (bind, delete) come as that owner
+    const owner = ctx.origin === "peer" ? REMOTE_OWNER : (ctx.owner ?? null);
+    switch (c.op) {
       case "vhost.add":
-        this.addVhost(s("name"), (c["description"] as string) ?? "", (c["tags"] as string[]) ?? []);
-        return;
+        return this.addVhost(c.name, c.description, c.tags);
+      case "vhost.update":
+        return this.updateVhost(c.name, c.description, c.tags);
       case "vhost.delete":
-        this.deleteVhost(s("name"));
-        return;
-      case "user.add":
-        this.putUser({
-          name: s("name"),
-          passwordHash: s("passwordHash"),
-          hashingAlgorithm: (c["hashingAlgorithm"] as HashAlgorithm) ?? "warren_scrypt",
-          tags: (c["tags"] as string[]) ?? [],
-          ...(typeof c["exportHash"] === "string" ? { exportHash: c["exportHash"] } : {}),
-          ...(c["limits"] && typeof c["limits"] === "object" ? { limits: c["limits"] as Record<string, number> } : {}),
-        });
-        return;
+        return this.deleteVhost(c.name);
+      case "user.add": {
+        const { op: _op, ...user } = c;
+        return this.putUser(user);
+      }
       case "user.delete":
-        this.deleteUser(s("name"));
-        return;
+        return this.deleteUser(c.name);
       case "permission.set":
-        this.setPermission({ user: s("user"), vhost: s("vhost"), configure: s("configure"), write: s("write"), read: s("read") });
-        return;
+        return this.setPermission({ user: c.user, vhost: c.vhost, configure: c.configure, write: c.write, read: c.read });
       case "permission.clear":
-        this.clearPermission(s("user"), s("vhost"));
-        return;
+        return this.clearPermission(c.user, c.vhost);
       case "topic-permission.set":
-        this.setTopicPermission({ user: s("user"), vhost: s("vhost"), exchange: s("exchange"), write: s("write"), read: s("read") });
-        return;
+        return this.setTopicPermission({ user: c.user, vhost: c.vhost, exchange: c.exchange, write: c.write, read: c.read });
       case "topic-permission.clear":
-        this.clearTopicPermission(s("user"), s("vhost"), c["exchange"] as string | undefined);
-        return;
+        return this.clearTopicPermission(c.user, c.vhost, c.exchange);
       case "exchange.declare":
-        this.getVhost(s("vhost")).declareExchange(s("name"), s("type"), {
-          durable: c["durable"] !== false, autoDelete: c["autoDelete"] === true, internal: c["internal"] === true, arguments: (c["arguments"] as FieldTable) ?? {},
-        }, false);
-        return;
+        return this.getVhost(c.vhost).declareExchange(c.name, c.type, { durable: c.durable, autoDelete: c.autoDelete, internal: c.internal, arguments: c.arguments });
       case "exchange.delete":
-        this.getVhost(s("vhost")).deleteExchange(s("name"), false);
-        return;
-      case "queue.declare":
-        // an exclusive queue of another cluster member: owned by nobody here, so no one here may use it
-        this.getVhost(s("vhost")).declareQueue(s("name"), { durable: c["durable"] !== false, exclusive: c["exclusive"] === true, autoDelete: c["autoDelete"] === true, arguments: (c["arguments"] as FieldTable) ?? {} }, c["exclusive"] === true ? REMOTE_OWNER : null, false, false, "never");
-        return;
+        return this.getVhost(c.vhost).deleteExchange(c.name, c.ifUnused === true);
+      case "queue.declare": {
+        const reserved = ctx.origin === "amqp" ? "always" : ctx.origin === "http" ? "new" : "never";
+        const opts = { durable: c.durable, exclusive: c.exclusive === true, autoDelete: c.autoDelete, arguments: c.arguments };
+        return this.getVhost(c.vhost).declareQueue(c.name, opts, owner, ctx.serverNamed === true, reserved);
+      }
       case "queue.delete":
-        this.getVhost(s("vhost")).deleteQueue(s("name"), false, false, null);
-        return;
+        return this.getVhost(c.vhost).deleteQueue(c.name, c.ifUnused === true, c.ifEmpty === true, owner);
       case "bind":
-        this.getVhost(s("vhost")).bind(c["destinationType"] === "exchange" ? "exchange" : "queue", s("destination"), s("source"), s("routingKey"), (c["arguments"] as FieldTable) ?? {}, null);
-        return;
+        return this.getVhost(c.vhost).bind(c.destinationType, c.destination, c.source, c.routingKey, c.arguments, owner);
       case "unbind":
-        this.getVhost(s("vhost")).unbind(c["destinationType"] === "exchange" ? "exchange" : "queue", s("destination"), s("source"), s("routingKey"), (c["arguments"] as FieldTable) ?? {}, null);
-        return;
+        return this.getVhost(c.vhost).unbind(c.destinationType, c.destination, c.source, c.routingKey, c.arguments, owner);
       case "policy.set":
       case "parameter.set":
       case "global-parameter.set":
-        this.setStoredParameter(c);
-        return;
+        return this.setStoredParameter(c);
       case "policy.clear":
       case "parameter.clear":
       case "global-parameter.clear":
-        this.clearStoredParameter(c);
-        return;
-      default:
-        throw new Error(`unknown definition command ${String(c["op"])}`);
+        return this.clearStoredParameter(c);
+      default: {
+        const never: never = c;
+        throw new Error(`unknown definition command ${String((never as { op: unknown }).op)}`);
+      }
     }
   }
 
@@ -248,8 +292,88 @@ export class Broker implements VHostEvents {
   }
 
   /** VHostEvents: a durable definition changed. */
-  definitionChanged(cmd: Record<string, unknown>): void {
-    if (!this.replaying) this.defs?.append(cmd);
+  definitionChanged(cmd: TopologyCommand): void {
+    if (this.replaying || !this.defs) return;
+    this.defs.append(encodeCommand(cmd));
+    // changes outside apply() (a queue expiring, an auto-delete) get their check a turn later
+    if (this.applyDepth === 0 && !this.compactionScheduled) {
+      this.compactionScheduled = true;
+      setImmediate(() => {
+        this.compactionScheduled = false;
+        this.maybeCompact();
+      });
+    }
+  }
+
+  // ---- definitions log compaction --------------------------------------------
+
+  /**
+   * Commands that recreate today's durable definitions from nothing, in an order that
+   * replays (vhosts and users before what refers to them, exchanges and queues before
+   * bindings). This is the definitions log's snapshot.
+   */
+  snapshot(): TopologyCommand[] {
+    const out: TopologyCommand[] = [];
+    for (const v of this.vhosts.values()) out.push(command("vhost.add", { name: v.name, description: v.meta.description, tags: v.meta.tags }));
+    for (const { name, passwordHash, hashingAlgorithm, tags, exportHash, limits } of this.users.values()) {
+      out.push(command("user.add", { name, passwordHash, hashingAlgorithm, tags, ...(exportHash ? { exportHash } : {}), ...(limits && Object.keys(limits).length > 0 ? { limits } : {}) }));
+    }
+    for (const p of this.permissions.values()) out.push(command("permission.set", { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read }));
+    for (const t of this.topicPermissions) out.push(command("topic-permission.set", { user: t.user, vhost: t.vhost, exchange: t.exchange, write: t.write, read: t.read }));
+    for (const [key, value] of this.globalParameters) out.push(command("global-parameter.set", { name: splitParameterKey(key).name, value }));
+    for (const [key, value] of this.parameters) out.push(command("parameter.set", { ...splitParameterKey(key), value }));
+    for (const [key, value] of this.policies) {
+      const { vhost, name } = splitParameterKey(key);
+      out.push(command("policy.set", { vhost, name, value }));
+    }
+    for (const v of this.vhosts.values()) {
+      for (const ex of v.exchanges.values()) {
+        if (!ex.durable || ex.name === "" || ex.name.startsWith("amq.")) continue;
+        out.push(command("exchange.declare", { vhost: v.name, name: ex.name, type: ex.type, durable: true, autoDelete: ex.autoDelete, internal: ex.internal, arguments: ex.options.arguments }));
+      }
+      for (const q of v.queues.values()) {
+        if (!q.durable || q.exclusive) continue;
+        out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments }));
+      }
+      for (const ex of v.exchanges.values()) {
+        if (!ex.durable) continue;
+        for (const b of ex.bindings.values()) {
+          const d = b.destination;
+          if (d.kind === "queue" ? !(d as Queue).durable || (d as Queue).exclusive : !(d as Exchange).durable) continue;
+          out.push(command("bind", { vhost: v.name, source: ex.name, destination: d.name, destinationType: d.kind, routingKey: b.routingKey, arguments: b.arguments }));
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Rewrite the definitions log as snapshot() if it holds anything more (clean shutdown),
+   * or only when it has outgrown the live definitions (`force` false).
+   */
+  compactDefinitions(force = true): void {
+    if (!this.defs) return;
+    const snap = this.snapshot();
+    if (this.defs.count <= snap.length) return; // nothing to drop
+    if (!force && this.defs.count <= Math.max(this.compaction.minCommands, this.compaction.factor * snap.length)) {
+      this.liveCommands = snap.length;
+      return;
+    }
+    this.defs.compact(snap.map(encodeCommand));
+    this.liveCommands = snap.length;
+  }
+
+  private maybeCompact(): void {
+    if (this.replaying || !this.defs) return;
+    // cheap test first: only when the log passed the threshold set by the last snapshot is one built
+    if (this.defs.count <= Math.max(this.compaction.minCommands, this.compaction.factor * this.liveCommands)) return;
+    try {
+      this.compactDefinitions(false);
+    } catch (e) {
+      // the old log is intact (compaction writes a new file and renames it in); retry at the next threshold
+      this.liveCommands = Math.ceil(this.defs.count / this.compaction.factor);
+      this.log.error(`definitions log compaction failed: ${(e as Error).message}`);
+    }
   }
 
   queueDeleted(q: Queue): void {
@@ -278,21 +402,21 @@ export class Broker implements VHostEvents {
   readonly parameters = new Map<string, Record<string, unknown>>();
   readonly globalParameters = new Map<string, Record<string, unknown>>();
 
-  private parameterMap(op: unknown): Map<string, Record<string, unknown>> {
-    const kind = String(op).split(".")[0];
+  private parameterMap(op: TopologyCommand["op"]): Map<string, Record<string, unknown>> {
+    const kind = op.split(".")[0];
     return kind === "policy" ? this.policies : kind === "parameter" ? this.parameters : this.globalParameters;
   }
 
-  static parameterKey(c: Record<string, unknown>): string {
-    return [c["component"] ?? "", c["vhost"] ?? "", c["name"] ?? ""].map(String).join("\u0000");
+  /** component \0 vhost \0 name ("" for what the kind has not: a policy's component, a global parameter's vhost) */
+  static parameterKey(c: { component?: string; vhost?: string; name: string }): string {
+    return `${c.component ?? ""}\u0000${c.vhost ?? ""}\u0000${c.name}`;
   }
 
-  private setStoredParameter(c: Record<string, unknown>): void {
-    if (c["vhost"] !== undefined) this.getVhost(String(c["vhost"]));
-    const value = (c["value"] ?? {}) as Record<string, unknown>;
-    this.parameterMap(c["op"]).set(Broker.parameterKey(c), value);
+  private setStoredParameter(c: Extract<TopologyCommand, { op: "policy.set" | "parameter.set" | "global-parameter.set" }>): void {
+    if ("vhost" in c) this.getVhost(c.vhost);
+    this.parameterMap(c.op).set(Broker.parameterKey(c), c.value);
     this.definitionChanged(c);
-    if (Broker.touchesPolicies(c)) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
+    if (touchesPolicies(c)) this.vhosts.get(c.vhost)?.reapplyPolicies();
   }
 
   policyFor(vhost: string, kind: "queue" | "exchange", name: string, queueType?: string): AppliedPolicy | undefined {
@@ -306,15 +430,11 @@ export class Broker implements VHostEvents {
     return vhostLimit(this.parameters, vhost, "max-queues");
   }
 
-  /** Does this parameter change affect which policies queues get? (policies and operator policies) */
-  private static touchesPolicies(c: Record<string, unknown>): boolean {
-    return String(c["op"]).startsWith("policy.") || c["component"] === OPERATOR_POLICY_COMPONENT;
-  }
 
-  private clearStoredParameter(c: Record<string, unknown>): void {
-    if (!this.parameterMap(c["op"]).delete(Broker.parameterKey(c))) throw notFound(`no ${String(c["op"]).split(".")[0]} '${String(c["name"])}'`);
+  private clearStoredParameter(c: Extract<TopologyCommand, { op: "policy.clear" | "parameter.clear" | "global-parameter.clear" }>): void {
+    if (!this.parameterMap(c.op).delete(Broker.parameterKey(c))) throw notFound(`no ${c.op.split(".")[0]} '${c.name}'`);
     this.definitionChanged(c);
-    if (Broker.touchesPolicies(c)) this.vhosts.get(String(c["vhost"]))?.reapplyPolicies();
+    if (touchesPolicies(c)) this.vhosts.get(c.vhost)?.reapplyPolicies();
   }
 
   // ---- vhosts ------------------------------------------------------------
@@ -325,16 +445,23 @@ export class Broker implements VHostEvents {
     return v;
   }
 
-  addVhost(name: string, description = "", tags: string[] = []): VHost {
+  private addVhost(name: string, description: string, tags: string[]): VHost {
     const existing = this.vhosts.get(name);
     if (existing) return existing;
     const v = new VHost(name, this.store, this, { description, tags });
     this.vhosts.set(name, v);
-    this.definitionChanged({ op: "vhost.add", name, description, tags });
+    this.definitionChanged(command("vhost.add", { name, description, tags }));
     return v;
   }
 
-  deleteVhost(name: string): void {
+  private updateVhost(name: string, description: string, tags: string[]): void {
+    const v = this.getVhost(name);
+    v.meta.description = description;
+    v.meta.tags = tags;
+    this.definitionChanged(command("vhost.update", { name, description, tags }));
+  }
+
+  private deleteVhost(name: string): void {
     const v = this.getVhost(name);
     for (const c of [...this.connections]) if (c.vhostName === name) c.close(`vhost '${name}' is deleted`);
     v.destroy();
@@ -342,50 +469,50 @@ export class Broker implements VHostEvents {
     for (const k of [...this.permissions.keys()]) if (k.startsWith(name + "\u0000")) this.permissions.delete(k);
     this.permissionsVersion++;
     for (const m of [this.policies, this.parameters]) for (const [k, v] of [...m]) if (v["vhost"] === name) m.delete(k);
-    this.definitionChanged({ op: "vhost.delete", name });
+    this.definitionChanged(command("vhost.delete", { name }));
   }
 
   // ---- users and permissions ----------------------------------------------
 
-  putUser(u: User): void {
+  private putUser(u: User): void {
     this.users.set(u.name, u);
-    this.definitionChanged({ op: "user.add", name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}), ...(u.limits && Object.keys(u.limits).length > 0 ? { limits: u.limits } : {}) });
+    this.definitionChanged(command("user.add", { name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}), ...(u.limits && Object.keys(u.limits).length > 0 ? { limits: u.limits } : {}) }));
   }
 
-  deleteUser(name: string): void {
+  private deleteUser(name: string): void {
     if (!this.users.delete(name)) throw notFound(`no user '${name}'`);
     for (const [k, p] of [...this.permissions]) if (p.user === name) this.permissions.delete(k);
     this.permissionsVersion++;
     for (const c of [...this.connections]) if (c.userName === name) c.close(`user '${name}' is deleted`);
-    this.definitionChanged({ op: "user.delete", name });
+    this.definitionChanged(command("user.delete", { name }));
   }
 
-  setPermission(p: Permission): void {
+  private setPermission(p: Permission): void {
     if (!this.users.has(p.user)) throw notFound(`no user '${p.user}'`);
     this.getVhost(p.vhost);
     this.permissions.set(`${p.vhost}\u0000${p.user}`, p);
     this.permissionsVersion++;
-    this.definitionChanged({ op: "permission.set", ...p });
+    this.definitionChanged(command("permission.set", { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read }));
   }
 
-  clearPermission(user: string, vhost: string): void {
+  private clearPermission(user: string, vhost: string): void {
     this.permissions.delete(`${vhost}\u0000${user}`);
     this.permissionsVersion++;
-    this.definitionChanged({ op: "permission.clear", user, vhost });
+    this.definitionChanged(command("permission.clear", { user, vhost }));
   }
 
-  setTopicPermission(p: TopicPermission): void {
+  private setTopicPermission(p: TopicPermission): void {
     this.clearTopicPermission(p.user, p.vhost, p.exchange, false);
     this.topicPermissions.push(p);
-    this.definitionChanged({ op: "topic-permission.set", ...p });
+    this.definitionChanged(command("topic-permission.set", { user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read }));
   }
 
-  clearTopicPermission(user: string, vhost: string, exchange?: string, log = true): void {
+  private clearTopicPermission(user: string, vhost: string, exchange?: string, log = true): void {
     for (let i = this.topicPermissions.length - 1; i >= 0; i--) {
       const t = this.topicPermissions[i]!;
       if (t.user === user && t.vhost === vhost && (exchange === undefined || t.exchange === exchange)) this.topicPermissions.splice(i, 1);
     }
-    if (log) this.definitionChanged({ op: "topic-permission.clear", user, vhost, exchange });
+    if (log) this.definitionChanged(command("topic-permission.clear", { user, vhost, ...(exchange === undefined ? {} : { exchange }) }));
   }
 
   /**
@@ -500,4 +627,14 @@ class RecoveredMessages {
     msg.storeId = m.storeId;
     return msg;
   }
+}
+
+function splitParameterKey(key: string): { component: string; vhost: string; name: string } {
+  const [component = "", vhost = "", name = ""] = key.split("\u0000");
+  return { component, vhost, name };
+}
+
+/** Does this parameter change affect which policies queues get? (policies and operator policies) */
+function touchesPolicies(c: TopologyCommand): c is Extract<TopologyCommand, { vhost: string }> {
+  return c.op.startsWith("policy.") || ("component" in c && c.component === OPERATOR_POLICY_COMPONENT);
 }

@@ -28,16 +28,33 @@ const OBJECT = 0xffffffff;
 /** distinct metadata sets looked up by identity on push (alternating persistent/transient, a few keys) */
 const RECENT = 4;
 
-/** one block of records; [start, end) are live */
+/**
+ * One block of records; [start, end) are live. Its columns are views of ONE ArrayBuffer
+ * (33 x BLOCK bytes, 528 KiB), so a block is one large allocation: the C allocator serves it
+ * with its own mapping and gives it back to the OS when the block drains (several smaller
+ * arrays per block stayed in the process heap, fragmenting it, after a big backlog was purged).
+ */
 class Block {
-  readonly storeId = new Float64Array(BLOCK);
-  readonly expiresAt = new Float64Array(BLOCK);
-  readonly seq = new Float64Array(BLOCK);
-  readonly size = new Uint32Array(BLOCK);
-  readonly meta = new Uint32Array(BLOCK);
-  readonly deliveries = new Uint8Array(BLOCK);
+  readonly storeId: Float64Array;
+  readonly expiresAt: Float64Array;
+  readonly seq: Float64Array;
+  readonly size: Uint32Array;
+  readonly meta: Uint32Array;
+  readonly deliveries: Uint8Array;
   start = 0;
   end = 0;
+  constructor() {
+    const buf = new ArrayBuffer(BLOCK * TAIL_BYTES_PER_RECORD);
+    let at = 0;
+    const f64 = () => { const a = new Float64Array(buf, at, BLOCK); at += 8 * BLOCK; return a; };
+    const u32 = () => { const a = new Uint32Array(buf, at, BLOCK); at += 4 * BLOCK; return a; };
+    this.storeId = f64();
+    this.expiresAt = f64();
+    this.seq = f64();
+    this.size = u32();
+    this.meta = u32();
+    this.deliveries = new Uint8Array(buf, at, BLOCK);
+  }
 }
 
 /** what encoded records share: exchange, routing key and properties, with how many use them */

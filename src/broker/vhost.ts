@@ -1,7 +1,10 @@
 /**
  * A virtual host: its exchanges, queues and bindings, and every topology change
- * (declare, delete, bind, unbind, purge) as one method each — used alike by the
- * AMQP handlers, the management API, definitions import and boot replay.
+ * (declare, delete, bind, unbind, purge) as one method each. Changes arrive through
+ * Broker.apply (a TopologyCommand, src/broker/commands.ts); each durable change is
+ * reported back as the command that redoes it (VHostEvents.definitionChanged), which
+ * is what the definitions log stores — cascades included (a queue's bindings going
+ * with it, an auto-delete exchange losing its last binding, a queue expiring).
  * Permission checks are the caller's job (they depend on the user); existence,
  * equivalence, exclusivity and reserved-name rules are enforced here with
  * RabbitMQ's reply codes and texts.
@@ -27,12 +30,14 @@ import { Router } from "./router.js";
 import { deadLetterMessage } from "./dead-letter.js";
 import type { AppliedPolicy } from "./policy.js";
 import { checkQueueLimit } from "./limits.js";
+import { command, type TopologyCommand } from "./commands.js";
 
 export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
 
 /** Hooks the vhost calls out to: persistence of definitions, consumer cancellation. */
 export interface VHostEvents {
-  definitionChanged(cmd: Record<string, unknown>): void;
+  /** a durable definition changed (called after the change, with the command that redoes it) */
+  definitionChanged(cmd: TopologyCommand): void;
   /**
    * A cluster member shares every definition, transient and exclusive ones too (other nodes
    * route to and list them); a single node reports durable ones only, for its definitions log.
@@ -83,14 +88,17 @@ export class VHost implements QueueOwner {
     return ex;
   }
 
-  declareExchange(name: string, type: string, opts: ExchangeOptions, passive: boolean): Exchange {
+  /** exchange.declare passive=true: a lookup, not a change */
+  findExchangePassive(name: string): Exchange {
+    name = stripCrLf(name);
+    if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
+    return this.getExchange(name);
+  }
+
+  /** Reached through Broker.apply (exchange.declare). */
+  declareExchange(name: string, type: string, opts: ExchangeOptions): Exchange {
     name = stripCrLf(name);
     const existing = this.exchanges.get(name);
-    if (passive) {
-      if (name === "") throw accessRefused(`operation not permitted on the default exchange`);
-      if (!existing) throw notFound(`no exchange '${name}' in vhost '${this.name}'`);
-      return existing;
-    }
     if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) {
       // RabbitMQ treats an unknown type as a connection error
       throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
@@ -114,7 +122,7 @@ export class VHost implements QueueOwner {
     const ex = makeExchange(type, this.name, name, opts);
     this.applyExchangePolicy(ex);
     this.exchanges.set(name, ex);
-    if (opts.durable || this.events.shareAll) this.events.definitionChanged({ op: "exchange.declare", vhost: this.name, name, type, ...opts });
+    if (opts.durable || this.events.shareAll) this.events.definitionChanged(command("exchange.declare", { vhost: this.name, name, type, durable: opts.durable, autoDelete: opts.autoDelete, internal: opts.internal, arguments: opts.arguments }));
     return ex;
   }
 
@@ -135,7 +143,7 @@ export class VHost implements QueueOwner {
     for (const b of [...ex.bindings.values()]) this.removeBinding(b);
     for (const b of [...ex.incoming]) this.removeBinding(b);
     this.exchanges.delete(ex.name);
-    if (ex.durable || this.events.shareAll) this.events.definitionChanged({ op: "exchange.delete", vhost: this.name, name: ex.name });
+    if (ex.durable || this.events.shareAll) this.events.definitionChanged(command("exchange.delete", { vhost: this.name, name: ex.name }));
   }
 
   /** alternate-exchange from the exchange's arguments, else from its policy */
@@ -170,24 +178,26 @@ export class VHost implements QueueOwner {
     return resourceLocked(`cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
   }
 
+  /** queue.declare passive=true: a lookup (it counts as use for x-expires), not a change */
+  findQueuePassive(name: string, owner: object | null): Queue {
+    const q = this.getQueue(stripCrLf(name));
+    this.checkExclusive(q, owner);
+    q.touch();
+    return q;
+  }
+
   /**
-   * queue.declare. `reserved` is how the 'amq.*' name rule applies: "always" for AMQP clients
+   * queue.declare, reached through Broker.apply. `reserved` is how the 'amq.*' name rule applies: "always" for AMQP clients
    * (rabbit_channel:check_name: a non-passive declare may not name an 'amq.*' queue, existing
    * or not), "new" for the management API, "never" for boot replay and definitions import
    * (durable server-named amq.gen-… queues come back). Server-named queues are exempt.
    * "never" also skips the queue-type argument check (a queue an older warren accepted is
    * replayed, not dropped).
    */
-  declareQueue(name: string, opts: QueueOptions, owner: object | null, passive: boolean, serverNamed = false, reserved: "always" | "new" | "never" = "new"): Queue {
+  declareQueue(name: string, opts: QueueOptions, owner: object | null, serverNamed: boolean, reserved: "always" | "new" | "never"): Queue {
     name = stripCrLf(name);
-    if (!passive && reserved === "always" && !serverNamed) checkReservedName("queue", name);
+    if (reserved === "always" && !serverNamed) checkReservedName("queue", name);
     const existing = this.queues.get(name);
-    if (passive) {
-      if (!existing) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
-      this.checkExclusive(existing, owner);
-      existing.touch();
-      return existing;
-    }
     if (existing) {
       // rabbit_amqqueue:check_exclusivity: the declared exclusive flag must match too
       // (an exclusive redeclare of a shared queue is refused like another owner's)
@@ -213,9 +223,9 @@ export class VHost implements QueueOwner {
     if (policy) q.applyPolicy(policy);
     this.queues.set(name, q);
     if (opts.durable && !opts.exclusive) {
-      this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments });
+      this.events.definitionChanged(command("queue.declare", { vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments }));
     } else if (this.events.shareAll) {
-      this.events.definitionChanged({ op: "queue.declare", vhost: this.name, name, durable: opts.durable, exclusive: opts.exclusive, autoDelete: opts.autoDelete, arguments: opts.arguments });
+      this.events.definitionChanged(command("queue.declare", { vhost: this.name, name, durable: opts.durable, exclusive: opts.exclusive, autoDelete: opts.autoDelete, arguments: opts.arguments }));
     }
     return q;
   }
@@ -251,7 +261,7 @@ export class VHost implements QueueOwner {
     this.queues.delete(q.name);
     const n = q.destroy();
     this.events.queueDeleted(q);
-    if ((q.durable && !q.exclusive) || this.events.shareAll) this.events.definitionChanged({ op: "queue.delete", vhost: this.name, name: q.name });
+    if ((q.durable && !q.exclusive) || this.events.shareAll) this.events.definitionChanged(command("queue.delete", { vhost: this.name, name: q.name }));
     return n;
   }
 
@@ -280,7 +290,7 @@ export class VHost implements QueueOwner {
     const ex = this.getExchange(source);
     if (ex.type === "headers") validateXMatch(args);
     if (ex.bind(dest, routingKey, args) && this.isDurableBinding(ex, dest)) {
-      this.events.definitionChanged({ op: "bind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
+      this.events.definitionChanged(command("bind", { vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args }));
     }
   }
 
@@ -296,7 +306,7 @@ export class VHost implements QueueOwner {
     if (ex === undefined) return;
     const existed = ex.unbind(dest, routingKey, args);
     if (existed) {
-      if (this.isDurableBinding(ex, dest)) this.events.definitionChanged({ op: "unbind", vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args });
+      if (this.isDurableBinding(ex, dest)) this.events.definitionChanged(command("unbind", { vhost: this.name, source, destination: destName, destinationType: kind, routingKey, arguments: args }));
       this.maybeAutoDeleteExchange(ex);
     }
   }
@@ -304,7 +314,7 @@ export class VHost implements QueueOwner {
   private removeBinding(b: Binding): void {
     b.source.removeBinding(b);
     if (this.isDurableBinding(b.source, b.destination)) {
-      this.events.definitionChanged({ op: "unbind", vhost: this.name, source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments });
+      this.events.definitionChanged(command("unbind", { vhost: this.name, source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments }));
     }
     this.maybeAutoDeleteExchange(b.source);
   }

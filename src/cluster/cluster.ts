@@ -27,7 +27,7 @@ import type { Broker } from "../broker/broker.js";
 import { ClusterError, type ClusterMember, type ClusterView, type NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
-import { decodeCommands, encodeCommands } from "./codec.js";
+import { command, decodeCommand } from "../broker/commands.js";
 import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
@@ -168,7 +168,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
     broker.cluster = this;
-    if (!broker.users.has(CLUSTER_USER)) broker.putUser({ name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] });
+    if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
     // transient and exclusive queues this node had before it (re)started died with that process
@@ -196,6 +196,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
       this.flushScheduled = true;
       setImmediate(() => void this.flush().catch(() => {}));
     }
+  }
+
+  /** 0: the broker never compacts this log (it lives in etcd; compaction there is future work) */
+  get count(): number {
+    return 0;
   }
 
   compact(): void {
@@ -240,7 +245,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       const ops: Op[] = [];
       for (let i = 0; i < cmds.length; i += MAX_TXN_OPS / 2) {
         const slice = cmds.slice(i, i + MAX_TXN_OPS / 2);
-        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: encodeCommands({ origin: this.nodeId, cmds: slice }) });
+        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: JSON.stringify({ origin: this.nodeId, cmds: slice }) });
         for (const c of slice) ops.push(...this.claimReleases(c));
       }
       try {
@@ -309,7 +314,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private async ensureLinkAccess(vhost: string): Promise<void> {
     const b = this.broker!;
     if (b.permissions.has(`${vhost}\u0000${CLUSTER_USER}`)) return;
-    b.setPermission({ user: CLUSTER_USER, vhost, configure: "", write: ".*", read: ".*" });
+    b.apply(command("permission.set", { user: CLUSTER_USER, vhost, configure: "", write: ".*", read: ".*" }), { origin: "import" });
     await this.barrier();
   }
 
@@ -489,7 +494,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
           this.appliedBy.set(name, Number(kv.value));
           return false;
         case "defs": {
-          const batch = decodeCommands<{ origin: string; cmds: Record<string, unknown>[] }>(kv.value);
+          // commands as the broker serialised them (broker/commands.ts: field tables AMQP-encoded)
+          const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };
           for (const c of batch.cmds) this.noteHome(c);
           if (atBoot) {
             this.bootCommands.push(...batch.cmds);
@@ -514,7 +520,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     try {
       for (const c of cmds) {
         try {
-          b.apply(c);
+          b.apply(decodeCommand(c), { origin: "peer" });
           if (c["op"] === "queue.declare" && typeof c["node"] === "string" && this.links) {
             const q = b.vhosts.get(String(c["vhost"]))?.queues.get(String(c["name"]));
             if (q && q.remote === null && c["node"] !== this.nodeName) this.links.attach(q, c["node"], (n) => this.isRunning(n));

@@ -68,8 +68,9 @@ export interface CollectorOptions {
   monitor?: MonitorOptions;
 }
 
-/** Metric batches are stored in one transaction per this many messages (or per turn, whichever first). */
+/** Metric batches are stored in one transaction per this many messages (or per METRICS_TX_MS, whichever first). */
 const METRICS_TX_MAX = 500;
+const METRICS_TX_MS = 50;
 
 export class Collector implements Publisher {
   readonly store: FleetStore;
@@ -78,7 +79,7 @@ export class Collector implements Publisher {
   readonly monitor: MonitorService;
   private monitorTimer: NodeJS.Timeout | undefined;
   private metricsBuf: ConsumeMessage[] = [];
-  private metricsFlush: NodeJS.Immediate | undefined;
+  private metricsFlush: NodeJS.Timeout | undefined;
   private spoofLogged = new Map<string, number>();
   readonly key: OperatorKey;
   private trusted: Map<string, KeyObject>;
@@ -232,12 +233,13 @@ export class Collector implements Publisher {
   private onMetrics(ch: Channel, m: ConsumeMessage): void {
     this.metricsBuf.push(m);
     if (this.metricsBuf.length >= METRICS_TX_MAX) this.flushMetrics(ch);
-    else this.metricsFlush ??= setImmediate(() => this.flushMetrics(ch));
+    // gather for a moment: one commit per 50 ms at most, not one per message (a WAL commit costs more than a batch)
+    else this.metricsFlush ??= setTimeout(() => this.flushMetrics(ch), METRICS_TX_MS);
   }
 
   /** Store the buffered batches in one transaction, then ack them all (multiple) — never before the commit. */
   private flushMetrics(ch: Channel): void {
-    if (this.metricsFlush) clearImmediate(this.metricsFlush);
+    if (this.metricsFlush) clearTimeout(this.metricsFlush);
     this.metricsFlush = undefined;
     const msgs = this.metricsBuf;
     this.metricsBuf = [];

@@ -19,6 +19,7 @@ import type { FsyncPolicy } from "../store/types.js";
 import { openStorage } from "./storage.js";
 import { startAlarms } from "./alarms.js";
 import { resident } from "../broker/ready-list.js";
+import { command } from "../broker/commands.js";
 
 /**
  * Options of `startWarren`. The defaults are the safe ones for embedding: loopback only, no
@@ -137,8 +138,9 @@ const FLEET_CONNECTION_NAME = "fleet-collector";
  */
 function fleetCollectorUser(broker: Broker): { user: string; pass: string } {
   const pass = randomBytes(24).toString("base64url");
-  broker.putUser({ name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] });
-  broker.setPermission({ user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" });
+  const internal = { origin: "import" } as const;
+  broker.apply(command("user.add", { name: FLEET_USER, ...hashPassword(pass), tags: ["administrator"] }), internal);
+  broker.apply(command("permission.set", { user: FLEET_USER, vhost: "/", configure: ".*", write: ".*", read: ".*" }), internal);
   if (!broker.loopbackUsers.includes(FLEET_USER)) broker.loopbackUsers.push(FLEET_USER);
   broker.isInternalConnection = (c) => c.userName === FLEET_USER && c.clientProperties["connection_name"] === FLEET_CONNECTION_NAME;
   return { user: FLEET_USER, pass };
@@ -194,6 +196,15 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       await cluster.start(broker);
       broker.cluster = cluster;
     }
+    // clean shutdown rewrites the definitions log as a snapshot (after every connection is
+    // closed: closers run in reverse), so the next boot replays only the live definitions
+    closers.push(() => {
+      try {
+        broker.compactDefinitions();
+      } catch (e) {
+        log.error(`definitions log compaction at shutdown failed (the log is intact): ${(e as Error).message}`);
+      }
+    });
     const tls = tlsOpts ? { ...tlsOpts, host: bindAddress(tlsOpts.host ?? host) } : null;
     const server = new Server(broker, { host: bindAddress(host), port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tls ? { tls } : {}) });
     const amqpPort = await server.listen();

@@ -10,7 +10,7 @@
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, isHardError, replyName } from "../amqp/errors.js";
+import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, internalError, isHardError, replyName } from "../amqp/errors.js";
 import { decodeTable, type FieldTable } from "../amqp/field-table.js";
 import { frameTerm, unknownFrame, FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";
@@ -228,7 +228,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       this.outbox.release();
       if (this.state === State.Closed) return;
       this.broker.log.error(`connection ${this.name}: cluster: ${(e as Error).message}`);
-      this.closeWithError(541, `INTERNAL_ERROR - the cluster's metadata store (etcd) did not take the change: ${(e as Error).message}`);
+      this.closeWithError(internalError(`the cluster's metadata store (etcd) did not take the change: ${(e as Error).message}`));
       return;
     }
     this.replayDeferred();
@@ -605,7 +605,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       this.closeChannel(ch, err.code, text, classId, mId);
       return;
     }
-    this.closeWithError(err.code, text, classId, mId);
+    this.closeWithError(err, classId, mId);
   }
 
   /** A handshake failure: read nothing more, say nothing, close after SILENT_CLOSE_DELAY. */
@@ -616,8 +616,12 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     t.unref();
   }
 
-  /** Server-initiated connection.close; the socket goes after close-ok or a timeout. */
-  closeWithError(code: number, text: string, classId = 0, methodId = 0): void {
+  /**
+   * Server-initiated connection.close with the error's code and text (AmqpError builds every
+   * reply text); the socket goes after close-ok or a timeout.
+   */
+  closeWithError(err: AmqpError, classId = 0, methodId = 0): void {
+    const { code, text } = err;
     if (this.state === State.Closing || this.state === State.Closed) return;
     if (this.state === State.Lingering) return this.destroy();
     if (this.state === State.AwaitHeader) return this.destroy();
@@ -631,7 +635,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
 
   /** ConnectionInfo: force-close (management API, vhost/user deletion, shutdown). */
   close(reason: string): void {
-    this.closeWithError(CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
+    this.closeWithError(new AmqpError(CONNECTION_FORCED, reason));
   }
 
   private scheduleDestroy(): void {

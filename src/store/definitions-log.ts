@@ -37,7 +37,9 @@ export interface DefinitionsLogOptions {
 
 export class DefinitionsLog implements DefinitionsStore {
   private file: AppendFile;
-  private entries: Record<string, unknown>[];
+  /** what load() returns: the log as read at open (dropped after the first load) */
+  private entries: Record<string, unknown>[] | null;
+  private commands: number;
   private readonly gc: GroupCommit;
   private readonly io: StoreIo;
   private readonly counters: IoCounters = { writes: 0, fsyncs: 0, syncBatches: 0 };
@@ -57,9 +59,11 @@ export class DefinitionsLog implements DefinitionsStore {
     if (fs.existsSync(this.path)) {
       const r = readLog(this.path, log);
       this.entries = r.entries;
+      this.commands = r.entries.length;
       this.file = AppendFile.openExisting(this.path, r.validEnd, this.io, this.counters);
     } else {
       this.entries = [];
+      this.commands = 0;
       this.file = AppendFile.create(this.path, Buffer.alloc(0), this.io, this.counters);
     }
     this.gc = new GroupCommit(opts.fsync ?? "always", opts.fsyncIntervalMs ?? 1000, {
@@ -80,12 +84,20 @@ export class DefinitionsLog implements DefinitionsStore {
     const line = encodeLine(cmd);
     const r = this.file.reserve(line.length);
     line.copy(r.buf, r.at);
-    this.entries.push(cmd);
+    this.commands++;
     this.gc.scheduleFlush();
   }
 
+  /** The commands read at open; once (boot replays them, then the broker's state is the truth). */
   load(): Record<string, unknown>[] {
-    return this.entries.slice();
+    const e = this.entries;
+    if (e === null) throw new Error("definitions log: load() is for boot, once");
+    this.entries = null;
+    return e;
+  }
+
+  get count(): number {
+    return this.commands;
   }
 
   compact(cmds: Record<string, unknown>[]): void {
@@ -109,7 +121,7 @@ export class DefinitionsLog implements DefinitionsStore {
     this.file.discardPending();
     this.file.closeWhenIdle();
     this.file = AppendFile.openExisting(this.path, data.length, this.io, this.counters);
-    this.entries = cmds.slice();
+    this.commands = cmds.length;
   }
 
   sync(cb: (err?: Error) => void): void {

@@ -111,9 +111,14 @@ export interface MessageStore {
  */
 export interface DefinitionsStore {
   append(cmd: Record<string, unknown>): void;
-  /** Commands to replay, in order. */
+  /** Commands to replay, in order (the last snapshot, then what was appended after it). */
   load(): Record<string, unknown>[];
-  /** Replace the log with this (smaller) list of commands that recreates the same state. */
+  /** Commands the log holds now (the broker compares it with the live definitions). */
+  readonly count: number;
+  /**
+   * Replace the log with this (smaller) list of commands that recreates the same state,
+   * atomically: after a crash at any point the log is either the old one or the new one.
+   */
   compact(cmds: Record<string, unknown>[]): void;
   /** Invoke cb when appended definitions are durable. */
   sync(cb: (err?: Error) => void): void;

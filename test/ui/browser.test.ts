@@ -311,6 +311,36 @@ test("a running task's output arrives live, and Cancel stops it on every host", 
   await waitText(page, "table.kv td", "done");
 });
 
+test("monitoring: a host's page shows its latest values and charts; Alerts lists a firing alert, acknowledges it, silences and ends a silence", { skip }, async () => {
+  // a template with a command item whose value the test controls, and a rule it breaches at once
+  const valueFile = join(b.dataDir, `ui-value-${process.pid}`);
+  writeFileSync(valueFile, "95\n");
+  const source = `name: ui-mon\ninterval: 1s\nitems:\n  ui.val: {cmd: "cat ${valueFile}", timeout: 2s}\nrules:\n  - name: ui-val-high\n    item: ui.val\n    when: "> 90"\n    severity: warning\n`;
+  assert.equal((await api.post("/api/fleet/templates", { source })).status, 201);
+  assert.equal((await api.post("/api/fleet/templates/ui-mon/links", { group: "ui-web" })).status, 201);
+  await until("ui-web1 reports ui.val", async () => ((await api.get("/api/fleet/hosts/ui-web1/metrics")).json as { items: Array<{ item: string; v: number | null }> }).items.some((x) => x.item === "ui.val" && x.v === 95));
+  await go(page, "#/fleet", /^Fleet hosts/);
+  await page.evaluate(() => ([...document.querySelectorAll("main tbody a")].find((a) => a.textContent === "ui-web1") as HTMLAnchorElement).click());
+  await waitHeading(page, /^Host\s*ui-web1/);
+  await page.waitForFunction(() => [...document.querySelectorAll("main tbody tr")].some((r) => r.textContent?.includes("ui.val") && r.textContent.includes("95")));
+  await page.waitForSelector("figure.chart svg[aria-label='ui.val']");
+  assert.ok(await noErrorBox(page), await page.$eval("main", (m) => m.textContent ?? ""));
+
+  await until("ui-val-high fires", async () => ((await api.get("/api/fleet/alerts")).json as { open: Array<{ rule: string }> }).open.some((x) => x.rule === "ui-val-high"));
+  await go(page, "#/fleet/alerts", /^Fleet alerts/);
+  await waitText(page, "main table td code", "ui-val-high");
+  await waitText(page, "main table td .badge", "firing");
+  await clickButton(page, "Acknowledge");
+  await waitText(page, "#flash .msg", "acknowledged");
+  await until("the alert is acknowledged", async () => ((await api.get("/api/fleet/alerts")).json as { open: Array<{ rule: string; acked: boolean }> }).open.some((x) => x.rule === "ui-val-high" && x.acked));
+  assert.match(await submit(page, "Silence alerts", { host: "ui-web2", rule: "ui-val-high", for: "30m", comment: "from the UI test" }), /Silence \d* ?added/);
+  await waitText(page, "main table td", "from the UI test");
+  await clickButton(page, "End");
+  await until("the silence ended", async () => ((await api.get("/api/fleet/silences")).json as Array<{ comment: string; ends: number }>).every((x) => x.comment !== "from the UI test" || x.ends <= Date.now()));
+  assert.ok(await noErrorBox(page), await page.$eval("main", (m) => m.textContent ?? ""));
+  writeFileSync(valueFile, "1\n");
+});
+
 test("a connection's page shows it, and Force close closes it", { skip }, async () => {
   const { default: amqplib } = await import("amqplib");
   const c = await amqplib.connect(b.url, { clientProperties: { connection_name: "ui-doomed" } });
@@ -353,7 +383,7 @@ test("a user with only the management tag sees what RabbitMQ shows it, and no mo
     await p.reload();
     await go(p, "#/fleet", /^Fleet hosts/);
     assert.deepEqual(await p.$$eval("#nav a", (as) => as.map((a) => a.textContent)), ["Overview", "Connections", "Channels", "Exchanges", "Queues", "Fleet"]);
-    assert.deepEqual(await p.$$eval("nav.subnav a", (as) => as.map((a) => a.textContent)), ["Hosts", "Tasks", "Audit log"]);
+    assert.deepEqual(await p.$$eval("nav.subnav a", (as) => as.map((a) => a.textContent)), ["Hosts", "Tasks", "Alerts", "Audit log"]);
     await go(p, "#/fleet/run", /^Run a command/);
     await waitText(p, "main .msg.error", "administrator or fleet tag");
     // log out: back to the login form, credentials gone

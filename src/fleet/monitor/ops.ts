@@ -79,6 +79,8 @@ export function monitorOp(m: MonitorService, op: string, b: Record<string, unkno
     case "webhook.rm":
       m.removeWebhook(num(b.id, "webhook id"), user);
       return { removed: true };
+    case "monitor.stats":
+      return { ...m.stats, chunks: m.store.chunkStats() };
     default:
       return NOT_MONITOR;
   }

@@ -50,6 +50,8 @@ const CONFIG_TTL_MS = 3_600_000;
 /** a push the agent has not confirmed (by presence) is repeated after this long */
 const REPUSH_MS = 10_000;
 const MIN_GRACE_MS = 10_000;
+/** compaction runs once the head holds this much more than --compact-after: one chunk per series per run */
+const CHUNK_SPAN_MS = 30 * 60_000;
 const alertId = (rule: string, host: string): string => `${rule}|${host}`;
 
 export class MonitorService extends EventEmitter {
@@ -69,6 +71,11 @@ export class MonitorService extends EventEmitter {
   private connectedAt = Date.now();
   private lastCompact = Date.now();
   private webhookBusy = new Set<string>();
+  /** reused per batch: series ids and values going into one head row */
+  private sids = new Uint32Array(1024);
+  private vals = new Float64Array(1024);
+  /** ingest counters since start: batches, samples, and lag (store time − sample time) in power-of-two ms buckets */
+  readonly stats = { batches: 0, samples: 0, duplicates: 0, lagBuckets: new Array<number>(24).fill(0) };
   private amqpBusy = false;
 
   constructor(readonly fleet: FleetStore, readonly store: MetricsStore, private readonly key: OperatorKey, private readonly log: (l: string) => void, private readonly o: MonitorOptions = {}) {
@@ -223,7 +230,16 @@ export class MonitorService extends EventEmitter {
   }
 
   /** Known hosts: every host Fleet knows (presence or enrolment) plus hosts named in host links. */
+  private known: { at: number; hosts: Array<{ name: string; groups: string[] }> } | undefined;
+
+  /** Cached for a few seconds (the nodata timer asks every second); dropped on group and link changes. */
   private knownHosts(): Array<{ name: string; groups: string[] }> {
+    if (this.known && Date.now() - this.known.at < 5000) return this.known.hosts;
+    this.known = { at: Date.now(), hosts: this.readKnownHosts() };
+    return this.known.hosts;
+  }
+
+  private readKnownHosts(): Array<{ name: string; groups: string[] }> {
     const out = new Map<string, string[]>();
     for (const h of this.fleet.hosts()) out.set(h.name, h.groups);
     for (const l of this.links) if (l.kind === "host" && !out.has(l.target)) out.set(l.target, []);
@@ -254,6 +270,7 @@ export class MonitorService extends EventEmitter {
 
   /** Recompute every host's effective template; push where it changed (or, with `all`, wherever the agent's differs). */
   private async pushChanged(all = false): Promise<void> {
+    this.known = undefined;
     const before = new Map([...this.effective].map(([h, c]) => [h, c.eff.rev]));
     this.effective.clear();
     for (const h of this.knownHosts()) {
@@ -299,8 +316,8 @@ export class MonitorService extends EventEmitter {
       this.baseline.set(host, Date.now());
       this.setHostState(host, "up", null);
     }
-    this.effective.delete(host); // groups may have changed with this presence
-    const eff = this.effectiveFor(host);
+    if (state === "online") this.known = undefined; // maybe a new host, or new groups
+    const eff = this.effectiveFor(host); // recomputed only if its groups changed
     if (rev === undefined || !this.differs(host, eff, rev)) return;
     // a heartbeat while our push is on its way is no reason to push again; a (re)connect always is
     const last = this.pushed.get(host);
@@ -317,43 +334,49 @@ export class MonitorService extends EventEmitter {
    */
   ingest(batches: MetricsBatch[], now = Date.now()): AlertEvent[] {
     const events: AlertEvent[] = [];
-    const latest: Array<[string, string, number, number]> = [];
-    const touchedErr: Array<[number, boolean]> = [];
     try {
       this.store.tx(() => {
-        for (const b of batches) this.ingestOne(b, now, events, latest, touchedErr);
+        for (const b of batches) this.ingestOne(b, now, events);
       });
     } catch (e) {
-      this.reload();
+      this.reload(); // the mirrors (latest values, errors, states, hosts) went ahead of the store: back to it
       throw e;
     }
-    for (const [host, item, t, v] of latest) this.latestOf(host).set(item, { t, v });
-    for (const [sid, on] of touchedErr) (on ? this.errored.add(sid) : this.errored.delete(sid));
     if (events.length) this.afterEvents(events);
     return events;
   }
 
-  private ingestOne(b: MetricsBatch, now: number, events: AlertEvent[], latest: Array<[string, string, number, number]>, touchedErr: Array<[number, boolean]>): void {
+  private ingestOne(b: MetricsBatch, now: number, events: AlertEvent[]): void {
     const host = b.host;
     const h = this.hosts.get(host) ?? { host, lastSeq: 0, lastT: null, lastRecv: null, state: "up", rev: null };
-    if (!(b.seq > h.lastSeq)) return; // a redelivered or replayed batch
-    const eff = this.effectiveFor(host);
+    if (!(b.seq > h.lastSeq)) return void this.stats.duplicates++; // a redelivered or replayed batch
+    this.stats.batches++;
+    const lag = now - b.t;
+    this.stats.lagBuckets[lag <= 1 ? 0 : Math.min(23, Math.ceil(Math.log2(lag)))]!++;
+    // the cached effective template (dropped whenever templates, links or the host's groups change)
+    const eff = this.effective.get(host)?.eff ?? this.effectiveFor(host);
     const s = b.s;
-    const keys = Object.keys(s);
-    for (const k of keys) {
+    const latest = this.latestOf(host);
+    let n = 0;
+    for (const k in s) {
       const v = s[k];
       if (!(k in eff.items) || typeof v !== "number" || !Number.isFinite(v)) continue;
       const sid = this.store.seriesId(host, k);
-      this.store.addSample(sid, b.t, b.seq, v);
-      latest.push([host, k, b.t, v]);
-      if (this.errored.has(sid)) (this.store.setItemError(sid, b.t, null), touchedErr.push([sid, false]));
+      this.sids[n] = sid;
+      this.vals[n++] = v;
+      const l = latest.get(k);
+      if (l) (l.t = b.t), (l.v = v);
+      else latest.set(k, { t: b.t, v });
+      if (this.errored.has(sid)) (this.store.setItemError(sid, b.t, null), this.errored.delete(sid));
     }
+    if (n) this.store.addBatch(host, b.t, b.seq, this.sids, this.vals, n);
+    this.stats.samples += n;
     if (b.err && typeof b.err === "object") {
       for (const [k, e] of Object.entries(b.err)) {
         if (!(k in eff.items) || typeof e !== "string") continue;
         const sid = this.store.seriesId(host, k);
         this.store.setItemError(sid, b.t, e);
-        touchedErr.push([sid, true]);
+        this.errored.add(sid);
       }
     }
     const wasNodata = h.state === "nodata";
@@ -441,7 +464,10 @@ export class MonitorService extends EventEmitter {
     if (now - this.lastCompact > 60_000) {
       this.lastCompact = now;
       try {
-        this.store.compact(now - (this.o.compactAfterMs ?? 10 * 60_000), this.o.retention ?? DEFAULT_RETENTION, now);
+        // the head holds [compactAfter, compactAfter + CHUNK_SPAN): chunks of a useful size, not a minute each
+        const after = this.o.compactAfterMs ?? 10 * 60_000;
+        const oldest = this.store.oldestHead();
+        if (oldest !== null && oldest < now - after - CHUNK_SPAN_MS) this.store.compact(now - after, this.o.retention ?? DEFAULT_RETENTION, now);
       } catch (e) {
         this.log(`metrics compaction failed: ${(e as Error).message}`);
       }

@@ -17,6 +17,7 @@ import { notAuthorised, notFound, obj, sendEmpty, sendJSON, type Ctx } from "../
 import { sendList } from "../listing.js";
 import { checkResource, listVhosts, vhostFor } from "../access.js";
 import type { Route } from "../router.js";
+import { command } from "../../broker/commands.js";
 
 export interface BindingRow {
   source: string;
@@ -107,7 +108,7 @@ async function create(ctx: Ctx): Promise<void> {
   const routingKey = typeof body["routing_key"] === "string" ? body["routing_key"] : "";
   const args = obj(body, "arguments") as FieldTable;
   checkBind(ctx, e, routingKey);
-  e.v.bind(e.destType, e.dest, e.source, routingKey, args, ownerOf(e));
+  ctx.broker.apply(command("bind", { vhost: e.v.name, source: e.source, destination: e.dest, destinationType: e.destType, routingKey, arguments: args }), { origin: "http", owner: ownerOf(e) });
   sendEmpty(ctx.res, 201, `${encodeURIComponent(e.dest)}/${encodeURIComponent(propertiesKey(routingKey, args))}`);
 }
 
@@ -132,7 +133,7 @@ function show(ctx: Ctx): void {
 function del(ctx: Ctx): void {
   const { e, b } = findOne(ctx);
   checkBind(ctx, e, b.routingKey);
-  e.v.unbind(e.destType, e.dest, e.source, b.routingKey, b.arguments, ownerOf(e));
+  ctx.broker.apply(command("unbind", { vhost: e.v.name, source: e.source, destination: e.dest, destinationType: e.destType, routingKey: b.routingKey, arguments: b.arguments }), { origin: "http", owner: ownerOf(e) });
   sendEmpty(ctx.res, 204);
 }
 

@@ -26,6 +26,7 @@ import { API_LEVEL } from "./overview.js";
 import { userCommand, userDefinitionJSON } from "./users.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
 import { parseTags } from "./vhosts.js";
+import { command } from "../../broker/commands.js";
 
 type Item = Record<string, unknown>;
 
@@ -123,51 +124,62 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
   };
   const vh = (item: Item): string => onlyVhost ?? s(item, "vhost");
   if (onlyVhost === undefined) {
-    for (const u of list(d, "users")) step("user", u, () => b.apply(userCommand(s(u, "name"), u, b.users.get(s(u, "name")), b.exportRabbitHashes)));
+    for (const u of list(d, "users")) step("user", u, () => b.apply(userCommand(s(u, "name"), u, b.users.get(s(u, "name")), b.exportRabbitHashes), { origin: "import" }));
     for (const v of list(d, "vhosts")) {
       step("vhost", v, () => {
         const meta = (v["metadata"] ?? {}) as Item;
-        b.apply({ op: "vhost.add", name: s(v, "name"), description: s(v, "description") || s(meta, "description"), tags: parseTags(v["tags"] ?? meta["tags"]) });
+        b.apply(command("vhost.add", { name: s(v, "name"), description: s(v, "description") || s(meta, "description"), tags: parseTags(v["tags"] ?? meta["tags"]) }), { origin: "import" });
       });
     }
     for (const p of list(d, "permissions")) {
-      step("permission", p, () => b.apply({ op: "permission.set", user: s(p, "user"), vhost: s(p, "vhost"), configure: s(p, "configure"), write: s(p, "write"), read: s(p, "read") }));
+      step("permission", p, () => b.apply(command("permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), configure: s(p, "configure"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }));
     }
     for (const p of list(d, "topic_permissions")) {
-      step("topic permission", p, () => b.apply({ op: "topic-permission.set", user: s(p, "user"), vhost: s(p, "vhost"), exchange: s(p, "exchange"), write: s(p, "write"), read: s(p, "read") }));
+      step("topic permission", p, () => b.apply(command("topic-permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), exchange: s(p, "exchange"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }));
     }
-    for (const p of list(d, "global_parameters")) step("global parameter", p, () => b.apply({ op: "global-parameter.set", name: s(p, "name"), value: p }));
+    for (const p of list(d, "global_parameters")) step("global parameter", p, () => b.apply(command("global-parameter.set", { name: s(p, "name"), value: p }), { origin: "import" }));
   }
   for (const p of list(d, "parameters")) {
     const value = { ...p, vhost: vh(p) };
-    step("parameter", p, () => b.apply({ op: "parameter.set", component: s(p, "component"), vhost: vh(p), name: s(p, "name"), value }));
+    step("parameter", p, () => b.apply(command("parameter.set", { component: s(p, "component"), vhost: vh(p), name: s(p, "name"), value }), { origin: "import" }));
   }
   for (const p of list(d, "policies")) {
     const value = { vhost: vh(p), ...p };
     value["vhost"] = vh(p);
-    step("policy", p, () => b.apply({ op: "policy.set", vhost: vh(p), name: s(p, "name"), value }));
+    step("policy", p, () => b.apply(command("policy.set", { vhost: vh(p), name: s(p, "name"), value }), { origin: "import" }));
   }
   for (const x of list(d, "exchanges")) {
     step("exchange", x, () =>
-      b.getVhost(vh(x)).declareExchange(s(x, "name"), s(x, "type"), {
+      b.apply(command("exchange.declare", {
+        vhost: vh(x),
+        name: s(x, "name"),
+        type: s(x, "type"),
         durable: x["durable"] !== false,
         autoDelete: x["auto_delete"] === true,
         internal: x["internal"] === true,
         arguments: (x["arguments"] ?? {}) as FieldTable,
-      }, false));
+      }), { origin: "import" }));
   }
   for (const q of list(d, "queues")) {
     step("queue", q, () =>
-      b.getVhost(vh(q)).declareQueue(s(q, "name"), {
+      b.apply(command("queue.declare", {
+        vhost: vh(q),
+        name: s(q, "name"),
         durable: q["durable"] !== false,
-        exclusive: false,
         autoDelete: q["auto_delete"] === true,
         arguments: (q["arguments"] ?? {}) as FieldTable,
-      }, null, false, false, "never"));
+      }), { origin: "import" }));
   }
   for (const bd of list(d, "bindings")) {
     step("binding", bd, () =>
-      b.getVhost(vh(bd)).bind(s(bd, "destination_type") === "exchange" ? "exchange" : "queue", s(bd, "destination"), s(bd, "source"), s(bd, "routing_key"), (bd["arguments"] ?? {}) as FieldTable, null));
+      b.apply(command("bind", {
+        vhost: vh(bd),
+        source: s(bd, "source"),
+        destination: s(bd, "destination"),
+        destinationType: s(bd, "destination_type") === "exchange" ? "exchange" : "queue",
+        routingKey: s(bd, "routing_key"),
+        arguments: (bd["arguments"] ?? {}) as FieldTable,
+      }), { origin: "import" }));
   }
 }
 

@@ -19,6 +19,7 @@ import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
 import { bindingsJSON } from "./bindings.js";
 import { AmqpError } from "../../amqp/errors.js";
+import { command } from "../../broker/commands.js";
 
 export const exchangeName = (pathName: string): string => (pathName === "amq.default" ? "" : pathName);
 
@@ -78,19 +79,22 @@ async function put(ctx: Ctx): Promise<void> {
     checkResource(ctx, v.name, "write", "exchange", ae);
   }
   const existed = v.exchanges.has(name);
-  v.declareExchange(name, type, {
+  ctx.broker.apply(command("exchange.declare", {
+    vhost: v.name,
+    name,
+    type,
     durable: bool(body, "durable", false),
     autoDelete: bool(body, "auto_delete", false),
     internal: bool(body, "internal", false),
     arguments: args,
-  }, false);
+  }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
 function del(ctx: Ctx): void {
   const x = find(ctx);
   checkResource(ctx, x.vhost, "configure", "exchange", x.name);
-  ctx.broker.getVhost(x.vhost).deleteExchange(x.name, ctx.url.searchParams.get("if-unused") === "true");
+  ctx.broker.apply(command("exchange.delete", { vhost: x.vhost, name: x.name, ifUnused: ctx.url.searchParams.get("if-unused") === "true" }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

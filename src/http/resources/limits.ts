@@ -12,16 +12,18 @@
 import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
-import { invalidRegexReason } from "../../broker/auth.js";
+import { invalidRegexReason, type User } from "../../broker/auth.js";
+import { Broker } from "../../broker/broker.js";
 import type { Route } from "../router.js";
 import { parsePolicyBody } from "./parameters.js";
+import {
+  command, LIMITS_COMPONENT as LIMITS, OPERATOR_POLICY_COMPONENT as OPERATOR_POLICY, operatorPolicyClear, operatorPolicySet, vhostLimitsClear, vhostLimitsSet, type CommandOf,
+} from "../../broker/commands.js";
 import { operatorPolicyError } from "../../broker/policy.js";
 
-const LIMITS = "vhost-limits";
 const VHOST_LIMIT_NAMES = new Set(["max-connections", "max-queues"]);
-const OPERATOR_POLICY = "operator_policy";
 
-const key = (component: string, vhost: string, name: string): string => [component, vhost, name].join("\u0000");
+const key = (component: string, vhost: string, name: string): string => Broker.parameterKey({ component, vhost, name });
 
 function limitsOf(ctx: Ctx, vhost: string): Record<string, number> | undefined {
   const p = ctx.broker.parameters.get(key(LIMITS, vhost, "limits"));
@@ -46,7 +48,7 @@ async function putVhostLimit(ctx: Ctx): Promise<void> {
   if (!VHOST_LIMIT_NAMES.has(name)) throw badRequest(`Validation failed\n\nUnrecognised terms [{<<"${name}">>,${JSON.stringify(value)}}] in limits\n`);
   if (typeof value !== "number" || !Number.isInteger(value)) throw badRequest(`Validation failed\n\n${name} should be a number, actually was ${JSON.stringify(value)}\n`);
   const limits = { ...(limitsOf(ctx, v.name) ?? {}), [name]: value };
-  ctx.broker.apply({ op: "parameter.set", component: LIMITS, vhost: v.name, name: "limits", value: { value: limits, vhost: v.name, component: LIMITS, name: "limits" } });
+  ctx.broker.apply(vhostLimitsSet(v.name, limits), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -56,11 +58,17 @@ function delVhostLimit(ctx: Ctx): void {
   const limits = { ...(limitsOf(ctx, v.name) ?? {}) };
   delete limits[ctx.params[1]!];
   if (Object.keys(limits).length === 0) {
-    if (limitsOf(ctx, v.name)) ctx.broker.apply({ op: "parameter.clear", component: LIMITS, vhost: v.name, name: "limits" });
+    if (limitsOf(ctx, v.name)) ctx.broker.apply(vhostLimitsClear(v.name), { origin: "http" });
   } else {
-    ctx.broker.apply({ op: "parameter.set", component: LIMITS, vhost: v.name, name: "limits", value: { value: limits, vhost: v.name, component: LIMITS, name: "limits" } });
+    ctx.broker.apply(vhostLimitsSet(v.name, limits), { origin: "http" });
   }
   sendEmpty(ctx.res, 204);
+}
+
+/** user limits are part of the user: the user.add command that keeps everything else */
+function userWithLimits(u: User, limits: Record<string, number>): CommandOf<"user.add"> {
+  const { name, passwordHash, hashingAlgorithm, tags, exportHash } = u;
+  return command("user.add", { name, passwordHash, hashingAlgorithm, tags, ...(exportHash ? { exportHash } : {}), ...(Object.keys(limits).length > 0 ? { limits } : {}) });
 }
 
 const USER_LIMIT_NAMES = new Set(["max-connections", "max-channels"]);
@@ -83,7 +91,7 @@ async function putUserLimit(ctx: Ctx): Promise<void> {
   const value = (await ctx.body())["value"];
   if (!USER_LIMIT_NAMES.has(name)) throw badRequest(`Unrecognised terms [{<<"${name}">>,${JSON.stringify(value)}}] in user-limits`);
   if (typeof value !== "number" || !Number.isInteger(value)) throw badRequest(`${name} should be a number, actually was ${JSON.stringify(value)}`);
-  ctx.broker.putUser({ ...u, limits: { ...(u.limits ?? {}), [name]: value } });
+  ctx.broker.apply(userWithLimits(u, { ...(u.limits ?? {}), [name]: value }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -93,7 +101,7 @@ function delUserLimit(ctx: Ctx): void {
   if (!u) throw notFound();
   const limits = { ...(u.limits ?? {}) };
   delete limits[ctx.params[1]!];
-  ctx.broker.putUser({ ...u, limits });
+  ctx.broker.apply(userWithLimits(u, limits), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -127,7 +135,7 @@ async function putOperatorPolicy(ctx: Ctx): Promise<void> {
   if (why !== undefined) throw badRequest(`Validation failed\n\n${why}\n`);
   const existed = ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name));
   const value = { pattern, "apply-to": applyTo, definition, priority };
-  ctx.broker.apply({ op: "parameter.set", component: OPERATOR_POLICY, vhost: v.name, name, value: { value, vhost: v.name, component: OPERATOR_POLICY, name } });
+  ctx.broker.apply(operatorPolicySet(v.name, name, value), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -136,7 +144,7 @@ function delOperatorPolicy(ctx: Ctx): void {
   const v = vhostFor(ctx, ctx.params[0]!);
   const name = ctx.params[1]!;
   if (!ctx.broker.parameters.has(key(OPERATOR_POLICY, v.name, name))) throw notFound();
-  ctx.broker.apply({ op: "parameter.clear", component: OPERATOR_POLICY, vhost: v.name, name });
+  ctx.broker.apply(operatorPolicyClear(v.name, name), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

@@ -14,6 +14,7 @@ import { isMonitor, visibleVhosts, vhostFor, seesConnection, listsConnection, re
 import { CHURN, NODE, OVERVIEW, OVERVIEW_DEPTH, churnCounters, nodeCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
+import { command } from "../../broker/commands.js";
 
 export const API_LEVEL = RABBITMQ_COMPAT_VERSION;
 
@@ -191,7 +192,7 @@ function whoami(ctx: Ctx): void {
  */
 function aliveness(ctx: Ctx): void {
   const v = vhostFor(ctx, ctx.params[0]!);
-  const q = v.declareQueue("aliveness-test", { durable: false, exclusive: false, autoDelete: false, arguments: {} }, null, false);
+  const q = ctx.broker.apply(command("queue.declare", { vhost: v.name, name: "aliveness-test", durable: false, autoDelete: false, arguments: {} }), { origin: "http" });
   q.purge();
   const ex = v.getExchange("");
   const routed = publishJSON(ctx.broker, v, ex, { routing_key: "aliveness-test", payload: "test_message", payload_encoding: "string" }, ctx.user.name);

@@ -11,6 +11,7 @@ import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
 import { invalidRegexReason } from "../../broker/auth.js";
 import type { Route } from "../router.js";
+import { command } from "../../broker/commands.js";
 
 function listPolicies(ctx: Ctx): void {
   const names = new Set(listVhosts(ctx, ctx.params[0]).map((v) => v.name));
@@ -49,7 +50,7 @@ async function putPolicy(ctx: Ctx): Promise<void> {
   const { pattern, applyTo, definition, priority } = parsePolicyBody(await ctx.body());
   const existed = ctx.broker.policies.has(policyKey(v.name, name));
   const value = { vhost: v.name, name, pattern, "apply-to": applyTo, definition, priority };
-  ctx.broker.apply({ op: "policy.set", vhost: v.name, name, value });
+  ctx.broker.apply(command("policy.set", { vhost: v.name, name, value }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -58,7 +59,7 @@ function delPolicy(ctx: Ctx): void {
   const v = vhostFor(ctx, ctx.params[0]!);
   const name = ctx.params[1]!;
   if (!ctx.broker.policies.has(policyKey(v.name, name))) throw notFound();
-  ctx.broker.apply({ op: "policy.clear", vhost: v.name, name });
+  ctx.broker.apply(command("policy.clear", { vhost: v.name, name }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -84,7 +85,7 @@ async function putParameter(ctx: Ctx): Promise<void> {
   const body = await ctx.body();
   if (body["value"] === undefined) throw badRequest("value is required");
   const existed = ctx.broker.parameters.has([component, vhost, name].join("\u0000"));
-  ctx.broker.apply({ op: "parameter.set", component, vhost, name, value: { value: body["value"], vhost, component, name } });
+  ctx.broker.apply(command("parameter.set", { component, vhost, name, value: { value: body["value"], vhost, component, name } }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -93,7 +94,7 @@ function delParameter(ctx: Ctx): void {
   const [component, vhost, name] = ctx.params as [string, string, string];
   vhostFor(ctx, vhost);
   if (!ctx.broker.parameters.has([component, vhost, name].join("\u0000"))) throw notFound();
-  ctx.broker.apply({ op: "parameter.clear", component, vhost, name });
+  ctx.broker.apply(command("parameter.clear", { component, vhost, name }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -108,7 +109,7 @@ async function putGlobal(ctx: Ctx): Promise<void> {
   const body = await ctx.body();
   if (body["value"] === undefined) throw badRequest("value is required");
   const existed = ctx.broker.globalParameters.has(["", "", name].join("\u0000"));
-  ctx.broker.apply({ op: "global-parameter.set", name, value: { name, value: body["value"] } });
+  ctx.broker.apply(command("global-parameter.set", { name, value: { name, value: body["value"] } }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -116,7 +117,7 @@ function delGlobal(ctx: Ctx): void {
   requireAdmin(ctx);
   const name = ctx.params[0]!;
   if (!ctx.broker.globalParameters.has(["", "", name].join("\u0000"))) throw notFound();
-  ctx.broker.apply({ op: "global-parameter.clear", name });
+  ctx.broker.apply(command("global-parameter.clear", { name }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

@@ -9,6 +9,7 @@ import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../con
 import { sendList } from "../listing.js";
 import { requireAdmin } from "../access.js";
 import type { Route } from "../router.js";
+import { command } from "../../broker/commands.js";
 
 export function permissionJSON(p: Permission): Record<string, unknown> {
   return { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read };
@@ -18,8 +19,8 @@ export function topicPermissionJSON(p: TopicPermission): Record<string, unknown>
   return { user: p.user, vhost: p.vhost, exchange: p.exchange, write: p.write, read: p.read };
 }
 
-function regexes(body: Record<string, unknown>, keys: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+function regexes<K extends string>(body: Record<string, unknown>, keys: K[]): Record<K, string> {
+  const out = {} as Record<K, string>;
   for (const k of keys) {
     const v = str(body, k);
     const why = invalidRegexReason(v);
@@ -53,7 +54,7 @@ async function put(ctx: Ctx): Promise<void> {
   pairExists(ctx, vhost, user);
   const r = regexes(body, ["configure", "write", "read"]);
   const existed = ctx.broker.permissions.has(`${vhost}\u0000${user}`);
-  ctx.broker.apply({ op: "permission.set", user, vhost, ...r });
+  ctx.broker.apply(command("permission.set", { user, vhost, ...r }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -61,7 +62,7 @@ function del(ctx: Ctx): void {
   requireAdmin(ctx);
   const [vhost, user] = ctx.params as [string, string];
   if (!ctx.broker.permissions.has(`${vhost}\u0000${user}`)) throw notFound();
-  ctx.broker.apply({ op: "permission.clear", user, vhost });
+  ctx.broker.apply(command("permission.clear", { user, vhost }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -87,7 +88,7 @@ async function topicPut(ctx: Ctx): Promise<void> {
   if (exchange === "") throw badRequest("exchange is required");
   const r = regexes(body, ["write", "read"]);
   const existed = ctx.broker.topicPermissions.some((p) => p.vhost === vhost && p.user === user && p.exchange === exchange);
-  ctx.broker.apply({ op: "topic-permission.set", user, vhost, exchange, ...r });
+  ctx.broker.apply(command("topic-permission.set", { user, vhost, exchange, ...r }), { origin: "http" });
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 
@@ -95,7 +96,7 @@ function topicDel(ctx: Ctx): void {
   requireAdmin(ctx);
   const [vhost, user] = ctx.params as [string, string];
   if (!ctx.broker.topicPermissions.some((p) => p.vhost === vhost && p.user === user)) throw notFound();
-  ctx.broker.apply({ op: "topic-permission.clear", user, vhost });
+  ctx.broker.apply(command("topic-permission.clear", { user, vhost }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

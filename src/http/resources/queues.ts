@@ -19,6 +19,7 @@ import { active } from "../rates.js";
 import { getMessages } from "../messages.js";
 import type { Route } from "../router.js";
 import { bindingsJSON } from "./bindings.js";
+import { command } from "../../broker/commands.js";
 import { rabbitTimestamp } from "../../lib/timestamp.js";
 
 export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
@@ -117,12 +118,13 @@ async function put(ctx: Ctx): Promise<void> {
   checkResource(ctx, v.name, "configure", "queue", name);
   const args = obj(body, "arguments") as FieldTable;
   const existing = v.queues.get(name);
-  v.declareQueue(name, {
+  ctx.broker.apply(command("queue.declare", {
+    vhost: v.name,
+    name,
     durable: bool(body, "durable", false),
-    exclusive: false,
     autoDelete: bool(body, "auto_delete", false),
     arguments: args,
-  }, existing?.exclusiveOwner ?? null, false);
+  }), { origin: "http", owner: existing?.exclusiveOwner ?? null });
   sendEmpty(ctx.res, existing ? 204 : 201);
 }
 
@@ -130,7 +132,7 @@ function del(ctx: Ctx): void {
   const q = find(ctx);
   checkResource(ctx, q.vhost, "configure", "queue", q.name);
   const p = ctx.url.searchParams;
-  ctx.broker.getVhost(q.vhost).deleteQueue(q.name, p.get("if-unused") === "true", p.get("if-empty") === "true", q.exclusiveOwner);
+  ctx.broker.apply(command("queue.delete", { vhost: q.vhost, name: q.name, ifUnused: p.get("if-unused") === "true", ifEmpty: p.get("if-empty") === "true" }), { origin: "http", owner: q.exclusiveOwner });
   sendEmpty(ctx.res, 204);
 }
 

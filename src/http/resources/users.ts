@@ -21,6 +21,7 @@ import { requireAdmin } from "../access.js";
 import type { Route } from "../router.js";
 import { parseTags } from "./vhosts.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
+import { command, type CommandOf } from "../../broker/commands.js";
 
 const ALGORITHMS: readonly string[] = ["warren_scrypt", "rabbit_password_hashing_sha256", "rabbit_password_hashing_sha512", "rabbit_password_hashing_md5"];
 
@@ -58,7 +59,7 @@ function show(ctx: Ctx): void {
 }
 
 /** The user.add command for a PUT body (also used by definitions import). */
-export function userCommand(name: string, body: Record<string, unknown>, existing: User | undefined, exportHashes: boolean): Record<string, unknown> {
+export function userCommand(name: string, body: Record<string, unknown>, existing: User | undefined, exportHashes: boolean): CommandOf<"user.add"> {
   if (name === "") throw badRequest("user name must not be empty");
   const tags = parseTags(body["tags"]);
   let hash: { passwordHash: string; hashingAlgorithm: HashAlgorithm; exportHash?: string };
@@ -88,7 +89,7 @@ export function userCommand(name: string, body: Record<string, unknown>, existin
     if (typeof bl !== "object" || Array.isArray(bl) || !Object.values(bl).every((v) => Number.isInteger(v))) throw badRequest("limits must be an object of integers");
     limits = bl as Record<string, number>;
   }
-  return { op: "user.add", name, ...hash, tags, ...(limits && Object.keys(limits).length > 0 ? { limits } : {}) };
+  return command("user.add", { name, ...hash, tags, ...(limits && Object.keys(limits).length > 0 ? { limits } : {}) });
 }
 
 async function put(ctx: Ctx): Promise<void> {
@@ -96,7 +97,7 @@ async function put(ctx: Ctx): Promise<void> {
   const name = ctx.params[0]!;
   const body = await ctx.body();
   const existing = ctx.broker.users.get(name);
-  ctx.broker.apply(userCommand(name, body, existing, ctx.broker.exportRabbitHashes));
+  ctx.broker.apply(userCommand(name, body, existing, ctx.broker.exportRabbitHashes), { origin: "http" });
   sendEmpty(ctx.res, existing ? 204 : 201);
 }
 
@@ -104,7 +105,7 @@ function del(ctx: Ctx): void {
   requireAdmin(ctx);
   const name = ctx.params[0]!;
   getUser(ctx, name);
-  ctx.broker.apply({ op: "user.delete", name });
+  ctx.broker.apply(command("user.delete", { name }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 
@@ -113,7 +114,7 @@ async function bulkDelete(ctx: Ctx): Promise<void> {
   const body = await ctx.body();
   const users = body["users"];
   if (!Array.isArray(users)) throw badRequest("users must be a list");
-  for (const u of users) if (ctx.broker.users.has(String(u))) ctx.broker.apply({ op: "user.delete", name: String(u) });
+  for (const u of users) if (ctx.broker.users.has(String(u))) ctx.broker.apply(command("user.delete", { name: String(u) }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

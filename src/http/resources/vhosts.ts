@@ -12,6 +12,7 @@ import { vDepthKey, vKey, vNetKey, vhostCounters, vhostDepth, vhostNet } from ".
 import { active } from "../rates.js";
 import type { Route } from "../router.js";
 import { permissionJSON, topicPermissionJSON } from "./permissions.js";
+import { command } from "../../broker/commands.js";
 
 export function vhostJSON(ctx: Ctx, v: VHost): Record<string, unknown> {
   const counters = vhostCounters(v);
@@ -56,12 +57,15 @@ async function put(ctx: Ctx): Promise<void> {
   if (existed) {
     // metadata update of an existing vhost
     const v = ctx.broker.vhosts.get(name)!;
-    if (body["description"] !== undefined) v.meta.description = description;
-    if (body["tags"] !== undefined) v.meta.tags = tags;
+    ctx.broker.apply(command("vhost.update", {
+      name,
+      description: body["description"] !== undefined ? description : v.meta.description,
+      tags: body["tags"] !== undefined ? tags : v.meta.tags,
+    }), { origin: "http" });
   } else {
-    ctx.broker.apply({ op: "vhost.add", name, description, tags });
+    ctx.broker.apply(command("vhost.add", { name, description, tags }), { origin: "http" });
     // RabbitMQ's management plugin grants the creating user full permissions
-    ctx.broker.apply({ op: "permission.set", user: ctx.user.name, vhost: name, configure: ".*", write: ".*", read: ".*" });
+    ctx.broker.apply(command("permission.set", { user: ctx.user.name, vhost: name, configure: ".*", write: ".*", read: ".*" }), { origin: "http" });
   }
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
@@ -70,7 +74,7 @@ function del(ctx: Ctx): void {
   requireAdmin(ctx);
   const name = ctx.params[0]!;
   if (!ctx.broker.vhosts.has(name)) throw notFound();
-  ctx.broker.apply({ op: "vhost.delete", name });
+  ctx.broker.apply(command("vhost.delete", { name }), { origin: "http" });
   sendEmpty(ctx.res, 204);
 }
 

@@ -3,6 +3,7 @@ import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
 import { EXCHANGE_TYPES, stripCrLf } from "../../broker/vhost.js";
+import { command } from "../../broker/commands.js";
 
 export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, claimed = false): void {
   const vh = conn.vhost!;
@@ -21,7 +22,8 @@ export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, cla
     // a new name: the cluster's first declare wins; then this one is checked against it (406)
     return conn.awaitCluster(cluster.claim("exchange", vh.name, name), false, ch.id, M.EXCHANGE_DECLARE, () => declare(conn, ch, a, true));
   }
-  vh.declareExchange(name, a.type, { durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }, a.passive);
+  if (a.passive) vh.findExchangePassive(name);
+  else conn.broker.apply(command("exchange.declare", { vhost: vh.name, name, type: a.type, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }), { origin: "amqp" });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DECLARE_OK, {});
 }
 
@@ -29,7 +31,7 @@ export function del(conn: Connection, ch: Channel, a: M.ExchangeDelete): void {
   const vh = conn.vhost!;
   const name = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "configure", "exchange", name);
-  vh.deleteExchange(name, a.ifUnused);
+  conn.broker.apply(command("exchange.delete", { vhost: vh.name, name, ifUnused: a.ifUnused }), { origin: "amqp" });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DELETE_OK, {});
 }
 
@@ -39,7 +41,7 @@ export function bind(conn: Connection, ch: Channel, a: M.ExchangeBind): void {
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  vh.bind("exchange", destination, source, a.routingKey, a.arguments ?? {}, conn);
+  conn.broker.apply(command("bind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_BIND_OK, {});
 }
 
@@ -49,6 +51,6 @@ export function unbind(conn: Connection, ch: Channel, a: M.ExchangeUnbind): void
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  vh.unbind("exchange", destination, source, a.routingKey, a.arguments ?? {}, conn);
+  conn.broker.apply(command("unbind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_UNBIND_OK, {});
 }

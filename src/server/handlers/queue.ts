@@ -11,6 +11,7 @@ import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
 import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
 import { checkReservedName, stripCrLf } from "../../broker/vhost.js";
+import { command } from "../../broker/commands.js";
 import { homeDownError } from "../../broker/cluster-view.js";
 
 /** RabbitMQ's server-named queues: amq.gen- + 22 url-safe base64 chars. */
@@ -53,7 +54,9 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claime
     const n = name;
     return conn.awaitCluster(cluster.claim("queue", vh.name, n), false, ch.id, M.QUEUE_DECLARE, () => declare(conn, ch, a, n));
   }
-  const q = vh.declareQueue(name, { durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }, conn, a.passive, serverNamed, "always");
+  const q = a.passive
+    ? vh.findQueuePassive(name, conn)
+    : broker.apply(command("queue.declare", { vhost: vh.name, name, durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }), { origin: "amqp", owner: conn, serverNamed });
   if (!a.passive) broker.totals.queuesDeclared++;
   ch.lastQueue = q.name;
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
@@ -88,7 +91,7 @@ export function bind(conn: Connection, ch: Channel, a: M.QueueBind): void {
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
   const ex = vh.exchanges.get(exchange);
   if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", exchange, routingKey);
-  vh.bind("queue", name, exchange, routingKey, a.arguments ?? {}, conn);
+  conn.broker.apply(command("bind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_BIND_OK, {});
 }
 
@@ -98,7 +101,7 @@ export function unbind(conn: Connection, ch: Channel, a: M.QueueUnbind): void {
   const exchange = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
-  vh.unbind("queue", name, exchange, bindingKey(name, a), a.arguments ?? {}, conn);
+  conn.broker.apply(command("unbind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey: bindingKey(name, a), arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
   conn.sendMethod(ch.id, M.QUEUE_UNBIND_OK, {});
 }
 
@@ -114,6 +117,6 @@ export function del(conn: Connection, ch: Channel, a: M.QueueDelete): void {
   const vh = conn.vhost!;
   const name = resolveQueueName(ch, stripCrLf(a.queue));
   conn.broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
-  const n = vh.deleteQueue(name, a.ifUnused, a.ifEmpty, conn);
+  const n = conn.broker.apply(command("queue.delete", { vhost: vh.name, name, ifUnused: a.ifUnused, ifEmpty: a.ifEmpty }), { origin: "amqp", owner: conn });
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DELETE_OK, { messageCount: n });
 }

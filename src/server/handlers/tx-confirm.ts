@@ -4,7 +4,7 @@
  * tx.commit-ok is sent only after the store has synced what the transaction
  * persisted, so a commit means "on disk" like a confirm does.
  */
-import { INTERNAL_ERROR, internalError, preconditionFailed } from "../../amqp/errors.js";
+import { internalError, preconditionFailed } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import { NEEDS_SYNC } from "../../broker/router.js";
 import type { Channel } from "../channel.js";
@@ -48,7 +48,7 @@ export function txCommit(conn: Connection, ch: Channel): void {
       // as rabbit_channel does when a commit cannot complete (541, a hard error)
       for (const p of pubs) conn.broker.withdrawals.add(p.msg);
       const reason = (err as NodeJS.ErrnoException).code ?? err.message;
-      conn.closeWithError(INTERNAL_ERROR, internalError(`tx.commit failed: the message store could not write (${reason})`).text, 90, 20);
+      conn.closeWithError(internalError(`tx.commit failed: the message store could not write (${reason})`), 90, 20);
     });
   } else {
     conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});

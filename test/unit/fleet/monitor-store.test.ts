@@ -50,7 +50,7 @@ test("store: compaction moves samples into chunks and rollups; raw and stepped q
     const sid = s.seriesId("web1", "cpu.util");
     const t0 = Date.UTC(2026, 0, 1);
     s.tx(() => {
-      for (let i = 0; i < 360; i++) s.addSample(sid, t0 + i * 10_000, i + 1, i % 60); // one hour at 10 s
+      for (let i = 0; i < 360; i++) s.addBatch("web1", t0 + i * 10_000, i + 1, [sid], [i % 60], 1); // one hour at 10 s
     });
     const before = s.raw(sid, t0, t0 + 3_600_000);
     const r = s.compact(t0 + 1_800_000, { ...DEFAULT_RETENTION, rawMs: 1e13 }, t0 + 3_600_000);

@@ -8,8 +8,9 @@
 import { get, post, authHeader } from "../api.js";
 import { h, replace, link, time, duration, badge, dataTable, section, kv, form, flash, actionButton, msg } from "../dom.js";
 import { hasTag } from "../app.js";
+import { hostMetrics, alerts } from "./monitoring.js";
 
-const TABS = [["", "Hosts"], ["tasks", "Tasks"], ["run", "Run a command"], ["audit", "Audit log"]];
+const TABS = [["", "Hosts"], ["tasks", "Tasks"], ["alerts", "Alerts"], ["run", "Run a command"], ["audit", "Audit log"]];
 
 const canOperate = (ctx) => hasTag(ctx.me, "administrator", "fleet");
 
@@ -20,11 +21,13 @@ function subnav(ctx, current) {
 
 export default async function fleet(main, ctx) {
   const [, sub = "", id] = ctx.params;
-  main.append(subnav(ctx, sub));
+  main.append(subnav(ctx, sub === "hosts" ? "" : sub));
   if (sub === "") return hosts(main, ctx);
   if (sub === "tasks" && id !== undefined) return task(main, ctx, id);
   if (sub === "tasks") return tasks(main, ctx);
   if (sub === "run") return run(main, ctx);
+  if (sub === "hosts" && id !== undefined) return hostMetrics(main, ctx, id, canOperate(ctx));
+  if (sub === "alerts") return alerts(main, ctx, canOperate(ctx));
   if (sub === "audit") return audit(main, ctx);
   main.append(h("h1", null, "Not found"));
 }
@@ -38,7 +41,7 @@ function countsCell(counts) {
 
 async function hosts(main, ctx) {
   const t = dataTable({ caption: "Hosts", empty: "No hosts have reported yet. Start one with: warren agent --name NAME --groups GROUP", columns: [
-    { title: "Host", value: (x) => x.name },
+    { title: "Host", value: (x) => x.name, cell: (x) => link(x.name, "fleet", "hosts", x.name) },
     { title: "State", value: (x) => x.presence ?? (x.online ? "online" : "offline"), cell: (x) => h("span", { class: x.online ? "ok" : "bad" }, x.online ? "online" : `${x.presence ?? "offline"}${x.since ? ` since ${new Date(x.since).toLocaleString()}` : ""}`) },
     { title: "Groups", value: (x) => x.groups.join(" "), cell: (x) => x.groups.map((g) => badge(g)) },
     { title: "OS", value: (x) => (x.facts ? `${x.facts.os} ${x.facts.release} ${x.facts.arch}` : "") },
