@@ -48,19 +48,19 @@ export interface BrokerOptions {
   store: MessageStore | null;
   definitions: DefinitionsStore | null;
   log: Logger;
-  defaultUser?: string;
-  defaultPass?: string;
+  defaultUser?: string | undefined;
+  defaultPass?: string | undefined;
   /** users allowed only from loopback (RabbitMQ's loopback_users), default ["guest"] */
-  loopbackUsers?: string[];
+  loopbackUsers?: string[] | undefined;
   /** largest message body accepted (RabbitMQ max_message_size, default 128 MiB) */
-  maxMessageSize?: number;
+  maxMessageSize?: number | undefined;
   /**
    * keep each user's password also as RabbitMQ's salted SHA-256 so definitions exports import
    * into RabbitMQ with working passwords (off by default: that hash is fast to brute-force)
    */
-  exportRabbitHashes?: boolean;
+  exportRabbitHashes?: boolean | undefined;
   /** when to compact the definitions log (default COMPACTION) */
-  compaction?: { factor: number; minCommands: number };
+  compaction?: { factor: number; minCommands: number } | undefined;
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
