@@ -461,6 +461,7 @@ export class MonitorService extends EventEmitter {
       if (now - from > r.nodataMs) this.setHostState(h.name, "nodata", null);
     }
     this.endSilences(now);
+    this.repeats(now);
     if (now - this.lastCompact > 60_000) {
       this.lastCompact = now;
       try {
@@ -546,9 +547,42 @@ export class MonitorService extends EventEmitter {
     return ev!;
   }
 
+  /** when each (alert, webhook) was last sent a repeat; absent: count from the firing event */
+  private repeated = new Map<string, number>();
+  /** the latest firing event per open alert (cache of store.lastFiring) */
+  private firingEvent = new Map<string, AlertEvent>();
+
+  /**
+   * Repeat notifications, as Alertmanager's repeat_interval: an open alert nobody acknowledged is
+   * sent again to each webhook whose --repeat has passed since the last time (not while silenced
+   * or inhibited). An ack stops them; so does the alert resolving.
+   */
+  private repeats(now: number): void {
+    const hooks = this.store.webhooks().filter((w) => w.repeatMs > 0);
+    if (!hooks.length) return;
+    for (const [id, st] of this.states) {
+      if ((!st.firing && !st.flapping) || st.acked) continue;
+      let e = this.firingEvent.get(id);
+      if (!e || e.since !== st.since) {
+        e = this.store.lastFiring(id);
+        if (!e) continue;
+        this.firingEvent.set(id, e);
+      }
+      if (this.silencedNow(e.host, e.rule, now) || this.hosts.get(e.host)?.state === "nodata") continue;
+      const groups = this.groupsOf(e.host);
+      for (const w of hooks) {
+        if ((w.severity && w.severity !== e.severity) || (w.group && !groups.includes(w.group))) continue;
+        const k = `${id}|${w.id}|${e.id}`;
+        if (now - (this.repeated.get(k) ?? e.at) < w.repeatMs) continue;
+        this.repeated.set(k, now);
+        this.store.requeue(e.id, `webhook:${w.id}`, now);
+      }
+    }
+  }
+
   // ---------------- webhooks ----------------
 
-  addWebhook(w: { url: string; severity?: string | undefined; group?: string | undefined; groupWaitMs?: number | undefined }, user: string): WebhookRow {
+  addWebhook(w: { url: string; severity?: string | undefined; group?: string | undefined; groupWaitMs?: number | undefined; repeatMs?: number | undefined }, user: string): WebhookRow {
     let u: URL;
     try {
       u = new URL(w.url);
@@ -558,7 +592,9 @@ export class MonitorService extends EventEmitter {
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new MonitorError("webhook URLs are http:// or https://");
     const gw = w.groupWaitMs ?? 5000;
     if (!(gw >= 0 && gw <= 3_600_000)) throw new MonitorError("--group-wait is a duration up to 1h");
-    const row = { url: u.toString(), severity: w.severity ?? null, group: w.group ?? null, groupWaitMs: gw, createdBy: user };
+    const rp = w.repeatMs ?? 4 * 3_600_000;
+    if (!(rp === 0 || (rp >= 1000 && rp <= 30 * 86_400_000))) throw new MonitorError("--repeat is 0 (never) or a duration from 1s to 30d");
+    const row = { url: u.toString(), severity: w.severity ?? null, group: w.group ?? null, groupWaitMs: gw, repeatMs: rp, createdBy: user };
     const id = this.store.addWebhook(row);
     this.fleet.audit(user, "webhook.add", null, { id, url: u.origin + u.pathname, severity: row.severity, group: row.group });
     return { ...row, id, createdAt: Date.now() };
