@@ -1,14 +1,17 @@
 /**
  * Many simulated Fleet agents in one process, each the real Agent class with
  * its own AMQP connection, queue and journal. Used by bench/fleet-bench.ts.
- * argv: URL DATA_DIR PREFIX FROM COUNT GROUP [RAMP] (RAMP = new connections per 100 ms, default 50). Prints "ready COUNT" on stdout
- * once every agent consumes; stops all agents on SIGTERM.
+ * argv: URL DATA_DIR PREFIX FROM COUNT GROUP [RAMP] [MODE] (RAMP = new connections per 100 ms, default 50;
+ * MODE "noop": the bench-only no-op executor, bench/fleet-noop.ts — nothing is spawned, and the
+ * journal is not fdatasync'd (10,000 simulated hosts share one disk); default "spawn").
+ * Prints "ready COUNT" on stdout once every agent consumes; stops all agents on SIGTERM.
  */
 import { join } from "node:path";
 import { Agent } from "../src/fleet/agent.js";
 import { loadTrustedKeys, fleetDir } from "../src/fleet/sign.js";
+import { benchNoop } from "./fleet-noop.js";
 
-const [url, dataDir, prefix, fromS, countS, group, rampS] = process.argv.slice(2);
+const [url, dataDir, prefix, fromS, countS, group, rampS, mode] = process.argv.slice(2);
 const ramp = Number(rampS ?? 50);
 const from = Number(fromS);
 const count = Number(countS);
@@ -20,6 +23,7 @@ for (let i = from; i < from + count; i++) {
   const a = new Agent({
     name, groups: [group!], url: url!, stateDir: join(fleetDir(dataDir!), "agent", name), trusted, concurrency: 4, maxOutput: 1 << 20,
     heartbeatMs: 60_000, graceMs: 1000,
+    ...(mode === "noop" ? { executor: benchNoop, journalSync: false } : {}),
     log: (l) => {
       if (l.includes("ready on")) {
         if (++ready === count) process.stdout.write(`ready ${count}\n`);

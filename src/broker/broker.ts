@@ -15,11 +15,11 @@ import { accessRefused, notAllowed, notFound, type AmqpError } from "../amqp/err
 import type { DefinitionsStore, MessageStore, RecoveredMessage } from "../store/types.js";
 import { decodeProperties, type BasicProperties } from "../amqp/properties.js";
 import { Message } from "./message.js";
-import { Logger } from "../lib/logger.js";
+import type { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
-import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy, type PolicyValue } from "./policy.js";
+import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy } from "./policy.js";
 import type { Queue } from "./queue.js";
-import { hashPassword, knownGood, permits, rabbitSha256Hash, type HashAlgorithm, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
+import { hashPassword, knownGood, permits, rabbitSha256Hash, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 import { command, CommandFormatError, decodeCommand, encodeCommand, type ApplyContext, type TopologyCommand } from "./commands.js";
 import type { Exchange } from "./exchanges/exchange.js";
@@ -32,7 +32,7 @@ export interface ApplyResults {
   /** messages the deleted queue held */
   "queue.delete": number;
 }
-export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof ApplyResults ? ApplyResults[C["op"]] : void;
+export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof ApplyResults ? ApplyResults[C["op"]] : undefined;
 
 /**
  * When the definitions log is rewritten as a snapshot: once it holds more than `factor`
@@ -48,19 +48,19 @@ export interface BrokerOptions {
   store: MessageStore | null;
   definitions: DefinitionsStore | null;
   log: Logger;
-  defaultUser?: string;
-  defaultPass?: string;
+  defaultUser?: string | undefined;
+  defaultPass?: string | undefined;
   /** users allowed only from loopback (RabbitMQ's loopback_users), default ["guest"] */
-  loopbackUsers?: string[];
+  loopbackUsers?: string[] | undefined;
   /** largest message body accepted (RabbitMQ max_message_size, default 128 MiB) */
-  maxMessageSize?: number;
+  maxMessageSize?: number | undefined;
   /**
    * keep each user's password also as RabbitMQ's salted SHA-256 so definitions exports import
    * into RabbitMQ with working passwords (off by default: that hash is fast to brute-force)
    */
-  exportRabbitHashes?: boolean;
+  exportRabbitHashes?: boolean | undefined;
   /** when to compact the definitions log (default COMPACTION) */
-  compaction?: { factor: number; minCommands: number };
+  compaction?: { factor: number; minCommands: number } | undefined;
 }
 
 /** A live connection as the management API sees it (implemented by the server). */

@@ -15,7 +15,7 @@ import {
 } from "../amqp/errors.js";
 import type { MessageStore } from "../store/types.js";
 import { argsInequivalence, renderValue } from "./args.js";
-import { Exchange, type Binding, type Destination, type ExchangeOptions } from "./exchanges/exchange.js";
+import type { Exchange, Binding, Destination, ExchangeOptions } from "./exchanges/exchange.js";
 import { DirectExchange } from "./exchanges/direct.js";
 import { FanoutExchange } from "./exchanges/fanout.js";
 import { TopicExchange } from "./exchanges/topic.js";

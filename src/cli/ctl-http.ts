@@ -52,7 +52,7 @@ export class MgmtClient {
       res = await fetch(this.base + path, {
         method,
         headers: { authorization: this.auth, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
     } catch (e) {
@@ -61,7 +61,7 @@ export class MgmtClient {
       throw new CtlError(`unable to perform an operation on node at ${this.base}: could not connect to the management API (${why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`, EX_UNAVAILABLE);
     }
     const text = await res.text();
-    let json: unknown = undefined;
+    let json: unknown ;
     if (text !== "") {
       try {
         json = JSON.parse(text);

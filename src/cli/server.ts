@@ -223,7 +223,7 @@ export async function serverMain(argv: string[]): Promise<number> {
   process.umask(0o077);
   const { startWarren, VERSION } = await import("../main/warren.js");
   const os = await import("node:os");
-  let w;
+  let w: Awaited<ReturnType<typeof startWarren>>;
   try {
     w = await startWarren({
       port: cfg.port,

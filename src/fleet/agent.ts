@@ -17,7 +17,7 @@ import type { KeyObject } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Backoff, brokerUser, connect, describeError, redact, sleep } from "./conn.js";
-import { execute, type Running } from "./exec.js";
+import { execute, type ExecSpec, type Running } from "./exec.js";
 import { gatherFacts } from "./facts.js";
 import { Journal } from "./journal.js";
 import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, SignedPayload, AgentEvent } from "./protocol.js";
@@ -42,6 +42,19 @@ export interface AgentOptions {
   /** how long a graceful stop waits for running commands before interrupting them */
   graceMs: number;
   log: (line: string) => void;
+  /**
+   * Runs a command. Only code can pass one: `warren agent` never does (no flag, no environment
+   * variable), so a real agent always spawns with exec.ts. The control-plane bench passes its
+   * no-op (bench/fleet-noop.ts, not shipped in the package) — test/fleet/operator.test.ts checks
+   * both.
+   */
+  executor?: (spec: ExecSpec) => Running;
+  /**
+   * false: the journal is written but not fdatasync'd. Only the control-plane bench sets it (its
+   * thousands of simulated hosts share one disk, where a real fleet has one each); like
+   * `executor`, no flag or environment variable reaches it.
+   */
+  journalSync?: boolean;
 }
 
 interface Job {
@@ -72,7 +85,7 @@ export class Agent {
   readonly monitor: Monitor;
 
   constructor(private readonly o: AgentOptions) {
-    this.journal = new Journal(join(o.stateDir, "journal.log"));
+    this.journal = new Journal(join(o.stateDir, "journal.log"), o.journalSync ?? true);
     this.monitor = new Monitor({ host: o.name, stateDir: o.stateDir, log: o.log, userId: brokerUser(o.url) });
     this.facts = gatherFacts(o.concurrency);
     // Anything started by a previous process and never finished was interrupted: say so, never re-run.
@@ -418,7 +431,8 @@ export class Agent {
     const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
     const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };
     const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput };
-    job.run = execute(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
+    const run = this.o.executor ?? execute;
+    job.run = run(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
     flush();
     const r = this.resultFor(p.task, p.nonce, out.status, {

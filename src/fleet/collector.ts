@@ -70,6 +70,8 @@ export interface CollectorOptions {
 
 /** Metric batches are stored in one transaction per this many messages (or per METRICS_TX_MS, whichever first). */
 const METRICS_TX_MAX = 500;
+/** Results stored per transaction at most (the prefetch is twice this, so the next batch is in flight). */
+const RESULTS_TX_MAX = 1000;
 const METRICS_TX_MS = 50;
 
 export class Collector implements Publisher {
@@ -187,7 +189,14 @@ export class Collector implements Publisher {
     await ch.prefetch(256);
     this.ch = ch;
     this.service.publisher = this;
-    await ch.consume(RESULTS_QUEUE, (m) => m && this.onResultsMessage(ch, m));
+    // Results on a channel of their own: one SQLite transaction and one ack (multiple) per batch.
+    const rch = await conn.createChannel();
+    rch.on("error", (e: Error) => this.o.log(`collector: results channel error: ${e.message}`));
+    rch.on("close", () => {
+      if (this.ch === ch) this.wake?.();
+    });
+    await rch.prefetch(RESULTS_TX_MAX * 2);
+    await rch.consume(RESULTS_QUEUE, (m) => m && this.onResultsMessage(rch, m));
     await ch.consume(PRESENCE_QUEUE, (m) => m && this.onPresence(ch, m));
     await ch.consume(API_QUEUE, (m) => m && void this.onRequest(ch, m));
     // Metrics on a channel of their own: its prefetch covers many batches per transaction.
@@ -273,15 +282,47 @@ export class Collector implements Publisher {
     safe(() => ch.ack(msgs[msgs.length - 1]!, true));
   }
 
-  private onResultsMessage(ch: ConfirmChannel, m: ConsumeMessage): void {
+  private resultsBuf: ConsumeMessage[] = [];
+  private resultsFlush: NodeJS.Immediate | undefined;
+  /** the channel the buffered deliveries came on (their tags mean nothing on another) */
+  private resultsCh: Channel | undefined;
+
+  /** Buffer until the end of this event-loop turn (or RESULTS_TX_MAX), then store them in one go. */
+  private onResultsMessage(ch: Channel, m: ConsumeMessage): void {
+    // After a reconnect, what was buffered from the dead channel is redelivered anyway.
+    if (this.resultsCh !== ch) (this.resultsBuf = []), (this.resultsCh = ch);
+    this.resultsBuf.push(m);
+    if (this.resultsBuf.length >= RESULTS_TX_MAX) this.flushResults(ch);
+    else this.resultsFlush ??= setImmediate(() => this.flushResults(this.resultsCh!));
+  }
+
+  /**
+   * One transaction for the batch, then one ack covering it (multiple: the channel carries only
+   * results). If the transaction fails, each message is retried alone, so one the store cannot
+   * take stays in the queue (nacked, requeued after a second) without holding up the others.
+   */
+  private flushResults(ch: Channel): void {
+    if (this.resultsFlush) clearImmediate(this.resultsFlush);
+    this.resultsFlush = undefined;
+    const batch = this.resultsBuf;
+    this.resultsBuf = [];
+    if (!batch.length) return;
     try {
-      this.applyResultsMessage(m);
-    } catch (e) {
-      this.o.log(`collector: could not store a message (${(e as Error).message}); it stays in the queue`);
-      setTimeout(() => safe(() => ch.nack(m, false, true)), 1000); // the store is sick: retry later, never drop
+      this.store.tx(() => batch.forEach((m) => this.applyResultsMessage(m)));
+      safe(() => ch.ack(batch[batch.length - 1]!, true));
       return;
+    } catch (e) {
+      this.o.log(`collector: a batch of ${batch.length} result(s) failed (${(e as Error).message}); storing them one by one`);
     }
-    safe(() => ch.ack(m));
+    for (const m of batch) {
+      try {
+        this.store.tx(() => this.applyResultsMessage(m));
+        safe(() => ch.ack(m));
+      } catch (e) {
+        this.o.log(`collector: could not store a message (${(e as Error).message}); it stays in the queue`);
+        setTimeout(() => safe(() => ch.nack(m, false, true)), 1000); // the store is sick: retry later, never drop
+      }
+    }
   }
 
   /**

@@ -37,7 +37,8 @@ export class Journal {
   private fd: number;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly file: string) {
+  /** `sync` false: no fdatasync (only the control-plane bench's simulated agents, via AgentOptions). */
+  constructor(private readonly file: string, private readonly sync = true) {
     mkdirSync(dirname(file), { recursive: true });
     if (existsSync(file)) this.load();
     this.compact();
@@ -97,7 +98,7 @@ export class Journal {
     const next = this.chain.then(() => new Promise<void>((resolve, reject) => {
       write(this.fd, line, (e) => {
         if (e) return reject(e);
-        if (!durable) return resolve();
+        if (!durable || !this.sync) return resolve();
         fdatasync(this.fd, (e2) => (e2 ? reject(e2) : resolve()));
       });
     }));

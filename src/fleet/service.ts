@@ -54,6 +54,8 @@ export const DEFAULT_TTL_MS = 60 * 60_000;
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 export const MAX_TIMEOUT_MS = 25 * 60_000;
 const SWEEP_GRACE_MS = 10_000;
+/** Per-host commands in flight (published, confirm awaited) at once during dispatch. */
+const DISPATCH_WINDOW = 500;
 const STATUSES = ["pending", "queued", "running", "ok", "failed", "timeout", "expired", "cancelled", "rejected", "interrupted", "unroutable", "lost"];
 const LOST_GRACE_MS = 60_000;
 
@@ -163,7 +165,8 @@ export class FleetService extends EventEmitter {
       return id;
     });
     this.emit("task", id);
-    void this.dispatch(id);
+    // After the answer is on its way: the id is printed before dispatch reads 10,000 rows.
+    setImmediate(() => void this.dispatch(id));
     return { id, hosts, expiresAt: now + ttlMs };
   }
 
@@ -195,13 +198,17 @@ export class FleetService extends EventEmitter {
         await this.sendCommand(t, target, groupKey(group), nonce);
         this.store.tx(() => viaGroup.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
       }
-      for (const r of due) {
-        if (group && bound.has(r.host)) continue;
-        const nonce = r.nonce ?? randomUUID();
-        this.setNonce(taskId, r.host, nonce);
-        const routed = await this.sendCommand(t, { host: r.host }, hostKey(r.host), nonce);
-        if (routed) this.store.markQueued(taskId, r.host, nonce, { host: r.host });
-        else this.applyResult({ kind: "result", task: taskId, host: r.host, nonce, status: "unroutable", error: `no queue for host ${r.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
+      // One message per host, pipelined: a window of DISPATCH_WINDOW publishes awaits its
+      // confirms together; nonces are stored (one transaction) before any of them leaves.
+      const single = due.filter((r) => !(group && bound.has(r.host)));
+      for (let i = 0; i < single.length; i += DISPATCH_WINDOW) {
+        const win = single.slice(i, i + DISPATCH_WINDOW).map((r) => ({ host: r.host, nonce: r.nonce ?? randomUUID() }));
+        this.store.tx(() => win.forEach((w) => this.setNonce(taskId, w.host, w.nonce)));
+        const routed = await Promise.all(win.map((w) => this.sendCommand(t, { host: w.host }, hostKey(w.host), w.nonce)));
+        this.store.tx(() => win.forEach((w, k) => {
+          if (routed[k]) this.store.markQueued(taskId, w.host, w.nonce, { host: w.host });
+          else this.applyResult({ kind: "result", task: taskId, host: w.host, nonce: w.nonce, status: "unroutable", error: `no queue for host ${w.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
+        }));
       }
       this.emit("task", taskId);
     } catch (e) {
@@ -212,7 +219,7 @@ export class FleetService extends EventEmitter {
   }
 
   private setNonce(taskId: number, host: string, nonce: string): void {
-    this.store.db.prepare("UPDATE results SET nonce = ? WHERE task_id = ? AND host = ? AND nonce IS NULL").run(nonce, taskId, host);
+    this.store.q("UPDATE results SET nonce = ? WHERE task_id = ? AND host = ? AND nonce IS NULL").run(nonce, taskId, host);
   }
 
   private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string): Promise<boolean> {
@@ -308,15 +315,13 @@ export class FleetService extends EventEmitter {
    * stored, audited once, announced to listeners. A later beat brings them back online.
    */
   markLostHosts(now = Date.now()): string[] {
-    const lost: string[] = [];
-    this.store.tx(() => {
-      for (const h of this.store.hosts()) {
-        if ((h.state === "online" || h.state === "heartbeat") && presenceOf(h, now).presence === "lost") {
-          this.store.setHostState(h.name, "lost");
-          this.store.audit("collector", "host.lost", null, { host: h.name, lastSeen: h.lastSeen, heartbeatMs: h.heartbeatMs });
-          lost.push(h.name);
-        }
+    const lost = this.store.tx(() => {
+      const rows = this.store.silentHosts(now, 3, 2000); // lostAfter(): 3 heartbeats + 2 s
+      for (const h of rows) {
+        this.store.setHostState(h.name, "lost");
+        this.store.audit("collector", "host.lost", null, { host: h.name, lastSeen: h.lastSeen, heartbeatMs: h.heartbeatMs });
       }
+      return rows.map((h) => h.name);
     });
     if (lost.length) this.emit("hosts");
     return lost;
@@ -432,7 +437,8 @@ export class FleetService extends EventEmitter {
       if (r.status === "rejected") this.store.audit(actor, "rejected", typeof r.task === "number" ? r.task : null, { at: r.finishedAt, host: r.host, error: r.error ?? "", nonce: r.nonce });
       if (typeof r.task !== "number") return false;
       let cur = this.store.result(r.task, r.host);
-      const known = this.store.task(r.task) !== undefined;
+      const batch = this.store.taskBatch(r.task); // undefined: not a task of ours
+      const known = batch !== undefined;
       if (actor !== "collector" && known && (!cur || !cur.nonce || cur.nonce !== r.nonce)) {
         if (r.status !== "rejected") this.store.audit(actor, "unsolicited", r.task, { host: r.host, status: r.status, nonce: r.nonce ?? null, expected: cur?.nonce ?? null });
         return false;
@@ -441,26 +447,26 @@ export class FleetService extends EventEmitter {
       if (!known && r.status !== "rejected") return false;
       // Our own re-publish after a crash (same nonce): the agent refused the copy; the original counts.
       if (r.status === "rejected" && cur && r.nonce && cur.nonce === r.nonce && /^replayed nonce/.test(r.error ?? "")) return false;
-      if (!this.store.task(r.task)) {
+      if (!known) {
         // A report for a task we never issued (forged/unsigned commands): keep it visible.
         this.store.insertTask({ id: r.task, command: "(unknown: not issued by this collector)", argv: null, target: null, user: "?", createdAt: Date.now(), expiresAt: Date.now(), timeoutMs: 0, ttlMs: 0, batch: 0, maxOutput: null, cancelRequested: false, origin: "unknown" });
       }
       if (cur && (cur.status === "expired" || cur.status === "lost")) {
         if (/^swept:/.test(cur.error ?? "") && r.status !== "rejected" && actor !== "collector") {
-          this.store.db.prepare("UPDATE results SET status = 'running' WHERE task_id = ? AND host = ?").run(r.task, r.host);
+          this.store.q("UPDATE results SET status = 'running' WHERE task_id = ? AND host = ?").run(r.task, r.host);
           cur = this.store.result(r.task, r.host);
         }
       }
-      const ok = this.store.applyFinal(r as ResultMessage & { task: number });
+      const ok = this.store.applyFinal(r as ResultMessage & { task: number }, cur);
       if (ok && r.status !== "rejected") this.store.audit(actor, "result", r.task, { host: r.host, status: r.status, exitCode: r.exitCode ?? null });
-      return ok;
+      return ok ? (batch ?? 0) : false;
     });
     if (typeof r.task === "number") {
       this.emit("task", r.task);
-      // The next --batch wave may be due (cheap indexed check first: most tasks have nothing pending).
-      if (changed && this.store.hasPending(r.task)) void this.dispatch(r.task);
+      // The next --batch wave may be due (only --batch tasks have pending rows once dispatched).
+      if (changed !== false && changed > 0 && this.store.hasPending(r.task)) void this.dispatch(r.task);
     }
-    return changed;
+    return changed !== false;
   }
 
   /** The broker dead-lettered the command with `nonce` from `host`'s queue; only that row's nonce counts. */

@@ -114,6 +114,15 @@ const LIVE_OUTPUT_CAP = 1 << 20;
 
 export class FleetStore {
   readonly db: Database.Database;
+  /** Prepared statements by SQL text: compiling one costs more than running it (the per-result path). */
+  private stmts = new Map<string, Database.Statement>();
+
+  /** A cached prepared statement (the SQL texts here are a fixed, small set). */
+  q(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) this.stmts.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
 
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -124,7 +133,7 @@ export class FleetStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.exec(SCHEMA);
     // Stores made before the inventory columns existed gain them (nullable: nothing to backfill).
-    const cols = new Set((this.db.prepare("PRAGMA table_info(hosts)").all() as Array<{ name: string }>).map((c) => c.name));
+    const cols = new Set((this.q("PRAGMA table_info(hosts)").all() as Array<{ name: string }>).map((c) => c.name));
     if (!cols.has("address")) this.db.exec("ALTER TABLE hosts ADD COLUMN address TEXT");
     if (!cols.has("port")) this.db.exec("ALTER TABLE hosts ADD COLUMN port INTEGER");
   }
@@ -138,23 +147,23 @@ export class FleetStore {
   }
 
   audit(actor: string, action: string, taskId: number | null, detail: unknown): void {
-    this.db.prepare("INSERT INTO audit (at, actor, action, task_id, detail) VALUES (?,?,?,?,?)").run(Date.now(), actor, action, taskId, JSON.stringify(detail ?? null));
+    this.q("INSERT INTO audit (at, actor, action, task_id, detail) VALUES (?,?,?,?,?)").run(Date.now(), actor, action, taskId, JSON.stringify(detail ?? null));
   }
 
   auditFor(taskId: number): AuditRow[] {
-    return (this.db.prepare("SELECT * FROM audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<Record<string, unknown>>).map((r) => ({
+    return (this.q("SELECT * FROM audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<Record<string, unknown>>).map((r) => ({
       id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
     }));
   }
 
   recentAudit(limit: number): AuditRow[] {
-    return (this.db.prepare("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map((r) => ({
+    return (this.q("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map((r) => ({
       id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
     }));
   }
 
   allocateTaskId(): number {
-    const exists = this.db.prepare("SELECT 1 FROM tasks WHERE id = ?");
+    const exists = this.q("SELECT 1 FROM tasks WHERE id = ?");
     for (let digits = 5; ; digits++) {
       for (let i = 0; i < 20; i++) {
         const id = randomInt(10 ** (digits - 1), 10 ** digits);
@@ -166,42 +175,42 @@ export class FleetStore {
   // ---- hosts ----
 
   groupsOf(host: string): string[] {
-    return (this.db.prepare("SELECT grp FROM host_groups WHERE host = ? ORDER BY grp").all(host) as Array<{ grp: string }>).map((r) => r.grp);
+    return (this.q("SELECT grp FROM host_groups WHERE host = ? ORDER BY grp").all(host) as Array<{ grp: string }>).map((r) => r.grp);
   }
 
   /** An agent's heartbeat. An enrolled host's groups are the enrolment's, not what its agent claims. */
   upsertPresence(name: string, groups: string[], facts: HostFacts, heartbeatMs: number, state: string, at: number): void {
     const now = Date.now();
-    this.db.prepare(`INSERT INTO hosts (name, facts, first_seen, last_seen, heartbeat_ms, state) VALUES (?,?,?,?,?,?)
+    this.q(`INSERT INTO hosts (name, facts, first_seen, last_seen, heartbeat_ms, state) VALUES (?,?,?,?,?,?)
       ON CONFLICT(name) DO UPDATE SET facts = excluded.facts, last_seen = MAX(COALESCE(hosts.last_seen, 0), excluded.last_seen),
       heartbeat_ms = excluded.heartbeat_ms, state = CASE WHEN excluded.last_seen >= COALESCE(hosts.last_seen, 0) THEN excluded.state ELSE hosts.state END`)
       .run(name, JSON.stringify(facts), now, at, heartbeatMs, state);
-    const enrolled = (this.db.prepare("SELECT enrolled FROM hosts WHERE name = ?").get(name) as { enrolled: number } | undefined)?.enrolled;
+    const enrolled = (this.q("SELECT enrolled FROM hosts WHERE name = ?").get(name) as { enrolled: number } | undefined)?.enrolled;
     if (enrolled) return;
-    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
-    const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
+    this.q("DELETE FROM host_groups WHERE host = ?").run(name);
+    const ins = this.q("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
     for (const g of groups) ins.run(name, g);
   }
 
   addHost(name: string, groups: string[], enrolled: boolean): void {
-    this.db.prepare("INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END")
+    this.q("INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END")
       .run(name, Date.now(), enrolled ? 1 : 0);
-    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
-    const ins = this.db.prepare("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
+    this.q("DELETE FROM host_groups WHERE host = ?").run(name);
+    const ins = this.q("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
     for (const g of groups) ins.run(name, g);
   }
 
   removeHost(name: string): boolean {
-    const r = this.db.prepare("UPDATE hosts SET state = 'removed', enrolled = 0 WHERE name = ? AND state != 'removed'").run(name);
-    this.db.prepare("DELETE FROM host_groups WHERE host = ?").run(name);
-    this.db.prepare("DELETE FROM group_assign WHERE host = ?").run(name);
+    const r = this.q("UPDATE hosts SET state = 'removed', enrolled = 0 WHERE name = ? AND state != 'removed'").run(name);
+    this.q("DELETE FROM host_groups WHERE host = ?").run(name);
+    this.q("DELETE FROM group_assign WHERE host = ?").run(name);
     return r.changes > 0;
   }
 
   hosts(): HostRow[] {
     const announced = this.membership("SELECT host, grp FROM host_groups ORDER BY grp");
     const assigned = this.membership("SELECT host, grp FROM group_assign ORDER BY grp");
-    return (this.db.prepare("SELECT * FROM hosts WHERE state != 'removed' ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => {
+    return (this.q("SELECT * FROM hosts WHERE state != 'removed' ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => {
       const name = r.name as string;
       const a = announced.get(name) ?? [];
       const c = assigned.get(name) ?? [];
@@ -215,7 +224,7 @@ export class FleetStore {
 
   private membership(sql: string): Map<string, string[]> {
     const m = new Map<string, string[]>();
-    for (const r of this.db.prepare(sql).all() as Array<{ host: string; grp: string }>) {
+    for (const r of this.q(sql).all() as Array<{ host: string; grp: string }>) {
       const l = m.get(r.host) ?? [];
       l.push(r.grp);
       m.set(r.host, l);
@@ -225,20 +234,20 @@ export class FleetStore {
 
   /** Members of a group: announced (bound) and centrally assigned, hosts not removed. */
   groupMembers(group: string): string[] {
-    return (this.db.prepare(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
+    return (this.q(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
       WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`).all(group, group) as Array<{ host: string }>).map((r) => r.host);
   }
 
   /** Hosts whose queue is bound to the group's routing key (one message to group.G reaches them). */
   boundMembers(group: string): Set<string> {
-    return new Set((this.db.prepare("SELECT host FROM host_groups WHERE grp = ?").all(group) as Array<{ host: string }>).map((r) => r.host));
+    return new Set((this.q("SELECT host FROM host_groups WHERE grp = ?").all(group) as Array<{ host: string }>).map((r) => r.host));
   }
 
   /** A host's inventory: created if unknown (state 'unknown' until its agent appears). */
   setInventory(name: string, address: string | null | undefined, port: number | null | undefined): void {
-    this.db.prepare("INSERT INTO hosts (name, first_seen) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END").run(name, Date.now());
-    if (address !== undefined) this.db.prepare("UPDATE hosts SET address = ? WHERE name = ?").run(address, name);
-    if (port !== undefined) this.db.prepare("UPDATE hosts SET port = ? WHERE name = ?").run(port, name);
+    this.q("INSERT INTO hosts (name, first_seen) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END").run(name, Date.now());
+    if (address !== undefined) this.q("UPDATE hosts SET address = ? WHERE name = ?").run(address, name);
+    if (port !== undefined) this.q("UPDATE hosts SET port = ? WHERE name = ?").run(port, name);
   }
 
   // ---- central groups ----
@@ -250,12 +259,12 @@ export class FleetStore {
   /** Central groups and the groups agents announce, each with both member lists. */
   groups(): GroupRow[] {
     const out = new Map<string, GroupRow>();
-    for (const r of this.db.prepare("SELECT * FROM groups ORDER BY name").all() as Array<Record<string, unknown>>) {
+    for (const r of this.q("SELECT * FROM groups ORDER BY name").all() as Array<Record<string, unknown>>) {
       out.set(r.name as string, { name: r.name as string, description: r.description as string, createdAt: r.created_at as number, createdBy: r.created_by as string, assigned: [], announced: [], central: true });
     }
     const live = "NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed')";
-    for (const r of this.db.prepare(`SELECT grp, host FROM group_assign m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) out.get(r.grp)?.assigned.push(r.host);
-    for (const r of this.db.prepare(`SELECT grp, host FROM host_groups m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) {
+    for (const r of this.q(`SELECT grp, host FROM group_assign m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) out.get(r.grp)?.assigned.push(r.host);
+    for (const r of this.q(`SELECT grp, host FROM host_groups m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) {
       let g = out.get(r.grp);
       if (!g) out.set(r.grp, (g = { name: r.grp, description: "", createdAt: 0, createdBy: "", assigned: [], announced: [], central: false }));
       g.announced.push(r.host);
@@ -265,22 +274,22 @@ export class FleetStore {
 
   /** false when it already existed (its description is then updated if one is given). */
   addGroup(name: string, description: string, user: string): boolean {
-    const r = this.db.prepare("INSERT INTO groups (name, description, created_at, created_by) VALUES (?,?,?,?) ON CONFLICT(name) DO NOTHING").run(name, description, Date.now(), user);
-    if (!r.changes && description) this.db.prepare("UPDATE groups SET description = ? WHERE name = ?").run(description, name);
+    const r = this.q("INSERT INTO groups (name, description, created_at, created_by) VALUES (?,?,?,?) ON CONFLICT(name) DO NOTHING").run(name, description, Date.now(), user);
+    if (!r.changes && description) this.q("UPDATE groups SET description = ? WHERE name = ?").run(description, name);
     return r.changes > 0;
   }
 
   /** Deletes the central group and its assignments; returns the hosts that were assigned, or undefined if there was none. */
   removeGroup(name: string): string[] | undefined {
-    const hosts = (this.db.prepare("SELECT host FROM group_assign WHERE grp = ?").all(name) as Array<{ host: string }>).map((r) => r.host);
-    this.db.prepare("DELETE FROM group_assign WHERE grp = ?").run(name);
-    const r = this.db.prepare("DELETE FROM groups WHERE name = ?").run(name);
+    const hosts = (this.q("SELECT host FROM group_assign WHERE grp = ?").all(name) as Array<{ host: string }>).map((r) => r.host);
+    this.q("DELETE FROM group_assign WHERE grp = ?").run(name);
+    const r = this.q("DELETE FROM groups WHERE name = ?").run(name);
     return r.changes ? hosts : undefined;
   }
 
   /** Returns the hosts newly assigned (already assigned ones are left alone). */
   assign(group: string, hosts: string[]): string[] {
-    const ins = this.db.prepare("INSERT OR IGNORE INTO group_assign (grp, host) VALUES (?,?)");
+    const ins = this.q("INSERT OR IGNORE INTO group_assign (grp, host) VALUES (?,?)");
     return hosts.filter((h) => {
       this.setInventory(h, undefined, undefined);
       return ins.run(group, h).changes > 0;
@@ -289,23 +298,34 @@ export class FleetStore {
 
   /** Returns the hosts that were assigned and no longer are. */
   unassign(group: string, hosts: string[]): string[] {
-    const del = this.db.prepare("DELETE FROM group_assign WHERE grp = ? AND host = ?");
+    const del = this.q("DELETE FROM group_assign WHERE grp = ? AND host = ?");
     return hosts.filter((h) => del.run(group, h).changes > 0);
   }
 
+  /** Hosts still marked online whose last beat is older than `beats` heartbeats + `graceMs` (one scan in SQL rather than every host row parsed in JS). */
+  silentHosts(now: number, beats: number, graceMs: number): Array<{ name: string; lastSeen: number; heartbeatMs: number }> {
+    return (this.q("SELECT name, last_seen, heartbeat_ms FROM hosts WHERE state IN ('online','heartbeat') AND last_seen IS NOT NULL AND ? - last_seen >= ? * heartbeat_ms + ?").all(now, beats, graceMs) as Array<{ name: string; last_seen: number; heartbeat_ms: number }>)
+      .map((r) => ({ name: r.name, lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms }));
+  }
+
   setHostState(name: string, state: string): void {
-    this.db.prepare("UPDATE hosts SET state = ? WHERE name = ?").run(state, name);
+    this.q("UPDATE hosts SET state = ? WHERE name = ?").run(state, name);
   }
 
   // ---- tasks & results ----
 
   insertTask(t: TaskRow): void {
-    this.db.prepare(`INSERT INTO tasks (id, command, argv, target, user, created_at, expires_at, timeout_ms, ttl_ms, batch, max_output, cancel_requested, origin)
+    this.q(`INSERT INTO tasks (id, command, argv, target, user, created_at, expires_at, timeout_ms, ttl_ms, batch, max_output, cancel_requested, origin)
       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(t.id, t.command, t.argv ? JSON.stringify(t.argv) : null, JSON.stringify(t.target), t.user, t.createdAt, t.expiresAt, t.timeoutMs, t.ttlMs, t.batch, t.maxOutput, t.cancelRequested ? 1 : 0, t.origin);
   }
 
+  /** The task's --batch size, or undefined if there is no such task (cheap: no JSON). */
+  taskBatch(id: number): number | undefined {
+    return (this.q("SELECT batch FROM tasks WHERE id = ?").get(id) as { batch: number } | undefined)?.batch;
+  }
+
   task(id: number): TaskRow | undefined {
-    const r = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    const r = this.q("SELECT * FROM tasks WHERE id = ?").get(id) as Record<string, unknown> | undefined;
     return r ? toTask(r) : undefined;
   }
 
@@ -324,60 +344,60 @@ export class FleetStore {
     if (f.user) (where.push("t.user = ?"), args.push(f.user));
     if (f.since !== undefined) (where.push("t.created_at >= ?"), args.push(f.since));
     const sql = `SELECT * FROM tasks t ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    const rows = (this.db.prepare(sql).all(...args, limit) as Array<Record<string, unknown>>).map(toTask);
+    const rows = (this.q(sql).all(...args, limit) as Array<Record<string, unknown>>).map(toTask);
     return rows.map((t) => ({ ...t, counts: this.counts(t.id) }));
   }
 
   setCancelRequested(id: number): void {
-    this.db.prepare("UPDATE tasks SET cancel_requested = 1 WHERE id = ?").run(id);
+    this.q("UPDATE tasks SET cancel_requested = 1 WHERE id = ?").run(id);
   }
 
   insertResult(taskId: number, host: string, status: HostStatus, batchNo: number): void {
-    this.db.prepare("INSERT OR IGNORE INTO results (task_id, host, status, batch_no) VALUES (?,?,?,?)").run(taskId, host, status, batchNo);
+    this.q("INSERT OR IGNORE INTO results (task_id, host, status, batch_no) VALUES (?,?,?,?)").run(taskId, host, status, batchNo);
   }
 
   /** Per-status row counts of one task. */
   counts(taskId: number): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const c of this.db.prepare("SELECT status, COUNT(*) AS n FROM results WHERE task_id = ? GROUP BY status").all(taskId) as Array<{ status: string; n: number }>) out[c.status] = c.n;
+    for (const c of this.q("SELECT status, COUNT(*) AS n FROM results WHERE task_id = ? GROUP BY status").all(taskId) as Array<{ status: string; n: number }>) out[c.status] = c.n;
     return out;
   }
 
   hasPending(taskId: number): boolean {
-    return !!this.db.prepare("SELECT 1 FROM results WHERE task_id = ? AND status = 'pending' LIMIT 1").get(taskId);
+    return !!this.q("SELECT 1 FROM results WHERE task_id = ? AND status = 'pending' LIMIT 1").get(taskId);
   }
 
   results(taskId: number): ResultRow[] {
-    return (this.db.prepare("SELECT * FROM results WHERE task_id = ? ORDER BY host").all(taskId) as Array<Record<string, unknown>>).map(toResult);
+    return (this.q("SELECT * FROM results WHERE task_id = ? ORDER BY host").all(taskId) as Array<Record<string, unknown>>).map(toResult);
   }
 
   result(taskId: number, host: string): ResultRow | undefined {
-    const r = this.db.prepare("SELECT * FROM results WHERE task_id = ? AND host = ?").get(taskId, host) as Record<string, unknown> | undefined;
+    const r = this.q("SELECT * FROM results WHERE task_id = ? AND host = ?").get(taskId, host) as Record<string, unknown> | undefined;
     return r ? toResult(r) : undefined;
   }
 
   markQueued(taskId: number, host: string, nonce: string, target: Target): void {
-    this.db.prepare("UPDATE results SET status = 'queued', nonce = ?, dispatch_target = ?, queued_at = ? WHERE task_id = ? AND host = ? AND status = 'pending'")
+    this.q("UPDATE results SET status = 'queued', nonce = ?, dispatch_target = ?, queued_at = ? WHERE task_id = ? AND host = ? AND status = 'pending'")
       .run(nonce, JSON.stringify(target), Date.now(), taskId, host);
   }
 
   markRunning(taskId: number, host: string, at: number): void {
-    this.db.prepare("UPDATE results SET status = 'running', started_at = ? WHERE task_id = ? AND host = ? AND status IN ('pending','queued')").run(at, taskId, host);
+    this.q("UPDATE results SET status = 'running', started_at = ? WHERE task_id = ? AND host = ? AND status IN ('pending','queued')").run(at, taskId, host);
   }
 
   appendOutput(taskId: number, host: string, stream: "stdout" | "stderr", data: string): boolean {
     const col = stream === "stdout" ? "stdout" : "stderr";
-    const r = this.db.prepare(`UPDATE results SET ${col} = substr(${col} || ?, 1, ${LIVE_OUTPUT_CAP}), status = CASE WHEN status IN ('pending','queued') THEN 'running' ELSE status END
+    const r = this.q(`UPDATE results SET ${col} = substr(${col} || ?, 1, ${LIVE_OUTPUT_CAP}), status = CASE WHEN status IN ('pending','queued') THEN 'running' ELSE status END
       WHERE task_id = ? AND host = ? AND status IN ('pending','queued','running')`).run(data, taskId, host);
     return r.changes > 0;
   }
 
   /** First final status wins; returns false when the row was already final (the message is then only audited). */
-  applyFinal(r: ResultMessage & { task: number }): boolean {
-    const cur = this.result(r.task, r.host);
+  /** `cur`: the row as the caller just read it (saves a read on the per-result path). */
+  applyFinal(r: ResultMessage & { task: number }, cur: ResultRow | undefined = this.result(r.task, r.host)): boolean {
     if (cur && isFinal(cur.status)) return false;
     if (!cur) this.insertResult(r.task, r.host, r.status, 0);
-    this.db.prepare(`UPDATE results SET status = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?,
+    this.q(`UPDATE results SET status = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?,
       nonce = COALESCE(nonce, ?), started_at = COALESCE(started_at, ?), finished_at = ? WHERE task_id = ? AND host = ?`)
       .run(r.status, r.exitCode ?? null, r.signal ?? null, r.stdout ?? cur?.stdout ?? "", r.stderr ?? cur?.stderr ?? "", r.truncated ? 1 : 0, r.error ?? null,
         r.nonce, r.startedAt ?? null, r.finishedAt, r.task, r.host);
@@ -386,13 +406,13 @@ export class FleetStore {
 
   /** Rows not yet final, across tasks (for the dispatcher and the sweeper). */
   openResults(): Array<ResultRow & { expiresAt: number; timeoutMs: number; batch: number }> {
-    return (this.db.prepare(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
+    return (this.q(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
       WHERE r.status IN ('pending','queued','running') ORDER BY r.task_id, r.batch_no, r.host`).all() as Array<Record<string, unknown>>)
       .map((r) => ({ ...toResult(r), expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, batch: r.batch as number }));
   }
 
   hostLastSeen(name: string): { lastSeen: number | null; heartbeatMs: number; state: string } | undefined {
-    const r = this.db.prepare("SELECT last_seen, heartbeat_ms, state FROM hosts WHERE name = ?").get(name) as { last_seen: number | null; heartbeat_ms: number; state: string } | undefined;
+    const r = this.q("SELECT last_seen, heartbeat_ms, state FROM hosts WHERE name = ?").get(name) as { last_seen: number | null; heartbeat_ms: number; state: string } | undefined;
     return r ? { lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms, state: r.state } : undefined;
   }
 }

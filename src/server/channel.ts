@@ -12,7 +12,7 @@ import type { BasicProperties } from "../amqp/properties.js";
 import { decodeProperties } from "../amqp/properties.js";
 import { AmqpError, UNEXPECTED_FRAME, preconditionFailed, frameError } from "../amqp/errors.js";
 import { FRAME_HEADER, unknownFrame } from "../amqp/frames.js";
-import { Consumer, type ConsumerHost } from "../broker/consumer.js";
+import type { Consumer, ConsumerHost } from "../broker/consumer.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message, type QueueEntry } from "../broker/message.js";
 import type { Queue } from "../broker/queue.js";

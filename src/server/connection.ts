@@ -10,7 +10,7 @@
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, accessRefused, internalError, isHardError, replyName } from "../amqp/errors.js";
+import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, internalError, isHardError, replyName } from "../amqp/errors.js";
 import { decodeTable, type FieldTable } from "../amqp/field-table.js";
 import { frameTerm, unknownFrame, FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";

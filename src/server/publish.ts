@@ -11,7 +11,7 @@ import { encodeProperties } from "../amqp/properties.js";
 import type { FieldTable } from "../amqp/field-table.js";
 import { typeName } from "../broker/args.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
-import { Message } from "../broker/message.js";
+import type { Message } from "../broker/message.js";
 import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
 import { publishing } from "../broker/flow.js";
 import { forwarding } from "../broker/cluster-view.js";

@@ -24,9 +24,9 @@ export interface ServerOptions {
    * and key, optional CA bundle; with verifyPeer, clients must present a certificate signed by
    * that CA (RabbitMQ's ssl_options.verify = verify_peer + fail_if_no_peer_cert).
    */
-  tls?: { port: number; host?: string; cert: Buffer; key: Buffer; ca?: Buffer; verifyPeer?: boolean };
+  tls?: { port: number; host?: string | undefined; cert: Buffer; key: Buffer; ca?: Buffer; verifyPeer?: boolean } | undefined;
   /** heartbeat proposed in connection.tune, seconds (RabbitMQ default 60) */
-  heartbeat?: number;
+  heartbeat?: number | undefined;
   version: string;
 }
 

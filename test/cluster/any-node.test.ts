@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
 
-const skip = !haveEtcd || !!process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
 
 let c: TestCluster;
 before(async () => {

@@ -9,7 +9,7 @@ import { rmSync } from "node:fs";
 import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
 import { startBrokerProcess, tempDir } from "../helpers/broker.js";
 
-const skip = !haveEtcd || !!process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
 
 let c: TestCluster;
 before(async () => {

@@ -13,7 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { repoRoot, tempDir, type TestBroker } from "../helpers/broker.js";
-import { Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "../http/helpers.js";
+import { type Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "../http/helpers.js";
 
 let b: TestBroker;
 let api: Api;

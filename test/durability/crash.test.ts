@@ -20,7 +20,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type amqp from "amqplib";
 import { abandon, checkBody, closeQuietly, connect, makeBody, readAll, recoveryLine, removeDir, startWarrenChild, tempDir } from "./helpers.js";
 import type { BrokerProcess } from "../helpers/broker.js";
 

@@ -186,7 +186,7 @@ test("durable auto-delete queue: recovered, deleted after its last consumer, sta
   let b = await startWarrenChild(dir);
   try {
     let c = await connect(b.url);
-    let ch = await c.createConfirmChannel();
+    const ch = await c.createConfirmChannel();
     await ch.assertQueue("adq", { durable: true, autoDelete: true });
     ch.publish("", "adq", makeBody(1, 1, 10), { persistent: true });
     await ch.waitForConfirms();
@@ -262,7 +262,7 @@ test("definitions survive kill -9: vhost, user, permissions, default user", { ti
       const res = await fetch(`${u.protocol}//${u.host}${u.pathname}`, {
         method,
         headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64"), "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? null : JSON.stringify(body),
       });
       return res.status;
     };

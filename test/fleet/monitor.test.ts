@@ -35,7 +35,7 @@ let dir: string;
 let collector: FleetProc;
 let client: FleetClient;
 let sub: { conn: ChannelModel; ch: Channel; metrics: Array<{ rk: string; host: string; userId: string | undefined }>; alerts: AlertEvent[] };
-let hook: { server: Server; url: string; posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>; failNext: number };
+let hook: { server: Server; url: string; repeats: Array<{ alerts: Array<{ annotations: Record<string, string> }> }>; posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>; failNext: number };
 let pika: ChildProcess | undefined;
 let pikaOut = "";
 const agents = new Map<string, FleetProc>();
@@ -152,11 +152,12 @@ assign:
     else sub.alerts.push(body);
   }, { noAck: true });
   // A webhook receiver (Alertmanager's JSON); failNext makes the next POSTs fail with 500.
-  hook = { server: createServer(), url: "", posts: [], failNext: 0 };
+  hook = { server: createServer(), url: "", posts: [], repeats: [], failNext: 0 };
   hook.server.on("request", (req, res) => {
     let body = "";
     req.on("data", (d: Buffer) => (body += d.toString()));
     req.on("end", () => {
+      if (req.url === "/repeat") return void (hook.repeats.push(JSON.parse(body)), res.writeHead(200).end());
       const status = hook.failNext > 0 ? (hook.failNext--, 500) : 200;
       hook.posts.push({ status, body: JSON.parse(body) });
       res.writeHead(status).end();
@@ -227,6 +228,7 @@ test("template apply pushes each host's effective template to exactly its group'
 });
 
 test("fires on exactly the Nth breach within the window, never the (N-1)th; recovers only with hysteresis", async () => {
+  const follow = startFleet("alerts", ["--follow", "--json", ...common()]); // `warren alerts --follow`, as a user watches
   // window: one or two breaches, then enough low samples for them to leave the 10 s window
   for (const h of ["web1", "web2"]) setValue(h, 90);
   await waitSamples("web1", (s) => countValue(s, 90) >= 1, "a breach");
@@ -254,6 +256,9 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
     assert.equal(st[fired]!.v, 90);
     assert.equal(st.slice(0, fired).filter((x) => x.v === 90 && x.t > st[fired]!.t - 10_000).length, 2, `${h}: fired on the 3rd breach in the window`);
   }
+  // `alerts --follow` printed each of them as it was stored
+  await until("alerts --follow printed them", async () => ev.filter((e) => e.rule === "val-high").every((e) => follow.out.includes(`"id":${e.id},`)));
+  await follow.kill();
   // The subscriber saw the same events (same ids); the webhook got Alertmanager JSON
   await until("subscriber has them", async () => sub.alerts.filter((a) => a.rule === "val-high").length >= 4);
   assert.deepEqual(sub.alerts.filter((a) => a.rule === "val-high").map((a) => a.id), ev.filter((e) => e.rule === "val-high").map((e) => e.id));
@@ -268,6 +273,9 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
 
 test("webhook delivery retries with backoff and the same event ids; a silence holds notifications until it ends; ack is recorded", async () => {
   const before = (await events()).length;
+  // a second receiver that wants repeats of open, unacknowledged alerts every 2 s
+  const rw = await cli(["alerts", "webhook", "add", hook.url.replace(/\/alerts$/, "/repeat"), "--group-wait", "0s", "--repeat", "2s", ...common()]);
+  assert.equal(rw.code, 0, rw.stderr);
   // silence web2: its next firing is stored (silenced) and published, but not POSTed
   const sil = await cli(["silence", "add", "--host", "web2", "--for", "1h", "-m", "maintenance", "--json", ...common()]);
   assert.equal(sil.code, 0, sil.stderr);
@@ -291,6 +299,8 @@ test("webhook delivery retries with backoff and the same event ids; a silence ho
   assert.equal(rm.code, 0, rm.stderr);
   await until("posted once the silence ended", async () => hook.posts.some((p) => p.status === 200 && p.body.alerts.some((a) => a.labels.host === "web2" && /silence \d+ ended/.test(a.annotations.note ?? ""))), 20_000);
   const posts = hook.posts.length;
+  const repeatsOf = (id: number): number => hook.repeats.filter((p) => p.alerts.some((a) => a.annotations.event_id === String(id))).length;
+  await until("web1's firing sent, then repeated", async () => repeatsOf(w1.id) >= 2, 20_000);
   const ack = await cli(["alerts", "ack", String(w1.id), "-m", "looking", ...common()]);
   assert.equal(ack.code, 0, ack.stderr);
   const acked = (await events()).find((e) => e.state === "acked" && e.host === "web1")!;
@@ -298,6 +308,11 @@ test("webhook delivery retries with backoff and the same event ids; a silence ho
   const human = await cli(["alerts", ...common()]);
   assert.match(human.stdout, /FIRING\s+val-high\|web1 since .* \(acked\)/);
   assert.equal(hook.posts.length, posts, "an ack is not sent to webhooks");
+  // after the ack no more repeats: let well over the 2 s repeat pass (measured by stored samples)
+  const afterAck = repeatsOf(w1.id);
+  const from = last(await samples("web1"));
+  await waitSamples("web1", (x) => x.filter((y) => y.t > from).length >= 5, "5 more samples");
+  assert.ok(repeatsOf(w1.id) <= afterAck + 1, "acknowledged: repeats stop (one may have been on its way)");
   for (const h of ["web1", "web2"]) setValue(h, 50);
   await until("both resolved", async () => (await events()).filter((e) => e.state === "resolved" && e.rule === "val-high").length >= 4, 30_000);
 });

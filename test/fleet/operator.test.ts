@@ -3,12 +3,14 @@
  * process against the test broker (a real RabbitMQ when WARREN_TEST_URL /
  * WARREN_TEST_MGMT_URL are set; nothing here depends on which broker it is):
  * presence that tells the truth (offline on a clean stop, lost after missed
- * heartbeats, "queued — host offline since …").
+ * heartbeats, "queued — host offline since …"), central groups, --where, exit
+ * codes, colours, one-line, pushed --follow, Ctrl-C, tasks filters, hosts remove,
+ * and the bench no-op executor being out of reach of real agents.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
+import { repoRoot, startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
 import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
 
 let broker: TestBroker;
@@ -253,4 +255,29 @@ test("hosts remove says only what it did", async (t) => {
   assert.equal(inv.code, 0, inv.stderr);
   // it used to claim "broker user fleet-agent-ghost1 deleted"
   assert.match(inv.stdout, /removed ghost1: no broker user fleet-agent-ghost1 \(never enrolled\), no queue fleet\.host\.ghost1, forgotten by the collector/);
+});
+
+test("the bench's no-op executor is unreachable from a normally started agent", async () => {
+  // A real agent really runs the command: output and a side effect a no-op could not produce.
+  const mark = `${dir}/really-ran`;
+  const t = await runJson([`echo real-$FLEET_HOST; touch ${mark}`, "--hosts", "op1", "--wait"]);
+  assert.deepEqual(await outputs(t.id), { op1: "ok:real-op1" });
+  assert.ok(readFileSync(mark, "utf8") === "");
+  // No flag selects it…
+  const flag = await cli(["agent", "--name", "x1", "--noop", ...common()]);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /unknown option --noop/);
+  // …and no shipped code can reach it: only bench/ imports it, only AgentOptions carries it,
+  // and the CLI that starts agents never sets `executor` or `journalSync`.
+  const { readdirSync, statSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const root = join(repoRoot, "dist", "src");
+  const files: string[] = [];
+  const walk = (d: string): void => readdirSync(d).forEach((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith(".js") && files.push(join(d, f))));
+  walk(root);
+  assert.ok(files.length > 50);
+  for (const f of files) assert.ok(!/fleet-noop|benchNoop/.test(readFileSync(f, "utf8")), `${f} refers to the bench no-op`);
+  assert.ok(!/executor|journalSync/.test(readFileSync(join(root, "fleet", "cli.js"), "utf8")));
+  const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { files: string[] };
+  assert.ok(!pkg.files.some((f) => f.includes("bench")), "bench/ is not in the published package");
 });

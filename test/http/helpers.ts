@@ -35,9 +35,9 @@ export class Api {
     if (!("authorization" in h)) h["authorization"] = "Basic " + Buffer.from(`${this.user}:${this.pass}`).toString("base64");
     if (h["authorization"] === "") delete h["authorization"];
     if (body !== undefined) h["content-type"] = "application/json";
-    const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body) });
     const text = await r.text();
-    let json: unknown = undefined;
+    let json: unknown ;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {

@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import type { TestBroker } from "../helpers/broker.js";
-import { Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
+import { type Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
 
 let b: TestBroker;
 let api: Api;

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import amqp from "amqplib";
 import type { TestBroker } from "../helpers/broker.js";
-import { Api, amqpUrl, enc, startMgmtBroker, uniq } from "./helpers.js";
+import { type Api, amqpUrl, enc, startMgmtBroker, uniq } from "./helpers.js";
 
 let b: TestBroker;
 let api: Api;

@@ -9,7 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
+import { type Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
 import type { TestBroker } from "../helpers/broker.js";
 
 let b: TestBroker | null = null;
@@ -79,7 +79,7 @@ test("policy message-ttl and dead-letter-exchange: expired messages are dead-let
   }
   assert.ok(got, "dead-lettered after the policy's TTL");
   assert.equal(got.content.toString(), "expire me");
-  const death = (got.properties.headers?.["x-death"] as unknown as Array<Record<string, unknown>>)[0]!;
+  const death = (got.properties.headers!["x-death"] as unknown as Array<Record<string, unknown>>)[0]!;
   assert.equal(death["reason"], "expired");
   assert.equal(death["queue"], "pol.ttl");
   // RabbitMQ fills in queue details with its periodic stats emission: poll

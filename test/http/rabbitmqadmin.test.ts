@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestBroker } from "../helpers/broker.js";
 import { tempDir } from "../helpers/broker.js";
-import { Api, enc, startMgmtBroker, uniq } from "./helpers.js";
+import { type Api, enc, startMgmtBroker, uniq } from "./helpers.js";
 
 const ADMIN = "/usr/bin/rabbitmqadmin";
 let b: TestBroker;

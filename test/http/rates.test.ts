@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { TestBroker } from "../helpers/broker.js";
-import { Api, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
+import { type Api, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
 
 let b: TestBroker;
 let api: Api;

@@ -17,7 +17,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { Api, enc, startMgmtBroker, uniq } from "../http/helpers.js";
+import { type Api, enc, startMgmtBroker, uniq } from "../http/helpers.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { basic, rawRequest } from "./helpers.js";
 

@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import type { TestBroker } from "../helpers/broker.js";
-import { Api, amqpUrl, enc, startMgmtBroker, uniq } from "../http/helpers.js";
+import { type Api, amqpUrl, enc, startMgmtBroker, uniq } from "../http/helpers.js";
 import { startBystander, waitFor } from "./helpers.js";
 
 let b: TestBroker;

@@ -15,7 +15,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { RawClient, M, Args, args, frame, headerFrame, bodyFrame, methodPayload, FRAME_METHOD, type CloseInfo } from "../helpers/raw-client.js";
+import { type RawClient, M, Args, args, frame, headerFrame, bodyFrame, methodPayload, FRAME_METHOD, type CloseInfo } from "../helpers/raw-client.js";
 import { wireEnv, assertBrokerUsable, assertClose, uniq, type WireEnv } from "./wire-helpers.js";
 
 let env: WireEnv;

@@ -66,7 +66,7 @@ export function lineChart({ title, series, asRate }) {
 }
 
 function niceCeil(v) {
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }

@@ -53,7 +53,7 @@ function matches(m: Matcher, h: FieldTable): boolean {
   if (m.keys.length === 0) return !m.any; // all of nothing matches; any of nothing does not
   for (let i = 0; i < m.keys.length; i++) {
     const k = m.keys[i]!;
-    const present = Object.prototype.hasOwnProperty.call(h, k);
+    const present = Object.hasOwn(h, k);
     const want = m.values[i];
     const ok = present && (want === null || want === undefined || fieldEquals(h[k]!, want));
     if (m.any && ok) return true;

@@ -9,10 +9,10 @@
  * RabbitMQ keeps them. Enforced by the broker: limits in src/broker/limits.ts, operator policies
  * in src/broker/policy.ts (validated here with RabbitMQ's texts).
  */
-import { badRequest, notFound, sendEmpty, sendJSON, str, type Ctx } from "../context.js";
+import { badRequest, notFound, sendEmpty, sendJSON, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
 import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../access.js";
-import { invalidRegexReason, type User } from "../../broker/auth.js";
+import type { User } from "../../broker/auth.js";
 import { Broker } from "../../broker/broker.js";
 import type { Route } from "../router.js";
 import { parsePolicyBody } from "./parameters.js";

@@ -10,7 +10,7 @@ import os from "node:os";
 import type { ClusterMember } from "../../broker/cluster-view.js";
 import { nodeResources } from "../node-resources.js";
 import { sendJSON, type Ctx } from "../context.js";
-import { isMonitor, visibleVhosts, vhostFor, seesConnection, listsConnection, requireMonitor } from "../access.js";
+import { isMonitor, visibleVhosts, vhostFor, listsConnection, requireMonitor } from "../access.js";
 import { CHURN, NODE, OVERVIEW, OVERVIEW_DEPTH, churnCounters, nodeCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";

@@ -96,7 +96,6 @@ function find(ctx: Ctx): Queue {
 
 function show(ctx: Ctx): void {
   const q = find(ctx);
-  const v = ctx.broker.getVhost(q.vhost);
   const consumers = [...ctx.broker.connections].flatMap((c) => c.consumersInfo())
     .filter((c) => {
       const cq = c["queue"] as { name: string; vhost: string } | undefined;

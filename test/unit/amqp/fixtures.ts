@@ -84,7 +84,7 @@ export function randomValue(r: Rand, depth: number): FieldValue {
     case 3:
       return r.pick([0x80000000, -0x80000001, 2 ** 40, -(2 ** 45), Number.MAX_SAFE_INTEGER]);
     case 4:
-      return r.pick([1.5, -0.25, 1e-300, 3.14159, 2 ** 60]);
+      return r.pick([1.5, -0.25, 1e-300, 3.375, 2 ** 60]);
     case 5:
       return r.bytes(20);
     case 6:

@@ -67,7 +67,7 @@ export default async function exchanges(main, ctx) {
 }
 
 /** Bindings as a table; `side` says which end to show and link ("source" or "destination"). */
-export function bindingTable(ctx, side, onChange) {
+export function bindingTable(_ctx, side, _onChange) {
   return dataTable({ filterable: false, empty: "No bindings.", columns: [
     side === "source"
       ? { title: "From", value: (b) => b.source, cell: (b) => (b.source === "" ? "(default exchange binding)" : link(b.source, "exchanges", b.vhost, b.source)) }
