@@ -484,7 +484,7 @@ export class MonitorService extends EventEmitter {
     return this.store.silences().some((s) => s.starts <= at && at < s.ends && matches(s, host, groups, rule));
   }
 
-  addSilence(s: { host?: string; group?: string; rule?: string; forMs: number; comment?: string }, user: string): SilenceRow {
+  addSilence(s: { host?: string | undefined; group?: string | undefined; rule?: string | undefined; forMs: number; comment?: string | undefined }, user: string): SilenceRow {
     if (!s.host && !s.group) throw new MonitorError("a silence needs --host or --group");
     for (const [k, v] of [["host", s.host], ["group", s.group], ["rule", s.rule]] as const) if (v !== undefined && !NAME_RE.test(v)) throw new MonitorError(`invalid ${k} ${JSON.stringify(v)}`);
     if (!(s.forMs > 0) || s.forMs > 366 * 86_400_000) throw new MonitorError("--for is a duration up to a year");
@@ -582,7 +582,7 @@ export class MonitorService extends EventEmitter {
 
   // ---------------- webhooks ----------------
 
-  addWebhook(w: { url: string; severity?: string; group?: string; groupWaitMs?: number; repeatMs?: number }, user: string): WebhookRow {
+  addWebhook(w: { url: string; severity?: string | undefined; group?: string | undefined; groupWaitMs?: number | undefined; repeatMs?: number | undefined }, user: string): WebhookRow {
     let u: URL;
     try {
       u = new URL(w.url);
@@ -707,7 +707,7 @@ export class MonitorService extends EventEmitter {
     return { host, item, step: null, samples };
   }
 
-  alerts(o: { afterId?: number; host?: string; limit?: number }): { events: AlertEvent[]; open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> } {
+  alerts(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined }): { events: AlertEvent[]; open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> } {
     const open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> = [];
     for (const [id, st] of this.states) {
       if (!st.firing && !st.flapping) continue;
@@ -724,7 +724,7 @@ export class MonitorService extends EventEmitter {
   }
 
   /** Prometheus text exposition of the latest values (one family per item key, `fleet_` + key with . and - as _). */
-  prometheus(filter: { host?: string; group?: string; item?: string } = {}): string {
+  prometheus(filter: { host?: string | undefined; group?: string | undefined; item?: string | undefined } = {}): string {
     const wanted = (host: string): boolean => (!filter.host || filter.host === host) && (!filter.group || this.groupsOf(host).includes(filter.group));
     const lines: string[] = [];
     const esc = (s: string): string => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');

@@ -230,7 +230,7 @@ export class MetricsStore {
     return { ...e, id };
   }
 
-  events(o: { afterId?: number; host?: string; limit?: number; alert?: string }): AlertEvent[] {
+  events(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined; alert?: string | undefined }): AlertEvent[] {
     const where: string[] = ["id > ?"];
     const args: unknown[] = [o.afterId ?? 0];
     if (o.host) (where.push("host = ?"), args.push(o.host));
