@@ -14,7 +14,7 @@ import { repoRoot } from "../helpers/broker.js";
 import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
 import { PY, runPyOk, spawnPy } from "../interop/interop-helpers.js";
 
-const skip = !haveEtcd || !!process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
 const havePika = existsSync(PY) && existsSync("/usr/lib/python3/dist-packages/pika/__init__.py");
 
 let c: TestCluster;
