@@ -143,9 +143,9 @@ export async function startWarren(extraArgs: string[] = []): Promise<Broker> {
 export interface RabbitOptions {
   url: string;
   /** http://user:pass@host:15672; derived from url when absent */
-  mgmtUrl?: string;
+  mgmtUrl?: string | undefined;
   /** a shell command that restarts RabbitMQ (e.g. "rabbitmqctl stop_app && rabbitmqctl start_app") */
-  restartCmd?: string;
+  restartCmd?: string | undefined;
 }
 
 export function defaultMgmtUrl(amqpUrl: string): string {

@@ -464,7 +464,7 @@ function cannotDecode(id: number, buf: Buffer, off: number, end: number): AmqpEr
  * also accepts encoded UTF-16 surrogates, ED A0 80; we refuse them: Node would decode
  * them to U+FFFD, and distinct names would collapse again.)
  */
-function shortstrAt(id: number, buf: Buffer, o: number, n: number): string {
+function shortstrAt(_id: number, buf: Buffer, o: number, n: number): string {
   const stop = o + n;
   for (let i = o; i < stop; i++) {
     if (buf[i]! >= 0x80) {

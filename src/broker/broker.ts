@@ -48,19 +48,19 @@ export interface BrokerOptions {
   store: MessageStore | null;
   definitions: DefinitionsStore | null;
   log: Logger;
-  defaultUser?: string;
-  defaultPass?: string;
+  defaultUser?: string | undefined;
+  defaultPass?: string | undefined;
   /** users allowed only from loopback (RabbitMQ's loopback_users), default ["guest"] */
-  loopbackUsers?: string[];
+  loopbackUsers?: string[] | undefined;
   /** largest message body accepted (RabbitMQ max_message_size, default 128 MiB) */
-  maxMessageSize?: number;
+  maxMessageSize?: number | undefined;
   /**
    * keep each user's password also as RabbitMQ's salted SHA-256 so definitions exports import
    * into RabbitMQ with working passwords (off by default: that hash is fast to brute-force)
    */
-  exportRabbitHashes?: boolean;
+  exportRabbitHashes?: boolean | undefined;
   /** when to compact the definitions log (default COMPACTION) */
-  compaction?: { factor: number; minCommands: number };
+  compaction?: { factor: number; minCommands: number } | undefined;
 }
 
 /** A live connection as the management API sees it (implemented by the server). */
@@ -76,6 +76,9 @@ export interface ConnectionInfo extends LimitedConnection {
   consumersInfo(): Record<string, unknown>[];
   close(reason: string): void;
 }
+
+/** The owner of another cluster member's exclusive queues on this node: no connection here. */
+const REMOTE_OWNER = Object.freeze({ remote: true });
 
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
@@ -229,7 +232,9 @@ export class Broker implements VHostEvents {
   }
 
   private applyOne(c: TopologyCommand, ctx: ApplyContext): unknown {
-    const owner = ctx.owner ?? null;
+    // another cluster member's exclusive queues are owned here by no connection (REMOTE_OWNER);
+    // that member's own commands about them (bind, delete) come as that owner
+    const owner = ctx.origin === "peer" ? REMOTE_OWNER : (ctx.owner ?? null);
     switch (c.op) {
       case "vhost.add":
         return this.addVhost(c.name, c.description, c.tags);
@@ -279,6 +284,11 @@ export class Broker implements VHostEvents {
         throw new Error(`unknown definition command ${String((never as { op: unknown }).op)}`);
       }
     }
+  }
+
+  /** VHostEvents: a cluster member shares transient definitions too */
+  get shareAll(): boolean {
+    return this.cluster !== null;
   }
 
   /** VHostEvents: a durable definition changed. */

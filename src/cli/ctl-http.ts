@@ -52,7 +52,7 @@ export class MgmtClient {
       res = await fetch(this.base + path, {
         method,
         headers: { authorization: this.auth, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
     } catch (e) {

@@ -358,7 +358,7 @@ export interface PrometheusOptions {
    * given the query's filters; undefined while no collector runs. The broker knows nothing of Fleet:
    * the composition root (src/main) passes this in.
    */
-  fleet?: (filter: { host?: string; group?: string; item?: string }) => string | undefined;
+  fleet?: (filter: { host?: string | undefined; group?: string | undefined; item?: string | undefined }) => string | undefined;
 }
 
 const MAX_QUERY = 16 * 1024;

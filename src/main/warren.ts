@@ -28,44 +28,44 @@ import { command } from "../broker/commands.js";
  */
 export interface WarrenOptions {
   /** AMQP port (default 5672); 0 = any free port (read it back from `amqpPort`) */
-  port?: number;
+  port?: number | undefined;
   /** AMQP listen address (default "127.0.0.1"); "*" = every interface, IPv6 and IPv4 where available */
-  host?: string;
+  host?: string | undefined;
   /** data directory (default "./data"); null = nothing persisted (tests, transient use) */
-  dataDir?: string | null;
+  dataDir?: string | null | undefined;
   /** management HTTP port (RabbitMQ's is 15672); null/undefined = no management API */
-  mgmtPort?: number | null;
+  mgmtPort?: number | null | undefined;
   /** management bind address (default: host) */
-  mgmtHost?: string;
+  mgmtHost?: string | undefined;
   /** Prometheus metrics port (RabbitMQ's is 15692); null/undefined = no metrics listener */
-  prometheusPort?: number | null;
+  prometheusPort?: number | null | undefined;
   /** Prometheus bind address (default: mgmtHost, then host) */
-  prometheusHost?: string;
+  prometheusHost?: string | undefined;
   /** default "warn" (the CLI uses "info") */
-  logLevel?: LogLevel;
-  fsync?: FsyncPolicy;
+  logLevel?: LogLevel | undefined;
+  fsync?: FsyncPolicy | undefined;
   /** the user created on first boot (default guest/guest; guest may log in from loopback only) */
-  defaultUser?: string;
-  defaultPass?: string;
-  heartbeat?: number;
-  maxMessageSize?: number;
+  defaultUser?: string | undefined;
+  defaultPass?: string | undefined;
+  heartbeat?: number | undefined;
+  maxMessageSize?: number | undefined;
   /** also keep RabbitMQ-format (salted SHA-256) password hashes, for exports RabbitMQ can import */
-  exportRabbitHashes?: boolean;
+  exportRabbitHashes?: boolean | undefined;
   /** memory high watermark in bytes (RSS) for the memory alarm (default 40 % of RAM); 0 = off */
-  memoryHighWatermark?: number;
+  memoryHighWatermark?: number | undefined;
   /** free-disk low limit in bytes for the disk alarm (default 50 MB); 0 = off */
-  diskFreeLimit?: number;
+  diskFreeLimit?: number | undefined;
   /** bytes of ready message bodies kept in memory by all queues before paging to disk */
-  queueMemory?: number;
+  queueMemory?: number | undefined;
   /** run the Fleet collector in-process (default false; needs a data dir, the management API and the better-sqlite3 package) */
-  fleet?: boolean;
+  fleet?: boolean | undefined;
   /**
    * Be a member of a cluster coordinated by etcd (docs/cluster.md): definitions are shared
    * with every other member. Without it the node is a single broker, exactly as before.
    */
-  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number };
+  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number } | undefined;
   /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
-  tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean };
+  tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean } | undefined;
 }
 
 /** Read and check the TLS files up front, so a bad path or a key that does not match fails the start clearly. */
@@ -175,7 +175,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       // lazily: a single node never loads the etcd client (gRPC)
       const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
       const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}) });
-      await c.join();
+      await c.connect();
       cluster = c;
       closers.push(() => c.close());
     }
@@ -217,7 +217,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const pass = opts.defaultPass ?? "guest";
     const cred = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
     /** the embedded collector's monitoring exposition, served on the Prometheus listener as /metrics/fleet */
-    let fleetPrometheus: ((f: { host?: string; group?: string; item?: string }) => string) | undefined;
+    let fleetPrometheus: ((f: { host?: string | undefined; group?: string | undefined; item?: string | undefined }) => string) | undefined;
     let mgmt: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.mgmtPort !== null && opts.mgmtPort !== undefined) {
       const { startManagement } = await import("../http/server.js");
@@ -263,6 +263,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       // what the other members show of this node in /api/nodes and cluster_status, and where their links connect
       const amqpHost = connectHost(server.boundHost);
       const mgmtAddr = mgmt ? { host: connectHost(mgmt.host), port: mgmt.port } : null;
+      const tlsPort = server.tlsAddress?.port ?? null;
+      cluster.app = { stop: () => server.stopApp(), start: () => server.startApp(amqpPort, tlsPort) };
       cluster.infoSource = () => ({ amqp: { host: amqpHost, port: amqpPort }, mgmt: mgmtAddr, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms] });
       await cluster.publishLive();
       // the node links (cluster/remote.ts) are the cluster's own connections: not listed by default

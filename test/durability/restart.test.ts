@@ -262,7 +262,7 @@ test("definitions survive kill -9: vhost, user, permissions, default user", { ti
       const res = await fetch(`${u.protocol}//${u.host}${u.pathname}`, {
         method,
         headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64"), "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? null : JSON.stringify(body),
       });
       return res.status;
     };

@@ -35,7 +35,7 @@ let dir: string;
 let collector: FleetProc;
 let client: FleetClient;
 let sub: { conn: ChannelModel; ch: Channel; metrics: Array<{ rk: string; host: string; userId: string | undefined }>; alerts: AlertEvent[] };
-let hook: { server: Server; url: string; posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>; failNext: number };
+let hook: { server: Server; url: string; repeats: Array<{ alerts: Array<{ annotations: Record<string, string> }> }>; posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>; failNext: number };
 let pika: ChildProcess | undefined;
 let pikaOut = "";
 const agents = new Map<string, FleetProc>();
@@ -152,11 +152,12 @@ assign:
     else sub.alerts.push(body);
   }, { noAck: true });
   // A webhook receiver (Alertmanager's JSON); failNext makes the next POSTs fail with 500.
-  hook = { server: createServer(), url: "", posts: [], failNext: 0 };
+  hook = { server: createServer(), url: "", posts: [], repeats: [], failNext: 0 };
   hook.server.on("request", (req, res) => {
     let body = "";
     req.on("data", (d: Buffer) => (body += d.toString()));
     req.on("end", () => {
+      if (req.url === "/repeat") return void (hook.repeats.push(JSON.parse(body)), res.writeHead(200).end());
       const status = hook.failNext > 0 ? (hook.failNext--, 500) : 200;
       hook.posts.push({ status, body: JSON.parse(body) });
       res.writeHead(status).end();
@@ -272,6 +273,9 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
 
 test("webhook delivery retries with backoff and the same event ids; a silence holds notifications until it ends; ack is recorded", async () => {
   const before = (await events()).length;
+  // a second receiver that wants repeats of open, unacknowledged alerts every 2 s
+  const rw = await cli(["alerts", "webhook", "add", hook.url.replace(/\/alerts$/, "/repeat"), "--group-wait", "0s", "--repeat", "2s", ...common()]);
+  assert.equal(rw.code, 0, rw.stderr);
   // silence web2: its next firing is stored (silenced) and published, but not POSTed
   const sil = await cli(["silence", "add", "--host", "web2", "--for", "1h", "-m", "maintenance", "--json", ...common()]);
   assert.equal(sil.code, 0, sil.stderr);
@@ -295,6 +299,8 @@ test("webhook delivery retries with backoff and the same event ids; a silence ho
   assert.equal(rm.code, 0, rm.stderr);
   await until("posted once the silence ended", async () => hook.posts.some((p) => p.status === 200 && p.body.alerts.some((a) => a.labels.host === "web2" && /silence \d+ ended/.test(a.annotations.note ?? ""))), 20_000);
   const posts = hook.posts.length;
+  const repeatsOf = (id: number): number => hook.repeats.filter((p) => p.alerts.some((a) => a.annotations.event_id === String(id))).length;
+  await until("web1's firing sent, then repeated", async () => repeatsOf(w1.id) >= 2, 20_000);
   const ack = await cli(["alerts", "ack", String(w1.id), "-m", "looking", ...common()]);
   assert.equal(ack.code, 0, ack.stderr);
   const acked = (await events()).find((e) => e.state === "acked" && e.host === "web1")!;
@@ -302,6 +308,11 @@ test("webhook delivery retries with backoff and the same event ids; a silence ho
   const human = await cli(["alerts", ...common()]);
   assert.match(human.stdout, /FIRING\s+val-high\|web1 since .* \(acked\)/);
   assert.equal(hook.posts.length, posts, "an ack is not sent to webhooks");
+  // after the ack no more repeats: let well over the 2 s repeat pass (measured by stored samples)
+  const afterAck = repeatsOf(w1.id);
+  const from = last(await samples("web1"));
+  await waitSamples("web1", (x) => x.filter((y) => y.t > from).length >= 5, "5 more samples");
+  assert.ok(repeatsOf(w1.id) <= afterAck + 1, "acknowledged: repeats stop (one may have been on its way)");
   for (const h of ["web1", "web2"]) setValue(h, 50);
   await until("both resolved", async () => (await events()).filter((e) => e.state === "resolved" && e.rule === "val-high").length >= 4, 30_000);
 });
@@ -434,6 +445,52 @@ test("a template linked to a central group (warren groups add/assign) reaches it
   r = await cli(["groups", "unassign", "ops", "db1", ...common()]);
   assert.equal(r.code, 0, r.stderr);
   await until("db1 no longer runs ops", async () => !Object.keys(agentTemplate("db1")?.items ?? {}).includes("ops.load5"));
+});
+
+test("CLI and HTTP: list, show, unassign, rm; bad templates are refused with the reason and change nothing", async (t) => {
+  let r = await cli(["template", "list", ...common()]);
+  assert.match(r.stdout, /^test-web\s+2 items\s+1 rules\s+group:web$/m);
+  r = await cli(["template", "show", "test-web", ...common()]);
+  assert.match(r.stdout, /^name: test-web$/m, "show prints the source as written");
+  writeFileSync(join(dir, "bad.yaml"), "name: bad\nitems:\n  x: {collector: cpu, field: nope}\n");
+  r = await cli(["template", "add", join(dir, "bad.yaml"), ...common()]);
+  assert.equal(r.code, 2, "exit 2: a request the collector found malformed (exitcodes.ts)");
+  assert.match(r.stderr, /item x: collector cpu has fields util, user, .* not "nope"/);
+  writeFileSync(join(dir, "bad2.yaml"), "name: [unclosed\n");
+  r = await cli(["template", "add", join(dir, "bad2.yaml"), ...common()]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad2\.yaml: /);
+  assert.doesNotMatch((await cli(["template", "list", ...common()])).stdout, /^bad/m);
+  r = await cli(["template", "unassign", "test-db", "--host", "web2", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  await until("web2 loses the db items", async () => !Object.keys(agentTemplate("web2")?.items ?? { x: 1 }).includes("mem.used_pct"));
+  r = await cli(["template", "rm", "ops", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli(["template", "rm", "ops", ...common()]);
+  assert.equal(r.code, 4, "exit 4: not found");
+  assert.match(r.stderr, /no template ops/);
+  if (!vh.mgmtUrl) return t.skip("HTTP part needs the management API");
+  const port = Number(/fleet HTTP API on http:\/\/127\.0\.0\.1:(\d+)/.exec(collector.err)?.[1]);
+  const u = new URL(vh.mgmtUrl);
+  const auth = "Basic " + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
+  const api = (method: string, path: string, body?: unknown): Promise<Response> =>
+    fetch(`http://127.0.0.1:${port}/api/fleet/${path}`, { method, headers: { authorization: auth, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  let res = await api("POST", "templates", { source: "name: viahttp\ninterval: 1s\nitems:\n  up: {collector: load}\n" });
+  assert.equal(res.status, 201, await res.clone().text());
+  res = await api("POST", "templates", { source: "name: viahttp\nitems: 7\n" });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { reason: string }).reason, /items must be a mapping/);
+  res = await api("POST", "templates/viahttp/links", { host: "db1" });
+  assert.equal(res.status, 201);
+  await until("db1 gets the HTTP-made template", async () => Object.keys(agentTemplate("db1")?.items ?? {}).includes("up"));
+  const latest = (await (await api("GET", "hosts/web1/metrics")).json()) as { state: string; items: Array<{ item: string }> };
+  assert.equal(latest.state, "up");
+  assert.deepEqual(latest.items.map((x) => x.item).sort(), ["load1", "val"]);
+  const series = (await (await api("GET", "hosts/web1/metrics?item=val&since=1h&step=1m")).json()) as { points: Array<{ n: number }> };
+  assert.ok(series.points.length >= 1 && series.points.every((p) => p.n > 0));
+  assert.equal((await api("DELETE", "templates/viahttp/links?host=db1")).status, 200);
+  assert.equal((await api("DELETE", "templates/viahttp")).status, 200);
+  assert.equal((await api("GET", "templates/viahttp")).status, 404);
 });
 
 test("Prometheus exposition parses and filters by group", async (t) => {

@@ -35,7 +35,7 @@ export class Api {
     if (!("authorization" in h)) h["authorization"] = "Basic " + Buffer.from(`${this.user}:${this.pass}`).toString("base64");
     if (h["authorization"] === "") delete h["authorization"];
     if (body !== undefined) h["content-type"] = "application/json";
-    const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body) });
     const text = await r.text();
     let json: unknown ;
     try {

@@ -43,7 +43,9 @@ interface View { id: number; results: Array<{ host: string; status: string; stdo
 
 async function check(id: number): Promise<View> {
   const r = await cli(["check_task", String(id), "--json", ...common()]);
-  assert.equal(r.code, 0, r.stderr);
+  // check_task's exit code gates CI jobs (src/fleet/exitcodes.ts): 0 all ok, 1 some host failed,
+  // 3 some never ran, 6 not done yet — each with the task's view; anything else is an error here
+  assert.ok([0, 1, 3, 6].includes(r.code ?? -1), `check_task exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as View;
 }
 

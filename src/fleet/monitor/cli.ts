@@ -25,14 +25,15 @@ warren template apply DIR [--prune]         config as code: the templates (and t
   Without ITEM: the host's latest value of every item. With ITEM: its samples (or --step aggregates).`,
   alerts: `warren alerts [--host H] [--limit N] [--follow] [--json]     open alerts and recent events
 warren alerts ack EVENT_ID [-m TEXT]
-warren alerts webhook add URL [--severity S] [--group G] [--group-wait 5s] | list | rm ID`,
+warren alerts webhook add URL [--severity S] [--group G] [--group-wait 5s] [--repeat 4h] | list | rm ID
+  --repeat: an open, unacknowledged alert is sent again this often (0 = never)`,
   silence: `warren silence add (--host H | --group G) [--rule R] --for 2h [-m TEXT] | list | rm ID`,
 };
 
 export const MONITOR_FLAGS: Record<string, FlagSpec> = {
   template: { name: "value", group: "value", host: "value", priority: "value", prune: "bool" },
   metrics: { since: "value", step: "value", follow: "bool" },
-  alerts: { host: "value", limit: "value", follow: "bool", m: "value", severity: "value", group: "value", "group-wait": "value" },
+  alerts: { host: "value", limit: "value", follow: "bool", m: "value", severity: "value", group: "value", "group-wait": "value", repeat: "value" },
   silence: { host: "value", group: "value", rule: "value", for: "value", m: "value" },
 };
 
@@ -169,13 +170,13 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
         const [action, arg] = args;
         if (action === "add") {
           if (!arg) throw new UsageError("webhook add needs a URL");
-          const w = await sign<{ id: number; url: string }>("webhook.add", { url: arg, ...(str(p, "severity") ? { severity: str(p, "severity") } : {}), ...(str(p, "group") ? { group: str(p, "group") } : {}), ...(str(p, "group-wait") ? { groupWaitMs: parseDuration(str(p, "group-wait")!, "--group-wait") } : {}) });
+          const w = await sign<{ id: number; url: string }>("webhook.add", { url: arg, ...(str(p, "severity") ? { severity: str(p, "severity") } : {}), ...(str(p, "group") ? { group: str(p, "group") } : {}), ...(str(p, "group-wait") ? { groupWaitMs: parseDuration(str(p, "group-wait")!, "--group-wait") } : {}), ...(str(p, "repeat") ? { repeatMs: parseDuration(str(p, "repeat")!, "--repeat") } : {}) });
           print(w, () => `webhook ${w.id}: ${w.url}`);
           return 0;
         }
         if (action === "list") {
-          const l = await c.call<Array<{ id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number }>>("webhook.list");
-          print(l, () => l.map((w) => `${w.id}  ${w.url}  severity ${w.severity ?? "*"}  group ${w.group ?? "*"}  group-wait ${w.groupWaitMs / 1000}s`).join("\n") || "no webhooks");
+          const l = await c.call<Array<{ id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number; repeatMs: number }>>("webhook.list");
+          print(l, () => l.map((w) => `${w.id}  ${w.url}  severity ${w.severity ?? "*"}  group ${w.group ?? "*"}  group-wait ${w.groupWaitMs / 1000}s  repeat ${w.repeatMs ? `${w.repeatMs / 1000}s` : "never"}`).join("\n") || "no webhooks");
           return 0;
         }
         if (action === "rm") {

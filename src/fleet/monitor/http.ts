@@ -111,6 +111,7 @@ export async function monitorRoutes(m: MonitorService, parts: string[], c: Monit
       const b = await c.readJson();
       if (kind === "silence" && b.for !== undefined) b.forMs = parseDur(b.for, "for");
       if (kind === "webhook" && b.groupWait !== undefined) b.groupWaitMs = parseDur(b.groupWait, "groupWait");
+      if (kind === "webhook" && b.repeat !== undefined) b.repeatMs = parseDur(b.repeat, "repeat");
       return op(`${kind}.add`, b, 201);
     }
     if (id && !subId && method === "DELETE") return op(`${kind}.rm`, { id: Number(id) });

@@ -50,6 +50,8 @@ const CONFIG_TTL_MS = 3_600_000;
 /** a push the agent has not confirmed (by presence) is repeated after this long */
 const REPUSH_MS = 10_000;
 const MIN_GRACE_MS = 10_000;
+/** template pushes awaiting their publisher confirms at once */
+const PUSH_WINDOW = 500;
 /** compaction runs once the head holds this much more than --compact-after: one chunk per series per run */
 const CHUNK_SPAN_MS = 30 * 60_000;
 const alertId = (rule: string, host: string): string => `${rule}|${host}`;
@@ -273,6 +275,7 @@ export class MonitorService extends EventEmitter {
     this.known = undefined;
     const before = new Map([...this.effective].map(([h, c]) => [h, c.eff.rev]));
     this.effective.clear();
+    const due: Array<[string, EffectiveTemplate]> = [];
     for (const h of this.knownHosts()) {
       const eff = this.effectiveFor(h.name, h.groups);
       const had = before.get(h.name);
@@ -280,8 +283,10 @@ export class MonitorService extends EventEmitter {
       // changed since we last computed it; or (after our start, or asked to) the agent's rev, as its presence told us, differs
       const changed = had !== undefined && had !== eff.rev;
       const stale = agent !== undefined && this.differs(h.name, eff, agent);
-      if (changed || (stale && (all || had === undefined))) await this.push(h.name, eff);
+      if (changed || (stale && (all || had === undefined))) due.push([h.name, eff]);
     }
+    // confirms in flight together, PUSH_WINDOW at a time: a group-wide change to thousands of hosts is not thousands of round trips
+    for (let i = 0; i < due.length; i += PUSH_WINDOW) await Promise.all(due.slice(i, i + PUSH_WINDOW).map(([h, eff]) => this.push(h, eff)));
   }
 
   private differs(_host: string, eff: EffectiveTemplate, agent: string | null): boolean {
@@ -461,6 +466,7 @@ export class MonitorService extends EventEmitter {
       if (now - from > r.nodataMs) this.setHostState(h.name, "nodata", null);
     }
     this.endSilences(now);
+    this.repeats(now);
     if (now - this.lastCompact > 60_000) {
       this.lastCompact = now;
       try {
@@ -483,7 +489,7 @@ export class MonitorService extends EventEmitter {
     return this.store.silences().some((s) => s.starts <= at && at < s.ends && matches(s, host, groups, rule));
   }
 
-  addSilence(s: { host?: string; group?: string; rule?: string; forMs: number; comment?: string }, user: string): SilenceRow {
+  addSilence(s: { host?: string | undefined; group?: string | undefined; rule?: string | undefined; forMs: number; comment?: string | undefined }, user: string): SilenceRow {
     if (!s.host && !s.group) throw new MonitorError("a silence needs --host or --group");
     for (const [k, v] of [["host", s.host], ["group", s.group], ["rule", s.rule]] as const) if (v !== undefined && !NAME_RE.test(v)) throw new MonitorError(`invalid ${k} ${JSON.stringify(v)}`);
     if (!(s.forMs > 0) || s.forMs > 366 * 86_400_000) throw new MonitorError("--for is a duration up to a year");
@@ -546,9 +552,42 @@ export class MonitorService extends EventEmitter {
     return ev!;
   }
 
+  /** when each (alert, webhook) was last sent a repeat; absent: count from the firing event */
+  private repeated = new Map<string, number>();
+  /** the latest firing event per open alert (cache of store.lastFiring) */
+  private firingEvent = new Map<string, AlertEvent>();
+
+  /**
+   * Repeat notifications, as Alertmanager's repeat_interval: an open alert nobody acknowledged is
+   * sent again to each webhook whose --repeat has passed since the last time (not while silenced
+   * or inhibited). An ack stops them; so does the alert resolving.
+   */
+  private repeats(now: number): void {
+    const hooks = this.store.webhooks().filter((w) => w.repeatMs > 0);
+    if (!hooks.length) return;
+    for (const [id, st] of this.states) {
+      if ((!st.firing && !st.flapping) || st.acked) continue;
+      let e = this.firingEvent.get(id);
+      if (!e || e.since !== st.since) {
+        e = this.store.lastFiring(id);
+        if (!e) continue;
+        this.firingEvent.set(id, e);
+      }
+      if (this.silencedNow(e.host, e.rule, now) || this.hosts.get(e.host)?.state === "nodata") continue;
+      const groups = this.groupsOf(e.host);
+      for (const w of hooks) {
+        if ((w.severity && w.severity !== e.severity) || (w.group && !groups.includes(w.group))) continue;
+        const k = `${id}|${w.id}|${e.id}`;
+        if (now - (this.repeated.get(k) ?? e.at) < w.repeatMs) continue;
+        this.repeated.set(k, now);
+        this.store.requeue(e.id, `webhook:${w.id}`, now);
+      }
+    }
+  }
+
   // ---------------- webhooks ----------------
 
-  addWebhook(w: { url: string; severity?: string; group?: string; groupWaitMs?: number }, user: string): WebhookRow {
+  addWebhook(w: { url: string; severity?: string | undefined; group?: string | undefined; groupWaitMs?: number | undefined; repeatMs?: number | undefined }, user: string): WebhookRow {
     let u: URL;
     try {
       u = new URL(w.url);
@@ -558,7 +597,9 @@ export class MonitorService extends EventEmitter {
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new MonitorError("webhook URLs are http:// or https://");
     const gw = w.groupWaitMs ?? 5000;
     if (!(gw >= 0 && gw <= 3_600_000)) throw new MonitorError("--group-wait is a duration up to 1h");
-    const row = { url: u.toString(), severity: w.severity ?? null, group: w.group ?? null, groupWaitMs: gw, createdBy: user };
+    const rp = w.repeatMs ?? 4 * 3_600_000;
+    if (!(rp === 0 || (rp >= 1000 && rp <= 30 * 86_400_000))) throw new MonitorError("--repeat is 0 (never) or a duration from 1s to 30d");
+    const row = { url: u.toString(), severity: w.severity ?? null, group: w.group ?? null, groupWaitMs: gw, repeatMs: rp, createdBy: user };
     const id = this.store.addWebhook(row);
     this.fleet.audit(user, "webhook.add", null, { id, url: u.origin + u.pathname, severity: row.severity, group: row.group });
     return { ...row, id, createdAt: Date.now() };
@@ -671,7 +712,7 @@ export class MonitorService extends EventEmitter {
     return { host, item, step: null, samples };
   }
 
-  alerts(o: { afterId?: number; host?: string; limit?: number }): { events: AlertEvent[]; open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> } {
+  alerts(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined }): { events: AlertEvent[]; open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> } {
     const open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> = [];
     for (const [id, st] of this.states) {
       if (!st.firing && !st.flapping) continue;
@@ -688,7 +729,7 @@ export class MonitorService extends EventEmitter {
   }
 
   /** Prometheus text exposition of the latest values (one family per item key, `fleet_` + key with . and - as _). */
-  prometheus(filter: { host?: string; group?: string; item?: string } = {}): string {
+  prometheus(filter: { host?: string | undefined; group?: string | undefined; item?: string | undefined } = {}): string {
     const wanted = (host: string): boolean => (!filter.host || filter.host === host) && (!filter.group || this.groupsOf(host).includes(filter.group));
     const lines: string[] = [];
     const esc = (s: string): string => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');

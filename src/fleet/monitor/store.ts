@@ -48,14 +48,14 @@ CREATE TABLE IF NOT EXISTS outbox (event_id INTEGER NOT NULL, sink TEXT NOT NULL
   last_error TEXT, PRIMARY KEY (event_id, sink));
 CREATE TABLE IF NOT EXISTS silences (id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT, grp TEXT, rule TEXT, starts INTEGER NOT NULL, ends INTEGER NOT NULL,
   comment TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, ended_done INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, severity TEXT, grp TEXT, group_wait_ms INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, severity TEXT, grp TEXT, group_wait_ms INTEGER NOT NULL, repeat_ms INTEGER NOT NULL DEFAULT 14400000,
   created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
 export interface SampleRow { t: number; v: number; seq: number | null }
 export interface SeriesPoint { t: number; min: number; max: number; avg: number; last: number; n: number }
 export interface SilenceRow { id: number; host: string | null; group: string | null; rule: string | null; starts: number; ends: number; comment: string; createdBy: string; endedDone: boolean }
-export interface WebhookRow { id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number; createdBy: string; createdAt: number }
+export interface WebhookRow { id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number; repeatMs: number; createdBy: string; createdAt: number }
 export interface HostMonRow { host: string; lastSeq: number; lastT: number | null; lastRecv: number | null; state: string; rev: string | null }
 
 export const RES_1M = 60_000;
@@ -80,6 +80,8 @@ export class MetricsStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.exec(SCHEMA);
+    // files from before webhook repeats
+    if (!(this.db.prepare("PRAGMA table_info(webhooks)").all() as Array<{ name: string }>).some((c) => c.name === "repeat_ms")) this.db.exec("ALTER TABLE webhooks ADD COLUMN repeat_ms INTEGER NOT NULL DEFAULT 14400000");
     const p = (s: string): Stmt => this.db.prepare(s);
     this.q = {
       seriesIns: p("INSERT INTO series (host, item) VALUES (?, ?) ON CONFLICT(host, item) DO UPDATE SET item = excluded.item RETURNING id"),
@@ -228,7 +230,7 @@ export class MetricsStore {
     return { ...e, id };
   }
 
-  events(o: { afterId?: number; host?: string; limit?: number; alert?: string }): AlertEvent[] {
+  events(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined; alert?: string | undefined }): AlertEvent[] {
     const where: string[] = ["id > ?"];
     const args: unknown[] = [o.afterId ?? 0];
     if (o.host) (where.push("host = ?"), args.push(o.host));
@@ -248,6 +250,17 @@ export class MetricsStore {
   dueOutbox(sinkPrefix: string, now: number, limit = 500): Array<{ eventId: number; sink: string; attempts: number; nextAt: number }> {
     return (this.db.prepare("SELECT * FROM outbox WHERE sink LIKE ? AND next_at <= ? ORDER BY event_id LIMIT ?").all(`${sinkPrefix}%`, now, limit) as Array<Record<string, unknown>>)
       .map((r) => ({ eventId: r.event_id as number, sink: r.sink as string, attempts: r.attempts as number, nextAt: r.next_at as number }));
+  }
+
+  /** Queue an event for a sink again (a repeat notification); false when it is still queued. */
+  requeue(eventId: number, sink: string, at: number): boolean {
+    return this.q.outboxIns!.run(eventId, sink, at).changes > 0;
+  }
+
+  /** The latest firing/flapping event of an alert (what a repeat re-sends). */
+  lastFiring(alert: string): AlertEvent | undefined {
+    const r = this.db.prepare("SELECT * FROM alert_events WHERE alert = ? AND state IN ('firing','flapping') ORDER BY id DESC LIMIT 1").get(alert) as Record<string, unknown> | undefined;
+    return r ? toEvent(r) : undefined;
   }
 
   outboxDone(eventId: number, sink: string): void {
@@ -280,12 +293,12 @@ export class MetricsStore {
   }
 
   addWebhook(w: Omit<WebhookRow, "id" | "createdAt">): number {
-    return Number(this.db.prepare("INSERT INTO webhooks (url, severity, grp, group_wait_ms, created_by, created_at) VALUES (?,?,?,?,?,?)").run(w.url, w.severity, w.group, w.groupWaitMs, w.createdBy, Date.now()).lastInsertRowid);
+    return Number(this.db.prepare("INSERT INTO webhooks (url, severity, grp, group_wait_ms, repeat_ms, created_by, created_at) VALUES (?,?,?,?,?,?,?)").run(w.url, w.severity, w.group, w.groupWaitMs, w.repeatMs, w.createdBy, Date.now()).lastInsertRowid);
   }
 
   webhooks(): WebhookRow[] {
     return (this.db.prepare("SELECT * FROM webhooks ORDER BY id").all() as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number, url: r.url as string, severity: r.severity as string | null, group: r.grp as string | null, groupWaitMs: r.group_wait_ms as number, createdBy: r.created_by as string, createdAt: r.created_at as number,
+      id: r.id as number, url: r.url as string, severity: r.severity as string | null, group: r.grp as string | null, groupWaitMs: r.group_wait_ms as number, repeatMs: r.repeat_ms as number, createdBy: r.created_by as string, createdAt: r.created_at as number,
     }));
   }
 
