@@ -3,7 +3,7 @@
 // tutorial's), then the main UI pages in Debian's chromium through puppeteer-core.
 // Run through scripts/ui-screenshots.sh (it builds first). Takes about 1.5 minutes: the charts
 // need a minute of 5-second samples.
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { spawn } from "node:child_process";
@@ -62,6 +62,9 @@ try {
   await page.waitForSelector("#nav a");
   const r = await fetch(`${base}/api/fleet/tasks`, { method: "POST", headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" }, body: JSON.stringify({ command: "df -h /", group: "web" }) });
   const task = await r.json();
+  // monitoring: the example templates (examples/monitoring), applied as `warren template apply` does
+  const files = ["linux-base.yaml", "web.yaml"].map((f) => ({ file: f, source: readFileSync(join(root, "examples", "monitoring", f), "utf8") }));
+  await fetch(`${base}/api/fleet/templates/apply`, { method: "POST", headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" }, body: JSON.stringify({ files }) });
   console.log("letting the charts fill for 65 s…");
   await sleep(65_000);
   const shot = async (hash, file, { full = false, wait = "main h1" } = {}) => {
@@ -79,6 +82,8 @@ try {
   await shot("#/users/guest", "user.png", { wait: "main table td a" });
   await shot("#/fleet", "fleet-hosts.png", { wait: "main table td" });
   await shot(`#/fleet/tasks/${task.id}`, "fleet-task.png", { full: true, wait: "pre.stdout" });
+  await shot("#/fleet/hosts/web1", "fleet-host-metrics.png", { full: true, wait: "figure.chart svg path" });
+  await shot("#/fleet/alerts", "fleet-alerts.png", { wait: "main table" });
   await page.setViewport({ width: 390, height: 844, isMobile: true, deviceScaleFactor: 1 });
   await shot("#/queues", "phone-queues.png", { wait: "main table td a" });
 } finally {

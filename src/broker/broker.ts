@@ -77,6 +77,9 @@ export interface ConnectionInfo extends LimitedConnection {
   close(reason: string): void;
 }
 
+/** The owner of another cluster member's exclusive queues on this node: no connection here. */
+const REMOTE_OWNER = Object.freeze({ remote: true });
+
 export class Broker implements VHostEvents {
   readonly vhosts = new Map<string, VHost>();
   /** nacked publishes taken back from their queues (withdraw.ts) */
@@ -229,7 +232,9 @@ export class Broker implements VHostEvents {
   }
 
   private applyOne(c: TopologyCommand, ctx: ApplyContext): unknown {
-    const owner = ctx.owner ?? null;
+    // another cluster member's exclusive queues are owned here by no connection (REMOTE_OWNER);
+    // that member's own commands about them (bind, delete) come as that owner
+    const owner = ctx.origin === "peer" ? REMOTE_OWNER : (ctx.owner ?? null);
     switch (c.op) {
       case "vhost.add":
         return this.addVhost(c.name, c.description, c.tags);
@@ -279,6 +284,11 @@ export class Broker implements VHostEvents {
         throw new Error(`unknown definition command ${String((never as { op: unknown }).op)}`);
       }
     }
+  }
+
+  /** VHostEvents: a cluster member shares transient definitions too */
+  get shareAll(): boolean {
+    return this.cluster !== null;
   }
 
   /** VHostEvents: a durable definition changed. */

@@ -36,7 +36,28 @@ export interface ClusterView {
   /** bumped by every definition change this node makes (not by those it applies from others) */
   readonly changes: number;
   /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */
-  appRunning: boolean;
+  readonly appRunning: boolean;
+  /** the node a durable queue lives on (its declaring node), undefined for a node-local queue */
+  queueHome(vhost: string, name: string): string | undefined;
+
+  // rabbitmqctl's cluster verbs (src/http/resources/cluster.ts); errors carry rabbitmqctl's texts
+  stopApp(): Promise<void>;
+  startApp(): Promise<void>;
+  /** join_cluster: this node (app stopped) becomes a member of `via`'s cluster, as `type` */
+  join(via: string, type: NodeType): Promise<void>;
+  /** change_cluster_node_type (app stopped) */
+  setType(type: NodeType): Promise<void>;
+  /** reset / force_reset: this node (app stopped; force: even if not) leaves the cluster */
+  reset(force: boolean): Promise<void>;
+  /** forget_cluster_node: remove a stopped member and the durable queues homed on it */
+  forget(node: string): Promise<void>;
+}
+
+/** A cluster verb refused: the message rabbitmqctl would print, and its exit status. */
+export class ClusterError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
 }
 
 /**

@@ -38,6 +38,11 @@ export const EXCHANGE_TYPES = ["direct", "fanout", "topic", "headers"] as const;
 export interface VHostEvents {
   /** a durable definition changed (called after the change, with the command that redoes it) */
   definitionChanged(cmd: TopologyCommand): void;
+  /**
+   * A cluster member shares every definition, transient and exclusive ones too (other nodes
+   * route to and list them); a single node reports durable ones only, for its definitions log.
+   */
+  readonly shareAll: boolean;
   /** queue deleted: cancel its consumers (server notifies clients) */
   queueDeleted(q: Queue): void;
   /** the policy in effect for a new queue or exchange */
@@ -117,7 +122,7 @@ export class VHost implements QueueOwner {
     const ex = makeExchange(type, this.name, name, opts);
     this.applyExchangePolicy(ex);
     this.exchanges.set(name, ex);
-    if (opts.durable) this.events.definitionChanged(command("exchange.declare", { vhost: this.name, name, type, durable: true, autoDelete: opts.autoDelete, internal: opts.internal, arguments: opts.arguments }));
+    if (opts.durable || this.events.shareAll) this.events.definitionChanged(command("exchange.declare", { vhost: this.name, name, type, durable: opts.durable, autoDelete: opts.autoDelete, internal: opts.internal, arguments: opts.arguments }));
     return ex;
   }
 
@@ -138,7 +143,7 @@ export class VHost implements QueueOwner {
     for (const b of [...ex.bindings.values()]) this.removeBinding(b);
     for (const b of [...ex.incoming]) this.removeBinding(b);
     this.exchanges.delete(ex.name);
-    if (ex.durable) this.events.definitionChanged(command("exchange.delete", { vhost: this.name, name: ex.name }));
+    if (ex.durable || this.events.shareAll) this.events.definitionChanged(command("exchange.delete", { vhost: this.name, name: ex.name }));
   }
 
   /** alternate-exchange from the exchange's arguments, else from its policy */
@@ -219,6 +224,8 @@ export class VHost implements QueueOwner {
     this.queues.set(name, q);
     if (opts.durable && !opts.exclusive) {
       this.events.definitionChanged(command("queue.declare", { vhost: this.name, name, durable: true, autoDelete: opts.autoDelete, arguments: opts.arguments }));
+    } else if (this.events.shareAll) {
+      this.events.definitionChanged(command("queue.declare", { vhost: this.name, name, durable: opts.durable, exclusive: opts.exclusive, autoDelete: opts.autoDelete, arguments: opts.arguments }));
     }
     return q;
   }
@@ -254,7 +261,7 @@ export class VHost implements QueueOwner {
     this.queues.delete(q.name);
     const n = q.destroy();
     this.events.queueDeleted(q);
-    if (q.durable && !q.exclusive) this.events.definitionChanged(command("queue.delete", { vhost: this.name, name: q.name }));
+    if ((q.durable && !q.exclusive) || this.events.shareAll) this.events.definitionChanged(command("queue.delete", { vhost: this.name, name: q.name }));
     return n;
   }
 
@@ -313,6 +320,7 @@ export class VHost implements QueueOwner {
   }
 
   private isDurableBinding(ex: Exchange, dest: Destination): boolean {
+    if (this.events.shareAll) return true;
     if (!ex.durable) return false;
     if (dest instanceof Queue) return dest.durable && !dest.exclusive;
     return (dest as Exchange).durable;

@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, MgmtClient, enc, info, table, type Output } from "./ctl-http.js";
 import { findServer } from "./ctl-server.js";
+import { CLUSTER_VERB_HELP, clusterVerbs } from "./ctl-cluster.js";
 
 interface Args {
   vhost: string;
@@ -74,6 +75,7 @@ const VERB_HELP: Record<string, string> = {
   close_connection: "close_connection <connection name> <explanation>",
   export_definitions: "export_definitions <file | ->",
   import_definitions: "import_definitions <file>",
+  ...CLUSTER_VERB_HELP,
 };
 
 function helpFor(verb: string, io: { out(s: string): void; err(s: string): void }): number {
@@ -112,6 +114,7 @@ const nested = (k: string, f: string) => (r: Record<string, unknown>): unknown =
 const vpath = (a: Args): string => enc(a.vhost);
 
 const verbs: Record<string, Verb> = {
+  ...clusterVerbs,
   async list_queues(c, a, o) {
     info(o, "Timeout: 60.0 seconds ...");
     await listing(c, a, o, { path: `/api/queues/${vpath(a)}`, defaults: ["name", "messages"], heading: `Listing queues for vhost ${a.vhost} ...` });

@@ -24,11 +24,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import os from "node:os";
 import type { Broker } from "../broker/broker.js";
-import type { ClusterMember, ClusterView, NodeType } from "../broker/cluster-view.js";
+import { ClusterError, type ClusterMember, type ClusterView, type NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
 import { command, decodeCommand } from "../broker/commands.js";
-import { decodeCommands, encodeCommands } from "./codec.js";
 import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
@@ -129,7 +128,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
    * Connect, register (or recognise) this node, take its lease and read the definitions
    * log. Then the broker boots from load() and start() follows the log from there.
    */
-  async join(type: NodeType = "disc"): Promise<void> {
+  async connect(type: NodeType = "disc"): Promise<void> {
     this.etcd = await EtcdClient.connect(this.opts.endpoints);
     const now = Date.now();
     const c = await this.etcd.txn([{ key: this.p + "cluster", target: "create", op: "==", value: 0 }], [{ put: this.p + "cluster", value: JSON.stringify({ name: this.nodeName, createdAt: now }) }], [{ get: this.p + "cluster" }]);
@@ -168,9 +167,12 @@ export class Cluster implements DefinitionsStore, ClusterView {
   /** After Broker.boot: follow the log and report how far this node has applied it. */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    broker.cluster = this;
     if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
+    // transient and exclusive queues this node had before it (re)started died with that process
+    this.dropTransientQueuesOf(this.nodeName);
     this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
     this.reportApplied();
     this.refreshTimer = setInterval(() => void this.publishLive().catch(() => {}), 5000);
@@ -243,7 +245,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       const ops: Op[] = [];
       for (let i = 0; i < cmds.length; i += MAX_TXN_OPS / 2) {
         const slice = cmds.slice(i, i + MAX_TXN_OPS / 2);
-        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: encodeCommands({ origin: this.nodeId, cmds: slice }) });
+        ops.push({ put: `${this.p}defs/${this.nodeId}.${String(++this.seq).padStart(12, "0")}`, value: JSON.stringify({ origin: this.nodeId, cmds: slice }) });
         for (const c of slice) ops.push(...this.claimReleases(c));
       }
       try {
@@ -299,7 +301,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   isRunning(node: string): boolean {
     const m = this.memberRecords.get(node);
     const l = this.liveRecords.get(node);
-    return m !== undefined && l !== undefined && l["id"] === m.id;
+    return m !== undefined && l !== undefined && l["id"] === m.id && l["app"] !== false;
   }
 
   /** PeerDirectory: where a running member takes AMQP connections */
@@ -316,14 +318,90 @@ export class Cluster implements DefinitionsStore, ClusterView {
     await this.barrier();
   }
 
+  // ---- rabbitmqctl's cluster verbs ------------------------------------------------
+
+  /** the server's listener control, set by main */
+  app: { stop(): Promise<void>; start(): Promise<void> } | null = null;
+  /** reset: not a member until join_cluster or start_app */
+  private left = false;
+
+  private requireStopped(verb: string): void {
+    // rabbitmqctl's refusal while the app runs (exit 69, EX_UNAVAILABLE)
+    if (this.appRunning) throw new ClusterError(`Error: rabbit application is still running on node ${this.nodeName}.\nPlease stop the application with 'warren ctl stop_app' first (needed by ${verb}).`, 69);
+  }
+
+  async stopApp(): Promise<void> {
+    if (!this.appRunning) return;
+    this.appRunning = false;
+    await this.app?.stop();
+    await this.publishLive();
+  }
+
+  async startApp(): Promise<void> {
+    if (this.appRunning) return;
+    if (this.left) await this.register("disc");
+    await this.app?.start();
+    this.appRunning = true;
+    await this.publishLive();
+  }
+
+  private async register(type: NodeType): Promise<void> {
+    const rec: MemberRecord = { id: this.nodeId, type, joinedAt: Date.now() };
+    await this.etcd.txn([], [{ put: this.p + "members/" + enc(this.nodeName), value: JSON.stringify(rec) }]);
+    this.memberRecords.set(this.nodeName, rec);
+    this.left = false;
+  }
+
+  async join(via: string, type: NodeType): Promise<void> {
+    this.requireStopped("join_cluster");
+    if (via === this.nodeName) throw new ClusterError(`Error: cannot cluster node with itself: ${via}`, 70);
+    const m = this.memberRecords.get(via);
+    // a node is clustered with the members of the etcd cluster it was started with
+    if (!m) throw new ClusterError(`Error: ${via} is not a member of the cluster ${this.clusterName} that this node's etcd (${this.opts.endpoints.join(",")}) coordinates.\nStart this node with the etcd endpoints of ${via}'s cluster (--etcd-endpoints, --etcd-prefix) to join it.`, 69);
+    await this.register(type);
+  }
+
+  async setType(type: NodeType): Promise<void> {
+    this.requireStopped("change_cluster_node_type");
+    if (this.left) throw new ClusterError(`Error: the node ${this.nodeName} is not clustered (run join_cluster first)`, 69);
+    await this.register(type);
+  }
+
+  async reset(force: boolean): Promise<void> {
+    if (!force) this.requireStopped("reset");
+    await this.etcd.txn([], [{ del: this.p + "members/" + enc(this.nodeName) }, { del: this.p + "applied/" + enc(this.nodeName) }]);
+    this.memberRecords.delete(this.nodeName);
+    this.left = true;
+  }
+
+  async forget(node: string): Promise<void> {
+    if (node === this.nodeName) throw new ClusterError(`Error: cannot forget the node the command runs on (${node}); run it on another member`, 70);
+    if (!this.memberRecords.has(node)) throw new ClusterError(`Error: ${node} is not a member of the cluster ${this.clusterName}`, 69);
+    const live = this.liveRecords.get(node);
+    if (live !== undefined && live["id"] === this.memberRecords.get(node)!.id) throw new ClusterError(`Error:\n{:failed_to_remove_node, :"${node}", {:active, "the node is running", :"${node}"}}\nStop it (warren ctl stop or kill) before forgetting it.`, 70);
+    // as RabbitMQ's forget_cluster_node: the durable classic queues homed there go too
+    const b = this.broker!;
+    for (const [key, home] of [...this.homes]) {
+      if (home !== node) continue;
+      const [vhost, name] = key.split("\u0000") as [string, string];
+      const v = b.vhosts.get(vhost);
+      const q = v?.queues.get(name);
+      if (v && q) v.removeQueue(q);
+      this.homes.delete(key);
+    }
+    await this.etcd.txn([], [{ del: this.p + "members/" + enc(node) }, { del: this.p + "applied/" + enc(node) }]);
+    this.memberRecords.delete(node);
+    await this.barrier();
+  }
+
   // ---- ClusterView ---------------------------------------------------------------
 
   members(): ClusterMember[] {
     const out: ClusterMember[] = [];
     for (const [name, m] of this.memberRecords) {
       const live = this.liveRecords.get(name);
-      const running = live !== undefined && live["id"] === m.id;
-      out.push({ name, id: m.id, type: m.type, running, info: running ? live : null });
+      const running = this.isRunning(name);
+      out.push({ name, id: m.id, type: m.type, running, info: running ? (live ?? null) : null });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -390,7 +468,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private onEvents(evs: WatchEvent[], revision: number): void {
     let applied = false;
     for (const e of evs) {
-      if (e.type === "delete") this.forget(e.kv.key);
+      if (e.type === "delete") this.forgetKey(e.kv.key);
       else applied = this.absorb(e.kv, false) || applied;
     }
     if (revision > this.appliedRevision) this.appliedRevision = revision;
@@ -416,7 +494,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
           this.appliedBy.set(name, Number(kv.value));
           return false;
         case "defs": {
-          const batch = decodeCommands<{ origin: string; cmds: Record<string, unknown>[] }>(kv.value);
+          // commands as the broker serialised them (broker/commands.ts: field tables AMQP-encoded)
+          const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };
           for (const c of batch.cmds) this.noteHome(c);
           if (atBoot) {
             this.bootCommands.push(...batch.cmds);
@@ -456,14 +535,30 @@ export class Cluster implements DefinitionsStore, ClusterView {
     }
   }
 
-  private forget(key: string): void {
+  /** RabbitMQ deletes a node's transient and exclusive queues when the node goes down. */
+  private dropTransientQueuesOf(node: string): void {
+    const b = this.broker;
+    if (!b) return;
+    for (const [key, home] of [...this.homes]) {
+      if (home !== node) continue;
+      const [vhost, name] = key.split("\u0000") as [string, string];
+      const v = b.vhosts.get(vhost);
+      const q = v?.queues.get(name);
+      if (v && q && (!q.durable || q.exclusive)) v.removeQueue(q);
+    }
+  }
+
+  private forgetKey(key: string): void {
     const sub = key.slice(this.p.length);
     const slash = sub.indexOf("/");
     if (slash < 0) return;
     const kind = sub.slice(0, slash);
     const name = decodeURIComponent(sub.slice(slash + 1));
     if (kind === "members") this.memberRecords.delete(name);
-    else if (kind === "live") this.liveRecords.delete(name);
+    else if (kind === "live") {
+      this.liveRecords.delete(name);
+      if (name !== this.nodeName) this.dropTransientQueuesOf(name);
+    }
     else if (kind === "applied") this.appliedBy.delete(name);
   }
 

@@ -287,6 +287,6 @@ export function attachHomes(broker: Broker, links: PeerLinks, homes: Map<string,
   for (const [key, node] of homes) {
     const [vhost, name] = key.split("\u0000") as [string, string];
     const q = broker.vhosts.get(vhost)?.queues.get(name);
-    if (q && q.durable && (q.remote === null) !== (node === links.self)) links.attach(q, node, available);
+    if (q && (q.remote === null) !== (node === links.self)) links.attach(q, node, available);
   }
 }

@@ -38,6 +38,7 @@ import * as bindings from "./resources/bindings.js";
 import * as definitions from "./resources/definitions.js";
 import * as parameters from "./resources/parameters.js";
 import * as limits from "./resources/limits.js";
+import * as cluster from "./resources/cluster.js";
 
 /** Routes served beside the API (Fleet's /api/fleet); `mayAccessVhost` applies the API's vhost rule. */
 export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: { name: string; tags: string[]; mayAccessVhost(vhost: string): boolean }) => Promise<boolean>;
@@ -72,6 +73,7 @@ const ROUTES: Route[] = [
   ...definitions.routes,
   ...parameters.routes,
   ...limits.routes,
+  ...cluster.routes,
 ];
 
 /**
@@ -83,9 +85,7 @@ async function clusteredChange(cluster: ClusterView, ctx: Ctx, route: Route): Pr
   const kind = route.path === "/api/queues/:vhost/:name" ? "queue" : route.path === "/api/exchanges/:vhost/:name" ? "exchange" : null;
   if (kind !== null && ctx.req.method === "PUT") {
     const vh = ctx.broker.vhosts.get(ctx.params[0]!);
-    const fresh = vh !== undefined && !(kind === "queue" ? vh.queues.has(ctx.params[1]!) : vh.exchanges.has(ctx.params[1]!));
-    // only durable objects are cluster-wide (transient ones stay on their node)
-    if (fresh && (await ctx.body().catch(() => ({}) as Record<string, unknown>))["durable"] !== false) await cluster.claim(kind, vh.name, ctx.params[1]!);
+    if (vh !== undefined && !(kind === "queue" ? vh.queues.has(ctx.params[1]!) : vh.exchanges.has(ctx.params[1]!))) await cluster.claim(kind, vh.name, ctx.params[1]!);
   }
   const before = cluster.changes;
   const res = ctx.res;

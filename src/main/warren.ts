@@ -175,7 +175,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       // lazily: a single node never loads the etcd client (gRPC)
       const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
       const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}) });
-      await c.join();
+      await c.connect();
       cluster = c;
       closers.push(() => c.close());
     }
@@ -263,6 +263,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
       // what the other members show of this node in /api/nodes and cluster_status, and where their links connect
       const amqpHost = connectHost(server.boundHost);
       const mgmtAddr = mgmt ? { host: connectHost(mgmt.host), port: mgmt.port } : null;
+      const tlsPort = server.tlsAddress?.port ?? null;
+      cluster.app = { stop: () => server.stopApp(), start: () => server.startApp(amqpPort, tlsPort) };
       cluster.infoSource = () => ({ amqp: { host: amqpHost, port: amqpPort }, mgmt: mgmtAddr, version: VERSION, mem_used: process.memoryUsage().rss, alarms: [...broker.alarms] });
       await cluster.publishLive();
       // the node links (cluster/remote.ts) are the cluster's own connections: not listed by default

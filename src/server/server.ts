@@ -129,6 +129,30 @@ export class Server {
     return typeof addr === "object" && addr ? addr.port : this.opts.port;
   }
 
+  /** `stop_app`: stop accepting and close every client connection (the process keeps running) */
+  async stopApp(): Promise<void> {
+    const closed = new Promise<void>((r) => (this.tcp.listening ? this.tcp.close(() => r()) : r()));
+    const tlsClosed = this.tlsServer?.listening ? new Promise<void>((r) => this.tlsServer!.close(() => r())) : Promise.resolve();
+    for (const c of this.pending) c.close("broker forced connection closure with reason 'shutdown'");
+    await closed;
+    await tlsClosed;
+  }
+
+  /** `start_app`: listen again on the ports bound at start */
+  async startApp(port: number, tlsPort: number | null): Promise<void> {
+    const listenOn = (srv: net.Server, p: number, host: string | undefined) =>
+      new Promise<void>((resolve, reject) => {
+        if (srv.listening) return resolve();
+        srv.once("error", reject);
+        srv.listen(p, host, () => {
+          srv.off("error", reject);
+          resolve();
+        });
+      });
+    await listenOn(this.tcp, port, this.opts.host);
+    if (this.tlsServer && this.opts.tls && tlsPort !== null) await listenOn(this.tlsServer, tlsPort, this.opts.tls.host ?? this.opts.host);
+  }
+
   /** every accepted socket, open or still in handshake */
   private readonly pending = new Set<Connection>();
 

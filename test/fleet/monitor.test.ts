@@ -447,6 +447,52 @@ test("a template linked to a central group (warren groups add/assign) reaches it
   await until("db1 no longer runs ops", async () => !Object.keys(agentTemplate("db1")?.items ?? {}).includes("ops.load5"));
 });
 
+test("CLI and HTTP: list, show, unassign, rm; bad templates are refused with the reason and change nothing", async (t) => {
+  let r = await cli(["template", "list", ...common()]);
+  assert.match(r.stdout, /^test-web\s+2 items\s+1 rules\s+group:web$/m);
+  r = await cli(["template", "show", "test-web", ...common()]);
+  assert.match(r.stdout, /^name: test-web$/m, "show prints the source as written");
+  writeFileSync(join(dir, "bad.yaml"), "name: bad\nitems:\n  x: {collector: cpu, field: nope}\n");
+  r = await cli(["template", "add", join(dir, "bad.yaml"), ...common()]);
+  assert.equal(r.code, 2, "exit 2: a request the collector found malformed (exitcodes.ts)");
+  assert.match(r.stderr, /item x: collector cpu has fields util, user, .* not "nope"/);
+  writeFileSync(join(dir, "bad2.yaml"), "name: [unclosed\n");
+  r = await cli(["template", "add", join(dir, "bad2.yaml"), ...common()]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad2\.yaml: /);
+  assert.doesNotMatch((await cli(["template", "list", ...common()])).stdout, /^bad/m);
+  r = await cli(["template", "unassign", "test-db", "--host", "web2", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  await until("web2 loses the db items", async () => !Object.keys(agentTemplate("web2")?.items ?? { x: 1 }).includes("mem.used_pct"));
+  r = await cli(["template", "rm", "ops", ...common()]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli(["template", "rm", "ops", ...common()]);
+  assert.equal(r.code, 4, "exit 4: not found");
+  assert.match(r.stderr, /no template ops/);
+  if (!vh.mgmtUrl) return t.skip("HTTP part needs the management API");
+  const port = Number(/fleet HTTP API on http:\/\/127\.0\.0\.1:(\d+)/.exec(collector.err)?.[1]);
+  const u = new URL(vh.mgmtUrl);
+  const auth = "Basic " + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
+  const api = (method: string, path: string, body?: unknown): Promise<Response> =>
+    fetch(`http://127.0.0.1:${port}/api/fleet/${path}`, { method, headers: { authorization: auth, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  let res = await api("POST", "templates", { source: "name: viahttp\ninterval: 1s\nitems:\n  up: {collector: load}\n" });
+  assert.equal(res.status, 201, await res.clone().text());
+  res = await api("POST", "templates", { source: "name: viahttp\nitems: 7\n" });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { reason: string }).reason, /items must be a mapping/);
+  res = await api("POST", "templates/viahttp/links", { host: "db1" });
+  assert.equal(res.status, 201);
+  await until("db1 gets the HTTP-made template", async () => Object.keys(agentTemplate("db1")?.items ?? {}).includes("up"));
+  const latest = (await (await api("GET", "hosts/web1/metrics")).json()) as { state: string; items: Array<{ item: string }> };
+  assert.equal(latest.state, "up");
+  assert.deepEqual(latest.items.map((x) => x.item).sort(), ["load1", "val"]);
+  const series = (await (await api("GET", "hosts/web1/metrics?item=val&since=1h&step=1m")).json()) as { points: Array<{ n: number }> };
+  assert.ok(series.points.length >= 1 && series.points.every((p) => p.n > 0));
+  assert.equal((await api("DELETE", "templates/viahttp/links?host=db1")).status, 200);
+  assert.equal((await api("DELETE", "templates/viahttp")).status, 200);
+  assert.equal((await api("GET", "templates/viahttp")).status, 404);
+});
+
 test("Prometheus exposition parses and filters by group", async (t) => {
   if (!vh.mgmtUrl) return t.skip("needs the management API (standalone collector HTTP auth)");
   const port = Number(/fleet HTTP API on http:\/\/127\.0\.0\.1:(\d+)/.exec(collector.err)?.[1]);

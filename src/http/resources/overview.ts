@@ -240,7 +240,7 @@ function protocolListener(ctx: Ctx): void {
  * RabbitMQ 3.10's feature flags whose behaviour warren has, all enabled (warren has no
  * mixed-version clusters to protect, so none is ever disabled).
  */
-const FEATURE_FLAGS: [string, string, string][] = [
+export const FEATURE_FLAGS: [string, string, string][] = [
   ["classic_mirrored_queue_version", "Support setting version for classic mirrored queues", "rabbit"],
   ["drop_unroutable_metric", "Count unroutable publishes to be dropped in stats", "rabbitmq_management_agent"],
   ["empty_basic_get_metric", "Count AMQP `basic.get` on empty queues in stats", "rabbitmq_management_agent"],

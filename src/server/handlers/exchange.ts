@@ -2,7 +2,7 @@
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
 import type { Connection } from "../connection.js";
-import { stripCrLf } from "../../broker/vhost.js";
+import { EXCHANGE_TYPES, stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
 
 export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, claimed = false): void {
@@ -17,7 +17,8 @@ export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, cla
     conn.broker.checkPermission(user, vh.name, "read", "exchange", name);
   }
   const cluster = conn.broker.cluster;
-  if (cluster !== null && !claimed && !a.passive && a.durable && !vh.exchanges.has(name)) {
+  // (a declare that will fail anyway — unknown type, reserved name — claims nothing)
+  if (cluster !== null && !claimed && !a.passive && !vh.exchanges.has(name) && (EXCHANGE_TYPES as readonly string[]).includes(a.type) && name !== "" && !name.startsWith("amq.")) {
     // a new name: the cluster's first declare wins; then this one is checked against it (406)
     return conn.awaitCluster(cluster.claim("exchange", vh.name, name), false, ch.id, M.EXCHANGE_DECLARE, () => declare(conn, ch, a, true));
   }

@@ -49,7 +49,7 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claime
   const cluster = broker.cluster;
   const known = cluster !== null ? vh.queues.get(name) : undefined;
   if (known !== undefined && known.remote !== null && !known.remote.available) throw notFound(homeDownError(known.remote.node, name, vh.name));
-  if (cluster !== null && claimed === null && !a.passive && durable && !vh.queues.has(name)) {
+  if (cluster !== null && claimed === null && !a.passive && !a.exclusive && !vh.queues.has(name)) {
     // a new name: the cluster's first declare wins; then this one is checked against it (406)
     const n = name;
     return conn.awaitCluster(cluster.claim("queue", vh.name, n), false, ch.id, M.QUEUE_DECLARE, () => declare(conn, ch, a, n));

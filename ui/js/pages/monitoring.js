@@ -61,7 +61,7 @@ export async function hostMetrics(main, ctx, host, canOperate) {
     }));
     replace(charts, t.el, ...figures);
     const alerts = await get(`/fleet/alerts?host=${seg(host)}&limit=20`);
-    replace(open, openAlerts(alerts.open), recentEvents(alerts.events, false, canOperate, () => load().catch(() => {})));
+    replace(open, openAlerts(alerts.open), recentEvents(alerts.events, false, canOperate, () => load().catch(() => {}), alerts.open));
   }
   await ctx.live(load);
 }
@@ -77,7 +77,11 @@ function openAlerts(rows) {
   return t.el;
 }
 
-function recentEvents(events, withHost, canOperate, reload) {
+/** `open`: the alert ids still open — only their latest firing event can be acknowledged. */
+function recentEvents(events, withHost, canOperate, reload, open = []) {
+  const openIds = new Set(open.filter((x) => !x.acked).map((x) => x.alert));
+  const latest = new Map();
+  for (const e of events) if (!latest.has(e.alert) || latest.get(e.alert).id < e.id) latest.set(e.alert, e);
   const t = dataTable({ caption: "Recent alert events", empty: "No alert events yet.", columns: [
     { title: "#", value: (x) => x.id, n: true },
     { title: "When", value: (x) => x.t, cell: (x) => time(x.t) },
@@ -86,7 +90,7 @@ function recentEvents(events, withHost, canOperate, reload) {
     { title: "State", value: (x) => x.state, cell: (x) => stateBadge(x.state) },
     { title: "Severity", value: (x) => x.severity },
     { title: "Value", value: (x) => x.value ?? -Infinity, cell: (x) => (x.value === null ? "" : `${x.value}${x.threshold ? ` (${x.threshold})` : ""}`) },
-    canOperate ? { title: "", value: () => "", cell: (x) => (x.state === "firing" || x.state === "nodata" || x.state === "flapping" ? actionButton("Acknowledge", async () => {
+    canOperate ? { title: "", value: () => "", cell: (x) => (openIds.has(x.alert) && latest.get(x.alert) === x && (x.state === "firing" || x.state === "nodata" || x.state === "flapping") ? actionButton("Acknowledge", async () => {
       await post(`/fleet/alerts/${seg(String(x.id))}/ack`, { comment: "acknowledged in the web UI" });
       flash(`Alert ${x.rule} on ${x.host} acknowledged.`);
       reload();
@@ -125,7 +129,7 @@ export async function alerts(main, ctx, canOperate) {
       return;
     }
     replace(open, openAlerts(a.open));
-    replace(events, recentEvents(a.events, true, canOperate, reload));
+    replace(events, recentEvents(a.events, true, canOperate, reload, a.open));
     const rows = await get("/fleet/silences");
     const t = dataTable({ caption: "Silences", empty: "No silences.", filterable: false, columns: [
       { title: "#", value: (x) => x.id, n: true },
