@@ -78,7 +78,7 @@ test("queue: max-length drops from the head into the dead-letter exchange with a
   const dq = b.getVhost(vhost).getQueue("dead");
   const first = dq.get(true)!;
   assert.equal(first.msg.body!.toString(), "m1");
-  const death = (first.msg.properties.headers?.["x-death"] as Record<string, unknown>[])[0]!;
+  const death = (first.msg.properties.headers!["x-death"] as Record<string, unknown>[])[0]!;
   assert.equal(death["reason"], "maxlen");
   assert.equal(death["queue"], "short");
   assert.equal(first.msg.properties.headers?.["x-first-death-reason"], "maxlen");
@@ -100,7 +100,7 @@ test("queue: a requeued message comes back first; one rejected without requeue i
   q.reject([q.get(false)!]); // without requeue: to the dead-letter exchange
   const dead = b.getVhost(vhost).getQueue("dead").get(true)!;
   assert.equal(dead.msg.body!.toString(), "b");
-  assert.equal((dead.msg.properties.headers?.["x-death"] as Record<string, unknown>[])[0]!["reason"], "rejected");
+  assert.equal((dead.msg.properties.headers!["x-death"] as Record<string, unknown>[])[0]!["reason"], "rejected");
 });
 
 test("vhost: inequivalent redeclare is 406 with RabbitMQ's text; another owner's exclusive queue is 405", () => {
