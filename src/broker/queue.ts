@@ -15,8 +15,7 @@
  */
 import type { FieldTable } from "../amqp/field-table.js";
 import type { MessageStore } from "../store/types.js";
-import { queueKey } from "../store/types.js";
-import { SCRATCH_ID_BASE } from "../store/scratch.js";
+import { isDurableId, isPagedId, queueKey } from "../store/types.js";
 import type { Binding, Destination } from "./exchanges/exchange.js";
 import type { Consumer } from "./consumer.js";
 import { type Message, QueueEntry } from "./message.js";
@@ -134,7 +133,7 @@ export class Queue implements Destination {
 
   /** Does this queue hold a durable store reference to `msg`? (persistent message in a durable queue) */
   isStored(msg: Message): boolean {
-    return this.durable && msg.storeId !== 0 && msg.storeId < SCRATCH_ID_BASE;
+    return this.durable && isDurableId(msg.storeId);
   }
 
   // ---- publishing -------------------------------------------------------
@@ -169,7 +168,7 @@ export class Queue implements Destination {
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     // page before pushing so the entry is accounted as resident or not from the start
     if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
-    this.ready.push(entry, msg.body === null && msg.bcc === null && (this.isStored(msg) || (sole && msg.storeId >= SCRATCH_ID_BASE)));
+    this.ready.push(entry, msg.body === null && msg.bcc === null && (this.isStored(msg) || (sole && isPagedId(msg.storeId))));
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) {
@@ -387,7 +386,7 @@ export class Queue implements Destination {
     msg.refs--;
     const store = this.store;
     if (store === null || msg.storeId === 0) return;
-    if (msg.storeId >= SCRATCH_ID_BASE) {
+    if (isPagedId(msg.storeId)) {
       if (msg.refs === 0) store.releasePaged(msg.storeId);
     } else if (this.durable) {
       store.remove(this.key, msg.storeId);
@@ -517,7 +516,7 @@ export class Queue implements Destination {
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     const n = this.ready.clear((e) => {
       e.msg.refs--;
-      if (e.msg.refs === 0 && e.msg.storeId >= SCRATCH_ID_BASE) this.store?.releasePaged(e.msg.storeId);
+      if (e.msg.refs === 0 && isPagedId(e.msg.storeId)) this.store?.releasePaged(e.msg.storeId);
     });
     if (n >= LARGE_RELEASE) collectGarbageSoon();
     if (this.durable && this.store) this.store.deleteQueue(this.key);

@@ -176,7 +176,7 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
       case "collector":
         return await collectorVerb(p, io);
       case "shell":
-        return await runShell(resolveUrl(urlFlag(p), dataDir(p)), (a) => [...a, ...passThrough(p)], io);
+        return await runShell(resolveUrl(urlFlag(p), dataDir(p)), (a) => [...a, ...passThrough(p)], io, { help: HELP, run: runVerb });
       default: {
         if (verb === "hosts" && (p.positionals[0] === "add" || p.positionals[0] === "remove")) return await enrolVerb(p, io);
         const own = !client;

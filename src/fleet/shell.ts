@@ -9,13 +9,20 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { splitLine } from "./args.js";
-import { HELP, runVerb, type Io } from "./cli.js";
+import type { Io } from "./cli.js";
 import { FleetClient } from "./rpc.js";
 import { brokerUrls } from "./conn.js";
 
 const VERBS = ["run", "check_task", "tasks", "hosts", "groups", "cancel"];
 
-export async function runShell(url: string, extra: (args: string[]) => string[], io: Io): Promise<number> {
+/** What the shell runs: the CLI's verbs and their help, handed in by cli.ts (so shell.ts never imports it at run time). */
+export interface ShellVerbs {
+  help: Record<string, string>;
+  run(verb: string, argv: string[], io: Io, client: FleetClient): Promise<number>;
+}
+
+export async function runShell(url: string, extra: (args: string[]) => string[], io: Io, verbs: ShellVerbs): Promise<number> {
+  const HELP = verbs.help;
   const client = await FleetClient.open(url);
   const histFile = process.env.WARREN_FLEET_HISTORY ?? join(homedir(), ".warren_fleet_history");
   const history = existsSync(histFile) ? readFileSync(histFile, "utf8").split("\n").filter(Boolean).reverse().slice(0, 500) : [];
@@ -44,7 +51,7 @@ export async function runShell(url: string, extra: (args: string[]) => string[],
         const [verb, ...args] = words;
         if (verb === "exit" || verb === "quit") break;
         if (verb === "help" || verb === "?") io.out(args[0] && HELP[args[0]] ? HELP[args[0]]! : ["verbs:", ...VERBS.map((v) => HELP[v]!), "help VERB, exit"].join("\n"));
-        else if (verb && VERBS.includes(verb)) await runVerb(verb, extra(args), io, client);
+        else if (verb && VERBS.includes(verb)) await verbs.run(verb, extra(args), io, client);
         else if (verb) io.err(`unknown command ${JSON.stringify(verb)} — try help`);
       }
       rl.prompt();

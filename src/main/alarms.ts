@@ -74,8 +74,7 @@ export function startAlarms(broker: Broker, dataDir: string | null, memoryHighWa
     }
     if (diskFreeLimit > 0 && dataDir && ticks % 4 === 0) {
       try {
-        const s = statfsSync(dataDir);
-        const free = s.bavail * s.bsize;
+        const free = freeDiskBytes(dataDir);
         const on = broker.alarms.has("disk");
         if (!on && free < diskFreeLimit) {
           broker.log.warn(`disk resource limit alarm set: ${free} bytes free, limit ${diskFreeLimit}`);
@@ -91,4 +90,10 @@ export function startAlarms(broker: Broker, dataDir: string | null, memoryHighWa
   }, 250);
   t.unref();
   return () => clearInterval(t);
+}
+
+/** Bytes of the data directory's file system available to this (unprivileged) process: f_bavail * f_bsize, as df reports. */
+export function freeDiskBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
 }

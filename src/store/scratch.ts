@@ -14,8 +14,10 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { AppendFile } from "./append-file.js";
 import type { IoCounters, StoreIo } from "./io.js";
+import { PAGED_ID_BASE } from "./types.js";
 
-export const SCRATCH_ID_BASE = 2 ** 50;
+/** the store's contract (types.ts) fixes where paged ids start */
+export const SCRATCH_ID_BASE = PAGED_ID_BASE;
 
 class ScratchFile {
   offsets = new Uint32Array(1024);

@@ -18,8 +18,9 @@
  *  - Recovered messages routed to several queues are ONE shared RecoveredMessage
  *    object in each queue's list, and propertiesRaw buffers may be shared between
  *    messages: treat them as read-only.
- *  - storeIds below 2^48 are durable records; SegmentStore gives paged-out
- *    transient bodies ids from 2^50 up. Both are just "non-zero" to the broker.
+ *  - A storeId is 0 (not stored), a durable record's id, or a paged-out transient
+ *    body's id; the broker tells them apart only with isDurableId / isPagedId below,
+ *    never by the numbers themselves.
  *  - Nothing here knows AMQP: properties are kept as the opaque encoded bytes
  *    of the content header's property list (flags + values).
  */
@@ -128,4 +129,17 @@ export interface DefinitionsStore {
 /** Stable key for a durable queue in the store. */
 export function queueKey(vhost: string, queue: string): string {
   return `${vhost}\u0000${queue}`;
+}
+
+/** Paged-out transient bodies get ids from here up; durable records stay below (2^48). */
+export const PAGED_ID_BASE = 2 ** 50;
+
+/** The id of a message persisted in the store (survives a restart). */
+export function isDurableId(storeId: number): boolean {
+  return storeId !== 0 && storeId < PAGED_ID_BASE;
+}
+
+/** The id of a transient body paged out to scratch space (gone at restart; releasePaged when done). */
+export function isPagedId(storeId: number): boolean {
+  return storeId >= PAGED_ID_BASE;
 }

@@ -50,6 +50,8 @@ const CONFIG_TTL_MS = 3_600_000;
 /** a push the agent has not confirmed (by presence) is repeated after this long */
 const REPUSH_MS = 10_000;
 const MIN_GRACE_MS = 10_000;
+/** template pushes awaiting their publisher confirms at once */
+const PUSH_WINDOW = 500;
 /** compaction runs once the head holds this much more than --compact-after: one chunk per series per run */
 const CHUNK_SPAN_MS = 30 * 60_000;
 const alertId = (rule: string, host: string): string => `${rule}|${host}`;
@@ -273,6 +275,7 @@ export class MonitorService extends EventEmitter {
     this.known = undefined;
     const before = new Map([...this.effective].map(([h, c]) => [h, c.eff.rev]));
     this.effective.clear();
+    const due: Array<[string, EffectiveTemplate]> = [];
     for (const h of this.knownHosts()) {
       const eff = this.effectiveFor(h.name, h.groups);
       const had = before.get(h.name);
@@ -280,8 +283,10 @@ export class MonitorService extends EventEmitter {
       // changed since we last computed it; or (after our start, or asked to) the agent's rev, as its presence told us, differs
       const changed = had !== undefined && had !== eff.rev;
       const stale = agent !== undefined && this.differs(h.name, eff, agent);
-      if (changed || (stale && (all || had === undefined))) await this.push(h.name, eff);
+      if (changed || (stale && (all || had === undefined))) due.push([h.name, eff]);
     }
+    // confirms in flight together, PUSH_WINDOW at a time: a group-wide change to thousands of hosts is not thousands of round trips
+    for (let i = 0; i < due.length; i += PUSH_WINDOW) await Promise.all(due.slice(i, i + PUSH_WINDOW).map(([h, eff]) => this.push(h, eff)));
   }
 
   private differs(_host: string, eff: EffectiveTemplate, agent: string | null): boolean {
