@@ -95,8 +95,15 @@ async function main(): Promise<void> {
         const count = collector.store.db.prepare("SELECT COUNT(*) AS n FROM results WHERE task_id = ? AND status IN ('ok','failed','timeout','expired','cancelled','rejected','interrupted','unroutable','lost')");
         while ((count.get(id) as { n: number }).n < hosts.length) await sleep(5);
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        const bad = collector.store.results(id).filter((x) => x.status !== "ok" || !isFinal(x.status)).length;
-        const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} |`;
+        const results = collector.store.results(id);
+        const bad = results.filter((x) => x.status !== "ok" || !isFinal(x.status)).length;
+        // Where the time went, per host (agents' clocks = this machine's): command taken, result sent.
+        const t0 = Date.now() - ms;
+        const pct = (xs: number[], q: number): string => (xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN).toFixed(0);
+        const started = results.map((x) => (x.startedAt ?? NaN) - t0);
+        const finished = results.map((x) => (x.finishedAt ?? NaN) - t0);
+        const where = `started p50/p95/max ${pct(started, 0.5)}/${pct(started, 0.95)}/${pct(started, 1)} ms, result sent p50/p95/max ${pct(finished, 0.5)}/${pct(finished, 0.95)}/${pct(finished, 1)} ms`;
+        const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} | ${where} |`;
         rows.push(line);
         console.log(line);
       }
@@ -112,7 +119,7 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`\n${noop ? "mode: bench no-op agents (nothing spawned; control plane only)" : "mode: real spawn (/bin/sh -c true per host)"} on ${new URL(baseUrl).host}`);
-  console.log("\n| agents | run | task id (ms) | run → all results stored (ms) | results stored/s | not ok | agents start-up (s) |\n|---|---|---|---|---|---|---|\n" + rows.join("\n"));
+  console.log("\n| agents | run | task id (ms) | run → all results stored (ms) | results stored/s | not ok | agents start-up (s) | per host, from run |\n|---|---|---|---|---|---|---|---|\n" + rows.join("\n"));
 }
 
 main().catch((e: unknown) => {
