@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
-import { resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
+import { brokerUrls, resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
 import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
 import type { WatchMessage } from "./watch.js";
 import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
@@ -296,16 +296,20 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
       const password = str(p, "password") ?? randomBytes(18).toString("base64url");
       const { user, permissions } = await mgmt.enrol(name, vhost, password);
       await client.signed(key, operatorName(p), "hosts.add", { name, groups });
-      const u = new URL(url);
-      u.username = encodeURIComponent(user);
-      u.password = encodeURIComponent(password);
+      // every node of a cluster list gets the agent's own credentials
+      const agentUrl = brokerUrls(url).map((one) => {
+        const u = new URL(one);
+        u.username = encodeURIComponent(user);
+        u.password = encodeURIComponent(password);
+        return u.toString();
+      }).join(",");
       // The agent's credentials go into a 0600 file, never onto a command line (`ps` shows those).
       const credDir = join(fleetDir(dir), "enrol");
       mkdirSync(credDir, { recursive: true, mode: 0o700 });
       const urlFile = join(credDir, `${name}.url`);
-      writeFileSync(urlFile, `# broker URL with the credentials of ${user}; keep this file private (mode 0600)\n${u.toString()}\n`, { mode: 0o600 });
+      writeFileSync(urlFile, `# broker URL with the credentials of ${user}; keep this file private (mode 0600)\n${agentUrl}\n`, { mode: 0o600 });
       chmodSync(urlFile, 0o600);
-      if (p.flags.json) io.out(JSON.stringify({ host: name, user, password, url: u.toString(), urlFile, vhost, permissions, groups, operatorPublicKey: key.publicPem }, null, 2));
+      if (p.flags.json) io.out(JSON.stringify({ host: name, user, password, url: agentUrl, urlFile, vhost, permissions, groups, operatorPublicKey: key.publicPem }, null, 2));
       else {
         io.out(`enrolled ${name}: broker user ${user} (vhost ${vhost}), groups: ${groups.join(",") || "-"}`);
         io.out(`  may configure ${permissions.configure}, write ${permissions.write}, read ${permissions.read}`);

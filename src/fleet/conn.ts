@@ -44,8 +44,18 @@ export function resolveMgmtUrl(flag: string | undefined, dataDir: string): strin
   return DEFAULT_MGMT_URL;
 }
 
-/** Hide the password when printing a URL. */
+/**
+ * A broker address may list several nodes of one cluster, comma-separated
+ * (`amqp://u:p@n1:5672,amqp://u:p@n2:5672`; percent-encode a comma inside a password).
+ */
+export function brokerUrls(url: string): string[] {
+  const list = url.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  return list.length > 0 ? list : [url];
+}
+
+/** Hide the password when printing a URL (each of a list). */
 export function redact(url: string): string {
+  if (url.includes(",")) return brokerUrls(url).map(redact).join(",");
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
@@ -77,11 +87,28 @@ function tlsOptions(url: string): { ca?: Buffer[]; cert?: Buffer; key?: Buffer }
   return { ...(ca ? { ca: [ca] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
+/** where the next connect starts in a list of nodes: after the one used last, so a reconnect moves on */
+let nextNode = 0;
+
+/** Connect to the broker, or to the first node of a list that answers (starting after the last one used). */
 export async function connect(url: string, name: string): Promise<ChannelModel> {
-  // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
-  const conn = await amqp.connect(url, { clientProperties: { connection_name: name }, timeout: 15_000, ...tlsOptions(url) });
-  conn.on("error", () => {}); // 'close' follows; callers react there
-  return conn;
+  const urls = brokerUrls(url);
+  let last: unknown;
+  for (let i = 0; i < urls.length; i++) {
+    const k = (nextNode + i) % urls.length;
+    const u = urls[k]!;
+    try {
+      // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
+      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: 15_000, ...tlsOptions(u) });
+      conn.on("error", () => {}); // 'close' follows; callers react there
+      nextNode = (k + 1) % urls.length;
+      return conn;
+    } catch (e) {
+      last = e;
+    }
+  }
+  nextNode = (nextNode + 1) % urls.length;
+  throw last;
 }
 
 export function describeError(e: unknown): string {
@@ -108,7 +135,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** The broker login a URL carries (amqplib's default is guest). */
 export function brokerUser(url: string): string {
   try {
-    return decodeURIComponent(new URL(url).username) || "guest";
+    return decodeURIComponent(new URL(brokerUrls(url)[0]!).username) || "guest";
   } catch {
     return "guest";
   }

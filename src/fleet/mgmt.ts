@@ -5,6 +5,7 @@
  * exchanges, and revoke it (delete the user, close its connections, delete
  * its queue). Plain fetch with basic auth taken from the URL.
  */
+import { brokerUrls } from "./conn.js";
 import { agentPermissions, agentUser, hostQueue } from "./topology.js";
 
 export class MgmtClient {
@@ -61,6 +62,6 @@ export class MgmtClient {
 }
 
 export function vhostOf(amqpUrl: string): string {
-  const p = new URL(amqpUrl).pathname;
+  const p = new URL(brokerUrls(amqpUrl)[0]!).pathname;
   return p && p !== "/" ? decodeURIComponent(p.slice(1)) : "/";
 }

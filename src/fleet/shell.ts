@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { splitLine } from "./args.js";
 import type { Io } from "./cli.js";
 import { FleetClient } from "./rpc.js";
+import { brokerUrls } from "./conn.js";
 
 const VERBS = ["run", "check_task", "tasks", "hosts", "groups", "cancel"];
 
@@ -30,7 +31,7 @@ export async function runShell(url: string, extra: (args: string[]) => string[],
     completer: (line: string) => [[...VERBS, "help", "exit"].filter((v) => v.startsWith(line)), line],
   });
   const interactive = !!process.stdin.isTTY;
-  if (interactive) io.out(`Fleet shell on ${new URL(url).host} — type help, or run "df -h" --hosts h1 h2`);
+  if (interactive) io.out(`Fleet shell on ${new URL(brokerUrls(url)[0]!).host} — type help, or run "df -h" --hosts h1 h2`);
   rl.prompt();
   try {
     for await (const line of rl) {

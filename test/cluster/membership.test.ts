@@ -82,3 +82,17 @@ test("warren server refuses cluster options without etcd endpoints, and unreacha
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("Fleet's broker address may list several nodes: a dead one is skipped, a reconnect moves to the next", { skip }, async () => {
+  const { connect, redact } = await import("../../src/fleet/conn.js");
+  const [n1, n2] = [c.nodes[0]!, c.nodes[1]!];
+  const list = `amqp://guest:guest@127.0.0.1:1,${n1.url},${n2.url}`;
+  assert.equal(redact(list), "amqp://guest:***@127.0.0.1:1,amqp://guest:***@127.0.0.1:" + n1.port + ",amqp://guest:***@127.0.0.1:" + n2.port);
+  const port = async (conn: { connection: unknown }): Promise<number> => ((conn.connection as { stream: { remotePort: number } }).stream.remotePort);
+  const a = await connect(list, "fleet-failover-test");
+  assert.equal(await port(a), n1.port, "the closed port is skipped");
+  const b = await connect(list, "fleet-failover-test");
+  assert.equal(await port(b), n2.port, "the next connect starts after the node used last");
+  await a.close();
+  await b.close();
+});

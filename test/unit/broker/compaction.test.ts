@@ -17,6 +17,7 @@ import { command, COMMAND_FORMAT } from "../../../src/broker/commands.js";
 import { Logger } from "../../../src/lib/logger.js";
 import { DefinitionsLog, DEFINITIONS_FILE } from "../../../src/store/definitions-log.js";
 import { logSink, tempDir } from "../store/helpers.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const WRITER = fileURLToPath(new URL("./compaction-writer.js", import.meta.url));
 
@@ -217,16 +218,7 @@ test("a clean shutdown of warren leaves the definitions log as a snapshot; the n
     const ch2 = await c.createChannel();
     assert.equal((await ch2.checkQueue("shut.q")).queue, "shut.q");
     await ch2.publish("shut.x", "", Buffer.from("routed through the replayed binding"));
-    const deadline = Date.now() + 10_000;
-    const got = await new Promise<string>((resolve) => {
-      const poll = async (): Promise<void> => {
-        const m = await ch2.get("shut.q", { noAck: true });
-        if (m) resolve(m.content.toString());
-        else if (Date.now() < deadline) setTimeout(() => void poll(), 20);
-        else resolve("(nothing routed within 10 s)");
-      };
-      void poll();
-    });
+    const got = (await waitFor("the message routed through the replayed binding", async () => await ch2.get("shut.q", { noAck: true }))).content.toString();
     assert.equal(got, "routed through the replayed binding");
     assert.equal((await ch2.assertQueue("shut.q", { durable: true, arguments: { "x-max-length": 7 } })).queue, "shut.q", "the argument came back with its type (an inequivalent one would be 406)");
     await closeQuietly(c);
