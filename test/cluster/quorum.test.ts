@@ -94,7 +94,6 @@ test("work queue: kill -9 of the leader's node mid-run; publishing resumes, work
   }, 30_000);
   await w1.stop();
   await w3.stop();
-  console.log(`# nacked ${pub.nacked}, publisher reconnects ${pub.reconnects}, deliveries ${w1.deliveries + w3.deliveries}, redelivered ${w1.redelivered + w3.redelivered}, leader ${after.leader}`);
   assert.equal(pub.confirmed.size, N);
   const lost = [...pub.confirmed].filter((id) => !w1.got.has(id) && !w3.got.has(id));
   assert.deepEqual(lost, []);

@@ -59,6 +59,8 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     out["node"] = qi.leader ?? out["node"];
     out["members"] = qi.members;
     out["online"] = qi.online;
+    // warren's addition: the in-sync replicas (a publish is confirmed once all of them have it)
+    out["in_sync"] = qi.isr;
     out["state"] = qi.leader === null ? "down" : "running";
   }
   const c = queueCounters(q);
