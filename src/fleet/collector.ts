@@ -215,13 +215,13 @@ export class Collector implements Publisher {
   }
 
   /** Publisher: fleet.commands, mandatory, persistent, with per-message TTL; waits for the confirm. */
-  publishCommand(routingKey: string, body: Buffer, expirationMs: number): Promise<boolean> {
+  publishCommand(routingKey: string, body: Buffer, expirationMs: number, bcc?: string[]): Promise<boolean> {
     const ch = this.ch;
     if (!ch) return Promise.reject(new Error("not connected to the broker"));
     const messageId = Math.random().toString(36).slice(2) + Date.now().toString(36);
     return new Promise((resolve, reject) => {
       // user_id (checked by the broker) survives dead-lettering: an `expired` copy proves it came from us.
-      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser }, (err) => {
+      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser, ...(bcc?.length ? { headers: { BCC: bcc } } : {}) }, (err) => {
         if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
         // basic.return always precedes the confirm of the same message.
         const wasReturned = this.returned.delete(messageId);
