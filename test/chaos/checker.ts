@@ -71,6 +71,8 @@ export interface Verdict {
   queues: QueueVerdict[];
   /** up to 10 lost ids, to look up in the logs */
   lostSample: string[];
+  /** lost per queue, and when they were confirmed (ms since the window start, first..last) */
+  lostByQueue: Record<string, { n: number; firstMs: number; lastMs: number }>;
   unexpectedSample: string[];
   orderSample: string[];
 }
@@ -116,12 +118,18 @@ export function check(h: History): Verdict {
   let recovered = 0;
   let duplicated = 0;
   const lostSample: string[] = [];
+  const lostByQueue: Verdict["lostByQueue"] = {};
   for (const op of h.publishes.values()) {
     const n = seen.get(op.id) ?? 0;
     if (n > 1) duplicated++;
     if (op.outcome === "ok" && n === 0) {
       lost++;
       if (lostSample.length < 10) lostSample.push(`${op.id}@${op.queue}`);
+      const t = op.doneAt - h.window[0];
+      const l = (lostByQueue[op.queue] ??= { n: 0, firstMs: t, lastMs: t });
+      l.n++;
+      l.firstMs = Math.min(l.firstMs, t);
+      l.lastMs = Math.max(l.lastMs, t);
     }
     if (op.outcome !== "ok" && n > 0) recovered++;
   }
@@ -160,6 +168,7 @@ export function check(h: History): Verdict {
     orderViolations,
     queues,
     lostSample,
+    lostByQueue,
     unexpectedSample,
     orderSample,
   };

@@ -167,6 +167,8 @@ export interface ScenarioResult {
   loadavg: number;
   /** per fault cycle: the largest confirm gap on q1 (the leader's queue) in that cycle */
   failoverMs: number[];
+  /** when each fault began and ended, ms since the workload started */
+  faults: [number, number][];
   error?: string;
 }
 
@@ -196,6 +198,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const queues = [`${run}-q1`, `${run}-q2`, `${run}-c1`];
   const paused = new Set<number>();
   const failoverMs: number[] = [];
+  const faults: [number, number][] = [];
   let error: string | undefined;
   const usable = (): number[] => c.nodes.map((n, i) => (n.running() && !paused.has(i) ? i : -1)).filter((i) => i >= 0);
   const leader = async (): Promise<number> => {
@@ -237,6 +240,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         const f0 = Date.now();
         log(`${o.nemesis.name}: fault ${k + 1}/${o.cycles}`);
         await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log });
+        faults.push([f0 - h.window[0], Date.now() - h.window[0]]);
         await sleep(o.recoverMs);
         // the largest gap between q1's confirms that overlaps this cycle
         const times = [...h.publishes.values()]
@@ -279,10 +283,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await w.stopPublishing(15_000);
     // drain: until every queue is empty and nothing was delivered for 2 s
     const drainUntil = Date.now() + (o.drainTimeoutMs ?? 60_000);
+    let left = "";
     for (;;) {
       let empty = false;
       try {
         const qs = await mgmtGet<{ name: string; messages?: number }[]>(c.nodes[0]!.mgmtUrl, "/api/queues/%2F");
+        left = queues.map((q) => `${q}=${qs.find((y) => y.name === q)?.messages ?? "missing"}`).join(" ");
         empty = queues.every((q) => {
           const x = qs.find((y) => y.name === q);
           return x !== undefined && (x.messages ?? 0) === 0;
@@ -290,7 +296,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       } catch {}
       if (empty && Date.now() - w.lastDeliveryAt() > 2000) break;
       if (Date.now() > drainUntil) {
-        log("drain timed out");
+        error = error ?? `drain timed out: ${left}`;
+        log(`drain timed out: ${left}`);
         break;
       }
       await sleep(250);
@@ -309,6 +316,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     durationMs: Date.now() - t0,
     loadavg: os.loadavg()[0]!,
     failoverMs,
+    faults,
     ...(error ? { error } : {}),
   };
 }

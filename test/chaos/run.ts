@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { formatTable, NEMESES, runScenario, skipReason, type ScenarioResult } from "./nemesis.js";
-import { netnsAvailable, startRabbitCluster, startWarrenCluster } from "./targets.js";
+import { liveClusters, netnsAvailable, startRabbitCluster, startWarrenCluster } from "./targets.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -34,6 +34,13 @@ const log = (s: string): void => {
   if (verbose) process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${s}\n`);
 };
 
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`chaos: ${sig}, stopping ${liveClusters.size} cluster(s)\n`);
+    void Promise.all([...liveClusters].map((c) => c.stop().catch(() => {}))).then(() => process.exit(130));
+  });
+}
+
 async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   const unknown = wanted.filter((w) => !NEMESES.some((n) => n.name === w));
@@ -48,10 +55,7 @@ async function main(): Promise<void> {
     process.stderr.write(`run ${nemesis.name}: ${nemesis.what}\n`);
     const r = await runScenario({
       nemesis,
-      start: () =>
-        target === "rabbitmq"
-          ? startRabbitCluster({ log })
-          : startWarrenCluster({ mode, etcdMembers: 3, leaseTtl, log, ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}) }),
+      start: () => (target === "rabbitmq" ? startRabbitCluster({ log }) : startWarrenCluster({ mode, etcdMembers: 3, leaseTtl, log, ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}) })),
       cycles,
       warmupMs: 4000,
       faultMs,
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
     results.push(r);
     const v = r.verdict;
     process.stderr.write(
-      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
+      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);

@@ -74,8 +74,20 @@ export interface ClusterOptions {
   log?: (s: string) => void;
 }
 
-const exitedOf = (c: ChildProcess): Promise<void> =>
-  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once("exit", () => r()));
+/** clusters started and not yet stopped (run.ts stops them on SIGINT/SIGTERM) */
+export const liveClusters = new Set<ChaosCluster>();
+
+function track(c: ChaosCluster): ChaosCluster {
+  liveClusters.add(c);
+  const stop = c.stop;
+  c.stop = async () => {
+    liveClusters.delete(c);
+    await stop();
+  };
+  return c;
+}
+
+const exitedOf = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once("exit", () => r())));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -202,11 +214,32 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     const a = addrs[i]!;
     const client = `http://${a.host}:${a.etcdClient}`;
     const [cmd, args] = wrap(i, ETCD_BIN, [
-      "--name", `e${i}`, "--data-dir", join(base, `etcd${i}`),
-      "--listen-client-urls", client, "--advertise-client-urls", client,
-      "--listen-peer-urls", `http://${a.host}:${a.etcdPeer}`, "--initial-advertise-peer-urls", `http://${a.host}:${a.etcdPeer}`,
-      "--initial-cluster", initial, "--initial-cluster-token", `harness-${tag}`, "--initial-cluster-state", "new",
-      "--log-level", "error", "--logger", "zap", "--heartbeat-interval", "100", "--election-timeout", "1000",
+      "--name",
+      `e${i}`,
+      "--data-dir",
+      join(base, `etcd${i}`),
+      "--listen-client-urls",
+      client,
+      "--advertise-client-urls",
+      client,
+      "--listen-peer-urls",
+      `http://${a.host}:${a.etcdPeer}`,
+      "--initial-advertise-peer-urls",
+      `http://${a.host}:${a.etcdPeer}`,
+      "--initial-cluster",
+      initial,
+      "--initial-cluster-token",
+      `harness-${tag}`,
+      "--initial-cluster-state",
+      "new",
+      "--log-level",
+      "error",
+      "--logger",
+      "zap",
+      "--heartbeat-interval",
+      "100",
+      "--election-timeout",
+      "1000",
     ]);
     etcdProcs.push(new Proc(`etcd e${i}`, cmd, args, () => etcdHealthy(client), log));
   }
@@ -224,12 +257,34 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     }
     dataDirs.push(dataDir);
     const [cmd, args] = wrap(i, process.execPath, [
-      join(repoRoot, "bin", "warren.js"), "server", "--bind", a.host, "--port", String(a.amqp), "--mgmt-port", String(a.mgmt),
-      "--prometheus-port", "off", "--no-fleet", "--log-level", process.env.WARREN_TEST_LOG ? "debug" : "warn",
-      "--data-dir", dataDir, "--etcd-endpoints", endpoints, "--etcd-prefix", prefix, "--node-name", `warren@n${i + 1}`,
-      "--cluster-lease-ttl", String(ttl),
+      join(repoRoot, "bin", "warren.js"),
+      "server",
+      "--bind",
+      a.host,
+      "--port",
+      String(a.amqp),
+      "--mgmt-port",
+      String(a.mgmt),
+      "--prometheus-port",
+      "off",
+      "--no-fleet",
+      "--log-level",
+      process.env.WARREN_TEST_LOG ? "debug" : "warn",
+      "--data-dir",
+      dataDir,
+      "--etcd-endpoints",
+      endpoints,
+      "--etcd-prefix",
+      prefix,
+      "--node-name",
+      `warren@n${i + 1}`,
+      "--cluster-lease-ttl",
+      String(ttl),
       // guest may log in from loopback only (as in RabbitMQ); the driver reaches the namespaces over the bridge
-      "--default-user", "harness", "--default-pass", "harness",
+      "--default-user",
+      "harness",
+      "--default-pass",
+      "harness",
       ...(opts.diskLimitMb ? ["--disk-free-limit", "1000000"] : []),
     ]);
     warrenProcs.push(new Proc(`warren@n${i + 1}`, cmd, args, /listening amqp:\/\//, log));
@@ -272,7 +327,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
   }));
   const routes: [number, string][] = [];
   const fillers = new Map<number, string>();
-  return {
+  return track({
     target: "warren",
     mode,
     nodes,
@@ -313,7 +368,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
         }
       : {}),
     stop,
-  };
+  });
 }
 
 /** 3 private RabbitMQ nodes (scripts/rabbitmq-node.sh) in one cluster; process nemeses only. */
@@ -381,7 +436,7 @@ export async function startRabbitCluster(opts: ClusterOptions = {}): Promise<Cha
       if (alive(pid)) process.kill(pid!, "SIGCONT");
     },
   }));
-  return {
+  return track({
     target: "rabbitmq",
     mode: "loopback",
     nodes,
@@ -401,5 +456,5 @@ export async function startRabbitCluster(opts: ClusterOptions = {}): Promise<Cha
       }
       rmSync(base, { recursive: true, force: true });
     },
-  };
+  });
 }

@@ -35,10 +35,29 @@ export interface WorkloadOptions {
 
 type Conn = Awaited<ReturnType<typeof amqp.connect>>;
 
+/** p, or a rejection after ms (a paused node accepts TCP connections and never answers) */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}
+
 async function connect(url: string): Promise<Conn> {
-  const c = await amqp.connect(url, { timeout: 3000, heartbeat: 5 });
+  const pending = amqp.connect(url, { timeout: 3000, heartbeat: 5 });
+  const c = await within(pending, 5000, "connect").catch((e) => {
+    // a handshake that completes after the timeout: close that connection
+    pending.then((late) => late.close().catch(() => {})).catch(() => {});
+    throw e;
+  });
   c.on("error", () => {});
   return c;
+}
+
+/** close, or drop the socket when the broker does not answer */
+async function closeConn(c: Conn | null): Promise<void> {
+  if (!c) return;
+  await within(c.close(), 2000, "close").catch(() => {
+    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  });
 }
 
 class Publisher {
@@ -69,9 +88,9 @@ class Publisher {
       this.conn = conn;
       let ch: Awaited<ReturnType<Conn["createConfirmChannel"]>>;
       try {
-        ch = await conn.createConfirmChannel();
+        ch = await within(conn.createConfirmChannel(), 5000, "channel.open");
       } catch {
-        await conn.close().catch(() => {});
+        await closeConn(conn);
         this.node++;
         await sleep(300);
         continue;
@@ -84,6 +103,7 @@ class Publisher {
         wake = null;
         w?.();
       };
+      this.kick = kick;
       const lost = (why: string): void => {
         if (!alive) return;
         alive = false;
@@ -149,12 +169,14 @@ class Publisher {
         if ((seq & 15) === 15) await new Promise((r) => setImmediate(r));
       }
       if (!this.stopped) {
-        await conn.close().catch(() => {});
+        await closeConn(conn);
         this.node++;
         await sleep(200);
       }
     }
   }
+
+  private kick: () => void = () => {};
 
   /** wait (bounded) for the outstanding confirms, then close */
   async stop(waitMs: number): Promise<void> {
@@ -170,7 +192,8 @@ class Publisher {
       }
     }
     this.unconfirmed.clear();
-    await this.conn?.close().catch(() => {});
+    this.kick();
+    await closeConn(this.conn);
   }
 }
 
@@ -201,31 +224,35 @@ class Consumer {
         conn.on("close", () => resolve());
         void (async () => {
           try {
-            const ch = await conn.createChannel();
+            const ch = await within(conn.createChannel(), 5000, "channel.open");
             ch.on("error", () => {});
             ch.on("close", () => resolve());
-            await ch.prefetch(50);
-            await ch.consume(
-              this.queue,
-              (m) => {
-                if (!m) {
-                  resolve(); // basic.cancel from the server
-                  return;
-                }
-                const d: Delivery = {
-                  id: m.properties.messageId ?? m.content.toString("latin1", 0, 24).trim(),
-                  queue: this.queue,
-                  redelivered: m.fields.redelivered,
-                  at: Date.now(),
-                  node: nodeIndex,
-                };
-                this.h.deliveries.push(d);
-                this.lastDeliveryAt = d.at;
-                try {
-                  ch.ack(m);
-                } catch {}
-              },
-              { noAck: false },
+            await within(ch.prefetch(50), 5000, "basic.qos");
+            await within(
+              ch.consume(
+                this.queue,
+                (m) => {
+                  if (!m) {
+                    resolve(); // basic.cancel from the server
+                    return;
+                  }
+                  const d: Delivery = {
+                    id: m.properties.messageId ?? m.content.toString("latin1", 0, 24).trim(),
+                    queue: this.queue,
+                    redelivered: m.fields.redelivered,
+                    at: Date.now(),
+                    node: nodeIndex,
+                  };
+                  this.h.deliveries.push(d);
+                  this.lastDeliveryAt = d.at;
+                  try {
+                    ch.ack(m);
+                  } catch {}
+                },
+                { noAck: false },
+              ),
+              5000,
+              "basic.consume",
             );
           } catch {
             resolve();
@@ -233,7 +260,7 @@ class Consumer {
         })();
       });
       await done;
-      await conn.close().catch(() => {});
+      await closeConn(conn);
       if (!this.stopped) {
         this.node++;
         await sleep(300);
@@ -243,7 +270,7 @@ class Consumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.conn?.close().catch(() => {});
+    await closeConn(this.conn);
   }
 }
 
