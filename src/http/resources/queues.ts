@@ -52,6 +52,15 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
   };
+  // a quorum queue on a cluster: its replicas (rabbitmqctl list_queues leader members online)
+  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
+  if (qi) {
+    out["leader"] = qi.leader;
+    out["node"] = qi.leader ?? out["node"];
+    out["members"] = qi.members;
+    out["online"] = qi.online;
+    out["state"] = qi.leader === null ? "down" : "running";
+  }
   const c = queueCounters(q);
   if (active(c)) out["message_stats"] = ctx.rates.details(key, c);
   return out;
