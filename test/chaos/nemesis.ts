@@ -18,7 +18,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export interface NemesisContext {
   c: ChaosCluster;
-  leader(): Promise<number>;
+  /** the node leading q1 (a quorum queue), or with an index the leader/home of that queue */
+  leader(queueIndex?: number): Promise<number>;
   faultMs: number;
   leaseTtlMs: number;
   paused: Set<number>;
@@ -54,6 +55,16 @@ export const NEMESES: Nemesis[] = [
       await x.c.nodes[f]!.kill();
       await sleep(x.faultMs);
       await x.c.nodes[f]!.start();
+    },
+  },
+  {
+    name: "kill-classic",
+    what: "kill -9 the home node of the classic queue c1, restart it",
+    async fault(x) {
+      const h = await x.leader(2);
+      await x.c.nodes[h]!.kill();
+      await sleep(x.faultMs);
+      await x.c.nodes[h]!.start();
     },
   },
   {
@@ -201,11 +212,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const faults: [number, number][] = [];
   let error: string | undefined;
   const usable = (): number[] => c.nodes.map((n, i) => (n.running() && !paused.has(i) ? i : -1)).filter((i) => i >= 0);
-  const leader = async (): Promise<number> => {
+  const leader = async (qi = 0): Promise<number> => {
     for (let tries = 0; tries < 100; tries++) {
       for (const i of usable()) {
         try {
-          const q = await mgmtGet<{ leader?: string; node?: string }>(c.nodes[i]!.mgmtUrl, `/api/queues/%2F/${encodeURIComponent(queues[0]!)}`);
+          const q = await mgmtGet<{ leader?: string; node?: string }>(c.nodes[i]!.mgmtUrl, `/api/queues/%2F/${encodeURIComponent(queues[qi]!)}`);
           const name = q.leader ?? q.node;
           const idx = c.nodes.findIndex((n) => n.name === name);
           if (idx >= 0) return idx;
@@ -213,7 +224,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       }
       await sleep(200);
     }
-    throw new Error(`no node names a leader for ${queues[0]}`);
+    throw new Error(`no node names a leader for ${queues[qi]}`);
   };
   try {
     for (let i = 0; i < queues.length; i++) {

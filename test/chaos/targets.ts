@@ -18,7 +18,7 @@
  *
  * Every name this creates starts with `harness-`; stop() removes it all.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -354,11 +354,12 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       ? {
           fillDisk(i: number) {
             const f = join(dataDirs[i]!, "harness-filler");
-            const s = statfsSync(dataDirs[i]!);
-            const free = Number(s.bavail) * Number(s.bsize);
-            if (free > 0) sh("fallocate", ["-l", String(free), f]);
+            const before = statfsSync(dataDirs[i]!);
+            // write zeros until ENOSPC: the tmpfs is then full to the last block
+            spawnSync("sh", ["-c", 'cat /dev/zero > "$1" 2>/dev/null; true', "fill", f]);
+            const after = statfsSync(dataDirs[i]!);
             fillers.set(i, f);
-            log(`filled n${i + 1}'s ${opts.diskLimitMb} MiB data dir (${free} bytes)`);
+            log(`filled n${i + 1}'s ${opts.diskLimitMb} MiB data dir: ${Number(before.bavail) * Number(before.bsize)} bytes free before, ${Number(after.bavail) * Number(after.bsize)} after`);
           },
           freeDisk(i: number) {
             const f = fillers.get(i);
