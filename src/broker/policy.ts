@@ -145,11 +145,30 @@ export function withOperatorPolicy(user: PolicyValue | undefined, op: PolicyValu
   return { name: user?.name, operatorPolicy: op.name, definition };
 }
 
+/**
+ * Policy keys each queue type lists as unsupported (capabilities() unsupported_policies in RabbitMQ
+ * 3.10.8): a policy that sets any of them does not apply to a queue of that type at all
+ * (rabbit_queue_type:is_policy_applicable), and the next matching policy may; e.g. a delivery-limit
+ * policy never applies to a classic queue, not even its max-length.
+ */
+const UNSUPPORTED_POLICY_KEYS: Record<string, ReadonlySet<string>> = {
+  classic: new Set(["max-age", "stream-max-segment-size-bytes", "queue-leader-locator", "initial-cluster-size", "delivery-limit", "dead-letter-strategy"]),
+  quorum: new Set(["max-priority", "queue-mode", "single-active-consumer", "ha-mode", "ha-params", "ha-sync-mode", "ha-promote-on-shutdown", "ha-promote-on-failure",
+    "queue-master-locator", "max-age", "stream-max-segment-size-bytes", "initial-cluster-size"]),
+};
+
+function applicableTo(queueType: string, definition: unknown): boolean {
+  const unsupported = UNSUPPORTED_POLICY_KEYS[queueType];
+  if (unsupported === undefined || definition === null || typeof definition !== "object") return true;
+  return !Object.keys(definition).some((k) => unsupported.has(k));
+}
+
 export function matchPolicy(policies: Iterable<Record<string, unknown>>, vhost: string, kind: "queue" | "exchange", name: string, queueType = "classic"): PolicyValue | undefined {
   let best: PolicyValue | undefined;
   for (const raw of policies) {
     const p = raw as unknown as PolicyValue;
     if (p.vhost !== vhost || typeof p.pattern !== "string") continue;
+    if (kind === "queue" && !applicableTo(queueType, p.definition)) continue;
     const to = p["apply-to"] ?? "all";
     const applies =
       to === "all" ||
