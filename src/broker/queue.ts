@@ -23,7 +23,7 @@ import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./re
 import { withPolicy, type AppliedPolicy } from "./policy.js";
 import { FlowGate } from "./flow.js";
 import { collectGarbageSoon } from "../lib/gc.js";
-import { forwarding, type RemoteHome } from "./cluster-view.js";
+import { forwarding, type QueueReplica, type RemoteHome } from "./cluster-view.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -112,6 +112,8 @@ export class Queue implements Destination {
   remote: RemoteHome | null = null;
   /** x-queue-type quorum (fixed at declare, as in RabbitMQ: no policy changes a queue's type) */
   readonly quorum: boolean;
+  /** on a cluster member leading this quorum queue: replication to the followers (null otherwise) */
+  replica: QueueReplica | null = null;
 
   constructor(
     readonly vhost: string,
@@ -158,12 +160,13 @@ export class Queue implements Destination {
    * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
    * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
    */
-  publish(msg: Message, now: number, sole = false, pulled = false): void {
+  publish(msg: Message, now: number, sole = false, pulled = false, redelivered = false): void {
     if (this.remote !== null && !pulled) return this.forwardHome(this.remote, msg);
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
-    const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), 0);
+    if (this.replica !== null) this.replica.enqueued(msg);
+    const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), redelivered ? 1 : 0);
     if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
       // TTL 0: delivered only if a consumer can take it right now (RabbitMQ semantics)
       if (this.ready.length === 0 && this.deliverNow(entry)) return;
@@ -389,6 +392,7 @@ export class Queue implements Destination {
 
   private release(msg: Message): void {
     if (this.remote !== null) this.remote.released(msg);
+    else if (this.replica !== null) this.replica.removed(msg);
     msg.refs--;
     const store = this.store;
     if (store === null || msg.storeId === 0) return;

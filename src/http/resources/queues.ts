@@ -53,6 +53,15 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
   };
+  // a quorum queue on a cluster: its replicas (rabbitmqctl list_queues leader members online)
+  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
+  if (qi) {
+    out["leader"] = qi.leader;
+    out["node"] = qi.leader ?? out["node"];
+    out["members"] = qi.members;
+    out["online"] = qi.online;
+    out["state"] = qi.leader === null ? "down" : "running";
+  }
   const c = queueCounters(q);
   if (active(c)) out["message_stats"] = ctx.rates.details(key, c);
   return out;
@@ -67,8 +76,12 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
  */
 function quorumQueueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
   const key = qKey(q);
-  const node = q.remote?.node ?? ctx.node.name;
   const r = residency(q);
+  // on a cluster, its replicas (rabbitmqctl list_queues leader members online); on one node, this node
+  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
+  const here = q.remote?.node ?? ctx.node.name;
+  const down = qi ? qi.leader === null : q.remote !== null && !q.remote.available;
+  const members = qi ? qi.members : [here];
   const out: Record<string, unknown> = {
     name: q.name,
     vhost: q.vhost,
@@ -76,12 +89,12 @@ function quorumQueueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     auto_delete: q.autoDelete,
     exclusive: q.exclusive,
     arguments: tableToJSON(q.arguments),
-    node,
-    leader: node,
-    members: [node],
-    online: q.remote !== null && !q.remote.available ? [] : [node],
-    open_files: { [node]: 0 },
-    state: q.remote !== null && !q.remote.available ? "down" : "running",
+    node: qi ? (qi.leader ?? here) : here,
+    leader: qi ? qi.leader : here,
+    members,
+    online: qi ? qi.online : down ? [] : [here],
+    open_files: Object.fromEntries(members.map((m) => [m, 0])),
+    state: down ? "down" : "running",
     type: "quorum",
     consumers: q.consumerCount,
     consumer_capacity: q.consumerCount > 0 ? 1 : 0,
