@@ -557,7 +557,7 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"]);
+const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir", "vhost-pattern", "queue-pattern"]);
 
 function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
   const flags = new Set<string>();

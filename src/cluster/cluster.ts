@@ -364,6 +364,39 @@ export class Cluster implements DefinitionsStore, ClusterView {
     return this.repl.info(vhost, name);
   }
 
+  quorumStatus(vhost: string, name: string): Record<string, unknown>[] {
+    const qi = this.repl.info(vhost, name);
+    if (!qi) throw new ClusterError(`Error:\n{:not_found, queue '${name}' in vhost '${vhost}' is not a quorum queue}`, 69);
+    const lag = this.repl.lag(vhost, name);
+    return qi.members.map((m) => {
+      const up = m === this.nodeName || this.isRunning(m);
+      const state = !up ? "noproc" : m === qi.leader ? "leader" : qi.isr.includes(m) ? "follower" : "follower (catching up)";
+      const l = lag?.get(m);
+      return { "Node Name": m, "Raft State": state, "In Sync": qi.isr.includes(m), Lag: l === undefined || l < 0 ? "" : l, Term: qi.epoch, "Machine Version": 1 };
+    });
+  }
+
+  async changeMember(vhost: string, name: string, node: string, add: boolean): Promise<void> {
+    const r = await this.repl.changeMember(vhost, name, node, add, (n) => this.memberRecords.get(n)?.type === "disc" && this.isRunning(n));
+    if (r !== "ok") throw new ClusterError(`Error:\n${r}`, 70);
+    await this.barrier();
+  }
+
+  async growShrink(node: string, grow: boolean, strategy: "all" | "even", vhostPattern: string, queuePattern: string): Promise<{ vhost: string; name: string; size: number; result: string }[]> {
+    const vre = new RegExp(vhostPattern);
+    const qre = new RegExp(queuePattern);
+    const out: { vhost: string; name: string; size: number; result: string }[] = [];
+    for (const q of this.repl.quorumQueues()) {
+      if (!vre.test(q.vhost) || !qre.test(q.name)) continue;
+      if (grow && (q.members.includes(node) || (strategy === "even" && q.members.length % 2 !== 0))) continue;
+      if (!grow && !q.members.includes(node)) continue;
+      const r = await this.repl.changeMember(q.vhost, q.name, node, grow, (n) => this.memberRecords.get(n)?.type === "disc" && this.isRunning(n));
+      out.push({ vhost: q.vhost, name: q.name, size: q.members.length + (r === "ok" ? (grow ? 1 : -1) : 0), result: r === "ok" ? "ok" : `error: ${r}` });
+    }
+    await this.barrier();
+    return out;
+  }
+
   isRunning(node: string): boolean {
     const m = this.memberRecords.get(node);
     const l = this.liveRecords.get(node);

@@ -215,6 +215,18 @@ class Leader implements QueueReplica {
     this.evaluate();
   }
 
+  /** members changed (add_member / delete_member): stream to new ones, forget removed ones */
+  syncMembers(): void {
+    for (const m of this.qs.members) if (m !== this.r.self && !this.peers.has(m)) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0 });
+    for (const [n, p] of [...this.peers]) {
+      if (this.qs.members.includes(n)) continue;
+      if (p.conn) p.conn.unbind(p.qid);
+      this.peers.delete(n);
+      this.isr.delete(n);
+    }
+    this.evaluate();
+  }
+
   refused(node: string, qid: number): void {
     const p = this.peers.get(node);
     if (!p || p.qid !== qid) return;
@@ -682,6 +694,21 @@ export class Replication {
     if (epoch > qs.known) qs.known = epoch;
     qs.leader = leader;
     qs.epoch = epoch;
+    if (qs.lead && !qs.members.includes(this.self)) {
+      // delete_member of the leader itself: hand over
+      const l = qs.lead;
+      this.stepDown(qs, "no longer a member");
+      void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+      return;
+    }
+    if (qs.lead) qs.lead.syncMembers();
+    if (!qs.lead && !qs.members.includes(this.self) && qs.content.size > 0) {
+      // not a replica any more: release this node's copy
+      const store = this.storeOf(qs);
+      for (const m of qs.content.values()) if (store && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
+      qs.content = new Map();
+      qs.session = null;
+    }
     if (qs.lead && (leader !== this.self || epoch !== qs.lead.epoch)) this.stepDown(qs, leader ? `${leader} leads now (epoch ${epoch})` : "the election key is gone");
     if (!qs.lead && leader === this.self && qs.campaigning === null) {
       // etcd still names this node, which stepped down (or restarted): give the election key
@@ -790,6 +817,9 @@ export class Replication {
       q.purge();
       qs.content = new Map();
       qs.lastSeq = 0;
+      // from now on the queue is elsewhere: deliveries still unacked here are let go when their
+      // channels requeue them (the next leader redelivers them), not put back in this buffer
+      this.links?.point(q, null, () => this.anyMemberUp(qs));
     }
     if (this.broker) setImmediate(() => this.refresh(qs));
   }
@@ -941,6 +971,36 @@ export class Replication {
     const online = qs.members.filter((m) => m === this.self || this.deps.isRunning(m));
     const isr = qs.lead ? [this.self, ...[...qs.lead.isr].sort()] : qs.isr;
     return { leader: qs.leader, members: qs.members, online, isr, epoch: qs.epoch };
+  }
+
+  /**
+   * add_member / delete_member: change a quorum queue's members in etcd, guarded by its current
+   * leader's epoch (the leader then streams to a new member, which joins the in-sync set once
+   * it has the snapshot; a removed member leaves the in-sync set at once).
+   */
+  async changeMember(vhost: string, name: string, node: string, add: boolean, isMember: (n: string) => boolean): Promise<"ok" | string> {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs) return `{:not_found, queue '${name}' in vhost '${vhost}' is not a quorum queue}`;
+    if (add && !isMember(node)) return `{:node_not_running, :"${node}"}`;
+    if (add && qs.members.includes(node)) return "{:error, :already_a_member}";
+    if (!add && !qs.members.includes(node)) return "{:error, :not_a_member}";
+    if (!add && qs.members.length === 1) return "{:error, :last_member}";
+    if (!qs.leader || qs.epoch === 0) return "{:error, :noproc}";
+    const members = add ? [...qs.members, node] : qs.members.filter((m) => m !== node);
+    const isr = qs.isr.filter((m) => m !== node);
+    const qk = this.quorumKey(vhost, name);
+    const r = await this.deps.etcd().txn(
+      [{ key: this.leadKey(vhost, name), target: "create", op: "==", value: qs.epoch }, { key: qk, target: "mod", op: "==", value: qs.qmod }],
+      [{ put: qk, value: JSON.stringify({ members, isr } satisfies QuorumRecord) }],
+    );
+    if (!r.succeeded) return "{:error, :leader_changed_try_again}";
+    if (r.revision > this.revision) this.revision = r.revision;
+    return "ok";
+  }
+
+  /** every quorum queue this node knows, with its members (grow / shrink) */
+  quorumQueues(): { vhost: string; name: string; members: string[] }[] {
+    return [...this.queues.values()].map((qs) => ({ vhost: qs.vhost, name: qs.name, members: qs.members }));
   }
 
   /** per member: how far behind the leader's stream it is (leader only; null elsewhere) */
