@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { repoRoot } from "../helpers/broker.js";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
 import { publishConfirmed, startWorker } from "./quorum-clients.js";
 
 const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
@@ -101,6 +101,9 @@ test("work queue: kill -9 of the leader's node mid-run; publishing resumes, work
   const lost = [...pub.confirmed].filter((id) => !w1.got.has(id) && !w3.got.has(id));
   assert.deepEqual(lost, []);
   assert.ok(w1.redelivered + w3.redelivered > 0 || w1.deliveries + w3.deliveries === N, "messages not acked at the failover come back redelivered=true");
+  // the killed node comes back and catches up
+  c.nodes[0] = await startNode(c.etcd.endpoints, "warren@n1", { dataDir: c.nodes[0]!.dataDir, prefix: c.prefix });
+  await waitFor("n1 back in sync", async () => ((await api<{ in_sync: string[] }>(c.nodes[1]!.mgmtUrl!, "/api/queues/%2F/task_queue")).body.in_sync ?? []).length === 3, 20_000);
 });
 
 function ctl(node: number, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
