@@ -11,7 +11,7 @@
  * 70 refused by the server, 77 not authorised (see ctl-http.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, MgmtClient, enc, info, table, type Output } from "./ctl-http.js";
+import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, CtlApi, enc, info, table, type Output } from "./ctl-http.js";
 import { findServer } from "./ctl-server.js";
 import { CLUSTER_VERB_HELP, clusterVerbs } from "./ctl-cluster.js";
 
@@ -22,7 +22,7 @@ interface Args {
   options: Map<string, string>;
 }
 
-type Verb = (c: MgmtClient, a: Args, o: Output) => Promise<void>;
+type Verb = (c: CtlApi, a: Args, o: Output) => Promise<void>;
 
 const DEFAULT_URL = "http://guest:guest@localhost:15672";
 
@@ -100,7 +100,7 @@ function column(row: Record<string, unknown>, col: string, aliases: Record<strin
 }
 
 async function listing(
-  c: MgmtClient, a: Args, o: Output,
+  c: CtlApi, a: Args, o: Output,
   opts: { path: string; defaults: string[]; heading: string; aliases?: Record<string, (r: Record<string, unknown>) => unknown>; filter?: (r: Record<string, unknown>) => boolean },
 ): Promise<void> {
   const cols = a.positional.length > 0 ? a.positional : opts.defaults;
@@ -510,7 +510,7 @@ function need(a: Args, n: number, text: string): string[] {
   return a.positional;
 }
 
-async function exists(c: MgmtClient, path: string): Promise<boolean> {
+async function exists(c: CtlApi, path: string): Promise<boolean> {
   try {
     await c.get(path);
     return true;
@@ -628,8 +628,8 @@ export async function ctlMain(argv: string[], io: { out(s: string): void; err(s:
     if (!f) throw new CtlError(`unknown verb '${verb}'. Run 'warren ctl help' for the list.`, EX_USAGE);
     const server = findServer(args.options.get("mgmt-url"), args.options.get("data-dir"));
     // a script must know which server answered when it is not the one it would guess
-    if (server.source !== "default" && server.source !== "--mgmt-url" && !output.quiet) io.err(`Using the management API at ${new MgmtClient(server.url).target} (from ${server.source})`);
-    await f(new MgmtClient(server.url), args, { ...output, out: io.out, err: io.err });
+    if (server.source !== "default" && server.source !== "--mgmt-url" && !output.quiet) io.err(`Using the management API at ${new CtlApi(server.url).target} (from ${server.source})`);
+    await f(new CtlApi(server.url), args, { ...output, out: io.out, err: io.err });
     return 0;
   } catch (e) {
     if (e instanceof CtlError) {
