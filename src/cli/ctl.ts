@@ -11,6 +11,7 @@
  * 70 refused by the server, 77 not authorised (see ctl-http.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { UsageError, parseArgv, type FlagSpec, type Parsed } from "../lib/argv.js";
 import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, CtlApi, enc, info, table, type Output } from "./ctl-http.js";
 import { findServer } from "./ctl-server.js";
 import { CLUSTER_VERB_HELP, clusterVerbs } from "./ctl-cluster.js";
@@ -557,39 +558,24 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"]);
+/** ctl's options that take a value; any other -x / --x is a boolean flag (the shared parser's lenient dialect) */
+const VALUE_OPTIONS: FlagSpec = Object.fromEntries(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"].map((n) => [n, "value"]));
 
 function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgv(argv, VALUE_OPTIONS, { lenient: true, aliases: { p: "vhost" } });
+  } catch (e) {
+    if (e instanceof UsageError && e.problem?.kind === "needs-value") throw new CtlError(`option --${e.problem.flag} needs a value`, EX_USAGE);
+    throw e;
+  }
   const flags = new Set<string>();
   const options = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const t = argv[i]!;
-    if (t === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (t.startsWith("-") && t.length > 1 && !/^-\d/.test(t)) {
-      let name = t.replace(/^--?/, "");
-      let value: string | undefined;
-      const eq = name.indexOf("=");
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (VALUE_OPTIONS.has(name)) {
-        if (value === undefined) {
-          value = argv[++i];
-          if (value === undefined) throw new CtlError(`option --${name} needs a value`, EX_USAGE);
-        }
-        options.set(name === "p" ? "vhost" : name, value);
-      } else {
-        flags.add(name);
-      }
-      continue;
-    }
-    positional.push(t);
+  for (const [k, v] of Object.entries(parsed.flags)) {
+    if (typeof v === "string") options.set(k, v);
+    else flags.add(k);
   }
+  const positional = [...parsed.positionals, ...(parsed.rest ?? [])];
   const verb = positional.shift();
   const formatter = options.get("formatter") ?? "table";
   if (formatter !== "table" && formatter !== "json") throw new CtlError(`unsupported formatter '${formatter}' (table or json)`, EX_USAGE);
