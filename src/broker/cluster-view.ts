@@ -37,8 +37,10 @@ export interface ClusterView {
   readonly changes: number;
   /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */
   readonly appRunning: boolean;
-  /** the node a durable queue lives on (its declaring node), undefined for a node-local queue */
+  /** the node a durable queue lives on (its declaring node; a quorum queue's leader), undefined for a node-local queue */
   queueHome(vhost: string, name: string): string | undefined;
+  /** a quorum queue's replicas: leader (null during an election), members, online members, in-sync members */
+  quorumInfo(vhost: string, name: string): { leader: string | null; members: string[]; online: string[]; isr: string[]; epoch: number } | undefined;
 
   // rabbitmqctl's cluster verbs (src/http/resources/cluster.ts); errors carry rabbitmqctl's texts
   stopApp(): Promise<void>;
@@ -79,6 +81,17 @@ export interface RemoteHome {
   stopPulling(): void;
   /** the local buffer let go of a pulled message (acked, dropped, expired, purged) */
   released(msg: import("./message.js").Message): void;
+}
+
+/**
+ * A quorum queue's leader (src/cluster/replication.ts): the Queue tells it every enqueue and
+ * every removal (ack, purge, expiry, dead-letter, drop), which it streams to the followers.
+ * `enqueued` adds to `forwarding.pending` what the publisher's confirm must wait for (the
+ * in-sync followers' acks). Null on every other queue.
+ */
+export interface QueueReplica {
+  enqueued(msg: import("./message.js").Message): void;
+  removed(msg: import("./message.js").Message): void;
 }
 
 /**

@@ -8,7 +8,8 @@
  * they came, so a delivery never re-encodes properties unless the broker
  * changes them (dead-lettering, direct reply-to, CC/BCC).
  */
-import type { BasicProperties } from "../amqp/properties.js";
+import { TypedValue } from "../amqp/field-table.js";
+import { encodeProperties, type BasicProperties } from "../amqp/properties.js";
 import type { StorableMessage } from "../store/types.js";
 
 export class Message implements StorableMessage {
@@ -52,4 +53,14 @@ export class QueueEntry {
   get redelivered(): boolean {
     return this.deliveryCount > 0;
   }
+}
+
+/**
+ * A copy of `msg` for one delivery, with the header x-delivery-count (AMQP long) set to `count`
+ * (rabbit_basic:add_header, as a quorum queue sends it; a publisher's own x-delivery-count is
+ * replaced). The body is shared, never copied; only the properties are re-encoded.
+ */
+export function withDeliveryCount(msg: Message, count: number): Message {
+  const properties: BasicProperties = { ...msg.properties, headers: { ...msg.properties.headers, "x-delivery-count": new TypedValue("l", count) } };
+  return new Message(msg.exchange, msg.routingKey, properties, encodeProperties(properties), msg.body, msg.bodySize, msg.publishedAt);
 }

@@ -53,6 +53,60 @@ function erlangTerm(v: unknown): string {
   return typeof v === "string" ? `<<"${v}">>` : JSON.stringify(v);
 }
 
+type PolicyCheck = (v: unknown) => boolean;
+const isInt = (min: number, max = Number.MAX_SAFE_INTEGER): PolicyCheck => (v) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+const isString: PolicyCheck = (v) => typeof v === "string";
+const isOneOf = (...allowed: unknown[]): PolicyCheck => (v) => allowed.includes(v);
+
+/**
+ * The keys a (user) policy may set in RabbitMQ 3.10.8 with the management plugin (rabbit_policies,
+ * rabbit_queue_location_validator, rabbit_mirror_queue_misc), each with its validator and the
+ * words of its error ("~p is not a valid delivery limit"). There is no key for the queue type:
+ * a queue's type is fixed when it is declared, and no policy makes a classic queue a quorum queue.
+ */
+const POLICY_VALIDATORS: Record<string, [PolicyCheck, string]> = {
+  "alternate-exchange": [isString, "is not a valid alternate exchange name"],
+  "dead-letter-exchange": [isString, "is not a valid dead letter exchange name"],
+  "dead-letter-routing-key": [isString, "is not a valid dead letter routing key"],
+  "dead-letter-strategy": [isOneOf("at-most-once", "at-least-once"), "is not a valid dead letter strategy"],
+  "message-ttl": [isInt(0), "is not a valid message TTL"],
+  expires: [isInt(1), "is not a valid queue expiry"],
+  "max-length": [isInt(0), "is not a valid maximum length"],
+  "max-length-bytes": [isInt(0), "is not a valid maximum length in bytes"],
+  "max-in-memory-length": [isInt(0), "is not a valid maximum memory in bytes"],
+  "max-in-memory-bytes": [isInt(0), "is not a valid maximum memory in bytes"],
+  "queue-mode": [isOneOf("default", "lazy"), "is not a valid queue-mode value"],
+  "queue-version": [isOneOf(1, 2), "is not a valid queue-version value"],
+  overflow: [isOneOf("drop-head", "reject-publish", "reject-publish-dlx"), "is not a valid overflow value"],
+  "delivery-limit": [isInt(0), "is not a valid delivery limit"],
+  "max-age": [(v) => typeof v === "string" && /^[0-9]+[YMDhms]$/.test(v) && Number.parseInt(v, 10) > 0, "is not a valid max age"],
+  "stream-max-segment-size-bytes": [isInt(0, 3_000_000_000), "is not a valid segment size"],
+  "queue-leader-locator": [isOneOf("client-local", "balanced", "random", "least-leaders"), "is not a valid queue leader locator value"],
+  "initial-cluster-size": [isInt(0), "is not a valid cluster size"],
+  "queue-master-locator": [isOneOf("min-masters", "client-local", "random"), "invalid queue-master-locator value"],
+};
+/** classic mirrored queues' keys (rabbit_mirror_queue_misc): recognised, not applied by warren */
+const HA_KEYS = new Set(["ha-mode", "ha-params", "ha-sync-mode", "ha-sync-batch-size", "ha-promote-on-shutdown", "ha-promote-on-failure"]);
+
+/**
+ * Why a policy definition is refused, in RabbitMQ 3.10's words (rabbit_policy:validation; the
+ * management API wraps it in "Validation failed"), or undefined when it is acceptable: known keys
+ * are validated first, then any key no validator knows is reported ("[{<<"queue-type">>,<<"quorum">>}]
+ * are not recognised policy settings").
+ */
+export function policyError(def: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(def).sort();
+  if (keys.length === 0) return "no policy provided";
+  for (const k of keys) {
+    const rule = POLICY_VALIDATORS[k];
+    if (rule && !rule[0](def[k])) return `${erlangTerm(def[k])} ${rule[1]}`;
+  }
+  if (keys.some((k) => HA_KEYS.has(k)) && def["ha-mode"] === undefined) return "ha-mode must be specified to specify ha-params, ha-sync-mode or ha-promote-on-shutdown";
+  const unknown = keys.filter((k) => POLICY_VALIDATORS[k] === undefined && !HA_KEYS.has(k));
+  if (unknown.length > 0) return `[${unknown.map((k) => `{<<"${k}">>,${erlangTerm(def[k])}}`).join(",")}] are not recognised policy settings`;
+  return undefined;
+}
+
 /**
  * Why an operator policy definition is refused, in RabbitMQ 3.10's words (the management API
  * wraps it in "Validation failed"), or undefined when it is acceptable.
@@ -91,11 +145,30 @@ export function withOperatorPolicy(user: PolicyValue | undefined, op: PolicyValu
   return { name: user?.name, operatorPolicy: op.name, definition };
 }
 
+/**
+ * Policy keys each queue type lists as unsupported (capabilities() unsupported_policies in RabbitMQ
+ * 3.10.8): a policy that sets any of them does not apply to a queue of that type at all
+ * (rabbit_queue_type:is_policy_applicable), and the next matching policy may; e.g. a delivery-limit
+ * policy never applies to a classic queue, not even its max-length.
+ */
+const UNSUPPORTED_POLICY_KEYS: Record<string, ReadonlySet<string>> = {
+  classic: new Set(["max-age", "stream-max-segment-size-bytes", "queue-leader-locator", "initial-cluster-size", "delivery-limit", "dead-letter-strategy"]),
+  quorum: new Set(["max-priority", "queue-mode", "single-active-consumer", "ha-mode", "ha-params", "ha-sync-mode", "ha-promote-on-shutdown", "ha-promote-on-failure",
+    "queue-master-locator", "max-age", "stream-max-segment-size-bytes", "initial-cluster-size"]),
+};
+
+function applicableTo(queueType: string, definition: unknown): boolean {
+  const unsupported = UNSUPPORTED_POLICY_KEYS[queueType];
+  if (unsupported === undefined || definition === null || typeof definition !== "object") return true;
+  return !Object.keys(definition).some((k) => unsupported.has(k));
+}
+
 export function matchPolicy(policies: Iterable<Record<string, unknown>>, vhost: string, kind: "queue" | "exchange", name: string, queueType = "classic"): PolicyValue | undefined {
   let best: PolicyValue | undefined;
   for (const raw of policies) {
     const p = raw as unknown as PolicyValue;
     if (p.vhost !== vhost || typeof p.pattern !== "string") continue;
+    if (kind === "queue" && !applicableTo(queueType, p.definition)) continue;
     const to = p["apply-to"] ?? "all";
     const applies =
       to === "all" ||
@@ -126,6 +199,12 @@ export function withPolicy(own: QueueSettings, args: FieldTable, def: Record<str
   }
   if (out.deadLetterExchange === undefined && typeof def["dead-letter-exchange"] === "string") out.deadLetterExchange = def["dead-letter-exchange"];
   if (out.deadLetterRoutingKey === undefined && typeof def["dead-letter-routing-key"] === "string") out.deadLetterRoutingKey = def["dead-letter-routing-key"];
+  // delivery-limit is a quorum-queue policy (classic queues list it as unsupported): the smaller
+  // of policy and argument, the policy alone when the argument is not a number (rabbit_quorum_queue)
+  const dl = def["delivery-limit"];
+  if (own.queueType === "quorum" && typeof dl === "number" && Number.isInteger(dl) && dl >= 0) {
+    out.deliveryLimit = out.deliveryLimit === undefined ? dl : Math.min(out.deliveryLimit, dl);
+  }
   const ov = def["overflow"];
   if (args["x-overflow"] === undefined && (ov === "drop-head" || ov === "reject-publish" || ov === "reject-publish-dlx")) out.overflow = ov;
   return out;

@@ -18,12 +18,12 @@ import type { MessageStore } from "../store/types.js";
 import { isDurableId, isPagedId, queueKey } from "../store/types.js";
 import type { Binding, Destination } from "./exchanges/exchange.js";
 import type { Consumer } from "./consumer.js";
-import { type Message, QueueEntry } from "./message.js";
+import { type Message, QueueEntry, withDeliveryCount } from "./message.js";
 import { FifoReadyList, PriorityReadyList, resident, type ReadyList } from "./ready-list.js";
 import { withPolicy, type AppliedPolicy } from "./policy.js";
 import { FlowGate } from "./flow.js";
 import { collectGarbageSoon } from "../lib/gc.js";
-import { forwarding, type RemoteHome } from "./cluster-view.js";
+import { forwarding, type QueueReplica, type RemoteHome } from "./cluster-view.js";
 
 /**
  * Backlogs beyond memory: once a queue holds this many ready messages, or the broker's
@@ -68,6 +68,8 @@ export interface QueueSettings {
   maxPriority: number | undefined;
   singleActiveConsumer: boolean;
   queueType: string;
+  /** quorum queues: a message returned more often than this is dead-lettered (reason delivery_limit) or dropped */
+  deliveryLimit: number | undefined;
 }
 
 export interface QueueOptions {
@@ -108,6 +110,10 @@ export class Queue implements Destination {
   private flow: FlowGate | null = null;
   /** on a cluster member: this durable queue's home is another node (null: it lives here) */
   remote: RemoteHome | null = null;
+  /** x-queue-type quorum (fixed at declare, as in RabbitMQ: no policy changes a queue's type) */
+  readonly quorum: boolean;
+  /** on a cluster member leading this quorum queue: replication to the followers (null otherwise) */
+  replica: QueueReplica | null = null;
 
   constructor(
     readonly vhost: string,
@@ -120,6 +126,7 @@ export class Queue implements Destination {
   ) {
     this.key = queueKey(vhost, name);
     this.ownSettings = { ...settings };
+    this.quorum = settings.queueType === "quorum";
     this.ready = settings.maxPriority !== undefined ? new PriorityReadyList(settings.maxPriority) : new FifoReadyList();
     this.touch();
   }
@@ -153,12 +160,13 @@ export class Queue implements Destination {
    * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
    * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
    */
-  publish(msg: Message, now: number, sole = false, pulled = false): void {
+  publish(msg: Message, now: number, sole = false, pulled = false, redelivered = false): void {
     if (this.remote !== null && !pulled) return this.forwardHome(this.remote, msg);
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
-    const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), 0);
+    if (this.replica !== null) this.replica.enqueued(msg);
+    const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), redelivered ? 1 : 0);
     if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
       // TTL 0: delivered only if a consumer can take it right now (RabbitMQ semantics)
       if (this.ready.length === 0 && this.deliverNow(entry)) return;
@@ -365,6 +373,7 @@ export class Queue implements Destination {
   requeue(entry: QueueEntry): void {
     this.unacked--;
     if (this.deleted) return this.release(entry.msg);
+    if (this.quorum && this.returnedTooOften(entry)) return this.dropEntries([entry], "delivery_limit");
     this.ready.requeue(entry);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
   }
@@ -383,6 +392,7 @@ export class Queue implements Destination {
 
   private release(msg: Message): void {
     if (this.remote !== null) this.remote.released(msg);
+    else if (this.replica !== null) this.replica.removed(msg);
     msg.refs--;
     const store = this.store;
     if (store === null || msg.storeId === 0) return;
@@ -497,6 +507,28 @@ export class Queue implements Destination {
     this.operatorPolicy = p?.operatorPolicy;
     Object.assign(this.settings, withPolicy(this.ownSettings, this.options.arguments, p?.definition));
     if (this.settings.expires !== undefined) this.touch();
+  }
+
+  // ---- quorum-queue semantics (RabbitMQ 3.10's rabbit_quorum_queue / rabbit_fifo) -------------
+  // A quorum queue counts a message's returns (nack or reject with requeue, recover, a closed
+  // channel or cancelled consumer with unacked messages): warren's deliveryCount counts its
+  // deliveries, and every delivery but the last ends in a return, so the two agree.
+
+  /** rabbit_fifo:return_one: the return that makes delivery_count exceed the limit drops the message */
+  private returnedTooOften(entry: QueueEntry): boolean {
+    const limit = this.settings.deliveryLimit;
+    return limit !== undefined && entry.deliveryCount > limit;
+  }
+
+  /**
+   * The message as a consumer of this queue receives it: a quorum queue adds the header
+   * x-delivery-count (long) with the number of earlier returns — to a basic.deliver once the
+   * message was returned at least once, to every basic.get (0 the first time). Classic queues,
+   * and first deliveries, send the publisher's message untouched (no copy on the hot path).
+   */
+  outgoing(entry: QueueEntry, get: boolean): Message {
+    if (!this.quorum || (entry.deliveryCount === 0 && !get)) return entry.msg;
+    return withDeliveryCount(entry.msg, entry.deliveryCount);
   }
 
   // ---- management --------------------------------------------------------

@@ -14,14 +14,14 @@ import {
   AmqpError, COMMAND_INVALID, accessRefused, notFound, preconditionFailed, resourceLocked,
 } from "../amqp/errors.js";
 import type { MessageStore } from "../store/types.js";
-import { argsInequivalence, renderValue } from "./args.js";
+import { argsInequivalence } from "./args.js";
 import type { Exchange, Binding, Destination, ExchangeOptions } from "./exchanges/exchange.js";
 import { DirectExchange } from "./exchanges/direct.js";
 import { FanoutExchange } from "./exchanges/fanout.js";
 import { TopicExchange } from "./exchanges/topic.js";
 import { HeadersExchange } from "./exchanges/headers.js";
 import { Queue, type DeadLetterReason, type QueueOptions, type QueueOwner } from "./queue.js";
-import { parseQueueArgs, EQUIVALENCE_ARGS } from "./queue-args.js";
+import { parseQueueArgs, equivalenceArgs } from "./queue-args.js";
 
 /** rabbit_exchange:assert_args_equivalence: the only exchange argument that must match on redeclare */
 const EXCHANGE_EQUIVALENCE_ARGS = ["alternate-exchange"];
@@ -210,13 +210,8 @@ export class VHost implements QueueOwner {
     if (reserved === "new" && !serverNamed) checkReservedName("queue", name);
     // boot replay and definitions import recreate what exists already: never refused by a limit
     if (reserved !== "never") checkQueueLimit(this.events.queueLimit(this.name), this.queues.size, this.name, name);
-    const settings = parseQueueArgs(opts.arguments, name, this.name, reserved !== "never");
-    if (settings.queueType === "quorum" || settings.queueType === "stream") {
-      // RabbitMQ's replicated queue types refuse these flags; we host them as classic queues
-      if (!opts.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${name}' in vhost '${this.name}'`);
-      if (opts.exclusive) throw preconditionFailed(`invalid property 'exclusive-owner' for queue '${name}' in vhost '${this.name}'`);
-      if (opts.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' for queue '${name}' in vhost '${this.name}'`);
-    }
+    // arguments, then the flags a quorum (or stream) queue refuses, as rabbit_amqqueue:declare checks them
+    const settings = parseQueueArgs(opts.arguments, name, this.name, reserved !== "never", opts);
     const q = new Queue(this.name, name, opts, settings, this, this.store);
     if (opts.exclusive) q.exclusiveOwner = owner;
     const policy = this.events.policyFor(this.name, "queue", name, settings.queueType);
@@ -236,11 +231,18 @@ export class VHost implements QueueOwner {
     };
     if (opts.durable !== q.durable) fail("durable", opts.durable, q.durable);
     if (opts.autoDelete !== q.autoDelete) fail("auto_delete", opts.autoDelete, q.autoDelete);
-    // a missing x-queue-type means the queue's current type (RabbitMQ)
-    const type = q.arguments["x-queue-type"] ?? q.settings.queueType;
-    const gotType = opts.arguments["x-queue-type"] ?? type;
-    if (gotType !== type) fail("x-queue-type", renderValue(gotType), renderValue(type));
-    const diff = argsInequivalence(`queue '${q.name}' in vhost '${this.name}'`, q.arguments, opts.arguments, EQUIVALENCE_ARGS);
+    // the queue type's own arguments are compared, x-queue-type among them (a quorum queue
+    // redeclared without it is refused); only a classic queue's missing x-queue-type equals 'classic'
+    // (rabbit_misc:assert_field_equivalence)
+    let received = opts.arguments;
+    const curType = q.arguments["x-queue-type"];
+    const gotType = received["x-queue-type"];
+    if (q.settings.queueType === "classic" && (curType === undefined) !== (gotType === undefined) && (curType ?? gotType) === "classic") {
+      received = { ...received };
+      if (curType === undefined) delete received["x-queue-type"];
+      else received["x-queue-type"] = curType;
+    }
+    const diff = argsInequivalence(`queue '${q.name}' in vhost '${this.name}'`, q.arguments, received, equivalenceArgs(q.settings.queueType));
     if (diff) throw preconditionFailed(diff);
   }
 

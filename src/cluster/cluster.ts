@@ -8,6 +8,7 @@
  *   defs/<id>.<seq>    {origin, cmds: [...]}        the definitions log, in etcd revision order
  *   applied/<node>     revision                     how far the node has applied that log
  *   claims/<kind>/<vhost>/<name>                    first declare of a name, cluster-wide
+ *   quorum/<vhost>/<name>, qlead/<vhost>/<name>     quorum queues' replicas (replication.ts)
  *
  * It is the broker's DefinitionsStore: every durable definition change the broker makes
  * (whatever made it: AMQP, HTTP, definitions import, auto-delete) is appended here,
@@ -31,6 +32,7 @@ import { command, decodeCommand } from "../broker/commands.js";
 import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
+import { isQuorum, Replication } from "./replication.js";
 
 export interface ClusterOptions {
   endpoints: string[];
@@ -43,6 +45,8 @@ export interface ClusterOptions {
   ttl?: number;
   /** how long barrier() waits for a slow running node before answering anyway (default 5000 ms) */
   applyTimeoutMs?: number;
+  /** the address the replication listener binds (default 127.0.0.1; the AMQP listener's host) */
+  replHost?: string;
 }
 
 interface MemberRecord {
@@ -113,6 +117,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private links: PeerLinks | null = null;
   /** each durable queue's home node, from the definitions log (vhost \0 name → node) */
   private readonly homes = new Map<string, string>();
+  /** quorum queues: placement, replication, elections */
+  readonly repl: Replication;
+  /** pause_minority closed the client listeners (they reopen when etcd is reachable again) */
+  private fencedApp = false;
 
   constructor(private readonly opts: ClusterOptions) {
     this.nodeName = opts.nodeName;
@@ -122,6 +130,28 @@ export class Cluster implements DefinitionsStore, ClusterView {
     this.log = opts.log;
     this.ttl = opts.ttl ?? 5;
     this.applyTimeoutMs = opts.applyTimeoutMs ?? 5000;
+    this.repl = new Replication({
+      self: this.nodeName,
+      prefix: this.p,
+      log: this.log,
+      etcd: () => this.etcd,
+      secret: () => this.linkSecret,
+      isRunning: (n) => this.isRunning(n),
+      replAddress: (n) => (this.isRunning(n) ? ((this.liveRecords.get(n)!["repl"] as { host: string; port: number } | undefined) ?? null) : null),
+      discPeers: () => this.members().filter((m) => m.name !== this.nodeName && m.running && m.type === "disc").map((m) => m.name),
+      fence: (on) => this.fence(on),
+    });
+  }
+
+  /** pause_minority: while cut off from etcd, client connections are closed (320 CONNECTION_FORCED) */
+  private fence(on: boolean): void {
+    if (on && this.appRunning && !this.fencedApp) {
+      this.fencedApp = true;
+      void this.app?.stop().catch(() => {});
+    } else if (!on && this.fencedApp) {
+      this.fencedApp = false;
+      void this.app?.start().catch((e: Error) => this.log.error(`cluster: cannot reopen the listeners: ${e.message}`));
+    }
   }
 
   /**
@@ -148,6 +178,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     const sec = await this.etcd.txn([{ key: sk, target: "create", op: "==", value: 0 }], [{ put: sk, value: randomBytes(24).toString("base64url") }], [{ get: sk }]);
     this.linkSecret = sec.succeeded ? (await this.etcd.get(sk))!.value : sec.got[0]!.value;
     this.lease = await this.etcd.lease(this.ttl, (err) => this.leaseLost(err));
+    await this.repl.listen(this.opts.replHost ?? "127.0.0.1");
     await this.publishLive();
     // the first node writes the default user and vhost through the broker's boot; the
     // others wait for them, so that no two nodes create different first users
@@ -171,6 +202,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
+    await this.repl.start(broker, this.links);
     // transient and exclusive queues this node had before it (re)started died with that process
     this.dropTransientQueuesOf(this.nodeName);
     this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
@@ -189,7 +221,16 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (this.applying) return;
     this.changes++;
     // a queue's home is the node that declared it
-    if (cmd["op"] === "queue.declare") cmd = { ...cmd, node: this.nodeName };
+    if (cmd["op"] === "queue.declare") {
+      cmd = { ...cmd, node: this.nodeName };
+      // a quorum queue: its replicas, chosen now (the definition records them)
+      const q = this.broker?.vhosts.get(String(cmd["vhost"]))?.queues.get(String(cmd["name"]));
+      if (q && isQuorum(q) && q.durable) {
+        const members = this.repl.chooseMembers(q.arguments as Record<string, unknown>);
+        cmd = { ...cmd, members };
+        this.repl.declared(q, members, true);
+      }
+    }
     this.noteHome(cmd);
     this.pending.push(cmd);
     if (!this.flushScheduled) {
@@ -221,6 +262,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     } catch {
       /* etcd gone: nothing more to do */
     }
+    await this.repl.close();
     this.links?.close();
     await this.watcher?.close().catch(() => {});
     await this.lease?.revoke();
@@ -250,6 +292,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       }
       try {
         const r = await this.etcd.txn([], ops);
+        for (const c of cmds) if (c["op"] === "queue.declare" && Array.isArray(c["members"])) this.repl.committed(String(c["vhost"]), String(c["name"]));
         this.committedRevision = r.revision;
         this.lastError = null;
         this.wake();
@@ -271,12 +314,16 @@ export class Cluster implements DefinitionsStore, ClusterView {
     const vh = enc(String(c["vhost"] ?? ""));
     const name = enc(String(c["name"] ?? ""));
     switch (c["op"]) {
+      case "queue.declare":
+        // a quorum queue's replica record: the declaring node is the first in-sync member (it leads first)
+        if (!Array.isArray(c["members"])) return [];
+        return [{ put: `${this.p}quorum/${vh}/${name}`, value: JSON.stringify({ members: c["members"], isr: [c["node"]] }) }];
       case "queue.delete":
-        return [{ del: `${this.p}claims/queue/${vh}/${name}` }];
+        return [{ del: `${this.p}claims/queue/${vh}/${name}` }, { del: `${this.p}quorum/${vh}/${name}` }, { del: `${this.p}qlead/${vh}/${name}` }];
       case "exchange.delete":
         return [{ del: `${this.p}claims/exchange/${vh}/${name}` }];
       case "vhost.delete":
-        return [{ delPrefix: `${this.p}claims/queue/${name}/` }, { delPrefix: `${this.p}claims/exchange/${name}/` }];
+        return [{ delPrefix: `${this.p}claims/queue/${name}/` }, { delPrefix: `${this.p}claims/exchange/${name}/` }, { delPrefix: `${this.p}quorum/${name}/` }, { delPrefix: `${this.p}qlead/${name}/` }];
       default:
         return [];
     }
@@ -284,18 +331,25 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   private noteHome(c: Record<string, unknown>): void {
     const key = `${String(c["vhost"])}\u0000${String(c["name"])}`;
-    if (c["op"] === "queue.declare" && typeof c["node"] === "string") {
+    // a quorum queue has no fixed home: it follows its leader (replication.ts)
+    if (c["op"] === "queue.declare" && typeof c["node"] === "string" && !Array.isArray(c["members"])) {
       if (!this.homes.has(key)) this.homes.set(key, c["node"]);
     } else if (c["op"] === "queue.delete") {
       this.homes.delete(key);
+      this.repl.deleted(String(c["vhost"]), String(c["name"]));
     } else if (c["op"] === "vhost.delete") {
       for (const k of [...this.homes.keys()]) if (k.startsWith(`${String(c["name"])}\u0000`)) this.homes.delete(k);
+      this.repl.deletedVhost(String(c["name"]));
     }
   }
 
   /** the node a durable queue lives on (its declaring node), or undefined for a local-only queue */
   queueHome(vhost: string, name: string): string | undefined {
-    return this.homes.get(`${vhost}\u0000${name}`);
+    return this.homes.get(`${vhost}\u0000${name}`) ?? this.repl.info(vhost, name)?.leader ?? undefined;
+  }
+
+  quorumInfo(vhost: string, name: string): ReturnType<Replication["info"]> {
+    return this.repl.info(vhost, name);
   }
 
   isRunning(node: string): boolean {
@@ -411,6 +465,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (this.lastError && rev === 0) throw this.lastError;
     if (rev === 0) return;
     await this.until(() => this.appliedEverywhere(rev), this.applyTimeoutMs, `definitions at revision ${rev} not yet applied by every running node`);
+    // a quorum queue declared here: answered once it has a leader and enough in-sync replicas
+    await this.repl.settled();
   }
 
   async claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void> {
@@ -493,6 +549,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
         case "applied":
           this.appliedBy.set(name, Number(kv.value));
           return false;
+        case "quorum":
+        case "qlead":
+          this.repl.record(kind, kv.key, kv);
+          return false;
         case "defs": {
           // commands as the broker serialised them (broker/commands.ts: field tables AMQP-encoded)
           const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };
@@ -523,7 +583,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
           b.apply(decodeCommand(c), { origin: "peer" });
           if (c["op"] === "queue.declare" && typeof c["node"] === "string" && this.links) {
             const q = b.vhosts.get(String(c["vhost"]))?.queues.get(String(c["name"]));
-            if (q && q.remote === null && c["node"] !== this.nodeName) this.links.attach(q, c["node"], (n) => this.isRunning(n));
+            if (q && Array.isArray(c["members"])) this.repl.declared(q, c["members"] as string[], false);
+            else if (q && q.remote === null && c["node"] !== this.nodeName) this.links.attach(q, c["node"], (n) => this.isRunning(n));
           }
         } catch (e) {
           // the same command failed on its origin's state too, or the two diverged: say so
@@ -560,6 +621,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       if (name !== this.nodeName) this.dropTransientQueuesOf(name);
     }
     else if (kind === "applied") this.appliedBy.delete(name);
+    else if (kind === "quorum" || kind === "qlead") this.repl.record(kind, key, null);
   }
 
   /** Tell the others how far this node has applied the log (one put in flight at a time). */
@@ -579,7 +641,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   async publishLive(): Promise<void> {
     if (!this.lease || this.closed) return;
-    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...this.infoSource() });
+    const info = this.infoSource();
+    const amqpHost = (info["amqp"] as { host?: string } | undefined)?.host;
+    const repl = this.repl.address ? { host: amqpHost ?? this.repl.address.host, port: this.repl.address.port } : undefined;
+    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...info, ...(repl ? { repl } : {}) });
     await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: this.lease.id }]);
   }
 

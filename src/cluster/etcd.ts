@@ -114,10 +114,16 @@ export class EtcdClient {
   }
 
   /** A lease of `ttl` seconds, kept alive by the client; `onLost` once it cannot be renewed. */
-  async lease(ttl: number, onLost: (err: Error) => void): Promise<{ id: string; revoke(): Promise<void> }> {
+  async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; revoke(): Promise<void> }> {
     const l: Lease = this.c.lease(ttl, { autoKeepAlive: true });
     const id = await l.grant();
     l.on("lost", onLost);
+    if (onKeepalive) {
+      // a keepalive that succeeds extends the lease to TTL after etcd received it, i.e. after it was sent
+      let firedAt = Date.now();
+      l.on("keepaliveFired", () => (firedAt = Date.now()));
+      l.on("keepaliveSucceeded", () => onKeepalive(firedAt));
+    }
     return { id, revoke: () => l.revoke().catch(() => {}) };
   }
 

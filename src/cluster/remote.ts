@@ -169,6 +169,35 @@ export class PeerLinks {
     this.homes.delete(r);
   }
 
+  /**
+   * A quorum queue's RemoteHome follows its leader (replication.ts): re-point it to `node`
+   * (null: an election is under way; forwards are refused, pulling waits). Local consumers
+   * stay: they are served from the new leader, which redelivers what was not acked.
+   */
+  point(q: Queue, node: string | null, available: () => boolean): void {
+    const r = q.remote;
+    if (r instanceof RemoteQueue && r.follows) return r.repoint(node);
+    if (r instanceof RemoteQueue) {
+      r.stopPulling();
+      this.homes.delete(r);
+    }
+    const nr = new RemoteQueue(this, q, node ?? this.self, () => available(), true);
+    if (node === null) nr.repoint(null);
+    q.remote = nr;
+    this.homes.add(nr);
+    if (q.consumers.length > 0) nr.startPulling();
+  }
+
+  /** This node now leads the quorum queue: it holds the messages itself. */
+  unpoint(q: Queue): void {
+    const r = q.remote;
+    if (!(r instanceof RemoteQueue)) return;
+    r.stopPulling();
+    r.retire();
+    this.homes.delete(r);
+    q.remote = null;
+  }
+
   linkLost(l: Link): void {
     for (const r of this.homes) if (r.node === l.node && r.queue.vhost === l.vhost) r.linkLost();
   }
@@ -184,20 +213,63 @@ class RemoteQueue implements RemoteHome {
   private puller: Promise<amqp.Channel> | null = null;
   /** delivery tags at home of the messages in the local buffer */
   private readonly tags = new Map<Message, { ch: amqp.Channel; tag: number }>();
+  /** a quorum queue's: no leader right now (an election is under way) */
+  private leaderless = false;
+  private retry: NodeJS.Timeout | null = null;
+  private retired = false;
 
   constructor(
     private readonly links: PeerLinks,
     readonly queue: Queue,
-    readonly node: string,
+    public node: string,
     private readonly isRunning: (node: string) => boolean,
+    /** a quorum queue's: follows the leader (repoint), survives its home going away */
+    readonly follows = false,
   ) {}
 
   get available(): boolean {
     return this.isRunning(this.node);
   }
 
+  repoint(node: string | null): void {
+    if (node === null) {
+      if (this.leaderless) return;
+      this.leaderless = true;
+      this.dropPuller();
+      return;
+    }
+    if (node === this.node && !this.leaderless) return;
+    this.dropPuller();
+    this.leaderless = false;
+    this.node = node;
+    if (this.queue.consumers.length > 0) this.startPulling();
+  }
+
+  retire(): void {
+    this.retired = true;
+    if (this.retry) clearTimeout(this.retry);
+  }
+
+  /** close the pull channel; what it had not acked is redelivered by the leader */
+  private dropPuller(): void {
+    const p = this.puller;
+    this.puller = null;
+    if (p) void p.then((ch) => ch.close()).catch(() => {});
+    this.tags.clear();
+    if (this.queue.ready.length > 0) this.queue.purge();
+  }
+
+  /** quorum queues: try again shortly (the leader may be starting, or about to change) */
+  private retryLater(): void {
+    if (!this.follows || this.retry || this.retired) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.retired && this.queue.consumers.length > 0 && !this.queue.deleted) this.startPulling();
+    }, 250);
+  }
+
   forward(msg: Message): Promise<boolean> {
-    if (this.queue.deleted) return Promise.resolve(false);
+    if (this.queue.deleted || this.leaderless || this.retired) return Promise.resolve(false);
     const body = msg.body ?? Buffer.alloc(0);
     return this.links
       .link(this.node, this.queue.vhost)
@@ -219,7 +291,7 @@ class RemoteQueue implements RemoteHome {
   }
 
   startPulling(): void {
-    if (this.puller || this.queue.deleted) return;
+    if (this.puller || this.queue.deleted || this.leaderless || this.retired) return;
     const q = this.queue;
     const p = this.links
       .link(this.node, q.vhost)
@@ -230,13 +302,27 @@ class RemoteQueue implements RemoteHome {
         // never more than the queue's max-length: the local buffer must not drop what home keeps
         const maxLen = q.settings.maxLength;
         await ch.prefetch(maxLen !== undefined && maxLen > 0 ? Math.min(PULL_WINDOW, maxLen) : PULL_WINDOW);
+        if (this.follows) {
+          ch.on("close", () => {
+            if (this.puller !== p) return;
+            this.dropPuller();
+            this.retryLater();
+          });
+        }
         await ch.consume(q.name, (d) => {
-          if (d === null) return; // cancelled at home (queue deleted): the metadata log deletes it here too
+          if (d === null) {
+            // cancelled at home: the queue was deleted (the metadata log deletes it here too), or its leader changed
+            if (this.follows && this.puller === p) {
+              this.dropPuller();
+              this.retryLater();
+            }
+            return;
+          }
           if (this.puller !== p || q.deleted) return;
           const props = propertiesOf(d.properties);
           const msg = new Message(d.fields.exchange, d.fields.routingKey, props, encodeProperties(props), d.content, d.content.length, Date.now());
           this.tags.set(msg, { ch, tag: d.fields.deliveryTag });
-          q.publish(msg, msg.publishedAt, true, true);
+          q.publish(msg, msg.publishedAt, true, true, d.fields.redelivered);
         });
         return ch;
       });
@@ -244,6 +330,7 @@ class RemoteQueue implements RemoteHome {
     p.catch((e: Error) => {
       if (this.puller !== p) return;
       this.puller = null;
+      if (this.follows) return this.retryLater();
       this.links.log.warn(`cluster: cannot consume queue '${q.name}' from its home node ${this.node}: ${e.message}`);
     });
   }
@@ -272,6 +359,11 @@ class RemoteQueue implements RemoteHome {
   /** The home node went away: its queue is unavailable; local consumers are cancelled, as RabbitMQ does. */
   linkLost(): void {
     if (!this.puller) return;
+    if (this.follows) {
+      // a quorum queue: the consumers stay; pull again from whoever leads
+      this.dropPuller();
+      return this.retryLater();
+    }
     this.puller = null;
     this.tags.clear();
     this.queue.purge();

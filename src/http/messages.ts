@@ -125,7 +125,7 @@ export function getMessages(broker: Broker, q: Queue, body: Record<string, unkno
       exchange: msg.exchange,
       routing_key: msg.routingKey,
       message_count: 0,
-      properties: propertiesToJSON(msg.properties),
+      properties: propertiesToJSON(q.outgoing(e, true).properties),
       payload: asString ? shown.toString("utf8") : shown.toString("base64"),
       payload_encoding: asString ? "string" : "base64",
     });

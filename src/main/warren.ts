@@ -174,7 +174,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     if (opts.cluster) {
       // lazily: a single node never loads the etcd client (gRPC)
       const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
-      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}) });
+      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}), replHost: host === "*" ? "0.0.0.0" : host });
       await c.connect();
       cluster = c;
       closers.push(() => c.close());

@@ -357,7 +357,8 @@ export class Channel implements ConsumerHost {
     const tag = ++this.deliveryTag;
     const msg = e.msg;
     if (msg.body === null && msg.storeId !== 0 && this.conn.broker.store) msg.body = this.conn.broker.store.readBody(msg.storeId);
-    writeDeliver(this.conn.outbox, this.id, c.tag, tag, e.deliveryCount > 0, msg, this.conn.frameMax);
+    // a quorum queue's redelivery carries x-delivery-count (a per-delivery copy of the properties)
+    writeDeliver(this.conn.outbox, this.id, c.tag, tag, e.deliveryCount > 0, q.quorum ? q.outgoing(e, false) : msg, this.conn.frameMax);
     const totals = this.conn.broker.totals;
     totals.deliver++;
     if (e.deliveryCount > 0) {

@@ -12,6 +12,7 @@ import { listVhosts, requireAdmin, requirePolicymaker, vhostFor } from "../acces
 import { invalidRegexReason } from "../../broker/auth.js";
 import type { Route } from "../router.js";
 import { command } from "../../broker/commands.js";
+import { policyError } from "../../broker/policy.js";
 
 function listPolicies(ctx: Ctx): void {
   const names = new Set(listVhosts(ctx, ctx.params[0]).map((v) => v.name));
@@ -37,7 +38,9 @@ export function parsePolicyBody(body: Record<string, unknown>): { pattern: strin
   const definition = body["definition"];
   if (!definition || typeof definition !== "object" || Array.isArray(definition)) throw badRequest("definition must be an object");
   const applyTo = str(body, "apply-to", "all");
-  if (!["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"].includes(applyTo)) throw badRequest(`invalid apply-to '${applyTo}'`);
+  // RabbitMQ 3.10 (rabbit_policy:apply_to_validation); classic_queues / quorum_queues / streams came
+  // with 3.12 and are refused here (a definitions import of a newer RabbitMQ still carries them)
+  if (!["all", "queues", "exchanges"].includes(applyTo)) throw badRequest(`Validation failed\n\napply-to '${applyTo}' unrecognised; should be 'queues', 'exchanges' or 'all'\n`);
   const priority = Number(body["priority"] ?? 0);
   if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
   return { pattern, applyTo, definition, priority };
@@ -48,6 +51,9 @@ async function putPolicy(ctx: Ctx): Promise<void> {
   const v = vhostFor(ctx, ctx.params[0]!);
   const name = ctx.params[1]!;
   const { pattern, applyTo, definition, priority } = parsePolicyBody(await ctx.body());
+  const why = policyError(definition as Record<string, unknown>);
+  // rabbit_mgmt_wm_policy escapes the reason's HTML tags (operator policies' reasons are not)
+  if (why !== undefined) throw badRequest(`Validation failed\n\n${why}\n`.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;")));
   const existed = ctx.broker.policies.has(policyKey(v.name, name));
   const value = { vhost: v.name, name, pattern, "apply-to": applyTo, definition, priority };
   ctx.broker.apply(command("policy.set", { vhost: v.name, name, value }), { origin: "http" });

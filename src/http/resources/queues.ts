@@ -23,6 +23,7 @@ import { command } from "../../broker/commands.js";
 import { rabbitTimestamp } from "../../lib/timestamp.js";
 
 export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
+  if (q.quorum) return quorumQueueJSON(ctx, q);
   const key = qKey(q);
   const type = typeof q.arguments["x-queue-type"] === "string" ? q.arguments["x-queue-type"] : "classic";
   const out: Record<string, unknown> = {
@@ -51,6 +52,68 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     operator_policy: q.operatorPolicy ?? null,
     effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
+  };
+  // a quorum queue on a cluster: its replicas (rabbitmqctl list_queues leader members online)
+  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
+  if (qi) {
+    out["leader"] = qi.leader;
+    out["node"] = qi.leader ?? out["node"];
+    out["members"] = qi.members;
+    out["online"] = qi.online;
+    out["state"] = qi.leader === null ? "down" : "running";
+  }
+  const c = queueCounters(q);
+  if (active(c)) out["message_stats"] = ctx.rates.details(key, c);
+  return out;
+}
+
+/**
+ * A quorum queue as RabbitMQ 3.10.8 shows it (rabbit_quorum_queue's info keys): leader, members and
+ * online replicas, open_files per member, dead-letter counters (at-least-once dead-lettering is not
+ * implemented: 0), single_active_consumer_ctag; and none of a classic queue's idle_since,
+ * exclusive_consumer_tag, head_message_timestamp, paging or *_ready_ram fields. Every message of a
+ * quorum queue counts as persistent. On one node the node is leader, only member and online.
+ */
+function quorumQueueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
+  const key = qKey(q);
+  const r = residency(q);
+  // on a cluster, its replicas (rabbitmqctl list_queues leader members online); on one node, this node
+  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
+  const here = q.remote?.node ?? ctx.node.name;
+  const down = qi ? qi.leader === null : q.remote !== null && !q.remote.available;
+  const members = qi ? qi.members : [here];
+  const out: Record<string, unknown> = {
+    name: q.name,
+    vhost: q.vhost,
+    durable: q.durable,
+    auto_delete: q.autoDelete,
+    exclusive: q.exclusive,
+    arguments: tableToJSON(q.arguments),
+    node: qi ? (qi.leader ?? here) : here,
+    leader: qi ? qi.leader : here,
+    members,
+    online: qi ? qi.online : down ? [] : [here],
+    open_files: Object.fromEntries(members.map((m) => [m, 0])),
+    state: down ? "down" : "running",
+    type: "quorum",
+    consumers: q.consumerCount,
+    consumer_capacity: q.consumerCount > 0 ? 1 : 0,
+    consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
+    ...ctx.rates.details(key, queueDepth(q)),
+    message_bytes: q.ready.bytes,
+    message_bytes_ready: q.ready.bytes,
+    message_bytes_unacknowledged: 0,
+    messages_ram: r["messages_ram"],
+    message_bytes_ram: r["message_bytes_ram"],
+    messages_persistent: q.ready.length + q.unacked,
+    message_bytes_persistent: q.ready.bytes,
+    messages_dlx: 0,
+    message_bytes_dlx: 0,
+    memory: r["memory"],
+    single_active_consumer_ctag: q.settings.singleActiveConsumer && q.consumers[0] ? q.consumers[0].tag : null,
+    policy: q.policy ?? null,
+    operator_policy: q.operatorPolicy ?? null,
+    effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, "quorum")?.definition ?? {}) : {},
   };
   const c = queueCounters(q);
   if (active(c)) out["message_stats"] = ctx.rates.details(key, c);

@@ -52,7 +52,9 @@ export function consume(conn: Session, ch: Channel, a: M.BasicConsume): void {
   if (a.exclusive && q.consumers.length > 0) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   if (q.consumers.some((c) => c.exclusive)) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   const args = a.arguments ?? {};
-  checkConsumerArgs(args, name, vh.name);
+  checkConsumerArgs(args, name, vh.name, q.settings.queueType);
+  // rabbit_quorum_queue:consume refuses a channel with a global prefetch (rabbit_limiter active): a connection error
+  if (q.quorum && ch.globalPrefetch > 0) throw new AmqpError(NOT_IMPLEMENTED, `queue '${name}' in vhost '${vh.name}' does not support global qos`, 60, 20, true);
   const prio = asNumber(args["x-priority"]) ?? 0;
   const c = new Consumer(tag, q, ch, a.noAck, a.exclusive, prio, ch.prefetchCount, args, {
     connectionName: conn.name,
@@ -65,15 +67,29 @@ export function consume(conn: Session, ch: Channel, a: M.BasicConsume): void {
   q.addConsumer(c);
 }
 
-/** rabbit_amqqueue:check_consumer_args: the consumer arguments RabbitMQ knows must have their type. */
-function checkConsumerArgs(args: FieldTable, queue: string, vhost: string): void {
+/** consumer arguments one queue type knows and another refuses (capabilities() consumer_arguments of RabbitMQ 3.10) */
+const TYPE_CONSUMER_ARGS: Record<string, { module: string; refuses: readonly string[] }> = {
+  classic: { module: "rabbit_classic_queue", refuses: ["x-stream-offset"] },
+  quorum: { module: "rabbit_quorum_queue", refuses: ["x-cancel-on-ha-failover", "x-stream-offset"] },
+};
+
+/**
+ * rabbit_amqqueue:check_consume_arguments: the consumer arguments the queue's type knows must
+ * have their type; one only another type knows is refused ("... of queue type rabbit_quorum_queue").
+ */
+function checkConsumerArgs(args: FieldTable, queue: string, vhost: string, queueType: string): void {
+  const rule = TYPE_CONSUMER_ARGS[queueType];
   const prio = args["x-priority"];
   if (prio !== undefined && !isIntegerValue(prio)) {
     throw preconditionFailed(`invalid arg 'x-priority' for queue '${queue}' in vhost '${vhost}': "expected integer, got ${typeName(prio)}"`);
   }
   const cancelOnFailover = args["x-cancel-on-ha-failover"];
-  if (cancelOnFailover !== undefined && typeof cancelOnFailover !== "boolean") {
+  if (cancelOnFailover !== undefined && typeof cancelOnFailover !== "boolean" && queueType === "classic") {
     throw preconditionFailed(`invalid arg 'x-cancel-on-ha-failover' for queue '${queue}' in vhost '${vhost}': {unacceptable_type,${typeName(cancelOnFailover)}}`);
+  }
+  if (rule === undefined) return;
+  for (const k of Object.keys(args)) {
+    if (rule.refuses.includes(k)) throw preconditionFailed(`invalid arg '${k}' for queue '${queue}' in vhost '${vhost}' of queue type ${rule.module}`);
   }
 }
 
@@ -122,7 +138,7 @@ export function get(conn: Session, ch: Channel, a: M.BasicGet): void {
     conn.broker.totals.redeliver++;
     ch.stats.redeliver++;
   }
-  writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, msg, q.messageCount, conn.frameMax);
+  writeGetOk(conn.outbox, ch.id, tag, e.deliveryCount > 0, q.outgoing(e, true), q.messageCount, conn.frameMax);
   e.deliveryCount++;
   if (a.noAck) {
     conn.broker.totals.getNoAck++;

@@ -13,6 +13,7 @@ import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
 import { checkReservedName, stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
 import { homeDownError } from "../../broker/cluster-view.js";
+import { checkServerNamed } from "../../broker/queue-args.js";
 
 /** RabbitMQ's server-named queues: amq.gen- + 22 url-safe base64 chars. */
 export function generateQueueName(): string {
@@ -32,6 +33,7 @@ export function declare(conn: Session, ch: Channel, a: M.QueueDeclare, claimed: 
   if (a.passive && name.startsWith(REPLY_TO_QUEUE)) return declareReplyTo(conn, ch, name, a.nowait);
   // a passive declare looks '' up literally (RabbitMQ: 404 "no queue ''"); no shortcut
   const serverNamed = !a.passive && name === "";
+  if (serverNamed && claimed === null) checkServerNamed(a.arguments ?? {});
   if (serverNamed) name = claimed ?? generateQueueName();
   // the reserved-name rule comes before the permission check (rabbit_channel)
   else if (!a.passive) checkReservedName("queue", name);

@@ -1,0 +1,908 @@
+/**
+ * Replicated quorum queues (docs/cluster.md, "Quorum queues"). A queue declared with
+ * `x-queue-type: quorum` on a cluster member has `members` (the declaring node and up to two
+ * more running disc nodes, `x-quorum-initial-group-size` honoured); one member leads.
+ *
+ * etcd keys (under the cluster prefix):
+ *   quorum/<vhost>/<name>  {members, isr}   members and the in-sync replica set (ISR, leader
+ *                                           included); written only by the leader, in a
+ *                                           transaction guarded by its election key
+ *   qlead/<vhost>/<name>   {node}           the election key, bound to the leader's election
+ *                                           lease (short TTL); its create revision is the
+ *                                           queue's **epoch**, which fences every leader action
+ *
+ * The leader's Queue object is the queue (the ordinary classic-queue code serves it); its
+ * `replica` hook (QueueReplica) streams every enqueue and every removal (ack, purge, expiry,
+ * dead-letter, drop) to each follower over the replication transport (repl-wire.ts), stamped
+ * with the epoch and a per-queue sequence number. A follower persists what it receives in
+ * its own store (same queue key, fsynced by the store's group commit) and acks positions;
+ * it refuses frames of an epoch older than the newest it knows.
+ *
+ * Confirm rule: a publish to a quorum queue is confirmed when the leader's own store has it
+ * (the ordinary confirm path) AND every follower in the ISR acked it AND |ISR| >= a majority
+ * of the members. Too few in sync: the publish is held up to HOLD_MS, then nacked. A follower
+ * that does not ack within ACK_TIMEOUT_MS (or whose connection drops) is removed from the ISR
+ * in etcd before anything is confirmed without it; a follower that finished a snapshot and
+ * acked it is added back. A leader whose ISR write fails has been deposed: it steps down.
+ *
+ * Failover: the election key goes away with the leader's lease (kill -9, cut off from etcd)
+ * or when it resigns (graceful stop). Each live ISR member campaigns with a transaction
+ * (election key absent AND quorum key unchanged since it read itself in the ISR); the winner
+ * turns its replica into the queue (every message redelivered=true) and streams snapshots to
+ * the others. Every node's RemoteHome follows the election key.
+ */
+import type { Broker } from "../broker/broker.js";
+import { forwarding, type QueueReplica } from "../broker/cluster-view.js";
+import { Message } from "../broker/message.js";
+import type { Queue } from "../broker/queue.js";
+import { decodeProperties } from "../amqp/properties.js";
+import { TypedValue } from "../amqp/field-table.js";
+import type { Logger } from "../lib/logger.js";
+import type { MessageStore, StorableMessage } from "../store/types.js";
+import { isDurableId } from "../store/types.js";
+import type { EtcdClient, Kv } from "./etcd.js";
+import type { PeerLinks } from "./remote.js";
+import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnapBegin, T } from "./repl-wire.js";
+
+/** a follower that has not acked the oldest waiting publish by then leaves the ISR */
+const ACK_TIMEOUT_MS = 2500;
+/** publishes wait this long for enough in-sync replicas, then are nacked */
+const HOLD_MS = 3000;
+/** the election lease's TTL (s): bounds failover after a kill -9 */
+export const ELECTION_TTL = 2;
+/** a leader stops confirming once its last successful keepalive is older than TTL minus this */
+const FENCE_MARGIN_MS = 500;
+
+export interface ReplicationDeps {
+  self: string;
+  prefix: string;
+  log: Logger;
+  etcd: () => EtcdClient;
+  secret: () => string;
+  isRunning(node: string): boolean;
+  /** the replication listener a running member published (live record), or null */
+  replAddress(node: string): { host: string; port: number } | null;
+  /** running disc members other than this node, sorted by name */
+  discPeers(): string[];
+  /** pause_minority: close / reopen client connections while this node is cut off from etcd */
+  fence(on: boolean): void;
+}
+
+interface QuorumRecord {
+  members: string[];
+  isr: string[];
+}
+
+const enc = encodeURIComponent;
+
+export function isQuorum(q: Queue): boolean {
+  return q.settings.queueType === "quorum" || q.arguments["x-queue-type"] === "quorum";
+}
+
+function intArg(v: unknown): number | undefined {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (v instanceof TypedValue) return Number(v.value);
+  return undefined;
+}
+
+interface Batch {
+  seq: number;
+  at: number;
+  resolve: (ok: boolean) => void;
+  promise: Promise<boolean>;
+}
+
+interface PeerSync {
+  /** idle: not streaming; live: snapshot sent, streaming */
+  state: "idle" | "live";
+  conn: PeerConn | null;
+  qid: number;
+  acked: number;
+  snapSeq: number;
+}
+
+/** One quorum queue as this node sees it. */
+class QState {
+  members: string[] = [];
+  isr: string[] = [];
+  qmod = 0;
+  leader: string | null = null;
+  epoch = 0;
+  /** the newest epoch this node has seen (etcd or a leader's snapshot) */
+  known = 0;
+  lead: Leader | null = null;
+  /** what this node holds while not leading: seq → message, in queue order */
+  content = new Map<number, StorableMessage>();
+  /** the leader session streaming to us, and its qid and epoch */
+  session: FollowerSession | null = null;
+  sessionQid = 0;
+  sessionEpoch = 0;
+  lastSeq = 0;
+  campaigning = false;
+  /** a declare on this node that has not got its leader (and in-sync followers) yet */
+  starting: Promise<void> | null = null;
+  constructor(
+    readonly vhost: string,
+    readonly name: string,
+  ) {}
+}
+
+/** The leader's side of one queue: the Queue's replica hook. */
+class Leader implements QueueReplica {
+  readonly index = new Map<StorableMessage, number>();
+  opSeq = 0;
+  readonly peers = new Map<string, PeerSync>();
+  /** followers in sync (the leader itself is implied) */
+  readonly isr = new Set<string>();
+  pending: Batch[] = [];
+  private cur: Batch | null = null;
+  private isrWrite: Promise<unknown> = Promise.resolve();
+  stopped = false;
+
+  constructor(
+    readonly r: Replication,
+    readonly qs: QState,
+    readonly q: Queue,
+    readonly epoch: number,
+  ) {
+    for (const m of qs.members) if (m !== r.self) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0 });
+  }
+
+  get min(): number {
+    return Math.floor(this.qs.members.length / 2) + 1;
+  }
+
+  enqueued(msg: Message): void {
+    if (this.stopped) {
+      if (forwarding.pending !== null) forwarding.pending.push(Promise.resolve(false));
+      return;
+    }
+    const seq = ++this.opSeq;
+    this.index.set(msg, seq);
+    const body = msg.body ?? this.r.readBody(this.q, msg);
+    for (const p of this.peers.values()) if (p.state === "live") p.conn!.w!.enq(p.qid, this.epoch, seq, msg.exchange, msg.routingKey, msg.propertiesRaw, body);
+    if (forwarding.pending === null) return;
+    let b = this.cur;
+    if (b === null) {
+      let resolve!: (ok: boolean) => void;
+      const promise = new Promise<boolean>((r) => (resolve = r));
+      b = this.cur = { seq, at: Date.now(), resolve, promise };
+      this.pending.push(b);
+      setImmediate(() => {
+        this.cur = null;
+        this.evaluate();
+      });
+    }
+    b.seq = seq;
+    forwarding.pending.push(b.promise);
+  }
+
+  removed(msg: Message): void {
+    const s = this.index.get(msg);
+    if (s === undefined) return;
+    this.index.delete(msg);
+    if (this.stopped) return;
+    const seq = ++this.opSeq;
+    for (const p of this.peers.values()) if (p.state === "live") p.conn!.w!.small(T.DEL, p.qid, this.epoch, seq, s);
+  }
+
+  /** Send the queue's whole content to a follower, then stream to it. */
+  startSync(node: string, conn: PeerConn): void {
+    const p = this.peers.get(node);
+    if (!p || this.stopped || p.state === "live") return;
+    const w = conn.w!;
+    p.conn = conn;
+    p.qid = conn.bind(this);
+    p.acked = 0;
+    w.snapBegin(p.qid, this.epoch, this.q.vhost, this.q.name);
+    for (const [m, seq] of this.index) w.enq(p.qid, this.epoch, seq, m.exchange, m.routingKey, m.propertiesRaw, m.body ?? this.r.readBody(this.q, m));
+    p.snapSeq = this.opSeq;
+    w.small(T.SNAP_END, p.qid, this.epoch, this.opSeq);
+    p.state = "live";
+  }
+
+  onAck(node: string, qid: number, seq: number): void {
+    const p = this.peers.get(node);
+    if (!p || p.qid !== qid || p.state !== "live") return;
+    if (seq > p.acked) p.acked = seq;
+    if (!this.isr.has(node) && p.acked >= p.snapSeq) this.writeIsr(node, true);
+    this.evaluate();
+  }
+
+  peerLost(node: string): void {
+    const p = this.peers.get(node);
+    if (!p) return;
+    p.state = "idle";
+    p.conn = null;
+    if (this.isr.has(node)) this.writeIsr(node, false);
+  }
+
+  /** Confirm what every in-sync follower has (and only while this node may lead). */
+  evaluate(): void {
+    while (this.pending.length > 0) {
+      const b = this.pending[0]!;
+      if (b === this.cur) return;
+      if (this.stopped) return this.failAll();
+      if (1 + this.isr.size < this.min || !this.r.canLead()) return;
+      for (const f of this.isr) if (this.peers.get(f)!.acked < b.seq) return;
+      this.pending.shift();
+      b.resolve(true);
+    }
+  }
+
+  /** Ticker: drop silent followers from the ISR; nack what waited too long for enough replicas. */
+  tick(now: number): void {
+    const b = this.pending[0];
+    if (b === undefined || b === this.cur) return;
+    if (now - b.at > ACK_TIMEOUT_MS) for (const f of this.isr) if (this.peers.get(f)!.acked < b.seq) this.writeIsr(f, false);
+    if (now - b.at > HOLD_MS && (1 + this.isr.size < this.min || !this.r.canLead())) this.failAll();
+  }
+
+  failAll(): void {
+    for (const b of this.pending.splice(0)) if (b !== this.cur) b.resolve(false);
+    if (this.cur) this.pending.push(this.cur);
+  }
+
+  /** Add or remove a follower in the ISR: in etcd first (guarded by the epoch), then here. */
+  private writeIsr(node: string, add: boolean): void {
+    const p = this.peers.get(node)!;
+    this.isrWrite = this.isrWrite.then(async () => {
+      if (this.stopped || this.isr.has(node) === add) return;
+      if (add && (p.state !== "live" || p.acked < p.snapSeq)) return;
+      const next = new Set(this.isr);
+      if (add) next.add(node);
+      else next.delete(node);
+      const rec: QuorumRecord = { members: this.qs.members, isr: [this.r.self, ...[...next].sort()] };
+      const ok = await this.r.writeQuorum(this.qs, this.epoch, rec);
+      if (!ok) {
+        this.r.stepDown(this.qs, "the ISR update was refused: another node leads now");
+        return;
+      }
+      if (add) this.isr.add(node);
+      else {
+        this.isr.delete(node);
+        // it resyncs from a snapshot when it comes back
+        if (p.state === "live") {
+          p.state = "idle";
+          p.conn?.unbind(p.qid);
+          this.r.wantPeer(node);
+        }
+      }
+      this.evaluate();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.failAll();
+    for (const p of this.peers.values()) {
+      if (p.conn) p.conn.unbind(p.qid);
+      p.state = "idle";
+      p.conn = null;
+    }
+  }
+}
+
+/** The connection from this (leader) node to one follower node, shared by the queues it leads. */
+class PeerConn {
+  w: FrameWriter | null = null;
+  private connecting = false;
+  private nextQid = 1;
+  private readonly qids = new Map<number, Leader>();
+
+  constructor(
+    readonly r: Replication,
+    readonly node: string,
+  ) {}
+
+  bind(l: Leader): number {
+    const id = this.nextQid++;
+    this.qids.set(id, l);
+    return id;
+  }
+
+  unbind(qid: number): void {
+    this.qids.delete(qid);
+  }
+
+  ensure(): void {
+    if (this.w !== null || this.connecting || this.r.closed) return;
+    const addr = this.r.deps.replAddress(this.node);
+    if (!addr) return;
+    this.connecting = true;
+    connectRepl(addr.host, addr.port, this.r.self, this.r.deps.secret(), (type, body) => this.onFrame(type, body), () => this.lost()).then(
+      (w) => {
+        this.connecting = false;
+        if (this.r.closed) return void w.socket.destroy();
+        this.w = w;
+        this.r.peerUp(this);
+      },
+      () => {
+        this.connecting = false;
+      },
+    );
+  }
+
+  private onFrame(type: number, body: Buffer): void {
+    const f = readSmall(body);
+    const l = this.qids.get(f.qid);
+    if (!l) return;
+    if (type === T.ACK && f.epoch === l.epoch) l.onAck(this.node, f.qid, f.seq);
+    else if (type === T.STALE) this.r.checkDeposed(l.qs, `${this.node} knows a newer epoch than ${l.epoch}`);
+  }
+
+  private lost(): void {
+    this.w = null;
+    const ls = [...this.qids.values()];
+    this.qids.clear();
+    for (const l of ls) l.peerLost(this.node);
+  }
+
+  close(): void {
+    this.w?.socket.destroy();
+    this.w = null;
+  }
+}
+
+/** A leader's connection to this (follower) node. */
+class FollowerSession {
+  private readonly qids = new Map<number, QState>();
+  private touched = new Set<number>();
+  private flushScheduled = false;
+
+  constructor(
+    readonly r: Replication,
+    readonly peer: string,
+    readonly w: FrameWriter,
+  ) {}
+
+  frame(type: number, body: Buffer): void {
+    if (type === T.SNAP_BEGIN) {
+      const f = readSnapBegin(body);
+      const qs = this.r.follow(f.vhost, f.name, f.epoch, this);
+      if (qs === null) return this.w.small(T.STALE, f.qid, f.epoch, 0);
+      qs.sessionQid = f.qid;
+      this.qids.set(f.qid, qs);
+      return;
+    }
+    if (type === T.ENQ) {
+      const e = readEnq(body);
+      const qs = this.live(e.qid, e.epoch);
+      if (qs === null) return;
+      this.r.store(qs, e.seq, e.exchange, e.routingKey, e.propertiesRaw, e.body);
+      this.note(e.qid, qs, e.seq);
+      return;
+    }
+    if (type === T.DEL || type === T.SNAP_END) {
+      const f = readSmall(body);
+      const qs = this.live(f.qid, f.epoch);
+      if (qs === null) return;
+      if (type === T.DEL) this.r.unstore(qs, f.target);
+      this.note(f.qid, qs, f.seq);
+    }
+  }
+
+  /** the queue this frame is for, if this session still streams it at that epoch */
+  private live(qid: number, epoch: number): QState | null {
+    const qs = this.qids.get(qid);
+    if (qs !== undefined && qs.session === this && qs.sessionQid === qid && qs.sessionEpoch === epoch && epoch >= qs.known && qs.lead === null) return qs;
+    this.qids.delete(qid);
+    this.w.small(T.STALE, qid, epoch, 0);
+    return null;
+  }
+
+  private note(qid: number, qs: QState, seq: number): void {
+    if (seq > qs.lastSeq) qs.lastSeq = seq;
+    this.touched.add(qid);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** One fsync (group commit) for everything this turn stored, then ack each queue's position. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const acks: { qid: number; epoch: number; seq: number; qs: QState }[] = [];
+    const stores = new Set<MessageStore>();
+    for (const qid of this.touched) {
+      const qs = this.qids.get(qid);
+      if (!qs) continue;
+      acks.push({ qid, epoch: qs.sessionEpoch, seq: qs.lastSeq, qs });
+      const s = this.r.storeOf(qs);
+      if (s) stores.add(s);
+    }
+    this.touched = new Set();
+    let waiting = stores.size;
+    const send = (): void => {
+      for (const a of acks) {
+        if (a.qs.session !== this || a.qs.sessionEpoch !== a.epoch) continue;
+        this.r.dropBodies(a.qs);
+        this.w.small(T.ACK, a.qid, a.epoch, a.seq);
+      }
+    };
+    if (waiting === 0) return send();
+    for (const s of stores) {
+      s.sync((err) => {
+        if (err) return; // not durable: no ack (the leader drops us from the ISR)
+        if (--waiting === 0) send();
+      });
+    }
+  }
+
+  close(): void {
+    for (const qs of this.qids.values()) if (qs.session === this) qs.session = null;
+    this.qids.clear();
+  }
+}
+
+export class Replication {
+  readonly self: string;
+  closed = false;
+  private broker: Broker | null = null;
+  private links: PeerLinks | null = null;
+  private readonly queues = new Map<string, QState>();
+  private readonly records = new Map<string, { kind: "quorum" | "qlead"; kv: Kv }>();
+  private readonly peers = new Map<string, PeerConn>();
+  private lease: { id: string; revoke(): Promise<void> } | null = null;
+  /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
+  private okAt = 0;
+  private fenced = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private server: import("node:net").Server | null = null;
+  address: { host: string; port: number } | null = null;
+
+  constructor(readonly deps: ReplicationDeps) {
+    this.self = deps.self;
+  }
+
+  private keyOf(vhost: string, name: string): string {
+    return `${vhost}\u0000${name}`;
+  }
+
+  quorumKey(vhost: string, name: string): string {
+    return `${this.deps.prefix}quorum/${enc(vhost)}/${enc(name)}`;
+  }
+
+  leadKey(vhost: string, name: string): string {
+    return `${this.deps.prefix}qlead/${enc(vhost)}/${enc(name)}`;
+  }
+
+  // ---- start / stop -----------------------------------------------------------
+
+  async listen(host: string): Promise<void> {
+    const { server, port } = await listenRepl(host, this.deps.secret, { connection: (peer, w) => new FollowerSession(this, peer, w) }, (l) => this.deps.log.warn(l));
+    this.server = server;
+    this.address = { host, port };
+  }
+
+  async start(broker: Broker, links: PeerLinks): Promise<void> {
+    this.broker = broker;
+    this.links = links;
+    await this.takeLease();
+    // quorum queues that exist at boot: their content (recovered from this node's store) is
+    // this node's replica until it wins an election or a leader's snapshot replaces it
+    for (const v of broker.vhosts.values()) {
+      for (const q of v.queues.values()) {
+        if (!isQuorum(q) || !q.durable) continue;
+        const qs = this.state(q.vhost, q.name);
+        let seq = 0;
+        q.ready.clear((e) => {
+          e.msg.refs--;
+          qs.content.set(++seq, e.msg);
+        });
+        qs.lastSeq = seq;
+        this.refresh(qs);
+      }
+    }
+    this.ticker = setInterval(() => this.tick(), 250);
+    this.ticker.unref();
+  }
+
+  private async takeLease(): Promise<void> {
+    const sent = Date.now();
+    const etcd = this.deps.etcd();
+    this.lease = await etcd.lease(ELECTION_TTL, (err) => this.leaseLost(err), (firedAt) => this.keepaliveOk(firedAt));
+    this.okAt = sent;
+  }
+
+  private keepaliveOk(firedAt: number): void {
+    if (firedAt > this.okAt) this.okAt = firedAt;
+    if (this.fenced) {
+      this.fenced = false;
+      this.deps.log.info(`cluster: ${this.self} reaches etcd again; resuming`);
+      this.deps.fence(false);
+      for (const qs of this.queues.values()) this.refresh(qs);
+    }
+  }
+
+  private leaseLost(err: Error): void {
+    if (this.closed) return;
+    this.deps.log.error(`cluster: lost the election lease (${err.message}); stepping down from every queue this node leads`);
+    this.okAt = 0;
+    for (const qs of this.queues.values()) if (qs.lead) this.stepDown(qs, "election lease lost");
+    void (async () => {
+      for (let i = 0; !this.closed; i++) {
+        try {
+          await this.takeLease();
+          this.keepaliveOk(this.okAt);
+          for (const qs of this.queues.values()) this.refresh(qs);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(2000, 200 * (i + 1))));
+        }
+      }
+    })();
+  }
+
+  /** May this node confirm as a leader right now (its election lease surely still runs)? */
+  canLead(): boolean {
+    return !this.closed && this.lease !== null && Date.now() < this.okAt + ELECTION_TTL * 1000 - FENCE_MARGIN_MS;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
+      // pause_minority: cut off from the etcd majority for longer than is safe
+      this.fenced = true;
+      this.deps.log.error(`cluster: no etcd keepalive for ${now - this.okAt} ms; ${this.self} stops leading and closes client connections until it reaches etcd again`);
+      for (const qs of this.queues.values()) if (qs.lead) this.stepDown(qs, "cut off from etcd");
+      this.deps.fence(true);
+    }
+    for (const qs of this.queues.values()) {
+      if (qs.lead) {
+        qs.lead.tick(now);
+        for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
+      }
+    }
+  }
+
+  /** Graceful stop: resign every leadership (the ISR followers take over at once), then close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const led = [...this.queues.values()].filter((qs) => qs.lead !== null);
+    // give in-flight publishes a moment to be acked by the followers
+    const until = Date.now() + 1000;
+    while (led.some((qs) => qs.lead && qs.lead.pending.length > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const qs of led) {
+      const l = qs.lead;
+      if (!l) continue;
+      l.stop();
+      try {
+        await this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]);
+      } catch {
+        /* etcd gone: the lease expires instead */
+      }
+    }
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const p of this.peers.values()) p.close();
+    this.server?.close();
+    await this.lease?.revoke();
+  }
+
+  // ---- etcd records -------------------------------------------------------------
+
+  /** A quorum/ or qlead/ key seen at boot or by the watch (kv null: deleted). */
+  record(kind: "quorum" | "qlead", key: string, kv: Kv | null): void {
+    const sub = key.slice(this.deps.prefix.length + kind.length + 1);
+    const slash = sub.indexOf("/");
+    if (slash < 0) return;
+    const vhost = decodeURIComponent(sub.slice(0, slash));
+    const name = decodeURIComponent(sub.slice(slash + 1));
+    const k = `${kind}\u0000${this.keyOf(vhost, name)}`;
+    if (kv) this.records.set(k, { kind, kv });
+    else this.records.delete(k);
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (qs && this.broker) this.refresh(qs);
+  }
+
+  private rec(kind: "quorum" | "qlead", vhost: string, name: string): Kv | null {
+    return this.records.get(`${kind}\u0000${this.keyOf(vhost, name)}`)?.kv ?? null;
+  }
+
+  private state(vhost: string, name: string): QState {
+    const k = this.keyOf(vhost, name);
+    let qs = this.queues.get(k);
+    if (!qs) this.queues.set(k, (qs = new QState(vhost, name)));
+    return qs;
+  }
+
+  private queue(qs: QState): Queue | undefined {
+    return this.broker?.vhosts.get(qs.vhost)?.queues.get(qs.name);
+  }
+
+  storeOf(qs: QState): MessageStore | null {
+    return this.broker?.vhosts.get(qs.vhost)?.storeFor() ?? null;
+  }
+
+  readBody(q: Queue, m: StorableMessage): Buffer {
+    if (m.body !== null) return m.body;
+    const s = this.broker?.vhosts.get(q.vhost)?.storeFor();
+    return s && m.storeId !== 0 ? s.readBody(m.storeId) : Buffer.alloc(0);
+  }
+
+  /**
+   * Bring this node's view of a queue in line with etcd: who leads (re-point the RemoteHome),
+   * campaign when there is no leader and this node is in the ISR, step down when deposed.
+   */
+  private refresh(qs: QState): void {
+    const q = this.queue(qs);
+    if (!q || this.closed) return;
+    const qrec = this.rec("quorum", qs.vhost, qs.name);
+    if (qrec) {
+      try {
+        const r = JSON.parse(qrec.value) as QuorumRecord;
+        qs.members = r.members;
+        qs.isr = r.isr;
+        qs.qmod = qrec.modRevision;
+      } catch {
+        this.deps.log.warn(`cluster: unreadable quorum record for queue '${qs.name}'`);
+      }
+    }
+    const lrec = this.rec("qlead", qs.vhost, qs.name);
+    let leader: string | null = null;
+    let epoch = 0;
+    if (lrec) {
+      try {
+        leader = (JSON.parse(lrec.value) as { node: string }).node;
+        epoch = lrec.createRevision;
+      } catch {
+        leader = null;
+      }
+    }
+    if (epoch > qs.known) qs.known = epoch;
+    qs.leader = leader;
+    qs.epoch = epoch;
+    if (qs.lead && (leader !== this.self || epoch !== qs.lead.epoch)) this.stepDown(qs, leader ? `${leader} leads now (epoch ${epoch})` : "the election key is gone");
+    if (!qs.lead) {
+      if (leader && leader !== this.self) this.links?.point(q, leader, () => this.anyMemberUp(qs));
+      if (!leader) {
+        if (q.remote === null) this.links?.point(q, qs.members.find((m) => m !== this.self) ?? this.self, () => this.anyMemberUp(qs));
+        else this.links?.point(q, null, () => this.anyMemberUp(qs));
+        if (qs.isr.includes(this.self) && !this.fenced) void this.campaign(qs);
+      }
+    }
+  }
+
+  private anyMemberUp(qs: QState): boolean {
+    return qs.members.some((m) => m === this.self || this.deps.isRunning(m));
+  }
+
+  private async campaign(qs: QState): Promise<void> {
+    if (qs.campaigning || this.closed || !this.lease) return;
+    qs.campaigning = true;
+    try {
+      const etcd = this.deps.etcd();
+      const qk = this.quorumKey(qs.vhost, qs.name);
+      const cur = await etcd.get(qk);
+      if (!cur) return;
+      const rec = JSON.parse(cur.value) as QuorumRecord;
+      if (!rec.isr.includes(this.self)) return;
+      const lk = this.leadKey(qs.vhost, qs.name);
+      const r = await etcd.txn(
+        [{ key: lk, target: "create", op: "==", value: 0 }, { key: qk, target: "mod", op: "==", value: cur.modRevision }],
+        [{ put: lk, value: JSON.stringify({ node: this.self }), lease: this.lease.id }],
+      );
+      if (!r.succeeded) return;
+      // the key's create revision is the txn's revision: the new epoch
+      this.promote(qs, r.revision, rec);
+    } catch (e) {
+      this.deps.log.warn(`cluster: campaign for queue '${qs.name}' failed: ${(e as Error).message}`);
+    } finally {
+      qs.campaigning = false;
+    }
+  }
+
+  /** This node won the election: its replica becomes the queue. */
+  private promote(qs: QState, epoch: number, rec: QuorumRecord): void {
+    const q = this.queue(qs);
+    if (!q || q.deleted || this.closed) return;
+    if (epoch > qs.known) qs.known = epoch;
+    qs.members = rec.members;
+    qs.leader = this.self;
+    qs.epoch = epoch;
+    qs.session = null;
+    this.links?.unpoint(q);
+    const lead = new Leader(this, qs, q, epoch);
+    let lastRaw: Buffer | null = null;
+    let lastProps: ReturnType<typeof decodeProperties> | null = null;
+    const now = Date.now();
+    for (const [seq, m] of qs.content) {
+      let msg: Message;
+      if (m instanceof Message) msg = m;
+      else {
+        if (m.propertiesRaw !== lastRaw) {
+          lastRaw = m.propertiesRaw;
+          lastProps = decodeProperties(m.propertiesRaw, 0, m.propertiesRaw.length);
+        }
+        msg = new Message(m.exchange, m.routingKey, lastProps!, m.propertiesRaw, m.body, m.bodySize, now);
+        msg.storeId = m.storeId;
+      }
+      // it may have been delivered by the previous leader: redelivered=true (AMQP's "may have been")
+      q.restore(msg, true);
+      lead.index.set(msg, seq);
+      if (seq > lead.opSeq) lead.opSeq = seq;
+    }
+    if (qs.lastSeq > lead.opSeq) lead.opSeq = qs.lastSeq;
+    qs.content = new Map();
+    qs.lead = lead;
+    q.replica = lead;
+    this.deps.log.info(`cluster: ${this.self} leads quorum queue '${qs.name}' in vhost '${qs.vhost}' (epoch ${epoch}, ${lead.index.size} messages)`);
+    for (const m of qs.members) if (m !== this.self) this.wantPeer(m);
+    q.drain();
+  }
+
+  /** Deposed (or cut off, or resigning): stop confirming, drop the content, follow whoever leads. */
+  stepDown(qs: QState, why: string): void {
+    const l = qs.lead;
+    if (!l) return;
+    this.deps.log.warn(`cluster: ${this.self} no longer leads quorum queue '${qs.name}' (${why})`);
+    l.stop();
+    qs.lead = null;
+    const q = this.queue(qs);
+    if (q) {
+      q.replica = null;
+      // this node's copy is refreshed by the next leader's snapshot
+      q.purge();
+      qs.content = new Map();
+      qs.lastSeq = 0;
+    }
+    if (this.broker) setImmediate(() => this.refresh(qs));
+  }
+
+  /** a STALE answer: ask etcd who leads */
+  checkDeposed(qs: QState, why: string): void {
+    if (!qs.lead) return;
+    const l = qs.lead;
+    void this.deps
+      .etcd()
+      .get(this.leadKey(qs.vhost, qs.name))
+      .then((kv) => {
+        if (qs.lead === l && (!kv || kv.createRevision !== l.epoch)) this.stepDown(qs, why);
+      })
+      .catch(() => {});
+  }
+
+  async writeQuorum(qs: QState, epoch: number, rec: QuorumRecord): Promise<boolean> {
+    try {
+      const r = await this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ put: this.quorumKey(qs.vhost, qs.name), value: JSON.stringify(rec) }]);
+      if (r.succeeded) {
+        qs.isr = rec.isr;
+        qs.members = rec.members;
+      }
+      return r.succeeded;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- peers ---------------------------------------------------------------------
+
+  wantPeer(node: string): void {
+    let p = this.peers.get(node);
+    if (!p) this.peers.set(node, (p = new PeerConn(this, node)));
+    if (p.w) this.peerUp(p);
+    else p.ensure();
+  }
+
+  peerUp(p: PeerConn): void {
+    for (const qs of this.queues.values()) if (qs.lead && qs.lead.peers.has(p.node)) qs.lead.startSync(p.node, p);
+  }
+
+  // ---- follower side ---------------------------------------------------------------
+
+  /** A leader starts streaming a queue at `epoch`: accept unless this node knows better. */
+  follow(vhost: string, name: string, epoch: number, s: FollowerSession): QState | null {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs || epoch < qs.known || qs.lead !== null || this.closed) return null;
+    const q = this.queue(qs);
+    if (!q) return null;
+    qs.known = epoch;
+    qs.session = s;
+    qs.sessionEpoch = epoch;
+    // a snapshot replaces whatever this node held
+    const store = this.storeOf(qs);
+    for (const m of qs.content.values()) if (store && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
+    qs.content = new Map();
+    qs.lastSeq = 0;
+    return qs;
+  }
+
+  store(qs: QState, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
+    const q = this.queue(qs);
+    const m: StorableMessage = { exchange, routingKey, propertiesRaw, body, bodySize: body.length, storeId: 0 };
+    const store = this.storeOf(qs);
+    if (store && q) store.persist(m, [q.key]);
+    qs.content.set(seq, m);
+  }
+
+  unstore(qs: QState, target: number): void {
+    const m = qs.content.get(target);
+    if (!m) return;
+    qs.content.delete(target);
+    const q = this.queue(qs);
+    const store = this.storeOf(qs);
+    if (store && q && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
+  }
+
+  /** after the fsync: bodies are read back from the store if this node ever leads */
+  dropBodies(qs: QState): void {
+    for (const m of qs.content.values()) if (m.body !== null && isDurableId(m.storeId)) m.body = null;
+  }
+
+  // ---- queue lifecycle ------------------------------------------------------------------
+
+  /** Members for a new quorum queue declared here: this node first, then running disc nodes. */
+  chooseMembers(args: Record<string, unknown>): string[] {
+    const size = intArg(args["x-quorum-initial-group-size"]) ?? 3;
+    const peers = this.deps.discPeers();
+    return [this.self, ...peers.slice(0, Math.max(0, Math.min(size, 1 + peers.length) - 1))];
+  }
+
+  /** A quorum queue now exists on this node (declared here or by a peer). */
+  declared(q: Queue, members: string[], local: boolean): void {
+    const qs = this.state(q.vhost, q.name);
+    if (qs.members.length === 0) qs.members = members;
+    if (!this.broker) return;
+    if (local) {
+      qs.isr = [this.self];
+      qs.starting = null;
+    }
+    this.refresh(qs);
+  }
+
+  /** The local declare was committed (the quorum record with it): lead it, and wait for followers. */
+  committed(vhost: string, name: string): void {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs) return;
+    qs.starting = (async () => {
+      await this.campaign(qs);
+      const until = Date.now() + 5000;
+      while (Date.now() < until && !this.closed) {
+        const l = qs.lead;
+        if (!l || 1 + l.isr.size >= l.min) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })().finally(() => {
+      qs.starting = null;
+    });
+  }
+
+  /** Resolves when every quorum queue declared here has a leader and enough in-sync followers. */
+  async settled(): Promise<void> {
+    for (const qs of this.queues.values()) if (qs.starting) await qs.starting;
+  }
+
+  deletedVhost(vhost: string): void {
+    for (const qs of [...this.queues.values()]) if (qs.vhost === vhost) this.deleted(vhost, qs.name);
+  }
+
+  deleted(vhost: string, name: string): void {
+    const k = this.keyOf(vhost, name);
+    const qs = this.queues.get(k);
+    if (!qs) return;
+    this.queues.delete(k);
+    qs.lead?.stop();
+    qs.lead = null;
+    qs.content = new Map();
+  }
+
+  /** leader, members, online (for listings), or undefined for a queue that is not quorum here */
+  info(vhost: string, name: string): { leader: string | null; members: string[]; online: string[]; isr: string[]; epoch: number } | undefined {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs) return undefined;
+    const online = qs.members.filter((m) => m === this.self || this.deps.isRunning(m));
+    const isr = qs.lead ? [this.self, ...[...qs.lead.isr].sort()] : qs.isr;
+    return { leader: qs.leader, members: qs.members, online, isr, epoch: qs.epoch };
+  }
+
+  /** per member: how far behind the leader's stream it is (leader only; null elsewhere) */
+  lag(vhost: string, name: string): Map<string, number> | null {
+    const l = this.queues.get(this.keyOf(vhost, name))?.lead;
+    if (!l) return null;
+    const out = new Map<string, number>([[this.self, 0]]);
+    for (const [n, p] of l.peers) out.set(n, p.state === "live" ? l.opSeq - p.acked : -1);
+    return out;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * npm run chaos — the nemesis matrix against a 3-node cluster, one fresh cluster per nemesis,
+ * and the checker's table (test/chaos/checker.ts). Runs for minutes; run it under
+ * `flock /tmp/warren-heavy.lock` on a shared machine.
+ *
+ *   npm run chaos -- [--target warren|rabbitmq] [--mode netns|loopback] [--nemeses a,b]
+ *                    [--cycles 2] [--fault-ms 8000] [--rate 100] [--publishers 2]
+ *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
+ *
+ * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
+ * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
+ */
+import { writeFileSync } from "node:fs";
+import { formatTable, NEMESES, runScenario, skipReason, type ScenarioResult } from "./nemesis.js";
+import { liveClusters, netnsAvailable, startRabbitCluster, startWarrenCluster } from "./targets.js";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+};
+const target = opt("target", "warren");
+const mode = opt("mode", netnsAvailable() ? "netns" : "loopback") as "netns" | "loopback";
+const wanted = opt("nemeses", NEMESES.map((n) => n.name).join(",")).split(",");
+const cycles = Number(opt("cycles", "2"));
+const faultMs = Number(opt("fault-ms", "8000"));
+const rate = Number(opt("rate", "100"));
+const publishers = Number(opt("publishers", "2"));
+const jsonOut = opt("json", "");
+const leaseTtl = 2;
+const verbose = args.includes("--verbose");
+
+const log = (s: string): void => {
+  if (verbose) process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${s}\n`);
+};
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`chaos: ${sig}, stopping ${liveClusters.size} cluster(s)\n`);
+    void Promise.all([...liveClusters].map((c) => c.stop().catch(() => {}))).then(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const results: ScenarioResult[] = [];
+  const unknown = wanted.filter((w) => !NEMESES.some((n) => n.name === w));
+  if (unknown.length) throw new Error(`unknown nemesis ${unknown.join(", ")}; known: ${NEMESES.map((n) => n.name).join(", ")}`);
+  for (const nemesis of NEMESES.filter((n) => wanted.includes(n.name))) {
+    const caps = target === "rabbitmq" ? { canPartition: false, etcd: [] } : { canPartition: mode === "netns", etcd: [1], ...(mode === "netns" ? { fillDisk: true } : {}) };
+    const why = skipReason(nemesis, caps);
+    if (why) {
+      process.stderr.write(`skip ${nemesis.name}: ${why}\n`);
+      continue;
+    }
+    process.stderr.write(`run ${nemesis.name}: ${nemesis.what}\n`);
+    const r = await runScenario({
+      nemesis,
+      start: () => (target === "rabbitmq" ? startRabbitCluster({ log }) : startWarrenCluster({ mode, etcdMembers: 3, leaseTtl, log, ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}) })),
+      cycles,
+      warmupMs: 4000,
+      faultMs,
+      recoverMs: 6000,
+      leaseTtlMs: leaseTtl * 1000,
+      publishers,
+      window: 100,
+      rate,
+      log,
+    });
+    results.push(r);
+    const v = r.verdict;
+    process.stderr.write(
+      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
+    );
+  }
+  process.stdout.write(`${formatTable(results)}\n`);
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+  const lost = results.reduce((a, r) => a + r.verdict.lost + r.verdict.unexpected, 0);
+  process.exitCode = lost > 0 ? 1 : 0;
+}
+
+main().catch((e) => {
+  process.stderr.write(`chaos: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 2;
+});
