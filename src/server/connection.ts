@@ -21,6 +21,7 @@ import type { VHost } from "../broker/vhost.js";
 import type { FlowGate, FlowHolder } from "../broker/flow.js";
 import { Channel, ChannelState, unexpected } from "./channel.js";
 import { Outbox } from "./outbox.js";
+import { channelMessageStats } from "./describe.js";
 import { explicitIds, hasExplicitIds } from "./explicit-ids.js";
 import { Publisher } from "./publish.js";
 import { dispatchChannelMethod } from "./handlers/index.js";
@@ -664,7 +665,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     this.server.onConnectionClosed(this);
     // exclusive queues die with their owner connection
     if (this.vhost) {
-      for (const q of [...this.vhost.queues.values()]) if (q.exclusive && q.exclusiveOwner === this) this.vhost.removeQueue(q);
+      for (const q of this.vhost.exclusiveQueuesOf(this)) this.vhost.removeQueue(q);
     }
   }
 
@@ -729,6 +730,16 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
 
   info(): Record<string, unknown> {
     return this.server.describeConnection(this);
+  }
+
+  octets(): { recv: number; send: number } {
+    return { recv: this.stats.recvOct, send: this.socket.bytesWritten };
+  }
+
+  channelStats(): Array<{ name: string; stats: Record<string, number> }> {
+    const out: Array<{ name: string; stats: Record<string, number> }> = [];
+    for (const ch of this.channels.values()) out.push({ name: `${this.name} (${ch.id})`, stats: channelMessageStats(ch) });
+    return out;
   }
 
   channelsInfo(): Record<string, unknown>[] {
