@@ -19,6 +19,7 @@ import type { Logger } from "../lib/logger.js";
 import { VHost, type VHostEvents } from "./vhost.js";
 import { OPERATOR_POLICY_COMPONENT, matchOperatorPolicy, matchPolicy, withOperatorPolicy, type AppliedPolicy } from "./policy.js";
 import type { Queue } from "./queue.js";
+import { createHash } from "node:crypto";
 import { hashPassword, knownGood, permits, rabbitSha256Hash, type Permission, type PermissionKind, type TopicPermission, type User, verifyPassword } from "./auth.js";
 import { FREE_FAILURES, LoginGuard } from "./login-guard.js";
 import { command, CommandFormatError, decodeCommand, encodeCommand, type ApplyContext, type TopologyCommand } from "./commands.js";
@@ -72,6 +73,10 @@ export interface ConnectionInfo extends LimitedConnection {
   /** what the client announced in start-ok (connection_name, product, capabilities) */
   readonly clientProperties: FieldTable;
   info(): Record<string, unknown>;
+  /** bytes received and sent: cheap (the rates sampler reads it for every connection every 5 s) */
+  octets(): { recv: number; send: number };
+  /** each channel's name and RabbitMQ message_stats counters, without describing the channel */
+  channelStats(): Array<{ name: string; stats: Record<string, number> }>;
   channelsInfo(): Record<string, unknown>[];
   consumersInfo(): Record<string, unknown>[];
   close(reason: string): void;
@@ -534,7 +539,7 @@ export class Broker implements VHostEvents {
       let ok = false;
       if (u) {
         try {
-          ok = await this.loginGuard.hashSlot(() => verifyPassword(u, password));
+          ok = await this.verifyOnce(u, password);
         } catch {
           throw refused(); // too many logins already waiting for a hash
         }
@@ -552,6 +557,25 @@ export class Broker implements VHostEvents {
     // the operator wants RabbitMQ-importable exports: make the hash for a user that predates it
     if (this.exportRabbitHashes && u!.hashingAlgorithm === "warren_scrypt" && !u!.exportHash) this.putUser({ ...u!, exportHash: rabbitSha256Hash(password) });
     return this.users.get(name)!;
+  }
+
+  /**
+   * Logins racing with the same user and password share one hash: 10,000 agents connecting at
+   * once with one credential cost one scrypt, not 10,000 in the guard's queue (whose bound would
+   * refuse most of them before the first hash had filled the cache).
+   */
+  private readonly hashing = new Map<string, Promise<boolean>>();
+
+  private verifyOnce(u: User, password: string): Promise<boolean> {
+    const key = `${u.name}\u0000${u.passwordHash}\u0000${createHash("sha256").update(password).digest("hex")}`;
+    let p = this.hashing.get(key);
+    if (!p) {
+      p = this.loginGuard.hashSlot(() => verifyPassword(u, password));
+      this.hashing.set(key, p);
+      const done = (): void => void this.hashing.delete(key);
+      p.then(done, done);
+    }
+    return p;
   }
 
   /** connection.open: may `user` use `vhost`? (permissions, then the vhost's and the user's connection limits) */

@@ -54,6 +54,8 @@ export interface VHostEvents {
 export class VHost implements QueueOwner {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** exclusive queues by owner (a connection): closing one never walks every queue of the vhost */
+  private readonly exclusiveByOwner = new Map<object, Set<Queue>>();
   readonly router: Router;
   /** per-vhost message counters (management API) */
   stats = { publish: 0, deliver: 0, ack: 0, confirm: 0, returnUnroutable: 0, dropUnroutable: 0 };
@@ -213,7 +215,14 @@ export class VHost implements QueueOwner {
     // arguments, then the flags a quorum (or stream) queue refuses, as rabbit_amqqueue:declare checks them
     const settings = parseQueueArgs(opts.arguments, name, this.name, reserved !== "never", opts);
     const q = new Queue(this.name, name, opts, settings, this, this.store);
-    if (opts.exclusive) q.exclusiveOwner = owner;
+    if (opts.exclusive) {
+      q.exclusiveOwner = owner;
+      if (owner) {
+        let set = this.exclusiveByOwner.get(owner);
+        if (!set) this.exclusiveByOwner.set(owner, (set = new Set()));
+        set.add(q);
+      }
+    }
     const policy = this.events.policyFor(this.name, "queue", name, settings.queueType);
     if (policy) q.applyPolicy(policy);
     this.queues.set(name, q);
@@ -256,11 +265,21 @@ export class VHost implements QueueOwner {
     return this.removeQueue(q);
   }
 
+  /** The exclusive queues `owner` declared that still exist. */
+  exclusiveQueuesOf(owner: object): Queue[] {
+    const set = this.exclusiveByOwner.get(owner);
+    return set ? [...set] : [];
+  }
+
   /** Delete without checks (exclusive owner gone, auto-delete, x-expires, vhost deletion). */
   removeQueue(q: Queue): number {
     if (q.deleted) return 0;
     for (const b of [...q.incoming]) this.removeBinding(b);
     this.queues.delete(q.name);
+    if (q.exclusiveOwner) {
+      const set = this.exclusiveByOwner.get(q.exclusiveOwner);
+      if (set?.delete(q) && set.size === 0) this.exclusiveByOwner.delete(q.exclusiveOwner);
+    }
     const n = q.destroy();
     this.events.queueDeleted(q);
     if ((q.durable && !q.exclusive) || this.events.shareAll) this.events.definitionChanged(command("queue.delete", { vhost: this.name, name: q.name }));

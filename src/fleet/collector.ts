@@ -81,6 +81,8 @@ export class Collector implements Publisher {
   readonly monitor: MonitorService;
   private monitorTimer: NodeJS.Timeout | undefined;
   private metricsBuf: ConsumeMessage[] = [];
+  /** the channel the buffered metrics deliveries came on */
+  private metricsCh: Channel | undefined;
   private metricsFlush: NodeJS.Timeout | undefined;
   private spoofLogged = new Map<string, number>();
   readonly key: OperatorKey;
@@ -206,7 +208,6 @@ export class Collector implements Publisher {
       if (this.ch === ch) this.wake?.();
     });
     await mch.prefetch(METRICS_TX_MAX * 2);
-    this.metricsBuf = [];
     await mch.consume(METRICS_QUEUE, (m) => m && this.onMetrics(mch, m));
     this.monitor.publisher = this;
     this.monitor.onConnected();
@@ -215,13 +216,13 @@ export class Collector implements Publisher {
   }
 
   /** Publisher: fleet.commands, mandatory, persistent, with per-message TTL; waits for the confirm. */
-  publishCommand(routingKey: string, body: Buffer, expirationMs: number): Promise<boolean> {
+  publishCommand(routingKey: string, body: Buffer, expirationMs: number, bcc?: string[]): Promise<boolean> {
     const ch = this.ch;
     if (!ch) return Promise.reject(new Error("not connected to the broker"));
     const messageId = Math.random().toString(36).slice(2) + Date.now().toString(36);
     return new Promise((resolve, reject) => {
       // user_id (checked by the broker) survives dead-lettering: an `expired` copy proves it came from us.
-      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser }, (err) => {
+      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser, ...(bcc?.length ? { headers: { BCC: bcc } } : {}) }, (err) => {
         if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
         // basic.return always precedes the confirm of the same message.
         const wasReturned = this.returned.delete(messageId);
@@ -240,6 +241,16 @@ export class Collector implements Publisher {
   }
 
   private onMetrics(ch: Channel, m: ConsumeMessage): void {
+    // Delivery tags belong to their channel: after a reconnect, what was buffered from the dead
+    // channel is dropped (the broker redelivers it) and its pending flush with it, so nothing is
+    // ever acked on the wrong channel (which would close the new one, or leave its deliveries
+    // unacked until the prefetch window is full and metrics stop).
+    if (this.metricsCh !== ch) {
+      if (this.metricsFlush) clearTimeout(this.metricsFlush);
+      this.metricsFlush = undefined;
+      this.metricsBuf = [];
+      this.metricsCh = ch;
+    }
     this.metricsBuf.push(m);
     if (this.metricsBuf.length >= METRICS_TX_MAX) this.flushMetrics(ch);
     // gather for a moment: one commit per 50 ms at most, not one per message (a WAL commit costs more than a batch)
@@ -248,6 +259,7 @@ export class Collector implements Publisher {
 
   /** Store the buffered batches in one transaction, then ack them all (multiple) — never before the commit. */
   private flushMetrics(ch: Channel): void {
+    if (ch !== this.metricsCh) return; // a flush of a channel since replaced: its buffer is gone
     if (this.metricsFlush) clearTimeout(this.metricsFlush);
     this.metricsFlush = undefined;
     const msgs = this.metricsBuf;

@@ -99,7 +99,8 @@ export async function connect(url: string, name: string): Promise<ChannelModel> 
     const u = urls[k]!;
     try {
       // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
-      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: 15_000, ...tlsOptions(u) });
+      // noDelay: a result publish and the ack after it are small writes; Nagle would hold the second.
+      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: 15_000, noDelay: true, ...tlsOptions(u) });
       conn.on("error", () => {}); // 'close' follows; callers react there
       nextNode = (k + 1) % urls.length;
       return conn;

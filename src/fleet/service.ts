@@ -18,7 +18,7 @@ import { signPayload } from "./sign.js";
 import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type HostStatus, type PresenceMessage, type ResultMessage, type Target } from "./protocol.js";
 import type { FleetStore, GroupRow, HostRow, ResultRow, TaskFilter, TaskRow } from "./store.js";
 import { describeWhere, globMatch, matchesWhere, parseWhere, TargetError, type WhereClause } from "./targets.js";
-import { assertName, groupKey, hostKey } from "./topology.js";
+import { assertName, hostKey } from "./topology.js";
 
 /** A host or group name from a request: a bad one is the caller's error (400), not ours. */
 function checkName(kind: string, name: unknown): string {
@@ -31,7 +31,8 @@ function checkName(kind: string, name: unknown): string {
 
 export interface Publisher {
   /** publish to fleet.commands with a confirm; resolves false when the message was returned unroutable */
-  publishCommand(routingKey: string, body: Buffer, expirationMs: number): Promise<boolean>;
+  /** `bcc`: more routing keys the broker also routes this one message to (RabbitMQ's BCC header, stripped on delivery) */
+  publishCommand(routingKey: string, body: Buffer, expirationMs: number, bcc?: string[]): Promise<boolean>;
 }
 
 export interface SubmitRequest {
@@ -56,6 +57,12 @@ export const MAX_TIMEOUT_MS = 25 * 60_000;
 const SWEEP_GRACE_MS = 10_000;
 /** Per-host commands in flight (published, confirm awaited) at once during dispatch. */
 const DISPATCH_WINDOW = 500;
+/**
+ * Members per group message. One message naming all N members, copied into N queues, costs
+ * N² names on the wire and in every agent's signature check (10,000 members: 1.8 GB); chunks
+ * of 100 cost 100·N (20 MB) in N/100 publishes.
+ */
+const GROUP_CHUNK = 100;
 const STATUSES = ["pending", "queued", "running", "ok", "failed", "timeout", "expired", "cancelled", "rejected", "interrupted", "unroutable", "lost"];
 const LOST_GRACE_MS = 60_000;
 
@@ -184,18 +191,21 @@ export class FleetService extends EventEmitter {
       const due = rows.filter((r) => r.status === "pending" && r.batchNo === wave);
       if (!due.length || rows.some((r) => r.batchNo < wave && !isFinal(r.status))) return;
       if (Date.now() > t.expiresAt) return; // the sweeper records them as expired
-      // A whole-group task (no --batch) goes as ONE message to group.G for the members whose
-      // queue is bound to it (announced by their agent, or set at enrolment); members assigned
-      // only centrally (`warren groups assign`) and every other target get one message each.
+      // A whole-group task (no --batch) goes to the members whose queue is bound to it (announced
+      // by their agent, or set at enrolment) in messages of GROUP_CHUNK members each: one publish
+      // routed to each member's host key (the first as routing key, the rest in the BCC header),
+      // its signed target listing exactly those members. Members assigned only centrally
+      // (`warren groups assign`) and every other target get one message each.
       const group = t.target?.group && !t.batch ? t.target.group : undefined;
       const bound = group ? this.store.boundMembers(group) : new Set<string>();
       const viaGroup = due.filter((r) => bound.has(r.host));
       if (group && viaGroup.length) {
         const nonce = viaGroup.find((r) => r.nonce)?.nonce ?? randomUUID();
-        // The signed target lists the members it is for: a host joining the group later cannot run it.
-        const target: Target = { group, hosts: viaGroup.map((r) => r.host) };
         this.store.tx(() => viaGroup.forEach((r) => this.setNonce(taskId, r.host, nonce)));
-        await this.sendCommand(t, target, groupKey(group), nonce);
+        const chunks: string[][] = [];
+        for (let i = 0; i < viaGroup.length; i += GROUP_CHUNK) chunks.push(viaGroup.slice(i, i + GROUP_CHUNK).map((r) => r.host));
+        // The signed target lists the members it is for: a host joining the group later cannot run it.
+        await Promise.all(chunks.map((hosts) => this.sendCommand(t, { group, hosts }, hostKey(hosts[0]!), nonce, hosts.slice(1).map(hostKey))));
         this.store.tx(() => viaGroup.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
       }
       // One message per host, pipelined: a window of DISPATCH_WINDOW publishes awaits its
@@ -222,14 +232,14 @@ export class FleetService extends EventEmitter {
     this.store.q("UPDATE results SET nonce = ? WHERE task_id = ? AND host = ? AND nonce IS NULL").run(nonce, taskId, host);
   }
 
-  private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string): Promise<boolean> {
+  private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string, bcc?: string[]): Promise<boolean> {
     const p: CommandPayload = {
       v: 1, kind: "command", task: t.id, nonce, target, timeoutMs: t.timeoutMs, issuedAt: Date.now(), exp: t.expiresAt, user: t.user,
       ...(t.argv ? { argv: t.argv } : { shell: t.command }),
       ...(t.maxOutput ? { maxOutput: t.maxOutput } : {}),
     };
     const body = Buffer.from(JSON.stringify(signPayload(this.key, p)));
-    return this.publisher!.publishCommand(rk, body, Math.max(1, t.expiresAt - Date.now()));
+    return this.publisher!.publishCommand(rk, body, Math.max(1, t.expiresAt - Date.now()), bcc);
   }
 
   async cancel(taskId: number, user: string): Promise<{ id: number; cancelled: number; signalled: number }> {

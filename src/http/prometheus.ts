@@ -104,7 +104,7 @@ const channelLabels = (c: ChannelRow): Labels => ({ channel: c.name });
 const GROUPS: Record<string, (b: Broker, scope: Scope) => Family[]> = {
   connection_churn_metrics: (b) => {
     const t = b.totals;
-    const liveChannels = sum(b.connections, (c) => c.channelsInfo().length);
+    const liveChannels = sum(b.connections, (c) => c.openChannels);
     let liveQueues = 0;
     for (const v of b.vhosts.values()) liveQueues += v.queues.size;
     return [
@@ -230,7 +230,7 @@ function totals(b: Broker): Family[] {
   }
   return [
     fam("connections", "gauge", "Connections currently open", [[NONE, b.connections.size]]),
-    fam("channels", "gauge", "Channels currently open", [[NONE, sum(b.connections, (c) => c.channelsInfo().length)]]),
+    fam("channels", "gauge", "Channels currently open", [[NONE, sum(b.connections, (c) => c.openChannels)]]),
     fam("consumers", "gauge", "Consumers currently connected", [[NONE, consumers]]),
     fam("queues", "gauge", "Queues available", [[NONE, queues]]),
   ];

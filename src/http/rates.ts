@@ -73,16 +73,28 @@ interface Series {
   /** ring of capacity × names.length values, or null when over budget */
   ring: Float64Array | null;
   capacity: number;
+  /** the values at the last tick and at the one before (rates), whether or not there is a ring */
+  cur: Float64Array;
+  prev: Float64Array;
+  /** the last tick that saw this key */
+  seen: number;
+}
+
+/** Number of own enumerable keys, without allocating Object.keys' array. */
+function keyCount(v: Counters): number {
+  let n = 0;
+  for (const k in v) if (k !== "") n++;
+  return n;
 }
 
 export class Rates {
-  private prev = new Map<string, { t: number; v: Counters }>();
-  private current = new Map<string, Counters>();
   private series = new Map<string, Series>();
   private historyValues = 0;
   /** shared ring of tick times (ms), sized for the longest retention */
   private readonly times: Float64Array;
   private tickNo = -1;
+  private curTime = 0;
+  private prevTime = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -108,37 +120,34 @@ export class Rates {
     this.timer = null;
   }
 
-  /** Take one sample now (also used by tests through the interval). */
+  /**
+   * Take one sample now (also used by tests through the interval). Values are copied out of
+   * the counters objects (collect may hand the same object again), nothing else is allocated
+   * per key in the steady state: 10,000 connections with 4 channels each are 50,000 keys
+   * every 5 s, on the event loop.
+   */
   tick(now = Date.now()): void {
-    const prev = this.prev;
-    const next = new Map<string, { t: number; v: Counters }>();
-    const rates = new Map<string, Counters>();
     const n = ++this.tickNo;
     this.times[n % this.times.length] = now;
-    const seen = new Set<string>();
+    this.prevTime = this.curTime;
+    this.curTime = now;
+    let seen = 0;
     for (const [key, v] of this.collect()) {
-      next.set(key, { t: now, v: { ...v } });
-      seen.add(key);
-      this.record(key, v, n);
-      const p = prev.get(key);
-      if (!p || now <= p.t) continue;
-      const dt = (now - p.t) / 1000;
-      const r: Counters = {};
-      for (const k in v) r[k] = Math.max(0, Math.round((((v[k] ?? 0) - (p.v[k] ?? 0)) / dt) * 10) / 10);
-      rates.set(key, r);
+      if (this.record(key, v, n)) seen++;
     }
+    if (seen === this.series.size) return;
     for (const [key, s] of this.series) {
-      if (seen.has(key)) continue;
+      if (s.seen === n) continue;
       if (s.ring) this.historyValues -= s.ring.length;
       this.series.delete(key);
     }
-    this.prev = next;
-    this.current = rates;
   }
 
-  private record(key: string, v: Counters, n: number): void {
+  /** Store one key's sample; false when the key was already seen in this tick. */
+  private record(key: string, v: Counters, n: number): boolean {
     let s = this.series.get(key);
-    if (s && Object.keys(v).length !== s.names.length) {
+    if (s && s.seen === n) return false;
+    if (s && keyCount(v) !== s.names.length) {
       // a counter appeared (channels grow theirs as they are used): start this key's history again
       if (s.ring) this.historyValues -= s.ring.length;
       s = undefined;
@@ -149,12 +158,21 @@ export class Rates {
       const size = capacity * names.length;
       const fits = this.historyValues + size <= this.budget;
       if (fits) this.historyValues += size;
-      s = { names, born: n, ring: fits ? new Float64Array(size) : null, capacity };
+      s = { names, born: n, ring: fits ? new Float64Array(size) : null, capacity, cur: new Float64Array(names.length), prev: new Float64Array(names.length), seen: n };
       this.series.set(key, s);
     }
-    if (!s.ring) return;
+    s.seen = n;
+    const last = s.prev;
+    s.prev = s.cur;
+    s.cur = last;
+    const ring = s.ring;
     const base = (n % s.capacity) * s.names.length;
-    for (let i = 0; i < s.names.length; i++) s.ring[base + i] = v[s.names[i]!] ?? 0;
+    for (let i = 0; i < s.names.length; i++) {
+      const x = v[s.names[i]!] ?? 0;
+      last[i] = x;
+      if (ring) ring[base + i] = x;
+    }
+    return true;
   }
 
   private samples(key: string, counter: string, current: number, range: Range, now: number): Record<string, unknown> {
@@ -188,18 +206,23 @@ export class Rates {
     return { samples: out, avg: sum / count, avg_rate: (last - first) / range.ageS };
   }
 
+  /** Per second between the last two ticks (0 for a key the last tick saw first). */
   rate(key: string, counter: string): number {
-    return this.current.get(key)?.[counter] ?? 0;
+    const s = this.series.get(key);
+    if (!s || s.seen !== this.tickNo || s.born >= this.tickNo || this.curTime <= this.prevTime) return 0;
+    const i = s.names.indexOf(counter);
+    if (i < 0) return 0;
+    const dt = (this.curTime - this.prevTime) / 1000;
+    return Math.max(0, Math.round(((s.cur[i]! - s.prev[i]!) / dt) * 10) / 10);
   }
 
   /** `{name: n, name_details: {rate}}` for every counter, plus samples where `ranges` asks for them. */
   details(key: string, counters: Counters, ranges: Ranges = {}, now = Date.now()): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const r = this.current.get(key);
     for (const k in counters) {
       out[k] = counters[k];
       const range = ranges[familyOf(k)];
-      const rate = r?.[k] ?? 0;
+      const rate = this.rate(key, k);
       out[`${k}_details`] = range ? { rate, ...this.samples(key, k, counters[k] ?? 0, range, now) } : { rate };
     }
     return out;

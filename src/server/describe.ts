@@ -63,21 +63,7 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
     pending_raft_commands: 0,
     prefetch_count: ch.prefetchCount,
     global_prefetch_count: ch.globalPrefetch,
-    message_stats: {
-      publish: ch.stats.publish,
-      // RabbitMQ's deliver/get are the manual-ack ones
-      deliver: ch.stats.deliver - ch.stats.deliverNoAck,
-      deliver_no_ack: ch.stats.deliverNoAck,
-      ack: ch.stats.ack,
-      get: ch.stats.get - ch.stats.getNoAck,
-      get_no_ack: ch.stats.getNoAck,
-      get_empty: ch.stats.getEmpty,
-      deliver_get: ch.stats.deliver + ch.stats.get,
-      redeliver: ch.stats.redeliver,
-      confirm: ch.stats.confirm,
-      return_unroutable: ch.stats.returnUnroutable,
-      drop_unroutable: ch.stats.dropUnroutable,
-    },
+    message_stats: channelMessageStats(ch),
   };
 }
 
@@ -95,3 +81,21 @@ export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Re
   };
 }
 
+/** A channel's counters under RabbitMQ's message_stats names (also sampled for rates). */
+export function channelMessageStats(ch: Channel): Record<string, number> {
+  return {
+    publish: ch.stats.publish,
+    // RabbitMQ's deliver/get are the manual-ack ones
+    deliver: ch.stats.deliver - ch.stats.deliverNoAck,
+    deliver_no_ack: ch.stats.deliverNoAck,
+    ack: ch.stats.ack,
+    get: ch.stats.get - ch.stats.getNoAck,
+    get_no_ack: ch.stats.getNoAck,
+    get_empty: ch.stats.getEmpty,
+    deliver_get: ch.stats.deliver + ch.stats.get,
+    redeliver: ch.stats.redeliver,
+    confirm: ch.stats.confirm,
+    return_unroutable: ch.stats.returnUnroutable,
+    drop_unroutable: ch.stats.dropUnroutable,
+  };
+}

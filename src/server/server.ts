@@ -30,6 +30,14 @@ export interface ServerOptions {
   version: string;
 }
 
+/**
+ * Length of the accept queue (Linux caps it at net.core.somaxconn, 4096 by default). Node's
+ * default, 511, overflows when thousands of agents connect at once while the event loop is busy:
+ * the kernel then drops their SYNs and the clients retry after 1, 3, 7 s… (RabbitMQ's default
+ * tcp_listen_options backlog is 128; installs expecting connection storms set it to 4096).
+ */
+const ACCEPT_BACKLOG = 4096;
+
 export class Server {
   readonly connections = new Set<Connection>();
   /** direct reply-to token -> channel consuming amq.rabbitmq.reply-to */
@@ -102,7 +110,7 @@ export class Server {
     const listenOn = (srv: net.Server, port: number, host: string | undefined) =>
       new Promise<void>((resolve, reject) => {
         srv.once("error", reject);
-        srv.listen(port, host, () => {
+        srv.listen({ port, host, backlog: ACCEPT_BACKLOG }, () => {
           srv.off("error", reject);
           resolve();
         });
@@ -144,7 +152,7 @@ export class Server {
       new Promise<void>((resolve, reject) => {
         if (srv.listening) return resolve();
         srv.once("error", reject);
-        srv.listen(p, host, () => {
+        srv.listen({ port: p, host, backlog: ACCEPT_BACKLOG }, () => {
           srv.off("error", reject);
           resolve();
         });

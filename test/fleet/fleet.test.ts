@@ -95,7 +95,8 @@ after(async () => {
 });
 
 test("group dispatch reaches exactly the group's hosts", async () => {
-  // Pins down direct-exchange routing: "group.web" is bound only by web1's and web2's queues.
+  // Pins down sender-selected distribution (RabbitMQ's BCC header): the group message is routed
+  // to host.web1 with host.web2 in BCC, and reaches those two queues only.
   const id = await run(['echo "$FLEET_HOST" >> ' + join(marks(), "group"), "--group", "web", "--wait"]);
   const v = await check(id);
   assert.deepEqual(v.results.map((r) => r.host).sort(), ["web1", "web2"]);

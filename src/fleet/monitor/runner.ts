@@ -194,7 +194,8 @@ export class Monitor {
       try {
         ch.publish(METRICS_EXCHANGE, metricsKey(this.o.host), e.body, { contentType: "application/json", type: "metrics", userId: this.o.userId }, (error) => {
           if (error) {
-            e.sentGen = 0; // nacked: try again on the next pump
+            // nacked, or the channel died: try again on the next pump, unless a newer channel already resent it
+            if (e.sentGen === gen) e.sentGen = 0;
             return;
           }
           const i = this.backlog.indexOf(e);

@@ -552,7 +552,7 @@ export class MonitorService extends EventEmitter {
     return ev!;
   }
 
-  /** when each (alert, webhook) was last sent a repeat; absent: count from the firing event */
+  /** when each (alert, webhook) was last sent a repeat (cache of the webhook_repeats table); absent there too: count from the firing event */
   private repeated = new Map<string, number>();
   /** the latest firing event per open alert (cache of store.lastFiring) */
   private firingEvent = new Map<string, AlertEvent>();
@@ -578,9 +578,11 @@ export class MonitorService extends EventEmitter {
       for (const w of hooks) {
         if ((w.severity && w.severity !== e.severity) || (w.group && !groups.includes(w.group))) continue;
         const k = `${id}|${w.id}|${e.id}`;
-        if (now - (this.repeated.get(k) ?? e.at) < w.repeatMs) continue;
+        let lastAt = this.repeated.get(k);
+        if (lastAt === undefined) this.repeated.set(k, (lastAt = this.store.lastRepeat(e.id, w.id) ?? e.at)); // stored: survives a restart
+        if (now - lastAt < w.repeatMs) continue;
         this.repeated.set(k, now);
-        this.store.requeue(e.id, `webhook:${w.id}`, now);
+        this.store.repeat(e.id, w.id, now);
       }
     }
   }

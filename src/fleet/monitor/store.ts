@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS silences (id INTEGER PRIMARY KEY AUTOINCREMENT, host 
   comment TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, ended_done INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, severity TEXT, grp TEXT, group_wait_ms INTEGER NOT NULL, repeat_ms INTEGER NOT NULL DEFAULT 14400000,
   created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_repeats (event_id INTEGER NOT NULL, webhook INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (event_id, webhook)) WITHOUT ROWID;
 `;
 
 export interface SampleRow { t: number; v: number; seq: number | null }
@@ -253,8 +254,21 @@ export class MetricsStore {
   }
 
   /** Queue an event for a sink again (a repeat notification); false when it is still queued. */
-  requeue(eventId: number, sink: string, at: number): boolean {
-    return this.q.outboxIns!.run(eventId, sink, at).changes > 0;
+  /**
+   * A repeat of firing event `eventId` to webhook `webhook`: queued for delivery and its time
+   * kept, in one transaction, so a restarted collector counts the next repeat from it.
+   */
+  repeat(eventId: number, webhook: number, at: number): void {
+    this.db.transaction(() => {
+      this.q.outboxIns!.run(eventId, `webhook:${webhook}`, at);
+      this.db.prepare("INSERT INTO webhook_repeats (event_id, webhook, at) VALUES (?,?,?) ON CONFLICT(event_id, webhook) DO UPDATE SET at = excluded.at").run(eventId, webhook, at);
+    })();
+  }
+
+  /** When firing event `eventId` was last repeated to `webhook`, if ever. */
+  lastRepeat(eventId: number, webhook: number): number | undefined {
+    const r = this.db.prepare("SELECT at FROM webhook_repeats WHERE event_id = ? AND webhook = ?").get(eventId, webhook) as { at: number } | undefined;
+    return r?.at;
   }
 
   /** The latest firing/flapping event of an alert (what a repeat re-sends). */

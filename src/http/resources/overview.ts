@@ -47,7 +47,7 @@ function overview(ctx: Ctx): void {
   for (const c of b.connections) {
     if (listsConnection(ctx, c)) {
       connections++;
-      channels += c.channelsInfo().length;
+      channels += c.openChannels;
     } else if (b.isInternalConnection(c) && vhosts.some((v) => v.name === c.vhostName)) {
       // the hidden internal connection's consumers are left out of the totals too
       consumers -= c.consumersInfo().length;
@@ -90,7 +90,7 @@ export function nodeInfo(ctx: Ctx): Record<string, unknown> {
   let queues = 0;
   for (const v of b.vhosts.values()) queues += v.queues.size;
   let channels = 0;
-  for (const c of b.connections) channels += c.channelsInfo().length;
+  for (const c of b.connections) channels += c.openChannels;
   return {
     name: ctx.node.name,
     type: "disc",
