@@ -298,12 +298,16 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     for (;;) {
       let empty = false;
       try {
-        const qs = await mgmtGet<{ name: string; messages?: number }[]>(c.nodes[0]!.mgmtUrl, "/api/queues/%2F");
-        left = queues.map((q) => `${q}=${qs.find((y) => y.name === q)?.messages ?? "missing"}`).join(" ");
-        empty = queues.every((q) => {
-          const x = qs.find((y) => y.name === q);
-          return x !== undefined && (x.messages ?? 0) === 0;
-        });
+        // ask each queue's leader/home: a warren node that does not hold a classic queue counts
+        // only what it pulled for its own consumers
+        const counts: (number | undefined)[] = [];
+        for (let qi = 0; qi < queues.length; qi++) {
+          const at = await leader(qi);
+          const x = await mgmtGet<{ messages?: number }>(c.nodes[at]!.mgmtUrl, `/api/queues/%2F/${encodeURIComponent(queues[qi]!)}`);
+          counts.push(x.messages);
+        }
+        left = queues.map((q, qi) => `${q}=${counts[qi] ?? "?"}`).join(" ");
+        empty = counts.every((n) => n === 0);
       } catch {}
       if (empty && Date.now() - w.lastDeliveryAt() > 2000) break;
       if (Date.now() > drainUntil) {
