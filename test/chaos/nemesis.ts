@@ -10,7 +10,7 @@
  */
 import amqp from "amqplib";
 import os from "node:os";
-import { check, newHistory, type Verdict } from "./checker.js";
+import { check, newHistory, type History, type Verdict } from "./checker.js";
 import type { ChaosCluster } from "./targets.js";
 import { startWorkload } from "./workload.js";
 
@@ -181,6 +181,8 @@ export interface ScenarioResult {
   /** when each fault began and ended, ms since the workload started */
   faults: [number, number][];
   error?: string;
+  /** the whole history (to write out when something was lost) */
+  history: History;
 }
 
 async function mgmtGet<T>(mgmtUrl: string, path: string): Promise<T> {
@@ -332,6 +334,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     loadavg: os.loadavg()[0]!,
     failoverMs,
     faults,
+    history: h,
     ...(error ? { error } : {}),
   };
 }
