@@ -138,9 +138,12 @@ export class Queue implements Destination {
   get messageCount(): number { return this.ready.length; }
   get consumerCount(): number { return this.consumers.length; }
 
-  /** Does this queue hold a durable store reference to `msg`? (persistent message in a durable queue) */
+  /**
+   * Does this queue hold a durable store reference to `msg`? (a persistent message in a durable
+   * queue; in a quorum queue any message: RabbitMQ's quorum queues keep transient ones too)
+   */
   isStored(msg: Message): boolean {
-    return this.durable && isDurableId(msg.storeId);
+    return this.durable && isDurableId(msg.storeId) && (this.quorum || msg.persistent);
   }
 
   // ---- publishing -------------------------------------------------------

@@ -5,7 +5,7 @@
  * <node>, force_boot, await_online_nodes <count> [--timeout <s>]. They call the node's
  * /api/warren/cluster* routes (src/http/resources/cluster.ts).
  */
-import { CtlError, EX_UNAVAILABLE, EX_USAGE, table, type MgmtClient, type Output } from "./ctl-http.js";
+import { CtlError, EX_UNAVAILABLE, EX_USAGE, table, type CtlApi, type Output } from "./ctl-http.js";
 
 export interface ClusterArgs {
   positional: string[];
@@ -13,7 +13,7 @@ export interface ClusterArgs {
   options: Map<string, string>;
 }
 
-type Verb = (c: MgmtClient, a: ClusterArgs, o: Output) => Promise<void>;
+type Verb = (c: CtlApi, a: ClusterArgs, o: Output) => Promise<void>;
 
 interface Status {
   cluster_name: string;
@@ -46,12 +46,12 @@ export const CLUSTER_VERB_HELP: Record<string, string> = {
   shrink: "shrink <node> [--errors-only]\n  rabbitmq-queues': remove every quorum queue's replica from <node>.",
 };
 
-async function nodeName(c: MgmtClient): Promise<string> {
+async function nodeName(c: CtlApi): Promise<string> {
   return String(((await c.get("/api/overview")) as { node: string }).node);
 }
 
 /** POST a verb; a refusal comes back with rabbitmqctl's text and exit status. */
-async function run(c: MgmtClient, verb: string, body: Record<string, unknown> = {}): Promise<void> {
+async function run(c: CtlApi, verb: string, body: Record<string, unknown> = {}): Promise<void> {
   try {
     await c.request("POST", `/api/warren/cluster/${verb}`, body);
   } catch (e) {
@@ -84,7 +84,7 @@ function statusText(node: string, s: Status, o: Output): void {
 }
 
 /** POST a quorum verb (rabbitmq-queues); refusals as run() */
-async function quorum(c: MgmtClient, verb: string, body: Record<string, unknown>): Promise<unknown> {
+async function quorum(c: CtlApi, verb: string, body: Record<string, unknown>): Promise<unknown> {
   try {
     return await c.request("POST", `/api/warren/quorum/${verb}`, body);
   } catch (e) {

@@ -206,7 +206,9 @@ export class Cluster implements DefinitionsStore, ClusterView {
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
     broker.cluster = this;
-    if (!broker.users.has(CLUSTER_USER)) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator"] }), { origin: "import" });
+    // `impersonator`: the publishing node checked user_id already (RabbitMQ's tag for that)
+    const linkUser = broker.users.get(CLUSTER_USER);
+    if (!linkUser || !linkUser.tags.includes("impersonator")) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator", "impersonator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
     await this.repl.start(broker, this.links);

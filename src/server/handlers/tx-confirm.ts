@@ -9,21 +9,21 @@ import { internalError, preconditionFailed } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import { NEEDS_SYNC } from "../../broker/router.js";
 import type { Channel } from "../channel.js";
-import type { Connection } from "../connection.js";
+import type { Session } from "../session.js";
 
-export function confirmSelect(conn: Connection, ch: Channel, a: M.ConfirmSelect): void {
+export function confirmSelect(conn: Session, ch: Channel, a: M.ConfirmSelect): void {
   if (ch.tx) throw preconditionFailed("cannot switch from tx to confirm mode");
   ch.confirm = true;
   if (!a.nowait) conn.sendMethod(ch.id, M.CONFIRM_SELECT_OK, {});
 }
 
-export function txSelect(conn: Connection, ch: Channel): void {
+export function txSelect(conn: Session, ch: Channel): void {
   if (ch.confirm) throw preconditionFailed("cannot switch from confirm to tx mode");
   ch.tx = true;
   conn.sendMethod(ch.id, M.TX_SELECT_OK, {});
 }
 
-export function txCommit(conn: Connection, ch: Channel): void {
+export function txCommit(conn: Session, ch: Channel): void {
   if (!ch.tx) throw preconditionFailed("channel is not transactional");
   const pubs = ch.txPublishes;
   const acks = ch.txAcks;
@@ -71,7 +71,7 @@ export function txCommit(conn: Connection, ch: Channel): void {
   }
 }
 
-export function txRollback(conn: Connection, ch: Channel): void {
+export function txRollback(conn: Session, ch: Channel): void {
   if (!ch.tx) throw preconditionFailed("channel is not transactional");
   ch.txPublishes = [];
   ch.restoreTxAcks();
