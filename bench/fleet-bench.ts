@@ -65,6 +65,13 @@ async function main(): Promise<void> {
   collector.start();
   await collector.ready;
   const children: ChildProcess[] = [];
+  // Killed from outside (timeout, Ctrl-C): take the simulated agents down too, never leave them running.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      for (const c of children) c.kill("SIGKILL");
+      process.exit(130);
+    });
+  }
   const rows: string[] = [];
   try {
     for (const n of sizes) {
