@@ -1,13 +1,15 @@
 /**
- * `warren ctl`'s only link to the broker: a small client for the management
- * HTTP API (basic auth from the URL's user info), and rabbitmqctl-style table
- * output. Knows nothing of src/broker — anything it can do, any HTTP client
+ * `warren ctl`'s only link to the broker: the management HTTP API through the
+ * shared client (src/lib/mgmt-client.ts; basic auth from the URL's user info,
+ * guest/guest without), and rabbitmqctl-style table output. Knows nothing of src/broker — anything it can do, any HTTP client
  * could do against warren or RabbitMQ.
  *
  * Failures become CtlError with rabbitmqctl's exit codes (sysexits): 69 when
  * the server cannot be reached, 77 when the credentials are refused, 64 for
  * usage errors, 67 for a missing user, 70 (software) for other API refusals.
  */
+
+import { MgmtClient, MgmtUnreachable, type MgmtReply } from "../lib/mgmt-client.js";
 
 export const EX_USAGE = 64;
 export const EX_DATAERR = 65;
@@ -22,55 +24,34 @@ export class CtlError extends Error {
   }
 }
 
-export class MgmtClient {
-  private readonly base: string;
-  private readonly auth: string;
+/** The management API as ctl sees it: the shared client (src/lib/mgmt-client.ts) with rabbitmqctl's errors. */
+export class CtlApi {
+  private readonly client: MgmtClient;
 
-  constructor(private readonly url: string) {
-    let u: URL;
+  constructor(url: string) {
     try {
-      u = new URL(url);
+      this.client = new MgmtClient(url, { defaultUser: "guest", defaultPass: "guest", timeoutMs: 60_000 });
     } catch {
       throw new CtlError(`invalid management URL '${url}'`, EX_USAGE);
     }
-    const user = decodeURIComponent(u.username || "guest");
-    const pass = decodeURIComponent(u.password || "guest");
-    this.auth = "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
-    u.username = "";
-    u.password = "";
-    this.base = u.toString().replace(/\/$/, "");
   }
 
   /** The URL without credentials, for messages. */
   get target(): string {
-    return this.base;
+    return this.client.base;
   }
 
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-    let res: Response;
+    let res: MgmtReply;
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: { authorization: this.auth, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-        body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
+      res = await this.client.send(method, path, body, headers);
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (e as Error).message;
-      throw new CtlError(`unable to perform an operation on node at ${this.base}: could not connect to the management API (${why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`, EX_UNAVAILABLE);
+      if (!(e instanceof MgmtUnreachable)) throw e;
+      throw new CtlError(`unable to perform an operation on node at ${this.target}: could not connect to the management API (${e.why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`, EX_UNAVAILABLE);
     }
-    const text = await res.text();
-    let json: unknown ;
-    if (text !== "") {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-    }
+    const json = res.body;
     if (res.ok) return json;
-    const reason = json && typeof json === "object" && "reason" in json ? String((json as { reason: unknown }).reason) : text || res.statusText;
+    const reason = json && typeof json === "object" && "reason" in json ? String((json as { reason: unknown }).reason) : res.text || res.statusText;
     if (res.status === 401) throw new CtlError(`not authorised: ${reason} (${method} ${path})`, EX_NOPERM, 401, json);
     if (res.status === 404) throw new CtlError(`not found: ${path}`, EX_SOFTWARE, 404, json);
     throw new CtlError(reason, EX_SOFTWARE, res.status, json);
@@ -81,11 +62,8 @@ export class MgmtClient {
   }
 
   /** The same server with other credentials (authenticate_user). */
-  as(user: string, pass: string): MgmtClient {
-    const u = new URL(this.url);
-    u.username = encodeURIComponent(user);
-    u.password = encodeURIComponent(pass);
-    return new MgmtClient(u.toString());
+  as(user: string, pass: string): CtlApi {
+    return new CtlApi(this.client.withCredentials(user, pass).url);
   }
 
   /** A request whose listed error statuses are answers, not failures. */

@@ -11,7 +11,8 @@
  * 70 refused by the server, 77 not authorised (see ctl-http.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, MgmtClient, enc, info, table, type Output } from "./ctl-http.js";
+import { UsageError, parseArgv, type FlagSpec, type Parsed } from "../lib/argv.js";
+import { CtlError, EX_DATAERR, EX_NOUSER, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, CtlApi, enc, info, table, type Output } from "./ctl-http.js";
 import { findServer } from "./ctl-server.js";
 import { CLUSTER_VERB_HELP, clusterVerbs } from "./ctl-cluster.js";
 
@@ -22,7 +23,7 @@ interface Args {
   options: Map<string, string>;
 }
 
-type Verb = (c: MgmtClient, a: Args, o: Output) => Promise<void>;
+type Verb = (c: CtlApi, a: Args, o: Output) => Promise<void>;
 
 const DEFAULT_URL = "http://guest:guest@localhost:15672";
 
@@ -100,7 +101,7 @@ function column(row: Record<string, unknown>, col: string, aliases: Record<strin
 }
 
 async function listing(
-  c: MgmtClient, a: Args, o: Output,
+  c: CtlApi, a: Args, o: Output,
   opts: { path: string; defaults: string[]; heading: string; aliases?: Record<string, (r: Record<string, unknown>) => unknown>; filter?: (r: Record<string, unknown>) => boolean },
 ): Promise<void> {
   const cols = a.positional.length > 0 ? a.positional : opts.defaults;
@@ -510,7 +511,7 @@ function need(a: Args, n: number, text: string): string[] {
   return a.positional;
 }
 
-async function exists(c: MgmtClient, path: string): Promise<boolean> {
+async function exists(c: CtlApi, path: string): Promise<boolean> {
   try {
     await c.get(path);
     return true;
@@ -557,39 +558,24 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-const VALUE_OPTIONS = new Set(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"]);
+/** ctl's options that take a value; any other -x / --x is a boolean flag (the shared parser's lenient dialect) */
+const VALUE_OPTIONS: FlagSpec = Object.fromEntries(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir", "vhost-pattern", "queue-pattern"].map((n) => [n, "value"]));
 
 function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgv(argv, VALUE_OPTIONS, { lenient: true, aliases: { p: "vhost" } });
+  } catch (e) {
+    if (e instanceof UsageError && e.problem?.kind === "needs-value") throw new CtlError(`option --${e.problem.flag} needs a value`, EX_USAGE);
+    throw e;
+  }
   const flags = new Set<string>();
   const options = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const t = argv[i]!;
-    if (t === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (t.startsWith("-") && t.length > 1 && !/^-\d/.test(t)) {
-      let name = t.replace(/^--?/, "");
-      let value: string | undefined;
-      const eq = name.indexOf("=");
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (VALUE_OPTIONS.has(name)) {
-        if (value === undefined) {
-          value = argv[++i];
-          if (value === undefined) throw new CtlError(`option --${name} needs a value`, EX_USAGE);
-        }
-        options.set(name === "p" ? "vhost" : name, value);
-      } else {
-        flags.add(name);
-      }
-      continue;
-    }
-    positional.push(t);
+  for (const [k, v] of Object.entries(parsed.flags)) {
+    if (typeof v === "string") options.set(k, v);
+    else flags.add(k);
   }
+  const positional = [...parsed.positionals, ...(parsed.rest ?? [])];
   const verb = positional.shift();
   const formatter = options.get("formatter") ?? "table";
   if (formatter !== "table" && formatter !== "json") throw new CtlError(`unsupported formatter '${formatter}' (table or json)`, EX_USAGE);
@@ -628,8 +614,8 @@ export async function ctlMain(argv: string[], io: { out(s: string): void; err(s:
     if (!f) throw new CtlError(`unknown verb '${verb}'. Run 'warren ctl help' for the list.`, EX_USAGE);
     const server = findServer(args.options.get("mgmt-url"), args.options.get("data-dir"));
     // a script must know which server answered when it is not the one it would guess
-    if (server.source !== "default" && server.source !== "--mgmt-url" && !output.quiet) io.err(`Using the management API at ${new MgmtClient(server.url).target} (from ${server.source})`);
-    await f(new MgmtClient(server.url), args, { ...output, out: io.out, err: io.err });
+    if (server.source !== "default" && server.source !== "--mgmt-url" && !output.quiet) io.err(`Using the management API at ${new CtlApi(server.url).target} (from ${server.source})`);
+    await f(new CtlApi(server.url), args, { ...output, out: io.out, err: io.err });
     return 0;
   } catch (e) {
     if (e instanceof CtlError) {

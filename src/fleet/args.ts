@@ -1,68 +1,18 @@
 /**
- * A small argv parser for Fleet's verbs: declared flags only (unknown flags are
- * an error), `--flag value` / `--flag=value`, "multi" flags that take values up
- * to the next flag (`--hosts h1 h2 h3`), `--` ending flags. Also durations
+ * Fleet's argv: the shared parser (src/lib/argv.ts) in its strict dialect —
+ * declared flags only (unknown flags are an error), `--flag value` /
+ * `--flag=value`, "multi" flags that take values up to the next flag
+ * (`--hosts h1 h2 h3`), `--` ending flags. Also durations
  * ("30s", "5m", "1h", "250ms"; bare numbers are seconds), sizes ("64k", "1M")
  * and a quote-aware line splitter for the interactive shell.
  */
-export type FlagKind = "bool" | "value" | "multi";
-export type FlagSpec = Record<string, FlagKind>;
+import { UsageError, parseArgv, type FlagSpec, type Parsed } from "../lib/argv.js";
 
-export interface Parsed {
-  flags: Record<string, string | boolean | string[]>;
-  positionals: string[];
-  /** words after a bare `--` */
-  rest: string[] | undefined;
-}
+export { UsageError, list, str, type FlagKind, type FlagSpec, type Parsed } from "../lib/argv.js";
 
-export class UsageError extends Error {}
-
+/** Fleet's dialect of the shared parser (src/lib/argv.ts): declared `--flags` only. */
 export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
-  const out: Parsed = { flags: {}, positionals: [], rest: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      out.rest = argv.slice(i + 1);
-      break;
-    }
-    if (!a.startsWith("--") || a === "-") {
-      if (a === "-h") {
-        out.flags.help = true;
-        continue;
-      }
-      out.positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = a.slice(2, eq > 0 ? eq : undefined);
-    const kind = spec[name];
-    if (!kind) throw new UsageError(`unknown option --${name}`);
-    if (kind === "bool") {
-      if (eq > 0) throw new UsageError(`--${name} takes no value`);
-      out.flags[name] = true;
-    } else if (kind === "value") {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new UsageError(`--${name} needs a value`);
-      out.flags[name] = v;
-    } else {
-      const vals = (out.flags[name] as string[] | undefined) ?? [];
-      if (eq > 0) vals.push(...a.slice(eq + 1).split(",").filter(Boolean));
-      else while (i + 1 < argv.length && !argv[i + 1]!.startsWith("--")) vals.push(...argv[++i]!.split(",").filter(Boolean));
-      if (!vals.length) throw new UsageError(`--${name} needs at least one value`);
-      out.flags[name] = vals;
-    }
-  }
-  return out;
-}
-
-export function str(p: Parsed, name: string): string | undefined {
-  const v = p.flags[name];
-  return typeof v === "string" ? v : undefined;
-}
-
-export function list(p: Parsed, name: string): string[] {
-  const v = p.flags[name];
-  return Array.isArray(v) ? v : typeof v === "string" ? v.split(",").filter(Boolean) : [];
+  return parseArgv(argv, spec);
 }
 
 export function parseDuration(s: string, what: string): number {

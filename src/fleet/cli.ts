@@ -18,7 +18,7 @@ import { brokerUrls, resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
 import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
 import type { WatchMessage } from "./watch.js";
 import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
-import { MgmtClient, vhostOf } from "./mgmt.js";
+import { FleetMgmt, vhostOf } from "./mgmt.js";
 import { FleetClient, RpcError } from "./rpc.js";
 import type { HostView, TaskView } from "./service.js";
 import type { GroupRow } from "./store.js";
@@ -286,7 +286,7 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
   assertName("host", name);
   const dir = dataDir(p);
   const url = resolveUrl(urlFlag(p), dir);
-  const mgmt = new MgmtClient(resolveMgmtUrl(str(p, "mgmt-url"), dir));
+  const mgmt = new FleetMgmt(resolveMgmtUrl(str(p, "mgmt-url"), dir));
   const key = operatorKey(p);
   const vhost = vhostOf(url);
   const groups = list(p, "groups").map((g) => assertName("group", g));

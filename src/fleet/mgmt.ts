@@ -3,37 +3,28 @@
  * and /api/permissions (warren serves the same paths): create the agent's
  * broker user with permissions limited to its own queue and Fleet's result
  * exchanges, and revoke it (delete the user, close its connections, delete
- * its queue). Plain fetch with basic auth taken from the URL.
+ * its queue), through the shared management-API client (src/lib/mgmt-client.ts).
  */
+import { MgmtClient, MgmtUnreachable, type MgmtReply } from "../lib/mgmt-client.js";
 import { brokerUrls } from "./conn.js";
 import { agentPermissions, agentUser, hostQueue } from "./topology.js";
 
-export class MgmtClient {
-  private base: string;
-  private auth: string;
+export class FleetMgmt {
+  private readonly client: MgmtClient;
 
   constructor(mgmtUrl: string) {
-    const u = new URL(mgmtUrl);
-    this.auth = "Basic " + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
-    u.username = "";
-    u.password = "";
-    this.base = u.toString().replace(/\/$/, "");
+    this.client = new MgmtClient(mgmtUrl);
   }
 
   async req(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    let res: Response;
+    let res: MgmtReply;
     try {
-      res = await fetch(this.base + path, { method, headers: { authorization: this.auth, "content-type": "application/json" }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      res = await this.client.send(method, path, body);
     } catch (e) {
-      throw new Error(`management API ${this.base} unreachable: ${(e as Error).message}`);
+      if (e instanceof MgmtUnreachable) throw new Error(`management API ${e.base} unreachable: ${e.fetchError}`);
+      throw e;
     }
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
+    const json = res.body ?? null;
     if (res.status >= 400 && !(method === "DELETE" && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status} ${typeof json === "object" ? JSON.stringify(json) : String(json)}`);
     return { status: res.status, json };
   }

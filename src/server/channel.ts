@@ -16,7 +16,7 @@ import type { Consumer, ConsumerHost } from "../broker/consumer.js";
 import type { Exchange } from "../broker/exchanges/exchange.js";
 import { Message, type QueueEntry } from "../broker/message.js";
 import type { Queue } from "../broker/queue.js";
-import type { Connection } from "./connection.js";
+import type { Session } from "./session.js";
 import { writeConfirm, writeDeliver } from "./frames-out.js";
 import * as M from "../amqp/gen/methods.js";
 import { explicitIds } from "./explicit-ids.js";
@@ -100,7 +100,7 @@ export class Channel implements ConsumerHost {
 
   constructor(
     readonly id: number,
-    readonly conn: Connection,
+    readonly conn: Session,
   ) {}
 
   get open(): boolean {
@@ -505,7 +505,7 @@ export class Channel implements ConsumerHost {
     this.pending = null;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
-    if (this.replyTo) this.conn.server.replyTo.delete(this.replyTo.token);
+    if (this.replyTo) this.conn.replyTo.delete(this.replyTo.token);
     // state is Closed, so requeued messages are not re-delivered to this channel;
     // acks of an uncommitted transaction never happened
     this.restoreTxAcks();

@@ -1,17 +1,18 @@
 /**
- * One AMQP connection over TCP: protocol header, handshake (start/start-ok with
- * PLAIN or AMQPLAIN, tune/tune-ok, open), frame dispatch to channels, heartbeats,
- * connection.blocked, and the single place where protocol errors become
- * channel.close (soft errors on a channel) or connection.close (hard errors,
- * channel 0, framing).
+ * One AMQP connection over TCP: the socket, frame dispatch to channels (the
+ * handshake's methods to handshake.ts until it is done; then channel methods to
+ * the handlers with this connection's Session, session.ts), heartbeats,
+ * connection.blocked, read holds (flow control, fairness), and the single place
+ * where protocol errors become channel.close (soft errors on a channel) or
+ * connection.close (hard errors, channel 0, framing).
  *
  * Invariants: after we send connection.close only close-ok/close are processed;
  * after we send channel.close only that channel's close-ok/close are; the
  * socket is destroyed at most CLOSE_TIMEOUT after we start closing.
  */
 import type { Socket } from "node:net";
-import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, FRAME_ERROR, NOT_ALLOWED, UNEXPECTED_FRAME, internalError, isHardError, replyName } from "../amqp/errors.js";
-import { decodeTable, type FieldTable } from "../amqp/field-table.js";
+import { ACCESS_REFUSED, AmqpError, CHANNEL_ERROR, COMMAND_INVALID, CONNECTION_FORCED, NOT_ALLOWED, UNEXPECTED_FRAME, internalError, isHardError, replyName } from "../amqp/errors.js";
+import type { FieldTable } from "../amqp/field-table.js";
 import { frameTerm, unknownFrame, FrameReader, FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER, HEARTBEAT_FRAME, type FrameSink } from "../amqp/frames.js";
 import * as M from "../amqp/gen/methods.js";
 import type { Broker, ConnectionInfo } from "../broker/broker.js";
@@ -24,11 +25,12 @@ import { channelMessageStats } from "./describe.js";
 import { explicitIds, hasExplicitIds } from "./explicit-ids.js";
 import { Publisher } from "./publish.js";
 import { dispatchChannelMethod } from "./handlers/index.js";
+import { Handshake, MIN_FRAME_MAX, SERVER_CHANNEL_MAX, SERVER_FRAME_MAX, SILENT_CLOSE, type HandshakeResult } from "./handshake.js";
 import type { Server } from "./server.js";
+import type { Capabilities, Session } from "./session.js";
 
-export const SERVER_FRAME_MAX = 131072;
-export const SERVER_CHANNEL_MAX = 2047;
-const MIN_FRAME_MAX = 4096;
+export { SERVER_CHANNEL_MAX, SERVER_FRAME_MAX };
+
 const HANDSHAKE_TIMEOUT = 10_000;
 /** output backlog past which we stop reading the client (4x the delivery high-water mark) */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
@@ -61,12 +63,8 @@ function resumeYielded(): void {
 const SILENT_CLOSE_DELAY = 3_000;
 
 const enum State {
-  AwaitHeader,
-  AwaitStartOk,
-  /** start-ok received, the password is being checked (off the event loop); frames are ignored */
-  Authenticating,
-  AwaitTuneOk,
-  AwaitOpen,
+  /** header, start/start-ok, login, tune/tune-ok, open: handshake.ts */
+  Handshaking,
   Open,
   /** we sent connection.close and wait for close-ok */
   Closing,
@@ -76,20 +74,21 @@ const enum State {
 }
 
 let nextId = 1;
-const AMQP_0_9_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
 export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   readonly id = nextId++;
   readonly name: string;
   readonly outbox: Outbox;
-  readonly publisher: Publisher;
+  /** until connection.open-ok; then null and `session` is set */
+  private handshake: Handshake | null;
+  /** the open connection as channels and handlers see it (null until open) */
+  session: Session | null = null;
   readonly channels = new Map<number, Channel>();
   /** channels whose close crossed ours: the close-ok the client still owes us is ignored */
   private crossedCloses: Set<number> | null = null;
   /** until tune-ok, frames are limited to the protocol's minimum frame size (as in rabbit_reader) */
   private readonly reader = new FrameReader(MIN_FRAME_MAX);
-  private state = State.AwaitHeader;
-  private headerBuf: Buffer | null = null;
+  private state = State.Handshaking;
   frameMax = SERVER_FRAME_MAX;
   channelMax = SERVER_CHANNEL_MAX;
   heartbeat = 0;
@@ -98,7 +97,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   user: User | null = null;
   vhost: VHost | null = null;
   clientProperties: FieldTable = {};
-  capabilities = { consumerCancelNotify: false, authFailureClose: false, connectionBlocked: false, publisherConfirms: false };
+  capabilities: Capabilities;
   readonly connectedAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   /** blocked by a resource alarm: reading held once the client publishes */
@@ -114,13 +113,14 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
     this.outbox = new Outbox(socket);
     this.outbox.onWritable = () => this.kickConsumers();
-    this.publisher = new Publisher(this);
+    this.handshake = new Handshake(this.handshakePeer());
+    this.capabilities = this.handshake.capabilities;
     socket.setNoDelay(true);
     socket.on("data", (d: Buffer) => this.onData(d));
     socket.on("error", () => {});
     socket.on("close", () => this.onSocketClosed());
     this.timer = setTimeout(() => {
-      if (this.state !== State.Open && this.state !== State.Closed) {
+      if (this.state === State.Handshaking) {
         this.broker.log.debug(`connection ${this.name}: handshake timeout`);
         this.destroy();
       }
@@ -152,8 +152,8 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     this.lastRecv = Date.now();
     this.stats.recvOct += d.length;
     try {
-      if (this.state === State.AwaitHeader) {
-        d = this.readProtocolHeader(d);
+      if (this.handshake?.awaitingHeader) {
+        d = this.handshake.onBytes(d);
         if (d.length === 0) return;
       }
       this.reader.push(d, this);
@@ -297,36 +297,6 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     return (this.readHolds & HOLD_FLOW) !== 0 || Date.now() - this.flowHeldAt < 1000;
   }
 
-  private readProtocolHeader(d: Buffer): Buffer {
-    const have = this.headerBuf ? Buffer.concat([this.headerBuf, d]) : d;
-    if (have.length < 8) {
-      // reject early if what we have cannot become "AMQP"
-      if (!PROTOCOL_HEADER.subarray(0, Math.min(4, have.length)).equals(have.subarray(0, Math.min(4, have.length)))) return this.badHeader();
-      this.headerBuf = have;
-      return Buffer.alloc(0);
-    }
-    this.headerBuf = null;
-    // RabbitMQ also accepts the AMQP 0-9 header ("AMQP" 1 1 0 9) and speaks 0-9-1 on it
-    if (!have.subarray(0, 8).equals(PROTOCOL_HEADER) && !have.subarray(0, 8).equals(AMQP_0_9_HEADER)) return this.badHeader();
-    this.state = State.AwaitStartOk;
-    this.sendMethod(0, M.CONNECTION_START, {
-      versionMajor: 0,
-      versionMinor: 9,
-      serverProperties: this.server.serverProperties,
-      mechanisms: "AMQPLAIN PLAIN",
-      locales: "en_US",
-    });
-    return have.subarray(8);
-  }
-
-  /** Wrong protocol header: answer with ours and close (AMQP 0-9-1 §4.2.2). */
-  private badHeader(): Buffer {
-    this.state = State.Closed;
-    this.socket.end(PROTOCOL_HEADER);
-    this.scheduleDestroy();
-    return Buffer.alloc(0);
-  }
-
   onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): boolean {
     if (this.state === State.Closed) return false;
     if (this.deferred !== null) return this.deferFrame(type, channel, buf, start, end);
@@ -388,21 +358,8 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   // ---- channel 0 -----------------------------------------------------------
 
   private onConnectionMethod(id: number, buf: Buffer, start: number, end: number): void {
-    switch (this.state) {
-      case State.AwaitStartOk:
-        if (id !== M.CONNECTION_START_OK) throw handshakeError(id);
-        return this.onStartOk(M.decodeMethod(id, buf, start, end) as M.ConnectionStartOk);
-      case State.AwaitTuneOk:
-        if (id !== M.CONNECTION_TUNE_OK) throw handshakeError(id);
-        return this.onTuneOk(M.decodeMethod(id, buf, start, end) as M.ConnectionTuneOk);
-      case State.AwaitOpen:
-        if (id !== M.CONNECTION_OPEN) throw handshakeError(id);
-        return this.onOpen(M.decodeMethod(id, buf, start, end) as M.ConnectionOpen);
-      case State.Open:
-        break;
-      default:
-        return;
-    }
+    if (this.state === State.Handshaking) return this.handshake!.onMethod(id, buf, start, end);
+    if (this.state !== State.Open) return;
     switch (id) {
       case M.CONNECTION_CLOSE:
         this.sendMethod(0, M.CONNECTION_CLOSE_OK, {});
@@ -425,93 +382,83 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     }
   }
 
-  private onStartOk(a: M.ConnectionStartOk): void {
-    this.clientProperties = a.clientProperties ?? {};
-    const caps = this.clientProperties["capabilities"];
-    if (caps && typeof caps === "object" && !Array.isArray(caps) && !Buffer.isBuffer(caps)) {
-      const c = caps as FieldTable;
-      this.capabilities.consumerCancelNotify = c["consumer_cancel_notify"] === true;
-      this.capabilities.authFailureClose = c["authentication_failure_close"] === true;
-      this.capabilities.connectionBlocked = c["connection.blocked"] === true;
-      this.capabilities.publisherConfirms = c["publisher_confirms"] === true;
-    }
-    let username: string;
-    let password: string;
-    const resp = Buffer.isBuffer(a.response) ? a.response : Buffer.from(String(a.response));
-    if (a.mechanism === "PLAIN") {
-      const parts = resp.toString("utf8").split("\u0000");
-      // RabbitMQ: an unparseable response is a handshake error: the socket just closes
-      if (parts.length !== 3) throw SILENT_CLOSE;
-      username = parts[1]!;
-      password = parts[2]!;
-    } else if (a.mechanism === "AMQPLAIN") {
-      // AMQPLAIN's response is a field table without the length prefix
-      const withLen = Buffer.allocUnsafe(resp.length + 4);
-      withLen.writeUInt32BE(resp.length, 0);
-      resp.copy(withLen, 4);
-      const t = decodeTable(withLen, 0).table;
-      username = String(t["LOGIN"] ?? "");
-      password = String(t["PASSWORD"] ?? "");
-    } else {
-      throw SILENT_CLOSE; // RabbitMQ closes silently on an unknown mechanism, capability or not
-    }
-    this.state = State.Authenticating;
-    void this.login(username, password, a.mechanism);
+  /** The handshake's view of this connection (handshake.ts). */
+  private handshakePeer() {
+    return {
+      name: this.name,
+      loopback: this.loopback,
+      remoteAddress: this.socket.remoteAddress,
+      serverProperties: this.server.serverProperties,
+      proposedHeartbeat: this.server.heartbeat,
+      authenticate: (username: string, password: string) => this.broker.authenticate(username, password, this.loopback, this.socket.remoteAddress),
+      openVhost: (user: User, vhost: string) => this.broker.checkVhostAccess(user.name, vhost),
+      sendMethod: (id: number, args: object) => this.sendMethod(0, id, args),
+      frameMaxAgreed: (frameMax: number) => {
+        this.reader.frameMax = frameMax;
+      },
+      rejectHeader: () => {
+        // wrong protocol header: answer with ours and close (AMQP 0-9-1 §4.2.2)
+        this.state = State.Closed;
+        this.socket.end(PROTOCOL_HEADER);
+        this.scheduleDestroy();
+      },
+      loginRefused: (_username: string, err: AmqpError | null) => {
+        if (this.state !== State.Handshaking) return;
+        if (err) this.handleError(err, 0, 0);
+        else this.silentClose();
+      },
+      opened: (r: HandshakeResult) => this.opened(r),
+      warn: (msg: string) => this.broker.log.warn(`connection ${this.name}: ${msg}`),
+    };
   }
 
-  /** The password check is asynchronous (scrypt on the thread pool); the handshake resumes here. */
-  private async login(username: string, password: string, mechanism: string): Promise<void> {
-    let user: User;
-    try {
-      user = await this.broker.authenticate(username, password, this.loopback, this.socket.remoteAddress);
-    } catch (e) {
-      if (this.state !== State.Authenticating) return; // the client went away meanwhile
-      this.broker.log.warn(`connection ${this.name}: login refused for user '${username}'`);
-      const err = e as AmqpError;
-      if (this.capabilities.authFailureClose) {
-        this.handleError(explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)), 0, 0);
-        return;
-      }
-      // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
-      this.silentClose();
-      return;
-    }
-    if (this.state !== State.Authenticating) return;
-    this.user = user;
-    this.state = State.AwaitTuneOk;
-    this.sendMethod(0, M.CONNECTION_TUNE, { channelMax: SERVER_CHANNEL_MAX, frameMax: SERVER_FRAME_MAX, heartbeat: this.server.heartbeat });
-  }
-
-  private onTuneOk(a: M.ConnectionTuneOk): void {
-    if (a.frameMax === 0 || a.channelMax > SERVER_CHANNEL_MAX) {
-      // outside the limits we announced (frame_max 0 = unlimited, which we do not offer)
-      throw new AmqpError(FRAME_ERROR, `tune-ok outside the server's limits (frame_max=${a.frameMax}, channel_max=${a.channelMax})`, 10, 31, true);
-    }
-    if (a.frameMax < MIN_FRAME_MAX) {
-      throw new AmqpError(FRAME_ERROR, `frame_max=${a.frameMax} < ${MIN_FRAME_MAX} min size`, 0, 0, true);
-    }
-    if (a.frameMax > SERVER_FRAME_MAX) {
-      throw new AmqpError(FRAME_ERROR, `frame_max=${a.frameMax} > ${SERVER_FRAME_MAX} max size`, 0, 0, true);
-    }
-    this.frameMax = a.frameMax === 0 ? SERVER_FRAME_MAX : a.frameMax;
-    this.channelMax = a.channelMax === 0 ? SERVER_CHANNEL_MAX : Math.min(a.channelMax, SERVER_CHANNEL_MAX);
-    this.heartbeat = a.heartbeat;
-    this.reader.frameMax = this.frameMax;
-    this.state = State.AwaitOpen;
-  }
-
-  private onOpen(a: M.ConnectionOpen): void {
-    const vhost = a.virtualHost;
-    this.vhost = this.broker.checkVhostAccess(this.user!.name, vhost);
+  /** connection.open-ok was sent: from now on this is an open connection with a Session. */
+  private opened(r: HandshakeResult): void {
+    this.handshake = null;
+    this.user = r.user;
+    this.vhost = r.vhost;
+    this.frameMax = r.frameMax;
+    this.channelMax = r.channelMax;
+    this.heartbeat = r.heartbeat;
+    this.clientProperties = r.clientProperties;
     this.state = State.Open;
+    this.session = this.makeSession(r.user, r.vhost);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.sendMethod(0, M.CONNECTION_OPEN_OK, { knownHosts: "" });
     this.broker.connections.add(this);
     this.broker.totals.connectionsCreated++;
     this.server.onConnectionOpen(this);
-    this.broker.log.debug(`connection ${this.name}: user '${this.user!.name}' opened vhost '${vhost}'`);
+    this.broker.log.debug(`connection ${this.name}: user '${r.user.name}' opened vhost '${r.vhost.name}'`);
     if (this.broker.alarms.size > 0) this.setBlocked(true);
+  }
+
+  private makeSession(user: User, vhost: VHost): Session {
+    const conn = this;
+    const session: { -readonly [K in keyof Session]: Session[K] } = {
+      owner: conn,
+      id: conn.id,
+      name: conn.name,
+      broker: conn.broker,
+      user,
+      userName: user.name,
+      vhost,
+      frameMax: conn.frameMax,
+      capabilities: conn.capabilities,
+      outbox: conn.outbox,
+      publisher: null as unknown as Publisher, // set below: it needs the session
+      flowHolder: conn,
+      replyTo: conn.server.replyTo,
+      channels: conn.channels,
+      stats: conn.stats,
+      get lastRecv() {
+        return conn.lastRecv;
+      },
+      sendMethod: (channel, id, args) => conn.sendMethod(channel, id, args),
+      awaitCluster: (p, holdOutput, ch, methodId, then) => conn.awaitCluster(p, holdOutput, ch, methodId, then),
+      closeWithError: (err, classId, methodId) => conn.closeWithError(err, classId, methodId),
+    };
+    session.publisher = new Publisher(session);
+    return session;
   }
 
   // ---- channels ------------------------------------------------------------
@@ -528,13 +475,13 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
         throw explicitIds(new AmqpError(NOT_ALLOWED, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, 0, 0, true));
       }
       try {
-        this.broker.checkChannelLimit(this.user!.name);
+        this.broker.checkChannelLimit(this.session!.userName);
       } catch (e) {
         // rabbit_reader closes the connection for the user's channel limit, like for channel_max
         throw explicitIds(new AmqpError(NOT_ALLOWED, (e as AmqpError).explanation, 0, 0, true));
       }
       M.decodeMethod(id, buf, start, end);
-      ch = new Channel(channel, this);
+      ch = new Channel(channel, this.session!);
       this.channels.set(channel, ch);
       this.broker.totals.channelsCreated++;
       this.sendMethod(channel, M.CHANNEL_OPEN_OK, { channelId: "" });
@@ -565,10 +512,10 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     if (this.blocked && id === M.BASIC_PUBLISH) this.pauseForAlarm();
     ch.lastActive = this.lastRecv; // the channel's idle_since (one clock read per socket chunk)
     const cluster = this.broker.cluster;
-    if (cluster === null) return dispatchChannelMethod(this, ch, id, buf, start, end);
+    if (cluster === null) return dispatchChannelMethod(this.session!, ch, id, buf, start, end);
     // a clustered node answers a topology change once every running node has it
     const before = cluster.changes;
-    dispatchChannelMethod(this, ch, id, buf, start, end);
+    dispatchChannelMethod(this.session!, ch, id, buf, start, end);
     if (cluster.changes !== before && this.deferred === null) this.awaitCluster(cluster.barrier(), true, channel, id);
   }
 
@@ -590,7 +537,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     const err = e as AmqpError;
     // before tune is done (start-ok larger than the 4096-octet minimum frame, a bad frame),
     // RabbitMQ does not answer: a refused login with authentication_failure_close is the exception
-    if ((this.state === State.AwaitStartOk || this.state === State.AwaitTuneOk) && err.code !== ACCESS_REFUSED) {
+    if (this.state === State.Handshaking && this.handshake!.quiet && err.code !== ACCESS_REFUSED) {
       this.broker.log.debug(`connection ${this.name}: handshake error: ${err.text}`);
       this.silentClose();
       return;
@@ -612,6 +559,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   /** A handshake failure: read nothing more, say nothing, close after SILENT_CLOSE_DELAY. */
   private silentClose(): void {
     this.state = State.Closed;
+    this.handshake?.abandon();
     this.socket.pause();
     const t = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY);
     t.unref();
@@ -625,7 +573,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     const { code, text } = err;
     if (this.state === State.Closing || this.state === State.Closed) return;
     if (this.state === State.Lingering) return this.destroy();
-    if (this.state === State.AwaitHeader) return this.destroy();
+    if (this.state === State.Handshaking && this.handshake!.awaitingHeader) return this.destroy();
     this.broker.log.debug(`connection ${this.name}: closing: ${text}`);
     this.teardownChannels();
     this.state = State.Closing;
@@ -699,6 +647,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
 
   private onSocketClosed(): void {
     this.state = State.Closed;
+    this.handshake?.abandon();
     this.outbox.closed = true;
     this.cleanup();
   }
@@ -707,6 +656,7 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
   private cleanup(): void {
     if (this.cleanedUp) return;
     this.cleanedUp = true;
+    this.handshake?.abandon();
     if (this.timer) clearTimeout(this.timer);
     this.teardownChannels();
     if (this.flowGates) for (const g of this.flowGates) g.forget(this);
@@ -801,13 +751,6 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     for (const ch of this.channels.values()) for (const c of ch.consumers.values()) out.push(this.server.describeConsumer(this, ch, c));
     return out;
   }
-}
-
-/** Thrown to end a connection without a frame (RabbitMQ's behaviour for some handshake errors). */
-const SILENT_CLOSE = Symbol("silent-close");
-
-function handshakeError(id: number): AmqpError {
-  return new AmqpError(COMMAND_INVALID, `unexpected method during handshake: ${M.METHOD_INFO.has(id) ? M.methodName(id) : id}`, id >>> 16, id & 0xffff, true);
 }
 
 export { replyName };

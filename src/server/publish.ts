@@ -16,21 +16,25 @@ import { NEEDS_SYNC, REJECTED, ROUTED } from "../broker/router.js";
 import { publishing } from "../broker/flow.js";
 import { forwarding } from "../broker/cluster-view.js";
 import type { Channel } from "./channel.js";
-import type { Connection } from "./connection.js";
+import type { Session } from "./session.js";
 import { writeDeliver, writeReturn } from "./frames-out.js";
 
 export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
 const REPLY_TO_PREFIX = "amq.rabbitmq.reply-to.";
 
 export class Publisher {
-  constructor(private readonly conn: Connection) {}
+  /** the cluster forwards / quorum replication the last route() is waiting on (tx.commit collects them) */
+  lastForwards: Promise<boolean>[] | null = null;
+  constructor(private readonly conn: Session) {}
 
   publish(ch: Channel, ex: Exchange | null, msg: Message, mandatory: boolean): void {
     ch.stats.publish++;
     this.conn.stats.publish++;
     this.conn.broker.totals.publish++;
     const props = msg.properties;
-    if (props.userId !== undefined && props.userId !== this.conn.userName) {
+    // RabbitMQ (rabbit_channel:check_user_id_header): a user tagged `impersonator` may set any
+    // user_id; warren's node-link user has the tag, so it forwards what another node validated
+    if (props.userId !== undefined && props.userId !== this.conn.userName && !this.conn.user?.tags.includes("impersonator")) {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.userName}'`);
     }
     if (props.expiration !== undefined && !/^\d+$/.test(props.expiration)) {
@@ -61,9 +65,9 @@ export class Publisher {
 
   /** Route one message; returns the router flags. Used directly and by tx.commit. */
   route(ch: Channel, ex: Exchange, msg: Message, mandatory: boolean, seq: number): number {
-    const vhost = this.conn.vhost!;
+    const vhost = this.conn.vhost;
     // a congested queue on the way holds this connection (flow control, broker/flow.ts)
-    publishing.holder = this.conn;
+    publishing.holder = this.conn.flowHolder;
     // on a cluster member, collect the forwards to queues homed elsewhere: the confirm waits for them
     const clustered = this.conn.broker.cluster !== null;
     if (clustered) forwarding.pending = [];
@@ -78,6 +82,7 @@ export class Publisher {
         forwarding.pending = null;
       }
     }
+    this.lastForwards = forwards;
     if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
     else if (mandatory) this.returnMessage(ch, msg);
     else {
@@ -91,7 +96,7 @@ export class Publisher {
 
   private returnMessage(ch: Channel, msg: Message): void {
     ch.stats.returnUnroutable++;
-    this.conn.vhost!.stats.returnUnroutable++;
+    this.conn.vhost.stats.returnUnroutable++;
     this.conn.broker.totals.returnUnroutable++;
     writeReturn(this.conn.outbox, ch.id, NO_ROUTE, "NO_ROUTE", msg, this.conn.frameMax);
   }
@@ -106,7 +111,7 @@ export class Publisher {
   /** Deliver a reply straight to the requesting channel's reply-to consumer. */
   private deliverReplyTo(msg: Message): boolean {
     const token = msg.routingKey.slice(REPLY_TO_PREFIX.length);
-    const target = this.conn.server.replyTo.get(token);
+    const target = this.conn.replyTo.get(token);
     if (!target || !target.replyTo || !target.open) return false;
     // replies are delivered no-ack on the requester's channel, with the routing key it published to
     writeDeliver(target.conn.outbox, target.id, target.replyTo.consumerTag, target.nextReplyTag(), false, msg, target.conn.frameMax);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import amqp from "amqplib";
 import type { TestBroker } from "../helpers/broker.js";
 import { type Api, amqpUrl, enc, eventually, missingKeys, startMgmtBroker, uniq } from "./helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let b: TestBroker;
 let api: Api;
@@ -180,22 +181,15 @@ test("connections, channels and consumers are listed and closable", async (t) =>
   const { queue } = await ch.assertQueue("", { exclusive: true });
   await ch.consume(queue, () => {}, { consumerTag: `ctag-${id}` });
   // RabbitMQ's stats are emitted asynchronously: poll briefly
-  let c: any;
-  for (let i = 0; i < 100 && !c; i++) {
-    const list = (await api.get(`/api/vhosts/${v}/connections`)).json as any[];
-    c = list.find((x) => x.vhost === V && "channels" in x);
-    if (!c) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(c, "connection listed");
+  const c: any = await waitFor("the connection listed", async () => ((await api.get(`/api/vhosts/${v}/connections`)).json as any[]).find((x) => x.vhost === V && "channels" in x), 10_000, 100);
   assert.deepEqual(missingKeys(c, ["name", "user", "vhost", "peer_host", "peer_port", "state", "channels", "protocol", "client_properties", "recv_oct", "send_oct"]), []);
   assert.equal(c.user, "guest");
   // the name the client gave itself (client property connection_name), as RabbitMQ lists it
   assert.equal(c.user_provided_name, `conn-${id}`);
-  let consumers: any[] = [];
-  for (let i = 0; i < 100 && consumers.length === 0; i++) {
-    consumers = ((await api.get(`/api/consumers/${v}`)).json as any[]).filter((x) => x.consumer_tag === `ctag-${id}`);
-    if (consumers.length === 0) await new Promise((r) => setTimeout(r, 100));
-  }
+  const consumers: any[] = await waitFor("the consumer listed", async () => {
+    const l = ((await api.get(`/api/consumers/${v}`)).json as any[]).filter((x) => x.consumer_tag === `ctag-${id}`);
+    return l.length > 0 ? l : undefined;
+  }, 10_000, 100);
   assert.equal(consumers.length, 1);
   assert.deepEqual(missingKeys(consumers[0], ["consumer_tag", "channel_details", "queue", "ack_required", "exclusive", "prefetch_count", "arguments"]), []);
   assert.equal(consumers[0].queue.name, queue);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { type Api, amqpUrl, enc, eventually, startMgmtBroker, uniq } from "./helpers.js";
 import type { TestBroker } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 let b: TestBroker | null = null;
 let api: Api;
@@ -35,7 +36,6 @@ after(async () => {
   await b.stop();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function count(ch: amqp.Channel, q: string): Promise<number> {
   return (await ch.checkQueue(q)).messageCount;
@@ -43,7 +43,7 @@ async function count(ch: amqp.Channel, q: string): Promise<number> {
 
 test("a policy's max-length applies to an existing queue, the smaller limit wins, and clearing removes it", async (t) => {
   if (!b) return t.skip("no management API");
-  const ch = await conn.createChannel();
+  const ch = await conn.createConfirmChannel();
   await ch.assertQueue("pol.len.a", { durable: false });
   await ch.assertQueue("pol.len.b", { durable: false, arguments: { "x-max-length": 2 } });
   assert.equal((await api.put(`/api/policies/${enc(vhost)}/limit`, { pattern: "^pol\\.len\\.", definition: { "max-length": 3 }, "apply-to": "queues" })).status, 201);
@@ -51,15 +51,16 @@ test("a policy's max-length applies to an existing queue, the smaller limit wins
     ch.sendToQueue("pol.len.a", Buffer.from(String(i)));
     ch.sendToQueue("pol.len.b", Buffer.from(String(i)));
   }
-  await sleep(200);
-  assert.equal(await count(ch, "pol.len.a"), 3, "policy max-length 3");
-  assert.equal(await count(ch, "pol.len.b"), 2, "x-max-length 2 is smaller than the policy's 3");
+  // confirmed = enqueued (or dropped from the head) in both brokers; then the counts are final
+  await ch.waitForConfirms();
+  // RabbitMQ may apply the new policy after the publishes: it then trims the queue, so wait for it
+  await waitFor("policy max-length 3 (and x-max-length 2, smaller than the policy's 3)", async () => (await count(ch, "pol.len.a")) === 3 && (await count(ch, "pol.len.b")) === 2);
   const m = await ch.get("pol.len.a", { noAck: true });
   assert.ok(m && m.content.toString() === "3", "drop-head kept the newest three");
   assert.equal((await api.del(`/api/policies/${enc(vhost)}/limit`)).status, 204);
   for (let i = 0; i < 5; i++) ch.sendToQueue("pol.len.a", Buffer.from("x"));
-  await sleep(200);
-  assert.equal(await count(ch, "pol.len.a"), 7, "no limit once the policy is cleared");
+  await ch.waitForConfirms();
+  await waitFor("no limit once the policy is cleared: 7 messages", async () => (await count(ch, "pol.len.a")) === 7);
   await ch.close();
 });
 
@@ -72,12 +73,7 @@ test("policy message-ttl and dead-letter-exchange: expired messages are dead-let
   assert.equal((await api.put(`/api/policies/${enc(vhost)}/ttl`, { pattern: "^pol\\.ttl$", definition: { "message-ttl": 100, "dead-letter-exchange": "pol.dlx" }, "apply-to": "queues", priority: 1 })).status, 201);
   await ch.assertQueue("pol.ttl", { durable: false });
   ch.sendToQueue("pol.ttl", Buffer.from("expire me"));
-  let got: amqp.GetMessage | false = false;
-  for (let i = 0; i < 40 && !got; i++) {
-    await sleep(100);
-    got = await ch.get("pol.dead", { noAck: true });
-  }
-  assert.ok(got, "dead-lettered after the policy's TTL");
+  const got = await waitFor("dead-lettered after the policy's TTL", () => ch.get("pol.dead", { noAck: true }), 4000, 100);
   assert.equal(got.content.toString(), "expire me");
   const death = (got.properties.headers!["x-death"] as unknown as Array<Record<string, unknown>>)[0]!;
   assert.equal(death["reason"], "expired");
@@ -98,12 +94,8 @@ test("alternate-exchange from a policy catches unroutable messages", async (t) =
   await api.put(`/api/policies/${enc(vhost)}/ae`, { pattern: "^pol\\.main$", definition: { "alternate-exchange": "pol.ae" }, "apply-to": "exchanges" });
   await ch.assertExchange("pol.main", "direct", { durable: false });
   ch.publish("pol.main", "nowhere", Buffer.from("stray"));
-  let got: amqp.GetMessage | false = false;
-  for (let i = 0; i < 30 && !got; i++) {
-    await sleep(100);
-    got = await ch.get("pol.caught", { noAck: true });
-  }
-  assert.ok(got && got.content.toString() === "stray");
+  const got = await waitFor("the unroutable message in the alternate exchange's queue", () => ch.get("pol.caught", { noAck: true }), 3000, 100);
+  assert.equal(got.content.toString(), "stray");
   await api.del(`/api/policies/${enc(vhost)}/ae`);
   await ch.close();
 });

@@ -12,6 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { AMQPClient, type AMQPChannel, type AMQPMessage } from "@cloudamqp/amqp-client";
 import { interopBroker, Inbox, sleep, fib, type InteropBroker } from "./interop-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 type Conn = Awaited<ReturnType<AMQPClient["connect"]>>;
 
@@ -51,9 +52,7 @@ test("amqp-client tutorial 2: durable queue and persistent messages", async () =
   const ch = await program();
   const q = await ch.queue("task_queue", { durable: true });
   await q.publish("First message.", { deliveryMode: 2 });
-  let m: AMQPMessage | null = null;
-  for (let i = 0; i < 50 && !m; i++) { m = await q.get({ noAck: true }); if (!m) await sleep(20); }
-  assert.ok(m);
+  const m: AMQPMessage = await waitFor("the task in task_queue", () => q.get({ noAck: true }), 1000);
   assert.equal(text(m), "First message.");
   assert.equal(m.properties.deliveryMode, 2);
   const other = await program();
@@ -85,6 +84,7 @@ test("amqp-client tutorial 2: fair dispatch with prefetch 1", async () => {
   const [first] = await seen.waitFor(1);
   for (let i = 1; i <= 6; i++) await pub.basicPublish("", "task_queue", `light${i}.`, { deliveryMode: 2 });
   await seen.waitFor(7);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   const busy = first![0];
   assert.deepEqual(seen.items.filter(([w]) => w === busy).map(([, b]) => b), [heavy]);
@@ -111,8 +111,7 @@ test("amqp-client tutorial 2: unacked task redelivered when the worker's connect
   const [mb] = await seenB.waitFor(1);
   assert.equal(text(mb!), "dying......");
   assert.equal(mb!.redelivered, true);
-  await sleep(100);
-  assert.equal((await pub.queueDeclare("task_queue", { passive: true })).messageCount, 0);
+  await waitFor("task_queue empty", async () => (await pub.queueDeclare("task_queue", { passive: true })).messageCount === 0);
 });
 
 // Tutorial 3: fanout to server-named exclusive queues; each subscriber gets every message;
@@ -159,6 +158,7 @@ test("amqp-client tutorial 4: routing", async () => {
     await pub.basicPublish("direct_logs", sev!, msg!);
   }
   assert.deepEqual(await screen.waitFor(3), ["error:Run. Run. Or it will explode.", "info:Hello World!", "warning:low disk"]);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   assert.deepEqual(disk.items, ["error:Run. Run. Or it will explode.", "warning:low disk"]);
 });
@@ -173,6 +173,7 @@ test("amqp-client tutorial 5: topics", async () => {
   const keys = ["kern.critical", "anonymous.critical", "kern.info.x", "lazy", "quick.orange.rabbit", "lazy.orange.male.rabbit", "kern"];
   for (const k of keys) await pub.basicPublish("topic_logs", k, "m");
   assert.deepEqual(await all.waitFor(keys.length), keys.map((k) => `${k}:m`));
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   assert.deepEqual(kern.items, ["kern.critical:m"]);
   assert.deepEqual(both.items, ["kern.critical:m", "anonymous.critical:m"]);

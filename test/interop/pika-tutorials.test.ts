@@ -15,6 +15,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { interopBroker, spawnPy, runPyOk, killAllPy, sleep, type InteropBroker, type PyProc } from "./interop-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let broker: InteropBroker;
 let conn: amqp.ChannelModel;
@@ -32,6 +33,19 @@ const T = (s: string): string => `tutorials/${s}`;
 const received = (p: PyProc, marker = " [x] "): string[] => p.lines().filter((l) => l.startsWith(marker));
 
 /** Run an amqplib operation on a throw-away channel and report the close code, if any. */
+/** The result of `op` on a throwaway channel, or undefined when the broker refused it. */
+async function channelResult<T>(op: (ch: amqp.Channel) => Promise<T>): Promise<T | undefined> {
+  const ch = await conn.createChannel();
+  ch.on("error", () => {});
+  try {
+    const r = await op(ch);
+    await ch.close();
+    return r;
+  } catch {
+    return undefined;
+  }
+}
+
 async function channelErrorCode(op: (ch: amqp.Channel) => Promise<unknown>): Promise<number | undefined> {
   const ch = await conn.createChannel();
   ch.on("error", () => {});
@@ -54,6 +68,7 @@ test("pika tutorial 1: hello world (send.py / receive.py)", async () => {
   await recv.waitFor(" [x] Received b'Hello World!'");
   await runPyOk(T("send.py"), broker.url);
   await recv.waitFor(" [x] Received b'Hello World!'", 5000, 2);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   const r = await recv.kill();
   assert.equal(r.stderr, "");
@@ -82,7 +97,8 @@ test("pika tutorial 2: fair dispatch with prefetch=1", async () => {
   const a = spawnPy(T("worker.py"), broker.url, [], { env });
   const b = spawnPy(T("worker.py"), broker.url, [], { env });
   await Promise.all([a.waitFor(" [*] Waiting for messages"), b.waitFor(" [*] Waiting for messages")]);
-  await sleep(300); // both basic.consume calls are registered after the banner
+  // the banner is printed before basic.consume: wait until the queue has both consumers
+  await waitFor("both workers consuming", async () => ((await channelResult((ch) => ch.checkQueue("task_queue"))) as amqp.Replies.AssertQueue | undefined)?.consumerCount === 2);
   const heavy = "heavy" + ".".repeat(20);
   await runPyOk(T("new_task.py"), broker.url, [heavy]);
   const busy = await Promise.race([a.waitFor("heavy").then(() => a), b.waitFor("heavy").then(() => b)]);
@@ -93,6 +109,7 @@ test("pika tutorial 2: fair dispatch with prefetch=1", async () => {
   await pub.close();
   await idle.waitFor(" [x] Done", 8000, 6);
   await busy.waitFor(" [x] Done", 8000, 1);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([a.kill(), b.kill()]);
   assert.deepEqual(received(busy).filter((l) => l.includes("Received")), [` [x] Received '${heavy}'`]);
@@ -114,6 +131,7 @@ test("pika tutorial 2: unacked task redelivered after worker dies", async () => 
   assert.ok(!a.stdout.includes("Done"));
   const b = spawnPy(T("worker.py"), broker.url, [], { env: { DOT_SECONDS: "0.01" } });
   await b.waitFor(" [x] Done");
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   await b.kill();
   assert.deepEqual(received(b), [" [x] Received 'dying......'", " [x] Done"]);
@@ -131,14 +149,14 @@ test("pika tutorial 3: publish/subscribe (emit_log.py / receive_logs.py)", async
   assert.equal(out, " [x] Sent 'info: Hello World!'\n");
   await runPyOk(T("emit_log.py"), broker.url, ["second", "line"]);
   await Promise.all(subs.map((s) => s.waitFor(" [x] b'second line'")));
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   const names = subs.map((s) => /\[q\] (\S+)/.exec(s.stdout)?.[1] ?? "");
   for (const n of names) assert.match(n, /^amq\.gen-/);
   assert.notEqual(names[0], names[1]);
   for (const s of subs) assert.deepEqual(received(s), [" [x] b'info: Hello World!'", " [x] b'second line'"]);
   await Promise.all(subs.map((s) => s.kill()));
-  await sleep(200);
-  assert.equal(await channelErrorCode((ch) => ch.checkQueue(names[0]!)), 404, "exclusive queue deleted with its connection");
+  await waitFor("exclusive queue deleted with its connection", async () => (await channelErrorCode((ch) => ch.checkQueue(names[0]!))) === 404);
 });
 
 // Tutorial 4: a direct exchange routes by exact binding key; one queue may
@@ -156,6 +174,7 @@ test("pika tutorial 4: routing (emit_log_direct.py / receive_logs_direct.py)", a
   await runPyOk(T("emit_log_direct.py"), broker.url, ["warning", "low disk"]);
   await screen.waitFor(" [x] ", 5000, 3);
   await disk.waitFor(" [x] ", 5000, 2);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([disk.kill(), screen.kill()]);
   assert.deepEqual(received(disk), [" [x] 'error':b'Run. Run. Or it will explode.'", " [x] 'warning':b'low disk'"]);
@@ -195,6 +214,7 @@ test("pika tutorial 5: topics (emit_log_topic.py / receive_logs_topic.py)", asyn
     orange: ["quick.orange.rabbit"],
   };
   for (const [k, rks] of Object.entries(want)) await subs[k]!.waitFor(" [x] ", 5000, rks.length);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all(Object.values(subs).map((s) => s.kill()));
   const msg = Object.fromEntries(emits);

@@ -51,6 +51,7 @@ test("tx: publishes invisible until commit, discarded by rollback", async () => 
   await ch.txSelect();
   await ch.basicPublish("", q, "t1");
   await ch.basicPublish("", q, "t2");
+  // let time pass: nothing may become visible before the commit (there is no event to wait for)
   await sleep(50);
   assert.equal(await plain.get(q, { noAck: true }), false, "not visible before commit");
   await ch.txCommit();
@@ -106,6 +107,7 @@ test("tx: reject with requeue takes effect at commit", async () => {
   const m = await ch.basicGet(q, { noAck: false });
   assert.ok(m);
   await m.reject(true);
+  // let time pass: the requeue must not happen before the commit (nothing to wait for)
   await sleep(50);
   assert.equal(await plain.get(q, { noAck: true }), false, "not requeued before commit");
   await ch.txCommit();
@@ -193,6 +195,7 @@ test("tx: the TTL clock starts at tx.commit, not at basic.publish", async () => 
   const ch = await c.channel();
   await ch.txSelect();
   await ch.basicPublish("", q, "late");
+  // let time pass beyond the TTL while uncommitted: the TTL clock must start at the commit
   await sleep(2000);
   await ch.txCommit();
   const m = await plain.get(q, { noAck: true });

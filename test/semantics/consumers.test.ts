@@ -8,13 +8,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
-import { semBroker, Inbox, sleep, uniq, rejectsWith, type Sem } from "./sem-helpers.js";
+import { semBroker, Inbox, uniq, rejectsWith, type Sem } from "./sem-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let sem: Sem;
 before(async () => { sem = await semBroker("consumers"); });
 after(async () => { await sem?.stop(); });
 
-const SETTLE = 250;
 const bodies = (b: Inbox<amqp.ConsumeMessage>) => b.items.map((m) => m.content.toString());
 
 async function consumer(ch: amqp.Channel, q: string, opts: amqp.Options.Consume = {}): Promise<{ box: Inbox<amqp.ConsumeMessage>; tag: string }> {
@@ -53,7 +53,8 @@ test("consumer priorities: higher priority served first, lower when it is full",
   const high = await consumer(chHigh, q, { arguments: { "x-priority": 5 } });
   for (let i = 1; i <= 8; i++) setup.sendToQueue(q, Buffer.from(`m${i}`));
   await low.box.waitFor(5);
-  await sleep(SETTLE);
+  // the queue handed out all 8 (none ready): nothing more is on its way to either consumer
+  await waitFor("all 8 delivered", async () => (await setup.checkQueue(q)).messageCount === 0 && high.box.items.length + low.box.items.length === 8);
   assert.deepEqual(bodies(high.box), ["m1", "m2", "m3"]);
   assert.deepEqual(bodies(low.box), ["m4", "m5", "m6", "m7", "m8"]);
   // room again at the high-priority consumer: it gets the next messages
@@ -95,7 +96,8 @@ test("single active consumer: one consumer receives, the next takes over on canc
   const b = await consumer(ch2, q, { noAck: true });
   for (let i = 1; i <= 4; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
   await a.box.waitFor(4);
-  await sleep(SETTLE);
+  // all 4 went to the active consumer: none is left for (or on its way to) the other
+  await waitFor("all 4 delivered", async () => (await ch.checkQueue(q)).messageCount === 0);
   assert.equal(b.box.items.length, 0);
   // declare-ok counts both consumers
   assert.equal((await ch.checkQueue(q)).consumerCount, 2);

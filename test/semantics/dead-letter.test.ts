@@ -155,6 +155,8 @@ test("expiry cycle back to the same queue is dropped", async () => {
   const q = uniq("self-loop");
   await ch.assertQueue(q, { durable: false, arguments: { "x-message-ttl": 30, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q } });
   ch.sendToQueue(q, Buffer.from("loop"));
+  // let time pass (10 TTLs): a cycling message would keep reappearing; a dropped one leaves no
+  // event to wait for
   await sleep(300);
   const counts: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -198,6 +200,7 @@ test("CC routing keys: listed in x-death and used to route the dead letter", asy
     assert.equal(d.content.toString(), "cc");
     assert.equal(d.fields.routingKey, "a");
   }
+  // let time pass: no second copy may arrive in any queue (nothing to wait for)
   await sleep(100);
   assert.deepEqual([await drain(ch, dead["a"]!), await drain(ch, dead["b"]!), await drain(ch, dead["c"]!)], [[], [], []], "one copy each");
   for (const k of ["a", "b", "c"]) await ch.deleteQueue(dead[k]!);
@@ -224,6 +227,7 @@ test("x-dead-letter-routing-key: CC header removed, only that key used", async (
   assert.equal(d.content.toString(), "m2");
   assert.equal(d.properties.headers!["CC"], undefined);
   assert.deepEqual(deaths(d)[0]!["routing-keys"], [q, "b"]);
+  // let time pass: no copy may reach the queue bound to the CC key (nothing to wait for)
   await sleep(100);
   assert.equal((await ch.checkQueue(other)).messageCount, 0);
   await ch.deleteQueue(q);

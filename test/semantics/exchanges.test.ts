@@ -61,6 +61,7 @@ test("auto-delete exchange goes away with its last binding", async () => {
   const x = uniq("x-ad");
   const ch = await chan();
   await ch.assertExchange(x, "direct", { durable: false, autoDelete: true });
+  // let time pass: a never-bound auto-delete exchange must not go away by itself
   await sleep(100);
   assert.equal(await exchangeExists(conn, x), true, "never bound: still there");
   const q1 = await queue(ch);

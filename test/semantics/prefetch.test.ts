@@ -8,14 +8,31 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
-import { semBroker, Inbox, sleep, uniq, type Sem } from "./sem-helpers.js";
+import { semBroker, Inbox, uniq, type Sem } from "./sem-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let sem: Sem;
 before(async () => { sem = await semBroker("prefetch"); });
 after(async () => { await sem?.stop(); });
 
-/** Time given to a broker to (not) deliver more, after which counts are compared. */
-const SETTLE = 250;
+/**
+ * Wait until the queue has exactly `left` ready messages and the consumers hold `expected`: the
+ * queue itself says how many it handed out, so once both agree no further delivery is on its way
+ * (no fixed "give it time to deliver more" sleep; a delivery past the limit shows as a lower `left`).
+ */
+async function settled(ch: amqp.Channel, q: string, left: number, boxes: Inbox<amqp.ConsumeMessage>[], expected: number[] | number): Promise<void> {
+  let last = "";
+  try {
+    await waitFor(`${q}: ${left} ready and consumers holding ${JSON.stringify(expected)}`, async () => {
+      const ready = (await ch.checkQueue(q)).messageCount;
+      const got = counts(boxes);
+      last = `${ready} ready, consumers hold ${JSON.stringify(got)}`;
+      return ready === left && (typeof expected === "number" ? got.reduce((a, b) => a + b, 0) === expected : JSON.stringify(got) === JSON.stringify(expected));
+    }, 5000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (last seen: ${last})`);
+  }
+}
 
 async function fill(ch: amqp.Channel, q: string, n: number): Promise<void> {
   await ch.assertQueue(q, { durable: false });
@@ -43,9 +60,7 @@ test("prefetch global=false limits each consumer separately", async () => {
   await fill(ch, q, 10);
   await ch.prefetch(2, false);
   const boxes = await consumers(ch, q, 2);
-  await sleep(SETTLE);
-  assert.deepEqual(counts(boxes), [2, 2]);
-  assert.equal((await ch.checkQueue(q)).messageCount, 6);
+  await settled(ch, q, 6, boxes, [2, 2]);
   await ch.deleteQueue(q);
 });
 
@@ -56,13 +71,11 @@ test("prefetch global=true limits the channel as a whole", async () => {
   await fill(ch, q, 10);
   await ch.prefetch(3, true);
   const boxes = await consumers(ch, q, 2);
-  await sleep(SETTLE);
-  assert.equal(counts(boxes).reduce((a, b) => a + b), 3);
+  await settled(ch, q, 7, boxes, 3);
   // acking one lets exactly one more through
   const first = boxes.find((b) => b.items.length > 0)!.items[0]!;
   ch.ack(first);
-  await sleep(SETTLE);
-  assert.equal(counts(boxes).reduce((a, b) => a + b), 4);
+  await settled(ch, q, 6, boxes, 4);
   await ch.deleteQueue(q);
 });
 
@@ -75,8 +88,7 @@ test("per-consumer and per-channel prefetch both apply", async () => {
   await ch.prefetch(2, false);
   await ch.prefetch(5, true);
   const boxes = await consumers(ch, q, 3);
-  await sleep(SETTLE);
-  assert.deepEqual(counts(boxes), [2, 2, 1]);
+  await settled(ch, q, 15, boxes, [2, 2, 1]);
   await ch.deleteQueue(q);
 });
 
@@ -90,8 +102,7 @@ test("qos global=false after global=true lifts the channel limit", async () => {
   await ch.prefetch(5, true);
   await ch.prefetch(2, false);
   const boxes = await consumers(ch, q, 3);
-  await sleep(SETTLE);
-  assert.deepEqual(counts(boxes), [2, 2, 2]);
+  await settled(ch, q, 14, boxes, [2, 2, 2]);
   await ch.deleteQueue(q);
 });
 
@@ -102,12 +113,10 @@ test("qos global=false change applies to new consumers only", async () => {
   await fill(ch, q, 10);
   await ch.prefetch(1, false);
   const [a] = await consumers(ch, q, 1);
-  await sleep(SETTLE);
-  assert.equal(a!.items.length, 1);
+  await settled(ch, q, 9, [a!], [1]);
   await ch.prefetch(3, false);
   const [b] = await consumers(ch, q, 1);
-  await sleep(SETTLE);
-  assert.deepEqual(counts([a!, b!]), [1, 3]);
+  await settled(ch, q, 6, [a!, b!], [1, 3]);
   await ch.deleteQueue(q);
 });
 
@@ -118,12 +127,9 @@ test("qos global=true raised mid-stream lets more through at once", async () => 
   await fill(ch, q, 10);
   await ch.prefetch(1, true);
   const [a] = await consumers(ch, q, 1);
-  await sleep(SETTLE);
-  assert.equal(a!.items.length, 1);
+  await settled(ch, q, 9, [a!], [1]);
   await ch.prefetch(4, true);
-  await a!.waitFor(4, 2000);
-  await sleep(SETTLE);
-  assert.equal(a!.items.length, 4);
+  await settled(ch, q, 6, [a!], [4]);
   await ch.deleteQueue(q);
 });
 
@@ -136,8 +142,7 @@ test("basic.get ignores prefetch", async () => {
   await ch.prefetch(1, true);
   await ch.prefetch(1, false);
   const [a] = await consumers(ch, q, 1);
-  await sleep(SETTLE);
-  assert.equal(a!.items.length, 1);
+  await settled(ch, q, 4, [a!], [1]);
   const g1 = await ch.get(q, { noAck: false });
   const g2 = await ch.get(q, { noAck: false });
   assert.ok(g1 && g2);
@@ -156,8 +161,7 @@ test("unacked basic.get messages do not use up the global prefetch window", asyn
   assert.ok(await ch.get(q, { noAck: false }));
   assert.ok(await ch.get(q, { noAck: false }));
   const [a] = await consumers(ch, q, 1);
-  await a!.waitFor(1, 2000);
-  await sleep(SETTLE);
+  await settled(ch, q, 2, [a!], [1]);
   assert.deepEqual(a!.items.map((m) => m.content.toString()), ["m3"]);
   await ch.deleteQueue(q);
 });
@@ -206,8 +210,9 @@ test("global prefetch full: a no-ack consumer on the same channel waits for an a
   await manual.waitFor(1);
   const noAck = new Inbox<amqp.ConsumeMessage>();
   await ch.consume(q2, (m) => m && noAck.push(m), { noAck: true });
-  await sleep(SETTLE);
-  assert.equal(noAck.items.length, 0, "no-ack consumer held back while the window is full");
+  // the queue answers after its consume took effect: all 3 still ready means none was sent
+  assert.equal((await ch.checkQueue(q2)).messageCount, 3, "no-ack consumer held back while the window is full");
+  assert.equal(noAck.items.length, 0);
   // from now on the window keeps freeing: the no-ack consumer gets its share
   ackOnArrival = true;
   ch.ack(manual.items[0]!);

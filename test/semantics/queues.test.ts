@@ -45,6 +45,7 @@ test("auto-delete queue deleted after its last consumer cancels", async () => {
   const q = uniq("autodel");
   const ch = await chan();
   await ch.assertQueue(q, { durable: false, autoDelete: true });
+  // let time pass: a never-consumed auto-delete queue must not go away by itself
   await sleep(100);
   assert.equal(await queueExists(conn, q), true, "never consumed: kept");
   const c1 = await ch.consume(q, () => {});

@@ -42,6 +42,7 @@ test("x-message-ttl: expired messages not delivered, dead-lettered as expired", 
     dead.push(`${m.content.toString()}:${String(death["reason"])}`);
   }
   assert.deepEqual(dead, ["a:expired", "b:expired"]);
+  // let time pass: an expired message must not reach the consumer late either (nothing to wait for)
   await sleep(100);
   assert.deepEqual(got, []);
   await ch.deleteQueue(q);
@@ -59,6 +60,7 @@ test("per-message expiration takes effect at the head of the queue", async () =>
   await ch.assertQueue(q, { durable: false, arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } });
   ch.sendToQueue(q, Buffer.from("long"), { expiration: "60000" });
   ch.sendToQueue(q, Buffer.from("short"), { expiration: "50" });
+  // let time pass beyond the short TTL: it must NOT expire while behind the head (nothing happens)
   await sleep(300);
   assert.equal((await ch.checkQueue(q)).messageCount, 2, "short one still counted behind the head");
   assert.equal((await ch.checkQueue(dlq)).messageCount, 0);
@@ -128,6 +130,7 @@ test("TTL 0 with a consumer at its prefetch limit: dropped", async () => {
   ch.sendToQueue(q, Buffer.from("second"));
   await ch.checkQueue(q);
   ch.ack(inbox.items[0]!);
+  // let time pass: the expired "second" must not be delivered after the ack (nothing happens)
   await sleep(200);
   assert.deepEqual(inbox.items.map((m) => m.content.toString()), ["first"]);
   await ch.deleteQueue(q);
@@ -140,12 +143,14 @@ test("x-expires deletes an unused queue; a passive declare renews the lease", as
   const ch = await chan();
   await ch.assertQueue(q, { durable: false, arguments: { "x-expires": 400 } });
   ch.sendToQueue(q, Buffer.from("m"));
+  // let time pass (less than x-expires each time): the queue must still be there, renewed by the
+  // passive declares queueExists makes
   await sleep(250);
   assert.equal(await queueExists(conn, q), true);
   await sleep(250);
   assert.equal(await queueExists(conn, q), true, "renewed by the passive declare");
-  await sleep(700);
-  assert.equal(await queueExists(conn, q), false);
+  // each check is a passive declare, which renews the lease: poll less often than x-expires
+  await waitFor("the unused queue to expire", async () => !(await queueExists(conn, q)), 5000, 600);
 });
 
 // A consumer keeps an x-expires queue alive; after it cancels, the clock restarts.
@@ -154,9 +159,9 @@ test("x-expires: a consumed queue is kept, expires after the consumer leaves", a
   const ch = await chan();
   await ch.assertQueue(q, { durable: false, arguments: { "x-expires": 200 } });
   const { consumerTag } = await ch.consume(q, () => {});
+  // let time pass beyond x-expires: a consumed queue must stay
   await sleep(500);
   assert.equal(await queueExists(conn, q), true, "kept while consumed");
   await ch.cancel(consumerTag);
-  await sleep(700);
-  assert.equal(await queueExists(conn, q), false, "expired after the cancel");
+  await waitFor("the queue to expire after the cancel", async () => !(await queueExists(conn, q)), 5000, 400);
 });

@@ -10,13 +10,13 @@ import { Consumer } from "../../broker/consumer.js";
 import { asNumber, isIntegerValue, typeName } from "../../broker/args.js";
 import type { FieldTable } from "../../amqp/field-table.js";
 import type { Channel } from "../channel.js";
-import type { Connection } from "../connection.js";
+import type { Session } from "../session.js";
 import { writeGetOk } from "../frames-out.js";
 import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
 import { resolveQueueName } from "./queue.js";
 
-export function publish(conn: Connection, ch: Channel, a: M.BasicPublish): void {
-  const vh = conn.vhost!;
+export function publish(conn: Session, ch: Channel, a: M.BasicPublish): void {
+  const vh = conn.vhost;
   const broker = conn.broker;
   if (a.immediate) throw new AmqpError(NOT_IMPLEMENTED, "immediate=true", 60, 40, true);
   // a granted check is remembered per channel until permissions change (RabbitMQ's
@@ -37,8 +37,8 @@ export function publish(conn: Connection, ch: Channel, a: M.BasicPublish): void 
   ch.startPublish(ex, a.routingKey, a.mandatory);
 }
 
-export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void {
-  const vh = conn.vhost!;
+export function consume(conn: Session, ch: Channel, a: M.BasicConsume): void {
+  const vh = conn.vhost;
   const tag = a.consumerTag || "amq.ctag-" + randomBytes(16).toString("base64url");
   if (ch.consumers.has(tag) || (ch.replyTo && ch.replyTo.consumerTag === tag)) {
     throw new AmqpError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20, true);
@@ -48,7 +48,7 @@ export function consume(conn: Connection, ch: Channel, a: M.BasicConsume): void 
   conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
   const q = vh.getQueue(name);
   if (q.remote !== null && !q.remote.available) throw notFound(homeDownError(q.remote.node, name, vh.name));
-  vh.checkExclusive(q, conn);
+  vh.checkExclusive(q, conn.owner);
   if (a.exclusive && q.consumers.length > 0) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   if (q.consumers.some((c) => c.exclusive)) throw accessRefused(`queue '${name}' in vhost '${vh.name}' in exclusive use`);
   const args = a.arguments ?? {};
@@ -93,34 +93,34 @@ function checkConsumerArgs(args: FieldTable, queue: string, vhost: string, queue
   }
 }
 
-function consumeReplyTo(conn: Connection, ch: Channel, a: M.BasicConsume, tag: string): void {
+function consumeReplyTo(conn: Session, ch: Channel, a: M.BasicConsume, tag: string): void {
   if (!a.noAck) throw preconditionFailed("reply consumer cannot acknowledge");
   if (ch.replyTo) throw preconditionFailed("reply consumer already set");
   const token = randomBytes(12).toString("base64url") + "." + conn.id + "." + ch.id;
   ch.replyTo = { token, consumerTag: tag };
-  conn.server.replyTo.set(token, ch);
+  conn.replyTo.set(token, ch);
   if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CONSUME_OK, { consumerTag: tag });
 }
 
-export function cancel(conn: Connection, ch: Channel, a: M.BasicCancel): void {
+export function cancel(conn: Session, ch: Channel, a: M.BasicCancel): void {
   const c = ch.consumers.get(a.consumerTag);
   if (c) {
     ch.consumers.delete(a.consumerTag);
     c.queue.removeConsumer(c);
   } else if (ch.replyTo && ch.replyTo.consumerTag === a.consumerTag) {
-    conn.server.replyTo.delete(ch.replyTo.token);
+    conn.replyTo.delete(ch.replyTo.token);
     ch.replyTo = null;
   }
   // RabbitMQ answers cancel-ok even for an unknown tag
   if (!a.nowait) conn.sendMethod(ch.id, M.BASIC_CANCEL_OK, { consumerTag: a.consumerTag });
 }
 
-export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
-  const vh = conn.vhost!;
+export function get(conn: Session, ch: Channel, a: M.BasicGet): void {
+  const vh = conn.vhost;
   const name = resolveQueueName(ch, a.queue);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
   const q = vh.getQueue(name);
-  vh.checkExclusive(q, conn);
+  vh.checkExclusive(q, conn.owner);
   const e = q.get(a.noAck);
   if (!e) {
     conn.broker.totals.getEmpty++;
@@ -147,7 +147,7 @@ export function get(conn: Connection, ch: Channel, a: M.BasicGet): void {
   }
 }
 
-export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
+export function qos(conn: Session, ch: Channel, a: M.BasicQos): void {
   if (a.prefetchSize !== 0) throw new AmqpError(NOT_IMPLEMENTED, `prefetch_size!=0 (${a.prefetchSize})`, 60, 10, true);
   if (a.global) ch.globalPrefetch = a.prefetchCount;
   else {
@@ -161,7 +161,7 @@ export function qos(conn: Connection, ch: Channel, a: M.BasicQos): void {
   ch.kick();
 }
 
-export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
+export function ack(conn: Session, ch: Channel, a: M.BasicAck): void {
   void conn;
   if (ch.tx) {
     ch.txAcks.push({ kind: "ack", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
@@ -170,7 +170,7 @@ export function ack(conn: Connection, ch: Channel, a: M.BasicAck): void {
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), "ack");
 }
 
-export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
+export function nack(conn: Session, ch: Channel, a: M.BasicNack): void {
   void conn;
   if (ch.tx) {
     ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, a.multiple) });
@@ -179,7 +179,7 @@ export function nack(conn: Connection, ch: Channel, a: M.BasicNack): void {
   ch.settle(ch.takeUnacked(a.deliveryTag, a.multiple), a.requeue ? "requeue" : "reject");
 }
 
-export function reject(conn: Connection, ch: Channel, a: M.BasicReject): void {
+export function reject(conn: Session, ch: Channel, a: M.BasicReject): void {
   void conn;
   if (ch.tx) {
     ch.txAcks.push({ kind: a.requeue ? "requeue" : "reject", list: ch.takeUnacked(a.deliveryTag, false) });
@@ -189,7 +189,7 @@ export function reject(conn: Connection, ch: Channel, a: M.BasicReject): void {
 }
 
 /** basic.recover(requeue=true): redeliver everything unacked. requeue=false is not supported by RabbitMQ. */
-export function recover(conn: Connection, ch: Channel, requeue: boolean, sync: boolean): void {
+export function recover(conn: Session, ch: Channel, requeue: boolean, sync: boolean): void {
   if (!requeue) throw new AmqpError(NOT_IMPLEMENTED, "requeue=false", 60, sync ? 110 : 100, true);
   ch.requeueAll();
   if (sync) conn.sendMethod(ch.id, M.BASIC_RECOVER_OK, {});

@@ -1,12 +1,12 @@
 /** exchange.declare / delete / bind / unbind, with RabbitMQ's permission checks (names CR/LF-stripped). */
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
-import type { Connection } from "../connection.js";
+import type { Session } from "../session.js";
 import { EXCHANGE_TYPES, stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
 
-export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, claimed = false): void {
-  const vh = conn.vhost!;
+export function declare(conn: Session, ch: Channel, a: M.ExchangeDeclare, claimed = false): void {
+  const vh = conn.vhost;
   const user = conn.userName;
   const name = stripCrLf(a.exchange);
   if (!a.passive) conn.broker.checkPermission(user, vh.name, "configure", "exchange", name);
@@ -27,30 +27,30 @@ export function declare(conn: Connection, ch: Channel, a: M.ExchangeDeclare, cla
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DECLARE_OK, {});
 }
 
-export function del(conn: Connection, ch: Channel, a: M.ExchangeDelete): void {
-  const vh = conn.vhost!;
+export function del(conn: Session, ch: Channel, a: M.ExchangeDelete): void {
+  const vh = conn.vhost;
   const name = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "configure", "exchange", name);
   conn.broker.apply(command("exchange.delete", { vhost: vh.name, name, ifUnused: a.ifUnused }), { origin: "amqp" });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DELETE_OK, {});
 }
 
-export function bind(conn: Connection, ch: Channel, a: M.ExchangeBind): void {
-  const vh = conn.vhost!;
+export function bind(conn: Session, ch: Channel, a: M.ExchangeBind): void {
+  const vh = conn.vhost;
   const destination = stripCrLf(a.destination);
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  conn.broker.apply(command("bind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
+  conn.broker.apply(command("bind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_BIND_OK, {});
 }
 
-export function unbind(conn: Connection, ch: Channel, a: M.ExchangeUnbind): void {
-  const vh = conn.vhost!;
+export function unbind(conn: Session, ch: Channel, a: M.ExchangeUnbind): void {
+  const vh = conn.vhost;
   const destination = stripCrLf(a.destination);
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  conn.broker.apply(command("unbind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
+  conn.broker.apply(command("unbind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_UNBIND_OK, {});
 }

@@ -6,14 +6,14 @@
 import { AmqpError, COMMAND_INVALID, NOT_IMPLEMENTED } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
-import type { Connection } from "../connection.js";
+import type { Session } from "../session.js";
 import * as basic from "./basic.js";
 import * as channel from "./channel.js";
 import * as exchange from "./exchange.js";
 import * as queue from "./queue.js";
 import * as txc from "./tx-confirm.js";
 
-export function dispatchChannelMethod(conn: Connection, ch: Channel, id: number, buf: Buffer, start: number, end: number): void {
+export function dispatchChannelMethod(conn: Session, ch: Channel, id: number, buf: Buffer, start: number, end: number): void {
   // the per-message method: decoded through the channel's cache of the last one
   if (id === M.BASIC_PUBLISH) return basic.publish(conn, ch, ch.decodePublish(buf, start, end));
   const a = M.decodeMethod(id, buf, start, end);

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { notFound } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
 import type { Channel } from "../channel.js";
-import type { Connection } from "../connection.js";
+import type { Session } from "../session.js";
 import { REPLY_TO_QUEUE, isReplyToKey } from "../publish.js";
 import { checkReservedName, stripCrLf } from "../../broker/vhost.js";
 import { command } from "../../broker/commands.js";
@@ -26,8 +26,8 @@ export function resolveQueueName(ch: Channel, name: string): string {
   return ch.lastQueue;
 }
 
-export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claimed: string | null = null): void {
-  const vh = conn.vhost!;
+export function declare(conn: Session, ch: Channel, a: M.QueueDeclare, claimed: string | null = null): void {
+  const vh = conn.vhost;
   const broker = conn.broker;
   let name = stripCrLf(a.queue);
   if (a.passive && name.startsWith(REPLY_TO_QUEUE)) return declareReplyTo(conn, ch, name, a.nowait);
@@ -57,8 +57,8 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claime
     return conn.awaitCluster(cluster.claim("queue", vh.name, n), false, ch.id, M.QUEUE_DECLARE, () => declare(conn, ch, a, n));
   }
   const q = a.passive
-    ? vh.findQueuePassive(name, conn)
-    : broker.apply(command("queue.declare", { vhost: vh.name, name, durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }), { origin: "amqp", owner: conn, serverNamed });
+    ? vh.findQueuePassive(name, conn.owner)
+    : broker.apply(command("queue.declare", { vhost: vh.name, name, durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: args }), { origin: "amqp", owner: conn.owner, serverNamed });
   if (!a.passive) broker.totals.queuesDeclared++;
   ch.lastQueue = q.name;
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
@@ -69,11 +69,11 @@ export function declare(conn: Connection, ch: Channel, a: M.QueueDeclare, claime
  * amq.rabbitmq.reply-to.<token> exists while that channel's reply consumer does (declare-ok
  * with one consumer, as RabbitMQ answers from any channel).
  */
-function declareReplyTo(conn: Connection, ch: Channel, name: string, nowait: boolean): void {
+function declareReplyTo(conn: Session, ch: Channel, name: string, nowait: boolean): void {
   let consumers = 0;
   if (name !== REPLY_TO_QUEUE) {
-    const owner = isReplyToKey(name) ? conn.server.replyTo.get(name.slice(REPLY_TO_QUEUE.length + 1)) : undefined;
-    if (!owner || !owner.replyTo || !owner.open) throw notFound(`no queue '${name}' in vhost '${conn.vhost!.name}'`);
+    const owner = isReplyToKey(name) ? conn.replyTo.get(name.slice(REPLY_TO_QUEUE.length + 1)) : undefined;
+    if (!owner || !owner.replyTo || !owner.open) throw notFound(`no queue '${name}' in vhost '${conn.vhost.name}'`);
     consumers = 1;
   }
   if (!nowait) conn.sendMethod(ch.id, M.QUEUE_DECLARE_OK, { queue: name, messageCount: 0, consumerCount: consumers });
@@ -84,8 +84,8 @@ function bindingKey(name: string, a: { queue: string; routingKey: string }): str
   return a.queue === "" && a.routingKey === "" ? name : a.routingKey;
 }
 
-export function bind(conn: Connection, ch: Channel, a: M.QueueBind): void {
-  const vh = conn.vhost!;
+export function bind(conn: Session, ch: Channel, a: M.QueueBind): void {
+  const vh = conn.vhost;
   const name = resolveQueueName(ch, stripCrLf(a.queue));
   const exchange = stripCrLf(a.exchange);
   const routingKey = bindingKey(name, a);
@@ -93,32 +93,32 @@ export function bind(conn: Connection, ch: Channel, a: M.QueueBind): void {
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
   const ex = vh.exchanges.get(exchange);
   if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", exchange, routingKey);
-  conn.broker.apply(command("bind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
+  conn.broker.apply(command("bind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_BIND_OK, {});
 }
 
-export function unbind(conn: Connection, ch: Channel, a: M.QueueUnbind): void {
-  const vh = conn.vhost!;
+export function unbind(conn: Session, ch: Channel, a: M.QueueUnbind): void {
+  const vh = conn.vhost;
   const name = resolveQueueName(ch, stripCrLf(a.queue));
   const exchange = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
-  conn.broker.apply(command("unbind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey: bindingKey(name, a), arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn });
+  conn.broker.apply(command("unbind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey: bindingKey(name, a), arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
   conn.sendMethod(ch.id, M.QUEUE_UNBIND_OK, {});
 }
 
-export function purge(conn: Connection, ch: Channel, a: M.QueuePurge): void {
-  const vh = conn.vhost!;
+export function purge(conn: Session, ch: Channel, a: M.QueuePurge): void {
+  const vh = conn.vhost;
   const name = resolveQueueName(ch, a.queue);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "queue", name);
-  const n = vh.purgeQueue(name, conn);
+  const n = vh.purgeQueue(name, conn.owner);
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_PURGE_OK, { messageCount: n });
 }
 
-export function del(conn: Connection, ch: Channel, a: M.QueueDelete): void {
-  const vh = conn.vhost!;
+export function del(conn: Session, ch: Channel, a: M.QueueDelete): void {
+  const vh = conn.vhost;
   const name = resolveQueueName(ch, stripCrLf(a.queue));
   conn.broker.checkPermission(conn.userName, vh.name, "configure", "queue", name);
-  const n = conn.broker.apply(command("queue.delete", { vhost: vh.name, name, ifUnused: a.ifUnused, ifEmpty: a.ifEmpty }), { origin: "amqp", owner: conn });
+  const n = conn.broker.apply(command("queue.delete", { vhost: vh.name, name, ifUnused: a.ifUnused, ifEmpty: a.ifEmpty }), { origin: "amqp", owner: conn.owner });
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_DELETE_OK, { messageCount: n });
 }
