@@ -376,7 +376,8 @@ export class Queue implements Destination {
   /** nack/reject/channel close with requeue. */
   requeue(entry: QueueEntry): void {
     this.unacked--;
-    if (this.deleted) return this.release(entry.msg);
+    // a pulled copy whose link is gone (its home or leader redelivers the original): not kept here
+    if (this.deleted || (this.remote !== null && !this.remote.holds(entry.msg))) return this.release(entry.msg);
     if (this.quorum && this.returnedTooOften(entry)) return this.dropEntries([entry], "delivery_limit");
     this.ready.requeue(entry);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);

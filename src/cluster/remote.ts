@@ -348,6 +348,10 @@ class RemoteQueue implements RemoteHome {
     this.queue.purge();
   }
 
+  holds(msg: Message): boolean {
+    return this.tags.has(msg);
+  }
+
   released(msg: Message): void {
     const t = this.tags.get(msg);
     if (!t) return;
