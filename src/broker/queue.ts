@@ -138,9 +138,12 @@ export class Queue implements Destination {
   get messageCount(): number { return this.ready.length; }
   get consumerCount(): number { return this.consumers.length; }
 
-  /** Does this queue hold a durable store reference to `msg`? (persistent message in a durable queue) */
+  /**
+   * Does this queue hold a durable store reference to `msg`? (a persistent message in a durable
+   * queue; in a quorum queue any message: RabbitMQ's quorum queues keep transient ones too)
+   */
   isStored(msg: Message): boolean {
-    return this.durable && isDurableId(msg.storeId);
+    return this.durable && isDurableId(msg.storeId) && (this.quorum || msg.persistent);
   }
 
   // ---- publishing -------------------------------------------------------
@@ -372,7 +375,8 @@ export class Queue implements Destination {
   /** nack/reject/channel close with requeue. */
   requeue(entry: QueueEntry): void {
     this.unacked--;
-    if (this.deleted) return this.release(entry.msg);
+    // a pulled copy whose link is gone (its home or leader redelivers the original): not kept here
+    if (this.deleted || (this.remote !== null && !this.remote.holds(entry.msg))) return this.release(entry.msg);
     if (this.quorum && this.returnedTooOften(entry)) return this.dropEntries([entry], "delivery_limit");
     this.ready.requeue(entry);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);

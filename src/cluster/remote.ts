@@ -332,6 +332,9 @@ class RemoteQueue implements RemoteHome {
       this.puller = null;
       if (this.follows) return this.retryLater();
       this.links.log.warn(`cluster: cannot consume queue '${q.name}' from its home node ${this.node}: ${e.message}`);
+      // home unreachable (e.g. killed, its lease not yet expired): cancel the local consumers as
+      // when the home goes away, rather than leave them attached to nothing for good
+      this.cancelConsumers();
     });
   }
 
@@ -343,6 +346,10 @@ class RemoteQueue implements RemoteHome {
     void p.then((ch) => ch.close()).catch(() => {});
     this.tags.clear();
     this.queue.purge();
+  }
+
+  holds(msg: Message): boolean {
+    return this.tags.has(msg);
   }
 
   released(msg: Message): void {
@@ -365,6 +372,10 @@ class RemoteQueue implements RemoteHome {
       return this.retryLater();
     }
     this.puller = null;
+    this.cancelConsumers();
+  }
+
+  private cancelConsumers(): void {
     this.tags.clear();
     this.queue.purge();
     for (const c of [...this.queue.consumers]) {

@@ -80,6 +80,8 @@ export class Agent {
   private heartbeat: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** the broker cancelled the command consumer of the current session */
+  private consumerCancelled = false;
   private facts;
   /** monitoring: the signed template this host runs and its metric batches (monitor/runner.ts) */
   readonly monitor: Monitor;
@@ -109,7 +111,7 @@ export class Agent {
         await this.session();
         backoff.reset();
         // Until the connection closes or stop(); stop() may already have happened while we connected.
-        if (!this.stopping) await new Promise<void>((r) => (this.wake = r)); // until the connection closes or stop()
+        if (!this.stopping && !this.consumerCancelled) await new Promise<void>((r) => (this.wake = r)); // until the connection closes or stop()
       } catch (e) {
         this.o.log(`broker ${redact(this.o.url)}: ${describeError(e)}`);
       }
@@ -137,6 +139,7 @@ export class Agent {
   }
 
   private async session(): Promise<void> {
+    this.consumerCancelled = false;
     const conn = await connect(this.o.url, `fleet-agent ${this.o.name}`);
     this.conn = conn;
     conn.on("close", () => {
@@ -162,7 +165,20 @@ export class Agent {
     // Prefetch beyond the concurrency limit so a cancel can overtake queued work.
     await ch.prefetch(this.o.concurrency + 32);
     // Exclusive: while we are connected nobody else (even with read permission) can take our commands.
-    const { consumerTag } = await ch.consume(hostQueue(this.o.name), (m) => m && this.onDelivery(m), { noAck: false, exclusive: true });
+    const { consumerTag } = await ch.consume(
+      hostQueue(this.o.name),
+      (m) => {
+        if (m) return this.onDelivery(m);
+        // basic.cancel from the broker (RabbitMQ's consumer cancel notification: the queue was
+        // deleted, or its node went down): without a consumer the agent would idle, connected
+        // but deaf; start over (reconnect, declare, consume) instead
+        if (this.ch !== ch) return;
+        this.o.log("the broker cancelled the command consumer (queue deleted or its node down); reconnecting");
+        this.consumerCancelled = true;
+        this.wake?.();
+      },
+      { noAck: false, exclusive: true },
+    );
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
   }

@@ -23,6 +23,8 @@ export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
 const REPLY_TO_PREFIX = "amq.rabbitmq.reply-to.";
 
 export class Publisher {
+  /** the cluster forwards / quorum replication the last route() is waiting on (tx.commit collects them) */
+  lastForwards: Promise<boolean>[] | null = null;
   constructor(private readonly conn: Session) {}
 
   publish(ch: Channel, ex: Exchange | null, msg: Message, mandatory: boolean): void {
@@ -30,7 +32,9 @@ export class Publisher {
     this.conn.stats.publish++;
     this.conn.broker.totals.publish++;
     const props = msg.properties;
-    if (props.userId !== undefined && props.userId !== this.conn.userName) {
+    // RabbitMQ (rabbit_channel:check_user_id_header): a user tagged `impersonator` may set any
+    // user_id; warren's node-link user has the tag, so it forwards what another node validated
+    if (props.userId !== undefined && props.userId !== this.conn.userName && !this.conn.user?.tags.includes("impersonator")) {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.userName}'`);
     }
     if (props.expiration !== undefined && !/^\d+$/.test(props.expiration)) {
@@ -78,6 +82,7 @@ export class Publisher {
         forwarding.pending = null;
       }
     }
+    this.lastForwards = forwards;
     if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
     else if (mandatory) this.returnMessage(ch, msg);
     else {

@@ -85,7 +85,7 @@ test("duplicates are counted, a nacked message delivered anyway is recovered", (
   assert.equal(v.recovered, 1);
 });
 
-test("a first delivery overtaking a later seq of the same publisher and queue is an order violation; a redelivery is not", () => {
+test("a confirmed first delivery overtaking a later seq of the same publisher and queue is an order violation; a redelivery or a nacked one is not", () => {
   const v = check(
     history(
       [
@@ -116,6 +116,10 @@ test("a first delivery overtaking a later seq of the same publisher and queue is
     ),
   );
   assert.equal(w.orderViolations, 1);
+  // a nacked publish arriving late is recovered, not reordered
+  const x = check(history([["p:0", "q", "fail", 100], ["p:1", "q", "ok", 110]], [["p:1", "q", false], ["p:0", "q", false]]));
+  assert.equal(x.orderViolations, 0);
+  assert.equal(x.recovered, 1);
 });
 
 test("the largest gap between confirms, the window's edges included", () => {

@@ -13,8 +13,11 @@
  *   duplicated  ids delivered more than once (at-least-once allows it; counted)
  *   recovered   fail/info publishes delivered anyway (fine: the outcome was unknown or a nack
  *               raced a store)
- *   order       per (publisher, queue): a first delivery with redelivered=false whose seq is
- *               lower than one already delivered (one consumer per queue at a time)
+ *   order       per (publisher, queue), among confirmed messages: a first delivery with
+ *               redelivered=false whose seq is lower than one already delivered (one consumer
+ *               per queue at a time). A nacked or unknown publish may still arrive, late and
+ *               out of order (a forwarding connection's bytes retransmitted after a partition
+ *               heals): that is `recovered`, not an order violation
  *   maxGap      per queue, the largest gap between two successive confirms while the workload
  *               ran (= unavailability, the failover time when the fault hit that queue)
  */
@@ -105,7 +108,7 @@ export function check(h: History): Verdict {
     }
     const n = (seen.get(d.id) ?? 0) + 1;
     seen.set(d.id, n);
-    if (n === 1 && !d.redelivered) {
+    if (n === 1 && !d.redelivered && op.outcome === "ok") {
       const k = `${op.pub}\u0000${op.queue}`;
       const last = lastSeq.get(k) ?? -1;
       if (op.seq < last) {

@@ -10,7 +10,7 @@
  */
 import amqp from "amqplib";
 import os from "node:os";
-import { check, newHistory, type Verdict } from "./checker.js";
+import { check, newHistory, type History, type Verdict } from "./checker.js";
 import type { ChaosCluster } from "./targets.js";
 import { startWorkload } from "./workload.js";
 
@@ -181,6 +181,8 @@ export interface ScenarioResult {
   /** when each fault began and ended, ms since the workload started */
   faults: [number, number][];
   error?: string;
+  /** the whole history (to write out when something was lost) */
+  history: History;
 }
 
 async function mgmtGet<T>(mgmtUrl: string, path: string): Promise<T> {
@@ -298,12 +300,16 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     for (;;) {
       let empty = false;
       try {
-        const qs = await mgmtGet<{ name: string; messages?: number }[]>(c.nodes[0]!.mgmtUrl, "/api/queues/%2F");
-        left = queues.map((q) => `${q}=${qs.find((y) => y.name === q)?.messages ?? "missing"}`).join(" ");
-        empty = queues.every((q) => {
-          const x = qs.find((y) => y.name === q);
-          return x !== undefined && (x.messages ?? 0) === 0;
-        });
+        // ask each queue's leader/home: a warren node that does not hold a classic queue counts
+        // only what it pulled for its own consumers
+        const counts: (number | undefined)[] = [];
+        for (let qi = 0; qi < queues.length; qi++) {
+          const at = await leader(qi);
+          const x = await mgmtGet<{ messages?: number }>(c.nodes[at]!.mgmtUrl, `/api/queues/%2F/${encodeURIComponent(queues[qi]!)}`);
+          counts.push(x.messages);
+        }
+        left = queues.map((q, qi) => `${q}=${counts[qi] ?? "?"}`).join(" ");
+        empty = counts.every((n) => n === 0);
       } catch {}
       if (empty && Date.now() - w.lastDeliveryAt() > 2000) break;
       if (Date.now() > drainUntil) {
@@ -328,6 +334,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     loadavg: os.loadavg()[0]!,
     failoverMs,
     faults,
+    history: h,
     ...(error ? { error } : {}),
   };
 }

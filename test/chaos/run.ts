@@ -4,13 +4,14 @@
  * `flock /tmp/warren-heavy.lock` on a shared machine.
  *
  *   npm run chaos -- [--target warren|rabbitmq] [--mode netns|loopback] [--nemeses a,b]
- *                    [--cycles 2] [--fault-ms 8000] [--rate 100] [--publishers 2]
+ *                    [--cycles 2] [--fault-ms 8000] [--recover-ms 6000] [--rate 100] [--publishers 2] [--history-dir DIR]
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
  */
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { formatTable, NEMESES, runScenario, skipReason, type ScenarioResult } from "./nemesis.js";
 import { liveClusters, netnsAvailable, startRabbitCluster, startWarrenCluster } from "./targets.js";
 
@@ -24,9 +25,11 @@ const mode = opt("mode", netnsAvailable() ? "netns" : "loopback") as "netns" | "
 const wanted = opt("nemeses", NEMESES.map((n) => n.name).join(",")).split(",");
 const cycles = Number(opt("cycles", "2"));
 const faultMs = Number(opt("fault-ms", "8000"));
+const recoverMs = Number(opt("recover-ms", "6000"));
 const rate = Number(opt("rate", "100"));
 const publishers = Number(opt("publishers", "2"));
 const jsonOut = opt("json", "");
+const historyDir = opt("history-dir", "");
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
 
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
       cycles,
       warmupMs: 4000,
       faultMs,
-      recoverMs: 6000,
+      recoverMs,
       leaseTtlMs: leaseTtl * 1000,
       publishers,
       window: 100,
@@ -67,13 +70,27 @@ async function main(): Promise<void> {
       log,
     });
     results.push(r);
+    if (historyDir && (r.verdict.lost > 0 || r.verdict.unexpected > 0 || r.verdict.orderViolations > 0)) {
+      const f = join(historyDir, `${r.nemesis}-${Date.now()}.json`);
+      const t0 = r.history.window[0];
+      writeFileSync(
+        f,
+        JSON.stringify({
+          faults: r.faults,
+          verdict: r.verdict,
+          publishes: [...r.history.publishes.values()].map((p) => ({ ...p, invokeAt: p.invokeAt - t0, doneAt: p.doneAt - t0 })),
+          deliveries: r.history.deliveries.map((d) => ({ ...d, at: d.at - t0 })),
+        }),
+      );
+      process.stderr.write(`  history written to ${f}\n`);
+    }
     const v = r.verdict;
     process.stderr.write(
       `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results.map(({ history: _, ...r }) => r), null, 2));
   const lost = results.reduce((a, r) => a + r.verdict.lost + r.verdict.unexpected, 0);
   process.exitCode = lost > 0 ? 1 : 0;
 }

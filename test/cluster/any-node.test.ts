@@ -104,6 +104,33 @@ test("a nack with requeue on a non-home node redelivers with redelivered=true; a
   }
 });
 
+test("user_id set to the publisher's own user is kept across nodes; a forged one is refused on the publishing node", { skip }, async () => {
+  // RabbitMQ checks user_id against the authenticated user on the channel that publishes
+  // (rabbit_channel:check_user_id_header, 406 PRECONDITION_FAILED); the node link forwarding
+  // the message to its queue's home must not refuse it again (Fleet's results carry user_id)
+  const home = await amqp.connect(c.nodes[0]!.url);
+  const pubConn = await amqp.connect(c.nodes[1]!.url);
+  try {
+    const h = await home.createChannel();
+    await h.assertQueue("with-user-id", { durable: true });
+    const pub = await pubConn.createConfirmChannel();
+    await new Promise<void>((resolve, reject) =>
+      pub.sendToQueue("with-user-id", Buffer.from("me"), { userId: "guest", persistent: true }, (e: unknown) => (e ? reject(new Error("nacked")) : resolve())),
+    );
+    const m = await waitFor("the message on n1", async () => (await h.get("with-user-id", { noAck: true })) || undefined);
+    assert.equal(m.properties.userId, "guest");
+    const forged = await pubConn.createChannel();
+    const closed = new Promise<Error & { code?: number }>((r) => forged.once("error", r));
+    forged.sendToQueue("with-user-id", Buffer.from("not me"), { userId: "someone-else" });
+    const e = await closed;
+    assert.equal(e.code, 406);
+    assert.match(e.message, /PRECONDITION_FAILED - user_id property set to 'someone-else' but authenticated user was 'guest'/);
+  } finally {
+    await pubConn.close().catch(() => {});
+    await home.close();
+  }
+});
+
 test("a queue whose home node is down: 404 home node ... is down or inaccessible; the others serve their own queues", { skip }, async () => {
   const c3 = await amqp.connect(c.nodes[2]!.url);
   const ch3 = await c3.createChannel();

@@ -28,6 +28,7 @@ test(`backlog of ${N.toLocaleString("en")} × 1 KiB messages: bodies are paged o
     // a small in-memory budget so paging starts early: what is tested is the mechanism
     b = await startWarrenChild(dir, ["--fsync", "always", "--queue-memory", String(16 * 1024 * 1024)]);
     const pid = b.child.pid!;
+    // let time pass: the idle RSS is read once the fresh process has settled (a measurement, no event)
     await sleep(300);
     const rssIdle = rssOf(pid);
     const c = await connect(b.url);
@@ -49,6 +50,7 @@ test(`backlog of ${N.toLocaleString("en")} × 1 KiB messages: bodies are paged o
     }
     assert.equal(count, N, "every message queued");
     const pubSecs = (performance.now() - t0) / 1000;
+    // let time pass: RSS after the flood, once in-flight buffers are released (a measurement, no event)
     await sleep(1000);
     const rss = rssOf(pid);
     const peak = peakRssOf(pid);

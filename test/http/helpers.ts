@@ -5,6 +5,7 @@
  * that matter (every test deletes what it creates).
  */
 import { startBroker, type TestBroker } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 export interface Reply {
   status: number;
@@ -88,12 +89,6 @@ export function missingKeys(obj: Record<string, unknown>, required: string[]): s
  * Poll until `pick` returns something truthy. RabbitMQ fills counts and stats in
  * asynchronously (every 5 s); warren answers at once — the same test fits both.
  */
-export async function eventually<T>(f: () => Promise<T | undefined | null | false>, ms = 12_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export function eventually<T>(f: () => Promise<T | undefined | null | false>, ms = 12_000): Promise<T> {
+  return waitFor("a condition on the management API", f, ms, 200);
 }

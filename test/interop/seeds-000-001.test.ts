@@ -10,6 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { interopBroker, spawnPy, runPyOk, killAllPy, sleep, type InteropBroker, type PyProc } from "./interop-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let broker: InteropBroker;
 let conn: amqp.ChannelModel;
@@ -43,6 +44,7 @@ test("seed 000: command to a host group over a per-group fanout exchange", async
   assert.match(r.stdout, /输入错误:not enough values to unpack/);
   assert.match(r.stdout, /\[group\] \[command\]/);
   await Promise.all([nb1.waitFor("hello-NB-hosts"), nb2.waitFor("hello-NB-hosts"), web.waitFor("hello-web-hosts")]);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([nb1.kill(), nb2.kill(), web.kill()]);
   for (const h of [nb1, nb2]) assert.deepEqual(h.lines().slice(1), ["hello-NB-hosts"]);
@@ -55,6 +57,7 @@ test("seed 001: hello send/recv prints channel, method, properties, body", async
   assert.equal(await runPyOk(S("s001_send.py"), broker.url), "Send: 'Hello World!'\n");
   const recv = spawnPy(S("s001_recv.py"), broker.url);
   await recv.waitFor("Recv: b'Hello World!'");
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   await recv.kill();
   const lines = recv.lines();
@@ -72,9 +75,15 @@ test("seed 001: round-robin between two recv ends", async () => {
   const a = spawnPy(S("s001_recv.py"), broker.url);
   const b = spawnPy(S("s001_recv.py"), broker.url);
   await Promise.all([a.waitFor("等待接收消息"), b.waitFor("等待接收消息")]);
-  await sleep(200);
+  // the banner is printed before basic.consume: wait until the queue has both consumers
+  await waitFor("both consumers on hello", async () => {
+    const ch = await conn.createChannel();
+    const n = (await ch.checkQueue("hello")).consumerCount;
+    await ch.close();
+    return n === 2;
+  });
   for (let i = 0; i < 4; i++) await runPyOk(S("s001_send.py"), broker.url);
-  await sleep(300);
+  await waitFor("4 messages received", () => only(a, "Recv: ").length + only(b, "Recv: ").length === 4);
   const [ra, rb] = [only(a, "Recv: ").length, only(b, "Recv: ").length];
   await Promise.all([a.kill(), b.kill()]);
   assert.deepEqual([ra, rb], [2, 2]);
@@ -91,6 +100,7 @@ test("seed 001: unacked message goes to another recv end when one is stopped", a
   assert.ok(!slow.stdout.includes("Recv:"));
   const fast = spawnPy(S("s001_recv_ack.py"), broker.url, [], { env: { SLEEP_SCALE: "0.001" } });
   await fast.waitFor("Recv: b'Hello World!'");
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   await fast.kill();
   assert.match(fast.stdout, /\r0\r1\r2\r3\r4\r5\r6\r7\r8\r9\rTime's up\nRecv: b'Hello World!'\n$/);
@@ -122,6 +132,7 @@ test("seed 001: broadcast fanout; unbound messages are dropped", async () => {
   await Promise.all(subs.map((s) => s.waitFor("等待接收消息")));
   await runPyOk(S("s001_fanout_send.py"), broker.url);
   await Promise.all(subs.map((s) => s.waitFor("Recv: ")));
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all(subs.map((s) => s.kill()));
   for (const s of subs) assert.deepEqual(only(s, "Recv: "), ["Recv: b'Hello World!'"]);
@@ -138,6 +149,7 @@ test("seed 001: direct exchange with several binding keys", async () => {
   assert.equal(out, "Send: error: Hello World!\nSend: warning: Hello World!\nSend: info: Hello World!\n");
   await all.waitFor("Recv: ", 5000, 3);
   await err.waitFor("Recv: ");
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([all.kill(), err.kill()]);
   assert.deepEqual(all.lines().slice(1), [
@@ -159,6 +171,7 @@ test("seed 001: topic filtering with * and #", async () => {
   const keys = ["a.anonymous.info.b", "key_word", "a.key_word.b.c", "key_words", "x.key_word"];
   for (const k of keys) await runPyOk(S("s001_topic_send.py"), broker.url, [k]);
   await all.waitFor("Recv: ", 5000, 6);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([info, kw, all].map((s) => s.kill()));
   const r = (k: string): string => `Recv: b'${k}: Hello World!'`;

@@ -11,6 +11,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { interopBroker, spawnPy, runPy, runPyOk, killAllPy, sleep, type InteropBroker, type PyProc } from "./interop-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 let broker: InteropBroker;
 let conn: amqp.ChannelModel;
@@ -81,7 +82,13 @@ test("seed 002: fair dispatch between two workers", async () => {
   const a = spawnPy(S("s002_worker.py"), broker.url, [], { env });
   const b = spawnPy(S("s002_worker.py"), broker.url, [], { env });
   await Promise.all([a.waitFor(" [*] Waiting"), b.waitFor(" [*] Waiting")]);
-  await sleep(300);
+  // the banner is printed before basic.consume: wait until the queue has both consumers
+  await waitFor("both consumers on task_queue", async () => {
+    const ch = await conn.createChannel();
+    const n = (await ch.checkQueue("task_queue")).consumerCount;
+    await ch.close();
+    return n === 2;
+  });
   await runPyOk(S("s002_new_task.py"), broker.url, ["long" + ".".repeat(20)]);
   const busy = await Promise.race([a.waitFor("long").then(() => a), b.waitFor("long").then(() => b)]);
   const idle = busy === a ? b : a;
@@ -117,6 +124,7 @@ test("seed 002: direct routing by severity", async () => {
   assert.equal(await runPyOk(S("s002_emit_log_direct.py"), broker.url, ["error", "mysql has error"]), " [x] Sent 'error':'mysql has error'\n");
   await runPyOk(S("s002_emit_log_direct.py"), broker.url);
   await Promise.all([errs.waitFor(" [x] "), infos.waitFor(" [x] ")]);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([errs.kill(), infos.kill()]);
   assert.deepEqual(only(errs, " [x]"), [" [x] 'error':b'mysql has error'"]);
@@ -136,6 +144,7 @@ test("seed 002: topic session from the post", async () => {
   }
   await r2.waitFor(" [x] '", 5000, 2);
   await r3.waitFor(" [x] '");
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([r1, r2, r3].map((r) => r.kill()));
   assert.deepEqual(only(r1, " [x] '"), [" [x] 'error':b'mysql has error'"]);
@@ -198,6 +207,7 @@ test("seed 004: direct exchange, two queues sharing binding key db", async () =>
   await Promise.all([dali.waitFor(" [*] Waiting"), erbi.waitFor(" [*] Waiting")]);
   assert.equal(await runPyOk(S("s004_direct_send.py"), broker.url), " [x] Sent 'dali':'Hello World!'\n");
   await Promise.all([dali.waitFor(" [x] "), erbi.waitFor(" [x] ")]);
+  // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([dali.kill(), erbi.kill()]);
   assert.deepEqual(only(dali, " [x]"), [" [x] b'Hello World!'"]);

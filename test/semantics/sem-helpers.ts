@@ -14,6 +14,7 @@
 import amqp from "amqplib";
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { interopBroker, Inbox, sleep, uniq, type InteropBroker } from "../interop/interop-helpers.js";
+import { waitFor } from "../helpers/wait.js";
 
 export { Inbox, sleep, uniq };
 
@@ -99,11 +100,7 @@ export async function drain(ch: amqp.Channel, q: string): Promise<string[]> {
 
 /** Poll `fn` until it returns true, or fail after `ms`. */
 export async function waitUntil(fn: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  await waitFor(what, fn, ms);
 }
 
 /** Does the queue exist? (passive declare on a throwaway channel) */

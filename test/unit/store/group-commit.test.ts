@@ -10,6 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { SegmentStore } from "../../../src/store/segment-store.js";
+import { waitFor } from "../../helpers/wait.js";
 import type { StoreIo } from "../../../src/store/io.js";
 import { queueKey } from "../../../src/store/types.js";
 import { logSink, makeMessage, patternBody, syncP, tempDir } from "./helpers.js";
@@ -91,8 +92,7 @@ test("interval: confirms after the write (no fsync on the path), fsync on the ti
     await syncP(s);
     assert.equal(s.stats().fsyncs, 0);
     assert.equal(s.stats().writes, 1, "the data reached the OS before the confirm");
-    await new Promise((r) => setTimeout(r, 80));
-    assert.ok(s.stats().fsyncs >= 1);
+    await waitFor("the interval fsync", () => s.stats().fsyncs >= 1, 2000, 5);
     await s.close();
   } finally {
     cleanup();
