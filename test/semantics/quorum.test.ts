@@ -684,3 +684,21 @@ test("the management API refuses and shows quorum queues as AMQP does", async ()
   const m = await waitFor("the requeued message", () => ch.get(`${q}-3`, { noAck: true }));
   assert.equal(m.properties.headers?.["x-delivery-count"], 1, "the management API's requeue counts as a return");
 });
+
+// x-single-active-consumer on a quorum queue: the management API names the active consumer
+// (single_active_consumer_ctag) and lists the others as waiting (consumer_details activity_status).
+test("single active consumer on a quorum queue: the management API shows the active one and the waiting one", async () => {
+  const q = uniq("qq-sac");
+  assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, "x-single-active-consumer": true } }), "ok");
+  const ch = await channel();
+  await ch.consume(q, () => {}, { consumerTag: "first" });
+  await ch.consume(q, () => {}, { consumerTag: "second" });
+  const j = await eventually(async () => {
+    const r = (await api.get(`/api/queues/${enc(V)}/${enc(q)}`)).json as Record<string, unknown> | undefined;
+    return r && r["consumers"] === 2 && (r["consumer_details"] as unknown[]).length === 2 ? r : undefined;
+  }, 45_000);
+  assert.equal(j["single_active_consumer_ctag"], "first");
+  const details = (j["consumer_details"] as Array<Record<string, unknown>>).map((d) => [d["consumer_tag"], d["active"], d["activity_status"]]).sort();
+  assert.deepEqual(details, [["first", true, "single_active"], ["second", false, "waiting"]]);
+  await ch.close();
+});
