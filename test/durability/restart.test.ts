@@ -18,6 +18,7 @@ import type amqp from "amqplib";
 import { spawnSync } from "node:child_process";
 import { abandon, checkBody, closeQuietly, connect, drainAll, makeBody, readAll, recoveryLine, removeDir, startWarrenChild, tempDir } from "./helpers.js";
 import { repoRoot, type BrokerProcess } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 async function restart(b: BrokerProcess, how: "stop" | "kill", extraArgs: string[] = []): Promise<BrokerProcess> {
   await (how === "stop" ? b.stop() : b.kill());
@@ -153,9 +154,7 @@ for (const how of ["stop", "kill"] as const) {
       const cons = await c.createChannel();
       await cons.prefetch(1);
       await cons.consume("rq", (m) => m && held.push(m), { noAck: false });
-      const start = Date.now();
-      while (held.length < 1 && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(held.length, 1);
+      await waitFor("the first delivery", () => held.length === 1, 5000, 10);
       const getter = await c.createChannel();
       const got = await getter.get("rq", { noAck: false });
       assert.ok(got && checkBody(got.content).seq === 2);
