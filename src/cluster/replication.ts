@@ -291,13 +291,17 @@ class Leader implements QueueReplica {
 
   /** Add or remove a follower in the ISR: in etcd first (guarded by the epoch), then here. */
   private writeIsr(node: string, add: boolean): void {
-    const p = this.peers.get(node)!;
-    this.isrWrite = this.isrWrite.then(() => this.isrChange(node, p, add)).finally(() => {
-      if (add) {
-        this.joining.delete(node);
-        this.evaluate();
-      }
-    });
+    const p = this.peers.get(node);
+    if (!p) return;
+    this.isrWrite = this.isrWrite
+      .then(() => this.isrChange(node, p, add))
+      .catch((e: Error) => this.r.deps.log.warn(`replication: ISR change for '${this.q.name}' failed: ${e.message}`))
+      .finally(() => {
+        if (add) {
+          this.joining.delete(node);
+          this.evaluate();
+        }
+      });
   }
 
   private async isrChange(node: string, p: PeerSync, add: boolean): Promise<void> {
