@@ -5,7 +5,11 @@
  * true`). The collector (real code, real SQLite) runs in this process.
  *
  *   node dist/bench/fleet-bench.js [--url amqp://guest:guest@127.0.0.1:5672] [--mgmt-url http://guest:guest@127.0.0.1:15672]
- *        [--sizes 1,100,1000] [--per-process 250] [--runs 3] [--ramp 50] [--noop]
+ *        [--sizes 1,100,1000] [--per-process 250] [--runs 3] [--ramp 50 | --inflight 25] [--noop]
+ *
+ * --inflight N: each agent process keeps at most N agents connecting at once (closed loop), so
+ * "agents start-up" is the broker's rate of completed agent sessions; --ramp (open loop) starts
+ * RAMP agents per 100 ms per process whatever the broker makes of them.
  *
  * --noop: the agents use the bench-only no-op executor (bench/fleet-noop.ts): nothing is spawned,
  * so the figures are Fleet's control plane (dispatch, broker delivery, agent journal, result,
@@ -35,6 +39,7 @@ const runs = Number(opt("runs", "3"));
 /** new connections per 100 ms per agent process: a connection storm makes RabbitMQ reset sockets */
 const ramp = opt("ramp", "50");
 const noop = args.includes("--noop");
+const inflight = opt("inflight", "0");
 /** e.g. FLEET_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the simulated agents */
 const childNodeArgs = (process.env.FLEET_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,6 +65,13 @@ async function main(): Promise<void> {
   collector.start();
   await collector.ready;
   const children: ChildProcess[] = [];
+  // Killed from outside (timeout, Ctrl-C): take the simulated agents down too, never leave them running.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      for (const c of children) c.kill("SIGKILL");
+      process.exit(130);
+    });
+  }
   const rows: string[] = [];
   try {
     for (const n of sizes) {
@@ -68,7 +80,7 @@ async function main(): Promise<void> {
       const procs: Array<Promise<void>> = [];
       for (let from = 0; from < n; from += perProcess) {
         const count = Math.min(perProcess, n - from);
-        const c = spawn(process.execPath, [...childNodeArgs, join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group, ramp, noop ? "noop" : "spawn"], {
+        const c = spawn(process.execPath, [...childNodeArgs, join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group, ramp, noop ? "noop" : "spawn", inflight], {
           stdio: ["ignore", "pipe", "inherit"],
           // Each simulated agent fdatasyncs its journal through libuv's threadpool (4 threads by
           // default): 64 per process stands in for the hosts' own disks working in parallel.
@@ -103,7 +115,7 @@ async function main(): Promise<void> {
         const started = results.map((x) => (x.startedAt ?? NaN) - t0);
         const finished = results.map((x) => (x.finishedAt ?? NaN) - t0);
         const where = `started p50/p95/max ${pct(started, 0.5)}/${pct(started, 0.95)}/${pct(started, 1)} ms, result sent p50/p95/max ${pct(finished, 0.5)}/${pct(finished, 0.95)}/${pct(finished, 1)} ms`;
-        const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} | ${where} |`;
+        const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} (${((n / startup) * 1000).toFixed(0)}/s) | ${where} |`;
         rows.push(line);
         console.log(line);
       }

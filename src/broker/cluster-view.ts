@@ -53,6 +53,14 @@ export interface ClusterView {
   reset(force: boolean): Promise<void>;
   /** forget_cluster_node: remove a stopped member and the durable queues homed on it */
   forget(node: string): Promise<void>;
+
+  // rabbitmq-queues' quorum verbs (src/http/resources/cluster.ts)
+  /** quorum_status: one row per member */
+  quorumStatus(vhost: string, name: string): Record<string, unknown>[];
+  /** add_member / delete_member; errors carry rabbitmq-queues' texts */
+  changeMember(vhost: string, name: string, node: string, add: boolean): Promise<void>;
+  /** grow <node> all|even / shrink <node>: one result row per queue */
+  growShrink(node: string, grow: boolean, strategy: "all" | "even", vhostPattern: string, queuePattern: string): Promise<{ vhost: string; name: string; size: number; result: string }[]>;
 }
 
 /** A cluster verb refused: the message rabbitmqctl would print, and its exit status. */
@@ -81,6 +89,8 @@ export interface RemoteHome {
   stopPulling(): void;
   /** the local buffer let go of a pulled message (acked, dropped, expired, purged) */
   released(msg: import("./message.js").Message): void;
+  /** is this pulled message still unacked at home through the current link (false once the link is gone) */
+  holds(msg: import("./message.js").Message): boolean;
 }
 
 /**

@@ -191,11 +191,13 @@ const MIN_WINS: Array<[string, keyof QueueSettings]> = [
 export function withPolicy(own: QueueSettings, args: FieldTable, def: Record<string, unknown> | undefined): QueueSettings {
   const out: QueueSettings = { ...own };
   if (!def) return out;
+  const quorum = own.queueType === "quorum";
   for (const [key, field] of MIN_WINS) {
     const v = def[key];
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0) continue;
     const cur = out[field] as number | undefined;
-    (out as unknown as Record<string, unknown>)[field] = cur === undefined ? v : Math.min(cur, v);
+    // rabbit_quorum_queue: a policy's expires replaces the argument (policy_has_precedence)
+    (out as unknown as Record<string, unknown>)[field] = cur === undefined || (quorum && key === "expires") ? v : Math.min(cur, v);
   }
   if (out.deadLetterExchange === undefined && typeof def["dead-letter-exchange"] === "string") out.deadLetterExchange = def["dead-letter-exchange"];
   if (out.deadLetterRoutingKey === undefined && typeof def["dead-letter-routing-key"] === "string") out.deadLetterRoutingKey = def["dead-letter-routing-key"];
@@ -206,6 +208,10 @@ export function withPolicy(own: QueueSettings, args: FieldTable, def: Record<str
     out.deliveryLimit = out.deliveryLimit === undefined ? dl : Math.min(out.deliveryLimit, dl);
   }
   const ov = def["overflow"];
-  if (args["x-overflow"] === undefined && (ov === "drop-head" || ov === "reject-publish" || ov === "reject-publish-dlx")) out.overflow = ov;
+  // the argument wins for a classic queue, the policy for a quorum queue (policy_has_precedence),
+  // which takes reject-publish-dlx as drop-head (rabbit_quorum_queue:overflow)
+  if ((args["x-overflow"] === undefined || quorum) && (ov === "drop-head" || ov === "reject-publish" || ov === "reject-publish-dlx")) {
+    out.overflow = ov === "reject-publish-dlx" && quorum ? "drop-head" : ov;
+  }
   return out;
 }

@@ -162,7 +162,9 @@ export function parseQueueArgs(
   const num = (k: string) => asNumber(args[k]);
   const str = (k: string) => (typeof args[k] === "string" ? (args[k] as string) : undefined);
   const maxPriority = num("x-max-priority");
-  const overflow = str("x-overflow");
+  let overflow = str("x-overflow");
+  // rabbit_quorum_queue:overflow: reject-publish-dlx is accepted but "invalid for quorum queue": drop-head
+  if (type === "quorum" && overflow === "reject-publish-dlx") overflow = "drop-head";
   return {
     messageTtl: num("x-message-ttl"),
     expires: num("x-expires"),

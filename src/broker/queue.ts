@@ -138,9 +138,12 @@ export class Queue implements Destination {
   get messageCount(): number { return this.ready.length; }
   get consumerCount(): number { return this.consumers.length; }
 
-  /** Does this queue hold a durable store reference to `msg`? (persistent message in a durable queue) */
+  /**
+   * Does this queue hold a durable store reference to `msg`? (a persistent message in a durable
+   * queue; in a quorum queue any message: RabbitMQ's quorum queues keep transient ones too)
+   */
   isStored(msg: Message): boolean {
-    return this.durable && isDurableId(msg.storeId);
+    return this.durable && isDurableId(msg.storeId) && (this.quorum || msg.persistent);
   }
 
   // ---- publishing -------------------------------------------------------
@@ -151,6 +154,7 @@ export class Queue implements Destination {
    */
   accepts(msg: Message): boolean {
     const s = this.settings;
+    if (s.overflow === "reject-publish" && this.quorum) return this.quorumAccepts();
     if (s.overflow === "drop-head" || !this.wouldOverflow(msg)) return true;
     if (s.overflow === "reject-publish-dlx") this.owner.deadLetter(this, [new QueueEntry(msg, 0, 0, 0)], "maxlen");
     return false;
@@ -372,7 +376,8 @@ export class Queue implements Destination {
   /** nack/reject/channel close with requeue. */
   requeue(entry: QueueEntry): void {
     this.unacked--;
-    if (this.deleted) return this.release(entry.msg);
+    // a pulled copy whose link is gone (its home or leader redelivers the original): not kept here
+    if (this.deleted || (this.remote !== null && !this.remote.holds(entry.msg))) return this.release(entry.msg);
     if (this.quorum && this.returnedTooOften(entry)) return this.dropEntries([entry], "delivery_limit");
     this.ready.requeue(entry);
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
@@ -513,6 +518,23 @@ export class Queue implements Destination {
   // A quorum queue counts a message's returns (nack or reject with requeue, recover, a closed
   // channel or cancelled consumer with unacked messages): warren's deliveryCount counts its
   // deliveries, and every delivery but the last ends in a return, so the two agree.
+
+  /** publishes refused since the queue went over its length limit (x-overflow reject-publish) */
+  private rejecting = false;
+
+  /**
+   * rabbit_fifo's reject-publish is a soft limit: a publish is taken while the queue is not over
+   * its limit (so it may end one over: max-length 5 takes a 6th), refused once it is over, and
+   * taken again only when the queue is down to 80% of the limit (rabbit_fifo's LOW_LIMIT).
+   */
+  private quorumAccepts(): boolean {
+    const { maxLength, maxLengthBytes } = this.settings;
+    const ready = this.ready.length;
+    const bytes = this.ready.bytes;
+    if ((maxLength !== undefined && ready > maxLength) || (maxLengthBytes !== undefined && bytes > maxLengthBytes)) this.rejecting = true;
+    else if (this.rejecting && (maxLength === undefined || ready <= Math.trunc(maxLength * 0.8)) && (maxLengthBytes === undefined || bytes <= Math.trunc(maxLengthBytes * 0.8))) this.rejecting = false;
+    return !this.rejecting;
+  }
 
   /** rabbit_fifo:return_one: the return that makes delivery_count exceed the limit drops the message */
   private returnedTooOften(entry: QueueEntry): boolean {

@@ -128,10 +128,16 @@ export class Router {
     if (n === 0) return flags;
     ex.publishOut++;
     const store = this.vhost.storeFor();
-    if (store && msg.properties.deliveryMode === 2) {
+    if (store !== null) {
+      // persistent messages for durable queues; for a quorum queue any message (RabbitMQ's quorum
+      // queues keep transient messages across a restart too)
+      const persistent = msg.properties.deliveryMode === 2;
       let durableKeys: string[] | null = null;
       // a queue homed on another node stores it there, not here
-      for (let i = 0; i < n; i++) if (queues[i]!.durable && queues[i]!.remote === null) (durableKeys ??= []).push(queues[i]!.key);
+      for (let i = 0; i < n; i++) {
+        const q = queues[i]!;
+        if (q.durable && q.remote === null && (persistent || q.quorum)) (durableKeys ??= []).push(q.key);
+      }
       if (durableKeys !== null) {
         store.persist(msg, durableKeys);
         flags |= NEEDS_SYNC;

@@ -5,7 +5,7 @@
  * <node>, force_boot, await_online_nodes <count> [--timeout <s>]. They call the node's
  * /api/warren/cluster* routes (src/http/resources/cluster.ts).
  */
-import { CtlError, EX_UNAVAILABLE, EX_USAGE, type CtlApi, type Output } from "./ctl-http.js";
+import { CtlError, EX_UNAVAILABLE, EX_USAGE, table, type CtlApi, type Output } from "./ctl-http.js";
 
 export interface ClusterArgs {
   positional: string[];
@@ -39,6 +39,11 @@ export const CLUSTER_VERB_HELP: Record<string, string> = {
   forget_cluster_node: "forget_cluster_node [--offline] <node>\n  Removes a stopped member and the durable queues homed on it; run it on another member.",
   force_boot: "force_boot\n  Accepted for scripts: warren nodes boot from etcd in any order, there is no last-node-down rule.",
   await_online_nodes: "await_online_nodes <count> [--timeout <seconds>]\n  Waits (default 300 s) until that many nodes are running.",
+  quorum_status: "quorum_status [--vhost <vhost>] <queue>\n  rabbitmq-queues': a quorum queue's members, leader, in-sync set and lag.",
+  add_member: "add_member [--vhost <vhost>] <queue> <node>\n  rabbitmq-queues': add a replica of a quorum queue on a running disc node.",
+  delete_member: "delete_member [--vhost <vhost>] <queue> <node>\n  rabbitmq-queues': remove a quorum queue's replica from a node.",
+  grow: "grow <node> <all | even> [--vhost-pattern <re>] [--queue-pattern <re>] [--errors-only]\n  rabbitmq-queues': add a replica on <node> to every matching quorum queue (even: those with an even number of members).",
+  shrink: "shrink <node> [--errors-only]\n  rabbitmq-queues': remove every quorum queue's replica from <node>.",
 };
 
 async function nodeName(c: CtlApi): Promise<string> {
@@ -78,7 +83,64 @@ function statusText(node: string, s: Status, o: Output): void {
   for (const l of lines) o.out(l);
 }
 
+/** POST a quorum verb (rabbitmq-queues); refusals as run() */
+async function quorum(c: CtlApi, verb: string, body: Record<string, unknown>): Promise<unknown> {
+  try {
+    return await c.request("POST", `/api/warren/quorum/${verb}`, body);
+  } catch (e) {
+    if (e instanceof CtlError && e.status === 409) {
+      const b = e.body as { reason?: string; exit_code?: number } | undefined;
+      throw new CtlError(String(b?.reason ?? e.message).replace(/^Error:\n?/, ""), b?.exit_code ?? 70);
+    }
+    throw e;
+  }
+}
+
+const vhostOf = (a: ClusterArgs): string => a.options.get("vhost") ?? a.options.get("p") ?? "/";
+
 export const clusterVerbs: Record<string, Verb> = {
+  async quorum_status(c, a, o) {
+    const q = a.positional[0];
+    if (!q) throw new CtlError("usage: warren ctl quorum_status [--vhost <vhost>] <queue>", EX_USAGE);
+    say(o, `Status of quorum queue ${q} on node ${await nodeName(c)} ...`);
+    let rows: Record<string, unknown>[];
+    try {
+      rows = (await c.get(`/api/warren/quorum/status/${encodeURIComponent(vhostOf(a))}/${encodeURIComponent(q)}`)) as Record<string, unknown>[];
+    } catch (e) {
+      if (e instanceof CtlError && e.status === 409) {
+        const b = e.body as { reason?: string; exit_code?: number } | undefined;
+        throw new CtlError(String(b?.reason ?? e.message).replace(/^Error:\n?/, ""), b?.exit_code ?? 70);
+      }
+      throw e;
+    }
+    table(o, ["Node Name", "Raft State", "In Sync", "Lag", "Term", "Machine Version"], rows);
+  },
+  async add_member(c, a, o) {
+    const [q, node] = a.positional;
+    if (!q || !node) throw new CtlError("usage: warren ctl add_member [--vhost <vhost>] <queue> <node>", EX_USAGE);
+    say(o, `Adding a replica for queue ${q} on node ${node}...`);
+    await quorum(c, "add_member", { vhost: vhostOf(a), queue: q, node });
+  },
+  async delete_member(c, a, o) {
+    const [q, node] = a.positional;
+    if (!q || !node) throw new CtlError("usage: warren ctl delete_member [--vhost <vhost>] <queue> <node>", EX_USAGE);
+    say(o, `Removing a replica of queue ${q} on node ${node}...`);
+    await quorum(c, "delete_member", { vhost: vhostOf(a), queue: q, node });
+  },
+  async grow(c, a, o) {
+    const [node, strategy] = a.positional;
+    if (!node || (strategy !== "all" && strategy !== "even")) throw new CtlError("usage: warren ctl grow <node> <all | even> [--vhost-pattern <pattern>] [--queue-pattern <pattern>] [--errors-only]", EX_USAGE);
+    say(o, `Growing ${strategy} quorum queues on ${node}...`);
+    const rows = (await quorum(c, "grow", { node, strategy, vhost_pattern: a.options.get("vhost-pattern") ?? ".*", queue_pattern: a.options.get("queue-pattern") ?? ".*" })) as Record<string, unknown>[];
+    table(o, ["vhost", "name", "size", "result"], a.flags.has("errors-only") ? rows.filter((r) => r["result"] !== "ok") : rows);
+  },
+  async shrink(c, a, o) {
+    const node = a.positional[0];
+    if (!node) throw new CtlError("usage: warren ctl shrink <node> [--errors-only]", EX_USAGE);
+    say(o, `Shrinking all quorum queues on ${node}...`);
+    const rows = (await quorum(c, "shrink", { node })) as Record<string, unknown>[];
+    table(o, ["vhost", "name", "size", "result"], a.flags.has("errors-only") ? rows.filter((r) => r["result"] !== "ok") : rows);
+  },
   async cluster_status(c, _a, o) {
     const s = (await c.get("/api/warren/cluster-status")) as Status;
     if (o.json) return o.out(JSON.stringify(s));

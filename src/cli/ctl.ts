@@ -559,7 +559,7 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
 }
 
 /** ctl's options that take a value; any other -x / --x is a boolean flag (the shared parser's lenient dialect) */
-const VALUE_OPTIONS: FlagSpec = Object.fromEntries(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir"].map((n) => [n, "value"]));
+const VALUE_OPTIONS: FlagSpec = Object.fromEntries(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir", "vhost-pattern", "queue-pattern"].map((n) => [n, "value"]));
 
 function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
   let parsed: Parsed;

@@ -42,6 +42,8 @@ const HELP = `usage: warren server [options]
   --etcd-prefix PREFIX      key prefix in etcd, one per cluster (default /warren/; env WARREN_ETCD_PREFIX)
   --cluster-lease-ttl SECS  how long a silent node stays 'running' for the others (default 5;
                             env WARREN_CLUSTER_LEASE_TTL)
+  --quorum-lease-ttl SECS   how long a dead leader holds its quorum queues before an in-sync
+                            follower takes over (default 2; env WARREN_QUORUM_LEASE_TTL)
   --no-fleet                do not run the embedded Fleet collector
   --export-rabbit-hashes    also keep each password as RabbitMQ's salted SHA-256 so definitions exports
                             import into RabbitMQ with working passwords (weak: off by default;
@@ -70,7 +72,7 @@ export interface ServerConfig {
   exportRabbitHashes: boolean;
   logLevel: LogLevel;
   tls: { port: number; certFile: string; keyFile: string; caFile?: string; verifyPeer: boolean } | undefined;
-  cluster: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number } | undefined;
+  cluster: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number } | undefined;
 }
 
 class UsageError extends Error {}
@@ -121,6 +123,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "node-name": { type: "string" },
       "etcd-prefix": { type: "string" },
       "cluster-lease-ttl": { type: "string" },
+      "quorum-lease-ttl": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -162,11 +165,13 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const nodeName = pick(values["node-name"], "WARREN_NODE_NAME", "nodeName");
   const etcdPrefix = pick(values["etcd-prefix"], "WARREN_ETCD_PREFIX", "etcdPrefix");
   const leaseTtl = int("--cluster-lease-ttl", pick(values["cluster-lease-ttl"], "WARREN_CLUSTER_LEASE_TTL", "clusterLeaseTtl"));
+  const electionTtl = int("--quorum-lease-ttl", pick(values["quorum-lease-ttl"], "WARREN_QUORUM_LEASE_TTL", "quorumLeaseTtl"));
   const etcdEndpoints = (etcdRaw ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
   if (etcdRaw !== undefined && etcdEndpoints.length === 0) throw new UsageError("--etcd-endpoints needs at least one host:port");
   if (etcdEndpoints.length === 0 && (nodeName !== undefined || etcdPrefix !== undefined || leaseTtl !== undefined)) throw new UsageError("--node-name/--etcd-prefix/--cluster-lease-ttl need --etcd-endpoints");
   if (nodeName !== undefined && !/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(nodeName)) throw new UsageError(`invalid --node-name '${nodeName}' (expected name@host, e.g. warren@node1)`);
   if (leaseTtl !== undefined && (leaseTtl < 2 || leaseTtl > 60)) throw new UsageError(`invalid --cluster-lease-ttl ${leaseTtl} (2..60 seconds)`);
+  if (electionTtl !== undefined && (electionTtl < 2 || electionTtl > 60)) throw new UsageError(`invalid --quorum-lease-ttl ${electionTtl} (2..60 seconds)`);
   return {
     port,
     bind: pick(values.bind, "WARREN_BIND", "bind"),
@@ -187,7 +192,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     exportRabbitHashes: values["export-rabbit-hashes"] ?? (process.env.WARREN_EXPORT_RABBIT_HASHES === "1" || file["exportRabbitHashes"] === true),
     logLevel,
     tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
-    cluster: etcdEndpoints.length === 0 ? undefined : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}) },
+    cluster: etcdEndpoints.length === 0 ? undefined : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}), ...(electionTtl ? { electionTtl } : {}) },
   };
 }
 

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   applyTimeoutMs?: number;
   /** the address the replication listener binds (default 127.0.0.1; the AMQP listener's host) */
   replHost?: string;
+  /** quorum queues' election lease TTL in seconds (default 2): how long a dead leader holds its queues */
+  electionTtl?: number;
 }
 
 interface MemberRecord {
@@ -140,6 +142,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       replAddress: (n) => (this.isRunning(n) ? ((this.liveRecords.get(n)!["repl"] as { host: string; port: number } | undefined) ?? null) : null),
       discPeers: () => this.members().filter((m) => m.name !== this.nodeName && m.running && m.type === "disc").map((m) => m.name),
       fence: (on) => this.fence(on),
+      ...(opts.electionTtl ? { electionTtl: opts.electionTtl } : {}),
     });
   }
 
@@ -188,6 +191,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
       this.readRevision = all.revision;
       this.bootCommands = [];
       for (const kv of all.kvs) this.absorb(kv, true);
+      // this node's log entries continue after the ones it wrote before a restart (a key
+      // written again would replace an earlier batch of definitions)
+      const mine = `${this.p}defs/${this.nodeId}.`;
+      for (const kv of all.kvs) if (kv.key.startsWith(mine)) this.seq = Math.max(this.seq, Number(kv.key.slice(mine.length)) || 0);
       if (created || this.bootCommands.length > 0 || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -252,6 +259,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   sync(cb: (err?: Error) => void): void {
     this.barrier().then(() => cb(), cb);
+  }
+
+  /** Graceful stop, before the client connections close: hand every quorum queue this node leads to an in-sync follower. */
+  resign(): Promise<void> {
+    return this.repl.close();
   }
 
   async close(): Promise<void> {
@@ -352,6 +364,39 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   quorumInfo(vhost: string, name: string): ReturnType<Replication["info"]> {
     return this.repl.info(vhost, name);
+  }
+
+  quorumStatus(vhost: string, name: string): Record<string, unknown>[] {
+    const qi = this.repl.info(vhost, name);
+    if (!qi) throw new ClusterError(`Error:\n{:not_found, queue '${name}' in vhost '${vhost}' is not a quorum queue}`, 69);
+    const lag = this.repl.lag(vhost, name);
+    return qi.members.map((m) => {
+      const up = m === this.nodeName || this.isRunning(m);
+      const state = !up ? "noproc" : m === qi.leader ? "leader" : qi.isr.includes(m) ? "follower" : "follower (catching up)";
+      const l = lag?.get(m);
+      return { "Node Name": m, "Raft State": state, "In Sync": qi.isr.includes(m), Lag: l === undefined || l < 0 ? "" : l, Term: qi.epoch, "Machine Version": 1 };
+    });
+  }
+
+  async changeMember(vhost: string, name: string, node: string, add: boolean): Promise<void> {
+    const r = await this.repl.changeMember(vhost, name, node, add, (n) => this.memberRecords.get(n)?.type === "disc" && this.isRunning(n));
+    if (r !== "ok") throw new ClusterError(`Error:\n${r}`, 70);
+    await this.barrier();
+  }
+
+  async growShrink(node: string, grow: boolean, strategy: "all" | "even", vhostPattern: string, queuePattern: string): Promise<{ vhost: string; name: string; size: number; result: string }[]> {
+    const vre = new RegExp(vhostPattern);
+    const qre = new RegExp(queuePattern);
+    const out: { vhost: string; name: string; size: number; result: string }[] = [];
+    for (const q of this.repl.quorumQueues()) {
+      if (!vre.test(q.vhost) || !qre.test(q.name)) continue;
+      if (grow && (q.members.includes(node) || (strategy === "even" && q.members.length % 2 !== 0))) continue;
+      if (!grow && !q.members.includes(node)) continue;
+      const r = await this.repl.changeMember(q.vhost, q.name, node, grow, (n) => this.memberRecords.get(n)?.type === "disc" && this.isRunning(n));
+      out.push({ vhost: q.vhost, name: q.name, size: q.members.length + (r === "ok" ? (grow ? 1 : -1) : 0), result: r === "ok" ? "ok" : `error: ${r}` });
+    }
+    await this.barrier();
+    return out;
   }
 
   isRunning(node: string): boolean {
@@ -467,8 +512,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (this.lastError && rev === 0) throw this.lastError;
     if (rev === 0) return;
     await this.until(() => this.appliedEverywhere(rev), this.applyTimeoutMs, `definitions at revision ${rev} not yet applied by every running node`);
-    // a quorum queue declared here: answered once it has a leader and enough in-sync replicas
+    // a quorum queue declared here: answered once it has a leader and enough in-sync replicas,
+    // and every running node knows them
     await this.repl.settled();
+    const r2 = this.repl.revision;
+    if (r2 > rev) await this.until(() => this.appliedEverywhere(r2), this.applyTimeoutMs, `quorum queue leaders at revision ${r2} not yet known to every running node`);
   }
 
   async claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void> {
@@ -554,7 +602,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
         case "quorum":
         case "qlead":
           this.repl.record(kind, kv.key, kv);
-          return false;
+          // reported as applied like a definitions batch (declare-ok waits for every node to know the leader)
+          return true;
         case "defs": {
           // commands as the broker serialised them (broker/commands.ts: field tables AMQP-encoded)
           const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };

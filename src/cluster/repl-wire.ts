@@ -178,8 +178,10 @@ export interface ReplServerHandlers {
 }
 
 /** The listener: authenticates each connection, then hands its frames on. */
-export function listenRepl(host: string, secret: () => string, h: ReplServerHandlers, log: (line: string) => void): Promise<{ server: Server; port: number }> {
+export function listenRepl(host: string, secret: () => string, h: ReplServerHandlers, log: (line: string) => void): Promise<{ server: Server; port: number; close(): void }> {
+  const sockets = new Set<Socket>();
   const server = createServer((s) => {
+    sockets.add(s);
     s.setNoDelay(true);
     const nonce = randomBytes(16);
     const w = new FrameWriter(s);
@@ -207,6 +209,7 @@ export function listenRepl(host: string, secret: () => string, h: ReplServerHand
     });
     s.on("error", () => {});
     s.on("close", () => {
+      sockets.delete(s);
       clearTimeout(authTimer);
       session?.close();
     });
@@ -214,7 +217,16 @@ export function listenRepl(host: string, secret: () => string, h: ReplServerHand
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
+    server.listen(0, host, () =>
+      resolve({
+        server,
+        port: (server.address() as { port: number }).port,
+        close: () => {
+          server.close();
+          for (const s of sockets) s.destroy();
+        },
+      }),
+    );
   });
 }
 

@@ -48,7 +48,7 @@ import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnap
 const ACK_TIMEOUT_MS = 2500;
 /** publishes wait this long for enough in-sync replicas, then are nacked */
 const HOLD_MS = 3000;
-/** the election lease's TTL (s): bounds failover after a kill -9 */
+/** the election lease's default TTL (s): bounds failover after a kill -9 */
 export const ELECTION_TTL = 2;
 /** a leader stops confirming once its last successful keepalive is older than TTL minus this */
 const FENCE_MARGIN_MS = 500;
@@ -66,6 +66,8 @@ export interface ReplicationDeps {
   discPeers(): string[];
   /** pause_minority: close / reopen client connections while this node is cut off from etcd */
   fence(on: boolean): void;
+  /** the election lease's TTL in seconds (default ELECTION_TTL) */
+  electionTtl?: number;
 }
 
 interface QuorumRecord {
@@ -119,7 +121,9 @@ class QState {
   sessionQid = 0;
   sessionEpoch = 0;
   lastSeq = 0;
-  campaigning = false;
+  /** stored since the last ack: their bodies leave memory once fsynced */
+  fresh: StorableMessage[] = [];
+  campaigning: Promise<void> | null = null;
   /** a declare on this node that has not got its leader (and in-sync followers) yet */
   starting: Promise<void> | null = null;
   constructor(
@@ -139,6 +143,13 @@ class Leader implements QueueReplica {
   private cur: Batch | null = null;
   private isrWrite: Promise<unknown> = Promise.resolve();
   stopped = false;
+  /**
+   * The ISR in etcd was reset to this leader alone: until then no snapshot goes out, because a
+   * member still listed in sync from the previous epoch must not drop its copy (it could win an
+   * election with half a snapshot).
+   */
+  ready = false;
+  private readying = false;
 
   constructor(
     readonly r: Replication,
@@ -190,7 +201,8 @@ class Leader implements QueueReplica {
   /** Send the queue's whole content to a follower, then stream to it. */
   startSync(node: string, conn: PeerConn): void {
     const p = this.peers.get(node);
-    if (!p || this.stopped || p.state === "live") return;
+    // a member in the ISR (its removal pending) keeps its copy until etcd no longer lists it
+    if (!p || this.stopped || p.state === "live" || !this.ready || this.isr.has(node)) return;
     const w = conn.w!;
     p.conn = conn;
     p.qid = conn.bind(this);
@@ -200,6 +212,7 @@ class Leader implements QueueReplica {
     p.snapSeq = this.opSeq;
     w.small(T.SNAP_END, p.qid, this.epoch, this.opSeq);
     p.state = "live";
+    this.r.deps.log.debug(`replication: snapshot of '${this.q.name}' (${this.index.size} messages, epoch ${this.epoch}) sent to ${node}`);
   }
 
   onAck(node: string, qid: number, seq: number): void {
@@ -208,6 +221,25 @@ class Leader implements QueueReplica {
     if (seq > p.acked) p.acked = seq;
     if (!this.isr.has(node) && p.acked >= p.snapSeq) this.writeIsr(node, true);
     this.evaluate();
+  }
+
+  /** members changed (add_member / delete_member): stream to new ones, forget removed ones */
+  syncMembers(): void {
+    for (const m of this.qs.members) if (m !== this.r.self && !this.peers.has(m)) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0 });
+    for (const [n, p] of [...this.peers]) {
+      if (this.qs.members.includes(n)) continue;
+      if (p.conn) p.conn.unbind(p.qid);
+      this.peers.delete(n);
+      this.isr.delete(n);
+    }
+    this.evaluate();
+  }
+
+  refused(node: string, qid: number): void {
+    const p = this.peers.get(node);
+    if (!p || p.qid !== qid) return;
+    p.state = "idle";
+    p.conn = null;
   }
 
   peerLost(node: string): void {
@@ -255,10 +287,12 @@ class Leader implements QueueReplica {
       else next.delete(node);
       const rec: QuorumRecord = { members: this.qs.members, isr: [this.r.self, ...[...next].sort()] };
       const ok = await this.r.writeQuorum(this.qs, this.epoch, rec);
+      if (ok === null) return; // etcd unreachable: unchanged (the ticker tries again; nothing is confirmed meanwhile)
       if (!ok) {
         this.r.stepDown(this.qs, "the ISR update was refused: another node leads now");
         return;
       }
+      this.r.deps.log.debug(`replication: ${node} ${add ? "joins" : "leaves"} the in-sync set of '${this.q.name}'`);
       if (add) this.isr.add(node);
       else {
         this.isr.delete(node);
@@ -270,6 +304,19 @@ class Leader implements QueueReplica {
         }
       }
       this.evaluate();
+    });
+  }
+
+  /** Write ISR = [this node] for the new epoch, then stream snapshots to the members. */
+  makeReady(): void {
+    if (this.ready || this.readying || this.stopped) return;
+    this.readying = true;
+    void this.r.writeQuorum(this.qs, this.epoch, { members: this.qs.members, isr: [this.r.self] }).then((ok) => {
+      this.readying = false;
+      if (ok === false) return this.r.stepDown(this.qs, "the ISR reset was refused: another node leads now");
+      if (ok === null || this.stopped) return; // etcd unreachable: the ticker tries again
+      this.ready = true;
+      for (const m of this.qs.members) if (m !== this.r.self) this.r.wantPeer(m);
     });
   }
 
@@ -329,7 +376,13 @@ class PeerConn {
     const l = this.qids.get(f.qid);
     if (!l) return;
     if (type === T.ACK && f.epoch === l.epoch) l.onAck(this.node, f.qid, f.seq);
-    else if (type === T.STALE) this.r.checkDeposed(l.qs, `${this.node} knows a newer epoch than ${l.epoch}`);
+    else if (type === T.STALE) {
+      // refused: the follower knows a newer epoch (then this node is deposed), or does not know
+      // the queue yet (its declare is still on the way): stream to it again from a snapshot later
+      this.qids.delete(f.qid);
+      l.refused(this.node, f.qid);
+      this.r.checkDeposed(l.qs, `${this.node} refused epoch ${l.epoch}`);
+    }
   }
 
   private lost(): void {
@@ -403,12 +456,13 @@ class FollowerSession {
   /** One fsync (group commit) for everything this turn stored, then ack each queue's position. */
   private flush(): void {
     this.flushScheduled = false;
-    const acks: { qid: number; epoch: number; seq: number; qs: QState }[] = [];
+    const acks: { qid: number; epoch: number; seq: number; qs: QState; fresh: StorableMessage[] }[] = [];
     const stores = new Set<MessageStore>();
     for (const qid of this.touched) {
       const qs = this.qids.get(qid);
       if (!qs) continue;
-      acks.push({ qid, epoch: qs.sessionEpoch, seq: qs.lastSeq, qs });
+      acks.push({ qid, epoch: qs.sessionEpoch, seq: qs.lastSeq, qs, fresh: qs.fresh });
+      qs.fresh = [];
       const s = this.r.storeOf(qs);
       if (s) stores.add(s);
     }
@@ -417,7 +471,7 @@ class FollowerSession {
     const send = (): void => {
       for (const a of acks) {
         if (a.qs.session !== this || a.qs.sessionEpoch !== a.epoch) continue;
-        this.r.dropBodies(a.qs);
+        for (const m of a.fresh) if (m.body !== null && isDurableId(m.storeId)) m.body = null;
         this.w.small(T.ACK, a.qid, a.epoch, a.seq);
       }
     };
@@ -449,11 +503,16 @@ export class Replication {
   private okAt = 0;
   private fenced = false;
   private ticker: NodeJS.Timeout | null = null;
-  private server: import("node:net").Server | null = null;
+  private server: { close(): void } | null = null;
   address: { host: string; port: number } | null = null;
+  /** the etcd revision of this node's last election / ISR write (declare-ok waits until every node has it) */
+  revision = 0;
+
+  private readonly ttlMs: number;
 
   constructor(readonly deps: ReplicationDeps) {
     this.self = deps.self;
+    this.ttlMs = (deps.electionTtl ?? ELECTION_TTL) * 1000;
   }
 
   private keyOf(vhost: string, name: string): string {
@@ -471,8 +530,8 @@ export class Replication {
   // ---- start / stop -----------------------------------------------------------
 
   async listen(host: string): Promise<void> {
-    const { server, port } = await listenRepl(host, this.deps.secret, { connection: (peer, w) => new FollowerSession(this, peer, w) }, (l) => this.deps.log.warn(l));
-    this.server = server;
+    const { close, port } = await listenRepl(host, this.deps.secret, { connection: (peer, w) => new FollowerSession(this, peer, w) }, (l) => this.deps.log.warn(l));
+    this.server = { close };
     this.address = { host, port };
   }
 
@@ -502,7 +561,7 @@ export class Replication {
   private async takeLease(): Promise<void> {
     const sent = Date.now();
     const etcd = this.deps.etcd();
-    this.lease = await etcd.lease(ELECTION_TTL, (err) => this.leaseLost(err), (firedAt) => this.keepaliveOk(firedAt));
+    this.lease = await etcd.lease(this.ttlMs / 1000, (err) => this.leaseLost(err), (firedAt) => this.keepaliveOk(firedAt));
     this.okAt = sent;
   }
 
@@ -537,11 +596,13 @@ export class Replication {
 
   /** May this node confirm as a leader right now (its election lease surely still runs)? */
   canLead(): boolean {
-    return !this.closed && this.lease !== null && Date.now() < this.okAt + ELECTION_TTL * 1000 - FENCE_MARGIN_MS;
+    return !this.closed && this.lease !== null && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS;
   }
 
   private tick(): void {
     const now = Date.now();
+    // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
+    // after which another node may lead: stop confirming, step down, close the clients
     if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
       // pause_minority: cut off from the etcd majority for longer than is safe
       this.fenced = true;
@@ -552,7 +613,8 @@ export class Replication {
     for (const qs of this.queues.values()) {
       if (qs.lead) {
         qs.lead.tick(now);
-        for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
+        if (!qs.lead.ready) qs.lead.makeReady();
+        else for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
       }
     }
   }
@@ -654,9 +716,30 @@ export class Replication {
     if (epoch > qs.known) qs.known = epoch;
     qs.leader = leader;
     qs.epoch = epoch;
+    if (qs.lead && !qs.members.includes(this.self)) {
+      // delete_member of the leader itself: hand over
+      const l = qs.lead;
+      this.stepDown(qs, "no longer a member");
+      void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+      return;
+    }
+    if (qs.lead) qs.lead.syncMembers();
+    if (!qs.lead && !qs.members.includes(this.self) && qs.content.size > 0) {
+      // not a replica any more: release this node's copy
+      const store = this.storeOf(qs);
+      for (const m of qs.content.values()) if (store && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
+      qs.content = new Map();
+      qs.session = null;
+    }
     if (qs.lead && (leader !== this.self || epoch !== qs.lead.epoch)) this.stepDown(qs, leader ? `${leader} leads now (epoch ${epoch})` : "the election key is gone");
+    if (!qs.lead && leader === this.self && qs.campaigning === null) {
+      // etcd still names this node, which stepped down (or restarted): give the election key
+      // back, so that an in-sync member (this one too) can take over
+      void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+    }
     if (!qs.lead) {
       if (leader && leader !== this.self) this.links?.point(q, leader, () => this.anyMemberUp(qs));
+      if (leader === this.self) this.links?.point(q, null, () => this.anyMemberUp(qs));
       if (!leader) {
         if (q.remote === null) this.links?.point(q, qs.members.find((m) => m !== this.self) ?? this.self, () => this.anyMemberUp(qs));
         else this.links?.point(q, null, () => this.anyMemberUp(qs));
@@ -669,9 +752,19 @@ export class Replication {
     return qs.members.some((m) => m === this.self || this.deps.isRunning(m));
   }
 
-  private async campaign(qs: QState): Promise<void> {
-    if (qs.campaigning || this.closed || !this.lease) return;
-    qs.campaigning = true;
+  /** Try to become the leader (one attempt at a time; callers share it). */
+  private campaign(qs: QState): Promise<void> {
+    if (qs.campaigning) return qs.campaigning;
+    if (this.closed || !this.lease) return Promise.resolve();
+    const p = this.runCampaign(qs).finally(() => {
+      if (qs.campaigning === p) qs.campaigning = null;
+    });
+    qs.campaigning = p;
+    return p;
+  }
+
+  private async runCampaign(qs: QState): Promise<void> {
+    if (!this.lease) return;
     try {
       const etcd = this.deps.etcd();
       const qk = this.quorumKey(qs.vhost, qs.name);
@@ -685,12 +778,11 @@ export class Replication {
         [{ put: lk, value: JSON.stringify({ node: this.self }), lease: this.lease.id }],
       );
       if (!r.succeeded) return;
+      if (r.revision > this.revision) this.revision = r.revision;
       // the key's create revision is the txn's revision: the new epoch
       this.promote(qs, r.revision, rec);
     } catch (e) {
       this.deps.log.warn(`cluster: campaign for queue '${qs.name}' failed: ${(e as Error).message}`);
-    } finally {
-      qs.campaigning = false;
     }
   }
 
@@ -729,7 +821,7 @@ export class Replication {
     qs.lead = lead;
     q.replica = lead;
     this.deps.log.info(`cluster: ${this.self} leads quorum queue '${qs.name}' in vhost '${qs.vhost}' (epoch ${epoch}, ${lead.index.size} messages)`);
-    for (const m of qs.members) if (m !== this.self) this.wantPeer(m);
+    lead.makeReady();
     q.drain();
   }
 
@@ -747,6 +839,9 @@ export class Replication {
       q.purge();
       qs.content = new Map();
       qs.lastSeq = 0;
+      // from now on the queue is elsewhere: deliveries still unacked here are let go when their
+      // channels requeue them (the next leader redelivers them), not put back in this buffer
+      this.links?.point(q, null, () => this.anyMemberUp(qs));
     }
     if (this.broker) setImmediate(() => this.refresh(qs));
   }
@@ -764,16 +859,18 @@ export class Replication {
       .catch(() => {});
   }
 
-  async writeQuorum(qs: QState, epoch: number, rec: QuorumRecord): Promise<boolean> {
+  /** true: written; false: this epoch no longer leads; null: etcd could not be asked */
+  async writeQuorum(qs: QState, epoch: number, rec: QuorumRecord): Promise<boolean | null> {
     try {
       const r = await this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ put: this.quorumKey(qs.vhost, qs.name), value: JSON.stringify(rec) }]);
       if (r.succeeded) {
+        if (r.revision > this.revision) this.revision = r.revision;
         qs.isr = rec.isr;
         qs.members = rec.members;
       }
       return r.succeeded;
     } catch {
-      return false;
+      return null;
     }
   }
 
@@ -795,7 +892,10 @@ export class Replication {
   /** A leader starts streaming a queue at `epoch`: accept unless this node knows better. */
   follow(vhost: string, name: string, epoch: number, s: FollowerSession): QState | null {
     const qs = this.queues.get(this.keyOf(vhost, name));
-    if (!qs || epoch < qs.known || qs.lead !== null || this.closed) return null;
+    if (!qs || epoch < qs.known || qs.lead !== null || this.closed) {
+      this.deps.log.debug(`replication: refused a snapshot of '${name}' at epoch ${epoch} from ${s.peer} (${!qs ? "unknown queue" : qs.lead ? "leading it" : `knows epoch ${qs.known}`})`);
+      return null;
+    }
     const q = this.queue(qs);
     if (!q) return null;
     qs.known = epoch;
@@ -815,6 +915,8 @@ export class Replication {
     const store = this.storeOf(qs);
     if (store && q) store.persist(m, [q.key]);
     qs.content.set(seq, m);
+    // after the fsync its body is read back from the store if this node ever leads
+    qs.fresh.push(m);
   }
 
   unstore(qs: QState, target: number): void {
@@ -826,10 +928,6 @@ export class Replication {
     if (store && q && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
   }
 
-  /** after the fsync: bodies are read back from the store if this node ever leads */
-  dropBodies(qs: QState): void {
-    for (const m of qs.content.values()) if (m.body !== null && isDurableId(m.storeId)) m.body = null;
-  }
 
   // ---- queue lifecycle ------------------------------------------------------------------
 
@@ -895,6 +993,36 @@ export class Replication {
     const online = qs.members.filter((m) => m === this.self || this.deps.isRunning(m));
     const isr = qs.lead ? [this.self, ...[...qs.lead.isr].sort()] : qs.isr;
     return { leader: qs.leader, members: qs.members, online, isr, epoch: qs.epoch };
+  }
+
+  /**
+   * add_member / delete_member: change a quorum queue's members in etcd, guarded by its current
+   * leader's epoch (the leader then streams to a new member, which joins the in-sync set once
+   * it has the snapshot; a removed member leaves the in-sync set at once).
+   */
+  async changeMember(vhost: string, name: string, node: string, add: boolean, isMember: (n: string) => boolean): Promise<"ok" | string> {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs) return `{:not_found, queue '${name}' in vhost '${vhost}' is not a quorum queue}`;
+    if (add && !isMember(node)) return `{:node_not_running, :"${node}"}`;
+    if (add && qs.members.includes(node)) return "{:error, :already_a_member}";
+    if (!add && !qs.members.includes(node)) return "{:error, :not_a_member}";
+    if (!add && qs.members.length === 1) return "{:error, :last_member}";
+    if (!qs.leader || qs.epoch === 0) return "{:error, :noproc}";
+    const members = add ? [...qs.members, node] : qs.members.filter((m) => m !== node);
+    const isr = qs.isr.filter((m) => m !== node);
+    const qk = this.quorumKey(vhost, name);
+    const r = await this.deps.etcd().txn(
+      [{ key: this.leadKey(vhost, name), target: "create", op: "==", value: qs.epoch }, { key: qk, target: "mod", op: "==", value: qs.qmod }],
+      [{ put: qk, value: JSON.stringify({ members, isr } satisfies QuorumRecord) }],
+    );
+    if (!r.succeeded) return "{:error, :leader_changed_try_again}";
+    if (r.revision > this.revision) this.revision = r.revision;
+    return "ok";
+  }
+
+  /** every quorum queue this node knows, with its members (grow / shrink) */
+  quorumQueues(): { vhost: string; name: string; members: string[] }[] {
+    return [...this.queues.values()].map((qs) => ({ vhost: qs.vhost, name: qs.name, members: qs.members }));
   }
 
   /** per member: how far behind the leader's stream it is (leader only; null elsewhere) */

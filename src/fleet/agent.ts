@@ -26,7 +26,7 @@ import { Monitor } from "./monitor/runner.js";
 import type { ConfigPayload } from "./monitor/protocol.js";
 import {
   COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT,
-  assertSharedTopology, bindHostQueue, hostQueue, hostQueueArgs,
+  assertSharedTopology, bindHostQueue, hostQueue,
 } from "./topology.js";
 
 export interface AgentOptions {
@@ -148,22 +148,17 @@ export class Agent {
         this.wake?.();
       }
     });
-    await this.ensureTopology(conn);
-    const ch = await conn.createConfirmChannel();
-    ch.on("error", (e: Error) => this.o.log(`channel error: ${e.message}`));
-    ch.on("close", () => {
-      if (this.ch === ch) this.wake?.();
-    });
-    await this.bindQueue(conn);
+    // Three independent set-ups side by side on their own channels (one after another they were
+    // ~15 round trips; 10,000 agents connecting at once are that many times 10,000 replies):
+    // topology check + our queue and bindings; the command channel; the metrics channel.
+    const [, ch, mch] = await Promise.all([this.ensureQueue(conn), this.commandChannel(conn), this.metricsChannel(conn)]);
     this.ch = ch;
     this.gen++;
     await this.flushJournal(ch);
-    await this.openMetricsChannel(conn);
+    this.monitor.connected(mch);
     await this.presence("online");
     this.heartbeat = setInterval(() => void this.presence("heartbeat"), this.o.heartbeatMs);
     this.heartbeat.unref();
-    // Prefetch beyond the concurrency limit so a cancel can overtake queued work.
-    await ch.prefetch(this.o.concurrency + 32);
     // Exclusive: while we are connected nobody else (even with read permission) can take our commands.
     const { consumerTag } = await ch.consume(
       hostQueue(this.o.name),
@@ -183,41 +178,48 @@ export class Agent {
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
   }
 
-  /**
-   * Exchanges are created by operators/collector; an enrolled agent has no
-   * configure permission on them, so it only checks (passive declare).
-   */
-  private async ensureTopology(conn: ChannelModel): Promise<void> {
-    const probe = await conn.createChannel();
-    probe.on("error", () => {});
-    try {
-      await probe.checkExchange(COMMANDS_EXCHANGE);
-      await probe.checkExchange(RESULTS_EXCHANGE);
-      await probe.close();
-      return;
-    } catch {
-      /* 404: not there yet — try to create it (works with operator-level credentials) */
-    }
-    const ch = await conn.createChannel();
-    ch.on("error", () => {});
-    try {
-      await assertSharedTopology(ch, true);
-      await ch.close();
-    } catch (e) {
-      throw new Error(`Fleet exchanges are missing and this user may not create them (start the collector or \`warren server\` first): ${describeError(e)}`);
-    }
+  private async commandChannel(conn: ChannelModel): Promise<ConfirmChannel> {
+    const ch = await conn.createConfirmChannel();
+    ch.on("error", (e: Error) => this.o.log(`channel error: ${e.message}`));
+    ch.on("close", () => {
+      if (this.ch === ch) this.wake?.();
+    });
+    // Prefetch beyond the concurrency limit so a cancel can overtake queued work.
+    await ch.prefetch(this.o.concurrency + 32);
+    return ch;
   }
 
   /**
-   * Declare our queue and, with operator-level credentials (an agent beside `warren server`),
-   * bind it for our host and groups. An enrolled agent may not bind (no read permission on
-   * fleet.commands): the collector bound its queue for its enrolled groups at `hosts add`.
+   * Exchanges are created by operators/collector; an enrolled agent has no configure permission
+   * on them, so it only checks (passive declare). Then declare our queue and, with operator-level
+   * credentials (an agent beside `warren server`), bind it for our host and groups. An enrolled
+   * agent may not bind (no read permission on fleet.commands): the collector bound its queue for
+   * its enrolled groups at `hosts add`. One channel for all of it, closed without waiting.
    */
-  private async bindQueue(conn: ChannelModel): Promise<void> {
-    const q = hostQueue(this.o.name);
-    const ch: Channel = await conn.createChannel();
+  private async ensureQueue(conn: ChannelModel): Promise<void> {
+    let ch: Channel = await conn.createChannel();
     ch.on("error", () => {});
-    await ch.assertQueue(q, { durable: true, arguments: hostQueueArgs() });
+    try {
+      await ch.checkExchange(COMMANDS_EXCHANGE);
+      await ch.checkExchange(RESULTS_EXCHANGE);
+    } catch {
+      /* 404: not there yet — try to create it (works with operator-level credentials) */
+      const c = await conn.createChannel();
+      c.on("error", () => {});
+      try {
+        await assertSharedTopology(c, true);
+        await c.close();
+      } catch (e) {
+        throw new Error(`Fleet exchanges are missing and this user may not create them (start the collector or \`warren server\` first): ${describeError(e)}`);
+      }
+      ch = await conn.createChannel();
+      ch.on("error", () => {});
+    }
+    await this.bindQueue(ch);
+  }
+
+  private async bindQueue(ch: Channel): Promise<void> {
+    const q = hostQueue(this.o.name);
     // Leaving a group must stop its commands reaching us: unbind groups we had before.
     const file = join(this.o.stateDir, "groups.json");
     let before: string[] = [];
@@ -229,14 +231,15 @@ export class Agent {
       }
     }
     try {
-      await bindHostQueue(ch, this.o.name, this.o.groups, before);
-      await ch.close();
+      await bindHostQueue(ch, this.o.name, this.o.groups, before); // declares the queue first
+      void ch.close().catch(() => {});
     } catch (e) {
       if (!/ACCESS_REFUSED|403/.test(describeError(e))) throw e;
       if (!this.bindRefusedLogged) this.o.log(`this broker user may not bind queues: ${q} receives what \`warren hosts add ${this.o.name} --groups …\` bound it to`);
       this.bindRefusedLogged = true;
       return;
     }
+    if (JSON.stringify(before) === JSON.stringify(this.o.groups)) return;
     mkdirSync(this.o.stateDir, { recursive: true });
     writeFileSync(file, JSON.stringify(this.o.groups));
   }
@@ -244,11 +247,11 @@ export class Agent {
   private bindRefusedLogged = false;
 
   /** Metrics go on a channel of their own: a failed publish there (exchange missing) cannot close the command channel. */
-  private async openMetricsChannel(conn: ChannelModel): Promise<void> {
+  private async metricsChannel(conn: ChannelModel): Promise<ConfirmChannel> {
     const mch = await conn.createConfirmChannel();
     mch.on("error", (e: Error) => this.o.log(`metrics channel error: ${e.message}`));
     mch.on("close", () => this.monitor.connected(undefined));
-    this.monitor.connected(mch);
+    return mch;
   }
 
   /** Publish results the journal holds but the broker never confirmed (earlier crash or outage). */

@@ -63,7 +63,7 @@ export interface WarrenOptions {
    * Be a member of a cluster coordinated by etcd (docs/cluster.md): definitions are shared
    * with every other member. Without it the node is a single broker, exactly as before.
    */
-  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number } | undefined;
+  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number } | undefined;
   /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
   tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean } | undefined;
 }
@@ -174,7 +174,7 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     if (opts.cluster) {
       // lazily: a single node never loads the etcd client (gRPC)
       const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
-      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}), replHost: host === "*" ? "0.0.0.0" : host });
+      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}), ...(opts.cluster.electionTtl ? { electionTtl: opts.cluster.electionTtl } : {}), replHost: host === "*" ? "0.0.0.0" : host });
       await c.connect();
       cluster = c;
       closers.push(() => c.close());
@@ -209,6 +209,11 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     const server = new Server(broker, { host: bindAddress(host), port: opts.port ?? 5672, heartbeat: opts.heartbeat, version: VERSION, ...(tls ? { tls } : {}) });
     const amqpPort = await server.listen();
     closers.push(() => server.close());
+    // graceful stop: quorum queues this node leads are handed to in-sync followers before the clients go
+    if (cluster) {
+      const c = cluster;
+      closers.push(() => c.resign());
+    }
     broker.resourceLimits = { memoryHighWatermark, diskFreeLimit, dataDir };
     const nodeName = cluster ? cluster.nodeName : `warren@${os.hostname()}`;
     closers.push(startAlarms(broker, dataDir, memoryHighWatermark, diskFreeLimit));

@@ -59,7 +59,7 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
     messages_unconfirmed: 0,
     messages_uncommitted: ch.txPublishes.length,
     acks_uncommitted: ch.txAcks.length,
-    // quorum-queue commands in flight: warren hosts every queue as a classic one
+    // quorum-queue commands in flight: warren's quorum queues have no Raft log to wait for
     pending_raft_commands: 0,
     prefetch_count: ch.prefetchCount,
     global_prefetch_count: ch.globalPrefetch,
@@ -68,6 +68,10 @@ export function describeChannel(c: Connection, ch: Channel): Record<string, unkn
 }
 
 export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Record<string, unknown> {
+  // x-single-active-consumer: the first consumer is the active one, the others wait (RabbitMQ's
+  // activity_status single_active / waiting; "up" for every consumer of other queues)
+  const sac = cons.queue.settings.singleActiveConsumer;
+  const active = !sac || cons.queue.consumers[0] === cons;
   return {
     consumer_tag: cons.tag,
     channel_details: { name: `${c.name} (${ch.id})`, number: ch.id, connection_name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort, user: c.userName, node: "warren@localhost" },
@@ -75,8 +79,8 @@ export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Re
     ack_required: !cons.noAck,
     exclusive: cons.exclusive,
     prefetch_count: cons.prefetch,
-    active: true,
-    activity_status: "up",
+    active,
+    activity_status: sac ? (active ? "single_active" : "waiting") : "up",
     arguments: tableToJSON(cons.args),
   };
 }

@@ -23,6 +23,8 @@ export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
 const REPLY_TO_PREFIX = "amq.rabbitmq.reply-to.";
 
 export class Publisher {
+  /** the cluster forwards / quorum replication the last route() is waiting on (tx.commit collects them) */
+  lastForwards: Promise<boolean>[] | null = null;
   constructor(private readonly conn: Session) {}
 
   publish(ch: Channel, ex: Exchange | null, msg: Message, mandatory: boolean): void {
@@ -80,6 +82,7 @@ export class Publisher {
         forwarding.pending = null;
       }
     }
+    this.lastForwards = forwards;
     if ((flags & ROUTED) !== 0) this.conn.broker.totals.routed++;
     else if (mandatory) this.returnMessage(ch, msg);
     else {

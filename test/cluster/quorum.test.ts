@@ -8,8 +8,11 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { repoRoot } from "../helpers/broker.js";
+import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
 import { publishConfirmed, startWorker } from "./quorum-clients.js";
 
 const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
@@ -94,9 +97,76 @@ test("work queue: kill -9 of the leader's node mid-run; publishing resumes, work
   }, 30_000);
   await w1.stop();
   await w3.stop();
-  console.log(`# nacked ${pub.nacked}, publisher reconnects ${pub.reconnects}, deliveries ${w1.deliveries + w3.deliveries}, redelivered ${w1.redelivered + w3.redelivered}, leader ${after.leader}`);
   assert.equal(pub.confirmed.size, N);
   const lost = [...pub.confirmed].filter((id) => !w1.got.has(id) && !w3.got.has(id));
   assert.deepEqual(lost, []);
   assert.ok(w1.redelivered + w3.redelivered > 0 || w1.deliveries + w3.deliveries === N, "messages not acked at the failover come back redelivered=true");
+  // the killed node comes back and catches up
+  c.nodes[0] = await startNode(c.etcd.endpoints, "warren@n1", { dataDir: c.nodes[0]!.dataDir, prefix: c.prefix });
+  await waitFor("n1 back in sync", async () => ((await api<{ in_sync: string[] }>(c.nodes[1]!.mgmtUrl!, "/api/queues/%2F/task_queue")).body.in_sync ?? []).length === 3, 20_000);
+});
+
+function ctl(node: number, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(repoRoot, "bin", "warren.js"), "ctl", "--mgmt-url", c.nodes[node]!.mgmtUrl!, ...args], { timeout: 30_000 }, (err, out, errOut) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+    });
+  });
+}
+
+interface QSync extends QInfo {
+  in_sync: string[];
+}
+
+test("rabbitmq-queues' verbs: quorum_status, delete_member, add_member, shrink, grow; list_queues name type leader members online", { skip, timeout: 60_000 }, async () => {
+  const conn = await amqp.connect(c.nodes[1]!.url);
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue("members", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  for (let i = 0; i < 50; i++) ch.sendToQueue("members", Buffer.from(String(i)), { persistent: true });
+  await ch.waitForConfirms();
+  const q = async (): Promise<QSync> => (await api<QSync>(c.nodes[1]!.mgmtUrl!, "/api/queues/%2F/members")).body;
+  const leader = (await q()).leader!;
+  const other = (await q()).members!.find((m) => m !== leader)!;
+  await waitFor("all in sync", async () => (await q()).in_sync.length === 3);
+
+  let r = await ctl(1, "quorum_status", "members");
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Status of quorum queue members on node warren@n2/m);
+  assert.match(r.out, new RegExp(`^${leader}\tleader\ttrue\t`, "m"));
+  assert.match(r.out, new RegExp(`^${other}\tfollower\ttrue\t`, "m"));
+
+  r = await ctl(1, "list_queues", "name", "type", "leader", "members", "online");
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`^members\tquorum\t${leader}\t`, "m"));
+
+  r = await ctl(1, "delete_member", "members", other);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`Removing a replica of queue members on node ${other}`));
+  await waitFor("two members", async () => (await q()).members!.length === 2);
+  assert.ok(!(await q()).in_sync.includes(other));
+  r = await ctl(1, "delete_member", "members", other);
+  assert.notEqual(r.code, 0, "not a member any more: refused");
+
+  r = await ctl(1, "add_member", "members", other);
+  assert.equal(r.code, 0, r.err);
+  await waitFor("the new replica catches up", async () => (await q()).in_sync.includes(other), 20_000);
+
+  r = await ctl(1, "shrink", other);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^\/\tmembers\t2\tok$/m);
+  assert.ok(!(await q()).members!.includes(other));
+  r = await ctl(1, "grow", other, "all");
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^\/\tmembers\t3\tok$/m);
+  await waitFor("back in sync after grow", async () => (await q()).in_sync.length === 3, 20_000);
+  // the replica that came back has every message: consume them all
+  const got = new Set<string>();
+  await ch.consume("members", (m) => {
+    if (!m) return;
+    got.add(m.content.toString());
+    ch.ack(m);
+  });
+  await waitFor("50 consumed", () => got.size === 50);
+  await ch.deleteQueue("members");
+  await conn.close();
 });

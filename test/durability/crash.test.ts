@@ -177,12 +177,16 @@ async function workload(url: string, models: QueueModel[], nextSeq: number[], t:
     onDead();
     void broker.kill();
   }, killAfterMs);
-  const pub = await pubConn.createConfirmChannel();
-  pub.on("error", () => {});
   let outstanding = 0;
   let k = 0;
   try {
-    while (!dead) {
+    // the kill may come before the channel is open (a loaded machine): then nothing is published
+    const pub = await pubConn.createConfirmChannel().catch((e: Error) => {
+      if (dead) return null;
+      throw e;
+    });
+    pub?.on("error", () => {});
+    while (!dead && pub !== null) {
       if (outstanding >= WINDOW) {
         await new Promise<void>((r) => wakeups.push(r));
         continue;

@@ -33,6 +33,7 @@ export async function startBystander(url: string): Promise<{ stop(): Promise<Bys
       report.worstMs = Math.max(report.worstMs, Date.now() - t);
       report.roundTrips++;
       if (report.roundTrips % 50 === 0) await ch.purgeQueue(q);
+      // pacing, not waiting: one probe round trip every 20 ms while the attack runs
       await new Promise((r) => setTimeout(r, 20));
     }
   })();

@@ -497,6 +497,71 @@ test("past the limit a quorum queue dead-letters with reason delivery_limit", as
   assert.equal(r.properties.headers?.["x-delivery-count"], undefined);
 });
 
+// RabbitMQ 3.10 added message TTL to quorum queues (rabbit_fifo's msg_ttl): an expired message is
+// dead-lettered with reason expired, like a classic queue's. x-overflow reject-publish-dlx is
+// accepted but means drop-head on a quorum queue: nothing is nacked, the head is dead-lettered.
+test("x-message-ttl and x-overflow reject-publish-dlx on a quorum queue dead-letter as RabbitMQ 3.10 does", async () => {
+  const ch = await conn.createConfirmChannel();
+  ch.on("error", () => {});
+  const dlq = uniq("qq-ttl-dlq");
+  await ch.assertQueue(dlq, { durable: false });
+  const q = uniq("qq-ttl");
+  assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, "x-message-ttl": 50, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } }), "ok");
+  ch.sendToQueue(q, Buffer.from("short-lived"));
+  await ch.waitForConfirms();
+  const d = await waitFor("the expired message dead-lettered", () => ch.get(dlq, { noAck: true }), 10_000, 50);
+  assert.equal(d.content.toString(), "short-lived");
+  assert.equal(d.properties.headers?.["x-first-death-reason"], "expired");
+  assert.equal(d.properties.headers?.["x-first-death-queue"], q);
+
+  // reject-publish-dlx: rabbit_quorum_queue:overflow logs "Invalid overflow strategy" and uses drop-head
+  const full = uniq("qq-full");
+  assert.equal(await declare(full, { durable: true, arguments: { ...QUORUM, "x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } }), "ok");
+  const outcome = (body: string) => new Promise<string>((resolve) => ch.sendToQueue(full, Buffer.from(body), {}, (err) => resolve(err ? "nack" : "ack")));
+  assert.deepEqual([await outcome("old"), await outcome("new")], ["ack", "ack"]);
+  const r = await waitFor("the dropped head dead-lettered", () => ch.get(dlq, { noAck: true }), 5000);
+  assert.equal(r.content.toString(), "old");
+  assert.equal(r.properties.headers?.["x-first-death-reason"], "maxlen");
+  const kept = await ch.get(full, { noAck: true });
+  assert.equal(kept && kept.content.toString(), "new");
+  await ch.close();
+});
+
+// rabbit_fifo's reject-publish is a soft limit: publishes are taken while the queue is not over its
+// limit (max-length 5 takes a 6th), refused (nacked) once it is over, and taken again when it is
+// down to 80% of the limit (LOW_LIMIT 0.8: 4 of 5). An overflow policy beats the argument on a
+// quorum queue (policy_has_precedence).
+test("x-overflow reject-publish on a quorum queue is a soft limit, back under 80%; a policy's overflow wins", async (t) => {
+  const ch = await conn.createConfirmChannel();
+  ch.on("error", () => {});
+  const q = uniq("qq-reject");
+  assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, "x-max-length": 5, "x-overflow": "reject-publish" } }), "ok");
+  const pub = (name: string, body: string) => new Promise<string>((resolve) => ch.sendToQueue(name, Buffer.from(body), {}, (err) => resolve(err ? "N" : "A")));
+  let outcomes = "";
+  for (let i = 1; i <= 8; i++) outcomes += await pub(q, `m${i}`);
+  assert.equal(outcomes, "AAAAAANN");
+  assert.equal((await ch.checkQueue(q)).messageCount, 6);
+  const steps: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = await ch.get(q, { noAck: true });
+    steps.push(m ? m.content.toString() : "none");
+    // (RabbitMQ's "go" to the publishing channel is sent with the dequeue's reply, so it is in before the next publish)
+    steps.push(await pub(q, `x${i}`));
+  }
+  assert.deepEqual(steps, ["m1", "N", "m2", "A", "m3", "A"]);
+
+  const p = uniq("ovp");
+  const pq = `${p}-q`;
+  assert.equal(await declare(pq, { durable: true, arguments: { ...QUORUM, "x-max-length": 1, "x-overflow": "drop-head" } }), "ok");
+  assert.equal((await api.put(`/api/policies/${enc(V)}/${p}`, { pattern: `^${p}-`, "apply-to": "queues", definition: { overflow: "reject-publish" } })).status, 201);
+  t.after(async () => { await api.del(`/api/policies/${enc(V)}/${p}`); });
+  await eventually(async () => ((await api.get(`/api/queues/${enc(V)}/${enc(pq)}`)).json as Record<string, unknown> | undefined)?.["policy"] === p, 45_000);
+  let o = "";
+  for (let i = 1; i <= 3; i++) o += await pub(pq, `p${i}`);
+  assert.equal(o, "AAN", "the policy's reject-publish, not the argument's drop-head");
+  await ch.close();
+});
+
 // rabbit_quorum_queue takes delivery-limit from a policy too (args_policy_lookup with min: the smaller
 // of policy and argument), and from an operator policy. The classic type lists delivery-limit among
 // its unsupported policies, and rabbit_queue_type:is_policy_applicable then skips the whole policy
@@ -567,7 +632,7 @@ test("/api/queues shows a quorum queue with RabbitMQ's quorum fields", async () 
   const j = await eventually(async () => {
     const r = await api.get(`/api/queues/${enc(V)}/${enc(q)}`);
     return r.status === 200 && (r.json as Record<string, unknown>)["messages"] === 1 ? (r.json as Record<string, unknown>) : undefined;
-  }, 20_000);
+  }, 45_000); // RabbitMQ: the queue's 5 s tick, then the management collector's, on a busy machine
   assert.equal(j["type"], "quorum");
   assert.deepEqual(j["arguments"], { "x-queue-type": "quorum", "x-delivery-limit": 5 });
   const node = j["node"];
@@ -596,4 +661,44 @@ test("/api/queues shows a quorum queue with RabbitMQ's quorum fields", async () 
   }
   const list = (await api.get(`/api/queues/${enc(V)}`)).json as Array<Record<string, unknown>>;
   assert.equal(list.find((x) => x["name"] === q)?.["type"], "quorum");
+});
+
+// The management API declares through the same checks (rabbit_amqqueue:declare): 400 with the AMQP
+// reply text as the reason; its message get is a basic.get, so it shows x-delivery-count 0 too.
+test("the management API refuses and shows quorum queues as AMQP does", async () => {
+  const q = uniq("qq-http");
+  const put = async (name: string, body: Record<string, unknown>) => {
+    const r = await api.put(`/api/queues/${enc(V)}/${enc(name)}`, body);
+    return r.status >= 400 ? `${r.status} ${(r.json as { reason: string }).reason}` : String(r.status);
+  };
+  assert.equal(await put(`${q}-1`, { durable: false, arguments: QUORUM }), `400 invalid property 'non-durable' for queue '${q}-1' in vhost '${V}'`);
+  assert.equal(await put(`${q}-2`, { durable: true, arguments: { ...QUORUM, "x-max-priority": 5 } }), `400 invalid arg 'x-max-priority' for queue '${q}-2' in vhost '${V}' of queue type rabbit_quorum_queue`);
+  assert.equal(await put(`${q}-3`, { durable: true, arguments: QUORUM }), "201");
+  assert.equal(await put(`${q}-3`, { durable: true, arguments: {} }), `400 inequivalent arg 'x-queue-type' for queue '${q}-3' in vhost '${V}': received none but current is the value 'quorum' of type 'longstr'`);
+  const ch = await channel();
+  ch.sendToQueue(`${q}-3`, Buffer.from("m"));
+  await waitFor("the message in the queue", async () => (await ch.checkQueue(`${q}-3`)).messageCount === 1);
+  const got = (await api.post(`/api/queues/${enc(V)}/${enc(`${q}-3`)}/get`, { count: 1, ackmode: "ack_requeue_true", encoding: "auto" })).json as Array<{ properties: { headers?: Record<string, unknown> }; redelivered: boolean }>;
+  assert.deepEqual(got[0]!.properties.headers, { "x-delivery-count": 0 });
+  assert.equal(got[0]!.redelivered, false);
+  const m = await waitFor("the requeued message", () => ch.get(`${q}-3`, { noAck: true }));
+  assert.equal(m.properties.headers?.["x-delivery-count"], 1, "the management API's requeue counts as a return");
+});
+
+// x-single-active-consumer on a quorum queue: the management API names the active consumer
+// (single_active_consumer_ctag) and lists the others as waiting (consumer_details activity_status).
+test("single active consumer on a quorum queue: the management API shows the active one and the waiting one", async () => {
+  const q = uniq("qq-sac");
+  assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, "x-single-active-consumer": true } }), "ok");
+  const ch = await channel();
+  await ch.consume(q, () => {}, { consumerTag: "first" });
+  await ch.consume(q, () => {}, { consumerTag: "second" });
+  const j = await eventually(async () => {
+    const r = (await api.get(`/api/queues/${enc(V)}/${enc(q)}`)).json as Record<string, unknown> | undefined;
+    return r && r["consumers"] === 2 && (r["consumer_details"] as unknown[]).length === 2 ? r : undefined;
+  }, 45_000);
+  assert.equal(j["single_active_consumer_ctag"], "first");
+  const details = (j["consumer_details"] as Array<Record<string, unknown>>).map((d) => [d["consumer_tag"], d["active"], d["activity_status"]]).sort();
+  assert.deepEqual(details, [["first", true, "single_active"], ["second", false, "waiting"]]);
+  await ch.close();
 });

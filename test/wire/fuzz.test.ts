@@ -176,6 +176,7 @@ test(`fuzzed connections never take the broker down (seed ${SEED})`, { timeout: 
       ch.publish("", q, Buffer.from(`m${published}`));
       published++;
       await ch.waitForConfirms();
+      // pacing, not waiting: the good client keeps a steady trickle while the fuzzers run
       await new Promise((r) => setTimeout(r, 5));
     }
   })();

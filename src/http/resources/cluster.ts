@@ -84,7 +84,45 @@ async function verb(ctx: Ctx): Promise<void> {
   sendJSON(ctx.res, 200, { ok: true });
 }
 
+/** rabbitmq-queues' quorum verbs: quorum_status, add_member, delete_member, grow, shrink */
+async function quorum(ctx: Ctx): Promise<void> {
+  requireAdmin(ctx);
+  try {
+    const c = clusterOf(ctx);
+    const verbName = ctx.params[0];
+    if (ctx.req.method === "GET") {
+      const [, vhost = "/", name = ""] = ctx.params;
+      return sendJSON(ctx.res, 200, c.quorumStatus(vhost, name));
+    }
+    const body = await ctx.body();
+    const str = (k: string, dflt?: string): string => {
+      const v = body[k] ?? dflt;
+      if (typeof v !== "string" || v === "") throw badRequest(`'${k}' is required`);
+      return v;
+    };
+    switch (verbName) {
+      case "add_member":
+      case "delete_member":
+        await c.changeMember(str("vhost", "/"), str("queue"), str("node"), verbName === "add_member");
+        return sendJSON(ctx.res, 200, { ok: true });
+      case "grow":
+      case "shrink": {
+        const strategy = str("strategy", "all");
+        if (strategy !== "all" && strategy !== "even") throw badRequest("strategy must be all or even");
+        return sendJSON(ctx.res, 200, await c.growShrink(str("node"), verbName === "grow", strategy, str("vhost_pattern", ".*"), str("queue_pattern", ".*")));
+      }
+      default:
+        throw badRequest(`unknown quorum verb '${verbName}'`);
+    }
+  } catch (e) {
+    if (!(e instanceof ClusterError)) throw e;
+    return sendJSON(ctx.res, 409, { error: "cluster_refused", reason: e.message, exit_code: e.exitCode });
+  }
+}
+
 export const routes: Route[] = [
   { method: "GET", path: "/api/warren/cluster-status", handler: status },
   { method: "POST", path: "/api/warren/cluster/:verb", handler: verb },
+  { method: "GET", path: "/api/warren/quorum/:verb/:vhost/:name", handler: quorum },
+  { method: "POST", path: "/api/warren/quorum/:verb", handler: quorum },
 ];

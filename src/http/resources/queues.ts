@@ -53,15 +53,6 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     effective_policy_definition: q.policy !== undefined || q.operatorPolicy !== undefined ? (ctx.broker.policyFor(q.vhost, "queue", q.name, q.settings.queueType)?.definition ?? {}) : {},
     recoverable_slaves: null,
   };
-  // a quorum queue on a cluster: its replicas (rabbitmqctl list_queues leader members online)
-  const qi = ctx.broker.cluster?.quorumInfo(q.vhost, q.name);
-  if (qi) {
-    out["leader"] = qi.leader;
-    out["node"] = qi.leader ?? out["node"];
-    out["members"] = qi.members;
-    out["online"] = qi.online;
-    out["state"] = qi.leader === null ? "down" : "running";
-  }
   const c = queueCounters(q);
   if (active(c)) out["message_stats"] = ctx.rates.details(key, c);
   return out;
@@ -93,6 +84,8 @@ function quorumQueueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     leader: qi ? qi.leader : here,
     members,
     online: qi ? qi.online : down ? [] : [here],
+    // warren's addition: the in-sync replicas (a publish is confirmed once every one of them has it)
+    in_sync: qi ? qi.isr : down ? [] : [here],
     open_files: Object.fromEntries(members.map((m) => [m, 0])),
     state: down ? "down" : "running",
     type: "quorum",

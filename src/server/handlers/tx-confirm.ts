@@ -2,7 +2,8 @@
  * confirm.select and tx.select/commit/rollback. A channel is in at most one of
  * the two modes (RabbitMQ refuses mixing with PRECONDITION_FAILED).
  * tx.commit-ok is sent only after the store has synced what the transaction
- * persisted, so a commit means "on disk" like a confirm does.
+ * persisted (and, on a cluster, after queues on other nodes and quorum queues' replicas
+ * have the messages), so a commit means "on disk" like a confirm does.
  */
 import { internalError, preconditionFailed } from "../../amqp/errors.js";
 import * as M from "../../amqp/gen/methods.js";
@@ -31,19 +32,34 @@ export function txCommit(conn: Session, ch: Channel): void {
   let needsSync = false;
   // the messages are enqueued now: their TTL starts at commit, not at basic.publish
   const now = Date.now();
+  // on a cluster member: forwards to queues on other nodes and quorum-queue replication
+  let forwards: Promise<boolean>[] | null = null;
   for (const p of pubs) {
     p.msg.publishedAt = now;
     const flags = conn.publisher.route(ch, p.exchange, p.msg, p.mandatory, 0);
     if (flags & NEEDS_SYNC) needsSync = true;
+    const f = conn.publisher.lastForwards;
+    if (f !== null) (forwards ??= []).push(...f);
   }
   for (const a of acks) ch.settle(a.list, a.kind);
   const store = conn.broker.store;
-  if (needsSync && store) {
-    store.sync((err) => {
-      if (!err) {
+  const commitOk = (): void => {
+    if (forwards === null) {
+      if (ch.open) conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});
+      return;
+    }
+    // commit-ok means every queue has the messages: forwarded ones at their node, quorum ones on enough replicas
+    void Promise.all(forwards).then((oks) => {
+      if (oks.every((ok) => ok)) {
         if (ch.open) conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});
         return;
       }
+      conn.closeWithError(internalError("tx.commit failed: a queue on another node, or a quorum queue's replicas, did not take every message"), 90, 20);
+    });
+  };
+  if (needsSync && store) {
+    store.sync((err) => {
+      if (!err) return commitOk();
       // commit-ok would claim the messages are safe: take them back, and fail the connection
       // as rabbit_channel does when a commit cannot complete (541, a hard error)
       for (const p of pubs) conn.broker.withdrawals.add(p.msg);
@@ -51,7 +67,7 @@ export function txCommit(conn: Session, ch: Channel): void {
       conn.closeWithError(internalError(`tx.commit failed: the message store could not write (${reason})`), 90, 20);
     });
   } else {
-    conn.sendMethod(ch.id, M.TX_COMMIT_OK, {});
+    commitOk();
   }
 }
 

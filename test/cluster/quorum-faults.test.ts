@@ -1,0 +1,161 @@
+/**
+ * Quorum queues under faults (docs/cluster.md, "Quorum queues"), three nodes:
+ * - a killed follower that restarts catches up from the leader and is back in the in-sync set;
+ * - with two of three nodes down a publish is nacked, never confirmed (RabbitMQ's quorum queue
+ *   cannot commit without a majority: its publishes wait and time out; warren nacks after a hold);
+ * - a SIGSTOPped leader that wakes up after another node took over cannot confirm: every
+ *   message a publisher got a confirm for is in the queue the new leader serves.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import amqp from "amqplib";
+import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
+
+const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+
+let c: TestCluster;
+before(async () => {
+  if (skip) return;
+  c = await startCluster({ nodes: 3 });
+});
+after(async () => {
+  if (process.env.WARREN_TEST_LOG && c) for (const n of c.nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
+  if (c) await c.stop();
+});
+
+interface QInfo {
+  leader: string | null;
+  members: string[];
+  online: string[];
+  in_sync: string[];
+  messages: number;
+}
+
+const info = async (node: number, q: string): Promise<QInfo> => (await api<QInfo>(c.nodes[node]!.mgmtUrl!, `/api/queues/%2F/${q}`)).body;
+
+/** publish ids with confirms on one channel; resolves to [confirmed ids, nacked ids] */
+async function publishBatch(url: string, queue: string, ids: number[]): Promise<{ acked: number[]; nacked: number[] }> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    const acked: number[] = [];
+    const nacked: number[] = [];
+    await Promise.all(ids.map((id) => new Promise<void>((resolve) => ch.sendToQueue(queue, Buffer.from(String(id)), { persistent: true }, (err) => ((err ? nacked : acked).push(id), resolve())))));
+    return { acked, nacked };
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** drain a queue through one node: ids delivered (acked) */
+async function drain(url: string, queue: string, expect: number): Promise<Set<number>> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(100);
+    const got = new Set<number>();
+    await ch.consume(queue, (m) => {
+      if (!m) return;
+      got.add(Number(m.content.toString()));
+      ch.ack(m);
+    });
+    await waitFor(`${expect} messages drained`, () => got.size >= expect, 20_000);
+    return got;
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+test("a killed follower that restarts catches up and is back in the in-sync set; then it can lead with everything", { skip, timeout: 60_000 }, async () => {
+  const conn = await amqp.connect(c.nodes[0]!.url);
+  await (await conn.createChannel()).assertQueue("catchup", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await conn.close();
+  await waitFor("3 in sync", async () => (await info(0, "catchup")).in_sync.length === 3);
+  assert.equal((await publishBatch(c.nodes[0]!.url, "catchup", range(0, 200))).acked.length, 200);
+
+  // kill -9 n3 (a follower): the leader drops it from the ISR; 2 of 3 in sync still confirm
+  const n3 = c.nodes[2]!;
+  await n3.kill();
+  const r = await publishBatch(c.nodes[1]!.url, "catchup", range(200, 400));
+  assert.equal(r.acked.length, 200, "two in-sync replicas of three: publishes are confirmed");
+  assert.deepEqual((await info(0, "catchup")).in_sync, ["warren@n1", "warren@n2"]);
+
+  // it comes back with its old data directory: snapshot from the leader, back in the ISR
+  c.nodes[2] = await startNode(c.etcd.endpoints, n3.name, { dataDir: n3.dataDir, prefix: c.prefix });
+  await waitFor("n3 back in sync", async () => (await info(0, "catchup")).in_sync.includes("warren@n3"), 20_000);
+
+  // now the other two go: n3 alone has... no majority. Kill only the leader: n2 or n3 leads with all 400
+  await c.nodes[0]!.kill();
+  const lead = await waitFor("a new leader", async () => {
+    const q = await info(1, "catchup");
+    return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
+  }, 20_000);
+  const got = await drain(c.nodes[2]!.url, "catchup", 400);
+  for (const id of range(0, 400)) assert.ok(got.has(id), `confirmed message ${id} delivered after the failover to ${lead}`);
+  c.nodes[0] = await startNode(c.etcd.endpoints, "warren@n1", { dataDir: c.nodes[0]!.dataDir, prefix: c.prefix });
+  await waitFor("n1 back in sync", async () => (await info(1, "catchup")).in_sync.length === 3, 20_000);
+});
+
+test("with two of three nodes down, publishes are nacked, not confirmed; confirmed again once a second replica is back", { skip, timeout: 60_000 }, async () => {
+  const conn = await amqp.connect(c.nodes[0]!.url);
+  await (await conn.createChannel()).assertQueue("minority", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await conn.close();
+  const lead = (await info(0, "minority")).leader!;
+  assert.equal(lead, "warren@n1");
+  await waitFor("3 in sync", async () => (await info(0, "minority")).in_sync.length === 3);
+  const n2 = c.nodes[1]!;
+  const n3 = c.nodes[2]!;
+  await n2.kill();
+  await n3.kill();
+  const r = await publishBatch(c.nodes[0]!.url, "minority", range(0, 20));
+  assert.deepEqual(r.acked, [], "nothing is confirmed without a majority in sync");
+  assert.equal(r.nacked.length, 20);
+
+  c.nodes[1] = await startNode(c.etcd.endpoints, n2.name, { dataDir: n2.dataDir, prefix: c.prefix });
+  await waitFor("n2 back in sync", async () => (await info(0, "minority")).in_sync.includes("warren@n2"), 20_000);
+  const r2 = await publishBatch(c.nodes[0]!.url, "minority", range(20, 40));
+  assert.equal(r2.acked.length, 20);
+  c.nodes[2] = await startNode(c.etcd.endpoints, n3.name, { dataDir: n3.dataDir, prefix: c.prefix });
+  await waitFor("n3 back in sync", async () => (await info(0, "minority")).in_sync.length === 3, 20_000);
+});
+
+test("a SIGSTOPped leader that wakes up after a new leader was elected confirms nothing the new leader lacks (epoch fencing)", { skip, timeout: 60_000 }, async () => {
+  const conn = await amqp.connect(c.nodes[0]!.url);
+  await (await conn.createChannel()).assertQueue("paused", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await conn.close();
+  const leaderIdx = c.nodes.findIndex((n) => n.name === "warren@n1");
+  await waitFor("3 in sync", async () => (await info(1, "paused")).in_sync.length === 3);
+  assert.equal((await publishBatch(c.nodes[0]!.url, "paused", range(0, 50))).acked.length, 50);
+
+  // a publisher connected to the leader; the leader freezes with its publishes unread
+  const pconn = await amqp.connect(c.nodes[leaderIdx]!.url);
+  pconn.on("error", () => {});
+  const ch = await pconn.createConfirmChannel();
+  ch.on("error", () => {});
+  c.nodes[leaderIdx]!.child.kill("SIGSTOP");
+  const acked: number[] = [];
+  const settled = Promise.all(range(50, 100).map((id) => new Promise<void>((resolve) => {
+    try {
+      ch.sendToQueue("paused", Buffer.from(String(id)), { persistent: true }, (err) => {
+        if (!err) acked.push(id);
+        resolve();
+      });
+    } catch {
+      resolve();
+    }
+  })));
+  const other = leaderIdx === 1 ? 2 : 1;
+  const newLeader = await waitFor("another leader", async () => {
+    const q = await info(other, "paused");
+    return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
+  }, 20_000);
+  c.nodes[leaderIdx]!.child.kill("SIGCONT");
+  // the old leader finds out (its lease is gone / its followers answer with a newer epoch)
+  await Promise.race([settled, new Promise<void>((r) => pconn.once("close", () => r()))]);
+  await pconn.close().catch(() => {});
+  const got = await drain(c.nodes[other]!.url, "paused", 50 + acked.length);
+  for (const id of range(0, 50)) assert.ok(got.has(id), `message ${id} confirmed before the pause is with ${newLeader}`);
+  for (const id of acked) assert.ok(got.has(id), `message ${id} confirmed by the woken leader is in the queue ${newLeader} serves`);
+});
