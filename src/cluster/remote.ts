@@ -217,6 +217,8 @@ class RemoteQueue implements RemoteHome {
   private leaderless = false;
   private retry: NodeJS.Timeout | null = null;
   private retired = false;
+  /** a quorum queue's forwards not yet answered by the leader they went to */
+  private readonly inFlight = new Set<(ok: boolean) => void>();
 
   constructor(
     private readonly links: PeerLinks,
@@ -231,7 +233,15 @@ class RemoteQueue implements RemoteHome {
     return this.isRunning(this.node);
   }
 
+  private failInFlight(): void {
+    if (this.inFlight.size === 0) return;
+    const fs = [...this.inFlight];
+    this.inFlight.clear();
+    for (const f of fs) f(false);
+  }
+
   repoint(node: string | null): void {
+    if (node !== this.node || node === null) this.failInFlight();
     if (node === null) {
       if (this.leaderless) return;
       this.leaderless = true;
@@ -246,6 +256,7 @@ class RemoteQueue implements RemoteHome {
   }
 
   retire(): void {
+    this.failInFlight();
     this.retired = true;
     if (this.retry) clearTimeout(this.retry);
   }
@@ -277,10 +288,17 @@ class RemoteQueue implements RemoteHome {
       .then(
         (ch) =>
           new Promise<boolean>((resolve) => {
+            // a quorum queue's forward is failed (nacked) if its leader changes before it answers:
+            // a deposed or cut-off leader may never answer, and the publisher's later confirms wait on it
+            const done = (ok: boolean): void => {
+              if (this.follows) this.inFlight.delete(done);
+              resolve(ok);
+            };
+            if (this.follows) this.inFlight.add(done);
             try {
-              ch.publish("", this.queue.name, body, publishOptions(msg.properties), (err) => resolve(!err));
+              ch.publish("", this.queue.name, body, publishOptions(msg.properties), (err) => done(!err));
             } catch {
-              resolve(false);
+              done(false);
             }
           }),
       )

@@ -143,6 +143,13 @@ class Leader implements QueueReplica {
   private cur: Batch | null = null;
   private isrWrite: Promise<unknown> = Promise.resolve();
   stopped = false;
+  /**
+   * The ISR in etcd was reset to this leader alone: until then no snapshot goes out, because a
+   * member still listed in sync from the previous epoch must not drop its copy (it could win an
+   * election with half a snapshot).
+   */
+  ready = false;
+  private readying = false;
 
   constructor(
     readonly r: Replication,
@@ -194,7 +201,8 @@ class Leader implements QueueReplica {
   /** Send the queue's whole content to a follower, then stream to it. */
   startSync(node: string, conn: PeerConn): void {
     const p = this.peers.get(node);
-    if (!p || this.stopped || p.state === "live") return;
+    // a member in the ISR (its removal pending) keeps its copy until etcd no longer lists it
+    if (!p || this.stopped || p.state === "live" || !this.ready || this.isr.has(node)) return;
     const w = conn.w!;
     p.conn = conn;
     p.qid = conn.bind(this);
@@ -296,6 +304,19 @@ class Leader implements QueueReplica {
         }
       }
       this.evaluate();
+    });
+  }
+
+  /** Write ISR = [this node] for the new epoch, then stream snapshots to the members. */
+  makeReady(): void {
+    if (this.ready || this.readying || this.stopped) return;
+    this.readying = true;
+    void this.r.writeQuorum(this.qs, this.epoch, { members: this.qs.members, isr: [this.r.self] }).then((ok) => {
+      this.readying = false;
+      if (ok === false) return this.r.stepDown(this.qs, "the ISR reset was refused: another node leads now");
+      if (ok === null || this.stopped) return; // etcd unreachable: the ticker tries again
+      this.ready = true;
+      for (const m of this.qs.members) if (m !== this.r.self) this.r.wantPeer(m);
     });
   }
 
@@ -592,7 +613,8 @@ export class Replication {
     for (const qs of this.queues.values()) {
       if (qs.lead) {
         qs.lead.tick(now);
-        for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
+        if (!qs.lead.ready) qs.lead.makeReady();
+        else for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
       }
     }
   }
@@ -799,7 +821,7 @@ export class Replication {
     qs.lead = lead;
     q.replica = lead;
     this.deps.log.info(`cluster: ${this.self} leads quorum queue '${qs.name}' in vhost '${qs.vhost}' (epoch ${epoch}, ${lead.index.size} messages)`);
-    for (const m of qs.members) if (m !== this.self) this.wantPeer(m);
+    lead.makeReady();
     q.drain();
   }
 
