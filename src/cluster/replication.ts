@@ -139,6 +139,14 @@ class Leader implements QueueReplica {
   readonly peers = new Map<string, PeerSync>();
   /** followers in sync (the leader itself is implied) */
   readonly isr = new Set<string>();
+  /**
+   * followers whose addition to the ISR is being written to etcd: from the moment the write is
+   * sent, confirms wait for their acks too (once etcd lists them they may win an election, so
+   * they must have everything confirmed from then on; they had everything confirmed before)
+   */
+  readonly joining = new Set<string>();
+  /** the highest sequence number confirmed so far */
+  confirmedSeq = 0;
   pending: Batch[] = [];
   private cur: Batch | null = null;
   private isrWrite: Promise<unknown> = Promise.resolve();
@@ -219,7 +227,10 @@ class Leader implements QueueReplica {
     const p = this.peers.get(node);
     if (!p || p.qid !== qid || p.state !== "live") return;
     if (seq > p.acked) p.acked = seq;
-    if (!this.isr.has(node) && p.acked >= p.snapSeq) this.writeIsr(node, true);
+    if (!this.isr.has(node) && !this.joining.has(node) && p.acked >= p.snapSeq && p.acked >= this.confirmedSeq) {
+      this.joining.add(node);
+      this.writeIsr(node, true);
+    }
     this.evaluate();
   }
 
@@ -258,7 +269,9 @@ class Leader implements QueueReplica {
       if (this.stopped) return this.failAll();
       if (1 + this.isr.size < this.min || !this.r.canLead()) return;
       for (const f of this.isr) if (this.peers.get(f)!.acked < b.seq) return;
+      for (const f of this.joining) if ((this.peers.get(f)?.acked ?? 0) < b.seq) return;
       this.pending.shift();
+      if (b.seq > this.confirmedSeq) this.confirmedSeq = b.seq;
       b.resolve(true);
     }
   }
@@ -278,8 +291,21 @@ class Leader implements QueueReplica {
 
   /** Add or remove a follower in the ISR: in etcd first (guarded by the epoch), then here. */
   private writeIsr(node: string, add: boolean): void {
-    const p = this.peers.get(node)!;
-    this.isrWrite = this.isrWrite.then(async () => {
+    const p = this.peers.get(node);
+    if (!p) return;
+    this.isrWrite = this.isrWrite
+      .then(() => this.isrChange(node, p, add))
+      .catch((e: Error) => this.r.deps.log.warn(`replication: ISR change for '${this.q.name}' failed: ${e.message}`))
+      .finally(() => {
+        if (add) {
+          this.joining.delete(node);
+          this.evaluate();
+        }
+      });
+  }
+
+  private async isrChange(node: string, p: PeerSync, add: boolean): Promise<void> {
+    {
       if (this.stopped || this.isr.has(node) === add) return;
       if (add && (p.state !== "live" || p.acked < p.snapSeq)) return;
       const next = new Set(this.isr);
@@ -293,8 +319,11 @@ class Leader implements QueueReplica {
         return;
       }
       this.r.deps.log.debug(`replication: ${node} ${add ? "joins" : "leaves"} the in-sync set of '${this.q.name}'`);
-      if (add) this.isr.add(node);
-      else {
+      if (add) {
+        this.isr.add(node);
+        // its connection went away while etcd was being written: out again
+        if (p.state !== "live") this.writeIsr(node, false);
+      } else {
         this.isr.delete(node);
         // it resyncs from a snapshot when it comes back
         if (p.state === "live") {
@@ -304,7 +333,7 @@ class Leader implements QueueReplica {
         }
       }
       this.evaluate();
-    });
+    }
   }
 
   /** Write ISR = [this node] for the new epoch, then stream snapshots to the members. */
