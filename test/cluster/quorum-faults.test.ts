@@ -113,6 +113,19 @@ test("with two of three nodes down, publishes are nacked, not confirmed; confirm
   const r = await publishBatch(c.nodes[0]!.url, "minority", range(0, 20));
   assert.deepEqual(r.acked, [], "nothing is confirmed without a majority in sync");
   assert.equal(r.nacked.length, 20);
+  // a transaction is not committed either: no commit-ok, the connection is closed (541)
+  const tconn = await amqp.connect(c.nodes[0]!.url);
+  tconn.on("error", () => {});
+  const tch = await tconn.createChannel();
+  tch.on("error", () => {});
+  // amqplib has no tx API: tx.* through its channel RPC, with ids from its generated defs
+  const defsModule = "amqplib/lib/defs.js";
+  const defs = (await import(defsModule)) as Record<string, number>;
+  const call = (tch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc.bind(tch);
+  await call(defs["TxSelect"]!, {}, defs["TxSelectOk"]!);
+  tch.sendToQueue("minority", Buffer.from("tx"), { persistent: true });
+  await assert.rejects(call(defs["TxCommit"]!, {}, defs["TxCommitOk"]!), "tx.commit-ok only once the replicas have the messages");
+  await tconn.close().catch(() => {});
 
   c.nodes[1] = await startNode(c.etcd.endpoints, n2.name, { dataDir: n2.dataDir, prefix: c.prefix });
   await waitFor("n2 back in sync", async () => (await info(0, "minority")).in_sync.includes("warren@n2"), 20_000);
