@@ -186,10 +186,15 @@ test("the replication listener: a wrong cluster secret is refused; a leader's sn
   const etcd = new Etcd3({ hosts: c.etcd.endpoints.split(",").map((e) => `http://${e}`) });
   try {
     const secret = (await etcd.get(`${c.prefix}secret`).string())!;
-    const live = JSON.parse((await etcd.get(`${c.prefix}live/${encodeURIComponent("warren@n2")}`).string())!) as { repl: { host: string; port: number } };
-    await assert.rejects(connectRepl(live.repl.host, live.repl.port, "warren@n1", "not-the-secret", () => {}, () => {}), "bad credentials: closed during the handshake");
+    const liveAddr = async () => (JSON.parse((await etcd.get(`${c.prefix}live/${encodeURIComponent("warren@n2")}`).string())!) as { repl: { host: string; port: number } }).repl;
     const frames: { type: number; qid: number; epoch: number }[] = [];
-    const w = await connectRepl(live.repl.host, live.repl.port, "warren@n1", secret, (type, body) => frames.push({ type, ...readSmall(body) }), () => {});
+    // (the live record of a node restarted by an earlier test may lag a moment)
+    const w = await waitFor("connected to n2's replication listener", async () => {
+      const a = await liveAddr();
+      return connectRepl(a.host, a.port, "warren@n1", secret, (type, body) => frames.push({ type, ...readSmall(body) }), () => {});
+    });
+    const a = await liveAddr();
+    await assert.rejects(connectRepl(a.host, a.port, "warren@n1", "not-the-secret", () => {}, () => {}), "bad credentials: closed during the handshake");
     // a deposed leader (epoch before the current one) tries to stream the queue
     w.snapBegin(7, epoch - 1, "/", "epochs");
     await waitFor("STALE", () => frames.some((f) => f.type === T.STALE && f.qid === 7));
