@@ -10,5 +10,5 @@ import type { ExecSpec, Running } from "../src/fleet/exec.js";
 export const BENCH_NOOP_LABEL = "bench no-op agent (nothing spawned)";
 
 export function benchNoop(_spec: ExecSpec): Running {
-  return { pid: undefined, cancel() {}, done: Promise.resolve({ status: "ok", exitCode: 0, signal: null, stdout: "", stderr: "", truncated: false }) };
+  return { pid: undefined, cancel() {}, resumeOutput() {}, done: Promise.resolve({ status: "ok", exitCode: 0, signal: null, stdout: "", stderr: "", truncated: false }) };
 }

@@ -574,7 +574,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private onEvents(evs: WatchEvent[], revision: number): void {
     let applied = false;
     for (const e of evs) {
-      if (e.type === "delete") this.forgetKey(e.kv.key);
+      if (e.type === "delete") this.forgetKey(e.kv.key, e.kv.modRevision);
       else applied = this.absorb(e.kv, false) || applied;
     }
     if (revision > this.appliedRevision) this.appliedRevision = revision;
@@ -660,7 +660,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     }
   }
 
-  private forgetKey(key: string): void {
+  private forgetKey(key: string, revision = 0): void {
     const sub = key.slice(this.p.length);
     const slash = sub.indexOf("/");
     if (slash < 0) return;
@@ -672,7 +672,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
       if (name !== this.nodeName) this.dropTransientQueuesOf(name);
     }
     else if (kind === "applied") this.appliedBy.delete(name);
-    else if (kind === "quorum" || kind === "qlead") this.repl.record(kind, key, null);
+    else if (kind === "quorum" || kind === "qlead") this.repl.record(kind, key, null, revision);
   }
 
   /** Tell the others how far this node has applied the log (one put in flight at a time). */

@@ -102,6 +102,8 @@ interface PeerSync {
   qid: number;
   acked: number;
   snapSeq: number;
+  /** when it last acked something new (a follower that is behind but progressing stays in sync) */
+  ackAt: number;
 }
 
 /** One quorum queue as this node sees it. */
@@ -165,7 +167,7 @@ class Leader implements QueueReplica {
     readonly q: Queue,
     readonly epoch: number,
   ) {
-    for (const m of qs.members) if (m !== r.self) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0 });
+    for (const m of qs.members) if (m !== r.self) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0, ackAt: 0 });
   }
 
   get min(): number {
@@ -215,6 +217,7 @@ class Leader implements QueueReplica {
     p.conn = conn;
     p.qid = conn.bind(this);
     p.acked = 0;
+    p.ackAt = Date.now();
     w.snapBegin(p.qid, this.epoch, this.q.vhost, this.q.name);
     for (const [m, seq] of this.index) w.enq(p.qid, this.epoch, seq, m.exchange, m.routingKey, m.propertiesRaw, m.body ?? this.r.readBody(this.q, m));
     p.snapSeq = this.opSeq;
@@ -226,7 +229,10 @@ class Leader implements QueueReplica {
   onAck(node: string, qid: number, seq: number): void {
     const p = this.peers.get(node);
     if (!p || p.qid !== qid || p.state !== "live") return;
-    if (seq > p.acked) p.acked = seq;
+    if (seq > p.acked) {
+      p.acked = seq;
+      p.ackAt = Date.now();
+    }
     if (!this.isr.has(node) && !this.joining.has(node) && p.acked >= p.snapSeq && p.acked >= this.confirmedSeq) {
       this.joining.add(node);
       this.writeIsr(node, true);
@@ -236,7 +242,7 @@ class Leader implements QueueReplica {
 
   /** members changed (add_member / delete_member): stream to new ones, forget removed ones */
   syncMembers(): void {
-    for (const m of this.qs.members) if (m !== this.r.self && !this.peers.has(m)) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0 });
+    for (const m of this.qs.members) if (m !== this.r.self && !this.peers.has(m)) this.peers.set(m, { state: "idle", conn: null, qid: 0, acked: 0, snapSeq: 0, ackAt: 0 });
     for (const [n, p] of [...this.peers]) {
       if (this.qs.members.includes(n)) continue;
       if (p.conn) p.conn.unbind(p.qid);
@@ -280,7 +286,13 @@ class Leader implements QueueReplica {
   tick(now: number): void {
     const b = this.pending[0];
     if (b === undefined || b === this.cur) return;
-    if (now - b.at > ACK_TIMEOUT_MS) for (const f of this.isr) if (this.peers.get(f)!.acked < b.seq) this.writeIsr(f, false);
+    if (now - b.at > ACK_TIMEOUT_MS) {
+      for (const f of this.isr) {
+        const p = this.peers.get(f)!;
+        // silent: no new ack for the timeout while a publish waits for it
+        if (p.acked < b.seq && now - p.ackAt > ACK_TIMEOUT_MS) this.writeIsr(f, false);
+      }
+    }
     if (now - b.at > HOLD_MS && (1 + this.isr.size < this.min || !this.r.canLead())) this.failAll();
   }
 
@@ -291,13 +303,17 @@ class Leader implements QueueReplica {
 
   /** Add or remove a follower in the ISR: in etcd first (guarded by the epoch), then here. */
   private writeIsr(node: string, add: boolean): void {
-    const p = this.peers.get(node)!;
-    this.isrWrite = this.isrWrite.then(() => this.isrChange(node, p, add)).finally(() => {
-      if (add) {
-        this.joining.delete(node);
-        this.evaluate();
-      }
-    });
+    const p = this.peers.get(node);
+    if (!p) return;
+    this.isrWrite = this.isrWrite
+      .then(() => this.isrChange(node, p, add))
+      .catch((e: Error) => this.r.deps.log.warn(`replication: ISR change for '${this.q.name}' failed: ${e.message}`))
+      .finally(() => {
+        if (add) {
+          this.joining.delete(node);
+          this.evaluate();
+        }
+      });
   }
 
   private async isrChange(node: string, p: PeerSync, add: boolean): Promise<void> {
@@ -521,7 +537,7 @@ export class Replication {
   private broker: Broker | null = null;
   private links: PeerLinks | null = null;
   private readonly queues = new Map<string, QState>();
-  private readonly records = new Map<string, { kind: "quorum" | "qlead"; kv: Kv }>();
+  private readonly records = new Map<string, { kind: "quorum" | "qlead"; kv: Kv | null; deletedAt: number }>();
   private readonly peers = new Map<string, PeerConn>();
   private lease: { id: string; revoke(): Promise<void> } | null = null;
   /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
@@ -671,21 +687,26 @@ export class Replication {
   // ---- etcd records -------------------------------------------------------------
 
   /** A quorum/ or qlead/ key seen at boot or by the watch (kv null: deleted). */
-  record(kind: "quorum" | "qlead", key: string, kv: Kv | null): void {
+  record(kind: "quorum" | "qlead", key: string, kv: Kv | null, deletedAt = 0): void {
     const sub = key.slice(this.deps.prefix.length + kind.length + 1);
     const slash = sub.indexOf("/");
     if (slash < 0) return;
     const vhost = decodeURIComponent(sub.slice(0, slash));
     const name = decodeURIComponent(sub.slice(slash + 1));
     const k = `${kind}\u0000${this.keyOf(vhost, name)}`;
-    if (kv) this.records.set(k, { kind, kv });
-    else this.records.delete(k);
+    // a deletion is kept as a tombstone with its revision: an older event must not undo a newer state
+    this.records.set(k, { kind, kv, deletedAt: kv ? 0 : deletedAt });
     const qs = this.queues.get(this.keyOf(vhost, name));
     if (qs && this.broker) this.refresh(qs);
   }
 
   private rec(kind: "quorum" | "qlead", vhost: string, name: string): Kv | null {
     return this.records.get(`${kind}\u0000${this.keyOf(vhost, name)}`)?.kv ?? null;
+  }
+
+  /** the revision at which the election key was last seen deleted (0: never) */
+  private leadDeletedAt(vhost: string, name: string): number {
+    return this.records.get(`qlead\u0000${this.keyOf(vhost, name)}`)?.deletedAt ?? 0;
   }
 
   private state(vhost: string, name: string): QState {
@@ -737,6 +758,11 @@ export class Replication {
       } catch {
         leader = null;
       }
+    }
+    if (qs.lead && (lrec === null ? this.leadDeletedAt(qs.vhost, qs.name) < qs.lead.epoch : epoch < qs.lead.epoch)) {
+      // etcd's events have not caught up with this node's own election yet: it still leads
+      leader = this.self;
+      epoch = qs.lead.epoch;
     }
     if (epoch > qs.known) qs.known = epoch;
     qs.leader = leader;

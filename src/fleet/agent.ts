@@ -62,10 +62,18 @@ interface Job {
   msg: ConsumeMessage;
   gen: number;
   run?: Running;
+  /** output events published and not yet confirmed, and whether the command's pipes are paused for them */
+  out?: { inflight: number; paused: boolean };
 }
 
 const OUTPUT_FLUSH_MS = 200;
 const OUTPUT_CHUNK = 64 * 1024;
+/**
+ * Output events in flight (published, not yet confirmed by the broker) before the command's
+ * pipes stop being read: a command printing 16 MB costs the agent about this much memory, and
+ * the command blocks on its full pipe while the broker catches up.
+ */
+const OUTPUT_WINDOW = 4 * OUTPUT_CHUNK;
 
 export class Agent {
   private journal: Journal;
@@ -128,6 +136,12 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.ch = undefined;
+    // No broker: live output is dropped (the result keeps the captured part), never held back.
+    for (const job of this.running.values()) {
+      if (!job.out) continue;
+      job.out.inflight = 0;
+      if (job.out.paused) (job.out.paused = false), job.run?.resumeOutput();
+    }
     this.monitor.connected(undefined);
     this.consumerTag = undefined;
     // Not-yet-started commands were unacked on the dead channel: the broker redelivers them.
@@ -154,6 +168,12 @@ export class Agent {
     const [, ch, mch] = await Promise.all([this.ensureQueue(conn), this.commandChannel(conn), this.metricsChannel(conn)]);
     this.ch = ch;
     this.gen++;
+    // Confirms of output events sent on the dead channel will not come: start each window afresh.
+    for (const job of this.running.values()) {
+      if (!job.out) continue;
+      job.out.inflight = 0;
+      if (job.out.paused) (job.out.paused = false), job.run?.resumeOutput();
+    }
     await this.flushJournal(ch);
     this.monitor.connected(mch);
     await this.presence("online");
@@ -432,20 +452,40 @@ export class Agent {
     const buf = { stdout: "", stderr: "" };
     let lastFlush = 0;
     let flusher: NodeJS.Timeout | undefined;
+    const win: { inflight: number; paused: boolean } = (job.out = { inflight: 0, paused: false });
+    const confirmed = (n: number) => (): void => {
+      win.inflight -= n;
+      if (win.paused && win.inflight <= OUTPUT_WINDOW / 2) {
+        win.paused = false;
+        job.run?.resumeOutput();
+      }
+    };
     const flush = (): void => {
       if (flusher) clearTimeout(flusher);
       flusher = undefined;
       lastFlush = Date.now();
       for (const stream of ["stdout", "stderr"] as const) {
-        if (!buf[stream]) continue;
-        this.publishEvent({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data: buf[stream] });
+        const data = buf[stream];
+        if (!data) continue;
         buf[stream] = "";
+        const ch = this.ch;
+        if (!ch) continue; // no broker: live output is best effort (the result carries the captured part)
+        win.inflight += data.length;
+        try {
+          ch.publish(RESULTS_EXCHANGE, RK_EVENT, Buffer.from(JSON.stringify({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data })), { contentType: "application/json", type: "output", ...this.userId() }, confirmed(data.length));
+        } catch {
+          win.inflight -= data.length;
+        }
       }
     };
-    const onOutput = (s: "stdout" | "stderr", d: string): void => {
+    // false pauses the command's pipes (exec.ts) until confirms bring the window down again
+    const onOutput = (s: "stdout" | "stderr", d: string): boolean => {
       buf[s] += d;
-      if (buf[s].length >= OUTPUT_CHUNK) return flush();
-      flusher ??= setTimeout(flush, Math.max(0, lastFlush + OUTPUT_FLUSH_MS - Date.now()));
+      if (buf[s].length >= OUTPUT_CHUNK) flush();
+      else flusher ??= setTimeout(flush, Math.max(0, lastFlush + OUTPUT_FLUSH_MS - Date.now()));
+      if (win.inflight + buf.stdout.length + buf.stderr.length < OUTPUT_WINDOW) return true;
+      win.paused = true;
+      return false;
     };
     const maxOutput = Math.min(this.o.maxOutput, p.maxOutput ?? Infinity);
     const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };

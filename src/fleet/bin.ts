@@ -7,7 +7,8 @@ import { fleetMain } from "./cli.js";
 
 const [verb, ...argv] = process.argv.slice(2);
 fleetMain(verb ?? "help", argv).then(
-  (code) => process.exit(code),
+  // stdout to a pipe is asynchronous: exit once what was written has left (a 1 MB --json view was cut short)
+  (code) => process.stdout.write("", () => process.exit(code)),
   (e: unknown) => {
     process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);

@@ -7,6 +7,7 @@
  * once, and by then no process of a timed-out or cancelled group is left.
  */
 import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 
 export interface ExecSpec {
   shell?: string;
@@ -15,7 +16,12 @@ export interface ExecSpec {
   maxOutput: number;
   /** extra environment (the agent sets FLEET_HOST, FLEET_TASK) */
   env?: Record<string, string>;
-  onOutput?: (stream: "stdout" | "stderr", data: string) => void;
+  /**
+   * Every piece of output as it arrives, beyond maxOutput too (that cap is the result's). Return
+   * false to stop reading the command's pipes until `resumeOutput()`: the command then blocks on
+   * a full pipe, which is how a slow broker holds back a command printing 16 MB.
+   */
+  onOutput?: (stream: "stdout" | "stderr", data: string) => boolean | undefined;
 }
 
 export interface ExecOutcome {
@@ -32,6 +38,8 @@ export interface Running {
   pid: number | undefined;
   done: Promise<ExecOutcome>;
   cancel(): void;
+  /** read the pipes again after onOutput returned false */
+  resumeOutput(): void;
 }
 
 const KILL_GRACE_MS = 2000;
@@ -50,23 +58,31 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
 export function execute(spec: ExecSpec): Running {
   const file = spec.argv ? spec.argv[0] : "/bin/sh";
   const args = spec.argv ? spec.argv.slice(1) : ["-c", spec.shell ?? ""];
-  if (!file) return { pid: undefined, cancel() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
+  if (!file) return { pid: undefined, cancel() {}, resumeOutput() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
   const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...spec.env } });
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   let used = 0;
   let truncated = false;
   let stopReason: "timeout" | "cancelled" | null = null;
-  const capture = (stream: "stdout" | "stderr") => (d: Buffer): void => {
-    const room = spec.maxOutput - used;
-    if (room <= 0) {
-      truncated = true;
-      return; // keep draining so the command never blocks on a full pipe
-    }
-    const part = d.length > room ? d.subarray(0, room) : d;
-    if (part.length < d.length) truncated = true;
-    used += part.length;
-    out[stream].push(part);
-    spec.onOutput?.(stream, part.toString());
+  let paused = false;
+  const pause = (): void => {
+    paused = true;
+    child.stdout?.pause();
+    child.stderr?.pause();
+  };
+  const capture = (stream: "stdout" | "stderr") => {
+    const decoder = new StringDecoder("utf8"); // a character split across two reads stays whole
+    return (d: Buffer): void => {
+      const room = spec.maxOutput - used;
+      if (room <= 0) truncated = true; // past the cap: keep draining so the command never blocks on a full pipe
+      else {
+        const part = d.length > room ? d.subarray(0, room) : d;
+        if (part.length < d.length) truncated = true;
+        used += part.length;
+        out[stream].push(part);
+      }
+      if (spec.onOutput && spec.onOutput(stream, decoder.write(d)) === false) pause();
+    };
   };
   child.stdout!.on("data", capture("stdout"));
   child.stderr!.on("data", capture("stderr"));
@@ -112,17 +128,26 @@ export function execute(spec: ExecSpec): Running {
           finish(code, signal);
         }
       });
-      setTimeout(() => {
+      // (While onOutput holds the pipes paused, what is left in them is output waiting for the
+      // broker, not a stray child: wait on.)
+      const giveUp = (): void => {
         if (closed) return;
+        if (paused) return void setTimeout(giveUp, DRAIN_MS);
         closed = true;
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish(code, signal);
-      }, DRAIN_MS);
+      };
+      setTimeout(giveUp, DRAIN_MS);
     });
     child.once("error", () => {
       if (child.pid === undefined) finish(null, null); // never spawned: no exit event follows
     });
   });
-  return { pid: child.pid, done, cancel: () => stop("cancelled") };
+  const resumeOutput = (): void => {
+    paused = false;
+    child.stdout?.resume();
+    child.stderr?.resume();
+  };
+  return { pid: child.pid, done, cancel: () => stop("cancelled"), resumeOutput };
 }
