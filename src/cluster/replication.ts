@@ -649,6 +649,11 @@ export class Replication {
       this.fenced = true;
       this.deps.log.error(`cluster: no etcd keepalive for ${now - this.okAt} ms; ${this.self} stops leading and closes client connections until it reaches etcd again`);
       for (const qs of this.queues.values()) if (qs.lead) this.stepDown(qs, "cut off from etcd");
+      // it cannot know who leads now: forwards still unanswered are nacked, new ones refused
+      for (const qs of this.queues.values()) {
+        const q = this.queue(qs);
+        if (q) this.links?.point(q, null, () => this.anyMemberUp(qs));
+      }
       this.deps.fence(true);
     }
     for (const qs of this.queues.values()) {
@@ -787,6 +792,10 @@ export class Replication {
       // etcd still names this node, which stepped down (or restarted): give the election key
       // back, so that an in-sync member (this one too) can take over
       void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+    }
+    if (!qs.lead && this.fenced) {
+      this.links?.point(q, null, () => this.anyMemberUp(qs));
+      return;
     }
     if (!qs.lead) {
       if (leader && leader !== this.self) this.links?.point(q, leader, () => this.anyMemberUp(qs));
