@@ -81,7 +81,22 @@ interface WarrenChild {
 
 function spawnWarren(dataDir: string, extraArgs: string[], port = 0): Promise<WarrenChild> {
   // --no-fleet: no embedded collector on the broker's "/" vhost; m1 runs its own collector process, as on RabbitMQ
-  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", String(port), "--bind", "127.0.0.1", "--mgmt-port", "0", "--prometheus-port", "off", "--no-fleet", "--data-dir", dataDir, ...extraArgs];
+  const args = [
+    join(repoRoot, "bin", "warren.js"),
+    "server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--mgmt-port",
+    "0",
+    "--prometheus-port",
+    "off",
+    "--no-fleet",
+    "--data-dir",
+    dataDir,
+    ...extraArgs,
+  ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let err = "";

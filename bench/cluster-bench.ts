@@ -102,9 +102,11 @@ async function main(): Promise<void> {
     const seq = Math.round(300 / ((Date.now() - t) / 1000));
     const chans = await Promise.all(Array.from({ length: 8 }, () => dc.createChannel()));
     t = Date.now();
-    await Promise.all(chans.map(async (ch, k) => {
-      for (let i = 0; i < 100; i++) await ch.assertQueue(`decl-${k}-${i}`, { durable: true });
-    }));
+    await Promise.all(
+      chans.map(async (ch, k) => {
+        for (let i = 0; i < 100; i++) await ch.assertQueue(`decl-${k}-${i}`, { durable: true });
+      }),
+    );
     const par = Math.round(800 / ((Date.now() - t) / 1000));
     await dc.close();
     console.log(`declares/s through the cluster (declare-ok after every node has it): 1 channel ${seq}/s, 8 channels ${par}/s`);

@@ -43,7 +43,27 @@ interface Child {
 
 async function startBroker(dataDir: string, fsync = "always"): Promise<Child> {
   const t0 = performance.now();
-  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--disk-free-limit", "0", "--memory-high-watermark", "0", "--fsync", fsync, "--data-dir", dataDir];
+  const args = [
+    join(repoRoot, "bin", "warren.js"),
+    "server",
+    "--port",
+    "0",
+    "--bind",
+    "127.0.0.1",
+    "--mgmt-port",
+    "off",
+    "--prometheus-port",
+    "off",
+    "--no-fleet",
+    "--disk-free-limit",
+    "0",
+    "--memory-high-watermark",
+    "0",
+    "--fsync",
+    fsync,
+    "--data-dir",
+    dataDir,
+  ];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const port = await new Promise<number>((resolve, reject) => {
@@ -106,7 +126,19 @@ async function queueCount(url: string, q: string): Promise<number> {
 /** Publish with a confirm window; resolves when `count` are confirmed (count = Infinity: run `seconds`). */
 async function confirmedPublish(url: string, q: string, bodySize: number, window: number, count: number, seconds: number): Promise<{ confirmed: number; secs: number }> {
   const pool = new LoadPool([
-    { kind: "publish", url, exchange: "", routingKeys: [q], bodySize, persistent: true, confirmWindow: window, rate: 0, maxCount: Number.isFinite(count) ? count : Number.MAX_SAFE_INTEGER, stamp: false, backlog: null },
+    {
+      kind: "publish",
+      url,
+      exchange: "",
+      routingKeys: [q],
+      bodySize,
+      persistent: true,
+      confirmWindow: window,
+      rate: 0,
+      maxCount: Number.isFinite(count) ? count : Number.MAX_SAFE_INTEGER,
+      stamp: false,
+      backlog: null,
+    },
   ]);
   await pool.start([0]);
   const t0 = performance.now();
@@ -134,7 +166,9 @@ async function benchConfirms(seconds: number, fsync: string): Promise<void> {
   try {
     await declareQueues(b.url, ["confirms"], 1);
     const r = await confirmedPublish(b.url, "confirms", 1024, 1000, Infinity, seconds);
-    console.log(`confirms: fsync=${fsync}, 1 KiB persistent, 1000 in flight, 1 publisher: ${Math.round(r.confirmed / r.secs).toLocaleString("en")} confirmed msgs/s (${r.confirmed} in ${r.secs.toFixed(1)} s)`);
+    console.log(
+      `confirms: fsync=${fsync}, 1 KiB persistent, 1000 in flight, 1 publisher: ${Math.round(r.confirmed / r.secs).toLocaleString("en")} confirmed msgs/s (${r.confirmed} in ${r.secs.toFixed(1)} s)`,
+    );
   } finally {
     await stopBroker(b);
     rmSync(dir, { recursive: true, force: true });

@@ -80,21 +80,27 @@ async function main(): Promise<void> {
       const procs: Array<Promise<void>> = [];
       for (let from = 0; from < n; from += perProcess) {
         const count = Math.min(perProcess, n - from);
-        const c = spawn(process.execPath, [...childNodeArgs, join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group, ramp, noop ? "noop" : "spawn", inflight], {
-          stdio: ["ignore", "pipe", "inherit"],
-          // Each simulated agent fdatasyncs its journal through libuv's threadpool (4 threads by
-          // default): 64 per process stands in for the hosts' own disks working in parallel.
-          env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? "64" },
-        });
+        const c = spawn(
+          process.execPath,
+          [...childNodeArgs, join(here, "fleet-sim-agents.js"), url, dataDir, `${group}-h`, String(from), String(count), group, ramp, noop ? "noop" : "spawn", inflight],
+          {
+            stdio: ["ignore", "pipe", "inherit"],
+            // Each simulated agent fdatasyncs its journal through libuv's threadpool (4 threads by
+            // default): 64 per process stands in for the hosts' own disks working in parallel.
+            env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? "64" },
+          },
+        );
         children.push(c);
-        procs.push(new Promise((resolve, reject) => {
-          let out = "";
-          c.stdout!.on("data", (d: Buffer) => {
-            out += d.toString();
-            if (out.includes("ready")) resolve();
-          });
-          c.once("exit", (code) => reject(new Error(`agents exited ${code}`)));
-        }));
+        procs.push(
+          new Promise((resolve, reject) => {
+            let out = "";
+            c.stdout!.on("data", (d: Buffer) => {
+              out += d.toString();
+              if (out.includes("ready")) resolve();
+            });
+            c.once("exit", (code) => reject(new Error(`agents exited ${code}`)));
+          }),
+        );
       }
       await Promise.all(procs);
       // The collector must know the group's members (from presence) before `run --group` can target them.
@@ -104,7 +110,9 @@ async function main(): Promise<void> {
         const start = process.hrtime.bigint();
         const { id, hosts } = await collector.service.submit({ command: "true", group, user: "bench" });
         const idMs = Number(process.hrtime.bigint() - start) / 1e6;
-        const count = collector.store.db.prepare("SELECT COUNT(*) AS n FROM results WHERE task_id = ? AND status IN ('ok','failed','timeout','expired','cancelled','rejected','interrupted','unroutable','lost')");
+        const count = collector.store.db.prepare(
+          "SELECT COUNT(*) AS n FROM results WHERE task_id = ? AND status IN ('ok','failed','timeout','expired','cancelled','rejected','interrupted','unroutable','lost')",
+        );
         while ((count.get(id) as { n: number }).n < hosts.length) await sleep(5);
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
         const results = collector.store.results(id);
@@ -131,7 +139,9 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`\n${noop ? "mode: bench no-op agents (nothing spawned; control plane only)" : "mode: real spawn (/bin/sh -c true per host)"} on ${new URL(baseUrl).host}`);
-  console.log("\n| agents | run | task id (ms) | run → all results stored (ms) | results stored/s | not ok | agents start-up (s) | per host, from run |\n|---|---|---|---|---|---|---|---|\n" + rows.join("\n"));
+  console.log(
+    "\n| agents | run | task id (ms) | run → all results stored (ms) | results stored/s | not ok | agents start-up (s) | per host, from run |\n|---|---|---|---|---|---|---|---|\n" + rows.join("\n"),
+  );
 }
 
 main().catch((e: unknown) => {

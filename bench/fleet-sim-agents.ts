@@ -27,12 +27,19 @@ const readyOnce = new Set<string>();
 for (let i = from; i < from + count; i++) {
   const name = `${prefix}${i}`;
   const a = new Agent({
-    name, groups: [group!], url: url!, stateDir: join(fleetDir(dataDir!), "agent", name), trusted, concurrency: 4, maxOutput: 1 << 20,
-    heartbeatMs: 60_000, graceMs: 1000,
+    name,
+    groups: [group!],
+    url: url!,
+    stateDir: join(fleetDir(dataDir!), "agent", name),
+    trusted,
+    concurrency: 4,
+    maxOutput: 1 << 20,
+    heartbeatMs: 60_000,
+    graceMs: 1000,
     ...(mode === "noop" ? { executor: benchNoop, journalSync: false } : {}),
     log: (l) => {
       if (l.includes("ready on")) {
-        if (!readyOnce.has(name)) (readyOnce.add(name), connecting--);
+        if (!readyOnce.has(name)) readyOnce.add(name), connecting--;
         if (++ready === count) process.stdout.write(`ready ${count}\n`);
       } else if (!l.startsWith("task ")) process.stderr.write(`[${name}] ${l}\n`);
     },

@@ -23,7 +23,14 @@ const breachEvery = Number(breachS);
 const user = decodeURIComponent(new URL(url!).username) || "guest";
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Host { name: string; idx: number; conn: ChannelModel; ch: Channel; seq: number; tick: number }
+interface Host {
+  name: string;
+  idx: number;
+  conn: ChannelModel;
+  ch: Channel;
+  seq: number;
+  tick: number;
+}
 const hosts: Host[] = [];
 
 async function open(idx: number): Promise<void> {
@@ -34,7 +41,15 @@ async function open(idx: number): Promise<void> {
       conn.on("error", () => {});
       const ch = await conn.createChannel();
       ch.on("error", () => {});
-      const presence = { kind: "presence", host: name, groups: ["bench"], state: "online", heartbeatMs: 3_600_000, facts: { hostname: name, os: "linux", arch: "x64", release: "", addresses: [], agentVersion: "bench", concurrency: 1 }, at: Date.now() };
+      const presence = {
+        kind: "presence",
+        host: name,
+        groups: ["bench"],
+        state: "online",
+        heartbeatMs: 3_600_000,
+        facts: { hostname: name, os: "linux", arch: "x64", release: "", addresses: [], agentVersion: "bench", concurrency: 1 },
+        at: Date.now(),
+      };
       ch.publish("fleet.presence", "", Buffer.from(JSON.stringify(presence)), { userId: user, contentType: "application/json" });
       hosts.push({ name, idx, conn, ch, seq: Date.now(), tick: 0 });
       return;
@@ -67,7 +82,7 @@ async function main(): Promise<void> {
   process.stdout.write(`ready ${hosts.length}\n`);
   // each host ticks every `interval`, phase-shifted by its index (as agents are, by name hash)
   for (const h of hosts) {
-    const phase = Math.floor(((h.idx * 7919) % 1000) / 1000 * interval);
+    const phase = Math.floor((((h.idx * 7919) % 1000) / 1000) * interval);
     setTimeout(() => {
       publish(h);
       setInterval(() => publish(h), interval);

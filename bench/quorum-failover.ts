@@ -71,10 +71,14 @@ async function main(): Promise<void> {
       const victim = c.nodes[li]!;
       killedAt = Date.now();
       await victim.kill();
-      const newLeader = await waitFor("new leader", async () => {
-        const r = (await api<Q>(c.nodes[pi]!.mgmtUrl!, "/api/queues/%2F/fo")).body;
-        return r.leader && r.leader !== victim.name ? r.leader : undefined;
-      }, 30_000);
+      const newLeader = await waitFor(
+        "new leader",
+        async () => {
+          const r = (await api<Q>(c.nodes[pi]!.mgmtUrl!, "/api/queues/%2F/fo")).body;
+          return r.leader && r.leader !== victim.name ? r.leader : undefined;
+        },
+        30_000,
+      );
       elections.push(Date.now() - killedAt);
       await waitFor("a confirm after the kill", () => firstAfter > 0, 30_000);
       gaps.push(firstAfter - killedAt);

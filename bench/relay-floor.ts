@@ -110,10 +110,13 @@ function worker(job: Job): void {
       for (; i + 16 <= d.length; i += 16) if (recording) lat.push(t - d.readDoubleBE(i));
       pend = i < d.length ? Buffer.from(d.subarray(i)) : null;
     });
-    setTimeout(() => {
-      parentPort!.postMessage(job.mode === "throughput" ? { mbps: bytes / 1e6 / Math.max(0.001, (last - first) / 1000) } : { lat });
-      s.destroy();
-    }, 1200 + job.seconds * 1000 + 100);
+    setTimeout(
+      () => {
+        parentPort!.postMessage(job.mode === "throughput" ? { mbps: bytes / 1e6 / Math.max(0.001, (last - first) / 1000) } : { lat });
+        s.destroy();
+      },
+      1200 + job.seconds * 1000 + 100,
+    );
   }
 }
 
@@ -158,8 +161,7 @@ async function main(): Promise<void> {
     const t = await round("throughput", seconds);
     const l = await round("latency", seconds);
     console.log(
-      `round ${r}: ${t.mbps!.toFixed(0)} MB/s at ${t.cpu!.toFixed(0)}% CPU (relay); ` +
-        `latency ms p50 ${l.p50!.toFixed(3)} p99 ${l.p99!.toFixed(3)} p99.9 ${l.p999!.toFixed(3)} (${l.n} samples)`,
+      `round ${r}: ${t.mbps!.toFixed(0)} MB/s at ${t.cpu!.toFixed(0)}% CPU (relay); ` + `latency ms p50 ${l.p50!.toFixed(3)} p99 ${l.p99!.toFixed(3)} p99.9 ${l.p999!.toFixed(3)} (${l.n} samples)`,
     );
   }
 }

@@ -74,7 +74,25 @@ function parse(argv: string[]): Cli {
       else get.set(a.slice(2), v);
     } else usage(2, `unknown or incomplete option ${a}`);
   }
-  const known = ["rabbitmq", "rabbitmq-mgmt", "rabbitmq-restart-cmd", "only", "scenarios", "rounds", "duration", "warmup", "s7-connections", "s8-messages", "s10-queues", "overload-duration", "markdown", "m1-hosts", "m1-items", "m1-interval", "m1-duration"];
+  const known = [
+    "rabbitmq",
+    "rabbitmq-mgmt",
+    "rabbitmq-restart-cmd",
+    "only",
+    "scenarios",
+    "rounds",
+    "duration",
+    "warmup",
+    "s7-connections",
+    "s8-messages",
+    "s10-queues",
+    "overload-duration",
+    "markdown",
+    "m1-hosts",
+    "m1-items",
+    "m1-interval",
+    "m1-duration",
+  ];
   for (const k of get.keys()) if (!known.includes(k)) usage(2, `unknown option --${k}`);
   const num = (k: string, d: number) => {
     const v = get.get(k);
@@ -150,7 +168,11 @@ async function main(): Promise<number> {
             const v = r[row.metric.key];
             if (typeof v === "number" && Number.isFinite(v)) row.values[name].push(v);
           }
-          log(`[${sc.id}]   ${Object.entries(r).map(([k, v]) => `${k}=${v === null ? "n/a" : v.toFixed(2)}`).join(" ")}`);
+          log(
+            `[${sc.id}]   ${Object.entries(r)
+              .map(([k, v]) => `${k}=${v === null ? "n/a" : v.toFixed(2)}`)
+              .join(" ")}`,
+          );
         } catch (e) {
           failures++;
           const msg = e instanceof Error ? e.message : String(e);

@@ -67,14 +67,22 @@ async function throughputRun(dir: string, policy: FsyncPolicy, window: number, p
   const st = s.stats();
   await s.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return `${policy.padEnd(8)} window=${String(window).padEnd(6)} perTurn=${String(perTurn).padEnd(4)} ${Math.round(confirmed / secs).toString().padStart(8)} msg/s confirmed  (${Math.round(st.fsyncs / secs)} fsync/s, ${(confirmed / Math.max(1, st.syncBatches)).toFixed(1)} msgs/batch, ${Math.round(st.writes / secs)} writes/s)`;
+  return `${policy.padEnd(8)} window=${String(window).padEnd(6)} perTurn=${String(perTurn).padEnd(4)} ${Math.round(confirmed / secs)
+    .toString()
+    .padStart(8)} msg/s confirmed  (${Math.round(st.fsyncs / secs)} fsync/s, ${(confirmed / Math.max(1, st.syncBatches)).toFixed(1)} msgs/batch, ${Math.round(st.writes / secs)} writes/s)`;
 }
 
 async function throughput(): Promise<void> {
   const seconds = Number(process.argv[3] ?? 3);
   const dir = process.argv[4] ?? join(tmpdir(), "warren-store-bench");
   console.log(`1 KiB persistent messages, published, confirmed, then acked; ${seconds}s per line; dir ${dir}`);
-  for (const [w, b] of [[1, 1], [10, 10], [100, 100], [1000, 100], [10000, 100]] as const) {
+  for (const [w, b] of [
+    [1, 1],
+    [10, 10],
+    [100, 100],
+    [1000, 100],
+    [10000, 100],
+  ] as const) {
     console.log(await throughputRun(dir, "always", w, b, seconds));
   }
   console.log(await throughputRun(dir, "interval", 10000, 100, seconds));
@@ -140,7 +148,9 @@ async function recoverChild(): Promise<void> {
   recovered.clear();
   await settle();
   const indexOnly = mem();
-  console.log(`  memory after the broker took them (store index only): heap +${f(indexOnly.heap - base.heap)}, buffers +${f(indexOnly.ab - base.ab)}; index ${f(st.indexBytes)} = ${(st.indexBytes / count).toFixed(1)} bytes/message`);
+  console.log(
+    `  memory after the broker took them (store index only): heap +${f(indexOnly.heap - base.heap)}, buffers +${f(indexOnly.ab - base.ab)}; index ${f(st.indexBytes)} = ${(st.indexBytes / count).toFixed(1)} bytes/message`,
+  );
   const t1 = performance.now();
   let read = 0;
   for (let id = 1; id <= Math.min(count, 100_000); id++) read += s.readBody(id).length;

@@ -58,31 +58,24 @@ export function summarize(r: Row): string[] {
   if (r.metric.targetRatio !== undefined && Number.isFinite(ratio)) {
     met = (r.metric.better === "higher" ? ratio >= r.metric.targetRatio : ratio <= r.metric.targetRatio) ? "yes" : "NO";
   }
-  return [
-    r.scenario,
-    `${r.metric.label}`,
-    cell(w, r.errors.warren),
-    cell(q, r.errors.rabbitmq),
-    Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "",
-    targetText(r.metric),
-    met,
-  ];
+  return [r.scenario, `${r.metric.label}`, cell(w, r.errors.warren), cell(q, r.errors.rabbitmq), Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "", targetText(r.metric), met];
 }
 
 export function textTable(rows: Row[]): string {
   const cells = [HEADER, ...rows.map(summarize)];
   const widths = HEADER.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c, ri) => {
-    const line = c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
-    return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-  }).join("\n");
+  return cells
+    .map((c, ri) => {
+      const line = c
+        .map((x, i) => x.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd();
+      return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
 }
 
 export function markdownTable(rows: Row[]): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
-  return [
-    `| ${HEADER.join(" | ")} |`,
-    `|${HEADER.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${summarize(r).map(esc).join(" | ")} |`),
-  ].join("\n");
+  return [`| ${HEADER.join(" | ")} |`, `|${HEADER.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${summarize(r).map(esc).join(" | ")} |`)].join("\n");
 }

@@ -28,7 +28,11 @@ const domains = new Map(spec.domains);
 const BINARY_LONGSTR = new Set(["connection.start-ok.response", "connection.secure.challenge", "connection.secure-ok.response", "connection.update-secret.new-secret"]);
 
 const camel = (s) => s.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
-const pascal = (s) => s.split(/[-.]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
+const pascal = (s) =>
+  s
+    .split(/[-.]/)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join("");
 const snake = (s) => s.replace(/[-.]/g, "_").toUpperCase();
 const hex8 = (n) => "0x" + n.toString(16).padStart(8, "0");
 
@@ -433,9 +437,7 @@ for (const m of methods) {
     return target.constName;
   });
   if (m.synchronous && !ids.length) console.warn(`warning: synchronous ${m.full} has no <response>`);
-  out.push(
-    `  [${m.constName}, { name: "${m.full}", classId: ${m.classId}, methodId: ${m.methodId}, content: ${m.content}, synchronous: ${m.synchronous}, responses: [${ids.join(", ")}] }],`,
-  );
+  out.push(`  [${m.constName}, { name: "${m.full}", classId: ${m.classId}, methodId: ${m.methodId}, content: ${m.content}, synchronous: ${m.synchronous}, responses: [${ids.join(", ")}] }],`);
 }
 out.push(`]);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run lint — the guard rails CI runs before the tests (a few seconds, no broker):
-#  1. Biome's linter (biome.json): the recommended rules we keep, and the import-boundary rule
+#  1. Biome's linter and formatter check (biome.json): the recommended rules we keep, and the import-boundary rule
 #     that encodes the layers of docs/architecture.md (a lower layer importing a higher one,
 #     or Fleet importing the broker, is an error);
 #  2. the layer rule itself is checked to fire: a probe file that breaks it must be refused;
@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 biome=node_modules/.bin/biome
 
 "$biome" lint --error-on-warnings .
+# the formatter (biome.json: 2 spaces, 200 columns, double quotes): `npm run format` fixes it
+"$biome" format . >/dev/null 2>&1 || { "$biome" format . 2>&1 | tail -20 >&2; echo "lint: files are not formatted: run 'npm run format'" >&2; exit 1; }
 
 probe=src/fleet/zz-layer-probe.ts
 trap 'rm -f "$probe"; rm -rf "${tmp:-}"' EXIT

@@ -47,7 +47,9 @@ try {
     await wch.consume("task_queue", (m) => setTimeout(() => wch.ack(m), 15 * n));
   }
   let i = 0;
-  const producer = setInterval(() => { for (let k = 0; k < 4; k++) ch.sendToQueue("task_queue", Buffer.from(`task ${i++}`), { persistent: true }); }, 100);
+  const producer = setInterval(() => {
+    for (let k = 0; k < 4; k++) ch.sendToQueue("task_queue", Buffer.from(`task ${i++}`), { persistent: true });
+  }, 100);
   cleanup.unshift(() => clearInterval(producer));
 
   const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
@@ -60,15 +62,25 @@ try {
   await page.type("input[name=password]", "guest");
   await page.click("form button[type=submit]");
   await page.waitForSelector("#nav a");
-  const r = await fetch(`${base}/api/fleet/tasks`, { method: "POST", headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" }, body: JSON.stringify({ command: "df -h /", group: "web" }) });
+  const r = await fetch(`${base}/api/fleet/tasks`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" },
+    body: JSON.stringify({ command: "df -h /", group: "web" }),
+  });
   const task = await r.json();
   // monitoring: the example templates (examples/monitoring), applied as `warren template apply` does
   const files = ["linux-base.yaml", "web.yaml"].map((f) => ({ file: f, source: readFileSync(join(root, "examples", "monitoring", f), "utf8") }));
-  await fetch(`${base}/api/fleet/templates/apply`, { method: "POST", headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" }, body: JSON.stringify({ files }) });
+  await fetch(`${base}/api/fleet/templates/apply`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "content-type": "application/json" },
+    body: JSON.stringify({ files }),
+  });
   console.log("letting the charts fill for 65 s…");
   await sleep(65_000);
   const shot = async (hash, file, { full = false, wait = "main h1" } = {}) => {
-    await page.evaluate((h) => { location.hash = h; }, hash);
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, hash);
     await page.waitForSelector(wait);
     await sleep(1200);
     await page.screenshot({ path: join(out, file), fullPage: full });

@@ -81,10 +81,7 @@ export class LoadPool {
   async stop(graceMs = 10_000): Promise<Float64Array[]> {
     Atomics.store(this.counters, G_STOP, 1);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      Promise.all(this.exits).then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
+    const timedOut = await Promise.race([Promise.all(this.exits).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
     clearTimeout(timer);
     if (timedOut) await Promise.all(this.workers.map((w) => w?.terminate()));
     this.throwIfFailed();

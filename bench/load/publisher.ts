@@ -24,9 +24,7 @@ interface Template {
 
 function buildTemplate(spec: PublisherSpec, frameMax: number): Template {
   const body = Buffer.alloc(spec.bodySize, 0x61);
-  const one = spec.routingKeys.map((rk) =>
-    C.encodePublish({ channel: 1, exchange: spec.exchange, routingKey: rk, body, persistent: spec.persistent, frameMax }),
-  );
+  const one = spec.routingKeys.map((rk) => C.encodePublish({ channel: 1, exchange: spec.exchange, routingKey: rk, body, persistent: spec.persistent, frameMax }));
   const parts: Buffer[] = [];
   const ends: number[] = [];
   let len = 0;

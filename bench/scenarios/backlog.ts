@@ -48,9 +48,7 @@ export const s8: Scenario = {
       }
       await sleep(1000);
       const after = await b.memoryBytes();
-      const drain = new LoadPool([
-        { kind: "consume", url: b.url, queues: [q], connections: 1, noAck: true, prefetch: 0, ackEvery: 1, stamp: false, latencyCapacity: 0 },
-      ]);
+      const drain = new LoadPool([{ kind: "consume", url: b.url, queues: [q], connections: 1, noAck: true, prefetch: 0, ackEvery: 1, stamp: false, latencyCapacity: 0 }]);
       let drainSecs: number;
       try {
         const t1 = performance.now();

@@ -30,7 +30,11 @@ const BIN = join(repoRoot, "dist", "src", "fleet", "bin.js");
 const SIM = join(repoRoot, "dist", "bench", "monitor-sim.js");
 const PER_PROCESS = 1000;
 
-interface Stats { batches: number; samples: number; lagBuckets: number[] }
+interface Stats {
+  batches: number;
+  samples: number;
+  lagBuckets: number[];
+}
 
 function spawnLogged(args: string[]): { child: ChildProcess; out: () => string } {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -95,9 +99,23 @@ export const m1: Scenario = {
       client.signAs(key, "bench");
       const items: Record<string, unknown> = {};
       for (let i = 0; i < o.m1Items; i++) items[`i${i}`] = { collector: "load" };
-      await sign("template.add", { doc: { name: "bench", interval: `${o.m1IntervalMs / 1000}s`, items, rules: [{ name: "i0-high", item: "i0", when: "> 90", count: 3, within: `${(o.m1IntervalMs / 1000) * 10}s` }] } });
+      await sign("template.add", {
+        doc: { name: "bench", interval: `${o.m1IntervalMs / 1000}s`, items, rules: [{ name: "i0-high", item: "i0", when: "> 90", count: 3, within: `${(o.m1IntervalMs / 1000) * 10}s` }] },
+      });
       await sign("template.assign", { name: "bench", group: "bench" });
-      await sign("template.add", { doc: { name: "base", interval: "10s", items: { "cpu.util": { collector: "cpu" }, load1: { collector: "load" }, "mem.used_pct": { collector: "memory" }, "disk.root_pct": { collector: "disk" }, "net.rx_bps": { collector: "net" } } } });
+      await sign("template.add", {
+        doc: {
+          name: "base",
+          interval: "10s",
+          items: {
+            "cpu.util": { collector: "cpu" },
+            load1: { collector: "load" },
+            "mem.used_pct": { collector: "memory" },
+            "disk.root_pct": { collector: "disk" },
+            "net.rx_bps": { collector: "net" },
+          },
+        },
+      });
       await sign("template.assign", { name: "base", group: "bench-real" });
       // two real agents: the monitoring one's extra RSS and CPU over the idle one is the agent's cost
       const agents = ["real-mon:bench-real", "real-idle:bench-idle"].map((x) => {
@@ -130,9 +148,15 @@ export const m1: Scenario = {
       const c1 = [cpu(coll.child.pid), cpu(bpid), cpu(agents[0]!.child.pid), cpu(agents[1]!.child.pid)];
       const rss = agents.map((a) => rssOfPid(a.child.pid!));
       const pct = (i: number): number => ((c1[i]! - c0[i]!) / secs) * 100;
-      const lag = quantile(s1.lagBuckets.map((n, i) => n - (s0.lagBuckets[i] ?? 0)), 0.99);
+      const lag = quantile(
+        s1.lagBuckets.map((n, i) => n - (s0.lagBuckets[i] ?? 0)),
+        0.99,
+      );
       const ev = await client.call<{ events: Array<{ rule: string; state: string; at: number; t: number }> }>("alerts.list", { limit: 1000 });
-      const lat = ev.events.filter((e) => e.rule === "i0-high" && e.state === "firing").map((e) => e.at - e.t).sort((x, y) => x - y);
+      const lat = ev.events
+        .filter((e) => e.rule === "i0-high" && e.state === "firing")
+        .map((e) => e.at - e.t)
+        .sort((x, y) => x - y);
       await client.close();
       client = undefined;
       for (const p of procs) await stop(p);

@@ -143,10 +143,7 @@ const SLOW_RATE = 2000;
 export const overloadFanoutSlow: Scenario = {
   id: "overload-fanout-slow",
   title: `unpaced publisher, 1 KiB, fanout to 10 queues, 9 no-ack consumers + 1 acking at ${SLOW_RATE} msgs/s`,
-  metrics: () => [
-    ...common("msg/s", 2, "per fast queue consumed"),
-    { key: "slow", label: "slow queue consumed msg/s", unit: "msg/s", better: "higher" },
-  ],
+  metrics: () => [...common("msg/s", 2, "per fast queue consumed"), { key: "slow", label: "slow queue consumed msg/s", unit: "msg/s", better: "higher" }],
   run: async (b, o) => {
     const r = await runShape(b, o, "overload-fanout-slow", {
       publishers: 1,

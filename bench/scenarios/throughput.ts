@@ -16,9 +16,7 @@ import type { BenchOptions, Scenario } from "./types.js";
 async function oneQueue(b: Broker, o: BenchOptions, id: string, bodySize: number, noAck: boolean) {
   const q = uniqueName(`bench-${id}`);
   const brokerPid = await b.pid();
-  return withQueues(b.url, [q], false, () =>
-    measureThroughput({ url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize, noAck, prefetch: 100, ackEvery: 50 }, o),
-  );
+  return withQueues(b.url, [q], false, () => measureThroughput({ url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize, noAck, prefetch: 100, ackEvery: 50 }, o));
 }
 
 export const s1: Scenario = {
@@ -59,10 +57,7 @@ export const s4: Scenario = {
     const q = uniqueName("bench-s4");
     const brokerPid = await b.pid();
     const r = await withQueues(b.url, [q], true, () =>
-      measureThroughput(
-        { url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize: 1024, persistent: true, confirmWindow: 1000, noAck: false, prefetch: 100, ackEvery: 50 },
-        o,
-      ),
+      measureThroughput({ url: b.url, brokerPid, queues: [q], exchange: "", routingKeys: [q], bodySize: 1024, persistent: true, confirmWindow: 1000, noAck: false, prefetch: 100, ackEvery: 50 }, o),
     );
     return { rate: r.confirmedPerSec };
   },
@@ -77,10 +72,7 @@ export const s5: Scenario = {
     const queues = Array.from({ length: 10 }, (_, i) => `${x}-q${i}`);
     return withTopology(b.url, { queues, exchanges: [{ name: x, type: "fanout" }] }, async (c) => {
       for (const q of queues) await c.call(C.queueBind(1, q, x, ""), 1, C.M.queueBindOk);
-      const r = await measureThroughput(
-        { url: b.url, brokerPid: await b.pid(), queues, exchange: x, routingKeys: [""], bodySize: 16, noAck: true, consumerConnections: 10, fanout: 10 },
-        o,
-      );
+      const r = await measureThroughput({ url: b.url, brokerPid: await b.pid(), queues, exchange: x, routingKeys: [""], bodySize: 16, noAck: true, consumerConnections: 10, fanout: 10 }, o);
       return { rate: r.consumedPerSec };
     });
   },

@@ -203,15 +203,7 @@ export interface QueueDeclareOpts {
 }
 
 export function queueDeclare(ch: number, queue: string, o: QueueDeclareOpts = {}): Buffer {
-  return methodFrame(
-    ch,
-    M.queueDeclare,
-    args()
-      .short(0)
-      .shortstr(queue)
-      .bits(!!o.passive, !!o.durable, !!o.exclusive, !!o.autoDelete, !!o.noWait)
-      .table(),
-  );
+  return methodFrame(ch, M.queueDeclare, args().short(0).shortstr(queue).bits(!!o.passive, !!o.durable, !!o.exclusive, !!o.autoDelete, !!o.noWait).table());
 }
 
 export function queueDelete(ch: number, queue: string, noWait = false): Buffer {
@@ -223,19 +215,11 @@ export function queuePurge(ch: number, queue: string): Buffer {
 }
 
 export function queueBind(ch: number, queue: string, exchange: string, routingKey: string, noWait = false): Buffer {
-  return methodFrame(
-    ch,
-    M.queueBind,
-    args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).bits(noWait).table(),
-  );
+  return methodFrame(ch, M.queueBind, args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).bits(noWait).table());
 }
 
 export function exchangeDeclare(ch: number, exchange: string, type: string, durable = false): Buffer {
-  return methodFrame(
-    ch,
-    M.exchangeDeclare,
-    args().short(0).shortstr(exchange).shortstr(type).bits(false, durable, false, false, false).table(),
-  );
+  return methodFrame(ch, M.exchangeDeclare, args().short(0).shortstr(exchange).shortstr(type).bits(false, durable, false, false, false).table());
 }
 
 export function exchangeDelete(ch: number, exchange: string): Buffer {
@@ -247,11 +231,7 @@ export function basicQos(ch: number, prefetchCount: number): Buffer {
 }
 
 export function basicConsume(ch: number, queue: string, consumerTag: string, noAck: boolean): Buffer {
-  return methodFrame(
-    ch,
-    M.basicConsume,
-    args().short(0).shortstr(queue).shortstr(consumerTag).bits(false, noAck, false, false).table(),
-  );
+  return methodFrame(ch, M.basicConsume, args().short(0).shortstr(queue).shortstr(consumerTag).bits(false, noAck, false, false).table());
 }
 
 export function confirmSelect(ch: number): Buffer {
@@ -286,11 +266,7 @@ export interface PublishSpec {
  * Pre-encoded once so the publisher only copies bytes.
  */
 export function encodePublish(p: PublishSpec): Buffer {
-  const method = methodFrame(
-    p.channel,
-    M.basicPublish,
-    args().short(0).shortstr(p.exchange).shortstr(p.routingKey).bits(false, false),
-  );
+  const method = methodFrame(p.channel, M.basicPublish, args().short(0).shortstr(p.exchange).shortstr(p.routingKey).bits(false, false));
   const h = args().short(60).short(0).longlong(p.body.length);
   if (p.persistent) h.short(0x1000).octet(2);
   else h.short(0);

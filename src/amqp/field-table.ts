@@ -62,18 +62,7 @@ export class LongString {
   }
 }
 
-export type FieldValue =
-  | boolean
-  | number
-  | bigint
-  | string
-  | Buffer
-  | null
-  | FieldValue[]
-  | FieldTable
-  | TypedValue
-  | Decimal
-  | LongString;
+export type FieldValue = boolean | number | bigint | string | Buffer | null | FieldValue[] | FieldTable | TypedValue | Decimal | LongString;
 
 export interface FieldTable {
   [key: string]: FieldValue;

@@ -49,7 +49,19 @@ export function typeName(v: FieldValue): string {
   if (typeof v === "number") return Number.isInteger(v) ? (v >= -2147483648 && v <= 2147483647 ? "signedint" : "long") : "double";
   if (typeof v === "bigint") return "long";
   if (v instanceof TypedValue) {
-    const m: Record<string, string> = { b: "byte", B: "unsignedbyte", s: "short", u: "unsignedshort", I: "signedint", i: "unsignedint", l: "long", f: "float", d: "double", T: "timestamp", S: "longstr" };
+    const m: Record<string, string> = {
+      b: "byte",
+      B: "unsignedbyte",
+      s: "short",
+      u: "unsignedshort",
+      I: "signedint",
+      i: "unsignedint",
+      l: "long",
+      f: "float",
+      d: "double",
+      T: "timestamp",
+      S: "longstr",
+    };
     return m[v.type] ?? v.type;
   }
   if (v instanceof Decimal) return "decimal";

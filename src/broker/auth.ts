@@ -77,7 +77,9 @@ function scryptAsync(password: string, salt: Buffer): Promise<Buffer> {
 /** RabbitMQ-compatible hash, for exporting definitions RabbitMQ can import. */
 export function rabbitSha256Hash(password: string): string {
   const salt = randomBytes(4);
-  const h = createHash("sha256").update(Buffer.concat([salt, Buffer.from(password, "utf8")])).digest();
+  const h = createHash("sha256")
+    .update(Buffer.concat([salt, Buffer.from(password, "utf8")]))
+    .digest();
   return Buffer.concat([salt, h]).toString("base64");
 }
 
@@ -107,7 +109,9 @@ export async function verifyPassword(user: User, password: string): Promise<bool
       const algo = user.hashingAlgorithm === "rabbit_password_hashing_sha512" ? "sha512" : user.hashingAlgorithm === "rabbit_password_hashing_md5" ? "md5" : "sha256";
       if (raw.length < 5) return false;
       const salt = raw.subarray(0, 4);
-      const h = createHash(algo).update(Buffer.concat([salt, Buffer.from(password, "utf8")])).digest();
+      const h = createHash(algo)
+        .update(Buffer.concat([salt, Buffer.from(password, "utf8")]))
+        .digest();
       ok = h.length === raw.length - 4 && timingSafeEqual(h, raw.subarray(4));
     }
   }

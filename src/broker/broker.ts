@@ -116,9 +116,23 @@ export class Broker implements VHostEvents {
    * `deliver`/`get` count both ack modes; the *NoAck ones the automatic-ack share.
    */
   readonly totals = {
-    connectionsCreated: 0, channelsCreated: 0, queuesDeclared: 0, queuesDeleted: 0,
-    publish: 0, receivedConfirm: 0, confirmed: 0, routed: 0, dropUnroutable: 0, returnUnroutable: 0,
-    deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, getEmpty: 0, ack: 0, redeliver: 0,
+    connectionsCreated: 0,
+    channelsCreated: 0,
+    queuesDeclared: 0,
+    queuesDeleted: 0,
+    publish: 0,
+    receivedConfirm: 0,
+    confirmed: 0,
+    routed: 0,
+    dropUnroutable: 0,
+    returnUnroutable: 0,
+    deliver: 0,
+    deliverNoAck: 0,
+    get: 0,
+    getNoAck: 0,
+    getEmpty: 0,
+    ack: 0,
+    redeliver: 0,
   };
   /** the resource alarms' thresholds and the data directory, for /api/nodes and Prometheus (set by main) */
   resourceLimits: { memoryHighWatermark: number; diskFreeLimit: number; dataDir: string | null } = { memoryHighWatermark: 0, diskFreeLimit: 0, dataDir: null };
@@ -435,7 +449,6 @@ export class Broker implements VHostEvents {
     return vhostLimit(this.parameters, vhost, "max-queues");
   }
 
-
   private clearStoredParameter(c: Extract<TopologyCommand, { op: "policy.clear" | "parameter.clear" | "global-parameter.clear" }>): void {
     if (!this.parameterMap(c.op).delete(Broker.parameterKey(c))) throw notFound(`no ${c.op.split(".")[0]} '${c.name}'`);
     this.definitionChanged(c);
@@ -481,7 +494,16 @@ export class Broker implements VHostEvents {
 
   private putUser(u: User): void {
     this.users.set(u.name, u);
-    this.definitionChanged(command("user.add", { name: u.name, passwordHash: u.passwordHash, hashingAlgorithm: u.hashingAlgorithm, tags: u.tags, ...(u.exportHash ? { exportHash: u.exportHash } : {}), ...(u.limits && Object.keys(u.limits).length > 0 ? { limits: u.limits } : {}) }));
+    this.definitionChanged(
+      command("user.add", {
+        name: u.name,
+        passwordHash: u.passwordHash,
+        hashingAlgorithm: u.hashingAlgorithm,
+        tags: u.tags,
+        ...(u.exportHash ? { exportHash: u.exportHash } : {}),
+        ...(u.limits && Object.keys(u.limits).length > 0 ? { limits: u.limits } : {}),
+      }),
+    );
   }
 
   private deleteUser(name: string): void {

@@ -65,7 +65,10 @@ export interface ClusterView {
 
 /** A cluster verb refused: the message rabbitmqctl would print, and its exit status. */
 export class ClusterError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }

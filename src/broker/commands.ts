@@ -201,13 +201,20 @@ const LEGACY_DEFAULTS: Partial<Record<CommandOp, JsonObject>> = {
 
 function kindOk(kind: FieldKind, v: unknown): boolean {
   switch (kind) {
-    case "string": return typeof v === "string";
-    case "boolean": return typeof v === "boolean";
-    case "strings": return Array.isArray(v) && v.every((x) => typeof x === "string");
-    case "object": return v !== null && typeof v === "object" && !Array.isArray(v);
-    case "numbers": return v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "number");
-    case "destType": return v === "queue" || v === "exchange";
-    case "table": return true; // decoded (and checked) by decodeFieldTable
+    case "string":
+      return typeof v === "string";
+    case "boolean":
+      return typeof v === "boolean";
+    case "strings":
+      return Array.isArray(v) && v.every((x) => typeof x === "string");
+    case "object":
+      return v !== null && typeof v === "object" && !Array.isArray(v);
+    case "numbers":
+      return v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "number");
+    case "destType":
+      return v === "queue" || v === "exchange";
+    case "table":
+      return true; // decoded (and checked) by decodeFieldTable
   }
 }
 
@@ -238,7 +245,10 @@ export function decodeCommand(raw: unknown): TopologyCommand {
       out[name] = table;
       continue;
     }
-    if (!kindOk(kind, value)) throw new CommandFormatError(`${op}: field '${name}' must be ${kind === "strings" ? "a list of strings" : kind === "numbers" ? "an object of numbers" : kind === "destType" ? "'queue' or 'exchange'" : `a ${kind}`}`);
+    if (!kindOk(kind, value))
+      throw new CommandFormatError(
+        `${op}: field '${name}' must be ${kind === "strings" ? "a list of strings" : kind === "numbers" ? "an object of numbers" : kind === "destType" ? "'queue' or 'exchange'" : `a ${kind}`}`,
+      );
     out[name] = value;
   }
   return out as TopologyCommand;

@@ -46,8 +46,16 @@ class Block {
   constructor() {
     const buf = new ArrayBuffer(BLOCK * TAIL_BYTES_PER_RECORD);
     let at = 0;
-    const f64 = () => { const a = new Float64Array(buf, at, BLOCK); at += 8 * BLOCK; return a; };
-    const u32 = () => { const a = new Uint32Array(buf, at, BLOCK); at += 4 * BLOCK; return a; };
+    const f64 = () => {
+      const a = new Float64Array(buf, at, BLOCK);
+      at += 8 * BLOCK;
+      return a;
+    };
+    const u32 = () => {
+      const a = new Uint32Array(buf, at, BLOCK);
+      at += 4 * BLOCK;
+      return a;
+    };
     this.storeId = f64();
     this.expiresAt = f64();
     this.seq = f64();

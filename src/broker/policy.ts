@@ -54,9 +54,15 @@ function erlangTerm(v: unknown): string {
 }
 
 type PolicyCheck = (v: unknown) => boolean;
-const isInt = (min: number, max = Number.MAX_SAFE_INTEGER): PolicyCheck => (v) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+const isInt =
+  (min: number, max = Number.MAX_SAFE_INTEGER): PolicyCheck =>
+  (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
 const isString: PolicyCheck = (v) => typeof v === "string";
-const isOneOf = (...allowed: unknown[]): PolicyCheck => (v) => allowed.includes(v);
+const isOneOf =
+  (...allowed: unknown[]): PolicyCheck =>
+  (v) =>
+    allowed.includes(v);
 
 /**
  * The keys a (user) policy may set in RabbitMQ 3.10.8 with the management plugin (rabbit_policies,
@@ -153,8 +159,20 @@ export function withOperatorPolicy(user: PolicyValue | undefined, op: PolicyValu
  */
 const UNSUPPORTED_POLICY_KEYS: Record<string, ReadonlySet<string>> = {
   classic: new Set(["max-age", "stream-max-segment-size-bytes", "queue-leader-locator", "initial-cluster-size", "delivery-limit", "dead-letter-strategy"]),
-  quorum: new Set(["max-priority", "queue-mode", "single-active-consumer", "ha-mode", "ha-params", "ha-sync-mode", "ha-promote-on-shutdown", "ha-promote-on-failure",
-    "queue-master-locator", "max-age", "stream-max-segment-size-bytes", "initial-cluster-size"]),
+  quorum: new Set([
+    "max-priority",
+    "queue-mode",
+    "single-active-consumer",
+    "ha-mode",
+    "ha-params",
+    "ha-sync-mode",
+    "ha-promote-on-shutdown",
+    "ha-promote-on-failure",
+    "queue-master-locator",
+    "max-age",
+    "stream-max-segment-size-bytes",
+    "initial-cluster-size",
+  ]),
 };
 
 function applicableTo(queueType: string, definition: unknown): boolean {

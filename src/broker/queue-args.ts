@@ -22,8 +22,10 @@ const intCheck = (v: FieldValue): string | undefined => (isIntegerValue(v) ? und
 const nonNegInt: Validator = (v) => intCheck(v) ?? (asNumber(v)! < 0 ? `{value_negative,${asNumber(v)}}` : undefined);
 const expiry = (n: number): string | undefined => (n > MAX_EXPIRY ? `{value_too_large,${n}}` : n < 0 ? `{value_negative,${n}}` : undefined);
 const posInt: Validator = (v, a) => nonNegInt(v, a) ?? (asNumber(v) === 0 ? "{value_zero,0}" : undefined);
-const oneOf = (allowed: readonly string[], bad: (s: string) => string): Validator => (v) =>
-  typeof v !== "string" ? `{unacceptable_type,${typeName(v)}}` : allowed.includes(v) ? undefined : bad(v);
+const oneOf =
+  (allowed: readonly string[], bad: (s: string) => string): Validator =>
+  (v) =>
+    typeof v !== "string" ? `{unacceptable_type,${typeName(v)}}` : allowed.includes(v) ? undefined : bad(v);
 
 /** rabbit_amqqueue:declare_args(), in its order (the first failing one is reported) */
 const VALIDATORS: ReadonlyArray<readonly [string, Validator]> = [
@@ -67,15 +69,42 @@ interface QueueType {
 const QUEUE_TYPES: Record<string, QueueType> = {
   classic: {
     module: "rabbit_classic_queue",
-    args: ["x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key", "x-max-length", "x-max-length-bytes",
-      "x-max-priority", "x-overflow", "x-queue-mode", "x-queue-version", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator"],
+    args: [
+      "x-expires",
+      "x-message-ttl",
+      "x-dead-letter-exchange",
+      "x-dead-letter-routing-key",
+      "x-max-length",
+      "x-max-length-bytes",
+      "x-max-priority",
+      "x-overflow",
+      "x-queue-mode",
+      "x-queue-version",
+      "x-single-active-consumer",
+      "x-queue-type",
+      "x-queue-master-locator",
+    ],
     serverNamed: true,
   },
   quorum: {
     module: "rabbit_quorum_queue",
-    args: ["x-dead-letter-exchange", "x-dead-letter-routing-key", "x-dead-letter-strategy", "x-expires", "x-max-length", "x-max-length-bytes",
-      "x-max-in-memory-length", "x-max-in-memory-bytes", "x-overflow", "x-single-active-consumer", "x-queue-type", "x-quorum-initial-group-size",
-      "x-delivery-limit", "x-message-ttl", "x-queue-leader-locator"],
+    args: [
+      "x-dead-letter-exchange",
+      "x-dead-letter-routing-key",
+      "x-dead-letter-strategy",
+      "x-expires",
+      "x-max-length",
+      "x-max-length-bytes",
+      "x-max-in-memory-length",
+      "x-max-in-memory-bytes",
+      "x-overflow",
+      "x-single-active-consumer",
+      "x-queue-type",
+      "x-quorum-initial-group-size",
+      "x-delivery-limit",
+      "x-message-ttl",
+      "x-queue-leader-locator",
+    ],
     serverNamed: false,
   },
   stream: {

@@ -131,12 +131,24 @@ export class Queue implements Destination {
     this.touch();
   }
 
-  get durable(): boolean { return this.options.durable; }
-  get exclusive(): boolean { return this.options.exclusive; }
-  get autoDelete(): boolean { return this.options.autoDelete; }
-  get arguments(): FieldTable { return this.options.arguments; }
-  get messageCount(): number { return this.ready.length; }
-  get consumerCount(): number { return this.consumers.length; }
+  get durable(): boolean {
+    return this.options.durable;
+  }
+  get exclusive(): boolean {
+    return this.options.exclusive;
+  }
+  get autoDelete(): boolean {
+    return this.options.autoDelete;
+  }
+  get arguments(): FieldTable {
+    return this.options.arguments;
+  }
+  get messageCount(): number {
+    return this.ready.length;
+  }
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
 
   /**
    * Does this queue hold a durable store reference to `msg`? (a persistent message in a durable
@@ -247,10 +259,7 @@ export class Queue implements Destination {
     const { maxLength, maxLengthBytes } = this.settings;
     if (maxLength === undefined && maxLengthBytes === undefined) return;
     const dropped: QueueEntry[] = [];
-    while (
-      this.ready.length > 0 &&
-      ((maxLength !== undefined && this.ready.length > maxLength) || (maxLengthBytes !== undefined && this.ready.bytes > maxLengthBytes))
-    ) {
+    while (this.ready.length > 0 && ((maxLength !== undefined && this.ready.length > maxLength) || (maxLengthBytes !== undefined && this.ready.bytes > maxLengthBytes))) {
       dropped.push(this.ready.shift()!);
     }
     if (dropped.length) this.dropEntries(dropped, "maxlen");

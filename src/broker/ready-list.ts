@@ -135,9 +135,13 @@ function insertBySeq(d: Deque<QueueEntry>, e: QueueEntry): void {
 export class FifoReadyList extends Counts implements ReadyList {
   private readonly d = new Deque<QueueEntry>();
   private readonly tail = new PagedTail();
-  get length(): number { return this.d.length + this.tail.length; }
+  get length(): number {
+    return this.d.length + this.tail.length;
+  }
   /** entries held as compact records */
-  get encoded(): number { return this.tail.encoded; }
+  get encoded(): number {
+    return this.tail.encoded;
+  }
   push(e: QueueEntry, encode = false): void {
     this.add(e);
     if (encode || this.tail.length > 0) {
@@ -152,8 +156,13 @@ export class FifoReadyList extends Counts implements ReadyList {
     if (e) this.remove(e);
     return e;
   }
-  peek(): QueueEntry | undefined { return this.d.length > 0 ? this.d.peek() : this.tail.peek(); }
-  requeue(e: QueueEntry): void { insertBySeq(this.d, e); this.add(e); }
+  peek(): QueueEntry | undefined {
+    return this.d.length > 0 ? this.d.peek() : this.tail.peek();
+  }
+  requeue(e: QueueEntry): void {
+    insertBySeq(this.d, e);
+    this.add(e);
+  }
   withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[] {
     // pop from the back (the compact tail holds the newest, then the head) down to the first
     // entry older than minId, then push back, oldest first, all but the withdrawn
@@ -201,16 +210,26 @@ export class PriorityReadyList extends Counts implements ReadyList {
     this.levels = [];
     for (let i = 0; i <= maxPriority; i++) this.levels.push(new Deque<QueueEntry>(1));
   }
-  get length(): number { return this.len; }
+  get length(): number {
+    return this.len;
+  }
   private level(e: QueueEntry): Deque<QueueEntry> {
     const p = e.msg.properties.priority ?? 0;
     return this.levels[Math.min(Math.max(p, 0), this.maxPriority)]!;
   }
-  push(e: QueueEntry): void { this.level(e).push(e); this.len++; this.add(e); }
+  push(e: QueueEntry): void {
+    this.level(e).push(e);
+    this.len++;
+    this.add(e);
+  }
   shift(): QueueEntry | undefined {
     for (let i = this.maxPriority; i >= 0; i--) {
       const e = this.levels[i]!.shift();
-      if (e) { this.len--; this.remove(e); return e; }
+      if (e) {
+        this.len--;
+        this.remove(e);
+        return e;
+      }
     }
     return undefined;
   }
@@ -221,7 +240,11 @@ export class PriorityReadyList extends Counts implements ReadyList {
     }
     return undefined;
   }
-  requeue(e: QueueEntry): void { insertBySeq(this.level(e), e); this.len++; this.add(e); }
+  requeue(e: QueueEntry): void {
+    insertBySeq(this.level(e), e);
+    this.len++;
+    this.add(e);
+  }
   withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[] {
     const removed: QueueEntry[] = [];
     for (const level of this.levels) {

@@ -10,9 +10,7 @@
  * RabbitMQ's reply codes and texts.
  */
 import type { FieldTable } from "../amqp/field-table.js";
-import {
-  AmqpError, COMMAND_INVALID, accessRefused, notFound, preconditionFailed, resourceLocked,
-} from "../amqp/errors.js";
+import { AmqpError, COMMAND_INVALID, accessRefused, notFound, preconditionFailed, resourceLocked } from "../amqp/errors.js";
 import type { MessageStore } from "../store/types.js";
 import { argsInequivalence } from "./args.js";
 import type { Exchange, Binding, Destination, ExchangeOptions } from "./exchanges/exchange.js";
@@ -67,8 +65,7 @@ export class VHost implements QueueOwner {
     readonly meta: { description: string; tags: string[]; defaultQueueType?: string } = { description: "", tags: [] },
   ) {
     this.router = new Router(this);
-    const sys = (n: string, t: string, internal = false) =>
-      this.exchanges.set(n, makeExchange(t, name, n, { durable: true, autoDelete: false, internal, arguments: {} }));
+    const sys = (n: string, t: string, internal = false) => this.exchanges.set(n, makeExchange(t, name, n, { durable: true, autoDelete: false, internal, arguments: {} }));
     sys("", "direct");
     sys("amq.direct", "direct");
     sys("amq.fanout", "fanout");
@@ -124,7 +121,10 @@ export class VHost implements QueueOwner {
     const ex = makeExchange(type, this.name, name, opts);
     this.applyExchangePolicy(ex);
     this.exchanges.set(name, ex);
-    if (opts.durable || this.events.shareAll) this.events.definitionChanged(command("exchange.declare", { vhost: this.name, name, type, durable: opts.durable, autoDelete: opts.autoDelete, internal: opts.internal, arguments: opts.arguments }));
+    if (opts.durable || this.events.shareAll)
+      this.events.definitionChanged(
+        command("exchange.declare", { vhost: this.name, name, type, durable: opts.durable, autoDelete: opts.autoDelete, internal: opts.internal, arguments: opts.arguments }),
+      );
     return ex;
   }
 
@@ -177,7 +177,9 @@ export class VHost implements QueueOwner {
   }
 
   private locked(q: Queue): AmqpError {
-    return resourceLocked(`cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
+    return resourceLocked(
+      `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+    );
   }
 
   /** queue.declare passive=true: a lookup (it counts as use for x-expires), not a change */
@@ -335,7 +337,9 @@ export class VHost implements QueueOwner {
   private removeBinding(b: Binding): void {
     b.source.removeBinding(b);
     if (this.isDurableBinding(b.source, b.destination)) {
-      this.events.definitionChanged(command("unbind", { vhost: this.name, source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments }));
+      this.events.definitionChanged(
+        command("unbind", { vhost: this.name, source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: b.arguments }),
+      );
     }
     this.maybeAutoDeleteExchange(b.source);
   }
@@ -414,10 +418,15 @@ function validateXMatch(args: FieldTable): void {
 
 export function makeExchange(type: string, vhost: string, name: string, opts: ExchangeOptions): Exchange {
   switch (type) {
-    case "direct": return new DirectExchange(vhost, name, opts);
-    case "fanout": return new FanoutExchange(vhost, name, opts);
-    case "topic": return new TopicExchange(vhost, name, opts);
-    case "headers": return new HeadersExchange(vhost, name, opts);
-    default: throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
+    case "direct":
+      return new DirectExchange(vhost, name, opts);
+    case "fanout":
+      return new FanoutExchange(vhost, name, opts);
+    case "topic":
+      return new TopicExchange(vhost, name, opts);
+    case "headers":
+      return new HeadersExchange(vhost, name, opts);
+    default:
+      throw new AmqpError(COMMAND_INVALID, `invalid exchange type '${type}'`, 0, 0, true);
   }
 }

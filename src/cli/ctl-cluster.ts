@@ -73,12 +73,32 @@ function statusText(node: string, s: Status, o: Output): void {
   section("Disk Nodes", s.disk_nodes);
   if (s.ram_nodes.length > 0) section("RAM Nodes", s.ram_nodes);
   section("Running Nodes", s.running_nodes);
-  section("Versions", Object.entries(s.versions).map(([n, v]) => `${n}: ${v.rabbitmq_name} ${v.warren_version ?? ""} (RabbitMQ ${v.rabbitmq_version} compatible) on Node.js ${v.erlang_version}`));
-  section("Maintenance status", Object.entries(s.maintenance_status).map(([n, st]) => `Node: ${n}, status: ${st}`));
-  section("Alarms", s.alarms.map((a) => `${a.resource} alarm on node ${a.node}`));
-  section("Network Partitions", Object.entries(s.partitions).map(([n, ps]) => `Node ${n} cannot communicate with ${ps.join(", ")}`));
-  section("Listeners", Object.values(s.listeners).flat().map((l) => `Node: ${l.node}, interface: ${l.interface}, port: ${l.port}, protocol: ${l.protocol}, purpose: ${l.purpose}`));
-  section("Feature flags", s.feature_flags.map((f) => `Flag: ${f.name}, state: ${f.state}`));
+  section(
+    "Versions",
+    Object.entries(s.versions).map(([n, v]) => `${n}: ${v.rabbitmq_name} ${v.warren_version ?? ""} (RabbitMQ ${v.rabbitmq_version} compatible) on Node.js ${v.erlang_version}`),
+  );
+  section(
+    "Maintenance status",
+    Object.entries(s.maintenance_status).map(([n, st]) => `Node: ${n}, status: ${st}`),
+  );
+  section(
+    "Alarms",
+    s.alarms.map((a) => `${a.resource} alarm on node ${a.node}`),
+  );
+  section(
+    "Network Partitions",
+    Object.entries(s.partitions).map(([n, ps]) => `Node ${n} cannot communicate with ${ps.join(", ")}`),
+  );
+  section(
+    "Listeners",
+    Object.values(s.listeners)
+      .flat()
+      .map((l) => `Node: ${l.node}, interface: ${l.interface}, port: ${l.port}, protocol: ${l.protocol}, purpose: ${l.purpose}`),
+  );
+  section(
+    "Feature flags",
+    s.feature_flags.map((f) => `Flag: ${f.name}, state: ${f.state}`),
+  );
   if (lines[lines.length - 1] === "") lines.pop();
   for (const l of lines) o.out(l);
 }
@@ -129,9 +149,13 @@ export const clusterVerbs: Record<string, Verb> = {
   },
   async grow(c, a, o) {
     const [node, strategy] = a.positional;
-    if (!node || (strategy !== "all" && strategy !== "even")) throw new CtlError("usage: warren ctl grow <node> <all | even> [--vhost-pattern <pattern>] [--queue-pattern <pattern>] [--errors-only]", EX_USAGE);
+    if (!node || (strategy !== "all" && strategy !== "even"))
+      throw new CtlError("usage: warren ctl grow <node> <all | even> [--vhost-pattern <pattern>] [--queue-pattern <pattern>] [--errors-only]", EX_USAGE);
     say(o, `Growing ${strategy} quorum queues on ${node}...`);
-    const rows = (await quorum(c, "grow", { node, strategy, vhost_pattern: a.options.get("vhost-pattern") ?? ".*", queue_pattern: a.options.get("queue-pattern") ?? ".*" })) as Record<string, unknown>[];
+    const rows = (await quorum(c, "grow", { node, strategy, vhost_pattern: a.options.get("vhost-pattern") ?? ".*", queue_pattern: a.options.get("queue-pattern") ?? ".*" })) as Record<
+      string,
+      unknown
+    >[];
     table(o, ["vhost", "name", "size", "result"], a.flags.has("errors-only") ? rows.filter((r) => r["result"] !== "ok") : rows);
   },
   async shrink(c, a, o) {

@@ -19,7 +19,12 @@ export const EX_SOFTWARE = 70;
 export const EX_NOPERM = 77;
 
 export class CtlError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly status = 0, readonly body: unknown = undefined) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly status = 0,
+    readonly body: unknown = undefined,
+  ) {
     super(message);
   }
 }
@@ -47,7 +52,10 @@ export class CtlApi {
       res = await this.client.send(method, path, body, headers);
     } catch (e) {
       if (!(e instanceof MgmtUnreachable)) throw e;
-      throw new CtlError(`unable to perform an operation on node at ${this.target}: could not connect to the management API (${e.why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`, EX_UNAVAILABLE);
+      throw new CtlError(
+        `unable to perform an operation on node at ${this.target}: could not connect to the management API (${e.why}).\nIs the server running with management enabled? Set the address with --mgmt-url or WARREN_MGMT_URL.`,
+        EX_UNAVAILABLE,
+      );
     }
     const json = res.body;
     if (res.ok) return json;
@@ -108,7 +116,13 @@ export function info(o: Output, line: string): void {
 /** Print rows as tab-separated columns with a header line, or as JSON. */
 export function table(o: Output, columns: string[], rows: Record<string, unknown>[]): void {
   if (o.json) {
-    o.out(JSON.stringify(rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))), null, 2));
+    o.out(
+      JSON.stringify(
+        rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))),
+        null,
+        2,
+      ),
+    );
     return;
   }
   if (o.headers) o.out(columns.join("\t"));

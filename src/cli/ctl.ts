@@ -55,19 +55,20 @@ const VERB_HELP: Record<string, string> = {
   change_password: "change_password <username> <new_password>",
   authenticate_user: "authenticate_user <username> <password>\n  Exit 0 when the credentials are accepted, 65 when refused.",
   set_user_tags: "set_user_tags <username> [<tag> ...]",
-  set_user_limits: "set_user_limits <username> <definition>\n  e.g. '{\"max-connections\": 10, \"max-channels\": 100}'.",
+  set_user_limits: 'set_user_limits <username> <definition>\n  e.g. \'{"max-connections": 10, "max-channels": 100}\'.',
   clear_user_limits: "clear_user_limits <username> <limit | all>",
   add_vhost: "add_vhost <vhost> [--description <text>] [--tags <t1,t2>]",
   delete_vhost: "delete_vhost <vhost>",
-  set_vhost_limits: "set_vhost_limits [-p <vhost>] <definition>\n  e.g. '{\"max-connections\": 64, \"max-queues\": 256}'.",
+  set_vhost_limits: 'set_vhost_limits [-p <vhost>] <definition>\n  e.g. \'{"max-connections": 64, "max-queues": 256}\'.',
   clear_vhost_limits: "clear_vhost_limits [-p <vhost>]",
   set_permissions: "set_permissions [-p <vhost>] <username> <conf> <write> <read>",
   clear_permissions: "clear_permissions [-p <vhost>] <username>",
   set_topic_permissions: "set_topic_permissions [-p <vhost>] <username> <exchange> <write> <read>",
   clear_topic_permissions: "clear_topic_permissions [-p <vhost>] <username>",
-  set_policy: "set_policy [-p <vhost>] [--priority <n>] [--apply-to all|queues|exchanges] <name> <pattern> <definition>\n  e.g. set_policy TTL \"^ttl\\.\" '{\"message-ttl\": 60000}' --apply-to queues",
+  set_policy: 'set_policy [-p <vhost>] [--priority <n>] [--apply-to all|queues|exchanges] <name> <pattern> <definition>\n  e.g. set_policy TTL "^ttl\\." \'{"message-ttl": 60000}\' --apply-to queues',
   clear_policy: "clear_policy [-p <vhost>] <name>\n  Exit 69 when there is no such policy.",
-  set_operator_policy: "set_operator_policy [-p <vhost>] [--priority <n>] [--apply-to ...] <name> <pattern> <definition>\n  Caps the numeric settings (max-length, message-ttl, expires, ...) of matching queues.",
+  set_operator_policy:
+    "set_operator_policy [-p <vhost>] [--priority <n>] [--apply-to ...] <name> <pattern> <definition>\n  Caps the numeric settings (max-length, message-ttl, expires, ...) of matching queues.",
   clear_operator_policy: "clear_operator_policy [-p <vhost>] <name>",
   set_parameter: "set_parameter [-p <vhost>] <component_name> <name> <value>",
   clear_parameter: "clear_parameter [-p <vhost>] <component_name> <name>",
@@ -101,17 +102,26 @@ function column(row: Record<string, unknown>, col: string, aliases: Record<strin
 }
 
 async function listing(
-  c: CtlApi, a: Args, o: Output,
+  c: CtlApi,
+  a: Args,
+  o: Output,
   opts: { path: string; defaults: string[]; heading: string; aliases?: Record<string, (r: Record<string, unknown>) => unknown>; filter?: (r: Record<string, unknown>) => boolean },
 ): Promise<void> {
   const cols = a.positional.length > 0 ? a.positional : opts.defaults;
   let rows = (await c.get(opts.path)) as Record<string, unknown>[];
   if (opts.filter) rows = rows.filter(opts.filter);
   if (opts.heading) info(o, opts.heading);
-  table(o, cols, rows.map((r) => Object.fromEntries(cols.map((col) => [col, column(r, col, opts.aliases ?? {})]))));
+  table(
+    o,
+    cols,
+    rows.map((r) => Object.fromEntries(cols.map((col) => [col, column(r, col, opts.aliases ?? {})]))),
+  );
 }
 
-const nested = (k: string, f: string) => (r: Record<string, unknown>): unknown => ((r[k] ?? {}) as Record<string, unknown>)[f];
+const nested =
+  (k: string, f: string) =>
+  (r: Record<string, unknown>): unknown =>
+    ((r[k] ?? {}) as Record<string, unknown>)[f];
 const vpath = (a: Args): string => enc(a.vhost);
 
 const verbs: Record<string, Verb> = {
@@ -304,24 +314,35 @@ const verbs: Record<string, Verb> = {
     if (n["disk_free_alarm"]) alarms.push("disk");
     info(o, `Status of node ${String(ov["node"])} ...`);
     const lines = [
-      "Runtime", "",
+      "Runtime",
+      "",
       `OS PID: ${String(n["os_pid"] ?? "")}`,
       `Uptime (seconds): ${Math.floor(Number(n["uptime"] ?? 0) / 1000)}`,
       `Is under maintenance?: false`,
       `${String(ov["product_name"])} version: ${String(ov["product_version"])}`,
       `RabbitMQ API version: ${String(ov["rabbitmq_version"])}`,
       `Runtime version: ${String(ov["erlang_full_version"] ?? ov["erlang_version"])}`,
-      "", "Alarms", "",
+      "",
+      "Alarms",
+      "",
       alarms.length ? alarms.map((x) => `${x} alarm is in effect`).join("\n") : "(none)",
-      "", "Memory", "",
+      "",
+      "Memory",
+      "",
       `Total memory used: ${(Number(n["mem_used"] ?? 0) / 1e9).toFixed(4)} gb`,
-      "", "Free Disk Space", "",
+      "",
+      "Free Disk Space",
+      "",
       `Free disk space: ${(Number(n["disk_free"] ?? 0) / 1e9).toFixed(4)} gb`,
-      "", "Totals", "",
+      "",
+      "Totals",
+      "",
       `Connection count: ${totals["connections"] ?? 0}`,
       `Queue count: ${totals["queues"] ?? 0}`,
       `Virtual host count: ${((await c.get("/api/vhosts")) as unknown[]).length}`,
-      "", "Listeners", "",
+      "",
+      "Listeners",
+      "",
       ...((ov["listeners"] ?? []) as Record<string, unknown>[]).map((l) => `Interface: [${String(l["ip_address"])}], port: ${String(l["port"])}, protocol: ${String(l["protocol"])}`),
     ];
     if (o.json) o.out(JSON.stringify({ overview: ov, node: n }, null, 2));
@@ -354,7 +375,8 @@ const verbs: Record<string, Verb> = {
     const ov = (await c.get("/api/overview")) as Record<string, unknown>;
     info(o, `Checking health of node ${String(ov["node"])} ...`);
     const alarms = await c.requestAllowing("GET", "/api/health/checks/alarms", [503]);
-    if (alarms.status === 503) throw new CtlError(`Error: health check failed. Message: resource alarm(s) in effect: ${JSON.stringify((alarms.body as { alarms?: unknown }).alarms ?? [])}`, EX_SOFTWARE);
+    if (alarms.status === 503)
+      throw new CtlError(`Error: health check failed. Message: resource alarm(s) in effect: ${JSON.stringify((alarms.body as { alarms?: unknown }).alarms ?? [])}`, EX_SOFTWARE);
     o.out("Health check passed");
   },
   async authenticate_user(c, a, o) {
@@ -380,7 +402,12 @@ const verbs: Record<string, Verb> = {
   },
   async list_policies(c, a, o) {
     info(o, `Listing policies for vhost "${a.vhost}" ...`);
-    await listing(c, a, o, { path: `/api/policies/${vpath(a)}`, defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"], heading: "", aliases: { definition: (r) => JSON.stringify(r["definition"]) } });
+    await listing(c, a, o, {
+      path: `/api/policies/${vpath(a)}`,
+      defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"],
+      heading: "",
+      aliases: { definition: (r) => JSON.stringify(r["definition"]) },
+    });
   },
   async set_operator_policy(c, a, o) {
     const [name, pattern, definition] = need(a, 3, "set_operator_policy [-p <vhost>] [--priority <priority>] [--apply-to <apply-to>] <name> <pattern> <definition>");
@@ -395,7 +422,12 @@ const verbs: Record<string, Verb> = {
   },
   async list_operator_policies(c, a, o) {
     info(o, `Listing operator policy overrides for vhost "${a.vhost}" ...`);
-    await listing(c, a, o, { path: `/api/operator-policies/${vpath(a)}`, defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"], heading: "", aliases: { definition: (r) => JSON.stringify(r["definition"]) } });
+    await listing(c, a, o, {
+      path: `/api/operator-policies/${vpath(a)}`,
+      defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"],
+      heading: "",
+      aliases: { definition: (r) => JSON.stringify(r["definition"]) },
+    });
   },
   async set_parameter(c, a, o) {
     const [component, name, value] = need(a, 3, "set_parameter [-p <vhost>] <component_name> <name> <value>");
@@ -410,7 +442,11 @@ const verbs: Record<string, Verb> = {
   async list_parameters(c, a, o) {
     info(o, `Listing runtime parameters for vhost "${a.vhost}" ...`);
     const rows = ((await c.get("/api/parameters")) as Record<string, unknown>[]).filter((r) => r["vhost"] === a.vhost);
-    table(o, ["component", "name", "value"], rows.map((r) => ({ component: r["component"], name: r["name"], value: JSON.stringify(r["value"]) })));
+    table(
+      o,
+      ["component", "name", "value"],
+      rows.map((r) => ({ component: r["component"], name: r["name"], value: JSON.stringify(r["value"]) })),
+    );
   },
   async set_vhost_limits(c, a, o) {
     const [definition] = need(a, 1, "set_vhost_limits [-p <vhost>] <definition>");
@@ -559,7 +595,9 @@ async function queueOp<T>(f: () => Promise<T>): Promise<T> {
 }
 
 /** ctl's options that take a value; any other -x / --x is a boolean flag (the shared parser's lenient dialect) */
-const VALUE_OPTIONS: FlagSpec = Object.fromEntries(["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir", "vhost-pattern", "queue-pattern"].map((n) => [n, "value"]));
+const VALUE_OPTIONS: FlagSpec = Object.fromEntries(
+  ["p", "vhost", "mgmt-url", "formatter", "description", "tags", "priority", "apply-to", "timeout", "t", "data-dir", "vhost-pattern", "queue-pattern"].map((n) => [n, "value"]),
+);
 
 function parseArgs(argv: string[]): { verb: string | undefined; args: Args; output: Omit<Output, "out" | "err"> } {
   let parsed: Parsed;
@@ -593,15 +631,21 @@ the local server's <data dir>/fleet/local.json (--data-dir, WARREN_DATA_DIR, def
 ${DEFAULT_URL}; any but the default is named on stderr.
 
 verbs (warren ctl help VERB for one):
-  ${Object.keys(VERB_HELP).join(" ").replace(/(.{1,96})(\s|$)/g, "$1\n  ").trimEnd()}
+  ${Object.keys(VERB_HELP)
+    .join(" ")
+    .replace(/(.{1,96})(\s|$)/g, "$1\n  ")
+    .trimEnd()}
 
 Columns are the management API's field names (rabbitmqctl's names are accepted
 where they differ, e.g. source_name, queue_name, channel_pid).`;
 
-export async function ctlMain(argv: string[], io: { out(s: string): void; err(s: string): void } = {
-  out: (s) => process.stdout.write(s + "\n"),
-  err: (s) => process.stderr.write(s + "\n"),
-}): Promise<number> {
+export async function ctlMain(
+  argv: string[],
+  io: { out(s: string): void; err(s: string): void } = {
+    out: (s) => process.stdout.write(s + "\n"),
+    err: (s) => process.stderr.write(s + "\n"),
+  },
+): Promise<number> {
   try {
     const { verb, args, output } = parseArgs(argv);
     if (verb === "help" && args.positional.length > 0) return helpFor(args.positional[0]!, io);

@@ -166,9 +166,13 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const etcdPrefix = pick(values["etcd-prefix"], "WARREN_ETCD_PREFIX", "etcdPrefix");
   const leaseTtl = int("--cluster-lease-ttl", pick(values["cluster-lease-ttl"], "WARREN_CLUSTER_LEASE_TTL", "clusterLeaseTtl"));
   const electionTtl = int("--quorum-lease-ttl", pick(values["quorum-lease-ttl"], "WARREN_QUORUM_LEASE_TTL", "quorumLeaseTtl"));
-  const etcdEndpoints = (etcdRaw ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
+  const etcdEndpoints = (etcdRaw ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
   if (etcdRaw !== undefined && etcdEndpoints.length === 0) throw new UsageError("--etcd-endpoints needs at least one host:port");
-  if (etcdEndpoints.length === 0 && (nodeName !== undefined || etcdPrefix !== undefined || leaseTtl !== undefined)) throw new UsageError("--node-name/--etcd-prefix/--cluster-lease-ttl need --etcd-endpoints");
+  if (etcdEndpoints.length === 0 && (nodeName !== undefined || etcdPrefix !== undefined || leaseTtl !== undefined))
+    throw new UsageError("--node-name/--etcd-prefix/--cluster-lease-ttl need --etcd-endpoints");
   if (nodeName !== undefined && !/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(nodeName)) throw new UsageError(`invalid --node-name '${nodeName}' (expected name@host, e.g. warren@node1)`);
   if (leaseTtl !== undefined && (leaseTtl < 2 || leaseTtl > 60)) throw new UsageError(`invalid --cluster-lease-ttl ${leaseTtl} (2..60 seconds)`);
   if (electionTtl !== undefined && (electionTtl < 2 || electionTtl > 60)) throw new UsageError(`invalid --quorum-lease-ttl ${electionTtl} (2..60 seconds)`);
@@ -192,7 +196,10 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     exportRabbitHashes: values["export-rabbit-hashes"] ?? (process.env.WARREN_EXPORT_RABBIT_HASHES === "1" || file["exportRabbitHashes"] === true),
     logLevel,
     tls: tlsPort === undefined ? undefined : { port: tlsPort, certFile: tlsCert!, keyFile: tlsKey!, ...(tlsCa ? { caFile: tlsCa } : {}), verifyPeer: tlsVerifyPeer },
-    cluster: etcdEndpoints.length === 0 ? undefined : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}), ...(electionTtl ? { electionTtl } : {}) },
+    cluster:
+      etcdEndpoints.length === 0
+        ? undefined
+        : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}), ...(electionTtl ? { electionTtl } : {}) },
   };
 }
 
@@ -263,7 +270,9 @@ export async function serverMain(argv: string[]): Promise<number> {
   const tl = w.amqps ? ` amqps://${w.amqps.host}:${w.amqps.port}` : "";
   const { RABBITMQ_COMPAT_VERSION } = await import("../lib/compat.js");
   const cl = w.broker.cluster ? ` node ${w.broker.cluster.nodeName} cluster ${w.broker.cluster.clusterName}` : "";
-  process.stderr.write(`warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})${cl}\n`);
+  process.stderr.write(
+    `warren ${VERSION} (RabbitMQ ${RABBITMQ_COMPAT_VERSION} compatible) listening amqp://${w.amqpHost}:${w.amqpPort}${tl}${mg}${pr} data ${cfg.dataDir} (fsync ${cfg.fsync})${cl}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       w.log.info(`received ${sig}, shutting down`);

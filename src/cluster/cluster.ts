@@ -140,7 +140,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
       secret: () => this.linkSecret,
       isRunning: (n) => this.isRunning(n),
       replAddress: (n) => (this.isRunning(n) ? ((this.liveRecords.get(n)!["repl"] as { host: string; port: number } | undefined) ?? null) : null),
-      discPeers: () => this.members().filter((m) => m.name !== this.nodeName && m.running && m.type === "disc").map((m) => m.name),
+      discPeers: () =>
+        this.members()
+          .filter((m) => m.name !== this.nodeName && m.running && m.type === "disc")
+          .map((m) => m.name),
       fence: (on) => this.fence(on),
       ...(opts.electionTtl ? { electionTtl: opts.electionTtl } : {}),
     });
@@ -164,16 +167,26 @@ export class Cluster implements DefinitionsStore, ClusterView {
   async connect(type: NodeType = "disc"): Promise<void> {
     this.etcd = await EtcdClient.connect(this.opts.endpoints);
     const now = Date.now();
-    const c = await this.etcd.txn([{ key: this.p + "cluster", target: "create", op: "==", value: 0 }], [{ put: this.p + "cluster", value: JSON.stringify({ name: this.nodeName, createdAt: now }) }], [{ get: this.p + "cluster" }]);
+    const c = await this.etcd.txn(
+      [{ key: this.p + "cluster", target: "create", op: "==", value: 0 }],
+      [{ put: this.p + "cluster", value: JSON.stringify({ name: this.nodeName, createdAt: now }) }],
+      [{ get: this.p + "cluster" }],
+    );
     const created = c.succeeded;
     this.clusterName = created ? this.nodeName : (JSON.parse(c.got[0]!.value) as { name: string }).name;
     const mkey = this.p + "members/" + enc(this.nodeName);
-    const m = await this.etcd.txn([{ key: mkey, target: "create", op: "==", value: 0 }], [{ put: mkey, value: JSON.stringify({ id: this.nodeId, type, joinedAt: now } satisfies MemberRecord) }], [{ get: mkey }]);
+    const m = await this.etcd.txn(
+      [{ key: mkey, target: "create", op: "==", value: 0 }],
+      [{ put: mkey, value: JSON.stringify({ id: this.nodeId, type, joinedAt: now } satisfies MemberRecord) }],
+      [{ get: mkey }],
+    );
     if (!m.succeeded) {
       const rec = JSON.parse(m.got[0]!.value) as MemberRecord;
       if (rec.id !== this.nodeId) {
         this.etcd.close();
-        throw new Error(`node name ${this.nodeName} belongs to another member of cluster ${this.clusterName} (node id ${rec.id}, this data directory has ${this.nodeId}); choose another --node-name, or run 'warren ctl forget_cluster_node ${this.nodeName}' on a running member if that node is gone for good`);
+        throw new Error(
+          `node name ${this.nodeName} belongs to another member of cluster ${this.clusterName} (node id ${rec.id}, this data directory has ${this.nodeId}); choose another --node-name, or run 'warren ctl forget_cluster_node ${this.nodeName}' on a running member if that node is gone for good`,
+        );
       }
     }
     // the node links' password (remote.ts): made once, read by every member
@@ -199,7 +212,9 @@ export class Cluster implements DefinitionsStore, ClusterView {
       await new Promise((r) => setTimeout(r, 100));
     }
     this.appliedRevision = this.readRevision;
-    this.log.info(`cluster ${this.clusterName}: node ${this.nodeName} (id ${this.nodeId}) ${created ? "created the cluster" : "joined"}; ${this.memberRecords.size} member(s), definitions at revision ${this.readRevision}`);
+    this.log.info(
+      `cluster ${this.clusterName}: node ${this.nodeName} (id ${this.nodeId}) ${created ? "created the cluster" : "joined"}; ${this.memberRecords.size} member(s), definitions at revision ${this.readRevision}`,
+    );
   }
 
   /** After Broker.boot: follow the log and report how far this node has applied it. */
@@ -208,7 +223,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
     broker.cluster = this;
     // `impersonator`: the publishing node checked user_id already (RabbitMQ's tag for that)
     const linkUser = broker.users.get(CLUSTER_USER);
-    if (!linkUser || !linkUser.tags.includes("impersonator")) broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator", "impersonator"] }), { origin: "import" });
+    if (!linkUser || !linkUser.tags.includes("impersonator"))
+      broker.apply(command("user.add", { name: CLUSTER_USER, ...hashPassword(this.linkSecret), tags: ["administrator", "impersonator"] }), { origin: "import" });
     this.links = new PeerLinks(this.nodeName, this, { user: CLUSTER_USER, pass: this.linkSecret }, this.log, (vhost) => this.ensureLinkAccess(vhost));
     attachHomes(broker, this.links, this.homes, (n) => this.isRunning(n));
     await this.repl.start(broker, this.links);
@@ -337,7 +353,12 @@ export class Cluster implements DefinitionsStore, ClusterView {
       case "exchange.delete":
         return [{ del: `${this.p}claims/exchange/${vh}/${name}` }];
       case "vhost.delete":
-        return [{ delPrefix: `${this.p}claims/queue/${name}/` }, { delPrefix: `${this.p}claims/exchange/${name}/` }, { delPrefix: `${this.p}quorum/${name}/` }, { delPrefix: `${this.p}qlead/${name}/` }];
+        return [
+          { delPrefix: `${this.p}claims/queue/${name}/` },
+          { delPrefix: `${this.p}claims/exchange/${name}/` },
+          { delPrefix: `${this.p}quorum/${name}/` },
+          { delPrefix: `${this.p}qlead/${name}/` },
+        ];
       default:
         return [];
     }
@@ -428,7 +449,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   private requireStopped(verb: string): void {
     // rabbitmqctl's refusal while the app runs (exit 69, EX_UNAVAILABLE)
-    if (this.appRunning) throw new ClusterError(`Error: rabbit application is still running on node ${this.nodeName}.\nPlease stop the application with 'warren ctl stop_app' first (needed by ${verb}).`, 69);
+    if (this.appRunning)
+      throw new ClusterError(`Error: rabbit application is still running on node ${this.nodeName}.\nPlease stop the application with 'warren ctl stop_app' first (needed by ${verb}).`, 69);
   }
 
   async stopApp(): Promise<void> {
@@ -458,7 +480,11 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (via === this.nodeName) throw new ClusterError(`Error: cannot cluster node with itself: ${via}`, 70);
     const m = this.memberRecords.get(via);
     // a node is clustered with the members of the etcd cluster it was started with
-    if (!m) throw new ClusterError(`Error: ${via} is not a member of the cluster ${this.clusterName} that this node's etcd (${this.opts.endpoints.join(",")}) coordinates.\nStart this node with the etcd endpoints of ${via}'s cluster (--etcd-endpoints, --etcd-prefix) to join it.`, 69);
+    if (!m)
+      throw new ClusterError(
+        `Error: ${via} is not a member of the cluster ${this.clusterName} that this node's etcd (${this.opts.endpoints.join(",")}) coordinates.\nStart this node with the etcd endpoints of ${via}'s cluster (--etcd-endpoints, --etcd-prefix) to join it.`,
+        69,
+      );
     await this.register(type);
   }
 
@@ -479,7 +505,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (node === this.nodeName) throw new ClusterError(`Error: cannot forget the node the command runs on (${node}); run it on another member`, 70);
     if (!this.memberRecords.has(node)) throw new ClusterError(`Error: ${node} is not a member of the cluster ${this.clusterName}`, 69);
     const live = this.liveRecords.get(node);
-    if (live !== undefined && live["id"] === this.memberRecords.get(node)!.id) throw new ClusterError(`Error:\n{:failed_to_remove_node, :"${node}", {:active, "the node is running", :"${node}"}}\nStop it (warren ctl stop or kill) before forgetting it.`, 70);
+    if (live !== undefined && live["id"] === this.memberRecords.get(node)!.id)
+      throw new ClusterError(`Error:\n{:failed_to_remove_node, :"${node}", {:active, "the node is running", :"${node}"}}\nStop it (warren ctl stop or kill) before forgetting it.`, 70);
     // as RabbitMQ's forget_cluster_node: the durable classic queues homed there go too
     const b = this.broker!;
     for (const [key, home] of [...this.homes]) {
@@ -670,8 +697,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     else if (kind === "live") {
       this.liveRecords.delete(name);
       if (name !== this.nodeName) this.dropTransientQueuesOf(name);
-    }
-    else if (kind === "applied") this.appliedBy.delete(name);
+    } else if (kind === "applied") this.appliedBy.delete(name);
     else if (kind === "quorum" || kind === "qlead") this.repl.record(kind, key, null, revision);
   }
 

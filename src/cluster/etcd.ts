@@ -59,7 +59,10 @@ const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
 export class EtcdClient {
-  private constructor(private readonly c: Etcd3, readonly endpoints: string[]) {}
+  private constructor(
+    private readonly c: Etcd3,
+    readonly endpoints: string[],
+  ) {}
 
   /** Connect and check that etcd answers (a clear error at start rather than hanging later). */
   static async connect(endpoints: string[], timeoutMs = 5000): Promise<EtcdClient> {

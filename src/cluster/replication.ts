@@ -399,7 +399,14 @@ class PeerConn {
     const addr = this.r.deps.replAddress(this.node);
     if (!addr) return;
     this.connecting = true;
-    connectRepl(addr.host, addr.port, this.r.self, this.r.deps.secret(), (type, body) => this.onFrame(type, body), () => this.lost()).then(
+    connectRepl(
+      addr.host,
+      addr.port,
+      this.r.self,
+      this.r.deps.secret(),
+      (type, body) => this.onFrame(type, body),
+      () => this.lost(),
+    ).then(
       (w) => {
         this.connecting = false;
         if (this.r.closed) return void w.socket.destroy();
@@ -602,7 +609,11 @@ export class Replication {
   private async takeLease(): Promise<void> {
     const sent = Date.now();
     const etcd = this.deps.etcd();
-    this.lease = await etcd.lease(this.ttlMs / 1000, (err) => this.leaseLost(err), (firedAt) => this.keepaliveOk(firedAt));
+    this.lease = await etcd.lease(
+      this.ttlMs / 1000,
+      (err) => this.leaseLost(err),
+      (firedAt) => this.keepaliveOk(firedAt),
+    );
     this.okAt = sent;
   }
 
@@ -776,7 +787,10 @@ export class Replication {
       // delete_member of the leader itself: hand over
       const l = qs.lead;
       this.stepDown(qs, "no longer a member");
-      void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+      void this.deps
+        .etcd()
+        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }])
+        .catch(() => {});
       return;
     }
     if (qs.lead) qs.lead.syncMembers();
@@ -791,7 +805,10 @@ export class Replication {
     if (!qs.lead && leader === this.self && qs.campaigning === null) {
       // etcd still names this node, which stepped down (or restarted): give the election key
       // back, so that an in-sync member (this one too) can take over
-      void this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }]).catch(() => {});
+      void this.deps
+        .etcd()
+        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }])
+        .catch(() => {});
     }
     if (!qs.lead && this.fenced) {
       this.links?.point(q, null, () => this.anyMemberUp(qs));
@@ -834,7 +851,10 @@ export class Replication {
       if (!rec.isr.includes(this.self)) return;
       const lk = this.leadKey(qs.vhost, qs.name);
       const r = await etcd.txn(
-        [{ key: lk, target: "create", op: "==", value: 0 }, { key: qk, target: "mod", op: "==", value: cur.modRevision }],
+        [
+          { key: lk, target: "create", op: "==", value: 0 },
+          { key: qk, target: "mod", op: "==", value: cur.modRevision },
+        ],
         [{ put: lk, value: JSON.stringify({ node: this.self }), lease: this.lease.id }],
       );
       if (!r.succeeded) return;
@@ -922,7 +942,9 @@ export class Replication {
   /** true: written; false: this epoch no longer leads; null: etcd could not be asked */
   async writeQuorum(qs: QState, epoch: number, rec: QuorumRecord): Promise<boolean | null> {
     try {
-      const r = await this.deps.etcd().txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ put: this.quorumKey(qs.vhost, qs.name), value: JSON.stringify(rec) }]);
+      const r = await this.deps
+        .etcd()
+        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ put: this.quorumKey(qs.vhost, qs.name), value: JSON.stringify(rec) }]);
       if (r.succeeded) {
         if (r.revision > this.revision) this.revision = r.revision;
         qs.isr = rec.isr;
@@ -987,7 +1009,6 @@ export class Replication {
     const store = this.storeOf(qs);
     if (store && q && isDurableId(m.storeId)) store.remove(q.key, m.storeId);
   }
-
 
   // ---- queue lifecycle ------------------------------------------------------------------
 
@@ -1072,7 +1093,10 @@ export class Replication {
     const isr = qs.isr.filter((m) => m !== node);
     const qk = this.quorumKey(vhost, name);
     const r = await this.deps.etcd().txn(
-      [{ key: this.leadKey(vhost, name), target: "create", op: "==", value: qs.epoch }, { key: qk, target: "mod", op: "==", value: qs.qmod }],
+      [
+        { key: this.leadKey(vhost, name), target: "create", op: "==", value: qs.epoch },
+        { key: qk, target: "mod", op: "==", value: qs.qmod },
+      ],
       [{ put: qk, value: JSON.stringify({ members, isr } satisfies QuorumRecord) }],
     );
     if (!r.succeeded) return "{:error, :leader_changed_try_again}";

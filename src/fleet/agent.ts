@@ -24,10 +24,7 @@ import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, Sig
 import { verifyEnvelope } from "./sign.js";
 import { Monitor } from "./monitor/runner.js";
 import type { ConfigPayload } from "./monitor/protocol.js";
-import {
-  COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT,
-  assertSharedTopology, bindHostQueue, hostQueue,
-} from "./topology.js";
+import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
 
 export interface AgentOptions {
   name: string;
@@ -289,7 +286,9 @@ export class Agent {
 
   private publishResult(ch: ConfirmChannel, r: ResultMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      ch.publish(RESULTS_EXCHANGE, RK_RESULT, Buffer.from(JSON.stringify(r)), { persistent: true, contentType: "application/json", type: "result", ...this.userId() }, (err) => (err ? reject(err) : resolve()));
+      ch.publish(RESULTS_EXCHANGE, RK_RESULT, Buffer.from(JSON.stringify(r)), { persistent: true, contentType: "application/json", type: "result", ...this.userId() }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
 
@@ -417,9 +416,13 @@ export class Agent {
       if (job.payload.task !== p.task) keep.push(job);
       else {
         const r = this.resultFor(job.payload.task, job.payload.nonce, "cancelled", { error: `cancelled by ${p.user} before it started` });
-        void this.journal.seen(job.payload.nonce, job.payload.task, job.payload.exp)
+        void this.journal
+          .seen(job.payload.nonce, job.payload.task, job.payload.exp)
           .then(() => this.journal.result(job.payload.nonce, r))
-          .then(() => this.finishDelivery(job.msg, job.gen, r, job.payload.nonce), (e: Error) => this.o.log(`journal write failed: ${e.message}`));
+          .then(
+            () => this.finishDelivery(job.msg, job.gen, r, job.payload.nonce),
+            (e: Error) => this.o.log(`journal write failed: ${e.message}`),
+          );
       }
     }
     this.pending = keep;
@@ -472,7 +475,13 @@ export class Agent {
         if (!ch) continue; // no broker: live output is best effort (the result carries the captured part)
         win.inflight += data.length;
         try {
-          ch.publish(RESULTS_EXCHANGE, RK_EVENT, Buffer.from(JSON.stringify({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data })), { contentType: "application/json", type: "output", ...this.userId() }, confirmed(data.length));
+          ch.publish(
+            RESULTS_EXCHANGE,
+            RK_EVENT,
+            Buffer.from(JSON.stringify({ kind: "output", task: p.task, host: this.o.name, nonce: p.nonce, stream, data })),
+            { contentType: "application/json", type: "output", ...this.userId() },
+            confirmed(data.length),
+          );
         } catch {
           win.inflight -= data.length;
         }
@@ -495,7 +504,12 @@ export class Agent {
     const out = await job.run.done;
     flush();
     const r = this.resultFor(p.task, p.nonce, out.status, {
-      exitCode: out.exitCode, signal: out.signal, stdout: out.stdout, stderr: out.stderr, truncated: out.truncated, startedAt,
+      exitCode: out.exitCode,
+      signal: out.signal,
+      stdout: out.stdout,
+      stderr: out.stderr,
+      truncated: out.truncated,
+      startedAt,
       ...(out.error ? { error: out.error } : {}),
     });
     if (this.stopping && out.status === "cancelled") {

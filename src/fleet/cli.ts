@@ -41,8 +41,17 @@ export interface Io {
 const stdio: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n"), tty: !!process.stderr.isTTY, outTty: !!process.stdout.isTTY };
 
 const COMMON: FlagSpec = {
-  url: "value", "url-file": "value", "mgmt-url": "value", "data-dir": "value", key: "value", json: "bool", help: "bool", user: "value",
-  color: "bool", "no-color": "bool", "one-line": "bool",
+  url: "value",
+  "url-file": "value",
+  "mgmt-url": "value",
+  "data-dir": "value",
+  key: "value",
+  json: "bool",
+  help: "bool",
+  user: "value",
+  color: "bool",
+  "no-color": "bool",
+  "one-line": "bool",
 };
 
 /** Colours: --no-color or NO_COLOR (https://no-color.org) off; --color on; else on a terminal. */
@@ -135,19 +144,26 @@ function urlFlag(p: Parsed): string | undefined {
   } catch (e) {
     throw new UsageError(`--url-file ${file}: ${(e as Error).message}`);
   }
-  const line = text.split("\n").map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+  const line = text
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l && !l.startsWith("#"));
   if (!line) throw new UsageError(`--url-file ${file}: no URL in it`);
   return line;
 }
 
 function operatorName(p: Parsed): string {
-  return str(p, "user") ?? process.env.WARREN_USER ?? (() => {
-    try {
-      return userInfo().username;
-    } catch {
-      return "operator";
-    }
-  })();
+  return (
+    str(p, "user") ??
+    process.env.WARREN_USER ??
+    (() => {
+      try {
+        return userInfo().username;
+      } catch {
+        return "operator";
+      }
+    })()
+  );
 }
 
 export async function fleetMain(verb: string, argv: string[]): Promise<number> {
@@ -237,10 +253,15 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
   const groups = list(p, "groups").map((g) => assertName("group", g));
   const dir = dataDir(p);
   const trusted = loadTrustedKeys(dir, list(p, "trust"));
-  if (!trusted.size) throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
+  if (!trusted.size)
+    throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
   const quiet = !!p.flags.quiet;
   const agent = new Agent({
-    name, groups, url: resolveUrl(urlFlag(p), dir), stateDir: join(fleetDir(dir), "agent", name), trusted,
+    name,
+    groups,
+    url: resolveUrl(urlFlag(p), dir),
+    stateDir: join(fleetDir(dir), "agent", name),
+    trusted,
     concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
     maxOutput: parseSize(str(p, "max-output") ?? "1M", "--max-output"),
     heartbeatMs: parseDuration(str(p, "heartbeat") ?? "10s", "--heartbeat"),
@@ -297,12 +318,14 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
       const { user, permissions } = await mgmt.enrol(name, vhost, password);
       await client.signed(key, operatorName(p), "hosts.add", { name, groups });
       // every node of a cluster list gets the agent's own credentials
-      const agentUrl = brokerUrls(url).map((one) => {
-        const u = new URL(one);
-        u.username = encodeURIComponent(user);
-        u.password = encodeURIComponent(password);
-        return u.toString();
-      }).join(",");
+      const agentUrl = brokerUrls(url)
+        .map((one) => {
+          const u = new URL(one);
+          u.username = encodeURIComponent(user);
+          u.password = encodeURIComponent(password);
+          return u.toString();
+        })
+        .join(",");
       // The agent's credentials go into a 0600 file, never onto a command line (`ps` shows those).
       const credDir = join(fleetDir(dir), "enrol");
       mkdirSync(credDir, { recursive: true, mode: 0o700 });
@@ -326,12 +349,16 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
       else if (nothing) io.err(`warren hosts remove: no host ${name}: no broker user ${agentUser(name)}, no queue, not known to the collector; nothing removed`);
       else {
         // Say only what happened: a host that announced itself but was never enrolled has no broker user.
-        io.out(`removed ${name}: ${[
-          done.userDeleted ? `broker user ${agentUser(name)} deleted` : `no broker user ${agentUser(name)} (never enrolled)`,
-          done.connectionsClosed ? `${done.connectionsClosed} connection(s) closed` : "",
-          done.queueDeleted ? `queue ${hostQueue(name)} deleted` : `no queue ${hostQueue(name)}`,
-          r.removed ? "forgotten by the collector" : "",
-        ].filter(Boolean).join(", ")}`);
+        io.out(
+          `removed ${name}: ${[
+            done.userDeleted ? `broker user ${agentUser(name)} deleted` : `no broker user ${agentUser(name)} (never enrolled)`,
+            done.connectionsClosed ? `${done.connectionsClosed} connection(s) closed` : "",
+            done.queueDeleted ? `queue ${hostQueue(name)} deleted` : `no queue ${hostQueue(name)}`,
+            r.removed ? "forgotten by the collector" : "",
+          ]
+            .filter(Boolean)
+            .join(", ")}`,
+        );
       }
       if (nothing) return EXIT.NOT_FOUND;
     }
@@ -397,7 +424,11 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
         const [, name, ...extra] = p.positionals;
         if (!name || extra.length) throw new UsageError("hosts set needs exactly one NAME");
         const port = str(p, "port");
-        const h = await c.call<HostView>("hosts.set", { name, ...(str(p, "address") !== undefined ? { address: str(p, "address") || null } : {}), ...(port !== undefined ? { port: port ? parseIntArg(port, "--port", 1) : null } : {}) });
+        const h = await c.call<HostView>("hosts.set", {
+          name,
+          ...(str(p, "address") !== undefined ? { address: str(p, "address") || null } : {}),
+          ...(port !== undefined ? { port: port ? parseIntArg(port, "--port", 1) : null } : {}),
+        });
         io.out(json ? JSON.stringify(h, null, 2) : `${h.name}: address ${h.address ?? "-"}, port ${h.port ?? "-"}`);
         return 0;
       }
@@ -435,14 +466,20 @@ async function groupsVerb(p: Parsed, io: Io, c: FleetClient, json: boolean): Pro
     case "rm": {
       if (hosts.length) throw new UsageError("groups rm takes one NAME");
       const r = await c.call<{ unassigned: string[]; stillAnnounced: string[] }>("groups.rm", { name });
-      return say(r, `group ${name} removed${r.unassigned.length ? `; unassigned ${r.unassigned.join(" ")}` : ""}${r.stillAnnounced.length ? `; still announced by their agents (not removable here): ${r.stillAnnounced.join(" ")}` : ""}`);
+      return say(
+        r,
+        `group ${name} removed${r.unassigned.length ? `; unassigned ${r.unassigned.join(" ")}` : ""}${r.stillAnnounced.length ? `; still announced by their agents (not removable here): ${r.stillAnnounced.join(" ")}` : ""}`,
+      );
     }
     case "assign":
     case "unassign": {
       const all = [...hosts, ...list(p, "hosts")];
       const r = await c.call<{ changed: string[]; unchanged: string[] }>(`groups.${action}`, { name, hosts: all });
       const verb = action === "assign" ? "assigned to" : "unassigned from";
-      return say(r, `${r.changed.length ? `${r.changed.join(" ")} ${verb} ${name}` : `nothing ${verb.split(" ")[0]}`}${r.unchanged.length ? `; already ${action === "assign" ? "in it" : "not in it"}: ${r.unchanged.join(" ")}` : ""}`);
+      return say(
+        r,
+        `${r.changed.length ? `${r.changed.join(" ")} ${verb} ${name}` : `nothing ${verb.split(" ")[0]}`}${r.unchanged.length ? `; already ${action === "assign" ? "in it" : "not in it"}: ${r.unchanged.join(" ")}` : ""}`,
+      );
     }
     default:
       throw new UsageError(`unknown groups action ${JSON.stringify(action)} (add, rm, assign, unassign)`);
@@ -456,7 +493,12 @@ function taskId(p: Parsed): number {
 }
 
 /** What --wait / --follow show, besides the events. */
-interface WatchOpts { follow: boolean; json: boolean; style: Style; oneLine: boolean }
+interface WatchOpts {
+  follow: boolean;
+  json: boolean;
+  style: Style;
+  oneLine: boolean;
+}
 
 /**
  * --wait / --follow: the collector pushes this task's events to our reply queue (watch.ts):

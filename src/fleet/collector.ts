@@ -25,10 +25,7 @@ import { ALERTS_EXCHANGE, METRICS_QUEUE, parseBatch, type MetricsBatch } from ".
 import { MonitorError, MonitorService, type MonitorOptions } from "./monitor/service.js";
 import { MetricsStore } from "./monitor/store.js";
 import { monitorOp, NOT_MONITOR } from "./monitor/ops.js";
-import {
-  API_QUEUE, COMMANDS_EXCHANGE, PRESENCE_QUEUE, RESULTS_QUEUE, RK_EVENT, RK_EXPIRED,
-  agentUser, assertSharedTopology, bindHostQueue, hostFromQueue,
-} from "./topology.js";
+import { API_QUEUE, COMMANDS_EXCHANGE, PRESENCE_QUEUE, RESULTS_QUEUE, RK_EVENT, RK_EXPIRED, agentUser, assertSharedTopology, bindHostQueue, hostFromQueue } from "./topology.js";
 
 /** Acks on a channel that closed meanwhile throw; the broker redelivers those messages anyway. */
 function safe(fn: () => void): void {
@@ -222,12 +219,26 @@ export class Collector implements Publisher {
     const messageId = Math.random().toString(36).slice(2) + Date.now().toString(36);
     return new Promise((resolve, reject) => {
       // user_id (checked by the broker) survives dead-lettering: an `expired` copy proves it came from us.
-      ch.publish(COMMANDS_EXCHANGE, routingKey, body, { persistent: true, mandatory: true, expiration: String(Math.ceil(expirationMs)), messageId, contentType: "application/json", userId: this.selfUser, ...(bcc?.length ? { headers: { BCC: bcc } } : {}) }, (err) => {
-        if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
-        // basic.return always precedes the confirm of the same message.
-        const wasReturned = this.returned.delete(messageId);
-        resolve(!wasReturned);
-      });
+      ch.publish(
+        COMMANDS_EXCHANGE,
+        routingKey,
+        body,
+        {
+          persistent: true,
+          mandatory: true,
+          expiration: String(Math.ceil(expirationMs)),
+          messageId,
+          contentType: "application/json",
+          userId: this.selfUser,
+          ...(bcc?.length ? { headers: { BCC: bcc } } : {}),
+        },
+        (err) => {
+          if (err) return reject(err instanceof Error ? err : new Error("publish nacked"));
+          // basic.return always precedes the confirm of the same message.
+          const wasReturned = this.returned.delete(messageId);
+          resolve(!wasReturned);
+        },
+      );
     });
   }
 
@@ -236,7 +247,9 @@ export class Collector implements Publisher {
     const ch = this.ch;
     if (!ch) return Promise.reject(new Error("not connected to the broker"));
     return new Promise((resolve, reject) => {
-      ch.publish(ALERTS_EXCHANGE, routingKey, body, { persistent: true, messageId, contentType: "application/json", type: "alert", userId: this.selfUser }, (err) => (err ? reject(err instanceof Error ? err : new Error("publish nacked")) : resolve()));
+      ch.publish(ALERTS_EXCHANGE, routingKey, body, { persistent: true, messageId, contentType: "application/json", type: "alert", userId: this.selfUser }, (err) =>
+        err ? reject(err instanceof Error ? err : new Error("publish nacked")) : resolve(),
+      );
     });
   }
 

@@ -49,7 +49,10 @@ export function resolveMgmtUrl(flag: string | undefined, dataDir: string): strin
  * (`amqp://u:p@n1:5672,amqp://u:p@n2:5672`; percent-encode a comma inside a password).
  */
 export function brokerUrls(url: string): string[] {
-  const list = url.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  const list = url
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
   return list.length > 0 ? list : [url];
 }
 
@@ -121,7 +124,10 @@ export function describeError(e: unknown): string {
 
 export class Backoff {
   private n = 0;
-  constructor(private readonly minMs = 250, private readonly maxMs = 30_000) {}
+  constructor(
+    private readonly minMs = 250,
+    private readonly maxMs = 30_000,
+  ) {}
   next(): number {
     const base = Math.min(this.maxMs, this.minMs * 2 ** this.n++);
     return Math.round(base / 2 + Math.random() * (base / 2));

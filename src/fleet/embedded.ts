@@ -14,7 +14,12 @@ import { createFleetHttpHandler, type FleetHttpHandler } from "./http.js";
 import { fleetDir } from "./sign.js";
 import { vhostOf } from "./mgmt.js";
 
-export async function startEmbeddedFleet(opts: { amqpUrl: string; mgmtUrl?: string; dataDir: string; log: (line: string) => void }): Promise<{ close(): Promise<void>; http: FleetHttpHandler; prometheus: (filter: { host?: string | undefined; group?: string | undefined; item?: string | undefined }) => string }> {
+export async function startEmbeddedFleet(opts: {
+  amqpUrl: string;
+  mgmtUrl?: string;
+  dataDir: string;
+  log: (line: string) => void;
+}): Promise<{ close(): Promise<void>; http: FleetHttpHandler; prometheus: (filter: { host?: string | undefined; group?: string | undefined; item?: string | undefined }) => string }> {
   const dir = fleetDir(opts.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const collector = new Collector({ url: opts.amqpUrl, dataDir: opts.dataDir, log: (l) => opts.log(`fleet: ${l}`) });

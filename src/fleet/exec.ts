@@ -58,7 +58,8 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
 export function execute(spec: ExecSpec): Running {
   const file = spec.argv ? spec.argv[0] : "/bin/sh";
   const args = spec.argv ? spec.argv.slice(1) : ["-c", spec.shell ?? ""];
-  if (!file) return { pid: undefined, cancel() {}, resumeOutput() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
+  if (!file)
+    return { pid: undefined, cancel() {}, resumeOutput() {}, done: Promise.resolve({ status: "failed", exitCode: null, signal: null, stdout: "", stderr: "", truncated: false, error: "empty argv" }) };
   const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...spec.env } });
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   let used = 0;
@@ -74,7 +75,8 @@ export function execute(spec: ExecSpec): Running {
     const decoder = new StringDecoder("utf8"); // a character split across two reads stays whole
     return (d: Buffer): void => {
       const room = spec.maxOutput - used;
-      if (room <= 0) truncated = true; // past the cap: keep draining so the command never blocks on a full pipe
+      if (room <= 0)
+        truncated = true; // past the cap: keep draining so the command never blocks on a full pipe
       else {
         const part = d.length > room ? d.subarray(0, room) : d;
         if (part.length < d.length) truncated = true;

@@ -22,7 +22,12 @@ function osRelease(): { distro?: string; distroVersion?: string } {
   }
   const get = (key: string): string | undefined => {
     const m = new RegExp(`^${key}=(.*)$`, "m").exec(text);
-    return m ? m[1]!.trim().replace(/^(["'])(.*)\1$/, "$2").slice(0, 100) : undefined;
+    return m
+      ? m[1]!
+          .trim()
+          .replace(/^(["'])(.*)\1$/, "$2")
+          .slice(0, 100)
+      : undefined;
   };
   const distro = get("ID");
   const distroVersion = get("VERSION_ID");

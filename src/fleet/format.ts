@@ -10,7 +10,9 @@ import { FleetService, type HostView, type TaskView } from "./service.js";
 import { isFinal } from "./protocol.js";
 
 /** How to render: colours on or off. */
-export interface Style { color: boolean }
+export interface Style {
+  color: boolean;
+}
 export const PLAIN: Style = { color: false };
 
 const SGR: Record<string, number> = { ok: 32, bad: 31, warn: 33, live: 36, dim: 2, bold: 1 };
@@ -60,7 +62,9 @@ export function formatTask(v: TaskView, st: Style = PLAIN): string {
   const lines: string[] = [];
   const target = v.target?.group ? `group ${v.target.group}` : v.target?.match ? `match ${v.target.match}` : `${v.results.length} host(s)`;
   lines.push(paint(st, "bold", `task ${v.id}: ${v.command}`));
-  lines.push(`  by ${v.user} at ${stamp(v.createdAt)} on ${target}; timeout ${Math.round(v.timeoutMs / 1000)}s, expires ${stamp(v.expiresAt)}${v.batch ? `, batches of ${v.batch}` : ""}${v.cancelRequested ? ", CANCEL REQUESTED" : ""}`);
+  lines.push(
+    `  by ${v.user} at ${stamp(v.createdAt)} on ${target}; timeout ${Math.round(v.timeoutMs / 1000)}s, expires ${stamp(v.expiresAt)}${v.batch ? `, batches of ${v.batch}` : ""}${v.cancelRequested ? ", CANCEL REQUESTED" : ""}`,
+  );
   lines.push(`  ${v.state === "done" ? "done" : "in progress"}: ${v.results.length} host(s) — ${statusLine(v.counts, st)}`);
   const folds = new Map<string, { hosts: string[]; r: ResultRow }>();
   for (const r of v.results) {
@@ -83,20 +87,25 @@ export function formatTask(v: TaskView, st: Style = PLAIN): string {
 /** `--one-line`: `host | status | rc=N | output` per host, newlines shown as \n (ansible's -o, salt's txt). */
 export function formatTaskOneLine(v: TaskView, st: Style = PLAIN): string {
   const flat = (s: string): string => s.replace(/\n$/, "").replace(/\\/g, "\\\\").replace(/\r?\n/g, "\\n");
-  return v.results.map((r) => {
-    const parts = [paint(st, "bold", r.host), status(st, r.status, r.status + waitingOn(r, v))];
-    if (r.exitCode !== null) parts.push(`rc=${r.exitCode}`);
-    if (r.signal) parts.push(`signal=${r.signal}`);
-    if (r.truncated) parts.push("truncated");
-    if (r.error) parts.push(flat(r.error));
-    if (r.stdout) parts.push(flat(r.stdout));
-    if (r.stderr) parts.push(`(stderr) ${flat(r.stderr)}`);
-    return parts.join(" | ");
-  }).join("\n");
+  return v.results
+    .map((r) => {
+      const parts = [paint(st, "bold", r.host), status(st, r.status, r.status + waitingOn(r, v))];
+      if (r.exitCode !== null) parts.push(`rc=${r.exitCode}`);
+      if (r.signal) parts.push(`signal=${r.signal}`);
+      if (r.truncated) parts.push("truncated");
+      if (r.error) parts.push(flat(r.error));
+      if (r.stdout) parts.push(flat(r.stdout));
+      if (r.stderr) parts.push(`(stderr) ${flat(r.stderr)}`);
+      return parts.join(" | ");
+    })
+    .join("\n");
 }
 
 export function statusLine(counts: Record<string, number>, st: Style = PLAIN): string {
-  return FleetService.statusLine(counts).split(", ").map((part) => status(st, part.split(" ")[1] ?? "", part)).join(", ");
+  return FleetService.statusLine(counts)
+    .split(", ")
+    .map((part) => status(st, part.split(" ")[1] ?? "", part))
+    .join(", ");
 }
 
 export function formatTasks(rows: Array<{ id: number; command: string; user: string; createdAt: number; counts: Record<string, number> }>, st: Style = PLAIN): string {
@@ -106,7 +115,9 @@ export function formatTasks(rows: Array<{ id: number; command: string; user: str
     const line = FleetService.statusLine(t.counts);
     const shown = line.length > 36 ? line.slice(0, 35) + "…" : line;
     // Colour only when the summary is whole (a cut one would split a colour code).
-    out.push(`${String(t.id).padEnd(7)} ${stamp(t.createdAt)}  ${t.user.slice(0, 9).padEnd(9)} ${shown === line ? statusLine(t.counts, st) : shown}${" ".repeat(Math.max(0, 36 - shown.length))} ${t.command}`);
+    out.push(
+      `${String(t.id).padEnd(7)} ${stamp(t.createdAt)}  ${t.user.slice(0, 9).padEnd(9)} ${shown === line ? statusLine(t.counts, st) : shown}${" ".repeat(Math.max(0, 36 - shown.length))} ${t.command}`,
+    );
   }
   return out.join("\n");
 }
@@ -115,7 +126,9 @@ export function formatHosts(rows: HostView[], st: Style = PLAIN): string {
   if (!rows.length) return "no hosts yet (start `warren agent --name NAME`)";
   const out = ["HOST                 STATE    SINCE                LAST SEEN  GROUPS               HOSTNAME / OS"];
   for (const h of rows) {
-    out.push(`${h.name.padEnd(20)} ${status(st, h.presence, h.presence.padEnd(8))} ${(h.since ? stamp(h.since) : "-").padEnd(20)} ${ago(h.lastSeen).padEnd(10)} ${(h.groups.join(",") || "-").padEnd(20)} ${h.facts ? `${h.facts.hostname} / ${h.facts.os} (agent ${h.facts.agentVersion})` : "-"}`);
+    out.push(
+      `${h.name.padEnd(20)} ${status(st, h.presence, h.presence.padEnd(8))} ${(h.since ? stamp(h.since) : "-").padEnd(20)} ${ago(h.lastSeen).padEnd(10)} ${(h.groups.join(",") || "-").padEnd(20)} ${h.facts ? `${h.facts.hostname} / ${h.facts.os} (agent ${h.facts.agentVersion})` : "-"}`,
+    );
   }
   return out.join("\n");
 }
@@ -125,13 +138,17 @@ export function formatGroups(rows: GroupRow[]): string {
   const out = ["GROUP                KIND       ASSIGNED  ANNOUNCED  MEMBERS"];
   for (const g of rows) {
     const members = [...new Set([...g.assigned, ...g.announced])].sort();
-    out.push(`${g.name.padEnd(20)} ${(g.central ? "central" : "announced").padEnd(10)} ${String(g.assigned.length).padEnd(9)} ${String(g.announced.length).padEnd(10)} ${formatHostList(members) || "-"}${g.description ? `  # ${g.description}` : ""}`);
+    out.push(
+      `${g.name.padEnd(20)} ${(g.central ? "central" : "announced").padEnd(10)} ${String(g.assigned.length).padEnd(9)} ${String(g.announced.length).padEnd(10)} ${formatHostList(members) || "-"}${g.description ? `  # ${g.description}` : ""}`,
+    );
   }
   return out.join("\n");
 }
 
 export function progressLine(v: { id: number; counts: Record<string, number> }, st: Style = PLAIN): string {
   const total = Object.values(v.counts).reduce((a, b) => a + b, 0);
-  const final = Object.entries(v.counts).filter(([k]) => isFinal(k)).reduce((a, [, n]) => a + n, 0);
+  const final = Object.entries(v.counts)
+    .filter(([k]) => isFinal(k))
+    .reduce((a, [, n]) => a + n, 0);
   return `task ${v.id}: ${final}/${total} final — ${statusLine(v.counts, st)}`;
 }

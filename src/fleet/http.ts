@@ -73,20 +73,20 @@ export function createFleetHttpHandler(service: FleetService, vhost: string, mon
       const [res0, id, sub] = parts;
       // monitoring (templates, metrics, alerts, silences, webhooks): monitor/http.ts
       if (monitor && (await monitorRoutes(monitor, parts, { req, res, url, user, send: (s, b) => send(res, s, b), readJson: () => readJson(req) }))) return true;
-      if (res0 === "hosts" && !id && m === "GET") return send(res, 200, service.hostsView()), true;
-      if (res0 === "groups") return await groups(service, req, res, m, id, sub, user), true;
-      if (res0 === "audit" && !id && m === "GET") return send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true;
+      if (res0 === "hosts" && !id && m === "GET") return (send(res, 200, service.hostsView()), true);
+      if (res0 === "groups") return (await groups(service, req, res, m, id, sub, user), true);
+      if (res0 === "audit" && !id && m === "GET") return (send(res, 200, service.store.recentAudit(Number(url.searchParams.get("limit") ?? 100))), true);
       if (res0 === "tasks" && !id) {
         if (m === "GET") {
           const q: Record<string, unknown> = { limit: url.searchParams.get("limit") ?? 50 };
           for (const k of ["host", "status", "user", "since"]) if (url.searchParams.has(k)) q[k] = url.searchParams.get(k);
-          return send(res, 200, service.tasks(q)), true;
+          return (send(res, 200, service.tasks(q)), true);
         }
         if (m === "POST") {
           if (!canOperate(user.tags)) throw new FleetError("submitting tasks needs the administrator (or fleet) tag", 403);
           const b = await readJson(req);
           const r = await service.submit({ ...(b as Partial<SubmitRequest>), user: user.name });
-          return send(res, 201, r), true;
+          return (send(res, 201, r), true);
         }
         throw new FleetError("method not allowed", 405);
       }
@@ -96,13 +96,13 @@ export function createFleetHttpHandler(service: FleetService, vhost: string, mon
         if (!sub && m === "GET") {
           const v = service.view(taskId);
           if (!v) throw new FleetError(`no task ${taskId}`, 404);
-          return send(res, 200, v), true;
+          return (send(res, 200, v), true);
         }
         if ((sub === "cancel" && m === "POST") || (!sub && m === "DELETE")) {
           if (!canOperate(user.tags)) throw new FleetError("cancelling needs the administrator (or fleet) tag", 403);
-          return send(res, 200, await service.cancel(taskId, user.name)), true;
+          return (send(res, 200, await service.cancel(taskId, user.name)), true);
         }
-        if (sub === "stream" && m === "GET") return stream(service, taskId, req, res), true;
+        if (sub === "stream" && m === "GET") return (stream(service, taskId, req, res), true);
       }
       throw new FleetError(`no such Fleet resource ${url.pathname}`, 404);
     } catch (e) {
@@ -213,9 +213,10 @@ export async function startStandaloneHttp(service: FleetService, port: number, m
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -38,7 +38,10 @@ export class Journal {
   private chain: Promise<void> = Promise.resolve();
 
   /** `sync` false: no fdatasync (only the control-plane bench's simulated agents, via AgentOptions). */
-  constructor(private readonly file: string, private readonly sync = true) {
+  constructor(
+    private readonly file: string,
+    private readonly sync = true,
+  ) {
     mkdirSync(dirname(file), { recursive: true });
     if (existsSync(file)) this.load();
     this.compact();
@@ -95,13 +98,16 @@ export class Journal {
   private write(r: Rec, durable: boolean): Promise<void> {
     this.apply(r);
     const line = JSON.stringify(r) + "\n";
-    const next = this.chain.then(() => new Promise<void>((resolve, reject) => {
-      write(this.fd, line, (e) => {
-        if (e) return reject(e);
-        if (!durable || !this.sync) return resolve();
-        fdatasync(this.fd, (e2) => (e2 ? reject(e2) : resolve()));
-      });
-    }));
+    const next = this.chain.then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          write(this.fd, line, (e) => {
+            if (e) return reject(e);
+            if (!durable || !this.sync) return resolve();
+            fdatasync(this.fd, (e2) => (e2 ? reject(e2) : resolve()));
+          });
+        }),
+    );
     this.chain = next.catch(() => {}); // one failed write must not block later ones
     return next;
   }

@@ -25,7 +25,8 @@ export class FleetMgmt {
       throw e;
     }
     const json = res.body ?? null;
-    if (res.status >= 400 && !(method === "DELETE" && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status} ${typeof json === "object" ? JSON.stringify(json) : String(json)}`);
+    if (res.status >= 400 && !(method === "DELETE" && res.status === 404))
+      throw new Error(`management API ${method} ${path}: HTTP ${res.status} ${typeof json === "object" ? JSON.stringify(json) : String(json)}`);
     return { status: res.status, json };
   }
 
@@ -45,7 +46,14 @@ export class FleetMgmt {
     const conns = await this.req("GET", "/api/connections").catch(() => ({ status: 0, json: [] }));
     let connectionsClosed = 0;
     for (const c of (Array.isArray(conns.json) ? conns.json : []) as Array<{ name: string; user: string }>) {
-      if (c.user === user && (await this.req("DELETE", `/api/connections/${encodeURIComponent(c.name)}`).then((r) => r.status < 300, () => false))) connectionsClosed++;
+      if (
+        c.user === user &&
+        (await this.req("DELETE", `/api/connections/${encodeURIComponent(c.name)}`).then(
+          (r) => r.status < 300,
+          () => false,
+        ))
+      )
+        connectionsClosed++;
     }
     const q = await this.req("DELETE", `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(hostQueue(host))}`);
     return { userDeleted: u.status < 300, connectionsClosed, queueDeleted: q.status < 300 };

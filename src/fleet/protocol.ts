@@ -90,8 +90,21 @@ export interface ResultMessage {
   finishedAt: number;
 }
 
-export interface StartedEvent { kind: "started"; task: number; host: string; nonce: string; at: number }
-export interface OutputEvent { kind: "output"; task: number; host: string; nonce: string; stream: "stdout" | "stderr"; data: string }
+export interface StartedEvent {
+  kind: "started";
+  task: number;
+  host: string;
+  nonce: string;
+  at: number;
+}
+export interface OutputEvent {
+  kind: "output";
+  task: number;
+  host: string;
+  nonce: string;
+  stream: "stdout" | "stderr";
+  data: string;
+}
 export type AgentEvent = StartedEvent | OutputEvent;
 
 export interface HostFacts {

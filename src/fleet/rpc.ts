@@ -13,7 +13,10 @@ import { signPayload, type OperatorKey } from "./sign.js";
 import { API_QUEUE } from "./topology.js";
 
 export class RpcError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -21,7 +24,11 @@ export class RpcError extends Error {
 export class FleetClient {
   private waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private replyQueue = "";
-  private constructor(private readonly conn: ChannelModel, private readonly ch: Channel, private readonly timeoutMs: number) {}
+  private constructor(
+    private readonly conn: ChannelModel,
+    private readonly ch: Channel,
+    private readonly timeoutMs: number,
+  ) {}
 
   /** WARREN_FLEET_RPC_TIMEOUT (ms) overrides the 20 s wait for the collector's answer. */
   static async open(url: string, timeoutMs = Number(process.env.WARREN_FLEET_RPC_TIMEOUT) || 20_000): Promise<FleetClient> {
@@ -37,7 +44,9 @@ export class FleetClient {
     const q = await ch.assertQueue("", { exclusive: true, autoDelete: true });
     c.replyQueue = q.queue;
     await ch.consume(q.queue, (m) => m && c.onReply(m), { noAck: true });
-    ch.on("return", (m: ConsumeMessage) => c.fail(String(m.properties.correlationId), new RpcError("no Fleet collector on this broker (queue fleet.api missing): start `warren server` or `warren collector`", 503)));
+    ch.on("return", (m: ConsumeMessage) =>
+      c.fail(String(m.properties.correlationId), new RpcError("no Fleet collector on this broker (queue fleet.api missing): start `warren server` or `warren collector`", 503)),
+    );
     conn.on("close", () => {
       for (const id of [...c.waiting.keys()]) c.fail(id, new RpcError("connection to the broker closed", 503));
     });

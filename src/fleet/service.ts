@@ -67,7 +67,10 @@ const STATUSES = ["pending", "queued", "running", "ok", "failed", "timeout", "ex
 const LOST_GRACE_MS = 60_000;
 
 export class FleetError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -87,7 +90,10 @@ export interface TaskView extends TaskRow {
  * `enrolled` (never connected), `unknown` (never seen nor enrolled). `since`: when that began
  * (the offline announcement, the last beat heard), else null.
  */
-export interface Presence { presence: "online" | "offline" | "lost" | "enrolled" | "unknown"; since: number | null }
+export interface Presence {
+  presence: "online" | "offline" | "lost" | "enrolled" | "unknown";
+  since: number | null;
+}
 export type HostView = HostRow & Presence & { online: boolean };
 
 /** Silence after which a host that did not say goodbye is `lost`: 3 heartbeats and 2 s. */
@@ -104,7 +110,11 @@ export class FleetService extends EventEmitter {
   publisher: Publisher | undefined;
   private dispatching = new Set<number>();
 
-  constructor(readonly store: FleetStore, private readonly key: OperatorKey, private readonly log: (l: string) => void) {
+  constructor(
+    readonly store: FleetStore,
+    private readonly key: OperatorKey,
+    private readonly log: (l: string) => void,
+  ) {
     super();
     this.setMaxListeners(0);
   }
@@ -166,8 +176,19 @@ export class FleetService extends EventEmitter {
       const base = r.hosts?.length ? { hosts } : r.group ? { group: r.group } : r.match ? { match: r.match } : {};
       const target = r.where?.length ? { ...base, where: r.where } : base;
       this.store.insertTask({
-        id, command: r.command ?? r.argv!.join(" "), argv: r.argv ?? null, target, user: r.user, createdAt: now, expiresAt: now + ttlMs,
-        timeoutMs, ttlMs, batch, maxOutput: r.maxOutput ?? null, cancelRequested: false, origin: "submit",
+        id,
+        command: r.command ?? r.argv!.join(" "),
+        argv: r.argv ?? null,
+        target,
+        user: r.user,
+        createdAt: now,
+        expiresAt: now + ttlMs,
+        timeoutMs,
+        ttlMs,
+        batch,
+        maxOutput: r.maxOutput ?? null,
+        cancelRequested: false,
+        origin: "submit",
       });
       hosts.forEach((h, i) => this.store.insertResult(id, h, "pending", batch ? Math.floor(i / batch) : 0));
       this.store.audit(r.user, "submit", id, { command: r.command ?? null, argv: r.argv ?? null, target, hosts: hosts.length, ttlMs, timeoutMs, batch });
@@ -217,10 +238,16 @@ export class FleetService extends EventEmitter {
         const win = single.slice(i, i + DISPATCH_WINDOW).map((r) => ({ host: r.host, nonce: r.nonce ?? randomUUID() }));
         this.store.tx(() => win.forEach((w) => this.setNonce(taskId, w.host, w.nonce)));
         const routed = await Promise.all(win.map((w) => this.sendCommand(t, { host: w.host }, hostKey(w.host), w.nonce)));
-        this.store.tx(() => win.forEach((w, k) => {
-          if (routed[k]) this.store.markQueued(taskId, w.host, w.nonce, { host: w.host });
-          else this.applyResult({ kind: "result", task: taskId, host: w.host, nonce: w.nonce, status: "unroutable", error: `no queue for host ${w.host} (never enrolled, or removed)`, finishedAt: Date.now() }, "collector");
-        }));
+        this.store.tx(() =>
+          win.forEach((w, k) => {
+            if (routed[k]) this.store.markQueued(taskId, w.host, w.nonce, { host: w.host });
+            else
+              this.applyResult(
+                { kind: "result", task: taskId, host: w.host, nonce: w.nonce, status: "unroutable", error: `no queue for host ${w.host} (never enrolled, or removed)`, finishedAt: Date.now() },
+                "collector",
+              );
+          }),
+        );
       }
       this.emit("task", taskId);
     } catch (e) {
@@ -236,7 +263,15 @@ export class FleetService extends EventEmitter {
 
   private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string, bcc?: string[]): Promise<boolean> {
     const p: CommandPayload = {
-      v: 1, kind: "command", task: t.id, nonce, target, timeoutMs: t.timeoutMs, issuedAt: Date.now(), exp: t.expiresAt, user: t.user,
+      v: 1,
+      kind: "command",
+      task: t.id,
+      nonce,
+      target,
+      timeoutMs: t.timeoutMs,
+      issuedAt: Date.now(),
+      exp: t.expiresAt,
+      user: t.user,
       ...(t.argv ? { argv: t.argv } : { shell: t.command }),
       ...(t.maxOutput ? { maxOutput: t.maxOutput } : {}),
     };
@@ -298,7 +333,10 @@ export class FleetService extends EventEmitter {
     const results = this.store.results(taskId);
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-    const rejections = this.store.auditFor(taskId).filter((a) => a.action === "rejected").map((a) => a.detail as { at: number; host: string; error: string });
+    const rejections = this.store
+      .auditFor(taskId)
+      .filter((a) => a.action === "rejected")
+      .map((a) => a.detail as { at: number; host: string; error: string });
     const hosts = this.presenceFor(results);
     return { ...t, state: results.every((r) => isFinal(r.status)) ? "done" : "active", counts, results, ...(rejections.length ? { rejections } : {}), ...(hosts ? { hosts } : {}) };
   }
@@ -343,7 +381,11 @@ export class FleetService extends EventEmitter {
   addHost(name: string, groups: string[], user: string): string[] {
     return this.store.tx(() => {
       const previous = this.store.groupsOf(checkName("host", name));
-      this.store.addHost(name, groups.map((g) => checkName("group", g)), true);
+      this.store.addHost(
+        name,
+        groups.map((g) => checkName("group", g)),
+        true,
+      );
       this.store.audit(user, "hosts.add", null, { host: name, groups });
       return previous;
     });
@@ -420,7 +462,14 @@ export class FleetService extends EventEmitter {
 
   applyPresence(m: PresenceMessage): void {
     if (typeof m.host !== "string" || !Array.isArray(m.groups)) return;
-    this.store.upsertPresence(m.host, m.groups.filter((g) => typeof g === "string"), m.facts, m.heartbeatMs || 10_000, m.state, m.at || Date.now());
+    this.store.upsertPresence(
+      m.host,
+      m.groups.filter((g) => typeof g === "string"),
+      m.facts,
+      m.heartbeatMs || 10_000,
+      m.state,
+      m.at || Date.now(),
+    );
     this.emit("hosts");
   }
 
@@ -461,7 +510,21 @@ export class FleetService extends EventEmitter {
       if (r.status === "rejected" && cur && r.nonce && cur.nonce === r.nonce && /^replayed nonce/.test(r.error ?? "")) return false;
       if (!known) {
         // A report for a task we never issued (forged/unsigned commands): keep it visible.
-        this.store.insertTask({ id: r.task, command: "(unknown: not issued by this collector)", argv: null, target: null, user: "?", createdAt: Date.now(), expiresAt: Date.now(), timeoutMs: 0, ttlMs: 0, batch: 0, maxOutput: null, cancelRequested: false, origin: "unknown" });
+        this.store.insertTask({
+          id: r.task,
+          command: "(unknown: not issued by this collector)",
+          argv: null,
+          target: null,
+          user: "?",
+          createdAt: Date.now(),
+          expiresAt: Date.now(),
+          timeoutMs: 0,
+          ttlMs: 0,
+          batch: 0,
+          maxOutput: null,
+          cancelRequested: false,
+          origin: "unknown",
+        });
       }
       if (cur && (cur.status === "expired" || cur.status === "lost")) {
         if (/^swept:/.test(cur.error ?? "") && r.status !== "rejected" && actor !== "collector") {
@@ -501,7 +564,10 @@ export class FleetService extends EventEmitter {
         const deadline = (r.startedAt ?? r.queuedAt ?? now) + r.timeoutMs + LOST_GRACE_MS;
         const silent = !h?.lastSeen || now - h.lastSeen > 3 * h.heartbeatMs + LOST_GRACE_MS;
         if (now > deadline && silent) {
-          this.applyResult({ kind: "result", task: r.taskId, host: r.host, nonce: r.nonce, status: "lost", error: "swept: the agent went silent while running and did not report back in time", finishedAt: now }, "collector");
+          this.applyResult(
+            { kind: "result", task: r.taskId, host: r.host, nonce: r.nonce, status: "lost", error: "swept: the agent went silent while running and did not report back in time", finishedAt: now },
+            "collector",
+          );
           continue;
         }
       }
@@ -512,6 +578,9 @@ export class FleetService extends EventEmitter {
 
   static statusLine(counts: Record<string, number>): string {
     const order: HostStatus[] = ["ok", "failed", "timeout", "rejected", "expired", "cancelled", "interrupted", "unroutable", "lost", "running", "queued", "pending"];
-    return order.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
+    return order
+      .filter((s) => counts[s])
+      .map((s) => `${counts[s]} ${s}`)
+      .join(", ");
   }
 }

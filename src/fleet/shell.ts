@@ -27,7 +27,12 @@ export async function runShell(url: string, extra: (args: string[]) => string[],
   const histFile = process.env.WARREN_FLEET_HISTORY ?? join(homedir(), ".warren_fleet_history");
   const history = existsSync(histFile) ? readFileSync(histFile, "utf8").split("\n").filter(Boolean).reverse().slice(0, 500) : [];
   const rl = createInterface({
-    input: process.stdin, output: process.stdout, prompt: ">>:", history, historySize: 500, terminal: !!process.stdin.isTTY,
+    input: process.stdin,
+    output: process.stdout,
+    prompt: ">>:",
+    history,
+    historySize: 500,
+    terminal: !!process.stdin.isTTY,
     completer: (line: string) => [[...VERBS, "help", "exit"].filter((v) => v.startsWith(line)), line],
   });
   const interactive = !!process.stdin.isTTY;

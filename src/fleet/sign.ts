@@ -15,8 +15,17 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from "node:path";
 import type { SignedPayload } from "./protocol.js";
 
-export interface SignedEnvelope { p: string; sig: string; key: string }
-export interface OperatorKey { privateKey: KeyObject; publicKey: KeyObject; keyId: string; publicPem: string }
+export interface SignedEnvelope {
+  p: string;
+  sig: string;
+  key: string;
+}
+export interface OperatorKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  keyId: string;
+  publicPem: string;
+}
 
 export function keyIdOf(pub: KeyObject): string {
   const raw = pub.export({ format: "der", type: "spki" });
@@ -47,7 +56,8 @@ export function ensureOperatorKey(dataDir: string): OperatorKey {
 export function loadPrivateKey(file: string): OperatorKey {
   if (process.platform !== "win32") {
     const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) throw new Error(`operator key ${file} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}); anyone who reads it can run commands on every host: chmod 600 ${file}`);
+    if (mode & 0o077)
+      throw new Error(`operator key ${file} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}); anyone who reads it can run commands on every host: chmod 600 ${file}`);
   }
   const privateKey = createPrivateKey(readFileSync(file));
   if (privateKey.asymmetricKeyType !== "ed25519") throw new Error(`${file}: not an Ed25519 private key`);

@@ -80,9 +80,21 @@ export interface GroupRow {
   central: boolean;
 }
 
-export interface TaskFilter { host?: string; status?: string; user?: string; since?: number }
+export interface TaskFilter {
+  host?: string;
+  status?: string;
+  user?: string;
+  since?: number;
+}
 
-export interface AuditRow { id: number; at: number; actor: string; action: string; taskId: number | null; detail: unknown }
+export interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  taskId: number | null;
+  detail: unknown;
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hosts (
@@ -152,13 +164,23 @@ export class FleetStore {
 
   auditFor(taskId: number): AuditRow[] {
     return (this.q("SELECT * FROM audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
+      id: r.id as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      taskId: r.task_id as number | null,
+      detail: JSON.parse((r.detail as string) ?? "null"),
     }));
   }
 
   recentAudit(limit: number): AuditRow[] {
     return (this.q("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit) as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number, at: r.at as number, actor: r.actor as string, action: r.action as string, taskId: r.task_id as number | null, detail: JSON.parse((r.detail as string) ?? "null"),
+      id: r.id as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      taskId: r.task_id as number | null,
+      detail: JSON.parse((r.detail as string) ?? "null"),
     }));
   }
 
@@ -183,8 +205,14 @@ export class FleetStore {
     const now = Date.now();
     this.q(`INSERT INTO hosts (name, facts, first_seen, last_seen, heartbeat_ms, state) VALUES (?,?,?,?,?,?)
       ON CONFLICT(name) DO UPDATE SET facts = excluded.facts, last_seen = MAX(COALESCE(hosts.last_seen, 0), excluded.last_seen),
-      heartbeat_ms = excluded.heartbeat_ms, state = CASE WHEN excluded.last_seen >= COALESCE(hosts.last_seen, 0) THEN excluded.state ELSE hosts.state END`)
-      .run(name, JSON.stringify(facts), now, at, heartbeatMs, state);
+      heartbeat_ms = excluded.heartbeat_ms, state = CASE WHEN excluded.last_seen >= COALESCE(hosts.last_seen, 0) THEN excluded.state ELSE hosts.state END`).run(
+      name,
+      JSON.stringify(facts),
+      now,
+      at,
+      heartbeatMs,
+      state,
+    );
     const enrolled = (this.q("SELECT enrolled FROM hosts WHERE name = ?").get(name) as { enrolled: number } | undefined)?.enrolled;
     if (enrolled) return;
     this.q("DELETE FROM host_groups WHERE host = ?").run(name);
@@ -193,8 +221,9 @@ export class FleetStore {
   }
 
   addHost(name: string, groups: string[], enrolled: boolean): void {
-    this.q("INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END")
-      .run(name, Date.now(), enrolled ? 1 : 0);
+    this.q(
+      "INSERT INTO hosts (name, first_seen, enrolled) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET enrolled = excluded.enrolled, state = CASE WHEN hosts.state = 'removed' THEN 'unknown' ELSE hosts.state END",
+    ).run(name, Date.now(), enrolled ? 1 : 0);
     this.q("DELETE FROM host_groups WHERE host = ?").run(name);
     const ins = this.q("INSERT OR IGNORE INTO host_groups (host, grp) VALUES (?,?)");
     for (const g of groups) ins.run(name, g);
@@ -215,9 +244,18 @@ export class FleetStore {
       const a = announced.get(name) ?? [];
       const c = assigned.get(name) ?? [];
       return {
-        name, groups: [...new Set([...a, ...c])].sort(), announced: a, assigned: c, address: (r.address as string | null) ?? null, port: (r.port as number | null) ?? null,
+        name,
+        groups: [...new Set([...a, ...c])].sort(),
+        announced: a,
+        assigned: c,
+        address: (r.address as string | null) ?? null,
+        port: (r.port as number | null) ?? null,
         facts: r.facts ? (JSON.parse(r.facts as string) as HostFacts) : null,
-        firstSeen: r.first_seen as number, lastSeen: r.last_seen as number | null, heartbeatMs: r.heartbeat_ms as number, state: r.state as string, enrolled: !!r.enrolled,
+        firstSeen: r.first_seen as number,
+        lastSeen: r.last_seen as number | null,
+        heartbeatMs: r.heartbeat_ms as number,
+        state: r.state as string,
+        enrolled: !!r.enrolled,
       };
     });
   }
@@ -234,8 +272,10 @@ export class FleetStore {
 
   /** Members of a group: announced (bound) and centrally assigned, hosts not removed. */
   groupMembers(group: string): string[] {
-    return (this.q(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
-      WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`).all(group, group) as Array<{ host: string }>).map((r) => r.host);
+    return (
+      this.q(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
+      WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`).all(group, group) as Array<{ host: string }>
+    ).map((r) => r.host);
   }
 
   /** Hosts whose queue is bound to the group's routing key (one message to group.G reaches them). */
@@ -260,7 +300,15 @@ export class FleetStore {
   groups(): GroupRow[] {
     const out = new Map<string, GroupRow>();
     for (const r of this.q("SELECT * FROM groups ORDER BY name").all() as Array<Record<string, unknown>>) {
-      out.set(r.name as string, { name: r.name as string, description: r.description as string, createdAt: r.created_at as number, createdBy: r.created_by as string, assigned: [], announced: [], central: true });
+      out.set(r.name as string, {
+        name: r.name as string,
+        description: r.description as string,
+        createdAt: r.created_at as number,
+        createdBy: r.created_by as string,
+        assigned: [],
+        announced: [],
+        central: true,
+      });
     }
     const live = "NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed')";
     for (const r of this.q(`SELECT grp, host FROM group_assign m WHERE ${live} ORDER BY host`).all() as Array<{ grp: string; host: string }>) out.get(r.grp)?.assigned.push(r.host);
@@ -304,8 +352,13 @@ export class FleetStore {
 
   /** Hosts still marked online whose last beat is older than `beats` heartbeats + `graceMs` (one scan in SQL rather than every host row parsed in JS). */
   silentHosts(now: number, beats: number, graceMs: number): Array<{ name: string; lastSeen: number; heartbeatMs: number }> {
-    return (this.q("SELECT name, last_seen, heartbeat_ms FROM hosts WHERE state IN ('online','heartbeat') AND last_seen IS NOT NULL AND ? - last_seen >= ? * heartbeat_ms + ?").all(now, beats, graceMs) as Array<{ name: string; last_seen: number; heartbeat_ms: number }>)
-      .map((r) => ({ name: r.name, lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms }));
+    return (
+      this.q("SELECT name, last_seen, heartbeat_ms FROM hosts WHERE state IN ('online','heartbeat') AND last_seen IS NOT NULL AND ? - last_seen >= ? * heartbeat_ms + ?").all(
+        now,
+        beats,
+        graceMs,
+      ) as Array<{ name: string; last_seen: number; heartbeat_ms: number }>
+    ).map((r) => ({ name: r.name, lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms }));
   }
 
   setHostState(name: string, state: string): void {
@@ -316,7 +369,21 @@ export class FleetStore {
 
   insertTask(t: TaskRow): void {
     this.q(`INSERT INTO tasks (id, command, argv, target, user, created_at, expires_at, timeout_ms, ttl_ms, batch, max_output, cancel_requested, origin)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(t.id, t.command, t.argv ? JSON.stringify(t.argv) : null, JSON.stringify(t.target), t.user, t.createdAt, t.expiresAt, t.timeoutMs, t.ttlMs, t.batch, t.maxOutput, t.cancelRequested ? 1 : 0, t.origin);
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      t.id,
+      t.command,
+      t.argv ? JSON.stringify(t.argv) : null,
+      JSON.stringify(t.target),
+      t.user,
+      t.createdAt,
+      t.expiresAt,
+      t.timeoutMs,
+      t.ttlMs,
+      t.batch,
+      t.maxOutput,
+      t.cancelRequested ? 1 : 0,
+      t.origin,
+    );
   }
 
   /** The task's --batch size, or undefined if there is no such task (cheap: no JSON). */
@@ -337,12 +404,12 @@ export class FleetStore {
   tasks(limit: number, f: TaskFilter = {}): Array<TaskRow & { counts: Record<string, number> }> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.host) (where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.host = ?)"), args.push(f.host));
+    if (f.host) where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.host = ?)"), args.push(f.host);
     if (f.status === "active") where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status IN ('pending','queued','running'))");
     else if (f.status === "done") where.push("NOT EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status IN ('pending','queued','running'))");
-    else if (f.status) (where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status = ?)"), args.push(f.status));
-    if (f.user) (where.push("t.user = ?"), args.push(f.user));
-    if (f.since !== undefined) (where.push("t.created_at >= ?"), args.push(f.since));
+    else if (f.status) where.push("EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.status = ?)"), args.push(f.status);
+    if (f.user) where.push("t.user = ?"), args.push(f.user);
+    if (f.since !== undefined) where.push("t.created_at >= ?"), args.push(f.since);
     const sql = `SELECT * FROM tasks t ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`;
     const rows = (this.q(sql).all(...args, limit) as Array<Record<string, unknown>>).map(toTask);
     return rows.map((t) => ({ ...t, counts: this.counts(t.id) }));
@@ -377,8 +444,13 @@ export class FleetStore {
   }
 
   markQueued(taskId: number, host: string, nonce: string, target: Target): void {
-    this.q("UPDATE results SET status = 'queued', nonce = ?, dispatch_target = ?, queued_at = ? WHERE task_id = ? AND host = ? AND status = 'pending'")
-      .run(nonce, JSON.stringify(target), Date.now(), taskId, host);
+    this.q("UPDATE results SET status = 'queued', nonce = ?, dispatch_target = ?, queued_at = ? WHERE task_id = ? AND host = ? AND status = 'pending'").run(
+      nonce,
+      JSON.stringify(target),
+      Date.now(),
+      taskId,
+      host,
+    );
   }
 
   markRunning(taskId: number, host: string, at: number): void {
@@ -398,17 +470,29 @@ export class FleetStore {
     if (cur && isFinal(cur.status)) return false;
     if (!cur) this.insertResult(r.task, r.host, r.status, 0);
     this.q(`UPDATE results SET status = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?,
-      nonce = COALESCE(nonce, ?), started_at = COALESCE(started_at, ?), finished_at = ? WHERE task_id = ? AND host = ?`)
-      .run(r.status, r.exitCode ?? null, r.signal ?? null, r.stdout ?? cur?.stdout ?? "", r.stderr ?? cur?.stderr ?? "", r.truncated ? 1 : 0, r.error ?? null,
-        r.nonce, r.startedAt ?? null, r.finishedAt, r.task, r.host);
+      nonce = COALESCE(nonce, ?), started_at = COALESCE(started_at, ?), finished_at = ? WHERE task_id = ? AND host = ?`).run(
+      r.status,
+      r.exitCode ?? null,
+      r.signal ?? null,
+      r.stdout ?? cur?.stdout ?? "",
+      r.stderr ?? cur?.stderr ?? "",
+      r.truncated ? 1 : 0,
+      r.error ?? null,
+      r.nonce,
+      r.startedAt ?? null,
+      r.finishedAt,
+      r.task,
+      r.host,
+    );
     return true;
   }
 
   /** Rows not yet final, across tasks (for the dispatcher and the sweeper). */
   openResults(): Array<ResultRow & { expiresAt: number; timeoutMs: number; batch: number }> {
-    return (this.q(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
-      WHERE r.status IN ('pending','queued','running') ORDER BY r.task_id, r.batch_no, r.host`).all() as Array<Record<string, unknown>>)
-      .map((r) => ({ ...toResult(r), expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, batch: r.batch as number }));
+    return (
+      this.q(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
+      WHERE r.status IN ('pending','queued','running') ORDER BY r.task_id, r.batch_no, r.host`).all() as Array<Record<string, unknown>>
+    ).map((r) => ({ ...toResult(r), expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, batch: r.batch as number }));
   }
 
   hostLastSeen(name: string): { lastSeen: number | null; heartbeatMs: number; state: string } | undefined {
@@ -419,19 +503,38 @@ export class FleetStore {
 
 function toTask(r: Record<string, unknown>): TaskRow {
   return {
-    id: r.id as number, command: r.command as string, argv: r.argv ? (JSON.parse(r.argv as string) as string[]) : null,
-    target: r.target ? (JSON.parse(r.target as string) as TaskRow["target"]) : null, user: r.user as string, createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, ttlMs: r.ttl_ms as number, batch: r.batch as number,
-    maxOutput: (r.max_output as number | null) ?? null, cancelRequested: !!r.cancel_requested, origin: r.origin as string,
+    id: r.id as number,
+    command: r.command as string,
+    argv: r.argv ? (JSON.parse(r.argv as string) as string[]) : null,
+    target: r.target ? (JSON.parse(r.target as string) as TaskRow["target"]) : null,
+    user: r.user as string,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    timeoutMs: r.timeout_ms as number,
+    ttlMs: r.ttl_ms as number,
+    batch: r.batch as number,
+    maxOutput: (r.max_output as number | null) ?? null,
+    cancelRequested: !!r.cancel_requested,
+    origin: r.origin as string,
   };
 }
 
 function toResult(r: Record<string, unknown>): ResultRow {
   return {
-    taskId: r.task_id as number, host: r.host as string, status: r.status as HostStatus, exitCode: (r.exit_code as number | null) ?? null,
-    signal: (r.signal as string | null) ?? null, stdout: r.stdout as string, stderr: r.stderr as string, truncated: !!r.truncated,
-    error: (r.error as string | null) ?? null, nonce: (r.nonce as string | null) ?? null, batchNo: r.batch_no as number,
+    taskId: r.task_id as number,
+    host: r.host as string,
+    status: r.status as HostStatus,
+    exitCode: (r.exit_code as number | null) ?? null,
+    signal: (r.signal as string | null) ?? null,
+    stdout: r.stdout as string,
+    stderr: r.stderr as string,
+    truncated: !!r.truncated,
+    error: (r.error as string | null) ?? null,
+    nonce: (r.nonce as string | null) ?? null,
+    batchNo: r.batch_no as number,
     dispatchTarget: r.dispatch_target ? (JSON.parse(r.dispatch_target as string) as Target) : null,
-    queuedAt: (r.queued_at as number | null) ?? null, startedAt: (r.started_at as number | null) ?? null, finishedAt: (r.finished_at as number | null) ?? null,
+    queuedAt: (r.queued_at as number | null) ?? null,
+    startedAt: (r.started_at as number | null) ?? null,
+    finishedAt: (r.finished_at as number | null) ?? null,
   };
 }

@@ -50,10 +50,17 @@ const WHERE_KEYS: Record<string, (h: HostRow) => string[]> = {
   group: (h) => h.groups,
 };
 
-export interface WhereClause { key: string; negate: boolean; glob: string }
+export interface WhereClause {
+  key: string;
+  negate: boolean;
+  glob: string;
+}
 
 export class TargetError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }

@@ -27,7 +27,13 @@ export type WatchMessage =
 /** How to reach one watcher: publish `body` to `replyTo` with correlation_id `streamId`. */
 export type WatchSend = (replyTo: string, streamId: string, body: WatchMessage) => void;
 
-interface Watcher { replyTo: string; streamId: string; taskId: number; expires: number; timer: NodeJS.Timeout | undefined }
+interface Watcher {
+  replyTo: string;
+  streamId: string;
+  taskId: number;
+  expires: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export class TaskWatchers {
   /** by task id, then by reply queue + stream id */
@@ -35,7 +41,10 @@ export class TaskWatchers {
   private count = 0;
   private sweeper: NodeJS.Timeout;
 
-  constructor(private readonly service: FleetService, private readonly send: WatchSend) {
+  constructor(
+    private readonly service: FleetService,
+    private readonly send: WatchSend,
+  ) {
     service.on("task", this.onTask);
     this.sweeper = setInterval(() => this.expire(Date.now()), 5000);
     this.sweeper.unref();

@@ -122,7 +122,8 @@ function rank(v: unknown): number {
 }
 
 function compareTerms(a: unknown, b: unknown): number {
-  const ra = rank(a), rb = rank(b);
+  const ra = rank(a),
+    rb = rank(b);
   if (ra !== rb) return ra - rb;
   if (ra === 0) return (a as number) - (b as number);
   if (ra === 1) return String(a).localeCompare(String(b), "en");
@@ -149,7 +150,10 @@ function sortItems(items: Item[], sort: string | null, defaults: string[], rever
 /** columns=a,b.c → [["a"], ["b","c"]], or null for all. */
 function columns(raw: string | null): string[][] | null {
   if (raw === null) return null;
-  return raw.split(",").filter((c) => c !== "").map((c) => c.split(".").filter((s) => s !== ""));
+  return raw
+    .split(",")
+    .filter((c) => c !== "")
+    .map((c) => c.split(".").filter((s) => s !== ""));
 }
 
 /** RabbitMQ's extract_column_items: keep wanted keys, descend into objects and arrays. */
@@ -160,7 +164,12 @@ function pickColumns(v: unknown, cols: string[][] | "all"): unknown {
   for (const [k, x] of Object.entries(v as Item)) {
     const wanted = cols.filter((c) => c[0] === k);
     if (wanted.length === 0) continue;
-    out[k] = wanted.some((c) => c.length === 1) ? x : pickColumns(x, wanted.map((c) => c.slice(1)));
+    out[k] = wanted.some((c) => c.length === 1)
+      ? x
+      : pickColumns(
+          x,
+          wanted.map((c) => c.slice(1)),
+        );
   }
   return out;
 }

@@ -45,7 +45,11 @@ export function propertiesFromJSON(p: Record<string, unknown>): BasicProperties 
     if (typeof v !== "string") throw badRequest(`property ${json} must be a string`);
     o[prop] = v;
   }
-  for (const [json, prop] of [["delivery_mode", "deliveryMode"], ["priority", "priority"], ["timestamp", "timestamp"]] as const) {
+  for (const [json, prop] of [
+    ["delivery_mode", "deliveryMode"],
+    ["priority", "priority"],
+    ["timestamp", "timestamp"],
+  ] as const) {
     const v = p[json];
     if (v === undefined || v === null) continue;
     const n = typeof v === "string" ? Number(v) : v;

@@ -69,9 +69,7 @@ const sum = <T>(xs: Iterable<T>, f: (x: T) => number): number => {
 
 /** One family per metric: per object, or one aggregated sample (RabbitMQ sums each table). */
 function perObjectOrSum<T>(scope: Scope, objects: T[], labels: (o: T) => Labels, defs: [string, MetricType, string, (o: T) => number][]): Family[] {
-  return defs.map(([name, type, help, value]) =>
-    fam(name, type, help, scope.perObject ? objects.map((o) => [labels(o), value(o)]) : [[NONE, sum(objects, value)]]),
-  );
+  return defs.map(([name, type, help, value]) => fam(name, type, help, scope.perObject ? objects.map((o) => [labels(o), value(o)]) : [[NONE, sum(objects, value)]]));
 }
 
 function queuesIn(b: Broker, scope: Scope): Queue[] {
@@ -161,23 +159,36 @@ const GROUPS: Record<string, (b: Broker, scope: Scope) => Family[]> = {
     perObjectOrSum(scope, channels(b), channelLabels, [
       ["channel_messages_published_total", "counter", "Total number of messages published into an exchange on a channel", (c) => num(c.stats["publish"])],
       ["channel_messages_confirmed_total", "counter", "Total number of messages published into an exchange and confirmed on the channel", (c) => num(c.stats["confirm"])],
-      ["channel_messages_unroutable_returned_total", "counter", "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable", (c) => num(c.stats["return_unroutable"])],
+      [
+        "channel_messages_unroutable_returned_total",
+        "counter",
+        "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable",
+        (c) => num(c.stats["return_unroutable"]),
+      ],
     ]),
   channel_queue_metrics: (b, scope) =>
-    perObjectOrSum(scope, channels(b), channelLabels, [
-      ["channel_messages_acked_total", "counter", "Total number of messages acknowledged by consumers", (c) => num(c.stats["ack"])],
-    ]),
+    perObjectOrSum(scope, channels(b), channelLabels, [["channel_messages_acked_total", "counter", "Total number of messages acknowledged by consumers", (c) => num(c.stats["ack"])]]),
   connection_coarse_metrics: (b, scope) =>
-    perObjectOrSum(scope, [...b.connections].map((c) => c.info()), (c) => ({ channel: String(c["name"]) }), [
-      ["connection_incoming_bytes_total", "counter", "Total number of bytes received on a connection", (c) => num(c["recv_oct"])],
-      ["connection_outgoing_bytes_total", "counter", "Total number of bytes sent on a connection", (c) => num(c["send_oct"])],
-    ]),
+    perObjectOrSum(
+      scope,
+      [...b.connections].map((c) => c.info()),
+      (c) => ({ channel: String(c["name"]) }),
+      [
+        ["connection_incoming_bytes_total", "counter", "Total number of bytes received on a connection", (c) => num(c["recv_oct"])],
+        ["connection_outgoing_bytes_total", "counter", "Total number of bytes sent on a connection", (c) => num(c["send_oct"])],
+      ],
+    ),
   connection_metrics: (b, scope) =>
-    perObjectOrSum(scope, [...b.connections].map((c) => c.info()), (c) => ({ channel: String(c["name"]) }), [
-      ["connection_incoming_packets_total", "counter", "Total number of packets received on a connection", (c) => num(c["recv_cnt"])],
-      ["connection_pending_packets", "gauge", "Number of packets waiting to be sent on a connection", (c) => num(c["send_pend"])],
-      ["connection_channels", "gauge", "Channels on a connection", (c) => num(c["channels"])],
-    ]),
+    perObjectOrSum(
+      scope,
+      [...b.connections].map((c) => c.info()),
+      (c) => ({ channel: String(c["name"]) }),
+      [
+        ["connection_incoming_packets_total", "counter", "Total number of packets received on a connection", (c) => num(c["recv_cnt"])],
+        ["connection_pending_packets", "gauge", "Number of packets waiting to be sent on a connection", (c) => num(c["send_pend"])],
+        ["connection_channels", "gauge", "Channels on a connection", (c) => num(c["channels"])],
+      ],
+    ),
   // RabbitMQ labels this per channel × queue × exchange; warren counts per queue only
   channel_queue_exchange_metrics: (b, scope) =>
     perObjectOrSum(scope, queuesIn(b, scope), (q) => ({ queue_vhost: q.vhost, queue: q.name }), [
@@ -188,13 +199,28 @@ const GROUPS: Record<string, (b: Broker, scope: Scope) => Family[]> = {
 /** /metrics/detailed only: rabbitmq_cluster_* families, cluster-wide (the vhost filter does not apply, as in RabbitMQ). */
 const CLUSTER_GROUPS: Record<string, (b: Broker) => Family[]> = {
   vhost_status: (b) => [
-    fam("vhost_status", "gauge", "Whether a given vhost is running", [...b.vhosts.values()].map((v) => [{ vhost: v.name }, 1])),
+    fam(
+      "vhost_status",
+      "gauge",
+      "Whether a given vhost is running",
+      [...b.vhosts.values()].map((v) => [{ vhost: v.name }, 1]),
+    ),
   ],
   exchange_bindings: (b) => [
-    fam("exchange_bindings", "gauge", "Number of bindings for an exchange. This value is cluster-wide.", userExchanges(b).map((x) => [exchangeLabels(x), x.bindings])),
+    fam(
+      "exchange_bindings",
+      "gauge",
+      "Number of bindings for an exchange. This value is cluster-wide.",
+      userExchanges(b).map((x) => [exchangeLabels(x), x.bindings]),
+    ),
   ],
   exchange_names: (b) => [
-    fam("exchange_name", "gauge", "Enumerates exchanges without any additional info. This value is cluster-wide. A cheaper alternative to `exchange_bindings`", userExchanges(b).map((x) => [exchangeLabels(x), 1])),
+    fam(
+      "exchange_name",
+      "gauge",
+      "Enumerates exchanges without any additional info. This value is cluster-wide. A cheaper alternative to `exchange_bindings`",
+      userExchanges(b).map((x) => [exchangeLabels(x), 1]),
+    ),
   ],
 };
 
@@ -223,7 +249,8 @@ const exchangeLabels = (x: ExchangeRow): Labels => ({ vhost: x.vhost, exchange: 
 
 /** rabbitmq_connections/channels/consumers/queues: object counts, on /metrics and /metrics/per-object. */
 function totals(b: Broker): Family[] {
-  let queues = 0, consumers = 0;
+  let queues = 0,
+    consumers = 0;
   for (const v of b.vhosts.values()) {
     queues += v.queues.size;
     for (const q of v.queues.values()) consumers += q.consumerCount;
@@ -238,15 +265,22 @@ function totals(b: Broker): Family[] {
 
 function identity(node: PrometheusNode): Family[] {
   return [
-    fam("build_info", "untyped", "RabbitMQ & Erlang/OTP version info", [[{
-      rabbitmq_version: RABBITMQ_COMPAT_VERSION,
-      prometheus_plugin_version: RABBITMQ_COMPAT_VERSION,
-      prometheus_client_version: "warren",
-      erlang_version: process.version,
-      product_name: "warren",
-      product_version: node.version,
-    }, 1]]),
-    fam("identity_info", "untyped", "RabbitMQ node & cluster identity info", [[{ rabbitmq_node: node.nodeName, rabbitmq_cluster: node.clusterName, rabbitmq_cluster_permanent_id: `warren-${node.clusterName}` }, 1]]),
+    fam("build_info", "untyped", "RabbitMQ & Erlang/OTP version info", [
+      [
+        {
+          rabbitmq_version: RABBITMQ_COMPAT_VERSION,
+          prometheus_plugin_version: RABBITMQ_COMPAT_VERSION,
+          prometheus_client_version: "warren",
+          erlang_version: process.version,
+          product_name: "warren",
+          product_version: node.version,
+        },
+        1,
+      ],
+    ]),
+    fam("identity_info", "untyped", "RabbitMQ node & cluster identity info", [
+      [{ rabbitmq_node: node.nodeName, rabbitmq_cluster: node.clusterName, rabbitmq_cluster_permanent_id: `warren-${node.clusterName}` }, 1],
+    ]),
   ];
 }
 

@@ -190,4 +190,3 @@ function toHttpError(e: unknown): HttpError {
   }
   return new HttpError(500, "internal_server_error", (e as Error)?.message ?? String(e));
 }
-

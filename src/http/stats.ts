@@ -29,7 +29,8 @@ export const NODE = "node";
 /** Objects created and closed (RabbitMQ's churn_rates; also on /api/nodes). */
 export function churnCounters(b: Broker): Counters {
   const t = b.totals;
-  let channels = 0, queues = 0;
+  let channels = 0,
+    queues = 0;
   for (const c of b.connections) channels += c.openChannels;
   for (const v of b.vhosts.values()) queues += v.queues.size;
   return {
@@ -46,7 +47,8 @@ export function churnCounters(b: Broker): Counters {
 /** The node figures /api/nodes shows with a rate (mem_used_details, …). */
 export function nodeCounters(b: Broker): Counters {
   const r = nodeResources(b);
-  let channels = 0, queues = 0;
+  let channels = 0,
+    queues = 0;
   for (const c of b.connections) channels += c.openChannels;
   for (const v of b.vhosts.values()) queues += v.queues.size;
   return { mem_used: r.memUsed, fd_used: r.fdUsed, sockets_used: r.socketsUsed, proc_used: b.connections.size + channels + queues, disk_free: r.diskFree };
@@ -125,7 +127,20 @@ export function vhostDepth(v: VHost): Counters {
 }
 
 export function overviewCounters(b: Broker): Counters {
-  const out: Counters = { publish: b.totals.publish, confirm: b.totals.confirmed, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, get_empty: b.totals.getEmpty, deliver_get: 0, ack: 0, redeliver: 0, return_unroutable: b.totals.returnUnroutable, drop_unroutable: b.totals.dropUnroutable };
+  const out: Counters = {
+    publish: b.totals.publish,
+    confirm: b.totals.confirmed,
+    deliver: 0,
+    deliver_no_ack: 0,
+    get: 0,
+    get_no_ack: 0,
+    get_empty: b.totals.getEmpty,
+    deliver_get: 0,
+    ack: 0,
+    redeliver: 0,
+    return_unroutable: b.totals.returnUnroutable,
+    drop_unroutable: b.totals.dropUnroutable,
+  };
   for (const v of b.vhosts.values()) {
     const c = vhostCounters(v);
     delete c["publish"];

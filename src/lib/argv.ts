@@ -26,7 +26,10 @@ export interface Parsed {
 export type UsageProblem = { kind: "unknown" | "takes-no-value" | "needs-value" | "needs-values"; flag: string };
 
 export class UsageError extends Error {
-  constructor(message: string, readonly problem?: UsageProblem) {
+  constructor(
+    message: string,
+    readonly problem?: UsageProblem,
+  ) {
     super(message);
   }
 }
@@ -39,7 +42,9 @@ export interface ParseOptions {
 }
 
 function problem(kind: UsageProblem["kind"], flag: string): UsageError {
-  const text = { unknown: `unknown option --${flag}`, "takes-no-value": `--${flag} takes no value`, "needs-value": `--${flag} needs a value`, "needs-values": `--${flag} needs at least one value` }[kind];
+  const text = { unknown: `unknown option --${flag}`, "takes-no-value": `--${flag} takes no value`, "needs-value": `--${flag} needs a value`, "needs-values": `--${flag} needs at least one value` }[
+    kind
+  ];
   return new UsageError(text, { kind, flag });
 }
 
@@ -77,7 +82,13 @@ export function parseArgv(argv: readonly string[], spec: FlagSpec, opts: ParseOp
       out.flags[name] = v;
     } else {
       const vals = (out.flags[name] as string[] | undefined) ?? [];
-      if (eq >= 0) vals.push(...word.slice(eq + 1).split(",").filter(Boolean));
+      if (eq >= 0)
+        vals.push(
+          ...word
+            .slice(eq + 1)
+            .split(",")
+            .filter(Boolean),
+        );
       else while (i + 1 < argv.length && !isFlagWord(argv[i + 1]!, lenient)) vals.push(...argv[++i]!.split(",").filter(Boolean));
       if (!vals.length) throw problem("needs-values", given);
       out.flags[name] = vals;

@@ -58,11 +58,14 @@ export function collectGarbageSoon(): void {
   pass = 0;
   if (scheduled !== null) return;
   const next = () => {
-    scheduled = setTimeout(() => {
-      collectGarbage();
-      if (++pass < PASSES_MS.length) next();
-      else scheduled = null;
-    }, PASSES_MS[pass]! - (pass > 0 ? PASSES_MS[pass - 1]! : 0));
+    scheduled = setTimeout(
+      () => {
+        collectGarbage();
+        if (++pass < PASSES_MS.length) next();
+        else scheduled = null;
+      },
+      PASSES_MS[pass]! - (pass > 0 ? PASSES_MS[pass - 1]! : 0),
+    );
     scheduled.unref();
   };
   next();

@@ -7,7 +7,10 @@ const ORDER: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3,
 
 export class Logger {
   private lv: number;
-  constructor(level: LogLevel = "info", private readonly sink: (line: string) => void = (l) => process.stderr.write(l + "\n")) {
+  constructor(
+    level: LogLevel = "info",
+    private readonly sink: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+  ) {
     this.lv = ORDER[level] ?? 3;
   }
   setLevel(level: LogLevel): void {
@@ -20,8 +23,16 @@ export class Logger {
     if (ORDER[level] > this.lv) return;
     this.sink(`${new Date().toISOString()} [${level}] ${msg}`);
   }
-  error(msg: string): void { this.emit("error", msg); }
-  warn(msg: string): void { this.emit("warn", msg); }
-  info(msg: string): void { this.emit("info", msg); }
-  debug(msg: string): void { this.emit("debug", msg); }
+  error(msg: string): void {
+    this.emit("error", msg);
+  }
+  warn(msg: string): void {
+    this.emit("warn", msg);
+  }
+  info(msg: string): void {
+    this.emit("info", msg);
+  }
+  debug(msg: string): void {
+    this.emit("debug", msg);
+  }
 }

@@ -20,7 +20,11 @@ export interface MgmtReply {
 
 export class MgmtUnreachable extends Error {
   /** `why`: the socket-level reason (ECONNREFUSED, ...); `fetchError`: fetch's own message */
-  constructor(readonly base: string, readonly why: string, readonly fetchError: string) {
+  constructor(
+    readonly base: string,
+    readonly why: string,
+    readonly fetchError: string,
+  ) {
     super(`management API ${base} unreachable: ${fetchError}`);
   }
 }
@@ -39,7 +43,10 @@ export class MgmtClient {
   private readonly auth: string;
 
   /** Throws TypeError for a URL that does not parse. */
-  constructor(readonly url: string, private readonly opts: MgmtClientOptions = {}) {
+  constructor(
+    readonly url: string,
+    private readonly opts: MgmtClientOptions = {},
+  ) {
     const u = new URL(url);
     const user = decodeURIComponent(u.username || (opts.defaultUser ?? ""));
     const pass = decodeURIComponent(u.password || (opts.defaultPass ?? ""));

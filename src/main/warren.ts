@@ -174,7 +174,16 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     if (opts.cluster) {
       // lazily: a single node never loads the etcd client (gRPC)
       const { Cluster, defaultNodeName } = await import("../cluster/cluster.js");
-      const c = new Cluster({ endpoints: opts.cluster.etcdEndpoints, nodeName: opts.cluster.nodeName ?? defaultNodeName(), dataDir, log, ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}), ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}), ...(opts.cluster.electionTtl ? { electionTtl: opts.cluster.electionTtl } : {}), replHost: host === "*" ? "0.0.0.0" : host });
+      const c = new Cluster({
+        endpoints: opts.cluster.etcdEndpoints,
+        nodeName: opts.cluster.nodeName ?? defaultNodeName(),
+        dataDir,
+        log,
+        ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}),
+        ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}),
+        ...(opts.cluster.electionTtl ? { electionTtl: opts.cluster.electionTtl } : {}),
+        replHost: host === "*" ? "0.0.0.0" : host,
+      });
       await c.connect();
       cluster = c;
       closers.push(() => c.close());
@@ -281,7 +290,14 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
     let prom: { port: number; host: string; close(): Promise<void> } | null = null;
     if (opts.prometheusPort !== null && opts.prometheusPort !== undefined) {
       const { startPrometheus } = await import("../http/prometheus.js");
-      const p = await startPrometheus({ broker, host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host), port: opts.prometheusPort, log, node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName }, fleet: (f) => fleetPrometheus?.(f) });
+      const p = await startPrometheus({
+        broker,
+        host: bindAddress(opts.prometheusHost ?? opts.mgmtHost ?? host),
+        port: opts.prometheusPort,
+        log,
+        node: { version: VERSION, nodeName, clusterName: cluster?.clusterName ?? nodeName },
+        fleet: (f) => fleetPrometheus?.(f),
+      });
       prom = p;
       closers.push(() => p.close());
     }

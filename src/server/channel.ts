@@ -299,7 +299,13 @@ export class Channel implements ConsumerHost {
       else if (store && needsSync) store.sync((err) => resolve(!err));
       else resolve(true);
     });
-    const remote = forwards === null ? Promise.resolve(true) : Promise.all(forwards).then((r) => r.every((x) => x), () => false);
+    const remote =
+      forwards === null
+        ? Promise.resolve(true)
+        : Promise.all(forwards).then(
+            (r) => r.every((x) => x),
+            () => false,
+          );
     const mine: Promise<void> = (this.confirmChain ?? Promise.resolve()).then(async () => {
       const [a, b] = await Promise.all([local, remote]);
       if (this.state !== ChannelState.Open) return;

@@ -74,7 +74,15 @@ export function describeConsumer(c: Connection, ch: Channel, cons: Consumer): Re
   const active = !sac || cons.queue.consumers[0] === cons;
   return {
     consumer_tag: cons.tag,
-    channel_details: { name: `${c.name} (${ch.id})`, number: ch.id, connection_name: c.name, peer_host: c.socket.remoteAddress, peer_port: c.socket.remotePort, user: c.userName, node: "warren@localhost" },
+    channel_details: {
+      name: `${c.name} (${ch.id})`,
+      number: ch.id,
+      connection_name: c.name,
+      peer_host: c.socket.remoteAddress,
+      peer_port: c.socket.remotePort,
+      user: c.userName,
+      node: "warren@localhost",
+    },
     queue: { name: cons.queue.name, vhost: cons.queue.vhost },
     ack_required: !cons.noAck,
     exclusive: cons.exclusive,

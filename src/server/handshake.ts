@@ -165,7 +165,10 @@ export class Handshake {
       this.peer.warn(`login refused for user '${username}'`);
       const err = e as AmqpError;
       // clients without authentication_failure_close just see the socket close (RabbitMQ behaviour)
-      this.peer.loginRefused(username, this.capabilities.authFailureClose ? explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)) : null);
+      this.peer.loginRefused(
+        username,
+        this.capabilities.authFailureClose ? explicitIds(new AmqpError(err.code, err.explanation.replace("mechanism PLAIN", `mechanism ${mechanism}`), 0, 0, true)) : null,
+      );
       return;
     }
     if (this.phase !== "authenticating") return;

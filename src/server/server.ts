@@ -47,7 +47,10 @@ export class Server {
   private readonly tcp: net.Server;
   private ticker: NodeJS.Timeout | null = null;
 
-  constructor(readonly broker: Broker, private readonly opts: ServerOptions) {
+  constructor(
+    readonly broker: Broker,
+    private readonly opts: ServerOptions,
+  ) {
     this.heartbeat = opts.heartbeat ?? 60;
     // product/version say "RabbitMQ <the version whose behaviour warren follows>" as a
     // RabbitMQ node does: clients and programs (amqplib's own test suite among them) check
@@ -75,9 +78,8 @@ export class Server {
     this.tcp = net.createServer({ noDelay: true }, (s) => this.accept(s));
     if (opts.tls) {
       const t = opts.tls;
-      this.tlsServer = tls.createServer(
-        { cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: !!t.verifyPeer, rejectUnauthorized: !!t.verifyPeer, noDelay: true },
-        (s) => this.accept(s),
+      this.tlsServer = tls.createServer({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: !!t.verifyPeer, rejectUnauthorized: !!t.verifyPeer, noDelay: true }, (s) =>
+        this.accept(s),
       );
       // a failed TLS handshake never reaches AMQP: nothing to clean up but the socket
       this.tlsServer.on("tlsClientError", (_e, s) => s.destroy());

@@ -66,17 +66,24 @@ export class DefinitionsLog implements DefinitionsStore {
       this.commands = 0;
       this.file = AppendFile.create(this.path, Buffer.alloc(0), this.io, this.counters);
     }
-    this.gc = new GroupCommit(opts.fsync ?? "always", opts.fsyncIntervalMs ?? 1000, {
-      flushAll: () => {
-        try {
-          this.file.flush();
-          return null;
-        } catch (e) {
-          return e as Error;
-        }
+    this.gc = new GroupCommit(
+      opts.fsync ?? "always",
+      opts.fsyncIntervalMs ?? 1000,
+      {
+        flushAll: () => {
+          try {
+            this.file.flush();
+            return null;
+          } catch (e) {
+            return e as Error;
+          }
+        },
+        unsyncedFiles: () => (this.file.written > this.file.synced && !this.file.isClosed ? [this.file] : []),
       },
-      unsyncedFiles: () => (this.file.written > this.file.synced && !this.file.isClosed ? [this.file] : []),
-    }, this.io, this.counters, log);
+      this.io,
+      this.counters,
+      log,
+    );
   }
 
   append(cmd: Record<string, unknown>): void {

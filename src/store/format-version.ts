@@ -37,8 +37,7 @@ export function ensureFormatVersion(dataDir: string): void {
   if (format === DATA_FORMAT) return;
   if (typeof format === "number" && Number.isInteger(format) && format > DATA_FORMAT) {
     throw new DataFormatError(
-      `${dataDir} was written by a newer warren (data format ${format}); this version reads format ${DATA_FORMAT}. ` +
-        `Upgrade warren, or point it at another data directory.`,
+      `${dataDir} was written by a newer warren (data format ${format}); this version reads format ${DATA_FORMAT}. ` + `Upgrade warren, or point it at another data directory.`,
     );
   }
   throw new DataFormatError(`${path}: unknown data format ${JSON.stringify(format)} (expected ${DATA_FORMAT})`);

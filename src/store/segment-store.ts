@@ -153,10 +153,17 @@ export class SegmentStore implements MessageStore {
       this.log(`store: recovered ${st.liveMessages} message(s) in ${st.segments.length} segment(s) from ${st.records} record(s) in ${this.recoveryMs.toFixed(0)} ms`);
     }
     this.scratch = new ScratchSpace(join(opts.dir, "scratch"), this.segmentSize, this.io, this.counters);
-    this.gc = new GroupCommit(opts.fsync, opts.fsyncIntervalMs ?? 1000, {
-      flushAll: () => this.flushAll(),
-      unsyncedFiles: (all) => this.unsyncedFiles(all),
-    }, this.io, this.counters, this.log);
+    this.gc = new GroupCommit(
+      opts.fsync,
+      opts.fsyncIntervalMs ?? 1000,
+      {
+        flushAll: () => this.flushAll(),
+        unsyncedFiles: (all) => this.unsyncedFiles(all),
+      },
+      this.io,
+      this.counters,
+      this.log,
+    );
   }
 
   // ---- MessageStore ---------------------------------------------------------

@@ -110,9 +110,7 @@ export class Segment {
   /** The ack file, created on first use. */
   ackFile(io: StoreIo, counters: IoCounters): AppendFile {
     if (this.acks === null) {
-      this.acks = fs.existsSync(this.ackPath)
-        ? AppendFile.openExisting(this.ackPath, this.ackSize, io, counters)
-        : AppendFile.create(this.ackPath, fileHeader(MAGIC_ACKS), io, counters);
+      this.acks = fs.existsSync(this.ackPath) ? AppendFile.openExisting(this.ackPath, this.ackSize, io, counters) : AppendFile.create(this.ackPath, fileHeader(MAGIC_ACKS), io, counters);
       this.acks.lazySync = true;
     }
     return this.acks;

@@ -117,7 +117,18 @@ test("a confirmed first delivery overtaking a later seq of the same publisher an
   );
   assert.equal(w.orderViolations, 1);
   // a nacked publish arriving late is recovered, not reordered
-  const x = check(history([["p:0", "q", "fail", 100], ["p:1", "q", "ok", 110]], [["p:1", "q", false], ["p:0", "q", false]]));
+  const x = check(
+    history(
+      [
+        ["p:0", "q", "fail", 100],
+        ["p:1", "q", "ok", 110],
+      ],
+      [
+        ["p:1", "q", false],
+        ["p:0", "q", false],
+      ],
+    ),
+  );
   assert.equal(x.orderViolations, 0);
   assert.equal(x.recovered, 1);
 });

@@ -90,7 +90,15 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results.map(({ history: _, ...r }) => r), null, 2));
+  if (jsonOut)
+    writeFileSync(
+      jsonOut,
+      JSON.stringify(
+        results.map(({ history: _, ...r }) => r),
+        null,
+        2,
+      ),
+    );
   const lost = results.reduce((a, r) => a + r.verdict.lost + r.verdict.unexpected, 0);
   process.exitCode = lost > 0 ? 1 : 0;
 }

@@ -61,7 +61,11 @@ test("publish on n2 with confirms, consume on n3 with manual acks: a queue homed
         });
       });
     });
-    assert.deepEqual(got, Array.from({ length: N }, (_, i) => i), "every message, once, in publish order");
+    assert.deepEqual(
+      got,
+      Array.from({ length: N }, (_, i) => i),
+      "every message, once, in publish order",
+    );
     assert.ok(maxUnacked <= 10, `prefetch 10 held across nodes (max unacked ${maxUnacked})`);
     await waitFor("the home queue empty after the acks", async () => {
       const q = await api<{ messages: number }>(c.nodes[0]!.mgmtUrl!, "/api/queues/%2F/work");
@@ -96,7 +100,10 @@ test("a nack with requeue on a non-home node redelivers with redelivered=true; a
         }
       });
     });
-    assert.deepEqual(seen, [{ body: "a", redelivered: false }, { body: "a", redelivered: true }]);
+    assert.deepEqual(seen, [
+      { body: "a", redelivered: false },
+      { body: "a", redelivered: true },
+    ]);
     await waitFor("nacks empty at home", async () => (await api<{ messages: number }>(c.nodes[1]!.mgmtUrl!, "/api/queues/%2F/nacks")).body.messages === 0);
     await other.close();
   } finally {
@@ -140,10 +147,14 @@ test("a queue whose home node is down: 404 home node ... is down or inaccessible
   const ch1 = await c1.createChannel();
   await ch1.assertQueue("on-n1", { durable: true });
   await c.nodes[2]!.kill();
-  await waitFor("n3 down on n1", async () => {
-    const x = await api<{ name: string; running: boolean }[]>(c.nodes[0]!.mgmtUrl!, "/api/nodes");
-    return x.body.find((m) => m.name === "warren@n3")?.running === false;
-  }, 20_000);
+  await waitFor(
+    "n3 down on n1",
+    async () => {
+      const x = await api<{ name: string; running: boolean }[]>(c.nodes[0]!.mgmtUrl!, "/api/nodes");
+      return x.body.find((m) => m.name === "warren@n3")?.running === false;
+    },
+    20_000,
+  );
   const conn = await amqp.connect(c.nodes[1]!.url);
   try {
     const ch = await conn.createChannel();

@@ -112,10 +112,14 @@ for (const target of targets) {
     await t.test("a task reaches agents on n2 and n3 from the CLI on n1; results come back", async () => {
       // RabbitMQ's management lists a connection once its stats were emitted (seconds later)
       const where = (name: string): Promise<{ i: number }> =>
-        until(`${name}'s connection listed`, async () => {
-          const i = await nodeOf(name);
-          return i === undefined ? undefined : { i };
-        }, 30_000);
+        until(
+          `${name}'s connection listed`,
+          async () => {
+            const i = await nodeOf(name);
+            return i === undefined ? undefined : { i };
+          },
+          30_000,
+        );
       assert.equal((await where("web1")).i, 1);
       assert.equal((await where("web2")).i, 2);
       const v = await runWait(["web1", "web2"], "echo hi from $FLEET_HOST");

@@ -70,18 +70,45 @@ export async function startEtcd(n = 1): Promise<Etcd> {
   const members: EtcdMember[] = ports.map((p, i) => {
     const dir = tempDir("warren-etcd-");
     const clientUrl = `http://127.0.0.1:${p.client}`;
-    const child = spawn(ETCD_BIN, [
-      "--name", `e${i}`, "--data-dir", join(dir, "data"),
-      "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
-      "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`,
-      "--initial-cluster", initial, "--initial-cluster-token", token, "--initial-cluster-state", "new",
-      "--log-level", "error", "--logger", "zap",
-      // loopback: a short heartbeat makes the initial election quick
-      "--heartbeat-interval", "50", "--election-timeout", "500",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      ETCD_BIN,
+      [
+        "--name",
+        `e${i}`,
+        "--data-dir",
+        join(dir, "data"),
+        "--listen-client-urls",
+        clientUrl,
+        "--advertise-client-urls",
+        clientUrl,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-token",
+        token,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "error",
+        "--logger",
+        "zap",
+        // loopback: a short heartbeat makes the initial election quick
+        "--heartbeat-interval",
+        "50",
+        "--election-timeout",
+        "500",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     child.stderr!.on("data", () => {});
     return {
-      name: `e${i}`, clientUrl, child, dir,
+      name: `e${i}`,
+      clientUrl,
+      child,
+      dir,
       kill: async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
         await exitedOf(child);
@@ -115,8 +142,17 @@ export interface WarrenNode extends BrokerProcess {
 export async function startNode(endpoints: string, name: string, opts: { dataDir?: string; prefix?: string; args?: string[] } = {}): Promise<WarrenNode> {
   const dataDir = opts.dataDir ?? tempDir("warren-node-");
   const p = await startBrokerProcess(dataDir, [
-    "--no-fleet", "--prometheus-port", "off", "--log-level", process.env.WARREN_TEST_LOG ? "debug" : "warn",
-    "--etcd-endpoints", endpoints, "--node-name", name, "--cluster-lease-ttl", "2",
+    "--no-fleet",
+    "--prometheus-port",
+    "off",
+    "--log-level",
+    process.env.WARREN_TEST_LOG ? "debug" : "warn",
+    "--etcd-endpoints",
+    endpoints,
+    "--node-name",
+    name,
+    "--cluster-lease-ttl",
+    "2",
     ...(opts.prefix ? ["--etcd-prefix", opts.prefix] : []),
     ...(opts.args ?? []),
   ]);

@@ -42,7 +42,10 @@ test("a queue, an exchange and a binding declared on n1 are on n2 and n3 when de
       const x = await api<{ type: string }>(n.mgmtUrl!, "/api/exchanges/%2F/orders-x");
       assert.equal(x.body.type, "topic");
       const b = await api<{ routing_key: string }[]>(n.mgmtUrl!, "/api/bindings/%2F/e/orders-x/q/orders");
-      assert.deepEqual(b.body.map((x) => x.routing_key), ["order.*"]);
+      assert.deepEqual(
+        b.body.map((x) => x.routing_key),
+        ["order.*"],
+      );
     }
     // gone everywhere by delete-ok
     await ch.deleteQueue("orders");
@@ -59,7 +62,10 @@ test("an inequivalent redeclare on another node is 406 PRECONDITION_FAILED", { s
     await a.ch.assertQueue("eq-q", { durable: true, arguments: { "x-message-ttl": 1000 } });
     await assert.rejects(b.ch.assertQueue("eq-q", { durable: true, arguments: { "x-message-ttl": 2000 } }), (e: Error & { code?: number }) => {
       assert.equal(e.code, 406);
-      assert.match(e.message, /PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'eq-q' in vhost '\/': received the value '2000' of type 'signedint' but current is none|PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'eq-q'/);
+      assert.match(
+        e.message,
+        /PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'eq-q' in vhost '\/': received the value '2000' of type 'signedint' but current is none|PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'eq-q'/,
+      );
       return true;
     });
     const b2 = await b.conn.createChannel();
@@ -96,7 +102,7 @@ test("two nodes declaring one new name at once with different arguments: one win
 });
 
 test("users, permissions, vhosts and policies set through any node's HTTP API are on every node at the 2xx", { skip }, async () => {
-  const [n1, n2, n3] = c.nodes as [typeof c.nodes[0], typeof c.nodes[0], typeof c.nodes[0]];
+  const [n1, n2, n3] = c.nodes as [(typeof c.nodes)[0], (typeof c.nodes)[0], (typeof c.nodes)[0]];
   assert.equal((await api(n3.mgmtUrl!, "/api/vhosts/shop", { method: "PUT", body: {} })).status, 201);
   assert.equal((await api(n2.mgmtUrl!, "/api/users/bob", { method: "PUT", body: { password: "s3cret-pass", tags: "" } })).status, 201);
   assert.equal((await api(n1.mgmtUrl!, "/api/permissions/shop/bob", { method: "PUT", body: { configure: "", write: ".*", read: ".*" } })).status, 201);

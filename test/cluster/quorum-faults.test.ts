@@ -89,10 +89,14 @@ test("a killed follower that restarts catches up and is back in the in-sync set;
 
   // now the other two go: n3 alone has... no majority. Kill only the leader: n2 or n3 leads with all 400
   await c.nodes[0]!.kill();
-  const lead = await waitFor("a new leader", async () => {
-    const q = await info(1, "catchup");
-    return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
-  }, 20_000);
+  const lead = await waitFor(
+    "a new leader",
+    async () => {
+      const q = await info(1, "catchup");
+      return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
+    },
+    20_000,
+  );
   const got = await drain(c.nodes[2]!.url, "catchup", 400);
   for (const id of range(0, 400)) assert.ok(got.has(id), `confirmed message ${id} delivered after the failover to ${lead}`);
   c.nodes[0] = await startNode(c.etcd.endpoints, "warren@n1", { dataDir: c.nodes[0]!.dataDir, prefix: c.prefix });
@@ -150,21 +154,30 @@ test("a SIGSTOPped leader that wakes up after a new leader was elected confirms 
   ch.on("error", () => {});
   c.nodes[leaderIdx]!.child.kill("SIGSTOP");
   const acked: number[] = [];
-  const settled = Promise.all(range(50, 100).map((id) => new Promise<void>((resolve) => {
-    try {
-      ch.sendToQueue("paused", Buffer.from(String(id)), { persistent: true }, (err) => {
-        if (!err) acked.push(id);
-        resolve();
-      });
-    } catch {
-      resolve();
-    }
-  })));
+  const settled = Promise.all(
+    range(50, 100).map(
+      (id) =>
+        new Promise<void>((resolve) => {
+          try {
+            ch.sendToQueue("paused", Buffer.from(String(id)), { persistent: true }, (err) => {
+              if (!err) acked.push(id);
+              resolve();
+            });
+          } catch {
+            resolve();
+          }
+        }),
+    ),
+  );
   const other = leaderIdx === 1 ? 2 : 1;
-  const newLeader = await waitFor("another leader", async () => {
-    const q = await info(other, "paused");
-    return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
-  }, 20_000);
+  const newLeader = await waitFor(
+    "another leader",
+    async () => {
+      const q = await info(other, "paused");
+      return q.leader && q.leader !== "warren@n1" ? q.leader : undefined;
+    },
+    20_000,
+  );
   c.nodes[leaderIdx]!.child.kill("SIGCONT");
   // the old leader finds out (its lease is gone / its followers answer with a newer epoch)
   await Promise.race([settled, new Promise<void>((r) => pconn.once("close", () => r()))]);
@@ -191,10 +204,27 @@ test("the replication listener: a wrong cluster secret is refused; a leader's sn
     // (the live record of a node restarted by an earlier test may lag a moment)
     const w = await waitFor("connected to n2's replication listener", async () => {
       const a = await liveAddr();
-      return connectRepl(a.host, a.port, "warren@n1", secret, (type, body) => frames.push({ type, ...readSmall(body) }), () => {});
+      return connectRepl(
+        a.host,
+        a.port,
+        "warren@n1",
+        secret,
+        (type, body) => frames.push({ type, ...readSmall(body) }),
+        () => {},
+      );
     });
     const a = await liveAddr();
-    await assert.rejects(connectRepl(a.host, a.port, "warren@n1", "not-the-secret", () => {}, () => {}), "bad credentials: closed during the handshake");
+    await assert.rejects(
+      connectRepl(
+        a.host,
+        a.port,
+        "warren@n1",
+        "not-the-secret",
+        () => {},
+        () => {},
+      ),
+      "bad credentials: closed during the handshake",
+    );
     // a deposed leader (epoch before the current one) tries to stream the queue
     w.snapBegin(7, epoch - 1, "/", "epochs");
     await waitFor("STALE", () => frames.some((f) => f.type === T.STALE && f.qid === 7));

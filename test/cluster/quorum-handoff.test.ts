@@ -115,23 +115,31 @@ test("pause_minority: a node cut off from etcd closes its clients with 320 and s
   await assert.rejects(amqp.connect(n1.url), "a fenced node takes no client connections");
 
   proxy.setCut(false);
-  const back = await waitFor("n1 takes clients again", async () => {
-    try {
-      return await amqp.connect(n1.url);
-    } catch {
-      return undefined;
-    }
-  }, 30_000);
+  const back = await waitFor(
+    "n1 takes clients again",
+    async () => {
+      try {
+        return await amqp.connect(n1.url);
+      } catch {
+        return undefined;
+      }
+    },
+    30_000,
+  );
   await back.close();
   // it follows the definitions again
   const c2 = await amqp.connect(nodes[1]!.url);
   await (await c2.createChannel()).assertQueue("after-heal", { durable: true });
   await c2.close();
   await waitFor("n1 has the queue declared after the heal", async () => (await api(n1.mgmtUrl!, "/api/queues/%2F/after-heal")).status === 200, 15_000);
-  await waitFor("a leader and 3 in sync after the heal", async () => {
-    const q = await info(nodes[1]!, "cutoff");
-    return q.leader !== null && q.in_sync.length === 3;
-  }, 30_000);
+  await waitFor(
+    "a leader and 3 in sync after the heal",
+    async () => {
+      const q = await info(nodes[1]!, "cutoff");
+      return q.leader !== null && q.in_sync.length === 3;
+    },
+    30_000,
+  );
   assert.equal(await confirmAll(nodes[1]!.url, "cutoff", [1, 2, 3]), 3);
 });
 
@@ -141,13 +149,24 @@ test("graceful stop (SIGTERM) hands leadership to an in-sync follower without wa
   await conn.close();
   assert.equal((await info(nodes[0]!, "handoff")).leader, "warren@n2");
   await waitFor("3 in sync", async () => (await info(nodes[0]!, "handoff")).in_sync.length === 3);
-  assert.equal(await confirmAll(nodes[0]!.url, "handoff", Array.from({ length: 100 }, (_, i) => i)), 100);
+  assert.equal(
+    await confirmAll(
+      nodes[0]!.url,
+      "handoff",
+      Array.from({ length: 100 }, (_, i) => i),
+    ),
+    100,
+  );
 
   await nodes[1]!.stop();
-  const lead = await waitFor("a new leader well before the 30 s lease would expire", async () => {
-    const q = await info(nodes[2]!, "handoff");
-    return q.leader && q.leader !== "warren@n2" ? q.leader : undefined;
-  }, 10_000);
+  const lead = await waitFor(
+    "a new leader well before the 30 s lease would expire",
+    async () => {
+      const q = await info(nodes[2]!, "handoff");
+      return q.leader && q.leader !== "warren@n2" ? q.leader : undefined;
+    },
+    10_000,
+  );
   assert.ok(lead === "warren@n1" || lead === "warren@n3");
   // publishing and consuming go on through the remaining nodes, with every confirmed message
   assert.equal(await confirmAll(nodes[0]!.url, "handoff", [100, 101]), 2);

@@ -91,10 +91,14 @@ test("work queue: kill -9 of the leader's node mid-run; publishing resumes, work
   assert.notEqual(after.leader, "warren@n1", "an in-sync follower took over");
   assert.ok(after.leader === "warren@n2" || after.leader === "warren@n3");
   // every confirmed message reaches a worker
-  await waitFor("every confirmed message delivered", () => {
-    for (const id of pub.confirmed) if (!w1.got.has(id) && !w3.got.has(id)) return false;
-    return true;
-  }, 30_000);
+  await waitFor(
+    "every confirmed message delivered",
+    () => {
+      for (const id of pub.confirmed) if (!w1.got.has(id) && !w3.got.has(id)) return false;
+      return true;
+    },
+    30_000,
+  );
   await w1.stop();
   await w3.stop();
   assert.equal(pub.confirmed.size, N);

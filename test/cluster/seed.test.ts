@@ -34,7 +34,18 @@ function ctl(node: number, ...args: string[]): Promise<{ code: number; out: stri
   });
 }
 
-interface Status { cluster_name: string; disk_nodes: string[]; ram_nodes: string[]; running_nodes: string[]; versions: Record<string, unknown>; listeners: Record<string, unknown[]>; alarms: unknown[]; partitions: Record<string, unknown>; maintenance_status: Record<string, string>; feature_flags: unknown[] }
+interface Status {
+  cluster_name: string;
+  disk_nodes: string[];
+  ram_nodes: string[];
+  running_nodes: string[];
+  versions: Record<string, unknown>;
+  listeners: Record<string, unknown[]>;
+  alarms: unknown[];
+  partitions: Record<string, unknown>;
+  maintenance_status: Record<string, string>;
+  feature_flags: unknown[];
+}
 
 test("the seed's join sequence: stop_app, join_cluster --ram, start_app; cluster_status shows disc and ram nodes", { skip }, async () => {
   // join_cluster while the app runs is refused, as rabbitmqctl refuses it
@@ -64,10 +75,16 @@ test("the seed's join sequence: stop_app, join_cluster --ram, start_app; cluster
   assert.deepEqual(s.running_nodes, ["warren@n1", "warren@n2", "warren@n3"]);
   assert.deepEqual(Object.keys(s.listeners), s.running_nodes);
   const t = await ctl(1, "cluster_status");
-  assert.match(t.out, /^Cluster status of node warren@n2 \.\.\.\nBasics\n\nCluster name: warren@n1\n\nDisk Nodes\n\nwarren@n1\nwarren@n2\n\nRAM Nodes\n\nwarren@n3\n\nRunning Nodes\n\nwarren@n1\nwarren@n2\nwarren@n3\n/);
+  assert.match(
+    t.out,
+    /^Cluster status of node warren@n2 \.\.\.\nBasics\n\nCluster name: warren@n1\n\nDisk Nodes\n\nwarren@n1\nwarren@n2\n\nRAM Nodes\n\nwarren@n3\n\nRunning Nodes\n\nwarren@n1\nwarren@n2\nwarren@n3\n/,
+  );
   // /api/nodes agrees
   const nodes = await api<{ name: string; type: string }[]>(c.nodes[1]!.mgmtUrl!, "/api/nodes");
-  assert.deepEqual(nodes.body.map((n) => `${n.name}:${n.type}`), ["warren@n1:disc", "warren@n2:disc", "warren@n3:ram"]);
+  assert.deepEqual(
+    nodes.body.map((n) => `${n.name}:${n.type}`),
+    ["warren@n1:disc", "warren@n2:disc", "warren@n3:ram"],
+  );
 
   // and back: change_cluster_node_type disc needs stop_app too
   assert.equal((await ctl(2, "change_cluster_node_type", "disc")).code, 69);
@@ -95,7 +112,12 @@ test("pika tutorials across nodes: hello world producer on n1, consumer on n3; R
 
   // list_queues name node from any node: each queue with its home
   const l = await ctl(1, "list_queues", "name", "node", "-q", "--no-table-headers");
-  const rows = Object.fromEntries(l.out.trim().split("\n").map((x) => x.split("\t") as [string, string]));
+  const rows = Object.fromEntries(
+    l.out
+      .trim()
+      .split("\n")
+      .map((x) => x.split("\t") as [string, string]),
+  );
   assert.equal(rows["hello"], "warren@n3", "the first declare (the consumer's, on n3) is the queue's home");
   assert.equal(rows["rpc_queue"], "warren@n1");
 });
@@ -109,7 +131,7 @@ test("forget_cluster_node: refused for a running member; after it is stopped, it
   await (await conn.createChannel()).assertQueue("homed-on-n2", { durable: true });
   await conn.close();
   await c.nodes[1]!.kill();
-  await waitFor("n2 down", async () => ((JSON.parse((await ctl(0, "cluster_status", "--formatter", "json")).out) as Status).running_nodes.length === 2));
+  await waitFor("n2 down", async () => (JSON.parse((await ctl(0, "cluster_status", "--formatter", "json")).out) as Status).running_nodes.length === 2);
   r = await ctl(0, "forget_cluster_node", "warren@n2");
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "Removing node warren@n2 from the cluster\n");

@@ -81,8 +81,14 @@ const ENDPOINTS = [
  */
 const IGNORED: [RegExp, string][] = [
   [/(^|\.)(samples|avg|avg_rate)$|(^|\.)(lengths_age|msg_rates_age|lengths_incr|msg_rates_incr)$/, "samples history: built by the web-UI work"],
-  [/(^|\.)(garbage_collection|reductions|reductions_details|backing_queue_status|slave_nodes|synchronised_slave_nodes|recoverable_slaves|effective_policy_definition_details)(\.|$)/, "Erlang process internals"],
-  [/^(\[\]\.)?(exchange_types|auth_mechanisms|applications|contexts|enabled_plugins|log_files|config_files|cluster_links|metrics_gc_queue_length|memory|ra_open_file_metrics|mnesia_.*|msg_store_.*|queue_index_.*|io_.*|gc_.*|context_switches.*|persister_stats|sockets_total_details)(\.|$)/, "node-level Erlang/plugin inventories (first-level names are compared)"],
+  [
+    /(^|\.)(garbage_collection|reductions|reductions_details|backing_queue_status|slave_nodes|synchronised_slave_nodes|recoverable_slaves|effective_policy_definition_details)(\.|$)/,
+    "Erlang process internals",
+  ],
+  [
+    /^(\[\]\.)?(exchange_types|auth_mechanisms|applications|contexts|enabled_plugins|log_files|config_files|cluster_links|metrics_gc_queue_length|memory|ra_open_file_metrics|mnesia_.*|msg_store_.*|queue_index_.*|io_.*|gc_.*|context_switches.*|persister_stats|sockets_total_details)(\.|$)/,
+    "node-level Erlang/plugin inventories (first-level names are compared)",
+  ],
   [/^\[\]\.(name|type)$|^\[\]\.(os_pid|enabled_plugins|db_dir|net_ticktime|run_queue|processors|rates_mode|uptime)$/, "compared by type only"],
   [/(^|\.)client_properties\./, "whatever the client library sends"],
   [/(^|\.)cluster_state\./, "keyed by node name"],
@@ -185,7 +191,7 @@ async function setUp(side: Side): Promise<void> {
   await cons.consume("q1", () => {}, { noAck: false });
   await eventually(async () => {
     const q = (await api.get(`/api/queues/${v}/q1`)).json;
-    return q?.messages_unacknowledged === 2 && q?.message_stats?.publish === 5 && (await api.get("/api/channels")).json?.length > 0 || undefined;
+    return (q?.messages_unacknowledged === 2 && q?.message_stats?.publish === 5 && (await api.get("/api/channels")).json?.length > 0) || undefined;
   }, 20_000);
 }
 
@@ -276,10 +282,20 @@ test("pagination, name filter, sort and columns behave as RabbitMQ's", async () 
   assert.deepEqual(w["paged"], { filtered_count: 4, item_count: 2, items: [{ name: "b-2" }, { name: "q1" }], page: 2, page_count: 2, page_size: 2, total_count: 4 });
   assert.deepEqual(w["named"].items, [{ name: "B-3" }, { name: "b-2" }], "substring, case-insensitive");
   assert.equal(w["named"].filtered_count, 2);
-  assert.deepEqual(w["regex"].items.map((i: { name: string }) => i.name), ["B-3", "a-1", "b-2"], "regex, case-insensitive");
-  assert.deepEqual(w["sorted"].map((i: { name: string }) => i.name), ["q1", "b-2", "a-1", "B-3"]);
+  assert.deepEqual(
+    w["regex"].items.map((i: { name: string }) => i.name),
+    ["B-3", "a-1", "b-2"],
+    "regex, case-insensitive",
+  );
+  assert.deepEqual(
+    w["sorted"].map((i: { name: string }) => i.name),
+    ["q1", "b-2", "a-1", "B-3"],
+  );
   assert.deepEqual(Object.keys(w["sorted"][0]).sort(), ["arguments", "name"]);
-  assert.deepEqual(w["byNumber"].map((i: { name: string }) => i.name), ["B-3", "a-1", "b-2", "q1"]);
+  assert.deepEqual(
+    w["byNumber"].map((i: { name: string }) => i.name),
+    ["B-3", "a-1", "b-2", "q1"],
+  );
   assert.deepEqual(w["bad"], [400, "invalid_pagination_parameters"]);
   assert.deepEqual(w["notNumber"], [400, "bad_request"]);
   assert.deepEqual(w["outOfRange"], [400, "page_out_of_range"]);

@@ -89,7 +89,10 @@ test("list_queues has rabbitmqctl's shape; purge_queue and delete_queue", async 
   const lines = r.out.split("\n");
   assert.deepEqual(lines.slice(0, 3), ["Timeout: 60.0 seconds ...", `Listing queues for vhost ${V} ...`, "name\tmessages"]);
   // RabbitMQ updates message counts in the listing asynchronously; the row is there at once
-  assert.ok(lines.some((l) => l.startsWith(`lq-${id}\t`)), r.out);
+  assert.ok(
+    lines.some((l) => l.startsWith(`lq-${id}\t`)),
+    r.out,
+  );
   r = await ctl(["list_queues", "-p", V, "-q", "--no-table-headers", "name", "durable"]);
   assert.ok(r.out.split("\n").includes(`lq-${id}\ttrue`), r.out);
   r = await ctl(["list_queues", "-p", V, "--formatter", "json", "name", "durable"]);
@@ -221,7 +224,10 @@ test("topic permissions and vhost limits round-trip through the API", async (t) 
   const l = (await api.get(`/api/vhost-limits/${enc(V)}`)).json;
   assert.deepEqual(l, [{ vhost: V, value: { "max-connections": 10, "max-queues": 20 } }]);
   assert.equal((await ctl(["clear_vhost_limits", "-p", V])).code, 0);
-  assert.deepEqual((await api.get(`/api/vhost-limits/${enc(V)}`)).json.filter((x: { value: object }) => Object.keys(x.value).length > 0), []);
+  assert.deepEqual(
+    (await api.get(`/api/vhost-limits/${enc(V)}`)).json.filter((x: { value: object }) => Object.keys(x.value).length > 0),
+    [],
+  );
   assert.equal((await ctl(["clear_topic_permissions", "-p", V, "guest"])).code, 0);
   // user limits live on the user (RabbitMQ 3.10): set, read back, survive a tag change, clear
   await ctl(["add_user", `${USER}-lim`, "pw"]);
@@ -239,9 +245,32 @@ test("topic permissions and vhost limits round-trip through the API", async (t) 
 test("help VERB prints that verb's usage for every verb; an unknown verb exits 64", async () => {
   const all = (await ctl(["help"], "http://unused:1")).out;
   const block = all.slice(all.indexOf("verbs (")).split("\n\n")[0]!;
-  const listed = block.split("\n").slice(1).join(" ").split(/\s+/).filter((w) => /^[a-z_]+$/.test(w));
+  const listed = block
+    .split("\n")
+    .slice(1)
+    .join(" ")
+    .split(/\s+/)
+    .filter((w) => /^[a-z_]+$/.test(w));
   assert.ok(listed.length > 40, block);
-  for (const verb of ["ping", "await_startup", "node_health_check", "set_policy", "list_policies", "clear_policy", "set_operator_policy", "set_vhost_limits", "set_user_limits", "set_topic_permissions", "list_topic_permissions", "authenticate_user", "set_parameter", "environment", "report", "list_queues", "add_user"]) {
+  for (const verb of [
+    "ping",
+    "await_startup",
+    "node_health_check",
+    "set_policy",
+    "list_policies",
+    "clear_policy",
+    "set_operator_policy",
+    "set_vhost_limits",
+    "set_user_limits",
+    "set_topic_permissions",
+    "list_topic_permissions",
+    "authenticate_user",
+    "set_parameter",
+    "environment",
+    "report",
+    "list_queues",
+    "add_user",
+  ]) {
     assert.ok(listed.includes(verb), `${verb} listed in help`);
   }
   for (const verb of listed) {

@@ -44,7 +44,10 @@ type State = "U" | "C" | "A" | "G";
 class QueueModel {
   readonly states = new Map<number, State>();
   readonly delivered = new Set<number>();
-  constructor(readonly name: string, readonly stream: number) {}
+  constructor(
+    readonly name: string,
+    readonly stream: number,
+  ) {}
 }
 
 interface Totals {
@@ -156,16 +159,19 @@ async function workload(url: string, models: QueueModel[], nextSeq: number[], t:
         assert.ok(info.seq > (lastSeen.get(name) ?? 0), `round ${round} ${name}: live order broken, ${info.seq} after ${lastSeen.get(name)}`);
         lastSeen.set(name, info.seq);
         m.delivered.add(info.seq);
-        setTimeout(() => {
-          if (dead) return;
-          try {
-            sub.ack(msg);
-            m.states.set(info.seq, "A");
-            t.acked++;
-          } catch {
-            /* channel gone with the broker: the ack was never sent */
-          }
-        }, Math.floor(Math.random() * 15));
+        setTimeout(
+          () => {
+            if (dead) return;
+            try {
+              sub.ack(msg);
+              m.states.set(info.seq, "A");
+              t.acked++;
+            } catch {
+              /* channel gone with the broker: the ack was never sent */
+            }
+          },
+          Math.floor(Math.random() * 15),
+        );
       } catch (e) {
         failure ??= e as Error;
       }
@@ -211,7 +217,11 @@ async function workload(url: string, models: QueueModel[], nextSeq: number[], t:
       } catch {
         break; // channel closed under us
       }
-      if (!ok) await new Promise<void>((r) => { pub.once("drain", r); wakeups.push(r); });
+      if (!ok)
+        await new Promise<void>((r) => {
+          pub.once("drain", r);
+          wakeups.push(r);
+        });
     }
   } finally {
     clearTimeout(killer);

@@ -187,15 +187,26 @@ test("ENOSPC: a nacked message is never delivered, neither now nor after space i
     const resumed = await publishUntil(ch, "nacked", 100_000, 20, 10, () => false);
     assert.deepEqual(resumed.nacked, []);
     const seen = await intactSeqs(b.url, "nacked");
-    assert.deepEqual(seen.filter((s) => nacked.has(s)), [], "nacked messages were delivered");
-    assert.deepEqual(seen, [...fill.acked, ...resumed.acked].sort((x, y) => x - y));
+    assert.deepEqual(
+      seen.filter((s) => nacked.has(s)),
+      [],
+      "nacked messages were delivered",
+    );
+    assert.deepEqual(
+      seen,
+      [...fill.acked, ...resumed.acked].sort((x, y) => x - y),
+    );
     await closeQuietly(c);
 
     // and after a restart (the queue was only read with requeue: everything is still there)
     await b.stop();
     b = await startWarrenChild(dataDir, ["--disk-free-limit", "0"]);
     const after = await intactSeqs(b.url, "nacked");
-    assert.deepEqual(after.filter((s) => nacked.has(s)), [], "nacked messages came back after a restart");
+    assert.deepEqual(
+      after.filter((s) => nacked.has(s)),
+      [],
+      "nacked messages came back after a restart",
+    );
     assertContains(after, [...fill.acked, ...resumed.acked], "after a restart");
   } finally {
     await b?.kill();
@@ -224,7 +235,10 @@ test("disk alarm: publishers are blocked before the disk fills, consumers keep d
     const run = publishUntil(ch, "alarm", 1, 400, 20, () => events.length > 0, 10);
     const deadline = Date.now() + 30_000;
     while (!events.some((e) => e.startsWith("blocked")) && Date.now() < deadline) await sleep(50);
-    assert.ok(events.some((e) => e.startsWith("blocked")), `never blocked; broker log:\n${b.stderr()}`);
+    assert.ok(
+      events.some((e) => e.startsWith("blocked")),
+      `never blocked; broker log:\n${b.stderr()}`,
+    );
     assert.match(b.stderr(), /disk resource limit alarm set/);
     assert.equal(b.child.exitCode, null);
 

@@ -125,11 +125,15 @@ export async function readAll(conn: amqp.ChannelModel, queue: string, timeoutMs 
         // deliveries beyond the count would be a bug: give them a moment to show up
         setTimeout(resolve, 50);
       };
-      ch.consume(queue, (m) => {
-        if (m === null) return;
-        got.push(m);
-        if (got.length === messageCount) finish();
-      }, { noAck: false }).then(() => {
+      ch.consume(
+        queue,
+        (m) => {
+          if (m === null) return;
+          got.push(m);
+          if (got.length === messageCount) finish();
+        },
+        { noAck: false },
+      ).then(() => {
         if (messageCount === 0) finish();
       }, reject);
     });

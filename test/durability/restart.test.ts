@@ -170,7 +170,16 @@ for (const how of ["stop", "kill"] as const) {
       }
       const c2 = await connect(b.url);
       const back = await readAll(c2, "rq");
-      assert.deepEqual(back.map((m) => [checkBody(m.content).seq, m.fields.redelivered]), [[1, true], [2, true], [3, false], [4, false], [5, false]]);
+      assert.deepEqual(
+        back.map((m) => [checkBody(m.content).seq, m.fields.redelivered]),
+        [
+          [1, true],
+          [2, true],
+          [3, false],
+          [4, false],
+          [5, false],
+        ],
+      );
       await closeQuietly(c2);
     } finally {
       await b.kill();
@@ -335,7 +344,10 @@ test("definitions survive kill -9: vhost, user, permissions, default user", { ti
 
 function segmentFiles(dataDir: string, ext: string): string[] {
   const d = join(dataDir, "messages");
-  return readdirSync(d).filter((n) => n.endsWith(ext)).sort().map((n) => join(d, n));
+  return readdirSync(d)
+    .filter((n) => n.endsWith(ext))
+    .sort()
+    .map((n) => join(d, n));
 }
 
 // warren's log repair (no RabbitMQ equivalent to compare): a torn record at the tail is
@@ -419,7 +431,11 @@ test("a data directory of a newer format is refused, not misread", { timeout: 30
   const dir = tempDir("warren-format-");
   try {
     writeFileSync(join(dir, "meta.json"), JSON.stringify({ format: 99 }) + "\n");
-    const r = spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dir], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dir],
+      { encoding: "utf8", timeout: 20_000 },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /newer warren \(data format 99\)/);
   } finally {

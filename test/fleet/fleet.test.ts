@@ -45,7 +45,12 @@ async function startCollector(): Promise<FleetProc> {
   return collector;
 }
 
-interface View { id: number; state: string; results: Array<{ host: string; status: string; stdout: string; stderr: string; truncated: boolean; error: string | null; exitCode: number | null }>; rejections?: Array<{ host: string; error: string }> }
+interface View {
+  id: number;
+  state: string;
+  results: Array<{ host: string; status: string; stdout: string; stderr: string; truncated: boolean; error: string | null; exitCode: number | null }>;
+  rejections?: Array<{ host: string; error: string }>;
+}
 
 async function check(id: number): Promise<View> {
   const r = await cli(["check_task", String(id), "--json", ...common()]);
@@ -63,10 +68,14 @@ async function run(args: string[]): Promise<number> {
 }
 
 async function waitDone(id: number, ms = 20_000): Promise<View> {
-  return until(`task ${id} done`, async () => {
-    const v = await check(id);
-    return v.state === "done" ? v : undefined;
-  }, ms);
+  return until(
+    `task ${id} done`,
+    async () => {
+      const v = await check(id);
+      return v.state === "done" ? v : undefined;
+    },
+    ms,
+  );
 }
 
 const byHost = (v: View): Record<string, View["results"][number]> => Object.fromEntries(v.results.map((r) => [r.host, r]));
@@ -113,7 +122,10 @@ test("run prints the task id before any result; check_task shows every host", as
   assert.ok(Date.now() - t0 < 6000, "run waited for the command");
   const early = await check(id);
   assert.equal(early.state, "active");
-  assert.ok(early.results.every((r) => ["pending", "queued", "running"].includes(r.status)), JSON.stringify(early.results));
+  assert.ok(
+    early.results.every((r) => ["pending", "queued", "running"].includes(r.status)),
+    JSON.stringify(early.results),
+  );
   const v = await waitDone(id);
   const h = byHost(v);
   for (const n of ["web1", "web2", "db1"]) {
@@ -165,14 +177,18 @@ test("timeout kills the whole process group (the backgrounded grandchild too)", 
   assert.equal(v.results[0]?.status, "timeout");
   const pid = Number(readFileSync(pidFile, "utf8"));
   // Gone, or a zombie waiting for init to reap it (no longer running).
-  const gone = await until("grandchild gone", async () => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      return / Z /.test(stat) ? true : undefined;
-    } catch {
-      return true;
-    }
-  }, 5000);
+  const gone = await until(
+    "grandchild gone",
+    async () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return / Z /.test(stat) ? true : undefined;
+      } catch {
+        return true;
+      }
+    },
+    5000,
+  );
   assert.ok(gone);
 });
 
@@ -201,8 +217,17 @@ test("unsigned, forged, expired and replayed commands are refused with `rejected
   const key = loadPrivateKey(join(dir, "fleet", "operator.key"));
   const now = Date.now();
   const cmd = (task: number, extra: Partial<CommandPayload> = {}): CommandPayload => ({
-    v: 1, kind: "command", task, nonce: randomUUID(), target: { host: "web2" }, shell: "touch " + join(marks(), `bad-${task}`),
-    timeoutMs: 5000, issuedAt: now, exp: now + 60_000, user: "mallory", ...extra,
+    v: 1,
+    kind: "command",
+    task,
+    nonce: randomUUID(),
+    target: { host: "web2" },
+    shell: "touch " + join(marks(), `bad-${task}`),
+    timeoutMs: 5000,
+    issuedAt: now,
+    exp: now + 60_000,
+    user: "mallory",
+    ...extra,
   });
   const pub = async (body: unknown): Promise<void> => {
     ch.publish("fleet.commands", "host.web2", Buffer.from(typeof body === "string" ? body : JSON.stringify(body)), { persistent: true });
@@ -235,7 +260,7 @@ test("unsigned, forged, expired and replayed commands are refused with `rejected
   // replayed: copy a real command off the exchange (an extra queue bound for host.web2), re-send it.
   const spy = await ch.assertQueue("", { exclusive: true });
   await ch.bindQueue(spy.queue, "fleet.commands", "host.web2");
-  const id = await run(['echo run >> ' + join(marks(), "replay"), "--hosts", "web2", "--wait"]);
+  const id = await run(["echo run >> " + join(marks(), "replay"), "--hosts", "web2", "--wait"]);
   const copy = await until("copied command", async () => (await ch.get(spy.queue, { noAck: true })) || undefined);
   await pub(copy.content.toString());
   const v = await until("replay rejected", async () => {
@@ -292,10 +317,13 @@ test("an agent whose broker connection is dropped mid-task reconnects; the comma
 });
 
 test("--batch runs hosts in waves", async () => {
-  const id = await run(['date +%s%N >> ' + join(marks(), "batch") + '; sleep 0.5', "--hosts", "web1", "web2", "db1", "--batch", "1", "--wait"]);
+  const id = await run(["date +%s%N >> " + join(marks(), "batch") + "; sleep 0.5", "--hosts", "web1", "web2", "db1", "--batch", "1", "--wait"]);
   const v = await check(id);
   assert.ok(v.results.every((r) => r.status === "ok"));
-  const times = readFileSync(join(marks(), "batch"), "utf8").trim().split("\n").map((s) => Number(s.slice(0, 13)));
+  const times = readFileSync(join(marks(), "batch"), "utf8")
+    .trim()
+    .split("\n")
+    .map((s) => Number(s.slice(0, 13)));
   assert.equal(times.length, 3);
   times.sort((a, b) => a - b);
   assert.ok(times[1]! - times[0]! >= 400 && times[2]! - times[1]! >= 400, `waves overlapped: ${times}`);

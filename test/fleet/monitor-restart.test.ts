@@ -45,7 +45,11 @@ function setValue(v: number): void {
   renameSync(join(dir, "values", "web1.tmp"), join(dir, "values", "web1"));
 }
 
-interface Sample { t: number; v: number; seq: number | null }
+interface Sample {
+  t: number;
+  v: number;
+  seq: number | null;
+}
 async function samples(client: FleetClient): Promise<Sample[]> {
   return (await client.call<{ samples: Sample[] }>("metrics.series", { host: "web1", item: "val", sinceMs: 3_600_000 })).samples;
 }
@@ -68,7 +72,9 @@ before(async () => {
   port = await freePort();
   broker = await startBroker();
   url = broker.url;
-  writeFileSync(join(dir, "templates", "t.yaml"), `name: restart-web
+  writeFileSync(
+    join(dir, "templates", "t.yaml"),
+    `name: restart-web
 interval: 1s
 items:
   val: {cmd: "cat ${join(dir, "values")}/$FLEET_HOST", timeout: 2s}
@@ -76,7 +82,8 @@ rules:
   - {name: val-high, item: val, when: "> 80", count: 3, within: 10s, recover: "< 70", recover_count: 2}
 assign:
   groups: [web]
-`);
+`,
+  );
   setValue(50);
   collector = startFleet("collector", ["--nodata-grace", "2s", ...common()]);
   await collector.waitLog(/collector consuming/);
@@ -135,17 +142,28 @@ test("a broker restart: the firing alert stays firing once, samples resume, the 
     flooding = false;
     await flood;
     let ev = (await events(client)).filter((e) => e.host === "web1" && e.rule === "val-high");
-    assert.deepEqual(ev.map((e) => e.state), ["firing"], "still the one firing event: no resolve, no second firing");
+    assert.deepEqual(
+      ev.map((e) => e.state),
+      ["firing"],
+      "still the one firing event: no resolve, no second firing",
+    );
     assert.equal(ev[0]!.id, fired.id);
     const all = await events(client);
     assert.ok(!all.some((e) => e.host === "web1" && e.state === "nodata"), "no nodata because the broker was away");
     // the rule's state went on: recovery after the restart resolves the alert it had before
     setValue(50);
-    ev = await until("val-high resolves", async () => {
-      const x = (await events(client)).filter((e) => e.host === "web1" && e.rule === "val-high");
-      return x.some((e) => e.state === "resolved") ? x : undefined;
-    }, 30_000);
-    assert.deepEqual(ev.map((e) => e.state), ["firing", "resolved"]);
+    ev = await until(
+      "val-high resolves",
+      async () => {
+        const x = (await events(client)).filter((e) => e.host === "web1" && e.rule === "val-high");
+        return x.some((e) => e.state === "resolved") ? x : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(
+      ev.map((e) => e.state),
+      ["firing", "resolved"],
+    );
   } finally {
     flooding = false;
     await flood;

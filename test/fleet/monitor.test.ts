@@ -35,7 +35,13 @@ let dir: string;
 let collector: FleetProc;
 let client: FleetClient;
 let sub: { conn: ChannelModel; ch: Channel; metrics: Array<{ rk: string; host: string; userId: string | undefined }>; alerts: AlertEvent[] };
-let hook: { server: Server; url: string; repeats: Array<{ alerts: Array<{ annotations: Record<string, string> }> }>; posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>; failNext: number };
+let hook: {
+  server: Server;
+  url: string;
+  repeats: Array<{ alerts: Array<{ annotations: Record<string, string> }> }>;
+  posts: Array<{ status: number; body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> } }>;
+  failNext: number;
+};
 let pika: ChildProcess | undefined;
 let pikaOut = "";
 const agents = new Map<string, FleetProc>();
@@ -66,7 +72,11 @@ async function startCollector(): Promise<FleetProc> {
   return collector;
 }
 
-interface Sample { t: number; v: number; seq: number | null }
+interface Sample {
+  t: number;
+  v: number;
+  seq: number | null;
+}
 async function samples(host: string, item = "val"): Promise<Sample[]> {
   const r = await client.call<{ samples: Sample[] }>("metrics.series", { host, item, sinceMs: 3_600_000 });
   return r.samples;
@@ -76,10 +86,14 @@ async function events(): Promise<AlertEvent[]> {
 }
 /** Wait until `n` more samples with value v than `after` are stored for host. */
 async function waitSamples(host: string, pred: (s: Sample[]) => boolean, what: string, ms = 30_000): Promise<Sample[]> {
-  return until(`${host}: ${what}`, async () => {
-    const s = await samples(host);
-    return pred(s) ? s : undefined;
-  }, ms);
+  return until(
+    `${host}: ${what}`,
+    async () => {
+      const s = await samples(host);
+      return pred(s) ? s : undefined;
+    },
+    ms,
+  );
 }
 const countValue = (s: Sample[], v: number, since = 0): number => s.filter((x) => x.t > since && x.v === v).length;
 const last = (s: Sample[]): number => s[s.length - 1]?.t ?? 0;
@@ -97,9 +111,9 @@ function oracle(s: Sample[]): Array<[string, number | null]> {
     if (!firing) {
       if (x.v > 80) breaches.push(x.t);
       breaches = breaches.filter((t) => t > x.t - 10_000);
-      if (breaches.length >= 3) (firing = true, (breaches = []), (run = 0), out.push(["firing", x.seq]));
+      if (breaches.length >= 3) (firing = true), (breaches = []), (run = 0), out.push(["firing", x.seq]);
     } else if (x.v < 70) {
-      if (++run >= 2) (firing = false, (run = 0), out.push(["resolved", x.seq]));
+      if (++run >= 2) (firing = false), (run = 0), out.push(["resolved", x.seq]);
     } else run = 0;
   }
   return out;
@@ -113,7 +127,9 @@ before(async () => {
   mkdirSync(values());
   mkdirSync(join(dir, "templates"));
   // The seed's template: a command item (the test's value) and a built-in, a count rule with hysteresis.
-  writeFileSync(join(dir, "templates", "test-web.yaml"), `name: test-web
+  writeFileSync(
+    join(dir, "templates", "test-web.yaml"),
+    `name: test-web
 interval: 1s
 items:
   val: {cmd: "cat ${values()}/$FLEET_HOST", timeout: 2s}
@@ -130,7 +146,8 @@ rules:
     flap: {count: 10, within: 1h}
 assign:
   groups: [web]
-`);
+`,
+  );
   writeFileSync(join(dir, "templates", "test-db.json"), JSON.stringify({ name: "test-db", interval: "1s", items: { "mem.used_pct": { collector: "memory" } }, assign: { groups: ["db"] } }));
   for (const h of Object.keys(GROUPS)) setValue(h, 50);
   await startCollector();
@@ -145,12 +162,16 @@ assign:
   await ch.bindQueue(q, "fleet.metrics", "metrics.web1");
   await ch.bindQueue(q, "fleet.alerts", "alert.#");
   sub = { conn, ch, metrics: [], alerts: [] };
-  await ch.consume(q, (m) => {
-    if (!m) return;
-    const body = JSON.parse(m.content.toString()) as { host: string } & AlertEvent;
-    if (m.fields.exchange === "fleet.metrics") sub.metrics.push({ rk: m.fields.routingKey, host: body.host, userId: m.properties.userId as string | undefined });
-    else sub.alerts.push(body);
-  }, { noAck: true });
+  await ch.consume(
+    q,
+    (m) => {
+      if (!m) return;
+      const body = JSON.parse(m.content.toString()) as { host: string } & AlertEvent;
+      if (m.fields.exchange === "fleet.metrics") sub.metrics.push({ rk: m.fields.routingKey, host: body.host, userId: m.properties.userId as string | undefined });
+      else sub.alerts.push(body);
+    },
+    { noAck: true },
+  );
   // A webhook receiver (Alertmanager's JSON); failNext makes the next POSTs fail with 500.
   hook = { server: createServer(), url: "", posts: [], repeats: [], failNext: 0 };
   hook.server.on("request", (req, res) => {
@@ -212,7 +233,10 @@ test("template apply pushes each host's effective template to exactly its group'
   assert.match(r.stdout, /added test-db, test-web/);
   const want = await client.call<EffectiveTemplate>("template.effective", { host: "web1" });
   assert.deepEqual(want.templates, ["test-web"]);
-  assert.ok(want.rules.some((x) => x.name === "host-silent"), "a built-in nodata rule");
+  assert.ok(
+    want.rules.some((x) => x.name === "host-silent"),
+    "a built-in nodata rule",
+  );
   // heartbeats are 60 s apart: arriving now means it was pushed into the agents' queues
   await until("web agents run the web template", async () => agentTemplate("web1")?.rev === want.rev && agentTemplate("web2")?.templates.join() === "test-web");
   const pushMs = Date.now() - t0;
@@ -242,7 +266,11 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
   // hysteresis: 75 is under the threshold but not under recover (< 70): still firing
   for (const h of ["web1", "web2"]) setValue(h, 75);
   s = await waitSamples("web1", (x) => x.filter((y) => y.v === 75).length >= 3, "three samples of 75");
-  assert.deepEqual(oracle(s).map((x) => x[0]), ["firing"], "75 does not resolve");
+  assert.deepEqual(
+    oracle(s).map((x) => x[0]),
+    ["firing"],
+    "75 does not resolve",
+  );
   for (const h of ["web1", "web2"]) setValue(h, 60);
   await until("resolved on both", async () => (await events()).filter((e) => e.rule === "val-high" && e.state === "resolved").length >= 2, 30_000);
   const ev = await events();
@@ -250,7 +278,10 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
     const st = await samples(h);
     const o = oracle(st);
     assert.deepEqual(transitions(ev, h), o, `${h}: events = the rule over the stored samples`);
-    assert.deepEqual(o.map((x) => x[0]), ["firing", "resolved"]);
+    assert.deepEqual(
+      o.map((x) => x[0]),
+      ["firing", "resolved"],
+    );
     // exactly the 3rd breach of the second burst: the two samples of 90 before it did not fire
     const fired = st.findIndex((x) => x.seq === o[0]![1]);
     assert.equal(st[fired]!.v, 90);
@@ -261,7 +292,10 @@ test("fires on exactly the Nth breach within the window, never the (N-1)th; reco
   await follow.kill();
   // The subscriber saw the same events (same ids); the webhook got Alertmanager JSON
   await until("subscriber has them", async () => sub.alerts.filter((a) => a.rule === "val-high").length >= 4);
-  assert.deepEqual(sub.alerts.filter((a) => a.rule === "val-high").map((a) => a.id), ev.filter((e) => e.rule === "val-high").map((e) => e.id));
+  assert.deepEqual(
+    sub.alerts.filter((a) => a.rule === "val-high").map((a) => a.id),
+    ev.filter((e) => e.rule === "val-high").map((e) => e.id),
+  );
   await until("webhook got firing and resolved", async () => hook.posts.filter((p) => p.status === 200 && p.body.status === "resolved").length >= 1, 20_000);
   const firingPosts = hook.posts.filter((p) => p.body.status === "firing");
   assert.equal(firingPosts[0]!.body.alerts[0]!.labels.alertname, "val-high");
@@ -291,13 +325,20 @@ test("webhook delivery retries with backoff and the same event ids; a silence ho
   // the first POST fails (500); the retry carries the same event
   await until("retried after a 500", async () => hook.posts.filter((p) => p.body.alerts.some((a) => a.annotations.event_id === String(w1.id))).length >= 2, 20_000);
   const tries = hook.posts.filter((p) => p.body.alerts.some((a) => a.annotations.event_id === String(w1.id)));
-  assert.deepEqual(tries.slice(0, 2).map((p) => p.status), [500, 200]);
+  assert.deepEqual(
+    tries.slice(0, 2).map((p) => p.status),
+    [500, 200],
+  );
   assert.deepEqual(tries[0]!.body, tries[1]!.body);
   assert.ok(!hook.posts.some((p) => p.body.alerts.some((a) => a.annotations.event_id === String(w2.id))), "silenced: not posted");
   // ending the silence while web2 still fires: one notification now
   const rm = await cli(["silence", "rm", String(silenceId), ...common()]);
   assert.equal(rm.code, 0, rm.stderr);
-  await until("posted once the silence ended", async () => hook.posts.some((p) => p.status === 200 && p.body.alerts.some((a) => a.labels.host === "web2" && /silence \d+ ended/.test(a.annotations.note ?? ""))), 20_000);
+  await until(
+    "posted once the silence ended",
+    async () => hook.posts.some((p) => p.status === 200 && p.body.alerts.some((a) => a.labels.host === "web2" && /silence \d+ ended/.test(a.annotations.note ?? ""))),
+    20_000,
+  );
   const posts = hook.posts.length;
   const repeatsOf = (id: number): number => hook.repeats.filter((p) => p.alerts.some((a) => a.annotations.event_id === String(id))).length;
   await until("web1's firing sent, then repeated", async () => repeatsOf(w1.id) >= 2, 20_000);
@@ -381,11 +422,20 @@ test("collector SIGKILL loses and repeats no transition: a pending count carries
 
 test("metrics go out by publish/subscribe, attributable to the agent; pika sees them too", async () => {
   assert.ok(sub.metrics.length > 0);
-  assert.ok(sub.metrics.every((m) => m.rk === "metrics.web1" && m.host === "web1"), "bound metrics.web1: only web1's batches");
-  assert.ok(sub.metrics.every((m) => m.userId === decodeURIComponent(new URL(vh.url).username)), "user_id: the broker-validated login of the sender");
+  assert.ok(
+    sub.metrics.every((m) => m.rk === "metrics.web1" && m.host === "web1"),
+    "bound metrics.web1: only web1's batches",
+  );
+  assert.ok(
+    sub.metrics.every((m) => m.userId === decodeURIComponent(new URL(vh.url).username)),
+    "user_id: the broker-validated login of the sender",
+  );
   if (!pika) return;
   await until("pika got web2 metrics and alerts", async () => pikaOut.includes('"x": "fleet.metrics"') && pikaOut.includes('"state": "firing"'));
-  const lines = pikaOut.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { x: string; rk: string; host: string });
+  const lines = pikaOut
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { x: string; rk: string; host: string });
   assert.ok(lines.filter((l) => l.x === "fleet.metrics").every((l) => l.rk === "metrics.web2" && l.host === "web2"));
 });
 
@@ -435,7 +485,7 @@ test("an agent that reconnects after missing a push gets the current template (p
 test("a template linked to a central group (warren groups add/assign) reaches its members, and leaves when they leave", async () => {
   let r = await cli(["groups", "add", "ops", "--hosts", "db1", ...common()]);
   assert.equal(r.code, 0, r.stderr);
-  writeFileSync(join(dir, "ops.yaml"), "name: ops\ninterval: 1s\nitems:\n  ops.load5: {collector: load, field: \"5\"}\n");
+  writeFileSync(join(dir, "ops.yaml"), 'name: ops\ninterval: 1s\nitems:\n  ops.load5: {collector: load, field: "5"}\n');
   r = await cli(["template", "add", join(dir, "ops.yaml"), ...common()]);
   assert.equal(r.code, 0, r.stderr);
   r = await cli(["template", "assign", "ops", "--group", "ops", ...common()]);

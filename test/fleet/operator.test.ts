@@ -28,7 +28,13 @@ async function startAgent(name: string, groups: string, extra: string[] = []): P
   return a;
 }
 
-interface HostJson { name: string; presence: string; since: number | null; online: boolean; groups: string[] }
+interface HostJson {
+  name: string;
+  presence: string;
+  since: number | null;
+  online: boolean;
+  groups: string[];
+}
 
 async function hosts(): Promise<HostJson[]> {
   const r = await cli(["hosts", "--json", ...common()]);
@@ -88,10 +94,14 @@ test("an agent that dies without a word is lost after three missed heartbeats", 
   await a.kill(); // SIGKILL: no offline announcement
   await until("op2 lost", async () => (await presence("op2")) === "lost", 15_000);
   // The sweeper stored it (what other readers of the store and the web UI see), with when it was last heard.
-  const h = await until("op2 stored lost", async () => {
-    const x = (await hosts()).find((y) => y.name === "op2") as HostJson & { state: string; lastSeen: number };
-    return x.state === "lost" ? x : undefined;
-  }, 5000);
+  const h = await until(
+    "op2 stored lost",
+    async () => {
+      const x = (await hosts()).find((y) => y.name === "op2") as HostJson & { state: string; lastSeen: number };
+      return x.state === "lost" ? x : undefined;
+    },
+    5000,
+  );
   assert.equal(h.since, h.lastSeen);
   await startAgent("op2", "web");
   await until("op2 back", async () => (await presence("op2")) === "online");
@@ -120,7 +130,10 @@ test("central groups: run --group reaches announced and assigned members; unassi
   assert.equal(add.code, 0, add.stderr);
   assert.match(add.stdout, /group web created; assigned op3/);
   const list = JSON.parse((await cli(["groups", "--json", ...common()])).stdout) as Array<{ name: string; central: boolean; assigned: string[]; announced: string[]; description: string }>;
-  assert.deepEqual(list.find((g) => g.name === "web"), { ...list.find((g) => g.name === "web")!, central: true, assigned: ["op3"], announced: ["op1", "op2"], description: "front ends" });
+  assert.deepEqual(
+    list.find((g) => g.name === "web"),
+    { ...list.find((g) => g.name === "web")!, central: true, assigned: ["op3"], announced: ["op1", "op2"], description: "front ends" },
+  );
   assert.equal(list.find((g) => g.name === "db")?.central, false);
   // op1, op2 by the one group.web message, op3 by its own host.op3 message: all three run it.
   const t = await runJson(['echo "$FLEET_HOST"', "--group", "web"]);

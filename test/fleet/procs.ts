@@ -11,7 +11,12 @@ import { repoRoot } from "../helpers/broker.js";
 
 export const BIN = join(repoRoot, "dist", "src", "fleet", "bin.js");
 
-export interface Vhost { url: string; mgmtUrl: string | undefined; name: string; drop(): Promise<void> }
+export interface Vhost {
+  url: string;
+  mgmtUrl: string | undefined;
+  name: string;
+  drop(): Promise<void>;
+}
 
 function mgmtReq(mgmtUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
   const u = new URL(mgmtUrl);
@@ -71,7 +76,11 @@ export function startFleet(verb: string, args: string[]): FleetProc {
   return new FleetProc(spawn(process.execPath, [BIN, verb, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
 }
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export async function cli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
   const p = startFleet(args[0]!, args.slice(1));

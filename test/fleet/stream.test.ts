@@ -81,7 +81,10 @@ test("16 MB of output stream to --follow; a stopped broker holds the command bac
   const code = await follow.exited;
   assert.equal(code, 0, follow.err);
   // every line, in order, each whole
-  const got = follow.out.split("\n").map((l) => /(\d{5}):(x+)$/.exec(l)).filter((m) => m !== null);
+  const got = follow.out
+    .split("\n")
+    .map((l) => /(\d{5}):(x+)$/.exec(l))
+    .filter((m) => m !== null);
   assert.equal(got.length, LINES, `lines streamed to --follow: ${got.length}`);
   got.forEach((m, i) => {
     assert.equal(Number(m[1]), i);

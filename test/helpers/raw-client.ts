@@ -23,21 +23,61 @@ export const AMQP_HEADER = Buffer.from("AMQP\x00\x00\x09\x01", "latin1");
 
 /** Method ids as (classId, methodId) pairs, named as the spec names them. */
 export const M = {
-  connectionStart: [10, 10], connectionStartOk: [10, 11], connectionSecure: [10, 20],
-  connectionTune: [10, 30], connectionTuneOk: [10, 31], connectionOpen: [10, 40],
-  connectionOpenOk: [10, 41], connectionClose: [10, 50], connectionCloseOk: [10, 51],
-  channelOpen: [20, 10], channelOpenOk: [20, 11], channelFlow: [20, 20], channelClose: [20, 40], channelCloseOk: [20, 41],
-  exchangeDeclare: [40, 10], exchangeDeclareOk: [40, 11], exchangeDelete: [40, 20], exchangeDeleteOk: [40, 21],
-  exchangeBind: [40, 30], exchangeBindOk: [40, 31],
-  queueDeclare: [50, 10], queueDeclareOk: [50, 11], queueBind: [50, 20], queueBindOk: [50, 21],
-  queuePurge: [50, 30], queuePurgeOk: [50, 31], queueDelete: [50, 40], queueDeleteOk: [50, 41],
-  queueUnbind: [50, 50], queueUnbindOk: [50, 51],
-  basicQos: [60, 10], basicQosOk: [60, 11], basicConsume: [60, 20], basicConsumeOk: [60, 21],
-  basicCancel: [60, 30], basicCancelOk: [60, 31], basicPublish: [60, 40], basicReturn: [60, 50],
-  basicDeliver: [60, 60], basicGet: [60, 70], basicGetOk: [60, 71], basicGetEmpty: [60, 72],
-  basicAck: [60, 80], basicReject: [60, 90], basicRecover: [60, 110], basicRecoverOk: [60, 111], basicNack: [60, 120],
-  txSelect: [90, 10], txSelectOk: [90, 11], txCommit: [90, 20], txCommitOk: [90, 21], txRollback: [90, 30], txRollbackOk: [90, 31],
-  confirmSelect: [85, 10], confirmSelectOk: [85, 11],
+  connectionStart: [10, 10],
+  connectionStartOk: [10, 11],
+  connectionSecure: [10, 20],
+  connectionTune: [10, 30],
+  connectionTuneOk: [10, 31],
+  connectionOpen: [10, 40],
+  connectionOpenOk: [10, 41],
+  connectionClose: [10, 50],
+  connectionCloseOk: [10, 51],
+  channelOpen: [20, 10],
+  channelOpenOk: [20, 11],
+  channelFlow: [20, 20],
+  channelClose: [20, 40],
+  channelCloseOk: [20, 41],
+  exchangeDeclare: [40, 10],
+  exchangeDeclareOk: [40, 11],
+  exchangeDelete: [40, 20],
+  exchangeDeleteOk: [40, 21],
+  exchangeBind: [40, 30],
+  exchangeBindOk: [40, 31],
+  queueDeclare: [50, 10],
+  queueDeclareOk: [50, 11],
+  queueBind: [50, 20],
+  queueBindOk: [50, 21],
+  queuePurge: [50, 30],
+  queuePurgeOk: [50, 31],
+  queueDelete: [50, 40],
+  queueDeleteOk: [50, 41],
+  queueUnbind: [50, 50],
+  queueUnbindOk: [50, 51],
+  basicQos: [60, 10],
+  basicQosOk: [60, 11],
+  basicConsume: [60, 20],
+  basicConsumeOk: [60, 21],
+  basicCancel: [60, 30],
+  basicCancelOk: [60, 31],
+  basicPublish: [60, 40],
+  basicReturn: [60, 50],
+  basicDeliver: [60, 60],
+  basicGet: [60, 70],
+  basicGetOk: [60, 71],
+  basicGetEmpty: [60, 72],
+  basicAck: [60, 80],
+  basicReject: [60, 90],
+  basicRecover: [60, 110],
+  basicRecoverOk: [60, 111],
+  basicNack: [60, 120],
+  txSelect: [90, 10],
+  txSelectOk: [90, 11],
+  txCommit: [90, 20],
+  txCommitOk: [90, 21],
+  txRollback: [90, 30],
+  txRollbackOk: [90, 31],
+  confirmSelect: [85, 10],
+  confirmSelectOk: [85, 11],
 } as const satisfies Record<string, readonly [number, number]>;
 export type MethodId = readonly [number, number];
 
@@ -45,7 +85,9 @@ export type MethodId = readonly [number, number];
 
 /** A field-table value: JS values map to the usual types; use {type, value} to force one. */
 export type FieldValue = string | number | boolean | null | Buffer | FieldTable | FieldValue[] | { type: string; value: unknown };
-export interface FieldTable { [k: string]: FieldValue }
+export interface FieldTable {
+  [k: string]: FieldValue;
+}
 
 /** Builds method arguments left to right; bits written consecutively are packed into one octet. */
 export class Args {
@@ -54,24 +96,65 @@ export class Args {
   private flushBits(): void {
     if (!this.bitBuf) return;
     let o = 0;
-    this.bitBuf.forEach((b, i) => { if (b) o |= 1 << i; });
+    this.bitBuf.forEach((b, i) => {
+      if (b) o |= 1 << i;
+    });
     this.parts.push(Buffer.from([o]));
     this.bitBuf = null;
   }
-  private push(b: Buffer): this { this.flushBits(); this.parts.push(b); return this; }
-  octet(v: number): this { return this.push(Buffer.from([v & 0xff])); }
-  short(v: number): this { const b = Buffer.alloc(2); b.writeUInt16BE(v & 0xffff); return this.push(b); }
-  long(v: number): this { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return this.push(b); }
-  longlong(v: number | bigint): this { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); return this.push(b); }
-  shortstr(s: string): this { const d = Buffer.from(s, "utf8"); return this.push(Buffer.concat([Buffer.from([d.length]), d])); }
-  longstr(s: string | Buffer): this { const d = typeof s === "string" ? Buffer.from(s, "utf8") : s; return this.push(Buffer.concat([u32(d.length), d])); }
-  bit(v: boolean): this { (this.bitBuf ??= []).push(v ? 1 : 0); if (this.bitBuf.length === 8) this.flushBits(); return this; }
-  table(t: FieldTable = {}): this { return this.push(encodeTable(t)); }
-  raw(b: Buffer): this { return this.push(b); }
-  build(): Buffer { this.flushBits(); return Buffer.concat(this.parts); }
+  private push(b: Buffer): this {
+    this.flushBits();
+    this.parts.push(b);
+    return this;
+  }
+  octet(v: number): this {
+    return this.push(Buffer.from([v & 0xff]));
+  }
+  short(v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v & 0xffff);
+    return this.push(b);
+  }
+  long(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v >>> 0);
+    return this.push(b);
+  }
+  longlong(v: number | bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(v));
+    return this.push(b);
+  }
+  shortstr(s: string): this {
+    const d = Buffer.from(s, "utf8");
+    return this.push(Buffer.concat([Buffer.from([d.length]), d]));
+  }
+  longstr(s: string | Buffer): this {
+    const d = typeof s === "string" ? Buffer.from(s, "utf8") : s;
+    return this.push(Buffer.concat([u32(d.length), d]));
+  }
+  bit(v: boolean): this {
+    (this.bitBuf ??= []).push(v ? 1 : 0);
+    if (this.bitBuf.length === 8) this.flushBits();
+    return this;
+  }
+  table(t: FieldTable = {}): this {
+    return this.push(encodeTable(t));
+  }
+  raw(b: Buffer): this {
+    return this.push(b);
+  }
+  build(): Buffer {
+    this.flushBits();
+    return Buffer.concat(this.parts);
+  }
 }
 
-function u32(n: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; }
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
 
 export function encodeTable(t: FieldTable): Buffer {
   const parts: Buffer[] = [];
@@ -86,14 +169,33 @@ export function encodeTable(t: FieldTable): Buffer {
 function encodeValue(v: FieldValue): Buffer {
   if (v === null) return Buffer.from("V");
   if (typeof v === "boolean") return Buffer.from([0x74, v ? 1 : 0]);
-  if (typeof v === "string") { const d = Buffer.from(v, "utf8"); return Buffer.concat([Buffer.from("S"), u32(d.length), d]); }
+  if (typeof v === "string") {
+    const d = Buffer.from(v, "utf8");
+    return Buffer.concat([Buffer.from("S"), u32(d.length), d]);
+  }
   if (typeof v === "number") {
-    if (!Number.isInteger(v)) { const b = Buffer.alloc(9); b.write("d"); b.writeDoubleBE(v, 1); return b; }
-    if (v >= -0x80000000 && v <= 0x7fffffff) { const b = Buffer.alloc(5); b.write("I"); b.writeInt32BE(v, 1); return b; }
-    const b = Buffer.alloc(9); b.write("l"); b.writeBigInt64BE(BigInt(v), 1); return b;
+    if (!Number.isInteger(v)) {
+      const b = Buffer.alloc(9);
+      b.write("d");
+      b.writeDoubleBE(v, 1);
+      return b;
+    }
+    if (v >= -0x80000000 && v <= 0x7fffffff) {
+      const b = Buffer.alloc(5);
+      b.write("I");
+      b.writeInt32BE(v, 1);
+      return b;
+    }
+    const b = Buffer.alloc(9);
+    b.write("l");
+    b.writeBigInt64BE(BigInt(v), 1);
+    return b;
   }
   if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from("x"), u32(v.length), v]);
-  if (Array.isArray(v)) { const body = Buffer.concat(v.map(encodeValue)); return Buffer.concat([Buffer.from("A"), u32(body.length), body]); }
+  if (Array.isArray(v)) {
+    const body = Buffer.concat(v.map(encodeValue));
+    return Buffer.concat([Buffer.from("A"), u32(body.length), body]);
+  }
   if ("type" in v && typeof v.type === "string" && "value" in v) return encodeTyped(v.type, v.value);
   return Buffer.concat([Buffer.from("F"), encodeTable(v as FieldTable)]);
 }
@@ -104,29 +206,68 @@ function encodeTyped(type: string, value: unknown): Buffer {
   if (Buffer.isBuffer(value)) return Buffer.concat([t, value]);
   const n = Number(value);
   switch (type) {
-    case "b": { const b = Buffer.alloc(1); b.writeInt8(n); return Buffer.concat([t, b]); }
-    case "B": return Buffer.concat([t, Buffer.from([n & 0xff])]);
-    case "s": { const b = Buffer.alloc(2); b.writeInt16BE(n); return Buffer.concat([t, b]); }
-    case "u": { const b = Buffer.alloc(2); b.writeUInt16BE(n); return Buffer.concat([t, b]); }
-    case "I": { const b = Buffer.alloc(4); b.writeInt32BE(n); return Buffer.concat([t, b]); }
-    case "i": return Buffer.concat([t, u32(n)]);
-    case "l": { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(n)); return Buffer.concat([t, b]); }
-    case "f": { const b = Buffer.alloc(4); b.writeFloatBE(n); return Buffer.concat([t, b]); }
-    case "d": { const b = Buffer.alloc(8); b.writeDoubleBE(n); return Buffer.concat([t, b]); }
-    case "T": { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return Buffer.concat([t, b]); }
-    default: throw new Error(`encodeTyped: give a Buffer for type ${type}`);
+    case "b": {
+      const b = Buffer.alloc(1);
+      b.writeInt8(n);
+      return Buffer.concat([t, b]);
+    }
+    case "B":
+      return Buffer.concat([t, Buffer.from([n & 0xff])]);
+    case "s": {
+      const b = Buffer.alloc(2);
+      b.writeInt16BE(n);
+      return Buffer.concat([t, b]);
+    }
+    case "u": {
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(n);
+      return Buffer.concat([t, b]);
+    }
+    case "I": {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      return Buffer.concat([t, b]);
+    }
+    case "i":
+      return Buffer.concat([t, u32(n)]);
+    case "l": {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(BigInt(n));
+      return Buffer.concat([t, b]);
+    }
+    case "f": {
+      const b = Buffer.alloc(4);
+      b.writeFloatBE(n);
+      return Buffer.concat([t, b]);
+    }
+    case "d": {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(n);
+      return Buffer.concat([t, b]);
+    }
+    case "T": {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(n));
+      return Buffer.concat([t, b]);
+    }
+    default:
+      throw new Error(`encodeTyped: give a Buffer for type ${type}`);
   }
 }
 
 /** One complete frame: type | channel | size | payload | frame-end. */
 export function frame(type: number, channel: number, payload: Buffer, frameEnd = FRAME_END): Buffer {
   const h = Buffer.alloc(7);
-  h.writeUInt8(type, 0); h.writeUInt16BE(channel, 1); h.writeUInt32BE(payload.length, 3);
+  h.writeUInt8(type, 0);
+  h.writeUInt16BE(channel, 1);
+  h.writeUInt32BE(payload.length, 3);
   return Buffer.concat([h, payload, Buffer.from([frameEnd])]);
 }
 
 export function methodPayload(id: MethodId, args: Buffer = Buffer.alloc(0)): Buffer {
-  const b = Buffer.alloc(4); b.writeUInt16BE(id[0], 0); b.writeUInt16BE(id[1], 2);
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(id[0], 0);
+  b.writeUInt16BE(id[1], 2);
   return Buffer.concat([b, args]);
 }
 
@@ -159,18 +300,14 @@ export const args = {
   exchangeDeclare: (exchange: string, type: string, o: { passive?: boolean; durable?: boolean; autoDelete?: boolean; internal?: boolean; noWait?: boolean; arguments?: FieldTable } = {}) =>
     new Args().short(0).shortstr(exchange).shortstr(type).bit(!!o.passive).bit(!!o.durable).bit(!!o.autoDelete).bit(!!o.internal).bit(!!o.noWait).table(o.arguments).build(),
   exchangeDelete: (exchange: string, ifUnused = false) => new Args().short(0).shortstr(exchange).bit(ifUnused).bit(false).build(),
-  queueBind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) =>
-    new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).bit(false).table(a).build(),
+  queueBind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) => new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).bit(false).table(a).build(),
   queuePurge: (queue: string) => new Args().short(0).shortstr(queue).bit(false).build(),
-  queueUnbind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) =>
-    new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).table(a).build(),
+  queueUnbind: (queue: string, exchange: string, routingKey = "", a: FieldTable = {}) => new Args().short(0).shortstr(queue).shortstr(exchange).shortstr(routingKey).table(a).build(),
   exchangeBind: (destination: string, source: string, routingKey = "", a: FieldTable = {}) =>
     new Args().short(0).shortstr(destination).shortstr(source).shortstr(routingKey).bit(false).table(a).build(),
   basicCancel: (consumerTag: string) => new Args().shortstr(consumerTag).bit(false).build(),
-  queueDelete: (queue: string, o: { ifUnused?: boolean; ifEmpty?: boolean } = {}) =>
-    new Args().short(0).shortstr(queue).bit(!!o.ifUnused).bit(!!o.ifEmpty).bit(false).build(),
-  basicPublish: (exchange: string, routingKey: string, mandatory = false, immediate = false) =>
-    new Args().short(0).shortstr(exchange).shortstr(routingKey).bit(mandatory).bit(immediate).build(),
+  queueDelete: (queue: string, o: { ifUnused?: boolean; ifEmpty?: boolean } = {}) => new Args().short(0).shortstr(queue).bit(!!o.ifUnused).bit(!!o.ifEmpty).bit(false).build(),
+  basicPublish: (exchange: string, routingKey: string, mandatory = false, immediate = false) => new Args().short(0).shortstr(exchange).shortstr(routingKey).bit(mandatory).bit(immediate).build(),
   basicConsume: (queue: string, consumerTag = "", o: { noAck?: boolean; exclusive?: boolean; arguments?: FieldTable } = {}) =>
     new Args().short(0).shortstr(queue).shortstr(consumerTag).bit(false).bit(!!o.noAck).bit(!!o.exclusive).bit(false).table(o.arguments).build(),
   basicGet: (queue: string, noAck = false) => new Args().short(0).shortstr(queue).bit(noAck).build(),
@@ -188,21 +325,68 @@ export const args = {
 export class Reader {
   private bitOctet = -1;
   private bitIdx = 0;
-  constructor(public buf: Buffer, public pos = 0) {}
-  private need(n: number): void { if (this.pos + n > this.buf.length) throw new Error(`truncated arguments at ${this.pos}+${n}/${this.buf.length}`); }
-  private reset(): void { this.bitOctet = -1; }
-  octet(): number { this.reset(); this.need(1); return this.buf.readUInt8(this.pos++); }
-  short(): number { this.reset(); this.need(2); const v = this.buf.readUInt16BE(this.pos); this.pos += 2; return v; }
-  long(): number { this.reset(); this.need(4); const v = this.buf.readUInt32BE(this.pos); this.pos += 4; return v; }
-  longlong(): number { this.reset(); this.need(8); const v = this.buf.readBigUInt64BE(this.pos); this.pos += 8; return Number(v); }
-  shortstr(): string { const n = this.octet(); this.need(n); const s = this.buf.toString("utf8", this.pos, this.pos + n); this.pos += n; return s; }
-  longstr(): Buffer { const n = this.long(); this.need(n); const s = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return s; }
+  constructor(
+    public buf: Buffer,
+    public pos = 0,
+  ) {}
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new Error(`truncated arguments at ${this.pos}+${n}/${this.buf.length}`);
+  }
+  private reset(): void {
+    this.bitOctet = -1;
+  }
+  octet(): number {
+    this.reset();
+    this.need(1);
+    return this.buf.readUInt8(this.pos++);
+  }
+  short(): number {
+    this.reset();
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  long(): number {
+    this.reset();
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  longlong(): number {
+    this.reset();
+    this.need(8);
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return Number(v);
+  }
+  shortstr(): string {
+    const n = this.octet();
+    this.need(n);
+    const s = this.buf.toString("utf8", this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  longstr(): Buffer {
+    const n = this.long();
+    this.need(n);
+    const s = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
   bit(): boolean {
-    if (this.bitOctet < 0 || this.bitIdx === 8) { this.need(1); this.bitOctet = this.buf.readUInt8(this.pos++); this.bitIdx = 0; }
+    if (this.bitOctet < 0 || this.bitIdx === 8) {
+      this.need(1);
+      this.bitOctet = this.buf.readUInt8(this.pos++);
+      this.bitIdx = 0;
+    }
     return ((this.bitOctet >> this.bitIdx++) & 1) === 1;
   }
   /** Skips a table, returning its raw bytes (tests rarely need the contents). */
-  tableRaw(): Buffer { return this.longstr(); }
+  tableRaw(): Buffer {
+    return this.longstr();
+  }
 }
 
 export interface Frame {
@@ -216,7 +400,12 @@ export interface Frame {
   args?: Reader;
 }
 
-export interface CloseInfo { replyCode: number; replyText: string; classId: number; methodId: number }
+export interface CloseInfo {
+  replyCode: number;
+  replyText: string;
+  classId: number;
+  methodId: number;
+}
 
 export function decodeClose(f: Frame): CloseInfo {
   const r = new Reader(f.payload, 4);
@@ -246,7 +435,11 @@ export interface HandshakeOptions {
   heartbeat?: number;
 }
 
-export interface TuneParams { channelMax: number; frameMax: number; heartbeat: number }
+export interface TuneParams {
+  channelMax: number;
+  frameMax: number;
+  heartbeat: number;
+}
 
 export class RawClient {
   readonly frames: Frame[] = [];
@@ -266,15 +459,28 @@ export class RawClient {
   private constructor(readonly socket: net.Socket) {
     socket.on("data", (d) => this.onData(d));
     socket.on("error", () => {});
-    socket.on("close", () => { this.closed = true; this.wake(); });
+    socket.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
   }
 
   static connect(port: number, host = "127.0.0.1", timeoutMs = 3000): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host });
-      const t = setTimeout(() => { s.destroy(); reject(new Error("connect timeout")); }, timeoutMs);
-      s.once("connect", () => { clearTimeout(t); s.setNoDelay(true); resolve(new RawClient(s)); });
-      s.once("error", (e) => { clearTimeout(t); reject(e); });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(new Error("connect timeout"));
+      }, timeoutMs);
+      s.once("connect", () => {
+        clearTimeout(t);
+        s.setNoDelay(true);
+        resolve(new RawClient(s));
+      });
+      s.once("error", (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
     });
   }
 
@@ -306,7 +512,11 @@ export class RawClient {
       const channel = this.buf.readUInt16BE(1);
       const size = this.buf.readUInt32BE(3);
       if (this.buf.length < 8 + size) break;
-      if (this.buf[7 + size] !== FRAME_END) { this.parseError = `bad frame-end from server`; this.buf = Buffer.alloc(0); break; }
+      if (this.buf[7 + size] !== FRAME_END) {
+        this.parseError = `bad frame-end from server`;
+        this.buf = Buffer.alloc(0);
+        break;
+      }
       if (type === FRAME_BODY && this.discardBodies) {
         this.bodyBytes += size;
         this.buf = this.buf.subarray(8 + size);
@@ -325,26 +535,39 @@ export class RawClient {
     this.wake();
   }
 
-  private wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
 
   private waitChange(deadline: number): Promise<boolean> {
     return new Promise((resolve) => {
       const ms = deadline - Date.now();
       if (ms <= 0) return resolve(false);
       const t = setTimeout(() => resolve(false), ms);
-      this.waiters.push(() => { clearTimeout(t); resolve(true); });
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
     });
   }
 
   // -- sending
 
-  send(b: Buffer): void { if (!this.socket.destroyed) this.socket.write(b); }
-  sendHeader(h: Buffer = AMQP_HEADER): void { this.send(h); }
-  sendMethod(channel: number, id: MethodId, a: Buffer = Buffer.alloc(0)): void { this.send(methodFrame(channel, id, a)); }
+  send(b: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+  sendHeader(h: Buffer = AMQP_HEADER): void {
+    this.send(h);
+  }
+  sendMethod(channel: number, id: MethodId, a: Buffer = Buffer.alloc(0)): void {
+    this.send(methodFrame(channel, id, a));
+  }
   /** basic.publish + header + body frames (body split at frameMax-8 unless chunk given). */
   publish(channel: number, exchange: string, routingKey: string, body: Buffer | string, o: { mandatory?: boolean; props?: Parameters<typeof headerFrame>[2]; chunk?: number } = {}): void {
     const data = typeof body === "string" ? Buffer.from(body) : body;
-    const chunk = o.chunk ?? ((this.tune?.frameMax ?? 131072) - 8);
+    const chunk = o.chunk ?? (this.tune?.frameMax ?? 131072) - 8;
     const parts = [methodFrame(channel, M.basicPublish, args.basicPublish(exchange, routingKey, !!o.mandatory)), headerFrame(channel, data.length, o.props)];
     for (let i = 0; i < data.length; i += chunk) parts.push(bodyFrame(channel, data.subarray(i, i + chunk)));
     this.send(Buffer.concat(parts));
@@ -440,9 +663,7 @@ export class RawClient {
     const capabilities = o.capabilities ?? { authentication_failure_close: true, "connection.blocked": true, publisher_confirms: true };
     const mech = o.mechanism ?? "PLAIN";
     const response = `\0${o.user ?? "guest"}\0${o.password ?? "guest"}`;
-    this.sendMethod(0, M.connectionStartOk, new Args()
-      .table({ product: "warren raw test client", capabilities })
-      .shortstr(mech).longstr(response).shortstr("en_US").build());
+    this.sendMethod(0, M.connectionStartOk, new Args().table({ product: "warren raw test client", capabilities }).shortstr(mech).longstr(response).shortstr("en_US").build());
   }
 
   sendOpen(vhost: string): void {
@@ -476,7 +697,9 @@ export class RawClient {
     }
   }
 
-  destroy(): void { this.socket.destroy(); }
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 /** vhost named by an amqp:// URL ("/" when the path is empty). */

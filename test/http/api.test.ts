@@ -43,7 +43,23 @@ test("overview, whoami and nodes have RabbitMQ's keys", async (t) => {
   // the keys tools (rabbitmqadmin, monitoring scripts) read from /api/overview
   const o = await api.get("/api/overview");
   assert.equal(o.status, 200);
-  assert.deepEqual(missingKeys(o.json, ["management_version", "rates_mode", "exchange_types", "product_version", "product_name", "rabbitmq_version", "cluster_name", "message_stats", "queue_totals", "object_totals", "node", "listeners"]), []);
+  assert.deepEqual(
+    missingKeys(o.json, [
+      "management_version",
+      "rates_mode",
+      "exchange_types",
+      "product_version",
+      "product_name",
+      "rabbitmq_version",
+      "cluster_name",
+      "message_stats",
+      "queue_totals",
+      "object_totals",
+      "node",
+      "listeners",
+    ]),
+    [],
+  );
   assert.deepEqual(missingKeys(o.json.object_totals, ["channels", "connections", "consumers", "exchanges", "queues"]), []);
   assert.deepEqual(missingKeys(o.json.queue_totals, ["messages", "messages_ready", "messages_unacknowledged"]), []);
   assert.deepEqual((await api.get("/api/whoami")).json, { name: "guest", tags: ["administrator"] });
@@ -77,7 +93,10 @@ test("authentication and tags: 401 with RabbitMQ's reasons", async (t) => {
   assert.deepEqual((await mgmt.get("/api/queues/%2F")).json, { error: "not_authorised", reason: "User not authorised to access virtual host" });
   assert.equal((await mgmt.get(`/api/queues/${v}`)).status, 200);
   // a management user sees only the vhosts it has permissions in
-  assert.deepEqual((await mgmt.get("/api/vhosts")).json.map((x: { name: string }) => x.name), [V]);
+  assert.deepEqual(
+    (await mgmt.get("/api/vhosts")).json.map((x: { name: string }) => x.name),
+    [V],
+  );
   assert.equal((await mgmt.put(`/api/vhosts/x-${id}`)).status, 401);
   assert.equal((await mgmt.get("/api/definitions")).status, 401);
   // monitoring: every vhost, node data, but not users
@@ -122,15 +141,42 @@ test("queues, exchanges, bindings: declare, list, codes", async (t) => {
     const e = ((await api.get(`/api/queues/${v}`)).json as any[]).find((e) => e.name === q);
     return e && "messages" in e ? e : undefined;
   });
-  assert.deepEqual(missingKeys(mine, ["name", "vhost", "durable", "auto_delete", "exclusive", "arguments", "node", "state", "type", "consumers", "messages", "messages_ready", "messages_unacknowledged", "messages_details"]), []);
+  assert.deepEqual(
+    missingKeys(mine, [
+      "name",
+      "vhost",
+      "durable",
+      "auto_delete",
+      "exclusive",
+      "arguments",
+      "node",
+      "state",
+      "type",
+      "consumers",
+      "messages",
+      "messages_ready",
+      "messages_unacknowledged",
+      "messages_details",
+    ]),
+    [],
+  );
   assert.deepEqual(mine.arguments, { "x-max-length": 10 });
   const xs = await api.get(`/api/exchanges/${v}`);
   // the default exchange is listed with name "" and every vhost has the amq.* ones
   assert.ok(xs.json.some((e: { name: string }) => e.name === ""));
   assert.ok(xs.json.some((e: { name: string; type: string }) => e.name === "amq.topic" && e.type === "topic"));
-  assert.deepEqual(missingKeys(xs.json.find((e: { name: string }) => e.name === x), ["name", "vhost", "type", "durable", "auto_delete", "internal", "arguments"]), []);
+  assert.deepEqual(
+    missingKeys(
+      xs.json.find((e: { name: string }) => e.name === x),
+      ["name", "vhost", "type", "durable", "auto_delete", "internal", "arguments"],
+    ),
+    [],
+  );
   // columns= filters keys, as rabbitmqadmin uses it
-  assert.deepEqual((await api.get(`/api/queues/${v}/?columns=name,durable`)).json.find((e: { name: string }) => e.name === q), { name: q, durable: true });
+  assert.deepEqual(
+    (await api.get(`/api/queues/${v}/?columns=name,durable`)).json.find((e: { name: string }) => e.name === q),
+    { name: q, durable: true },
+  );
 
   // bindings: Location header "dest/props", then list/delete by properties key
   const bind = await api.post(`/api/bindings/${v}/e/${x}/q/${q}`, { routing_key: "a.b", arguments: {} });
@@ -144,14 +190,22 @@ test("queues, exchanges, bindings: declare, list, codes", async (t) => {
   assert.equal((await api.post(`/api/bindings/${v}/e/${x}/q/nope-${id}`, { routing_key: "k" })).status, 404);
 
   // publish: routed true/false; the default exchange is "amq.default" in paths
-  assert.deepEqual((await api.post(`/api/exchanges/${v}/${x}/publish`, { routing_key: "a.b", payload: "hello", payload_encoding: "string", properties: { delivery_mode: 2, headers: { h: 1 } } })).json, { routed: true });
+  assert.deepEqual(
+    (await api.post(`/api/exchanges/${v}/${x}/publish`, { routing_key: "a.b", payload: "hello", payload_encoding: "string", properties: { delivery_mode: 2, headers: { h: 1 } } })).json,
+    { routed: true },
+  );
   assert.deepEqual((await api.post(`/api/exchanges/${v}/${x}/publish`, { routing_key: "zz", payload: "x", payload_encoding: "string", properties: {} })).json, { routed: false });
-  assert.deepEqual((await api.post(`/api/exchanges/${v}/amq.default/publish`, { routing_key: q, payload: Buffer.from([0xff, 0]).toString("base64"), payload_encoding: "base64", properties: {} })).json, { routed: true });
+  assert.deepEqual(
+    (await api.post(`/api/exchanges/${v}/amq.default/publish`, { routing_key: q, payload: Buffer.from([0xff, 0]).toString("base64"), payload_encoding: "base64", properties: {} })).json,
+    { routed: true },
+  );
 
   // get with requeue: same message again, now redelivered
   const g1 = await api.post(`/api/queues/${v}/${q}/get`, { count: 1, ackmode: "ack_requeue_true", encoding: "auto" });
   assert.equal(g1.status, 200);
-  assert.deepEqual(g1.json, [{ payload_bytes: 5, redelivered: false, exchange: x, routing_key: "a.b", message_count: 1, properties: { delivery_mode: 2, headers: { h: 1 } }, payload: "hello", payload_encoding: "string" }]);
+  assert.deepEqual(g1.json, [
+    { payload_bytes: 5, redelivered: false, exchange: x, routing_key: "a.b", message_count: 1, properties: { delivery_mode: 2, headers: { h: 1 } }, payload: "hello", payload_encoding: "string" },
+  ]);
   const g2 = await api.post(`/api/queues/${v}/${q}/get`, { count: 5, ackmode: "ack_requeue_false", encoding: "auto" });
   assert.equal(g2.json.length, 2);
   assert.equal(g2.json[0].redelivered, true);
@@ -186,10 +240,15 @@ test("connections, channels and consumers are listed and closable", async (t) =>
   assert.equal(c.user, "guest");
   // the name the client gave itself (client property connection_name), as RabbitMQ lists it
   assert.equal(c.user_provided_name, `conn-${id}`);
-  const consumers: any[] = await waitFor("the consumer listed", async () => {
-    const l = ((await api.get(`/api/consumers/${v}`)).json as any[]).filter((x) => x.consumer_tag === `ctag-${id}`);
-    return l.length > 0 ? l : undefined;
-  }, 10_000, 100);
+  const consumers: any[] = await waitFor(
+    "the consumer listed",
+    async () => {
+      const l = ((await api.get(`/api/consumers/${v}`)).json as any[]).filter((x) => x.consumer_tag === `ctag-${id}`);
+      return l.length > 0 ? l : undefined;
+    },
+    10_000,
+    100,
+  );
   assert.equal(consumers.length, 1);
   assert.deepEqual(missingKeys(consumers[0], ["consumer_tag", "channel_details", "queue", "ack_required", "exclusive", "prefetch_count", "arguments"]), []);
   assert.equal(consumers[0].queue.name, queue);

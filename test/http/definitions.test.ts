@@ -25,7 +25,11 @@ const NO_FLEET = { fleet: false };
 function canon(items: unknown[]): string[] {
   const sortKeys = (v: unknown): unknown =>
     v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]))
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+        )
       : v;
   return items.map((i) => JSON.stringify(sortKeys(i))).sort();
 }
@@ -57,7 +61,10 @@ test("a RabbitMQ 3.10 export imports cleanly and users log in with their passwor
       assert.deepEqual(canon(mine), canon(fixture[key]), key);
     }
     const users = out.users as Record<string, unknown>[];
-    assert.deepEqual(users.find((u) => u["name"] === "ops-fix-app"), fixture.users[0]);
+    assert.deepEqual(
+      users.find((u) => u["name"] === "ops-fix-app"),
+      fixture.users[0],
+    );
     assert.deepEqual(out.global_parameters, fixture.global_parameters);
     // the quorum queue is hosted (as a classic queue) but keeps its declared type
     const q = (await api.get("/api/queues/ops-fixture/app.quorum")).json;
@@ -121,7 +128,9 @@ test("users created in warren export with a RabbitMQ-importable hash of their pa
     assert.equal(u["hashing_algorithm"], "rabbit_password_hashing_sha256");
     const raw = Buffer.from(String(u["password_hash"]), "base64");
     assert.equal(raw.length, 4 + 32);
-    const expect = createHash("sha256").update(Buffer.concat([raw.subarray(0, 4), Buffer.from("s3cret-pw")])).digest();
+    const expect = createHash("sha256")
+      .update(Buffer.concat([raw.subarray(0, 4), Buffer.from("s3cret-pw")]))
+      .digest();
     assert.deepEqual(raw.subarray(4), expect, "RabbitMQ's salted SHA-256 of the password");
     assert.equal(typeof u["warren_password_hash"], "string");
     // what RabbitMQ sees (no warren_password_hash): the user logs in with its password
@@ -158,7 +167,12 @@ test("a scrypt-only user gets its RabbitMQ-importable export hash at its first l
     assert.equal(u["hashing_algorithm"], "rabbit_password_hashing_sha256");
     assert.equal(u["warren_password_hash"], scrypt);
     const raw = Buffer.from(String(u["password_hash"]), "base64");
-    assert.deepEqual(raw.subarray(4), createHash("sha256").update(Buffer.concat([raw.subarray(0, 4), Buffer.from("old-pw")])).digest());
+    assert.deepEqual(
+      raw.subarray(4),
+      createHash("sha256")
+        .update(Buffer.concat([raw.subarray(0, 4), Buffer.from("old-pw")]))
+        .digest(),
+    );
   } finally {
     await b.stop();
   }

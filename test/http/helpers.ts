@@ -16,7 +16,11 @@ export interface Reply {
 
 export class Api {
   readonly base: string;
-  constructor(mgmtUrl: string, readonly user = "guest", readonly pass = "guest") {
+  constructor(
+    mgmtUrl: string,
+    readonly user = "guest",
+    readonly pass = "guest",
+  ) {
     const u = new URL(mgmtUrl);
     if (u.username) {
       this.user = decodeURIComponent(u.username);
@@ -38,7 +42,7 @@ export class Api {
     if (body !== undefined) h["content-type"] = "application/json";
     const r = await fetch(this.base + path, { method, headers: h, body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body) });
     const text = await r.text();
-    let json: unknown ;
+    let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {

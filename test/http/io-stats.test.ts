@@ -45,10 +45,16 @@ test("disk_writes counts persisted messages; send_cnt and idle_since describe co
     assert.equal(typeof after["disk_reads"], "number");
     await ch.deleteQueue(q);
 
-    const conns = await poll(async () => (await api.get("/api/connections")).json as Record<string, unknown>[], (l) => l.some((c) => (c["client_properties"] as Record<string, unknown>)?.["connection_name"] === "io-stats" && Number(c["send_cnt"]) > 0));
+    const conns = await poll(
+      async () => (await api.get("/api/connections")).json as Record<string, unknown>[],
+      (l) => l.some((c) => (c["client_properties"] as Record<string, unknown>)?.["connection_name"] === "io-stats" && Number(c["send_cnt"]) > 0),
+    );
     const mine = conns.find((c) => (c["client_properties"] as Record<string, unknown>)?.["connection_name"] === "io-stats")!;
     assert.ok(Number(mine["send_cnt"]) > 0, `send_cnt ${mine["send_cnt"]}`);
-    const chans = await poll(async () => (await api.get(`/api/connections/${encodeURIComponent(String(mine["name"]))}/channels`)).json as Record<string, unknown>[], (l) => l.length > 0 && typeof l[0]!["idle_since"] === "string");
+    const chans = await poll(
+      async () => (await api.get(`/api/connections/${encodeURIComponent(String(mine["name"]))}/channels`)).json as Record<string, unknown>[],
+      (l) => l.length > 0 && typeof l[0]!["idle_since"] === "string",
+    );
     assert.ok(chans.length > 0);
     assert.match(String(chans[0]!["idle_since"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
   } finally {

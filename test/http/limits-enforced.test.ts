@@ -143,7 +143,10 @@ test("user max-connections counts across vhosts; user max-channels closes the co
   await c.createChannel();
   await c.createChannel();
   await assert.rejects(c.createChannel());
-  assert.match((await closed).message, new RegExp(`530 \\(NOT-ALLOWED\\) with message "NOT_ALLOWED - number of channels opened for user '${u}' has reached the maximum allowed user limit of \\(2\\)"`));
+  assert.match(
+    (await closed).message,
+    new RegExp(`530 \\(NOT-ALLOWED\\) with message "NOT_ALLOWED - number of channels opened for user '${u}' has reached the maximum allowed user limit of \\(2\\)"`),
+  );
 });
 
 test("operator policies cap max-length below the queue's argument and its policy, and refuse what RabbitMQ refuses", async (t) => {

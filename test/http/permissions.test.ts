@@ -69,9 +69,11 @@ async function attempt(conn: Awaited<ReturnType<typeof amqp.connect>>, op: Op): 
   }
 }
 
-const publish = (x: string): Op => async (ch) => {
-  ch.publish(x, "k", Buffer.from("m"));
-};
+const publish =
+  (x: string): Op =>
+  async (ch) => {
+    ch.publish(x, "k", Buffer.from("m"));
+  };
 
 const MATRIX: [string, Op, Op][] = [
   ["exchange.declare", (ch) => ch.assertExchange("ok-x2", "direct", { durable: false }), (ch) => ch.assertExchange("no-x2", "direct", { durable: false })],
@@ -123,7 +125,8 @@ print(login(sys.argv[5]), login(sys.argv[6]))
   // asynchronous: the broker under test may live in this very process
   const py = (...args: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile("/usr/bin/python3", ["-c", script, b.host, String(b.port), ...args], { timeout: 30_000 }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))));
+      execFile("/usr/bin/python3", ["-c", script, b.host, String(b.port), ...args], { timeout: 30_000 }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))),
+    );
   const [mine, other] = (await py(USER, PASS, VHOSTS[0]!, NOPE)).trim().split(" ");
   assert.equal(mine, "ok");
   assert.match(other!, /^refused:/);

@@ -36,7 +36,6 @@ after(async () => {
   await b.stop();
 });
 
-
 async function count(ch: amqp.Channel, q: string): Promise<number> {
   return (await ch.checkQueue(q)).messageCount;
 }
@@ -70,7 +69,10 @@ test("policy message-ttl and dead-letter-exchange: expired messages are dead-let
   await ch.assertExchange("pol.dlx", "fanout", { durable: false });
   const dead = await ch.assertQueue("pol.dead", { durable: false });
   await ch.bindQueue(dead.queue, "pol.dlx", "");
-  assert.equal((await api.put(`/api/policies/${enc(vhost)}/ttl`, { pattern: "^pol\\.ttl$", definition: { "message-ttl": 100, "dead-letter-exchange": "pol.dlx" }, "apply-to": "queues", priority: 1 })).status, 201);
+  assert.equal(
+    (await api.put(`/api/policies/${enc(vhost)}/ttl`, { pattern: "^pol\\.ttl$", definition: { "message-ttl": 100, "dead-letter-exchange": "pol.dlx" }, "apply-to": "queues", priority: 1 })).status,
+    201,
+  );
   await ch.assertQueue("pol.ttl", { durable: false });
   ch.sendToQueue("pol.ttl", Buffer.from("expire me"));
   const got = await waitFor("dead-lettered after the policy's TTL", () => ch.get("pol.dead", { noAck: true }), 4000, 100);

@@ -83,7 +83,10 @@ test("rabbitmqadmin declares, lists, publishes, gets and deletes", async (t) => 
   assert.equal(got[0].payload, "hello admin");
   assert.equal(got[0].message_count, 1);
   r = await admin("-f", "raw_json", "get", `queue=${q}`, "ackmode=ack_requeue_false", "count=5");
-  assert.deepEqual(JSON.parse(r.out).map((m: { payload: string }) => m.payload), ["hello admin", "second"]);
+  assert.deepEqual(
+    JSON.parse(r.out).map((m: { payload: string }) => m.payload),
+    ["hello admin", "second"],
+  );
   r = await admin("-f", "raw_json", "get", `queue=${q}`);
   assert.deepEqual(JSON.parse(r.out), []);
 
@@ -115,7 +118,9 @@ test("rabbitmqadmin with bad credentials is refused", async (t) => {
   const u = new URL(api.base);
   const r = await new Promise<{ code: number; text: string }>((resolve) =>
     execFile("/usr/bin/python3", [ADMIN, "-H", u.hostname, "-P", u.port, "-u", "guest", "-p", "wrong", "list", "vhosts"], { timeout: 30_000 }, (err, out, e) =>
-      resolve({ code: err ? 1 : 0, text: out + e })));
+      resolve({ code: err ? 1 : 0, text: out + e }),
+    ),
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.text, /Access refused/);
 });

@@ -28,8 +28,14 @@ function files(dir: string): string[] {
 }
 
 test("index, scripts, styles and icon have their content types, nosniff and the CSP", { skip: external && "warren's UI only" }, async () => {
-  for (const [path, type] of [["/", "text/html; charset=utf-8"], ["/index.html", "text/html; charset=utf-8"], ["/js/app.js", "text/javascript; charset=utf-8"],
-    ["/js/pages/queues.js", "text/javascript; charset=utf-8"], ["/style.css", "text/css; charset=utf-8"], ["/favicon.svg", "image/svg+xml"]] as const) {
+  for (const [path, type] of [
+    ["/", "text/html; charset=utf-8"],
+    ["/index.html", "text/html; charset=utf-8"],
+    ["/js/app.js", "text/javascript; charset=utf-8"],
+    ["/js/pages/queues.js", "text/javascript; charset=utf-8"],
+    ["/style.css", "text/css; charset=utf-8"],
+    ["/favicon.svg", "image/svg+xml"],
+  ] as const) {
     const r = await fetch(base + path);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get("content-type"), type, path);

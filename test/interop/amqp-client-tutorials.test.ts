@@ -18,7 +18,9 @@ type Conn = Awaited<ReturnType<AMQPClient["connect"]>>;
 
 let broker: InteropBroker;
 const conns: Conn[] = [];
-before(async () => { broker = await interopBroker("amqp-client-tutorials"); });
+before(async () => {
+  broker = await interopBroker("amqp-client-tutorials");
+});
 after(async () => {
   for (const c of conns) if (!c.closed) await c.close().catch(() => {});
   await broker?.stop();
@@ -87,8 +89,14 @@ test("amqp-client tutorial 2: fair dispatch with prefetch 1", async () => {
   // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   const busy = first![0];
-  assert.deepEqual(seen.items.filter(([w]) => w === busy).map(([, b]) => b), [heavy]);
-  assert.deepEqual(seen.items.filter(([w]) => w !== busy).map(([, b]) => b), [1, 2, 3, 4, 5, 6].map((i) => `light${i}.`));
+  assert.deepEqual(
+    seen.items.filter(([w]) => w === busy).map(([, b]) => b),
+    [heavy],
+  );
+  assert.deepEqual(
+    seen.items.filter(([w]) => w !== busy).map(([, b]) => b),
+    [1, 2, 3, 4, 5, 6].map((i) => `light${i}.`),
+  );
   await acked.waitFor(7, 5000);
   for (const w of workers) await w.connection.close(); // the next test wants task_queue to itself
 });
@@ -107,7 +115,10 @@ test("amqp-client tutorial 2: unacked task redelivered when the worker's connect
   await a.connection.close(); // dies without acking
   const b = await program();
   const seenB = new Inbox<AMQPMessage>();
-  await b.basicConsume("task_queue", { noAck: false }, async (m) => { seenB.push(m); await m.ack(); });
+  await b.basicConsume("task_queue", { noAck: false }, async (m) => {
+    seenB.push(m);
+    await m.ack();
+  });
   const [mb] = await seenB.waitFor(1);
   assert.equal(text(mb!), "dying......");
   assert.equal(mb!.redelivered, true);
@@ -154,7 +165,12 @@ test("amqp-client tutorial 4: routing", async () => {
   const disk = await subscriber("direct_logs", "direct", ["warning", "error"]);
   const screen = await subscriber("direct_logs", "direct", ["info", "warning", "error"]);
   const pub = await program();
-  for (const [sev, msg] of [["error", "Run. Run. Or it will explode."], ["info", "Hello World!"], ["debug", "dropped"], ["warning", "low disk"]]) {
+  for (const [sev, msg] of [
+    ["error", "Run. Run. Or it will explode."],
+    ["info", "Hello World!"],
+    ["debug", "dropped"],
+    ["warning", "low disk"],
+  ]) {
     await pub.basicPublish("direct_logs", sev!, msg!);
   }
   assert.deepEqual(await screen.waitFor(3), ["error:Run. Run. Or it will explode.", "info:Hello World!", "warning:low disk"]);
@@ -172,7 +188,10 @@ test("amqp-client tutorial 5: topics", async () => {
   const pub = await program();
   const keys = ["kern.critical", "anonymous.critical", "kern.info.x", "lazy", "quick.orange.rabbit", "lazy.orange.male.rabbit", "kern"];
   for (const k of keys) await pub.basicPublish("topic_logs", k, "m");
-  assert.deepEqual(await all.waitFor(keys.length), keys.map((k) => `${k}:m`));
+  assert.deepEqual(
+    await all.waitFor(keys.length),
+    keys.map((k) => `${k}:m`),
+  );
   // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   assert.deepEqual(kern.items, ["kern.critical:m"]);
@@ -195,10 +214,11 @@ test("amqp-client tutorial 6: RPC", async () => {
   const cb = await cli.queue("", { exclusive: true });
   const pending = new Map<string, (v: string) => void>();
   await cb.subscribe({ noAck: true }, (m) => pending.get(m.properties.correlationId ?? "")?.(text(m)));
-  const call = (n: number): Promise<string> => new Promise((resolve) => {
-    const id = `${n}-${Math.random()}`;
-    pending.set(id, resolve);
-    void cli.basicPublish("", "rpc_queue", String(n), { correlationId: id, replyTo: cb.name });
-  });
+  const call = (n: number): Promise<string> =>
+    new Promise((resolve) => {
+      const id = `${n}-${Math.random()}`;
+      pending.set(id, resolve);
+      void cli.basicPublish("", "rpc_queue", String(n), { correlationId: id, replyTo: cb.name });
+    });
   assert.deepEqual(await Promise.all([call(30), call(10), call(1)]), ["832040", "55", "1"]);
 });

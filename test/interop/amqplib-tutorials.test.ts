@@ -17,7 +17,9 @@ import { waitFor } from "../helpers/wait.js";
 let broker: InteropBroker;
 const conns: amqp.ChannelModel[] = [];
 const connOf = new Map<amqp.Channel, amqp.ChannelModel>();
-before(async () => { broker = await interopBroker("amqplib-tutorials"); });
+before(async () => {
+  broker = await interopBroker("amqplib-tutorials");
+});
 after(async () => {
   for (const c of conns) await c.close().catch(() => {}); // already-closed ones reject
   await broker?.stop();
@@ -80,12 +82,22 @@ async function worker(name: string, seen: Inbox<[string, string]>, acked: Inbox<
   const ch = await program();
   await ch.assertQueue("task_queue", { durable: true });
   await ch.prefetch(1);
-  await ch.consume("task_queue", (m) => {
-    if (!m) return;
-    const body = m.content.toString();
-    seen.push([name, body]);
-    setTimeout(() => { ch.ack(m); acked.push(body); }, (body.split(".").length - 1) * msPerDot);
-  }, { noAck: false });
+  await ch.consume(
+    "task_queue",
+    (m) => {
+      if (!m) return;
+      const body = m.content.toString();
+      seen.push([name, body]);
+      setTimeout(
+        () => {
+          ch.ack(m);
+          acked.push(body);
+        },
+        (body.split(".").length - 1) * msPerDot,
+      );
+    },
+    { noAck: false },
+  );
   return ch;
 }
 
@@ -102,8 +114,14 @@ test("amqplib tutorial 2: fair dispatch with prefetch(1)", async () => {
   // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   const busy = first![0];
-  assert.deepEqual(seen.items.filter(([w]) => w === busy).map(([, b]) => b), ["heavy" + ".".repeat(15)]);
-  assert.deepEqual(seen.items.filter(([w]) => w !== busy).map(([, b]) => b), [1, 2, 3, 4, 5, 6].map((i) => `light${i}.`));
+  assert.deepEqual(
+    seen.items.filter(([w]) => w === busy).map(([, b]) => b),
+    ["heavy" + ".".repeat(15)],
+  );
+  assert.deepEqual(
+    seen.items.filter(([w]) => w !== busy).map(([, b]) => b),
+    [1, 2, 3, 4, 5, 6].map((i) => `light${i}.`),
+  );
   await acked.waitFor(7, 5000);
   for (const w of workers) await closeProgram(w); // the next test wants task_queue to itself
 });
@@ -122,7 +140,16 @@ test("amqplib tutorial 2: unacked task redelivered when the worker's connection 
   await closeProgram(a); // dies without acking
   const seenB = new Inbox<amqp.ConsumeMessage>();
   const b = await program();
-  await b.consume("task_queue", (m) => { if (m) { seenB.push(m); b.ack(m); } }, { noAck: false });
+  await b.consume(
+    "task_queue",
+    (m) => {
+      if (m) {
+        seenB.push(m);
+        b.ack(m);
+      }
+    },
+    { noAck: false },
+  );
   const [mb] = await seenB.waitFor(1);
   assert.equal(mb!.content.toString(), "dying......");
   assert.equal(mb!.fields.redelivered, true);
@@ -169,7 +196,12 @@ test("amqplib tutorial 4: routing", async () => {
   const disk = await subscriber("direct_logs", "direct", ["warning", "error"]);
   const screen = await subscriber("direct_logs", "direct", ["info", "warning", "error"]);
   const pub = await program();
-  for (const [sev, msg] of [["error", "Run. Run. Or it will explode."], ["info", "Hello World!"], ["debug", "dropped"], ["warning", "low disk"]]) {
+  for (const [sev, msg] of [
+    ["error", "Run. Run. Or it will explode."],
+    ["info", "Hello World!"],
+    ["debug", "dropped"],
+    ["warning", "low disk"],
+  ]) {
     pub.publish("direct_logs", sev!, Buffer.from(msg!));
   }
   assert.deepEqual(await screen.waitFor(3), ["error:Run. Run. Or it will explode.", "info:Hello World!", "warning:low disk"]);
@@ -187,7 +219,10 @@ test("amqplib tutorial 5: topics", async () => {
   const pub = await program();
   const keys = ["kern.critical", "anonymous.critical", "kern.info.x", "lazy", "quick.orange.rabbit", "lazy.orange.male.rabbit", "kern"];
   for (const k of keys) pub.publish("topic_logs", k, Buffer.from("m"));
-  assert.deepEqual(await all.waitFor(keys.length), keys.map((k) => `${k}:m`));
+  assert.deepEqual(
+    await all.waitFor(keys.length),
+    keys.map((k) => `${k}:m`),
+  );
   // let time pass: no further message may arrive (nothing to wait for)
   await sleep(100);
   assert.deepEqual(kern.items, ["kern.critical:m"]);
@@ -211,10 +246,11 @@ test("amqplib tutorial 6: RPC", async () => {
   const { queue } = await cli.assertQueue("", { exclusive: true });
   const pending = new Map<string, (v: string) => void>();
   await cli.consume(queue, (m) => m && pending.get(m.properties.correlationId)?.(m.content.toString()), { noAck: true });
-  const call = (n: number): Promise<string> => new Promise((resolve) => {
-    const id = `${n}-${Math.random()}`;
-    pending.set(id, resolve);
-    cli.sendToQueue("rpc_queue", Buffer.from(String(n)), { correlationId: id, replyTo: queue });
-  });
+  const call = (n: number): Promise<string> =>
+    new Promise((resolve) => {
+      const id = `${n}-${Math.random()}`;
+      pending.set(id, resolve);
+      cli.sendToQueue("rpc_queue", Buffer.from(String(n)), { correlationId: id, replyTo: queue });
+    });
   assert.deepEqual(await Promise.all([call(30), call(10), call(1)]), ["832040", "55", "1"]);
 });

@@ -59,7 +59,10 @@ test("amqp-client confirmSelect: each publish resolves with its sequence number"
     await ch.confirmSelect();
     await ch.queue(q, { durable: true, autoDelete: false, exclusive: false });
     const tags = await Promise.all(Array.from({ length: 20 }, (_, i) => ch.basicPublish("", q, `m${i}`, { deliveryMode: 2 })));
-    assert.deepEqual(tags, Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      tags,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.equal((await ch.queueDeclare(q, { passive: true })).messageCount, 20);
     await ch.queueDelete(q);
   } finally {
@@ -92,7 +95,10 @@ test("amqplib direct reply-to RPC", async () => {
   cli.sendToQueue(q, Buffer.from("30"), { replyTo: "amq.rabbitmq.reply-to", correlationId: "a" });
   cli.sendToQueue(q, Buffer.from("12"), { replyTo: "amq.rabbitmq.reply-to", correlationId: "b" });
   const replies = await inbox.waitFor(2);
-  assert.deepEqual(replies.map((m) => [m.properties.correlationId, m.content.toString()]).sort(), [["a", "832040"], ["b", "144"]]);
+  assert.deepEqual(replies.map((m) => [m.properties.correlationId, m.content.toString()]).sort(), [
+    ["a", "832040"],
+    ["b", "144"],
+  ]);
   for (const m of replies) assert.match(m.fields.routingKey, /^amq\.rabbitmq\.reply-to\..+/);
   await cli.close();
 
@@ -110,10 +116,18 @@ test("pika direct reply-to RPC against the tutorial rpc_server.py", async () => 
   const server = spawnPy("tutorials/rpc_server.py", broker.url);
   await server.waitFor(" [x] Awaiting RPC requests");
   const out = await runPyOk("extras/rpc_client_direct_reply_to.py", broker.url, ["30", "7"], { ms: 20_000 });
-  assert.equal(out, [
-    " [x] Requesting fib(30)", " [r] routing_key starts with amq.rabbitmq.reply-to.: True", " [.] Got 832040",
-    " [x] Requesting fib(7)", " [r] routing_key starts with amq.rabbitmq.reply-to.: True", " [.] Got 13", "",
-  ].join("\n"));
+  assert.equal(
+    out,
+    [
+      " [x] Requesting fib(30)",
+      " [r] routing_key starts with amq.rabbitmq.reply-to.: True",
+      " [.] Got 832040",
+      " [x] Requesting fib(7)",
+      " [r] routing_key starts with amq.rabbitmq.reply-to.: True",
+      " [.] Got 13",
+      "",
+    ].join("\n"),
+  );
   await server.kill();
 });
 
@@ -147,7 +161,10 @@ test("amqp-client consumer closed when its queue is deleted", async () => {
     const consumer = await queue.subscribe({ noAck: true }, () => {});
     // handle the outcome at once: basic.cancel (on this channel) and
     // queue.delete-ok (on the other) are not ordered with respect to each other
-    const waited = consumer.wait(5000).then(() => "resolved", (e: Error) => e.message);
+    const waited = consumer.wait(5000).then(
+      () => "resolved",
+      (e: Error) => e.message,
+    );
     const other = await channel();
     await other.deleteQueue(q);
     assert.match(await waited, /cancelled by the server/);
@@ -183,7 +200,12 @@ test("quorum queue declaration accepted and usable", async () => {
   assert.equal(ok.queue, q);
   ch.sendToQueue(q, Buffer.from("in quorum"), { persistent: true });
   const inbox = new Inbox<amqp.ConsumeMessage>();
-  await ch.consume(q, (m) => { if (m) { inbox.push(m); ch.ack(m); } });
+  await ch.consume(q, (m) => {
+    if (m) {
+      inbox.push(m);
+      ch.ack(m);
+    }
+  });
   const [m] = await inbox.waitFor(1);
   assert.equal(m!.content.toString(), "in quorum");
   assert.equal(m!.fields.redelivered, false);
@@ -205,21 +227,29 @@ test("amqplib mandatory publish to nowhere is returned", async () => {
   await ch.assertExchange(ex, "direct", { durable: false, autoDelete: true });
   const order: string[] = [];
   const returned = new Inbox<amqp.Message>();
-  ch.on("return", (m: amqp.Message) => { order.push("return"); returned.push(m); });
+  ch.on("return", (m: amqp.Message) => {
+    order.push("return");
+    returned.push(m);
+  });
   const acked = (exchange: string, rk: string, body: string, mandatory: boolean): Promise<void> =>
-    new Promise((resolve, reject) => ch.publish(exchange, rk, Buffer.from(body), { mandatory, correlationId: body }, (err) => {
-      order.push(`ack:${body}`);
-      return err ? reject(err) : resolve();
-    }));
+    new Promise((resolve, reject) =>
+      ch.publish(exchange, rk, Buffer.from(body), { mandatory, correlationId: body }, (err) => {
+        order.push(`ack:${body}`);
+        return err ? reject(err) : resolve();
+      }),
+    );
   await acked(ex, "no-binding", "quiet", false);
   await acked(ex, "no-binding", "to-exchange", true);
   await acked("", uniq("no-such-queue"), "to-default", true);
   const got = await returned.waitFor(2);
   const fields = (m: amqp.Message): amqp.MessageFields & { replyCode?: number; replyText?: string } => m.fields;
-  assert.deepEqual(got.map((m) => [fields(m).replyCode, fields(m).replyText, m.fields.exchange, m.content.toString(), m.properties.correlationId]), [
-    [312, "NO_ROUTE", ex, "to-exchange", "to-exchange"],
-    [312, "NO_ROUTE", "", "to-default", "to-default"],
-  ]);
+  assert.deepEqual(
+    got.map((m) => [fields(m).replyCode, fields(m).replyText, m.fields.exchange, m.content.toString(), m.properties.correlationId]),
+    [
+      [312, "NO_ROUTE", ex, "to-exchange", "to-exchange"],
+      [312, "NO_ROUTE", "", "to-default", "to-default"],
+    ],
+  );
   assert.deepEqual(order, ["ack:quiet", "return", "ack:to-exchange", "return", "ack:to-default"]);
   await ch.close();
 });
@@ -250,7 +280,17 @@ test("amqplib sees server product RabbitMQ with a 3.x version and the RabbitMQ c
   assert.equal(sp["product"], "RabbitMQ");
   assert.match(String(sp["version"]), /^3\.\d+\.\d+/);
   const caps = sp["capabilities"] as Record<string, boolean>;
-  for (const k of ["publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify", "connection.blocked", "consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"]) {
+  for (const k of [
+    "publisher_confirms",
+    "exchange_exchange_bindings",
+    "basic.nack",
+    "consumer_cancel_notify",
+    "connection.blocked",
+    "consumer_priorities",
+    "authentication_failure_close",
+    "per_consumer_qos",
+    "direct_reply_to",
+  ]) {
     assert.equal(caps[k], true, k);
   }
 });

@@ -36,7 +36,14 @@ export async function interopBroker(tag: string): Promise<InteropBroker> {
     return undefined;
   });
   if (!isolated) return { url: b.url, external: true, stop: () => b.stop() };
-  return { url: isolated.url, external: true, stop: async () => { await isolated.drop(); await b.stop(); } };
+  return {
+    url: isolated.url,
+    external: true,
+    stop: async () => {
+      await isolated.drop();
+      await b.stop();
+    },
+  };
 }
 
 async function isolatedVhost(amqpUrl: string, tag: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -80,9 +87,18 @@ export class PyProc {
   readonly exited: Promise<PyResult>;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly name: string, readonly child: ChildProcess) {
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => { this.stdout += d; this.wake(); });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => { this.stderr += d; this.wake(); });
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      this.stdout += d;
+      this.wake();
+    });
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      this.stderr += d;
+      this.wake();
+    });
     this.exited = new Promise((resolve) => {
       child.once("close", (code, signal) => {
         live.delete(this);
@@ -118,7 +134,10 @@ export class PyProc {
       if (left <= 0) throw new Error(`${this.name}: timed out waiting for ${String(what)} x${count}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
-        this.waiters.push(() => { clearTimeout(t); r(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
       });
     }
   }
@@ -217,7 +236,10 @@ export class Inbox<T> {
       if (left <= 0) throw new Error(`timed out: ${this.items.length}/${n} items: ${JSON.stringify(this.items)}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
-        this.waiters.push(() => { clearTimeout(t); r(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
       });
     }
     return this.items;

@@ -112,7 +112,10 @@ test("pika tutorial 2: fair dispatch with prefetch=1", async () => {
   // let time pass: no further message may arrive (nothing to wait for)
   await sleep(200);
   await Promise.all([a.kill(), b.kill()]);
-  assert.deepEqual(received(busy).filter((l) => l.includes("Received")), [` [x] Received '${heavy}'`]);
+  assert.deepEqual(
+    received(busy).filter((l) => l.includes("Received")),
+    [` [x] Received '${heavy}'`],
+  );
   assert.deepEqual(
     received(idle).filter((l) => l.includes("Received")),
     [1, 2, 3, 4, 5, 6].map((i) => ` [x] Received 'light${i}.'`),
@@ -219,7 +222,11 @@ test("pika tutorial 5: topics (emit_log_topic.py / receive_logs_topic.py)", asyn
   await Promise.all(Object.values(subs).map((s) => s.kill()));
   const msg = Object.fromEntries(emits);
   for (const [k, rks] of Object.entries(want)) {
-    assert.deepEqual(received(subs[k]!), rks.map((rk) => ` [x] '${rk}':b'${msg[rk]}'`), `subscriber ${k} ${keys[k]!.join(" ")}`);
+    assert.deepEqual(
+      received(subs[k]!),
+      rks.map((rk) => ` [x] '${rk}':b'${msg[rk]}'`),
+      `subscriber ${k} ${keys[k]!.join(" ")}`,
+    );
   }
 });
 
@@ -232,5 +239,11 @@ test("pika tutorial 6: RPC (rpc_server.py / rpc_client.py)", async () => {
   assert.equal(c30, " [x] Requesting fib(30)\n [.] Got 832040\n");
   assert.equal(c10, " [x] Requesting fib(10)\n [.] Got 55\n");
   await server.kill();
-  assert.deepEqual(server.lines().filter((l) => l.startsWith(" [.]")).sort(), [" [.] fib(10)", " [.] fib(30)"]);
+  assert.deepEqual(
+    server
+      .lines()
+      .filter((l) => l.startsWith(" [.]"))
+      .sort(),
+    [" [.] fib(10)", " [.] fib(30)"],
+  );
 });

@@ -153,9 +153,12 @@ test("seed 001: direct exchange with several binding keys", async () => {
   await sleep(200);
   await Promise.all([all.kill(), err.kill()]);
   assert.deepEqual(all.lines().slice(1), [
-    "direct_logs error", "Recv: b'error: Hello World!'",
-    "direct_logs warning", "Recv: b'warning: Hello World!'",
-    "direct_logs info", "Recv: b'info: Hello World!'",
+    "direct_logs error",
+    "Recv: b'error: Hello World!'",
+    "direct_logs warning",
+    "Recv: b'warning: Hello World!'",
+    "direct_logs info",
+    "Recv: b'info: Hello World!'",
   ]);
   assert.deepEqual(err.lines().slice(1), ["direct_logs error", "Recv: b'error: Hello World!'"]);
 });

@@ -42,11 +42,7 @@ test("seed 002: hello sender/receiver", async () => {
   // the whole line: a prefix can match while the rest of the line is still in the pipe
   await recv.waitFor(" [x] msg process done.... b'Hello World!'\n");
   await recv.kill();
-  assert.deepEqual(recv.lines(), [
-    " [*] Waiting for messages. To exit press CTRL+C",
-    "received msg...start processing.... b'Hello World!'",
-    " [x] msg process done.... b'Hello World!'",
-  ]);
+  assert.deepEqual(recv.lines(), [" [*] Waiting for messages. To exit press CTRL+C", "received msg...start processing.... b'Hello World!'", " [x] msg process done.... b'Hello World!'"]);
 });
 
 // Seed 002 "Work Queues" consumer as written: auto_ack=True plus basic_ack.
@@ -99,7 +95,10 @@ test("seed 002: fair dispatch between two workers", async () => {
   await busy.waitFor(" [x] Done", 8000, 1);
   await Promise.all([a.kill(), b.kill()]);
   assert.deepEqual(only(busy, " [x] Received"), [` [x] Received b'long${".".repeat(20)}'`]);
-  assert.deepEqual(only(idle, " [x] Received"), [1, 2, 3, 4, 5].map((i) => ` [x] Received b'short${i}.'`));
+  assert.deepEqual(
+    only(idle, " [x] Received"),
+    [1, 2, 3, 4, 5].map((i) => ` [x] Received b'short${i}.'`),
+  );
 });
 
 // Seed 002 (and seed 004, same program) "Publish\Subscribe": every subscriber gets the message.

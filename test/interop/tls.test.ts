@@ -88,7 +88,13 @@ c.close()
     const u = new URL(b.mgmtUrl!);
     const res = await fetch(`http://${u.host}/api/overview`, { headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64") } });
     const listeners = ((await res.json()) as { listeners: { protocol: string; port: number }[] }).listeners;
-    assert.deepEqual(listeners.filter((l) => l.protocol.startsWith("amqp")).map((l) => [l.protocol, l.port]), [["amqp", b.port], ["amqp/ssl", b.tlsPort]]);
+    assert.deepEqual(
+      listeners.filter((l) => l.protocol.startsWith("amqp")).map((l) => [l.protocol, l.port]),
+      [
+        ["amqp", b.port],
+        ["amqp/ssl", b.tlsPort],
+      ],
+    );
     // a client that does not trust the server's CA refuses the connection
     await assert.rejects(amqp.connect(`amqps://guest:guest@localhost:${b.tlsPort}`, { ca: [readFileSync(file("other.pem"))] }), /certificate/i);
     assert.equal(b.child.exitCode, null, "the broker survived the failed handshake");
@@ -146,7 +152,11 @@ test("Fleet's connection plumbing over amqps with a private CA and a client cert
 
 test("TLS misconfiguration fails the start with a clear message", async (t) => {
   if (external) return t.skip("warren only");
-  const run = (args: string[]) => spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dataDir(), ...args], { encoding: "utf8", timeout: 20_000 });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--mgmt-port", "off", "--prometheus-port", "off", "--no-fleet", "--data-dir", dataDir(), ...args], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
   let r = run(["--tls-port", "0"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--tls-port needs --tls-cert and --tls-key/);

@@ -74,14 +74,27 @@ test("npm pack, install into a fresh TypeScript project, compile against the .d.
   const proj = join(work, "consumer");
   mkdirSync(join(proj, "src"), { recursive: true });
   writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2));
-  writeFileSync(join(proj, "tsconfig.json"), JSON.stringify({
-    compilerOptions: {
-      target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, outDir: "dist", rootDir: "src",
-      // the consumer brings @types/node (from this checkout, to stay offline)
-      typeRoots: [join(repoRoot, "node_modules", "@types")], types: ["node"],
-    },
-    include: ["src"],
-  }, null, 2));
+  writeFileSync(
+    join(proj, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          outDir: "dist",
+          rootDir: "src",
+          // the consumer brings @types/node (from this checkout, to stay offline)
+          typeRoots: [join(repoRoot, "node_modules", "@types")],
+          types: ["node"],
+        },
+        include: ["src"],
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(proj, "src", "amqplib.d.ts"), 'declare module "amqplib";\n');
   writeFileSync(join(proj, "src", "broker.test.ts"), CONSUMER_TEST);
 

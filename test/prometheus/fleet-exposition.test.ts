@@ -19,8 +19,11 @@ test("warren's Prometheus listener serves Fleet monitoring on /metrics/fleet", {
   const agent = startFleet("agent", ["--name", "p1", "--groups", "prom", "--data-dir", dir, "--heartbeat", "60s"]);
   try {
     await agent.waitLog(/ready on/);
-    writeFileSync(join(dir, "t.yaml"), "name: prom\ninterval: 1s\nitems:\n  load.one: {collector: load, field: \"1\"}\n");
-    for (const args of [["template", "add", join(dir, "t.yaml")], ["template", "assign", "prom", "--group", "prom"]]) {
+    writeFileSync(join(dir, "t.yaml"), 'name: prom\ninterval: 1s\nitems:\n  load.one: {collector: load, field: "1"}\n');
+    for (const args of [
+      ["template", "add", join(dir, "t.yaml")],
+      ["template", "assign", "prom", "--group", "prom"],
+    ]) {
       const r = await cli([...args, "--data-dir", dir]);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -30,10 +33,14 @@ test("warren's Prometheus listener serves Fleet monitoring on /metrics/fleet", {
       assert.match(r.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
       return r.text();
     };
-    const text = await until("the agent's item in the scrape", async () => {
-      const t = await scrape();
-      return /^fleet_load_one\{/m.test(t) ? t : undefined;
-    }, 30_000);
+    const text = await until(
+      "the agent's item in the scrape",
+      async () => {
+        const t = await scrape();
+        return /^fleet_load_one\{/m.test(t) ? t : undefined;
+      },
+      30_000,
+    );
     for (const line of text.trimEnd().split("\n")) if (!line.startsWith("#")) assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+( \d+)?$/);
     assert.match(text, /^# TYPE fleet_host_up gauge$/m);
     assert.match(text, /^fleet_host_up\{host="p1"\} 1$/m);

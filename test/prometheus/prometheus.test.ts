@@ -164,7 +164,28 @@ async function scrape(path: string): Promise<Exposition> {
 
 /** Labels Prometheus itself attaches to every scraped series. */
 const SCRAPE_LABELS = new Set(["instance", "job", "namespace"]);
-const PROMQL_WORDS = new Set(["sum", "rate", "irate", "on", "group_left", "group_right", "by", "without", "ignoring", "avg", "max", "min", "count", "topk", "bottomk", "offset", "and", "or", "unless", "bool"]);
+const PROMQL_WORDS = new Set([
+  "sum",
+  "rate",
+  "irate",
+  "on",
+  "group_left",
+  "group_right",
+  "by",
+  "without",
+  "ignoring",
+  "avg",
+  "max",
+  "min",
+  "count",
+  "topk",
+  "bottomk",
+  "offset",
+  "and",
+  "or",
+  "unless",
+  "bool",
+]);
 
 interface Use {
   metric: string;
@@ -181,7 +202,11 @@ function promqlUses(expr: string): { uses: Use[]; joinLabels: string[] } {
   const joinLabels: string[] = [];
   const noRanges = expr.replace(/\[[^\]]*\]/g, "");
   for (const m of noRanges.matchAll(/\b(group_left|group_right|by|on|without|ignoring)\s*\(([^)]*)\)/g)) {
-    for (const l of m[2]!.split(",").map((s) => s.trim()).filter(Boolean)) joinLabels.push(l);
+    for (const l of m[2]!
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean))
+      joinLabels.push(l);
   }
   const stripped = noRanges.replace(/\b(group_left|group_right|by|on|without|ignoring)\s*\([^)]*\)/g, " ");
   for (const m of stripped.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?/g)) {
@@ -276,14 +301,26 @@ test("/metrics/detailed serves the families asked for, for the vhosts asked for"
   const names = [...d.families.keys()].filter((n) => n.startsWith("rabbitmq_") && !/_(build|identity)_info$/.test(n));
   assert.ok(names.includes("rabbitmq_detailed_queue_messages_ready"), names.join(" "));
   assert.ok(names.includes("rabbitmq_cluster_exchange_name"), names.join(" "));
-  assert.ok(names.every((n) => /^rabbitmq_detailed_queue_messages(_ready|_unacked)?$|^rabbitmq_detailed_queue_process_reductions_total$|^rabbitmq_cluster_exchange_name$/.test(n)), names.join(" "));
+  assert.ok(
+    names.every((n) => /^rabbitmq_detailed_queue_messages(_ready|_unacked)?$|^rabbitmq_detailed_queue_process_reductions_total$|^rabbitmq_cluster_exchange_name$/.test(n)),
+    names.join(" "),
+  );
   const qs = d.families.get("rabbitmq_detailed_queue_messages")!.series;
   assert.ok(qs.length >= 3 && qs.every((s) => s.labels["vhost"] === V), JSON.stringify(qs));
   const xs = d.families.get("rabbitmq_cluster_exchange_name")!.series;
-  assert.ok(xs.some((s) => s.labels["exchange"] === "x" && s.labels["type"] === "direct"), JSON.stringify(xs));
+  assert.ok(
+    xs.some((s) => s.labels["exchange"] === "x" && s.labels["type"] === "direct"),
+    JSON.stringify(xs),
+  );
   // exchange families are cluster-wide: the vhost filter does not apply to them; the default exchange is left out
-  assert.ok(xs.some((s) => s.labels["vhost"] !== V), "other vhosts' exchanges too");
-  assert.ok(xs.every((s) => s.labels["exchange"] !== ""), "no default exchange");
+  assert.ok(
+    xs.some((s) => s.labels["vhost"] !== V),
+    "other vhosts' exchanges too",
+  );
+  assert.ok(
+    xs.every((s) => s.labels["exchange"] !== ""),
+    "no default exchange",
+  );
 });
 
 test("the management port does not serve /metrics", async (t) => {
@@ -299,7 +336,16 @@ function captured(file: string): Exposition {
 
 test("every rabbitmq_ family warren serves is RabbitMQ 3.10.8's: same name, type, help, label names", async (t) => {
   if (external) return t.skip("compares warren's output with the RabbitMQ capture");
-  const detailedFamilies = ["queue_coarse_metrics", "queue_metrics", "channel_metrics", "vhost_status", "exchange_names", "exchange_bindings", "connection_coarse_metrics", "channel_queue_exchange_metrics"];
+  const detailedFamilies = [
+    "queue_coarse_metrics",
+    "queue_metrics",
+    "channel_metrics",
+    "vhost_status",
+    "exchange_names",
+    "exchange_bindings",
+    "connection_coarse_metrics",
+    "channel_queue_exchange_metrics",
+  ];
   const pairs: [string, string][] = [
     ["/metrics", "rabbitmq-3.10.8-metrics.txt"],
     ["/metrics/per-object", "rabbitmq-3.10.8-per-object.txt"],

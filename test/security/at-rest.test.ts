@@ -37,7 +37,9 @@ test("row 9: the data dir is private, files are 0600, no weak password hash unle
     await b.stop();
   }
   assert.equal(mode(dir), 0o700, "data dir");
-  const files = readdirSync(dir).map((f) => join(dir, f)).filter((p) => statSync(p).isFile());
+  const files = readdirSync(dir)
+    .map((f) => join(dir, f))
+    .filter((p) => statSync(p).isFile());
   assert.ok(files.some((p) => p.endsWith("definitions.log")));
   for (const p of files) assert.equal(mode(p) & 0o077, 0, `${p} is private`);
   assert.equal(mode(join(dir, "fleet", "operator.key")) & 0o077, 0);
@@ -85,7 +87,12 @@ test("row 15: a corrupt record is reported at error level (seen at --log-level w
   await ch.waitForConfirms();
   await b.kill();
   const segDir = join(dir, "messages");
-  const seg = join(segDir, readdirSync(segDir).filter((n) => n.endsWith(".wseg")).sort()[0]!);
+  const seg = join(
+    segDir,
+    readdirSync(segDir)
+      .filter((n) => n.endsWith(".wseg"))
+      .sort()[0]!,
+  );
   // damage one byte inside the 10th body ("J" x 500): its CRC no longer matches
   const buf = readFileSync(seg);
   const at = buf.indexOf(Buffer.alloc(500, 0x41 + 9)) + 250;

@@ -39,7 +39,11 @@ let skip = false;
 const common = (): string[] => ["--url", vh.url, "--data-dir", dir];
 const marks = (): string => join(dir, "marks");
 
-interface View { id: number; results: Array<{ host: string; status: string; stdout: string; error: string | null }>; rejections?: Array<{ host: string; error: string }> }
+interface View {
+  id: number;
+  results: Array<{ host: string; status: string; stdout: string; error: string | null }>;
+  rejections?: Array<{ host: string; error: string }>;
+}
 
 async function check(id: number): Promise<View> {
   const r = await cli(["check_task", String(id), "--json", ...common()]);
@@ -173,7 +177,10 @@ test("row 1: a forged `expired` (fake x-death) and row 8: a group command replay
   const ch = await conn.createConfirmChannel();
   const captured = await until("captured command", async () => (await ch.get("fleet.host.mallory", { noAck: true })) || undefined);
   // mallory pretends the broker dead-lettered web2's copy
-  ch.publish("fleet.results", "expired", captured.content, { persistent: true, headers: { "x-death": [{ queue: "fleet.host.web2", reason: "expired", count: 1, exchange: "fleet.commands", "routing-keys": ["group.web"] }] } });
+  ch.publish("fleet.results", "expired", captured.content, {
+    persistent: true,
+    headers: { "x-death": [{ queue: "fleet.host.web2", reason: "expired", count: 1, exchange: "fleet.commands", "routing-keys": ["group.web"] }] },
+  });
   ch.publish("fleet.results", "expired", captured.content, { persistent: true, userId: m.user, headers: { "x-death": [{ queue: "fleet.host.web2", reason: "expired", count: 1 }] } });
   await ch.waitForConfirms();
   await conn.close();
@@ -242,7 +249,10 @@ test("row 6: a vhost user with `.*` gets no answer to unsigned RPC reads and can
   // web1's agent consumes its queue exclusively: nobody else may consume it while it is connected
   const steal = await conn.createChannel();
   steal.on("error", () => {});
-  await assert.rejects(steal.consume("fleet.host.web1", () => {}), /ACCESS_REFUSED|403|exclusive/);
+  await assert.rejects(
+    steal.consume("fleet.host.web1", () => {}),
+    /ACCESS_REFUSED|403|exclusive/,
+  );
   await conn.close();
 });
 

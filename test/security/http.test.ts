@@ -132,19 +132,23 @@ test("200 connections trickling a header line every 2 s are all closed by the se
   const sockets: net.Socket[] = [];
   const timers: NodeJS.Timeout[] = [];
   await Promise.all(
-    Array.from({ length: N }, () => new Promise<void>((resolve) => {
-      const s = net.connect(Number(u.port), u.hostname, () => {
-        s.write(`GET /api/overview HTTP/1.1\r\nHost: ${u.host}\r\n`);
-        let n = 0;
-        const t = setInterval(() => !s.destroyed && s.write(`X-Trickle-${n++}: a\r\n`), 2000);
-        timers.push(t);
-        resolve();
-      });
-      s.on("data", () => {});
-      s.on("error", () => {});
-      s.on("close", () => closed++);
-      sockets.push(s);
-    })),
+    Array.from(
+      { length: N },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(Number(u.port), u.hostname, () => {
+            s.write(`GET /api/overview HTTP/1.1\r\nHost: ${u.host}\r\n`);
+            let n = 0;
+            const t = setInterval(() => !s.destroyed && s.write(`X-Trickle-${n++}: a\r\n`), 2000);
+            timers.push(t);
+            resolve();
+          });
+          s.on("data", () => {});
+          s.on("error", () => {});
+          s.on("close", () => closed++);
+          sockets.push(s);
+        }),
+    ),
   );
   const deadline = Date.now() + 40_000;
   while (closed < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));

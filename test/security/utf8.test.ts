@@ -19,7 +19,16 @@ after(async () => {
 });
 
 const declareRaw = (name: Buffer): Buffer =>
-  new Args().short(0).raw(Buffer.concat([Buffer.from([name.length]), name])).bit(false).bit(false).bit(false).bit(true).bit(false).table({}).build();
+  new Args()
+    .short(0)
+    .raw(Buffer.concat([Buffer.from([name.length]), name]))
+    .bit(false)
+    .bit(false)
+    .bit(false)
+    .bit(true)
+    .bit(false)
+    .table({})
+    .build();
 
 test("a queue name that is not UTF-8 is refused, as RabbitMQ does (connection.close 501, 0/0)", async () => {
   const bad = [Buffer.from([0x61, 0xff]), Buffer.from([0x61, 0xc3])];

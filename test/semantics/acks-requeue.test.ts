@@ -10,8 +10,12 @@ import type amqp from "amqplib";
 import { semBroker, Inbox, drain, uniq, waitUntil, type Sem } from "./sem-helpers.js";
 
 let sem: Sem;
-before(async () => { sem = await semBroker("acks"); });
-after(async () => { await sem?.stop(); });
+before(async () => {
+  sem = await semBroker("acks");
+});
+after(async () => {
+  await sem?.stop();
+});
 
 async function fill(ch: amqp.Channel, q: string, n: number): Promise<void> {
   await ch.assertQueue(q, { durable: false });
@@ -60,10 +64,15 @@ test("basic.recover requeues unacked deliveries in order", async () => {
   await inbox.waitFor(3);
   await ch.recover();
   const all = await inbox.waitFor(6);
-  assert.deepEqual(all.map((m) => `${m.content.toString()}:${m.fields.redelivered}`),
-    ["m1:false", "m2:false", "m3:false", "m1:true", "m2:true", "m3:true"]);
+  assert.deepEqual(
+    all.map((m) => `${m.content.toString()}:${m.fields.redelivered}`),
+    ["m1:false", "m2:false", "m3:false", "m1:true", "m2:true", "m3:true"],
+  );
   // the new delivery tags continue the channel's sequence
-  assert.deepEqual(all.map((m) => m.fields.deliveryTag), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    all.map((m) => m.fields.deliveryTag),
+    [1, 2, 3, 4, 5, 6],
+  );
   ch.ackAll();
   await ch.deleteQueue(q);
 });
@@ -147,10 +156,16 @@ test("nack requeue to a live consumer: redelivered at once, before later message
   await ch.consume(q, (m) => {
     if (!m) return;
     inbox.push(m);
-    if (!nacked) { nacked = true; ch.nack(m, false, true); } else ch.ack(m);
+    if (!nacked) {
+      nacked = true;
+      ch.nack(m, false, true);
+    } else ch.ack(m);
   });
   const got = await inbox.waitFor(4);
-  assert.deepEqual(got.map((m) => `${m.content.toString()}:${m.fields.redelivered}`), ["m1:false", "m1:true", "m2:false", "m3:false"]);
+  assert.deepEqual(
+    got.map((m) => `${m.content.toString()}:${m.fields.redelivered}`),
+    ["m1:false", "m1:true", "m2:false", "m3:false"],
+  );
   await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 0);
   assert.deepEqual(await drain(ch, q), []);
   await ch.deleteQueue(q);

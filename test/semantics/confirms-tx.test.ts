@@ -16,7 +16,9 @@ before(async () => {
   sem = await semBroker("confirms");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 const chan = () => sem.channel(conn);
 
@@ -28,9 +30,13 @@ test("confirms: unroutable messages acked; mandatory return before the ack", asy
   await ch.assertExchange(x, "direct", { durable: false });
   const events: string[] = [];
   ch.on("return", (m: amqp.Message) => events.push(`return:${m.content.toString()}`));
-  const pub = (body: string, mandatory: boolean) => new Promise<void>((resolve) => {
-    ch.publish(x, "none", Buffer.from(body), { mandatory }, (err) => { events.push(`${err ? "nack" : "ack"}:${body}`); resolve(); });
-  });
+  const pub = (body: string, mandatory: boolean) =>
+    new Promise<void>((resolve) => {
+      ch.publish(x, "none", Buffer.from(body), { mandatory }, (err) => {
+        events.push(`${err ? "nack" : "ack"}:${body}`);
+        resolve();
+      });
+    });
   await Promise.all([pub("plain", false), pub("mand", true)]);
   // both acked; the return precedes its own ack. (Where plain's ack falls relative to the return
   // depends on whether one multiple=true ack covers both publishes — arriving in one socket read

@@ -12,8 +12,12 @@ import { semBroker, Inbox, uniq, rejectsWith, type Sem } from "./sem-helpers.js"
 import { waitFor } from "../helpers/wait.js";
 
 let sem: Sem;
-before(async () => { sem = await semBroker("consumers"); });
-after(async () => { await sem?.stop(); });
+before(async () => {
+  sem = await semBroker("consumers");
+});
+after(async () => {
+  await sem?.stop();
+});
 
 const bodies = (b: Inbox<amqp.ConsumeMessage>) => b.items.map((m) => m.content.toString());
 
@@ -124,7 +128,10 @@ test("single active consumer: unacked messages move to the next consumer in orde
   chA.ack(a.box.items[0]!);
   await chA.close();
   await b.box.waitFor(2);
-  assert.deepEqual(b.box.items.map((m) => `${m.content.toString()}:${m.fields.redelivered}`), ["m2:true", "m3:true"]);
+  assert.deepEqual(
+    b.box.items.map((m) => `${m.content.toString()}:${m.fields.redelivered}`),
+    ["m2:true", "m3:true"],
+  );
   await setup.deleteQueue(q);
 });
 
@@ -153,7 +160,10 @@ test("queue deleted by another connection: consumer cancelled, channel open", as
   await ch.assertQueue(q, { durable: false });
   const seen = new Inbox<string | null>();
   let held: amqp.ConsumeMessage | null = null;
-  await ch.consume(q, (m) => { if (m) held = m; seen.push(m ? m.content.toString() : null); });
+  await ch.consume(q, (m) => {
+    if (m) held = m;
+    seen.push(m ? m.content.toString() : null);
+  });
   ch.sendToQueue(q, Buffer.from("one"));
   await seen.waitFor(1);
   const other = await sem.channel();

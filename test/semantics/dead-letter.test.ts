@@ -17,7 +17,9 @@ before(async () => {
   sem = await semBroker("dlx");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 const chan = () => sem.channel(conn);
 type Death = Record<string, unknown>;
@@ -131,7 +133,10 @@ test("repeated dead-letter cycles increment x-death counts", async () => {
     if (!m) return;
     seen.push(m);
     if (seen.length < 3) ch.reject(m, false);
-    else { ch.ack(m); done.push(m); }
+    else {
+      ch.ack(m);
+      done.push(m);
+    }
   });
   ch.sendToQueue(work, Buffer.from("job"));
   const [last] = await done.waitFor(1, 5000);

@@ -16,7 +16,9 @@ before(async () => {
   sem = await semBroker("exchanges");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 /** A fresh channel on the shared connection (a failed one does not harm the others). */
 const chan = () => sem.channel(conn);
@@ -299,7 +301,10 @@ test("back-to-back publishes route by their own exchange and routing key (ASCII,
     const d = got.find((g) => g.body === `${i}`);
     assert.deepEqual(d, { key: k, exchange: x, body: `${i}` }, `publish ${i} (${k.slice(0, 10)}…)`);
   }
-  assert.deepEqual(got.find((g) => g.body === "default"), { key: queues.get("k-b")!, exchange: "", body: "default" });
+  assert.deepEqual(
+    got.find((g) => g.body === "default"),
+    { key: queues.get("k-b")!, exchange: "", body: "default" },
+  );
 });
 
 // rabbit_channel:strip_cr_lf: CR and LF are removed from exchange and queue names in declare

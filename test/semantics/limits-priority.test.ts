@@ -15,15 +15,22 @@ before(async () => {
   sem = await semBroker("limits");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 const chan = () => sem.channel(conn);
 
 /** Publish on a confirm channel; resolves "ack" or "nack" per message, in order. */
 async function confirmAll(ch: amqp.ConfirmChannel, q: string, bodies: string[]): Promise<string[]> {
-  return Promise.all(bodies.map((b) => new Promise<string>((resolve) => {
-    ch.sendToQueue(q, Buffer.from(b), {}, (err) => resolve(err ? "nack" : "ack"));
-  })));
+  return Promise.all(
+    bodies.map(
+      (b) =>
+        new Promise<string>((resolve) => {
+          ch.sendToQueue(q, Buffer.from(b), {}, (err) => resolve(err ? "nack" : "ack"));
+        }),
+    ),
+  );
 }
 
 /** Publish one message to an exchange on a confirm channel; resolves "ack" or "nack". */
@@ -140,9 +147,15 @@ test("x-overflow reject-publish-dlx: refused message nacked and dead-lettered", 
   const dlq = uniq("reject-dlx-dlq");
   const ch = await sem.confirmChannel(conn);
   await ch.assertQueue(dlq, { durable: false });
-  await ch.assertQueue(q, { durable: false, arguments: {
-    "x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
-  } });
+  await ch.assertQueue(q, {
+    durable: false,
+    arguments: {
+      "x-max-length": 1,
+      "x-overflow": "reject-publish-dlx",
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": dlq,
+    },
+  });
   assert.deepEqual(await confirmAll(ch, q, ["m1", "m2"]), ["ack", "nack"]);
   const plain = await chan();
   assert.deepEqual(await drain(plain, q), ["m1"]);
@@ -203,7 +216,14 @@ test("priority queue ordering", async () => {
   const ch = await chan();
   await ch.assertQueue(q, { durable: false, arguments: { "x-max-priority": 5 } });
   const pubs: Array<[string, number | undefined]> = [
-    ["p0-a", undefined], ["p3-a", 3], ["p9-a", 9], ["p5-a", 5], ["p3-b", 3], ["p0-b", 0], ["p9-b", 9], ["p1", 1],
+    ["p0-a", undefined],
+    ["p3-a", 3],
+    ["p9-a", 9],
+    ["p5-a", 5],
+    ["p3-b", 3],
+    ["p0-b", 0],
+    ["p9-b", 9],
+    ["p1", 1],
   ];
   for (const [b, p] of pubs) ch.sendToQueue(q, Buffer.from(b), p === undefined ? {} : { priority: p });
   assert.deepEqual(await drain(ch, q), ["p9-a", "p5-a", "p9-b", "p3-a", "p3-b", "p1", "p0-a", "p0-b"]);

@@ -53,7 +53,10 @@ test("durable topology and persistent messages survive a restart; the rest does 
     }
     // p1 comes back redelivered; whether never-delivered p2/p3 are flagged varies
     // with RabbitMQ's queue index version, so only their order is pinned
-    assert.deepEqual(got.map((g) => g.split(":")[0]), ["p1", "p2", "p3"]);
+    assert.deepEqual(
+      got.map((g) => g.split(":")[0]),
+      ["p1", "p2", "p3"],
+    );
     assert.equal(got[0], "p1:true");
     // the binding came back with the queue and exchange
     const ch3 = await conn.createConfirmChannel();

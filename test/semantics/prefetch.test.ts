@@ -12,8 +12,12 @@ import { semBroker, Inbox, uniq, type Sem } from "./sem-helpers.js";
 import { waitFor } from "../helpers/wait.js";
 
 let sem: Sem;
-before(async () => { sem = await semBroker("prefetch"); });
-after(async () => { await sem?.stop(); });
+before(async () => {
+  sem = await semBroker("prefetch");
+});
+after(async () => {
+  await sem?.stop();
+});
 
 /**
  * Wait until the queue has exactly `left` ready messages and the consumers hold `expected`: the
@@ -23,12 +27,16 @@ after(async () => { await sem?.stop(); });
 async function settled(ch: amqp.Channel, q: string, left: number, boxes: Inbox<amqp.ConsumeMessage>[], expected: number[] | number): Promise<void> {
   let last = "";
   try {
-    await waitFor(`${q}: ${left} ready and consumers holding ${JSON.stringify(expected)}`, async () => {
-      const ready = (await ch.checkQueue(q)).messageCount;
-      const got = counts(boxes);
-      last = `${ready} ready, consumers hold ${JSON.stringify(got)}`;
-      return ready === left && (typeof expected === "number" ? got.reduce((a, b) => a + b, 0) === expected : JSON.stringify(got) === JSON.stringify(expected));
-    }, 5000);
+    await waitFor(
+      `${q}: ${left} ready and consumers holding ${JSON.stringify(expected)}`,
+      async () => {
+        const ready = (await ch.checkQueue(q)).messageCount;
+        const got = counts(boxes);
+        last = `${ready} ready, consumers hold ${JSON.stringify(got)}`;
+        return ready === left && (typeof expected === "number" ? got.reduce((a, b) => a + b, 0) === expected : JSON.stringify(got) === JSON.stringify(expected));
+      },
+      5000,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message} (last seen: ${last})`);
   }
@@ -162,7 +170,10 @@ test("unacked basic.get messages do not use up the global prefetch window", asyn
   assert.ok(await ch.get(q, { noAck: false }));
   const [a] = await consumers(ch, q, 1);
   await settled(ch, q, 2, [a!], [1]);
-  assert.deepEqual(a!.items.map((m) => m.content.toString()), ["m3"]);
+  assert.deepEqual(
+    a!.items.map((m) => m.content.toString()),
+    ["m3"],
+  );
   await ch.deleteQueue(q);
 });
 
@@ -202,11 +213,15 @@ test("global prefetch full: a no-ack consumer on the same channel waits for an a
   await ch.prefetch(1, true);
   const manual = new Inbox<amqp.ConsumeMessage>();
   let ackOnArrival = false;
-  await ch.consume(q1, (m) => {
-    if (!m) return;
-    manual.push(m);
-    if (ackOnArrival) ch.ack(m);
-  }, { noAck: false });
+  await ch.consume(
+    q1,
+    (m) => {
+      if (!m) return;
+      manual.push(m);
+      if (ackOnArrival) ch.ack(m);
+    },
+    { noAck: false },
+  );
   await manual.waitFor(1);
   const noAck = new Inbox<amqp.ConsumeMessage>();
   await ch.consume(q2, (m) => m && noAck.push(m), { noAck: true });
@@ -235,12 +250,16 @@ test("global prefetch 1 over three queues on one channel: freed credit rotates o
   const order: string[] = [];
   const all = new Inbox<string>();
   for (const q of qs) {
-    await ch.consume(q, (m) => {
-      if (!m) return;
-      order.push(q);
-      all.push(q);
-      ch.ack(m);
-    }, { noAck: false });
+    await ch.consume(
+      q,
+      (m) => {
+        if (!m) return;
+        order.push(q);
+        all.push(q);
+        ch.ack(m);
+      },
+      { noAck: false },
+    );
   }
   await all.waitFor(30, 10_000);
   assert.ok(new Set(order.slice(0, 10)).size > 1, `first ten deliveries all from one queue: ${order.slice(0, 10).join(" ")}`);

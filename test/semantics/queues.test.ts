@@ -17,7 +17,9 @@ before(async () => {
   sem = await semBroker("queues");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 const chan = () => sem.channel(conn);
 

@@ -96,7 +96,11 @@ test("quorum queues refuse auto-delete, exclusive and non-durable, checked in Ra
 // rabbit_channel: an empty queue name is refused for a type whose capabilities say server_named => false,
 // before any argument or flag is looked at.
 test("a server-named quorum queue is refused before its arguments and flags", async () => {
-  for (const opts of [{ durable: true, arguments: QUORUM }, { durable: false, arguments: { ...QUORUM, "x-max-priority": 5 } }, { durable: true, arguments: { ...QUORUM, "x-message-ttl": -1 } }]) {
+  for (const opts of [
+    { durable: true, arguments: QUORUM },
+    { durable: false, arguments: { ...QUORUM, "x-max-priority": 5 } },
+    { durable: true, arguments: { ...QUORUM, "x-message-ttl": -1 } },
+  ]) {
     assert.equal(await declare("", opts), "406 PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_quorum_queue", JSON.stringify(opts));
   }
   const ok = await (await channel()).assertQueue("", { exclusive: true, arguments: { "x-queue-type": "classic" } });
@@ -106,8 +110,16 @@ test("a server-named quorum queue is refused before its arguments and flags", as
 // rabbit_amqqueue:check_declare_arguments: arguments that only another queue type knows are
 // refused by name ("... of queue type rabbit_quorum_queue"), whatever their value, and before the flags.
 test("quorum queues refuse the classic and stream arguments by name", async () => {
-  for (const [k, v] of [["x-max-priority", 5], ["x-queue-mode", "lazy"], ["x-queue-version", 2], ["x-queue-master-locator", "min-masters"],
-    ["x-max-age", "1D"], ["x-stream-max-segment-size-bytes", 1000], ["x-initial-cluster-size", 3], ["x-max-priority", "not a number"]] as const) {
+  for (const [k, v] of [
+    ["x-max-priority", 5],
+    ["x-queue-mode", "lazy"],
+    ["x-queue-version", 2],
+    ["x-queue-master-locator", "min-masters"],
+    ["x-max-age", "1D"],
+    ["x-stream-max-segment-size-bytes", 1000],
+    ["x-initial-cluster-size", 3],
+    ["x-max-priority", "not a number"],
+  ] as const) {
     const q = uniq("qq-arg");
     assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, [k]: v } }), q406(q, `'${k}' for QUEUE of queue type rabbit_quorum_queue`), k);
   }
@@ -121,11 +133,29 @@ test("quorum queues refuse the classic and stream arguments by name", async () =
 // x-arguments, and any x-delivery-limit: 3.10 does not validate it at all (-1 and "3" pass).
 test("quorum queues accept RabbitMQ 3.10's quorum arguments, x-delivery-limit unvalidated", async () => {
   const accepted: Array<[string, unknown]> = [
-    ["x-message-ttl", 1000], ["x-message-ttl", 0], ["x-expires", 10000], ["x-single-active-consumer", true], ["x-max-length", 10], ["x-max-length-bytes", 1000],
-    ["x-overflow", "drop-head"], ["x-overflow", "reject-publish"], ["x-overflow", "reject-publish-dlx"], ["x-dead-letter-exchange", "dlx"],
-    ["x-dead-letter-strategy", "at-least-once"], ["x-dead-letter-strategy", "at-most-once"], ["x-delivery-limit", 3], ["x-delivery-limit", 0],
-    ["x-delivery-limit", -1], ["x-delivery-limit", "3"], ["x-quorum-initial-group-size", 1], ["x-max-in-memory-length", 10], ["x-max-in-memory-bytes", 10],
-    ["x-queue-leader-locator", "client-local"], ["x-queue-leader-locator", "balanced"], ["x-queue-leader-locator", "random"], ["x-queue-leader-locator", "least-leaders"],
+    ["x-message-ttl", 1000],
+    ["x-message-ttl", 0],
+    ["x-expires", 10000],
+    ["x-single-active-consumer", true],
+    ["x-max-length", 10],
+    ["x-max-length-bytes", 1000],
+    ["x-overflow", "drop-head"],
+    ["x-overflow", "reject-publish"],
+    ["x-overflow", "reject-publish-dlx"],
+    ["x-dead-letter-exchange", "dlx"],
+    ["x-dead-letter-strategy", "at-least-once"],
+    ["x-dead-letter-strategy", "at-most-once"],
+    ["x-delivery-limit", 3],
+    ["x-delivery-limit", 0],
+    ["x-delivery-limit", -1],
+    ["x-delivery-limit", "3"],
+    ["x-quorum-initial-group-size", 1],
+    ["x-max-in-memory-length", 10],
+    ["x-max-in-memory-bytes", 10],
+    ["x-queue-leader-locator", "client-local"],
+    ["x-queue-leader-locator", "balanced"],
+    ["x-queue-leader-locator", "random"],
+    ["x-queue-leader-locator", "least-leaders"],
     ["x-whatever", 1],
   ];
   for (const [k, v] of accepted) assert.equal(await declare(uniq("qq-ok"), { durable: true, arguments: { ...QUORUM, [k]: v } }), "ok", `${k}=${JSON.stringify(v)}`);
@@ -165,7 +195,11 @@ test("quorum-only argument values are validated with RabbitMQ's texts, before th
 
 // check_queue_type: the type must be one RabbitMQ knows, spelt exactly, as a string.
 test("x-queue-type must name a known queue type", async () => {
-  for (const [v, detail] of [["bogus", `"unsupported queue type 'bogus'"`], ["Quorum", `"unsupported queue type 'Quorum'"`], [5, "{unacceptable_type,byte}"]] as const) {
+  for (const [v, detail] of [
+    ["bogus", `"unsupported queue type 'bogus'"`],
+    ["Quorum", `"unsupported queue type 'Quorum'"`],
+    [5, "{unacceptable_type,byte}"],
+  ] as const) {
     const q = uniq("qq-type");
     assert.equal(await declare(q, { durable: true, arguments: { "x-queue-type": v } }), q406(q, `'x-queue-type' for QUEUE: ${detail}`));
   }
@@ -174,21 +208,38 @@ test("x-queue-type must name a known queue type", async () => {
 // The classic type refuses the quorum-only arguments by name (its capabilities do not list them),
 // x-delivery-limit included whatever its value.
 test("classic queues refuse the quorum-only arguments by name", async () => {
-  for (const [k, v] of [["x-delivery-limit", 3], ["x-delivery-limit", "a"], ["x-dead-letter-strategy", "at-least-once"], ["x-quorum-initial-group-size", "a"],
-    ["x-max-in-memory-length", 1], ["x-queue-leader-locator", "balanced"]] as const) {
+  for (const [k, v] of [
+    ["x-delivery-limit", 3],
+    ["x-delivery-limit", "a"],
+    ["x-dead-letter-strategy", "at-least-once"],
+    ["x-quorum-initial-group-size", "a"],
+    ["x-max-in-memory-length", 1],
+    ["x-queue-leader-locator", "balanced"],
+  ] as const) {
     const q = uniq("cq-arg");
     assert.equal(await declare(q, { durable: true, arguments: { [k]: v } }), q406(q, `'${k}' for QUEUE of queue type rabbit_classic_queue`), `${k}=${JSON.stringify(v)}`);
   }
   const q = uniq("cq-arg");
-  assert.equal(await declare(q, { durable: true, arguments: { "x-queue-type": "classic", "x-max-in-memory-length": 1 } }), q406(q, "'x-max-in-memory-length' for QUEUE of queue type rabbit_classic_queue"));
+  assert.equal(
+    await declare(q, { durable: true, arguments: { "x-queue-type": "classic", "x-max-in-memory-length": 1 } }),
+    q406(q, "'x-max-in-memory-length' for QUEUE of queue type rabbit_classic_queue"),
+  );
 });
 
 // rabbit_amqqueue:assert_args_equivalence compares the quorum type's queue_arguments, x-queue-type
 // among them: a quorum queue redeclared without it is refused (only a classic queue's missing
 // x-queue-type equals 'classic'); arguments outside the list (x-foo) are not compared.
 test("redeclaring a quorum queue compares the quorum arguments, x-queue-type included", async () => {
-  const base = { ...QUORUM, "x-delivery-limit": 3, "x-max-length": 10, "x-dead-letter-exchange": "dlx", "x-dead-letter-strategy": "at-most-once",
-    "x-quorum-initial-group-size": 1, "x-max-in-memory-length": 5, "x-queue-leader-locator": "client-local" };
+  const base = {
+    ...QUORUM,
+    "x-delivery-limit": 3,
+    "x-max-length": 10,
+    "x-dead-letter-exchange": "dlx",
+    "x-dead-letter-strategy": "at-most-once",
+    "x-quorum-initial-group-size": 1,
+    "x-max-in-memory-length": 5,
+    "x-queue-leader-locator": "client-local",
+  };
   const without = (k: string) => Object.fromEntries(Object.entries(base).filter(([key]) => key !== k));
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ["same", base, "ok"],
@@ -218,13 +269,19 @@ test("redeclaring a quorum queue compares the quorum arguments, x-queue-type inc
 test("a classic queue stays classic: redeclares as quorum are refused, 'classic' equals no type", async () => {
   const q = uniq("cq-eq");
   assert.equal(await declare(q, { durable: true }), "ok");
-  assert.equal(await declare(q, { durable: true, arguments: QUORUM }), `406 PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '${q}' in vhost '${V}': received the value 'quorum' of type 'longstr' but current is none`);
+  assert.equal(
+    await declare(q, { durable: true, arguments: QUORUM }),
+    `406 PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '${q}' in vhost '${V}': received the value 'quorum' of type 'longstr' but current is none`,
+  );
   assert.equal(await declare(q, { durable: true, arguments: { "x-delivery-limit": 2 } }), "ok");
   assert.equal(await declare(q, { durable: true, arguments: { "x-queue-type": "classic" } }), "ok");
   const q2 = uniq("cq-eq");
   assert.equal(await declare(q2, { durable: true, arguments: { "x-queue-type": "classic" } }), "ok");
   assert.equal(await declare(q2, { durable: true }), "ok");
-  assert.equal(await declare(q2, { durable: true, arguments: QUORUM }), `406 PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '${q2}' in vhost '${V}': received 'quorum' but current is 'classic'`);
+  assert.equal(
+    await declare(q2, { durable: true, arguments: QUORUM }),
+    `406 PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '${q2}' in vhost '${V}': received 'quorum' but current is 'classic'`,
+  );
 });
 
 // ------------------------------------------------------------------ consuming
@@ -242,7 +299,10 @@ test("basic.consume on a quorum queue with a global prefetch closes the connecti
   await ch.consume(q, () => {});
   await ch.prefetch(5, true);
   await assert.rejects(ch.consume(q, () => {}));
-  assert.match((await closed).message, new RegExp(`540 \\(NOT-IMPLEMENTED\\) with message "NOT_IMPLEMENTED - queue '${q}' in vhost '${V.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}' does not support global qos"`));
+  assert.match(
+    (await closed).message,
+    new RegExp(`540 \\(NOT-IMPLEMENTED\\) with message "NOT_IMPLEMENTED - queue '${q}' in vhost '${V.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}' does not support global qos"`),
+  );
   // a per-consumer prefetch is fine
   const ch2 = await channel();
   await ch2.prefetch(5, false);
@@ -277,7 +337,11 @@ test("consumer arguments are checked against the queue's type", async () => {
 
 // ------------------------------------------------------------------ delivery count and limit
 
-interface Seen { redelivered: boolean; count: unknown; other: unknown }
+interface Seen {
+  redelivered: boolean;
+  count: unknown;
+  other: unknown;
+}
 
 /** Consume with prefetch 1, nack(requeue) every delivery but the `n`th, which is acked. */
 async function nackLoop(q: string, n: number, headers?: Record<string, unknown>): Promise<Seen[]> {
@@ -317,7 +381,10 @@ test("redeliveries from a quorum queue carry x-delivery-count 1, 2, 3; the first
 test("a publisher's x-delivery-count is replaced on redelivery; classic queues add none", async () => {
   const q = uniq("qq-preset");
   assert.equal(await declare(q, { durable: true, arguments: QUORUM }), "ok");
-  assert.deepEqual((await nackLoop(q, 3, { "x-delivery-count": 7 })).map((s) => s.count), [7, 1, 2]);
+  assert.deepEqual(
+    (await nackLoop(q, 3, { "x-delivery-count": 7 })).map((s) => s.count),
+    [7, 1, 2],
+  );
   const cq = uniq("cq-count");
   assert.equal(await declare(cq, { durable: true }), "ok");
   assert.deepEqual(await nackLoop(cq, 3), [
@@ -394,7 +461,12 @@ async function getNackUntilGone(q: string, max = 8): Promise<unknown[]> {
 // x-delivery-limit N means N+1 deliveries. 0 means one; RabbitMQ 3.10 takes a negative limit as is
 // (one delivery), and a non-number never limits (Erlang orders every number below a binary).
 test("x-delivery-limit N: delivered N+1 times, then dropped; 0 and -1 deliver once; a string never limits", async () => {
-  for (const [limit, deliveries] of [[2, 3], [0, 1], [-1, 1], ["2", 8]] as const) {
+  for (const [limit, deliveries] of [
+    [2, 3],
+    [0, 1],
+    [-1, 1],
+    ["2", 8],
+  ] as const) {
     const q = uniq("qq-limit");
     assert.equal(await declare(q, { durable: true, arguments: { ...QUORUM, "x-delivery-limit": limit } }), "ok");
     const ch = await channel();
@@ -402,7 +474,10 @@ test("x-delivery-limit N: delivered N+1 times, then dropped; 0 and -1 deliver on
     await waitFor("the message in the queue", async () => (await ch.checkQueue(q)).messageCount === 1);
     const counts = await getNackUntilGone(q);
     assert.equal(counts.length, deliveries, `x-delivery-limit ${JSON.stringify(limit)}: ${JSON.stringify(counts)}`);
-    assert.deepEqual(counts, counts.map((_, i) => i));
+    assert.deepEqual(
+      counts,
+      counts.map((_, i) => i),
+    );
   }
 });
 
@@ -441,7 +516,9 @@ test("closing a channel with unacked messages and basic.recover count as returns
   assert.equal(await declare(r, { durable: true, arguments: QUORUM }), "ok");
   const ch = await channel();
   const seen = new Inbox<Seen>();
-  await ch.consume(r, (m) => { if (m) seen.push({ redelivered: m.fields.redelivered, count: m.properties.headers?.["x-delivery-count"], other: undefined }); });
+  await ch.consume(r, (m) => {
+    if (m) seen.push({ redelivered: m.fields.redelivered, count: m.properties.headers?.["x-delivery-count"], other: undefined });
+  });
   ch.sendToQueue(r, Buffer.from("m"));
   await seen.waitFor(1);
   await ch.recover();
@@ -449,7 +526,14 @@ test("closing a channel with unacked messages and basic.recover count as returns
   await ch.recover();
   await seen.waitFor(3);
   await ch.close();
-  assert.deepEqual(seen.items.map((x) => [x.redelivered, x.count]), [[false, undefined], [true, 1], [true, 2]]);
+  assert.deepEqual(
+    seen.items.map((x) => [x.redelivered, x.count]),
+    [
+      [false, undefined],
+      [true, 1],
+      [true, 2],
+    ],
+  );
 });
 
 // rabbit_fifo_dlx:discard with reason delivery_limit → rabbit_dead_letter: the copy goes to the
@@ -516,7 +600,10 @@ test("x-message-ttl and x-overflow reject-publish-dlx on a quorum queue dead-let
 
   // reject-publish-dlx: rabbit_quorum_queue:overflow logs "Invalid overflow strategy" and uses drop-head
   const full = uniq("qq-full");
-  assert.equal(await declare(full, { durable: true, arguments: { ...QUORUM, "x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } }), "ok");
+  assert.equal(
+    await declare(full, { durable: true, arguments: { ...QUORUM, "x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } }),
+    "ok",
+  );
   const outcome = (body: string) => new Promise<string>((resolve) => ch.sendToQueue(full, Buffer.from(body), {}, (err) => resolve(err ? "nack" : "ack")));
   assert.deepEqual([await outcome("old"), await outcome("new")], ["ack", "ack"]);
   const r = await waitFor("the dropped head dead-lettered", () => ch.get(dlq, { noAck: true }), 5000);
@@ -554,7 +641,9 @@ test("x-overflow reject-publish on a quorum queue is a soft limit, back under 80
   const pq = `${p}-q`;
   assert.equal(await declare(pq, { durable: true, arguments: { ...QUORUM, "x-max-length": 1, "x-overflow": "drop-head" } }), "ok");
   assert.equal((await api.put(`/api/policies/${enc(V)}/${p}`, { pattern: `^${p}-`, "apply-to": "queues", definition: { overflow: "reject-publish" } })).status, 201);
-  t.after(async () => { await api.del(`/api/policies/${enc(V)}/${p}`); });
+  t.after(async () => {
+    await api.del(`/api/policies/${enc(V)}/${p}`);
+  });
   await eventually(async () => ((await api.get(`/api/queues/${enc(V)}/${enc(pq)}`)).json as Record<string, unknown> | undefined)?.["policy"] === p, 45_000);
   let o = "";
   for (let i = 1; i <= 3; i++) o += await pub(pq, `p${i}`);
@@ -569,7 +658,9 @@ test("x-overflow reject-publish on a quorum queue is a soft limit, back under 80
 test("policy and operator policy delivery-limit apply to quorum queues, the smaller wins; not at all to classic queues", async (t) => {
   const p = uniq("pl");
   assert.equal((await api.put(`/api/policies/${enc(V)}/${p}`, { pattern: `^${p}-`, "apply-to": "queues", definition: { "delivery-limit": 1, "max-length": 1 } })).status, 201);
-  t.after(async () => { await api.del(`/api/policies/${enc(V)}/${p}`); });
+  t.after(async () => {
+    await api.del(`/api/policies/${enc(V)}/${p}`);
+  });
   const deliveries = async (name: string, a: Record<string, unknown>, expected: number, field = "policy", policy: string | null = p): Promise<void> => {
     assert.equal(await declare(name, { durable: true, arguments: a }), "ok");
     // the policy is in effect once the management API names it (RabbitMQ shows it on its stats tick)
@@ -589,7 +680,9 @@ test("policy and operator policy delivery-limit apply to quorum queues, the smal
   await waitFor("three messages in the classic queue (no max-length 1)", async () => (await pub.checkQueue(`${p}-d`)).messageCount === 3);
   const op = uniq("op");
   assert.equal((await api.put(`/api/operator-policies/${enc(V)}/${op}`, { pattern: `^${op}-`, "apply-to": "queues", definition: { "delivery-limit": 1 } })).status, 201);
-  t.after(async () => { await api.del(`/api/operator-policies/${enc(V)}/${op}`); });
+  t.after(async () => {
+    await api.del(`/api/operator-policies/${enc(V)}/${op}`);
+  });
   await deliveries(`${op}-a`, { ...QUORUM, "x-delivery-limit": 3 }, 2, "operator_policy", op);
 });
 
@@ -651,12 +744,37 @@ test("/api/queues shows a quorum queue with RabbitMQ's quorum fields", async () 
   assert.equal(j["messages_dlx"], 0);
   assert.equal(j["message_bytes_dlx"], 0);
   assert.equal(j["single_active_consumer_ctag"], null);
-  for (const k of ["consumers", "consumer_capacity", "consumer_utilisation", "memory", "message_bytes_ready", "message_bytes_unacknowledged", "message_bytes_persistent",
-    "message_bytes_ram", "messages_ram", "messages_unacknowledged", "messages_details", "policy", "operator_policy", "effective_policy_definition", "consumer_details"]) {
+  for (const k of [
+    "consumers",
+    "consumer_capacity",
+    "consumer_utilisation",
+    "memory",
+    "message_bytes_ready",
+    "message_bytes_unacknowledged",
+    "message_bytes_persistent",
+    "message_bytes_ram",
+    "messages_ram",
+    "messages_unacknowledged",
+    "messages_details",
+    "policy",
+    "operator_policy",
+    "effective_policy_definition",
+    "consumer_details",
+  ]) {
     assert.ok(k in j, `has ${k}`);
   }
-  for (const k of ["idle_since", "exclusive_consumer_tag", "head_message_timestamp", "messages_paged_out", "message_bytes_paged_out", "messages_ready_ram",
-    "messages_unacknowledged_ram", "recoverable_slaves", "single_active_consumer_tag", "backing_queue_status"]) {
+  for (const k of [
+    "idle_since",
+    "exclusive_consumer_tag",
+    "head_message_timestamp",
+    "messages_paged_out",
+    "message_bytes_paged_out",
+    "messages_ready_ram",
+    "messages_unacknowledged_ram",
+    "recoverable_slaves",
+    "single_active_consumer_tag",
+    "backing_queue_status",
+  ]) {
     assert.ok(!(k in j), `no ${k}`);
   }
   const list = (await api.get(`/api/queues/${enc(V)}`)).json as Array<Record<string, unknown>>;
@@ -672,13 +790,22 @@ test("the management API refuses and shows quorum queues as AMQP does", async ()
     return r.status >= 400 ? `${r.status} ${(r.json as { reason: string }).reason}` : String(r.status);
   };
   assert.equal(await put(`${q}-1`, { durable: false, arguments: QUORUM }), `400 invalid property 'non-durable' for queue '${q}-1' in vhost '${V}'`);
-  assert.equal(await put(`${q}-2`, { durable: true, arguments: { ...QUORUM, "x-max-priority": 5 } }), `400 invalid arg 'x-max-priority' for queue '${q}-2' in vhost '${V}' of queue type rabbit_quorum_queue`);
+  assert.equal(
+    await put(`${q}-2`, { durable: true, arguments: { ...QUORUM, "x-max-priority": 5 } }),
+    `400 invalid arg 'x-max-priority' for queue '${q}-2' in vhost '${V}' of queue type rabbit_quorum_queue`,
+  );
   assert.equal(await put(`${q}-3`, { durable: true, arguments: QUORUM }), "201");
-  assert.equal(await put(`${q}-3`, { durable: true, arguments: {} }), `400 inequivalent arg 'x-queue-type' for queue '${q}-3' in vhost '${V}': received none but current is the value 'quorum' of type 'longstr'`);
+  assert.equal(
+    await put(`${q}-3`, { durable: true, arguments: {} }),
+    `400 inequivalent arg 'x-queue-type' for queue '${q}-3' in vhost '${V}': received none but current is the value 'quorum' of type 'longstr'`,
+  );
   const ch = await channel();
   ch.sendToQueue(`${q}-3`, Buffer.from("m"));
   await waitFor("the message in the queue", async () => (await ch.checkQueue(`${q}-3`)).messageCount === 1);
-  const got = (await api.post(`/api/queues/${enc(V)}/${enc(`${q}-3`)}/get`, { count: 1, ackmode: "ack_requeue_true", encoding: "auto" })).json as Array<{ properties: { headers?: Record<string, unknown> }; redelivered: boolean }>;
+  const got = (await api.post(`/api/queues/${enc(V)}/${enc(`${q}-3`)}/get`, { count: 1, ackmode: "ack_requeue_true", encoding: "auto" })).json as Array<{
+    properties: { headers?: Record<string, unknown> };
+    redelivered: boolean;
+  }>;
   assert.deepEqual(got[0]!.properties.headers, { "x-delivery-count": 0 });
   assert.equal(got[0]!.redelivered, false);
   const m = await waitFor("the requeued message", () => ch.get(`${q}-3`, { noAck: true }));
@@ -699,6 +826,9 @@ test("single active consumer on a quorum queue: the management API shows the act
   }, 45_000);
   assert.equal(j["single_active_consumer_ctag"], "first");
   const details = (j["consumer_details"] as Array<Record<string, unknown>>).map((d) => [d["consumer_tag"], d["active"], d["activity_status"]]).sort();
-  assert.deepEqual(details, [["first", true, "single_active"], ["second", false, "waiting"]]);
+  assert.deepEqual(details, [
+    ["first", true, "single_active"],
+    ["second", false, "waiting"],
+  ]);
   await ch.close();
 });

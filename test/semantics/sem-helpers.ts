@@ -23,8 +23,12 @@ export class Sem {
   private readonly clients: AMQPClient[] = [];
   constructor(readonly broker: InteropBroker) {}
 
-  get url(): string { return this.broker.url; }
-  get external(): boolean { return this.broker.external; }
+  get url(): string {
+    return this.broker.url;
+  }
+  get external(): boolean {
+    return this.broker.external;
+  }
 
   /** A new amqplib connection (closed by stop()). Errors are recorded, not thrown. */
   async connect(): Promise<amqp.ChannelModel> {
@@ -74,7 +78,10 @@ export async function semBroker(tag: string): Promise<Sem> {
 export function closedWith(ch: amqp.Channel, ms = 3000): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error("channel not closed by the server")), ms);
-    ch.once("error", (e: { code?: number }) => { clearTimeout(t); resolve(e.code ?? -1); });
+    ch.once("error", (e: { code?: number }) => {
+      clearTimeout(t);
+      resolve(e.code ?? -1);
+    });
   });
 }
 

@@ -15,7 +15,9 @@ before(async () => {
   sem = await semBroker("ttl");
   conn = await sem.connect();
 });
-after(async () => { await sem?.stop(); });
+after(async () => {
+  await sem?.stop();
+});
 
 const chan = () => sem.channel(conn);
 
@@ -132,7 +134,10 @@ test("TTL 0 with a consumer at its prefetch limit: dropped", async () => {
   ch.ack(inbox.items[0]!);
   // let time pass: the expired "second" must not be delivered after the ack (nothing happens)
   await sleep(200);
-  assert.deepEqual(inbox.items.map((m) => m.content.toString()), ["first"]);
+  assert.deepEqual(
+    inbox.items.map((m) => m.content.toString()),
+    ["first"],
+  );
   await ch.deleteQueue(q);
 });
 

@@ -77,7 +77,9 @@ async function newPage(): Promise<Page> {
 
 /** Go to a UI route and wait for its heading. */
 async function go(p: Page, hash: string, heading: string | RegExp): Promise<void> {
-  await p.evaluate((h) => { location.hash = h; }, hash);
+  await p.evaluate((h) => {
+    location.hash = h;
+  }, hash);
   await waitHeading(p, heading);
 }
 async function waitHeading(p: Page, heading: string | RegExp): Promise<void> {
@@ -90,22 +92,30 @@ async function waitText(p: Page, sel: string, text: string): Promise<void> {
 }
 /** Fill the form whose legend is `legend`, submit it, and wait for its message (returned). */
 async function submit(p: Page, legend: string, values: Record<string, string | boolean>): Promise<string> {
-  await p.evaluate((lg, vals) => {
-    const f = [...document.querySelectorAll("form")].find((x) => x.querySelector("legend")?.textContent === lg);
-    if (!f) throw new Error(`no form "${lg}"`);
-    f.querySelector(".msg")?.remove();
-    for (const [k, v] of Object.entries(vals)) {
-      const el = (f.elements as unknown as Record<string, HTMLInputElement>)[k];
-      if (!el) throw new Error(`no field ${k} in "${lg}"`);
-      if (el.type === "checkbox") el.checked = v === true;
-      else el.value = String(v);
-    }
-    (f.querySelector("button[type=submit]") as HTMLButtonElement).click();
-  }, legend, values);
-  const h = await p.waitForFunction((lg) => {
-    const f = [...document.querySelectorAll("form")].find((x) => x.querySelector("legend")?.textContent === lg);
-    return f?.querySelector(".msg")?.textContent || (f ? false : "(form gone)");
-  }, {}, legend);
+  await p.evaluate(
+    (lg, vals) => {
+      const f = [...document.querySelectorAll("form")].find((x) => x.querySelector("legend")?.textContent === lg);
+      if (!f) throw new Error(`no form "${lg}"`);
+      f.querySelector(".msg")?.remove();
+      for (const [k, v] of Object.entries(vals)) {
+        const el = (f.elements as unknown as Record<string, HTMLInputElement>)[k];
+        if (!el) throw new Error(`no field ${k} in "${lg}"`);
+        if (el.type === "checkbox") el.checked = v === true;
+        else el.value = String(v);
+      }
+      (f.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    },
+    legend,
+    values,
+  );
+  const h = await p.waitForFunction(
+    (lg) => {
+      const f = [...document.querySelectorAll("form")].find((x) => x.querySelector("legend")?.textContent === lg);
+      return f?.querySelector(".msg")?.textContent || (f ? false : "(form gone)");
+    },
+    {},
+    legend,
+  );
   return (await h.jsonValue()) as string;
 }
 async function clickButton(p: Page, text: string): Promise<void> {
@@ -123,7 +133,9 @@ test("a wrong password is a message in the login form, then guest logs in", { sk
   await page.click("form button[type=submit]");
   await waitText(page, "form .msg.error", "Login failed");
   assert.equal(await page.$eval("#nav", (n) => (n as HTMLElement).hidden), true);
-  await page.$eval("input[name=password]", (i) => { (i as HTMLInputElement).value = ""; });
+  await page.$eval("input[name=password]", (i) => {
+    (i as HTMLInputElement).value = "";
+  });
   await page.type("input[name=password]", "guest");
   await page.click("form button[type=submit]");
   await waitHeading(page, /^Overview/);
@@ -137,10 +149,14 @@ test("the overview shows live totals, node stats, listeners and charts", { skip 
   // the two agents are connected (the embedded collector's own connection is left out, as the API does)
   const connections = (await api.get("/api/overview")).json.object_totals.connections as number;
   assert.ok(connections >= 2);
-  await page.waitForFunction((n) => {
-    const card = [...document.querySelectorAll(".card")].find((c) => c.querySelector(".k")?.textContent === "Connections");
-    return Number(card?.querySelector(".v")?.textContent?.replace(/,/g, "")) === n;
-  }, {}, connections);
+  await page.waitForFunction(
+    (n) => {
+      const card = [...document.querySelectorAll(".card")].find((c) => c.querySelector(".k")?.textContent === "Connections");
+      return Number(card?.querySelector(".v")?.textContent?.replace(/,/g, "")) === n;
+    },
+    {},
+    connections,
+  );
   await waitText(page, "table.kv th", "Memory");
   await waitText(page, "table td", "amqp");
   assert.equal(await page.$$eval("figure.chart > svg", (s) => s.length), 2);
@@ -163,7 +179,10 @@ test("create a vhost and a user with tags and permissions from Admin", { skip },
   await waitText(page, "main table td a", VH);
   assert.match(await submit(page, "Set topic permission", { vhost: VH, exchange: "amq.topic", write: "^ui\\.", read: ".*" }), /set/);
   const perms = (await api.get(`/api/users/${USER}/permissions`)).json as Array<{ vhost: string; configure: string }>;
-  assert.deepEqual(perms.map((x) => [x.vhost, x.configure]), [[VH, ".*"]]);
+  assert.deepEqual(
+    perms.map((x) => [x.vhost, x.configure]),
+    [[VH, ".*"]],
+  );
   const topic = (await api.get(`/api/users/${USER}/topic-permissions`)).json as Array<{ write: string }>;
   assert.equal(topic[0]?.write, "^ui\\.");
   assert.deepEqual((await api.get(`/api/users/${USER}`)).json.tags, ["management"]);
@@ -219,12 +238,20 @@ test("publish to the queue, purge it, export and import definitions, delete", { 
   const exported = JSON.parse(await page.$eval("pre.defs-json", (e) => e.textContent ?? "")) as { queues: Array<{ name: string }> };
   assert.ok(exported.queues.some((x) => x.name === "ui-orders"));
   exported.queues.push({ ...exported.queues[0]!, name: "ui-imported" });
-  await page.$eval("textarea[aria-label='Definitions JSON']", (t, v) => { (t as HTMLTextAreaElement).value = v; }, JSON.stringify(exported));
+  await page.$eval(
+    "textarea[aria-label='Definitions JSON']",
+    (t, v) => {
+      (t as HTMLTextAreaElement).value = v;
+    },
+    JSON.stringify(exported),
+  );
   await clickButton(page, "Upload definitions");
   await waitText(page, "main .msg.info", "Definitions imported.");
   assert.equal((await api.get(`/api/queues/${enc(VH)}/ui-imported`)).status, 200);
   // bad input is a message, not a crash
-  await page.$eval("textarea[aria-label='Definitions JSON']", (t) => { (t as HTMLTextAreaElement).value = "{not json"; });
+  await page.$eval("textarea[aria-label='Definitions JSON']", (t) => {
+    (t as HTMLTextAreaElement).value = "{not json";
+  });
   await clickButton(page, "Upload definitions");
   await waitText(page, "main .msg.error", "not valid JSON");
   await page.select("#vhost-select", "");
@@ -272,13 +299,19 @@ test("every page renders with live data and no error", { skip }, async () => {
 
 test("run a Fleet command on both hosts from the browser and read each host's output", { skip }, async () => {
   await go(page, "#/fleet", /^Fleet hosts/);
-  await page.waitForFunction(() => [...document.querySelectorAll("main tbody tr")].filter((r) => /ui-web\d/.test(r.textContent ?? "") && r.querySelector("td:nth-child(2)")?.textContent === "online").length === 2)
-    .catch(async (e) => { throw new Error(`${e.message}; hosts: ${JSON.stringify((await api.get("/api/fleet/hosts")).json)}; page: ${await page.$eval("main", (m) => m.textContent)}`); });
+  await page
+    .waitForFunction(
+      () => [...document.querySelectorAll("main tbody tr")].filter((r) => /ui-web\d/.test(r.textContent ?? "") && r.querySelector("td:nth-child(2)")?.textContent === "online").length === 2,
+    )
+    .catch(async (e) => {
+      throw new Error(`${e.message}; hosts: ${JSON.stringify((await api.get("/api/fleet/hosts")).json)}; page: ${await page.$eval("main", (m) => m.textContent)}`);
+    });
   await go(page, "#/fleet/run", /^Run a command/);
   await submit(page, "Command", { command: "echo from-$(hostname)-ui; echo oops >&2", kind: "group", group: "ui-web" }).catch(() => "");
   await waitHeading(page, /^Task/);
-  await page.waitForFunction(() => document.querySelectorAll("article.host-result").length === 2 &&
-    [...document.querySelectorAll("article.host-result")].every((a) => a.querySelector(".badge")?.textContent === "ok"));
+  await page.waitForFunction(
+    () => document.querySelectorAll("article.host-result").length === 2 && [...document.querySelectorAll("article.host-result")].every((a) => a.querySelector(".badge")?.textContent === "ok"),
+  );
   const outs = await page.$$eval("article.host-result", (as) => as.map((a) => [a.getAttribute("data-host"), a.querySelector("pre.stdout")?.textContent, a.querySelector("pre.stderr")?.textContent]));
   assert.deepEqual(outs.map((o) => o[0]).sort(), ["ui-web1", "ui-web2"]);
   for (const [, out, err] of outs) {
@@ -300,14 +333,19 @@ test("a running task's output arrives live, and Cancel stops it on every host", 
   await waitHeading(page, /^Task/);
   await page.waitForSelector("pre.out[data-connected=true]");
   writeFileSync(gate, "");
-  await page.waitForFunction(() => {
-    const t = document.querySelector("section pre.out[data-connected]")?.textContent ?? "";
-    return t.includes("[ui-web1 stdout] through") && t.includes("[ui-web2 stdout] through");
-  }).catch(async (e) => { throw new Error(`${e.message}: ${await page.$eval("main", (m) => m.textContent)}`); });
+  await page
+    .waitForFunction(() => {
+      const t = document.querySelector("section pre.out[data-connected]")?.textContent ?? "";
+      return t.includes("[ui-web1 stdout] through") && t.includes("[ui-web2 stdout] through");
+    })
+    .catch(async (e) => {
+      throw new Error(`${e.message}: ${await page.$eval("main", (m) => m.textContent)}`);
+    });
   await clickButton(page, "Cancel task");
   await waitText(page, "#flash .msg", "Cancel sent");
-  await page.waitForFunction(() => document.querySelectorAll("article.host-result").length === 2 &&
-    [...document.querySelectorAll("article.host-result .badge")].every((x) => x.textContent === "cancelled"));
+  await page.waitForFunction(
+    () => document.querySelectorAll("article.host-result").length === 2 && [...document.querySelectorAll("article.host-result .badge")].every((x) => x.textContent === "cancelled"),
+  );
   await waitText(page, "table.kv td", "done");
 });
 
@@ -318,7 +356,9 @@ test("monitoring: a host's page shows its latest values and charts; Alerts lists
   const source = `name: ui-mon\ninterval: 1s\nitems:\n  ui.val: {cmd: "cat ${valueFile}", timeout: 2s}\nrules:\n  - name: ui-val-high\n    item: ui.val\n    when: "> 90"\n    severity: warning\n`;
   assert.equal((await api.post("/api/fleet/templates", { source })).status, 201);
   assert.equal((await api.post("/api/fleet/templates/ui-mon/links", { group: "ui-web" })).status, 201);
-  await until("ui-web1 reports ui.val", async () => ((await api.get("/api/fleet/hosts/ui-web1/metrics")).json as { items: Array<{ item: string; v: number | null }> }).items.some((x) => x.item === "ui.val" && x.v === 95));
+  await until("ui-web1 reports ui.val", async () =>
+    ((await api.get("/api/fleet/hosts/ui-web1/metrics")).json as { items: Array<{ item: string; v: number | null }> }).items.some((x) => x.item === "ui.val" && x.v === 95),
+  );
   await go(page, "#/fleet", /^Fleet hosts/);
   await page.evaluate(() => ([...document.querySelectorAll("main tbody a")].find((a) => a.textContent === "ui-web1") as HTMLAnchorElement).click());
   await waitHeading(page, /^Host\s*ui-web1/);
@@ -332,11 +372,15 @@ test("monitoring: a host's page shows its latest values and charts; Alerts lists
   await waitText(page, "main table td .badge", "firing");
   await clickButton(page, "Acknowledge");
   await waitText(page, "#flash .msg", "acknowledged");
-  await until("the alert is acknowledged", async () => ((await api.get("/api/fleet/alerts")).json as { open: Array<{ rule: string; acked: boolean }> }).open.some((x) => x.rule === "ui-val-high" && x.acked));
+  await until("the alert is acknowledged", async () =>
+    ((await api.get("/api/fleet/alerts")).json as { open: Array<{ rule: string; acked: boolean }> }).open.some((x) => x.rule === "ui-val-high" && x.acked),
+  );
   assert.match(await submit(page, "Silence alerts", { host: "ui-web2", rule: "ui-val-high", for: "30m", comment: "from the UI test" }), /Silence \d* ?added/);
   await waitText(page, "main table td", "from the UI test");
   await clickButton(page, "End");
-  await until("the silence ended", async () => ((await api.get("/api/fleet/silences")).json as Array<{ comment: string; ends: number }>).every((x) => x.comment !== "from the UI test" || x.ends <= Date.now()));
+  await until("the silence ended", async () =>
+    ((await api.get("/api/fleet/silences")).json as Array<{ comment: string; ends: number }>).every((x) => x.comment !== "from the UI test" || x.ends <= Date.now()),
+  );
   assert.ok(await noErrorBox(page), await page.$eval("main", (m) => m.textContent ?? ""));
   writeFileSync(valueFile, "1\n");
 });
@@ -346,9 +390,20 @@ test("a connection's page shows it, and Force close closes it", { skip }, async 
   const c = await amqplib.connect(b.url, { clientProperties: { connection_name: "ui-doomed" } });
   // amqplib hands the server's connection.close to "close" (and "error" when it has listeners)
   let reason = "";
-  c.on("error", (e: Error) => { reason ||= e.message; });
-  const closed = new Promise<void>((r) => c.on("close", (e?: Error) => { reason ||= e?.message ?? ""; r(); }));
-  const name = await until("the connection listed", async () => ((await api.get("/api/connections")).json as Array<{ name: string; client_properties: { connection_name?: string } }>).find((x) => x.client_properties.connection_name === "ui-doomed")?.name);
+  c.on("error", (e: Error) => {
+    reason ||= e.message;
+  });
+  const closed = new Promise<void>((r) =>
+    c.on("close", (e?: Error) => {
+      reason ||= e?.message ?? "";
+      r();
+    }),
+  );
+  const name = await until(
+    "the connection listed",
+    async () =>
+      ((await api.get("/api/connections")).json as Array<{ name: string; client_properties: { connection_name?: string } }>).find((x) => x.client_properties.connection_name === "ui-doomed")?.name,
+  );
   await go(page, `#/connections/${enc(name)}`, /^Connection/);
   await waitText(page, "table.kv td", "guest");
   await submit(page, "Close this connection", { reason: "closed from the UI test" }).catch(() => "");

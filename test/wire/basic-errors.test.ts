@@ -20,8 +20,12 @@ import { M, args, Args, headerFrame, bodyFrame, methodFrame, decodeClose, frame,
 import { wireEnv, runErrorCase, declareQueue, assertConnectionUsable, assertClose, uniq, type WireEnv, type ErrorCase, type CaseCtx } from "./wire-helpers.js";
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 const locked = ({ q, vhost }: CaseCtx) =>
   `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${q}' in vhost '${vhost}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`;
@@ -47,21 +51,33 @@ const cases: ErrorCase[] = [
   {
     name: "basic.ack of an unknown delivery tag: 406",
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(1)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 1",
   },
   {
     // delivery tag 0 without multiple is not "everything": it is unknown.
     name: "basic.ack of delivery tag 0 (multiple=false): 406",
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(0)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 0",
   },
   {
     name: "double basic.ack: 406 on the second",
-    setup: async (k) => { await getOneUnacked(k); k.c.sendMethod(1, M.basicAck, args.basicAck(1)); },
+    setup: async (k) => {
+      await getOneUnacked(k);
+      k.c.sendMethod(1, M.basicAck, args.basicAck(1));
+    },
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(1)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 1",
   },
   {
@@ -75,19 +91,28 @@ const cases: ErrorCase[] = [
       await k.c.next();
     },
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(1)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 1",
   },
   {
     name: "basic.nack of an unknown delivery tag: 406",
     trigger: ({ c }) => c.sendMethod(1, M.basicNack, args.basicNack(3)),
-    scope: "channel", code: 406, classId: 60, methodId: 120,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 120,
     text: "PRECONDITION_FAILED - unknown delivery tag 3",
   },
   {
     name: "basic.reject of an unknown delivery tag: 406",
     trigger: ({ c }) => c.sendMethod(1, M.basicReject, args.basicReject(3)),
-    scope: "channel", code: 406, classId: 60, methodId: 90,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 90,
     text: "PRECONDITION_FAILED - unknown delivery tag 3",
   },
   {
@@ -96,54 +121,99 @@ const cases: ErrorCase[] = [
     name: "basic.ack multiple=true of a tag never delivered (tag 1 outstanding): 406",
     setup: getOneUnacked,
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(5, true)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 5",
   },
   {
     name: "basic.nack multiple=true of a tag never delivered (tag 1 outstanding): 406",
     setup: getOneUnacked,
     trigger: ({ c }) => c.sendMethod(1, M.basicNack, args.basicNack(7, true)),
-    scope: "channel", code: 406, classId: 60, methodId: 120,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 120,
     text: "PRECONDITION_FAILED - unknown delivery tag 7",
   },
   {
     name: "basic.ack multiple=true with nothing outstanding: 406",
     trigger: ({ c }) => c.sendMethod(1, M.basicAck, args.basicAck(2, true)),
-    scope: "channel", code: 406, classId: 60, methodId: 80,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 80,
     text: "PRECONDITION_FAILED - unknown delivery tag 2",
   },
   // rabbit_amqqueue:check_consumer_args: x-priority must be an integer, x-cancel-on-ha-failover a bool
-  ...([["longstr", "high"], ["double", { type: "d", value: 1.5 }], ["bool", true]] as const).map(([type, value]): ErrorCase => ({
-    name: `basic.consume with x-priority of type ${type}: 406`,
-    setup: async ({ c, q }) => { await declareQueue(c, 1, q, { exclusive: true }); },
-    trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "", { arguments: { "x-priority": value } })),
-    scope: "channel", code: 406, classId: 60, methodId: 20,
-    text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${q}' in vhost '${vhost}': "expected integer, got ${type}"`,
-  })),
+  ...(
+    [
+      ["longstr", "high"],
+      ["double", { type: "d", value: 1.5 }],
+      ["bool", true],
+    ] as const
+  ).map(
+    ([type, value]): ErrorCase => ({
+      name: `basic.consume with x-priority of type ${type}: 406`,
+      setup: async ({ c, q }) => {
+        await declareQueue(c, 1, q, { exclusive: true });
+      },
+      trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "", { arguments: { "x-priority": value } })),
+      scope: "channel",
+      code: 406,
+      classId: 60,
+      methodId: 20,
+      text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${q}' in vhost '${vhost}': "expected integer, got ${type}"`,
+    }),
+  ),
   {
     name: "basic.consume with x-cancel-on-ha-failover not a bool: 406",
-    setup: async ({ c, q }) => { await declareQueue(c, 1, q, { exclusive: true }); },
+    setup: async ({ c, q }) => {
+      await declareQueue(c, 1, q, { exclusive: true });
+    },
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "", { arguments: { "x-cancel-on-ha-failover": "yes" } })),
-    scope: "channel", code: 406, classId: 60, methodId: 20,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 20,
     text: ({ q, vhost }) => `PRECONDITION_FAILED - invalid arg 'x-cancel-on-ha-failover' for queue '${q}' in vhost '${vhost}': {unacceptable_type,longstr}`,
   },
   // rabbit_basic:header_routes: a CC or BCC header that is not an array is refused
-  ...([["CC", "k", "longstr"], ["BCC", "k", "longstr"], ["CC", { a: 1 }, "table"], ["BCC", 7, "signedint"]] as const).map(([h, v, type]): ErrorCase => ({
-    name: `publish with a ${h} header of type ${type}: 406`,
-    trigger: ({ c }) => c.publish(1, "amq.direct", "k", "m", { props: { headers: { [h]: v } } }),
-    scope: "channel", code: 406, classId: 60, methodId: 40,
-    text: `PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"${h}",${type}}`,
-  })),
+  ...(
+    [
+      ["CC", "k", "longstr"],
+      ["BCC", "k", "longstr"],
+      ["CC", { a: 1 }, "table"],
+      ["BCC", 7, "signedint"],
+    ] as const
+  ).map(
+    ([h, v, type]): ErrorCase => ({
+      name: `publish with a ${h} header of type ${type}: 406`,
+      trigger: ({ c }) => c.publish(1, "amq.direct", "k", "m", { props: { headers: { [h]: v } } }),
+      scope: "channel",
+      code: 406,
+      classId: 60,
+      methodId: 40,
+      text: `PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"${h}",${type}}`,
+    }),
+  ),
   {
     name: "basic.qos with prefetch_size: connection.close 540",
     trigger: ({ c }) => c.sendMethod(1, M.basicQos, args.basicQos(1, 0)),
-    scope: "connection", code: 540, classId: 60, methodId: 10,
+    scope: "connection",
+    code: 540,
+    classId: 60,
+    methodId: 10,
     text: "NOT_IMPLEMENTED - prefetch_size!=0 (1)",
   },
   {
     name: "basic.recover requeue=false: connection.close 540",
     trigger: ({ c }) => c.sendMethod(1, M.basicRecover, new Args().bit(false).build()),
-    scope: "connection", code: 540, classId: 60, methodId: 110,
+    scope: "connection",
+    code: 540,
+    classId: 60,
+    methodId: 110,
     text: "NOT_IMPLEMENTED - requeue=false",
   },
   {
@@ -154,7 +224,10 @@ const cases: ErrorCase[] = [
       await c.expect(1, M.basicConsumeOk);
     },
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "ctag")),
-    scope: "connection", code: 530, classId: 60, methodId: 20,
+    scope: "connection",
+    code: 530,
+    classId: 60,
+    methodId: 20,
     text: "NOT_ALLOWED - attempt to reuse consumer tag 'ctag'",
   },
   {
@@ -165,7 +238,10 @@ const cases: ErrorCase[] = [
       await c.expect(1, M.basicConsumeOk);
     },
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "b", { exclusive: true })),
-    scope: "channel", code: 403, classId: 60, methodId: 20,
+    scope: "channel",
+    code: 403,
+    classId: 60,
+    methodId: 20,
     text: ({ q, vhost }) => `ACCESS_REFUSED - queue '${q}' in vhost '${vhost}' in exclusive use`,
   },
   {
@@ -176,79 +252,121 @@ const cases: ErrorCase[] = [
       await c.expect(1, M.basicConsumeOk);
     },
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q, "b")),
-    scope: "channel", code: 403, classId: 60, methodId: 20,
+    scope: "channel",
+    code: 403,
+    classId: 60,
+    methodId: 20,
     text: ({ q, vhost }) => `ACCESS_REFUSED - queue '${q}' in vhost '${vhost}' in exclusive use`,
   },
   {
     name: "basic.consume from another connection's exclusive queue: 405",
     setup: otherConnectionsExclusiveQueue,
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q)),
-    scope: "channel", code: 405, classId: 60, methodId: 20,
+    scope: "channel",
+    code: 405,
+    classId: 60,
+    methodId: 20,
     text: locked,
   },
   {
     name: "basic.get from another connection's exclusive queue: 405",
     setup: otherConnectionsExclusiveQueue,
     trigger: ({ c, q }) => c.sendMethod(1, M.basicGet, args.basicGet(q)),
-    scope: "channel", code: 405, classId: 60, methodId: 70,
+    scope: "channel",
+    code: 405,
+    classId: 60,
+    methodId: 70,
     text: locked,
   },
   {
     name: "basic.consume from a missing queue: 404",
     trigger: ({ c, q }) => c.sendMethod(1, M.basicConsume, args.basicConsume(q)),
-    scope: "channel", code: 404, classId: 60, methodId: 20,
+    scope: "channel",
+    code: 404,
+    classId: 60,
+    methodId: 20,
     text: ({ q, vhost }) => `NOT_FOUND - no queue '${q}' in vhost '${vhost}'`,
   },
   {
     name: "basic.get from a missing queue: 404",
     trigger: ({ c, q }) => c.sendMethod(1, M.basicGet, args.basicGet(q)),
-    scope: "channel", code: 404, classId: 60, methodId: 70,
+    scope: "channel",
+    code: 404,
+    classId: 60,
+    methodId: 70,
     text: ({ q, vhost }) => `NOT_FOUND - no queue '${q}' in vhost '${vhost}'`,
   },
   {
     // rabbit_channel:check_expiration_header.
     name: "publish with a non-numeric expiration: 406",
     trigger: ({ c, q }) => c.publish(1, "", q, "m", { props: { expiration: "abc" } }),
-    scope: "channel", code: 406, classId: 60, methodId: 40,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 40,
     text: "PRECONDITION_FAILED - invalid expiration 'abc': no_integer",
   },
   {
     name: "publish with a negative expiration: 406",
     trigger: ({ c, q }) => c.publish(1, "", q, "m", { props: { expiration: "-5" } }),
-    scope: "channel", code: 406, classId: 60, methodId: 40,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 40,
     text: "PRECONDITION_FAILED - invalid expiration '-5': {value_negative,-5}",
   },
   {
     // rabbit_basic:message — delivery-mode must be 1 or 2 (or absent).
     name: "publish with delivery-mode 7: 406",
     trigger: ({ c, q }) => c.publish(1, "", q, "m", { props: { deliveryMode: 7 } }),
-    scope: "channel", code: 406, classId: 60, methodId: 40,
+    scope: "channel",
+    code: 406,
+    classId: 60,
+    methodId: 40,
     text: "PRECONDITION_FAILED - invalid message: {delivery_mode_unknown,7}",
   },
   {
     name: "tx.commit without tx.select: 406",
     trigger: ({ c }) => c.sendMethod(1, M.txCommit),
-    scope: "channel", code: 406, classId: 90, methodId: 20,
+    scope: "channel",
+    code: 406,
+    classId: 90,
+    methodId: 20,
     text: "PRECONDITION_FAILED - channel is not transactional",
   },
   {
     name: "tx.rollback without tx.select: 406",
     trigger: ({ c }) => c.sendMethod(1, M.txRollback),
-    scope: "channel", code: 406, classId: 90, methodId: 30,
+    scope: "channel",
+    code: 406,
+    classId: 90,
+    methodId: 30,
     text: "PRECONDITION_FAILED - channel is not transactional",
   },
   {
     name: "confirm.select on a transactional channel: 406",
-    setup: async ({ c }) => { c.sendMethod(1, M.txSelect); await c.expect(1, M.txSelectOk); },
+    setup: async ({ c }) => {
+      c.sendMethod(1, M.txSelect);
+      await c.expect(1, M.txSelectOk);
+    },
     trigger: ({ c }) => c.sendMethod(1, M.confirmSelect, new Args().bit(false).build()),
-    scope: "channel", code: 406, classId: 85, methodId: 10,
+    scope: "channel",
+    code: 406,
+    classId: 85,
+    methodId: 10,
     text: "PRECONDITION_FAILED - cannot switch from tx to confirm mode",
   },
   {
     name: "tx.select on a confirm channel: 406",
-    setup: async ({ c }) => { c.sendMethod(1, M.confirmSelect, new Args().bit(false).build()); await c.expect(1, M.confirmSelectOk); },
+    setup: async ({ c }) => {
+      c.sendMethod(1, M.confirmSelect, new Args().bit(false).build());
+      await c.expect(1, M.confirmSelectOk);
+    },
     trigger: ({ c }) => c.sendMethod(1, M.txSelect),
-    scope: "channel", code: 406, classId: 90, methodId: 10,
+    scope: "channel",
+    code: 406,
+    classId: 90,
+    methodId: 10,
     text: "PRECONDITION_FAILED - cannot switch from confirm to tx mode",
   },
 ];

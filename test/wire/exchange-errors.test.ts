@@ -15,62 +15,98 @@ import { M, args } from "../helpers/raw-client.js";
 import { wireEnv, runErrorCase, declareQueue, uniq, type WireEnv, type ErrorCase } from "./wire-helpers.js";
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 const cases: ErrorCase[] = [
   {
     name: "exchange.declare passive on a missing exchange: 404",
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { passive: true })),
-    scope: "channel", code: 404, classId: 40, methodId: 10,
+    scope: "channel",
+    code: 404,
+    classId: 40,
+    methodId: 10,
     text: ({ x, vhost }) => `NOT_FOUND - no exchange '${x}' in vhost '${vhost}'`,
   },
   {
     // rabbit_exchange:assert_equivalence on type.
     name: "redeclare with another type: 406 inequivalent arg 'type'",
-    setup: async (k) => { k.exchanges.push(k.x); k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "direct")); await k.c.expect(1, M.exchangeDeclareOk); },
+    setup: async (k) => {
+      k.exchanges.push(k.x);
+      k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "direct"));
+      await k.c.expect(1, M.exchangeDeclareOk);
+    },
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "fanout")),
-    scope: "channel", code: 406, classId: 40, methodId: 10,
+    scope: "channel",
+    code: 406,
+    classId: 40,
+    methodId: 10,
     text: ({ x, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'type' for exchange '${x}' in vhost '${vhost}': received 'fanout' but current is 'direct'`,
   },
   {
     name: "redeclare with other durable: 406 inequivalent arg 'durable'",
-    setup: async (k) => { k.exchanges.push(k.x); k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "topic")); await k.c.expect(1, M.exchangeDeclareOk); },
+    setup: async (k) => {
+      k.exchanges.push(k.x);
+      k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "topic"));
+      await k.c.expect(1, M.exchangeDeclareOk);
+    },
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "topic", { durable: true })),
-    scope: "channel", code: 406, classId: 40, methodId: 10,
+    scope: "channel",
+    code: 406,
+    classId: 40,
+    methodId: 10,
     text: ({ x, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'durable' for exchange '${x}' in vhost '${vhost}': received 'true' but current is 'false'`,
   },
   {
     // rabbit_exchange:check_type raises command_invalid, a hard error: connection.close.
     name: "exchange type 'foo': connection.close 503",
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "foo")),
-    scope: "connection", code: 503, classId: 40, methodId: 10,
+    scope: "connection",
+    code: 503,
+    classId: 40,
+    methodId: 10,
     text: "COMMAND_INVALID - invalid exchange type 'foo'",
   },
   {
     // rabbit_channel:check_name on creation.
     name: "declaring an amq.* exchange: 403",
     trigger: ({ c }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare("amq.wire-test", "direct")),
-    scope: "channel", code: 403, classId: 40, methodId: 10,
+    scope: "channel",
+    code: 403,
+    classId: 40,
+    methodId: 10,
     text: "ACCESS_REFUSED - exchange name 'amq.wire-test' contains reserved prefix 'amq.*'",
   },
   {
     name: "declaring the default exchange: 403",
     trigger: ({ c }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare("", "direct", { durable: true })),
-    scope: "channel", code: 403, classId: 40, methodId: 10,
+    scope: "channel",
+    code: 403,
+    classId: 40,
+    methodId: 10,
     text: "ACCESS_REFUSED - operation not permitted on the default exchange",
   },
   {
     name: "deleting the default exchange: 403",
     trigger: ({ c }) => c.sendMethod(1, M.exchangeDelete, args.exchangeDelete("")),
-    scope: "channel", code: 403, classId: 40, methodId: 20,
+    scope: "channel",
+    code: 403,
+    classId: 40,
+    methodId: 20,
     text: "ACCESS_REFUSED - operation not permitted on the default exchange",
   },
   {
     // rabbit_channel:check_exchange_deletion.
     name: "deleting amq.direct: 403",
     trigger: ({ c }) => c.sendMethod(1, M.exchangeDelete, args.exchangeDelete("amq.direct")),
-    scope: "channel", code: 403, classId: 40, methodId: 20,
+    scope: "channel",
+    code: 403,
+    classId: 40,
+    methodId: 20,
     text: ({ vhost }) => `ACCESS_REFUSED - deletion of system exchange 'amq.direct' in vhost '${vhost}' not allowed`,
   },
   {
@@ -84,49 +120,79 @@ const cases: ErrorCase[] = [
       await k.c.expect(1, M.queueBindOk);
     },
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDelete, args.exchangeDelete(x, true)),
-    scope: "channel", code: 406, classId: 40, methodId: 20,
+    scope: "channel",
+    code: 406,
+    classId: 40,
+    methodId: 20,
     text: ({ x, vhost }) => `PRECONDITION_FAILED - exchange '${x}' in vhost '${vhost}' in use`,
   },
   {
     name: "exchange.bind with a missing source: 404",
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeBind, args.exchangeBind("amq.fanout", x, "k")),
-    scope: "channel", code: 404, classId: 40, methodId: 30,
+    scope: "channel",
+    code: 404,
+    classId: 40,
+    methodId: 30,
     text: ({ x, vhost }) => `NOT_FOUND - no exchange '${x}' in vhost '${vhost}'`,
   },
   {
     name: "exchange.bind with a missing destination: 404",
     trigger: ({ c, x }) => c.sendMethod(1, M.exchangeBind, args.exchangeBind(x, "amq.fanout", "k")),
-    scope: "channel", code: 404, classId: 40, methodId: 30,
+    scope: "channel",
+    code: 404,
+    classId: 40,
+    methodId: 30,
     text: ({ x, vhost }) => `NOT_FOUND - no exchange '${x}' in vhost '${vhost}'`,
   },
   {
     // rabbit_exchange:lookup_or_die in basic.publish.
     name: "publish to a missing exchange: 404",
     trigger: ({ c, x }) => c.publish(1, x, "k", "hello"),
-    scope: "channel", code: 404, classId: 60, methodId: 40,
+    scope: "channel",
+    code: 404,
+    classId: 60,
+    methodId: 40,
     text: ({ x, vhost }) => `NOT_FOUND - no exchange '${x}' in vhost '${vhost}'`,
   },
   {
     // rabbit_channel:check_internal_exchange.
     name: "publish to an internal exchange: 403",
-    setup: async (k) => { k.exchanges.push(k.x); k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "fanout", { internal: true })); await k.c.expect(1, M.exchangeDeclareOk); },
+    setup: async (k) => {
+      k.exchanges.push(k.x);
+      k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "fanout", { internal: true }));
+      await k.c.expect(1, M.exchangeDeclareOk);
+    },
     trigger: ({ c, x }) => c.publish(1, x, "k", "hello"),
-    scope: "channel", code: 403, classId: 60, methodId: 40,
+    scope: "channel",
+    code: 403,
+    classId: 60,
+    methodId: 40,
     text: ({ x, vhost }) => `ACCESS_REFUSED - cannot publish to internal exchange '${x}' in vhost '${vhost}'`,
   },
   // rabbit_exchange:assert_args_equivalence compares alternate-exchange only, with RabbitMQ's
   // texts naming the real values (warren once said "received none but current is the value 'none'")
-  ...([
-    ["added", {}, { "alternate-exchange": "ae" }, "received the value 'ae' of type 'longstr' but current is none"],
-    ["removed", { "alternate-exchange": "ae" }, {}, "received none but current is the value 'ae' of type 'longstr'"],
-    ["changed", { "alternate-exchange": "a" }, { "alternate-exchange": "b" }, "received 'b' but current is 'a'"],
-  ] as const).map(([how, first, second, detail]): ErrorCase => ({
-    name: `redeclare with alternate-exchange ${how}: 406 naming both values`,
-    setup: async (k) => { k.exchanges.push(k.x); k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "direct", { arguments: first })); await k.c.expect(1, M.exchangeDeclareOk); },
-    trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { arguments: second })),
-    scope: "channel", code: 406, classId: 40, methodId: 10,
-    text: ({ x, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange '${x}' in vhost '${vhost}': ${detail}`,
-  })),
+  ...(
+    [
+      ["added", {}, { "alternate-exchange": "ae" }, "received the value 'ae' of type 'longstr' but current is none"],
+      ["removed", { "alternate-exchange": "ae" }, {}, "received none but current is the value 'ae' of type 'longstr'"],
+      ["changed", { "alternate-exchange": "a" }, { "alternate-exchange": "b" }, "received 'b' but current is 'a'"],
+    ] as const
+  ).map(
+    ([how, first, second, detail]): ErrorCase => ({
+      name: `redeclare with alternate-exchange ${how}: 406 naming both values`,
+      setup: async (k) => {
+        k.exchanges.push(k.x);
+        k.c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(k.x, "direct", { arguments: first }));
+        await k.c.expect(1, M.exchangeDeclareOk);
+      },
+      trigger: ({ c, x }) => c.sendMethod(1, M.exchangeDeclare, args.exchangeDeclare(x, "direct", { arguments: second })),
+      scope: "channel",
+      code: 406,
+      classId: 40,
+      methodId: 10,
+      text: ({ x, vhost }) => `PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange '${x}' in vhost '${vhost}': ${detail}`,
+    }),
+  ),
 ];
 
 for (const k of cases) test(k.name, () => runErrorCase(env, k));

@@ -19,8 +19,12 @@ import { type RawClient, M, Args, args, frame, headerFrame, bodyFrame, methodPay
 import { wireEnv, assertBrokerUsable, assertClose, uniq, type WireEnv } from "./wire-helpers.js";
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 const declareArgs = () => args.queueDeclare(uniq("wire-f"), { exclusive: true });
 
@@ -47,7 +51,13 @@ async function connectionError(misuse: (c: RawClient) => void | Promise<void>, c
 
 // rabbit_reader: a frame-end octet other than 0xCE is a fatal frame error.
 test("wrong frame-end octet: connection.close 501", async () => {
-  await connectionError((c) => c.send(frame(FRAME_METHOD, 1, methodPayload(M.queueDeclare, declareArgs()), 0x00)), 501, /^FRAME_ERROR - type 1, first 16 octets = <<0,50,0,10,0,0,[0-9,]+>>: \{invalid_frame_end_marker,\s*0\}$/, 0, 0);
+  await connectionError(
+    (c) => c.send(frame(FRAME_METHOD, 1, methodPayload(M.queueDeclare, declareArgs()), 0x00)),
+    501,
+    /^FRAME_ERROR - type 1, first 16 octets = <<0,50,0,10,0,0,[0-9,]+>>: \{invalid_frame_end_marker,\s*0\}$/,
+    0,
+    0,
+  );
 });
 
 // rabbit_reader: payload above the negotiated frame_max is refused from the frame header alone.
@@ -57,11 +67,19 @@ test("frame larger than frame_max: connection.close 501", async () => {
 
 // Same, for a body frame just one octet over frame_max, with only the 7-octet frame header sent.
 test("body frame header announcing frame_max+1 octets: connection.close 501 without waiting for the payload", async () => {
-  await connectionError((c) => {
-    const h = Buffer.alloc(7);
-    h.writeUInt8(3, 0); h.writeUInt16BE(1, 1); h.writeUInt32BE(c.tune!.frameMax + 1, 3);
-    c.send(h);
-  }, 501, "FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,131073,131064}", 0, 0);
+  await connectionError(
+    (c) => {
+      const h = Buffer.alloc(7);
+      h.writeUInt8(3, 0);
+      h.writeUInt16BE(1, 1);
+      h.writeUInt32BE(c.tune!.frameMax + 1, 3);
+      c.send(h);
+    },
+    501,
+    "FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,131073,131064}",
+    0,
+    0,
+  );
 });
 
 // A body frame of exactly frame_max - 8 payload octets is legal.
@@ -126,46 +144,76 @@ test("body frame without header: connection.close 505", async () => {
 
 // rabbit_command_assembler: body frame right after basic.publish (header missing).
 test("body frame right after basic.publish: connection.close 505", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
-    c.send(bodyFrame(1, "hello"));
-  }, 505, "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead", 60, 40);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
+      c.send(bodyFrame(1, "hello"));
+    },
+    505,
+    "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
+    60,
+    40,
+  );
 });
 
 // rabbit_command_assembler: a method frame where the content header belongs.
 test("method frame right after basic.publish: connection.close 505", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
-    c.sendMethod(1, M.queueDeclare, declareArgs());
-  }, 505, "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead", 60, 40);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
+      c.sendMethod(1, M.queueDeclare, declareArgs());
+    },
+    505,
+    "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
+    60,
+    40,
+  );
 });
 
 // rabbit_command_assembler: a method frame in the middle of the body.
 test("method frame in the middle of content: connection.close 505", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
-    c.send(headerFrame(1, 10));
-    c.send(bodyFrame(1, "hello"));
-    c.sendMethod(1, M.queueDeclare, declareArgs());
-  }, 505, "UNEXPECTED_FRAME - expected content body, got non content body frame instead", 60, 40);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
+      c.send(headerFrame(1, 10));
+      c.send(bodyFrame(1, "hello"));
+      c.sendMethod(1, M.queueDeclare, declareArgs());
+    },
+    505,
+    "UNEXPECTED_FRAME - expected content body, got non content body frame instead",
+    60,
+    40,
+  );
 });
 
 // rabbit_command_assembler: content header whose class-id is not the method's class.
 test("content header with the wrong class-id: connection.close 505", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
-    c.send(headerFrame(1, 5, {}, 50));
-  }, 505, "UNEXPECTED_FRAME - expected content header for class 60, got one for class 50 instead", 60, 40);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
+      c.send(headerFrame(1, 5, {}, 50));
+    },
+    505,
+    "UNEXPECTED_FRAME - expected content header for class 60, got one for class 50 instead",
+    60,
+    40,
+  );
 });
 
 // rabbit_command_assembler: a content header too short for class, weight, body size and
 // property flags cannot be parsed — the frame named by its octets, 0/0 (the text once carried
 // the FRAME_ERROR prefix twice).
 test("content header shorter than 14 octets: connection.close 501", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
-    c.send(frame(2, 1, Buffer.from([0, 60, 0, 0, 0, 0])));
-  }, 501, "FRAME_ERROR - type 2, all octets = <<0,60,0,0,0,0>>: unknown_frame", 0, 0);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x"));
+      c.send(frame(2, 1, Buffer.from([0, 60, 0, 0, 0, 0])));
+    },
+    501,
+    "FRAME_ERROR - type 2, all octets = <<0,60,0,0,0,0>>: unknown_frame",
+    0,
+    0,
+  );
 });
 
 // rabbit_reader: heartbeats belong on channel 0.
@@ -205,10 +253,16 @@ test("channel.flow active=false: connection.close 540", async () => {
 
 // rabbit_channel: basic.publish immediate=true is not implemented (since 3.0).
 test("basic.publish immediate=true: connection.close 540", async () => {
-  await connectionError((c) => {
-    c.sendMethod(1, M.basicPublish, args.basicPublish("", "x", false, true));
-    c.send(headerFrame(1, 0));
-  }, 540, "NOT_IMPLEMENTED - immediate=true", 60, 40);
+  await connectionError(
+    (c) => {
+      c.sendMethod(1, M.basicPublish, args.basicPublish("", "x", false, true));
+      c.send(headerFrame(1, 0));
+    },
+    540,
+    "NOT_IMPLEMENTED - immediate=true",
+    60,
+    40,
+  );
 });
 
 // rabbit_reader create_channel: opening more channels than the negotiated channel_max.

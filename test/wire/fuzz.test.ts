@@ -33,8 +33,12 @@ const WORKERS = 32;
 const CONN_BOX_MS = 1000;
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 /** mulberry32: tiny deterministic PRNG. */
 function rng(seed: number): () => number {
@@ -50,9 +54,17 @@ function rng(seed: number): () => number {
 
 class Fuzz {
   constructor(readonly r: () => number) {}
-  int(n: number): number { return Math.floor(this.r() * n); }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
-  bytes(n: number): Buffer { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = this.int(256); return b; }
+  int(n: number): number {
+    return Math.floor(this.r() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
 }
 
 const KNOWN_METHODS = Object.values(M);
@@ -63,7 +75,16 @@ function validSession(f: Fuzz, vhost: string, tune: { channelMax: number; frameM
   const body = f.bytes(f.int(300));
   return Buffer.concat([
     AMQP_HEADER,
-    methodFrame(0, M.connectionStartOk, new Args().table({ product: "fuzz", capabilities: { authentication_failure_close: true } }).shortstr("PLAIN").longstr("\0guest\0guest").shortstr("en_US").build()),
+    methodFrame(
+      0,
+      M.connectionStartOk,
+      new Args()
+        .table({ product: "fuzz", capabilities: { authentication_failure_close: true } })
+        .shortstr("PLAIN")
+        .longstr("\0guest\0guest")
+        .shortstr("en_US")
+        .build(),
+    ),
     methodFrame(0, M.connectionTuneOk, new Args().short(tune.channelMax).long(tune.frameMax).short(0).build()),
     methodFrame(0, M.connectionOpen, new Args().shortstr(vhost).shortstr("").bit(false).build()),
     methodFrame(1, M.channelOpen, new Args().shortstr("").build()),
@@ -84,7 +105,10 @@ function validSession(f: Fuzz, vhost: string, tune: { channelMax: number; frameM
 /** Offsets of frame starts in a session buffer (after the 8-octet header). */
 function frameOffsets(b: Buffer): number[] {
   const out: number[] = [];
-  for (let p = 8; p + 7 <= b.length;) { out.push(p); p += 8 + b.readUInt32BE(p + 3); }
+  for (let p = 8; p + 7 <= b.length; ) {
+    out.push(p);
+    p += 8 + b.readUInt32BE(p + 3);
+  }
   return out;
 }
 
@@ -95,16 +119,38 @@ function mutate(f: Fuzz, s: Buffer): Buffer {
     const offs = frameOffsets(b);
     const at = offs.length ? f.pick(offs) : 8;
     switch (f.int(7)) {
-      case 0: { // bit flips
-        for (let k = 0, n = 1 + f.int(4); k < n; k++) { const p = f.int(b.length); b[p] = b[p]! ^ (1 << f.int(8)); }
+      case 0: {
+        // bit flips
+        for (let k = 0, n = 1 + f.int(4); k < n; k++) {
+          const p = f.int(b.length);
+          b[p] = b[p]! ^ (1 << f.int(8));
+        }
         break;
       }
-      case 1: b = b.subarray(0, f.int(b.length)); break; // truncation
-      case 2: if (at + 7 <= b.length) b.writeUInt32BE(f.pick([0, 1, 3, 0x7fffffff, 0xffffffff, f.int(1 << 20), b.readUInt32BE(at + 3) + f.int(9) - 4 >>> 0]), at + 3); break; // length field
-      case 3: if (at + 7 <= b.length) { const end = at + 7 + b.readUInt32BE(at + 3); if (end < b.length) b[end] = f.int(256); } break; // frame-end
-      case 4: { const p = f.int(b.length); b = Buffer.concat([b.subarray(0, p), f.bytes(1 + f.int(32)), b.subarray(p)]); break; } // insert
-      case 5: { const p = f.int(b.length); b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1 + f.int(16))]); break; } // delete
-      default: if (at + 3 <= b.length) b.writeUInt16BE(f.pick([0, 1, 2, 65535, f.int(65536)]), at + 1); // channel number
+      case 1:
+        b = b.subarray(0, f.int(b.length));
+        break; // truncation
+      case 2:
+        if (at + 7 <= b.length) b.writeUInt32BE(f.pick([0, 1, 3, 0x7fffffff, 0xffffffff, f.int(1 << 20), (b.readUInt32BE(at + 3) + f.int(9) - 4) >>> 0]), at + 3);
+        break; // length field
+      case 3:
+        if (at + 7 <= b.length) {
+          const end = at + 7 + b.readUInt32BE(at + 3);
+          if (end < b.length) b[end] = f.int(256);
+        }
+        break; // frame-end
+      case 4: {
+        const p = f.int(b.length);
+        b = Buffer.concat([b.subarray(0, p), f.bytes(1 + f.int(32)), b.subarray(p)]);
+        break;
+      } // insert
+      case 5: {
+        const p = f.int(b.length);
+        b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1 + f.int(16))]);
+        break;
+      } // delete
+      default:
+        if (at + 3 <= b.length) b.writeUInt16BE(f.pick([0, 1, 2, 65535, f.int(65536)]), at + 1); // channel number
     }
   }
   return b;
@@ -113,15 +159,25 @@ function mutate(f: Fuzz, s: Buffer): Buffer {
 function randomFrame(f: Fuzz): Buffer {
   const ch = f.pick([0, 1, 1, 1, 2, 65535]);
   switch (f.int(5)) {
-    case 0: { const id = f.pick(KNOWN_METHODS); return methodFrame(ch, id, f.bytes(f.int(40))); }
-    case 1: return frame(FRAME_METHOD, ch, Buffer.concat([Buffer.from([0, f.int(100), 0, f.int(130)]), f.bytes(f.int(20))]));
-    case 2: return headerFrame(ch, f.int(1000), f.int(2) ? { deliveryMode: f.int(4) } : {});
-    case 3: return bodyFrame(ch, f.bytes(f.int(100)));
-    default: return frame(f.pick([1, 2, 3, 4, 8, 9, 0xce, 255]), ch, f.bytes(f.int(30)), f.int(8) ? 0xce : f.int(256));
+    case 0: {
+      const id = f.pick(KNOWN_METHODS);
+      return methodFrame(ch, id, f.bytes(f.int(40)));
+    }
+    case 1:
+      return frame(FRAME_METHOD, ch, Buffer.concat([Buffer.from([0, f.int(100), 0, f.int(130)]), f.bytes(f.int(20))]));
+    case 2:
+      return headerFrame(ch, f.int(1000), f.int(2) ? { deliveryMode: f.int(4) } : {});
+    case 3:
+      return bodyFrame(ch, f.bytes(f.int(100)));
+    default:
+      return frame(f.pick([1, 2, 3, 4, 8, 9, 0xce, 255]), ch, f.bytes(f.int(30)), f.int(8) ? 0xce : f.int(256));
   }
 }
 
-interface Outcome { serverClosed: boolean; bytesIn: number }
+interface Outcome {
+  serverClosed: boolean;
+  bytesIn: number;
+}
 
 async function fuzzOnce(f: Fuzz, tune: { channelMax: number; frameMax: number }): Promise<Outcome> {
   const kind = f.int(4);
@@ -139,7 +195,7 @@ async function fuzzOnce(f: Fuzz, tune: { channelMax: number; frameMax: number })
       payload = Buffer.concat(frames);
     } else payload = mutate(f, validSession(f, env.vhost, tune));
     // write in random chunk splits
-    for (let p = 0; p < payload.length && !c.closed;) {
+    for (let p = 0; p < payload.length && !c.closed; ) {
       const n = 1 + f.int(Math.max(1, payload.length - p));
       c.send(payload.subarray(p, p + n));
       p += n;
@@ -163,13 +219,21 @@ test(`fuzzed connections never take the broker down (seed ${SEED})`, { timeout: 
   // the well-behaved client
   const conn = await amqp.connect(env.broker.url);
   let goodError: unknown;
-  conn.on("error", (e) => { goodError = e; });
+  conn.on("error", (e) => {
+    goodError = e;
+  });
   const ch = await conn.createConfirmChannel();
   const q = uniq("fuzz-good");
   await ch.assertQueue(q, { exclusive: true });
   let published = 0;
   let received = 0;
-  await ch.consume(q, () => { received++; }, { noAck: true });
+  await ch.consume(
+    q,
+    () => {
+      received++;
+    },
+    { noAck: true },
+  );
   let stop = false;
   const publisher = (async () => {
     while (!stop && !goodError) {
@@ -182,7 +246,10 @@ test(`fuzzed connections never take the broker down (seed ${SEED})`, { timeout: 
   })();
   const windows: number[] = [];
   let last = 0;
-  const sampler = setInterval(() => { windows.push(received - last); last = received; }, 2000);
+  const sampler = setInterval(() => {
+    windows.push(received - last);
+    last = received;
+  }, 2000);
 
   const stats = { attempts: 0, serverClosed: 0, leftOpen: 0, answered: 0 };
   const deadline = Date.now() + BUDGET_MS;
@@ -194,7 +261,8 @@ test(`fuzzed connections never take the broker down (seed ${SEED})`, { timeout: 
       const f = new Fuzz(rng(seeds[next++]!));
       const o = await fuzzOnce(f, tune);
       stats.attempts++;
-      if (o.serverClosed) stats.serverClosed++; else stats.leftOpen++;
+      if (o.serverClosed) stats.serverClosed++;
+      else stats.leftOpen++;
       if (o.bytesIn > 0) stats.answered++;
     }
   };
@@ -203,7 +271,9 @@ test(`fuzzed connections never take the broker down (seed ${SEED})`, { timeout: 
   } finally {
     stop = true;
     clearInterval(sampler);
-    await publisher.catch((e: unknown) => { goodError ??= e; });
+    await publisher.catch((e: unknown) => {
+      goodError ??= e;
+    });
   }
   t.diagnostic(`fuzz stats ${JSON.stringify(stats)} good client published=${published} received=${received} windows=${JSON.stringify(windows)}`);
   console.log(`# fuzz stats ${JSON.stringify(stats)} published=${published} received=${received}`);

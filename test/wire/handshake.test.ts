@@ -22,8 +22,12 @@ import { RawClient, M, Args, FRAME_METHOD, type HandshakeOptions } from "../help
 import { wireEnv, assertBrokerUsable, assertClose, uniq, type WireEnv } from "./wire-helpers.js";
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 async function startOk(o: HandshakeOptions): Promise<RawClient> {
   const c = await RawClient.connect(env.broker.port, env.broker.host);
@@ -76,7 +80,10 @@ test("unknown user with authentication_failure_close: connection.close 403", asy
 async function expectHeldSilentThenClosed(c: RawClient): Promise<void> {
   await c.expectSilence(1000);
   const frames = await c.expectSocketClosed(8000);
-  assert.deepEqual(frames.map((f) => [f.type, f.classId, f.methodId]), []);
+  assert.deepEqual(
+    frames.map((f) => [f.type, f.classId, f.methodId]),
+    [],
+  );
 }
 
 // RabbitMQ: without the capability, a refused login gets no connection.close: silence, then the socket closes.
@@ -114,9 +121,16 @@ test("start-ok larger than 4096 octets: no tune, held silent, socket closed", as
   try {
     c.sendHeader();
     await c.expect(0, M.connectionStart);
-    c.sendMethod(0, M.connectionStartOk, new Args()
-      .table({ product: "warren raw test client", padding: "x".repeat(5000), capabilities: { authentication_failure_close: true } })
-      .shortstr("PLAIN").longstr("\0guest\0guest").shortstr("en_US").build());
+    c.sendMethod(
+      0,
+      M.connectionStartOk,
+      new Args()
+        .table({ product: "warren raw test client", padding: "x".repeat(5000), capabilities: { authentication_failure_close: true } })
+        .shortstr("PLAIN")
+        .longstr("\0guest\0guest")
+        .shortstr("en_US")
+        .build(),
+    );
     await expectHeldSilentThenClosed(c);
   } finally {
     c.destroy();

@@ -14,8 +14,12 @@ import { RawClient, M, AMQP_HEADER, FRAME_METHOD } from "../helpers/raw-client.j
 import { wireEnv, assertBrokerUsable, type WireEnv } from "./wire-helpers.js";
 
 let env: WireEnv;
-before(async () => { env = await wireEnv(); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv();
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 async function refusedWith(header: Buffer): Promise<void> {
   const c = await RawClient.connect(env.broker.port, env.broker.host);

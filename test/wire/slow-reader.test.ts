@@ -25,15 +25,21 @@ const MAX_GROWTH = Math.min(100 * MB, (TOTAL_MB * MB) / 2);
 let env: WireEnv;
 // Queued bodies beyond 32 MiB go to disk (--queue-memory), so what remains in memory is the
 // consumer's outbound buffering, which is what this test bounds.
-before(async () => { env = await wireEnv({ queueMemory: 32 * 1024 * 1024 }); });
-after(async () => { await env.broker.stop(); });
+before(async () => {
+  env = await wireEnv({ queueMemory: 32 * 1024 * 1024 });
+});
+after(async () => {
+  await env.broker.stop();
+});
 
 test(`a stalled consumer does not make the broker buffer ${TOTAL_MB} MiB`, { timeout: 180_000 }, async (t) => {
   const q = uniq("wire-slow");
   const reader = await env.openWithChannel();
   const pub = await env.openWithChannel();
   let peakRss = 0;
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 100);
   try {
     await declareQueue(reader, 1, q, { durable: true, arguments: { "x-queue-mode": "lazy" } });
     reader.discardBodies = true;
@@ -69,7 +75,9 @@ test(`a stalled consumer does not make the broker buffer ${TOTAL_MB} MiB`, { tim
     assert.ok(declareMs < 2000, `declare on another connection took ${declareMs} ms`);
 
     const growth = peakRss - baseline;
-    t.diagnostic(`published ${TOTAL_MB} MiB in ${publishMs} ms; reader got ${(reader.bytesIn / MB).toFixed(1)} MiB before resuming; rss growth ${(growth / MB).toFixed(1)} MiB; declare ${declareMs} ms`);
+    t.diagnostic(
+      `published ${TOTAL_MB} MiB in ${publishMs} ms; reader got ${(reader.bytesIn / MB).toFixed(1)} MiB before resuming; rss growth ${(growth / MB).toFixed(1)} MiB; declare ${declareMs} ms`,
+    );
     if (!env.broker.external) {
       assert.ok(growth < MAX_GROWTH, `broker RSS grew by ${(growth / MB).toFixed(1)} MiB for ${TOTAL_MB} MiB published (limit ${MAX_GROWTH / MB} MiB)`);
     }

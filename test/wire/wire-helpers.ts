@@ -35,7 +35,11 @@ export async function wireEnv(options: Record<string, unknown> = {}): Promise<Wi
     broker,
     vhost,
     open,
-    openWithChannel: async () => { const c = await open(); await c.openChannel(1); return c; },
+    openWithChannel: async () => {
+      const c = await open();
+      await c.openChannel(1);
+      return c;
+    },
   };
 }
 

@@ -14,9 +14,17 @@ const vhostSelect = document.getElementById("vhost-select");
 const refreshSelect = document.getElementById("refresh-select");
 
 const PAGES = {
-  "": "overview", overview: "overview", connections: "connections", channels: "channels",
-  exchanges: "exchanges", queues: "queues",
-  users: "admin", vhosts: "admin", policies: "admin", "operator-policies": "admin", limits: "admin",
+  "": "overview",
+  overview: "overview",
+  connections: "connections",
+  channels: "channels",
+  exchanges: "exchanges",
+  queues: "queues",
+  users: "admin",
+  vhosts: "admin",
+  policies: "admin",
+  "operator-policies": "admin",
+  limits: "admin",
   fleet: "fleet",
 };
 
@@ -44,19 +52,32 @@ function parseHash() {
 }
 
 function drawNav(top) {
-  const items = [["", "Overview"], ["connections", "Connections"], ["channels", "Channels"], ["exchanges", "Exchanges"], ["queues", "Queues"]];
+  const items = [
+    ["", "Overview"],
+    ["connections", "Connections"],
+    ["channels", "Channels"],
+    ["exchanges", "Exchanges"],
+    ["queues", "Queues"],
+  ];
   if (isAdmin(me)) items.push(["users", "Admin"]);
   else if (isPolicymaker(me)) items.push(["policies", "Admin"]);
   if (fleetAvailable) items.push(["fleet", "Fleet"]);
   const adminPages = ["users", "vhosts", "policies", "operator-policies", "limits"];
   const current = adminPages.includes(top) ? items.find((i) => i[1] === "Admin")?.[0] : top === "overview" ? "" : top;
-  replace(nav, items.map(([k, label]) => h("a", { href: `#/${k}`, "aria-current": k === current ? "page" : null }, label)));
+  replace(
+    nav,
+    items.map(([k, label]) => h("a", { href: `#/${k}`, "aria-current": k === current ? "page" : null }, label)),
+  );
 }
 
 async function fillVhosts() {
   const vhosts = await get("/vhosts?columns=name");
   const selected = pref("vhost", "");
-  replace(vhostSelect, h("option", { value: "" }, "All"), vhosts.map((v) => h("option", { value: v.name, selected: v.name === selected }, v.name)));
+  replace(
+    vhostSelect,
+    h("option", { value: "" }, "All"),
+    vhosts.map((v) => h("option", { value: v.name, selected: v.name === selected }, v.name)),
+  );
   if (selected && !vhosts.some((v) => v.name === selected)) setPref("vhost", "");
 }
 
@@ -86,7 +107,10 @@ async function render() {
     vhost: pref("vhost", "") || null,
     live(fn) {
       // a callback still running when the user has moved on must not touch the new page
-      const guarded = () => fn().catch((e) => { if (gen === generation) throw e; });
+      const guarded = () =>
+        fn().catch((e) => {
+          if (gen === generation) throw e;
+        });
       liveFns.push(guarded);
       return guarded().catch(showError);
     },

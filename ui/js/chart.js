@@ -17,7 +17,8 @@ function s(tag, attrs, ...kids) {
 export function ratesOf(samples) {
   const out = [];
   for (let i = samples.length - 1; i > 0; i--) {
-    const a = samples[i], b = samples[i - 1];
+    const a = samples[i],
+      b = samples[i - 1];
     const dt = (b.timestamp - a.timestamp) / 1000;
     out.push({ t: b.timestamp, v: dt > 0 ? Math.max(0, (b.sample - a.sample) / dt) : 0 });
   }
@@ -30,7 +31,11 @@ const valuesOf = (samples) => samples.map((x) => ({ t: x.timestamp, v: x.sample 
  * Returns a figure with an accessible name and a legend that shows the latest values.
  */
 export function lineChart({ title, series, asRate }) {
-  const W = 600, H = 160, L = 44, B = 18, T = 6;
+  const W = 600,
+    H = 160,
+    L = 44,
+    B = 18,
+    T = 6;
   const lines = series.map((x, i) => {
     const samples = (x.details && x.details.samples) || [];
     return { label: x.label, colour: COLOURS[i % COLOURS.length], points: asRate ? ratesOf(samples) : valuesOf(samples) };
@@ -40,7 +45,8 @@ export function lineChart({ title, series, asRate }) {
   if (all.length === 0) {
     svg.appendChild(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#555", "font-size": 13 }, "no samples yet"));
   } else {
-    const t0 = Math.min(...all.map((p) => p.t)), t1 = Math.max(...all.map((p) => p.t));
+    const t0 = Math.min(...all.map((p) => p.t)),
+      t1 = Math.max(...all.map((p) => p.t));
     let max = Math.max(...all.map((p) => p.v));
     max = max <= 0 ? 1 : niceCeil(max);
     const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - 4);
@@ -57,11 +63,15 @@ export function lineChart({ title, series, asRate }) {
       svg.appendChild(s("path", { d, fill: "none", stroke: l.colour, "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
     }
   }
-  const legend = h("div", { class: "legend" }, lines.map((l) => {
-    const last = l.points.length ? l.points[l.points.length - 1].v : undefined;
-    const sw = s("svg", { width: 10, height: 10, "aria-hidden": "true", class: "sw" }, s("rect", { width: 10, height: 10, rx: 2, fill: l.colour }));
-    return h("span", null, sw, `${l.label}: `, last === undefined ? "–" : asRate ? `${short(last)}/s` : num(last));
-  }));
+  const legend = h(
+    "div",
+    { class: "legend" },
+    lines.map((l) => {
+      const last = l.points.length ? l.points[l.points.length - 1].v : undefined;
+      const sw = s("svg", { width: 10, height: 10, "aria-hidden": "true", class: "sw" }, s("rect", { width: 10, height: 10, rx: 2, fill: l.colour }));
+      return h("span", null, sw, `${l.label}: `, last === undefined ? "–" : asRate ? `${short(last)}/s` : num(last));
+    }),
+  );
   return h("figure", { class: "chart" }, h("figcaption", null, h("strong", null, title)), svg, legend);
 }
 

@@ -49,13 +49,18 @@ export function bytes(n) {
   if (typeof n !== "number") return "";
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${i === 0 ? n : n.toFixed(1)} ${u[i]}`;
 }
 export function duration(ms) {
   if (typeof ms !== "number") return "";
   const s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86400), hh = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  const d = Math.floor(s / 86400),
+    hh = Math.floor((s % 86400) / 3600),
+    m = Math.floor((s % 3600) / 60);
   if (d) return `${d}d ${hh}h`;
   if (hh) return `${hh}h ${m}m`;
   if (m) return `${m}m ${s % 60}s`;
@@ -87,11 +92,23 @@ export function flash(text, kind = "info") {
 }
 
 export function kv(rows) {
-  return h("table", { class: "kv" }, h("tbody", null, rows.filter(Boolean).map(([k, v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", null, v)))));
+  return h(
+    "table",
+    { class: "kv" },
+    h(
+      "tbody",
+      null,
+      rows.filter(Boolean).map(([k, v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", null, v))),
+    ),
+  );
 }
 
 export function cards(items) {
-  return h("div", { class: "cards" }, items.map(([k, v, cls]) => h("div", { class: "card" }, h("div", { class: `v ${cls || ""}` }, v), h("div", { class: "k" }, k))));
+  return h(
+    "div",
+    { class: "cards" },
+    items.map(([k, v, cls]) => h("div", { class: "card" }, h("div", { class: `v ${cls || ""}` }, v), h("div", { class: "k" }, k))),
+  );
 }
 
 export function args(o) {
@@ -116,17 +133,100 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
   let rows = [];
   let filter = "";
   let regex = false;
-  let sortCol = -1, sortDesc = false, page = 0;
+  let sortCol = -1,
+    sortDesc = false,
+    page = 0;
   let remoteInfo = null;
   const body = h("tbody");
   const info = h("span", { class: "hint" });
-  const prev = h("button", { type: "button", class: "secondary", on: { click: () => { page--; changed(); } } }, "Previous");
-  const next = h("button", { type: "button", class: "secondary", on: { click: () => { page++; changed(); } } }, "Next");
+  const prev = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      on: {
+        click: () => {
+          page--;
+          changed();
+        },
+      },
+    },
+    "Previous",
+  );
+  const next = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      on: {
+        click: () => {
+          page++;
+          changed();
+        },
+      },
+    },
+    "Next",
+  );
   const pager = h("div", { class: "pager" }, prev, next, info);
-  const search = filterable ? h("input", { type: "search", placeholder: remote ? "Filter by name" : "Filter (regex)", "aria-label": `Filter ${caption || "rows"}`, on: { input: (e) => { filter = e.target.value; page = 0; changed(); } } }) : null;
-  const regexBox = remote && filterable ? h("label", null, h("input", { type: "checkbox", on: { change: (e) => { regex = e.target.checked; page = 0; changed(); } } }), " Regex") : null;
-  const heads = columns.map((c, i) => h("th", { scope: "col", class: c.n ? "n" : null },
-    remote && !c.sort ? c.title : h("button", { type: "button", title: `Sort by ${c.title}`, on: { click: () => { if (sortCol === i) sortDesc = !sortDesc; else { sortCol = i; sortDesc = false; } page = 0; changed(); } } }, c.title)));
+  const search = filterable
+    ? h("input", {
+        type: "search",
+        placeholder: remote ? "Filter by name" : "Filter (regex)",
+        "aria-label": `Filter ${caption || "rows"}`,
+        on: {
+          input: (e) => {
+            filter = e.target.value;
+            page = 0;
+            changed();
+          },
+        },
+      })
+    : null;
+  const regexBox =
+    remote && filterable
+      ? h(
+          "label",
+          null,
+          h("input", {
+            type: "checkbox",
+            on: {
+              change: (e) => {
+                regex = e.target.checked;
+                page = 0;
+                changed();
+              },
+            },
+          }),
+          " Regex",
+        )
+      : null;
+  const heads = columns.map((c, i) =>
+    h(
+      "th",
+      { scope: "col", class: c.n ? "n" : null },
+      remote && !c.sort
+        ? c.title
+        : h(
+            "button",
+            {
+              type: "button",
+              title: `Sort by ${c.title}`,
+              on: {
+                click: () => {
+                  if (sortCol === i) sortDesc = !sortDesc;
+                  else {
+                    sortCol = i;
+                    sortDesc = false;
+                  }
+                  page = 0;
+                  changed();
+                },
+              },
+            },
+            c.title,
+          ),
+    ),
+  );
   const status = h("div", { "aria-live": "polite" });
   const table = h("table", null, caption ? h("caption", { class: "hint" }, caption) : null, h("thead", null, h("tr", null, heads)), body);
   const root = h("div", null, search ? h("div", { class: "tools" }, search, regexBox) : null, status, h("div", { class: "scroll" }, table), pager);
@@ -134,16 +234,31 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
   function matches(r) {
     if (!filter) return true;
     let re;
-    try { re = new RegExp(filter, "i"); } catch { re = null; }
+    try {
+      re = new RegExp(filter, "i");
+    } catch {
+      re = null;
+    }
     const hay = filterText ? filterText(r) : columns.map((c) => String(c.value(r) ?? "")).join(" ");
     return re ? re.test(hay) : hay.toLowerCase().includes(filter.toLowerCase());
   }
   function drawRows(slice, total, shown, pages) {
     heads.forEach((th, i) => th.setAttribute("aria-sort", i === sortCol ? (sortDesc ? "descending" : "ascending") : "none"));
-    replace(body, slice.length ? slice.map((r) => h("tr", null, columns.map((c) => {
-      const v = c.cell ? c.cell(r) : c.value(r);
-      return h("td", { class: c.n ? "n" : null }, typeof v === "number" ? num(v) : v);
-    }))) : h("tr", null, h("td", { colspan: columns.length }, total ? "No rows match the filter." : empty)));
+    replace(
+      body,
+      slice.length
+        ? slice.map((r) =>
+            h(
+              "tr",
+              null,
+              columns.map((c) => {
+                const v = c.cell ? c.cell(r) : c.value(r);
+                return h("td", { class: c.n ? "n" : null }, typeof v === "number" ? num(v) : v);
+              }),
+            ),
+          )
+        : h("tr", null, h("td", { colspan: columns.length }, total ? "No rows match the filter." : empty)),
+    );
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
     pager.hidden = pages <= 1;
@@ -154,7 +269,8 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
     if (sortCol >= 0) {
       const c = columns[sortCol];
       shown = [...shown].sort((a, b) => {
-        const x = c.value(a), y = c.value(b);
+        const x = c.value(a),
+          y = c.value(b);
         const d = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
         return sortDesc ? -d : d;
       });
@@ -173,8 +289,14 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
     try {
       r = await remote(q.toString());
     } catch (e) {
-      if (/page_out_of_range|Page out of range/i.test(e.message) && page > 0) { page = 0; return fetchPage(); }
-      if (e.status === 400) { replace(status, msg(e.message)); return; }
+      if (/page_out_of_range|Page out of range/i.test(e.message) && page > 0) {
+        page = 0;
+        return fetchPage();
+      }
+      if (e.status === 400) {
+        replace(status, msg(e.message));
+        return;
+      }
       throw e;
     }
     replace(status);
@@ -188,9 +310,14 @@ export function dataTable({ columns, caption, empty = "Nothing to show.", pageSi
   if (!remote) draw();
   return {
     el: root,
-    update(r) { rows = r || []; draw(); },
+    update(r) {
+      rows = r || [];
+      draw();
+    },
     refresh: () => fetchPage(),
-    get info() { return remoteInfo; },
+    get info() {
+      return remoteInfo;
+    },
   };
 }
 
@@ -207,7 +334,12 @@ export function form({ legend, fields, submit = "Submit", onSubmit, danger = fal
   for (const f of fields) {
     const id = `f${++uid}`;
     let input;
-    if (f.type === "select") input = h("select", { id, name: f.name }, f.options.map((o) => (Array.isArray(o) ? h("option", { value: o[0], selected: o[0] === f.value }, o[1]) : h("option", { value: o, selected: o === f.value }, o))));
+    if (f.type === "select")
+      input = h(
+        "select",
+        { id, name: f.name },
+        f.options.map((o) => (Array.isArray(o) ? h("option", { value: o[0], selected: o[0] === f.value }, o[1]) : h("option", { value: o, selected: o === f.value }, o))),
+      );
     else if (f.type === "textarea" || f.type === "args") input = h("textarea", { id, name: f.name, placeholder: f.placeholder, rows: f.rows || 3 });
     else if (f.type === "checkbox") input = h("input", { id, name: f.name, type: "checkbox", checked: f.value });
     else input = h("input", { id, name: f.name, type: f.type || "text", required: f.required, placeholder: f.placeholder, autocomplete: f.autocomplete || "off", min: f.min });
@@ -261,7 +393,11 @@ export function parseArgs(text) {
     if (/^-?\d+(\.\d+)?$/.test(v)) out[k] = Number(v);
     else if (v === "true" || v === "false") out[k] = v === "true";
     else if (/^[[{]/.test(v)) {
-      try { out[k] = JSON.parse(v); } catch { throw new Error(`${k}: not valid JSON`); }
+      try {
+        out[k] = JSON.parse(v);
+      } catch {
+        throw new Error(`${k}: not valid JSON`);
+      }
     } else out[k] = v;
   }
   return out;
@@ -269,12 +405,28 @@ export function parseArgs(text) {
 
 /** A button that asks first, then runs action; errors show as a flash message. */
 export function actionButton(text, action, { confirmText, danger = false, cls } = {}) {
-  return h("button", { type: "button", class: cls || (danger ? "danger" : "secondary"), on: { click: async (ev) => {
-    if (confirmText && !window.confirm(confirmText)) return;
-    const b = ev.currentTarget;
-    b.disabled = true;
-    try { await action(); } catch (e) { flash(e.message || String(e), "error"); } finally { b.disabled = false; }
-  } } }, text);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: cls || (danger ? "danger" : "secondary"),
+      on: {
+        click: async (ev) => {
+          if (confirmText && !window.confirm(confirmText)) return;
+          const b = ev.currentTarget;
+          b.disabled = true;
+          try {
+            await action();
+          } catch (e) {
+            flash(e.message || String(e), "error");
+          } finally {
+            b.disabled = false;
+          }
+        },
+      },
+    },
+    text,
+  );
 }
 
 export function section(title, ...children) {

@@ -55,9 +55,15 @@ export abstract class Exchange implements Destination {
     this.alternateExchange = typeof ae === "string" ? ae : undefined;
   }
 
-  get durable(): boolean { return this.options.durable; }
-  get autoDelete(): boolean { return this.options.autoDelete; }
-  get internal(): boolean { return this.options.internal; }
+  get durable(): boolean {
+    return this.options.durable;
+  }
+  get autoDelete(): boolean {
+    return this.options.autoDelete;
+  }
+  get internal(): boolean {
+    return this.options.internal;
+  }
 
   /** Returns false if the identical binding already existed. */
   bind(destination: Destination, routingKey: string, args: FieldTable): boolean {

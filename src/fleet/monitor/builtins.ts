@@ -10,8 +10,22 @@
 import { readFileSync, statfsSync } from "node:fs";
 import type { BuiltinName, Item } from "./template.js";
 
-interface CpuTimes { total: number; idle: number; user: number; system: number; iowait: number; steal: number }
-interface NetTotals { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; rxErrs: number; txErrs: number }
+interface CpuTimes {
+  total: number;
+  idle: number;
+  user: number;
+  system: number;
+  iowait: number;
+  steal: number;
+}
+interface NetTotals {
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxErrs: number;
+  txErrs: number;
+}
 
 /** Reads the proc root given (tests and the bench may point it elsewhere; "/proc" in production). */
 export class Builtins {
@@ -51,12 +65,18 @@ export class Builtins {
   /** The item's value now, undefined when it has no value yet (a rate's first reading); throws with a reason when unreadable. */
   value(it: Item): number | undefined {
     switch (it.collector as BuiltinName) {
-      case "cpu": return this.cpu(it.field ?? "util");
-      case "load": return this.load(it.field ?? "1");
-      case "memory": return this.memory(it.field ?? "used_pct");
-      case "disk": return disk(it.mount ?? "/", it.field ?? "used_pct");
-      case "net": return this.net(it.iface ?? "*", it.field ?? "rx_bps");
-      default: throw new Error(`unknown collector ${String(it.collector)}`);
+      case "cpu":
+        return this.cpu(it.field ?? "util");
+      case "load":
+        return this.load(it.field ?? "1");
+      case "memory":
+        return this.memory(it.field ?? "used_pct");
+      case "disk":
+        return disk(it.mount ?? "/", it.field ?? "used_pct");
+      case "net":
+        return this.net(it.iface ?? "*", it.field ?? "rx_bps");
+      default:
+        throw new Error(`unknown collector ${String(it.collector)}`);
     }
   }
 
@@ -73,12 +93,18 @@ export class Builtins {
     const d = c.total - p.total;
     const pct = (x: number): number => Math.round((x / d) * 10_000) / 100;
     switch (field) {
-      case "util": return pct(d - (c.idle - p.idle));
-      case "idle": return pct(c.idle - p.idle - (c.iowait - p.iowait));
-      case "user": return pct(c.user - p.user);
-      case "system": return pct(c.system - p.system);
-      case "iowait": return pct(c.iowait - p.iowait);
-      case "steal": return pct(c.steal - p.steal);
+      case "util":
+        return pct(d - (c.idle - p.idle));
+      case "idle":
+        return pct(c.idle - p.idle - (c.iowait - p.iowait));
+      case "user":
+        return pct(c.user - p.user);
+      case "system":
+        return pct(c.system - p.system);
+      case "iowait":
+        return pct(c.iowait - p.iowait);
+      case "steal":
+        return pct(c.steal - p.steal);
     }
     return undefined;
   }
@@ -98,11 +124,16 @@ export class Builtins {
     const avail = kv.get("MemAvailable") ?? (kv.get("MemFree") ?? 0) + (kv.get("Cached") ?? 0);
     const pct = (a: number, b: number): number => (b > 0 ? Math.round((a / b) * 10_000) / 100 : 0);
     switch (field) {
-      case "total": return total;
-      case "available": return avail;
-      case "used": return total - avail;
-      case "swap_used_pct": return pct((kv.get("SwapTotal") ?? 0) - (kv.get("SwapFree") ?? 0), kv.get("SwapTotal") ?? 0);
-      default: return pct(total - avail, total);
+      case "total":
+        return total;
+      case "available":
+        return avail;
+      case "used":
+        return total - avail;
+      case "swap_used_pct":
+        return pct((kv.get("SwapTotal") ?? 0) - (kv.get("SwapFree") ?? 0), kv.get("SwapTotal") ?? 0);
+      default:
+        return pct(total - avail, total);
     }
   }
 
@@ -114,9 +145,17 @@ export class Builtins {
       if (i < 0) continue;
       const name = line.slice(0, i).trim();
       if (iface === "*" ? name === "lo" : name !== iface) continue;
-      const f = line.slice(i + 1).trim().split(/\s+/).map(Number);
-      n.rxBytes += f[0] ?? 0; n.rxPackets += f[1] ?? 0; n.rxErrs += f[2] ?? 0;
-      n.txBytes += f[8] ?? 0; n.txPackets += f[9] ?? 0; n.txErrs += f[10] ?? 0;
+      const f = line
+        .slice(i + 1)
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+      n.rxBytes += f[0] ?? 0;
+      n.rxPackets += f[1] ?? 0;
+      n.rxErrs += f[2] ?? 0;
+      n.txBytes += f[8] ?? 0;
+      n.txPackets += f[9] ?? 0;
+      n.txErrs += f[10] ?? 0;
       found = true;
     }
     if (!found && iface !== "*") throw new Error(`no network interface ${iface}`);
@@ -128,10 +167,14 @@ export class Builtins {
     const s = (this.now - p.at) / 1000;
     const rate = (a: number, b: number): number => Math.max(0, Math.round(((a - b) / s) * 100) / 100);
     switch (field) {
-      case "tx_bps": return rate(n.txBytes, p.n.txBytes);
-      case "rx_pps": return rate(n.rxPackets, p.n.rxPackets);
-      case "tx_pps": return rate(n.txPackets, p.n.txPackets);
-      default: return rate(n.rxBytes, p.n.rxBytes);
+      case "tx_bps":
+        return rate(n.txBytes, p.n.txBytes);
+      case "rx_pps":
+        return rate(n.rxPackets, p.n.rxPackets);
+      case "tx_pps":
+        return rate(n.txPackets, p.n.txPackets);
+      default:
+        return rate(n.rxBytes, p.n.rxBytes);
     }
   }
 }
@@ -143,10 +186,15 @@ function disk(mount: string, field: string): number {
   // used as df counts it: total minus free-for-root; used_pct against what users can have (df's Use%)
   const used = (s.blocks - s.bfree) * s.bsize;
   switch (field) {
-    case "total": return total;
-    case "free": return free;
-    case "used": return used;
-    case "inodes_used_pct": return s.files > 0 ? Math.round(((s.files - s.ffree) / s.files) * 10_000) / 100 : 0;
-    default: return used + free > 0 ? Math.round((used / (used + free)) * 10_000) / 100 : 0;
+    case "total":
+      return total;
+    case "free":
+      return free;
+    case "used":
+      return used;
+    case "inodes_used_pct":
+      return s.files > 0 ? Math.round(((s.files - s.ffree) / s.files) * 10_000) / 100 : 0;
+    default:
+      return used + free > 0 ? Math.round((used / (used + free)) * 10_000) / 100 : 0;
   }
 }

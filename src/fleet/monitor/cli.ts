@@ -12,7 +12,10 @@ import type { FleetClient } from "../rpc.js";
 import type { AlertEvent } from "./protocol.js";
 import { MAX_TEMPLATE_BYTES, type EffectiveTemplate } from "./template.js";
 
-export interface MonitorIo { out(s: string): void; err(s: string): void }
+export interface MonitorIo {
+  out(s: string): void;
+  err(s: string): void;
+}
 
 export const MONITOR_HELP: Record<string, string> = {
   template: `warren template add FILE [--name N]         create or replace a template (YAML or JSON)
@@ -53,8 +56,10 @@ const stamp = (t: number | null): string => (t ? new Date(t).toISOString().repla
 
 function eventLine(e: AlertEvent): string {
   const flags = [e.silenced ? "silenced" : "", e.inhibited ? "inhibited" : ""].filter(Boolean).join(",");
-  return `#${e.id} ${stamp(e.at)} ${e.state.toUpperCase().padEnd(8)} ${e.severity.padEnd(8)} ${e.host} ${e.rule}` +
-    `${e.item ? ` ${e.item}=${e.value ?? "-"} (${e.threshold ?? ""})` : ""}${e.note ? ` — ${e.note}` : ""}${flags ? ` [${flags}]` : ""}`;
+  return (
+    `#${e.id} ${stamp(e.at)} ${e.state.toUpperCase().padEnd(8)} ${e.severity.padEnd(8)} ${e.host} ${e.rule}` +
+    `${e.item ? ` ${e.item}=${e.value ?? "-"} (${e.threshold ?? ""})` : ""}${e.note ? ` — ${e.note}` : ""}${flags ? ` [${flags}]` : ""}`
+  );
 }
 
 export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: FleetClient, sign: <T>(op: string, body: Record<string, unknown>) => Promise<T>): Promise<number> {
@@ -83,7 +88,16 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
         }
         case "list": {
           const r = await c.call<Array<{ name: string; items: number; rules: number; links: Array<{ kind: string; target: string; priority: number }> }>>("template.list");
-          print(r, () => r.length ? r.map((t) => `${t.name.padEnd(24)} ${String(t.items).padStart(3)} items ${String(t.rules).padStart(3)} rules  ${t.links.map((l) => `${l.kind}:${l.target}${l.priority ? `(${l.priority})` : ""}`).join(" ") || "(not assigned)"}`).join("\n") : "no templates");
+          print(r, () =>
+            r.length
+              ? r
+                  .map(
+                    (t) =>
+                      `${t.name.padEnd(24)} ${String(t.items).padStart(3)} items ${String(t.rules).padStart(3)} rules  ${t.links.map((l) => `${l.kind}:${l.target}${l.priority ? `(${l.priority})` : ""}`).join(" ") || "(not assigned)"}`,
+                  )
+                  .join("\n")
+              : "no templates",
+          );
           return 0;
         }
         case "show": {
@@ -104,18 +118,37 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
         }
         case "effective": {
           const r = await c.call<EffectiveTemplate>("template.effective", { host: need("a HOST") });
-          print(r, () => [`host ${r.host}  rev ${r.rev}  from ${r.templates.join(", ") || "(no templates)"}`,
-            ...Object.entries(r.items).map(([k, it]) => `  item ${k.padEnd(20)} every ${it.intervalMs / 1000}s  ${it.cmd !== undefined ? `cmd: ${it.cmd}` : `${it.collector}.${it.field}${it.mount ? ` ${it.mount}` : ""}${it.iface ? ` ${it.iface}` : ""}`}`),
-            ...r.rules.map((x) => `  rule ${x.name.padEnd(20)} ${"nodataMs" in x ? `nodata ${x.nodataMs / 1000}s` : `${x.item} ${x.when.op} ${x.when.value} ×${x.count}${x.count > 1 ? ` within ${x.withinMs / 1000}s` : ""}`} [${x.severity}]`)].join("\n"));
+          print(r, () =>
+            [
+              `host ${r.host}  rev ${r.rev}  from ${r.templates.join(", ") || "(no templates)"}`,
+              ...Object.entries(r.items).map(
+                ([k, it]) =>
+                  `  item ${k.padEnd(20)} every ${it.intervalMs / 1000}s  ${it.cmd !== undefined ? `cmd: ${it.cmd}` : `${it.collector}.${it.field}${it.mount ? ` ${it.mount}` : ""}${it.iface ? ` ${it.iface}` : ""}`}`,
+              ),
+              ...r.rules.map(
+                (x) =>
+                  `  rule ${x.name.padEnd(20)} ${"nodataMs" in x ? `nodata ${x.nodataMs / 1000}s` : `${x.item} ${x.when.op} ${x.when.value} ×${x.count}${x.count > 1 ? ` within ${x.withinMs / 1000}s` : ""}`} [${x.severity}]`,
+              ),
+            ].join("\n"),
+          );
           return 0;
         }
         case "apply": {
           const dir = need("a DIR");
-          const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/i.test(f)).sort();
+          const files = readdirSync(dir)
+            .filter((f) => /\.(ya?ml|json)$/i.test(f))
+            .sort();
           if (!files.length) throw new UsageError(`${dir}: no .yaml, .yml or .json files`);
           const docs = files.map((f) => ({ file: f, ...readTemplateFile(join(dir, f)) }));
-          const r = await sign<{ added: string[]; changed: string[]; unchanged: string[]; removed: string[]; links: { added: number; removed: number } }>("template.apply", { files: docs, prune: !!p.flags.prune });
-          print(r, () => `applied ${files.length} file(s): added ${r.added.join(", ") || "-"}; changed ${r.changed.join(", ") || "-"}; unchanged ${r.unchanged.join(", ") || "-"}; removed ${r.removed.join(", ") || "-"}; links +${r.links.added} -${r.links.removed}`);
+          const r = await sign<{ added: string[]; changed: string[]; unchanged: string[]; removed: string[]; links: { added: number; removed: number } }>("template.apply", {
+            files: docs,
+            prune: !!p.flags.prune,
+          });
+          print(
+            r,
+            () =>
+              `applied ${files.length} file(s): added ${r.added.join(", ") || "-"}; changed ${r.changed.join(", ") || "-"}; unchanged ${r.unchanged.join(", ") || "-"}; removed ${r.removed.join(", ") || "-"}; links +${r.links.added} -${r.links.removed}`,
+          );
           return 0;
         }
         default:
@@ -130,8 +163,11 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
       const stepMs = str(p, "step") ? parseDuration(str(p, "step")!, "--step") : undefined;
       if (!item) {
         type Latest = { state: string; rev: string | null; effectiveRev: string; items: Array<{ item: string; t: number | null; v: number | null; seq: number | null; error: string | null }> };
-        const show = (r: Latest): string => [`${host}: ${r.state}, template ${r.rev ?? "-"}${r.rev && r.rev !== r.effectiveRev ? ` (effective ${r.effectiveRev}: not applied yet)` : ""}`,
-          ...r.items.map((x) => `  ${x.item.padEnd(20)} ${x.error ? `unsupported: ${x.error}` : String(x.v ?? "-").padStart(14)}   ${stamp(x.t)}`)].join("\n");
+        const show = (r: Latest): string =>
+          [
+            `${host}: ${r.state}, template ${r.rev ?? "-"}${r.rev && r.rev !== r.effectiveRev ? ` (effective ${r.effectiveRev}: not applied yet)` : ""}`,
+            ...r.items.map((x) => `  ${x.item.padEnd(20)} ${x.error ? `unsupported: ${x.error}` : String(x.v ?? "-").padStart(14)}   ${stamp(x.t)}`),
+          ].join("\n");
         for (;;) {
           const r = await c.call<Latest>("metrics.latest", { host });
           print(r, () => show(r));
@@ -143,7 +179,7 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
       let lastT = 0;
       for (;;) {
         const r = await c.call<Series>("metrics.series", { host, item, sinceMs, ...(stepMs ? { stepMs } : {}) });
-        if (json && !p.flags.follow) return print(r, () => ""), 0;
+        if (json && !p.flags.follow) return (print(r, () => ""), 0);
         if (r.points) {
           const pts = r.points.filter((x) => x.t > lastT || !p.flags.follow);
           for (const x of pts) io.out(json ? JSON.stringify(x) : `${stamp(x.t)}  avg ${round(x.avg)}  min ${round(x.min)}  max ${round(x.max)}  last ${round(x.last)}  (${x.n})`);
@@ -170,13 +206,25 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
         const [action, arg] = args;
         if (action === "add") {
           if (!arg) throw new UsageError("webhook add needs a URL");
-          const w = await sign<{ id: number; url: string }>("webhook.add", { url: arg, ...(str(p, "severity") ? { severity: str(p, "severity") } : {}), ...(str(p, "group") ? { group: str(p, "group") } : {}), ...(str(p, "group-wait") ? { groupWaitMs: parseDuration(str(p, "group-wait")!, "--group-wait") } : {}), ...(str(p, "repeat") ? { repeatMs: parseDuration(str(p, "repeat")!, "--repeat") } : {}) });
+          const w = await sign<{ id: number; url: string }>("webhook.add", {
+            url: arg,
+            ...(str(p, "severity") ? { severity: str(p, "severity") } : {}),
+            ...(str(p, "group") ? { group: str(p, "group") } : {}),
+            ...(str(p, "group-wait") ? { groupWaitMs: parseDuration(str(p, "group-wait")!, "--group-wait") } : {}),
+            ...(str(p, "repeat") ? { repeatMs: parseDuration(str(p, "repeat")!, "--repeat") } : {}),
+          });
           print(w, () => `webhook ${w.id}: ${w.url}`);
           return 0;
         }
         if (action === "list") {
           const l = await c.call<Array<{ id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number; repeatMs: number }>>("webhook.list");
-          print(l, () => l.map((w) => `${w.id}  ${w.url}  severity ${w.severity ?? "*"}  group ${w.group ?? "*"}  group-wait ${w.groupWaitMs / 1000}s  repeat ${w.repeatMs ? `${w.repeatMs / 1000}s` : "never"}`).join("\n") || "no webhooks");
+          print(
+            l,
+            () =>
+              l
+                .map((w) => `${w.id}  ${w.url}  severity ${w.severity ?? "*"}  group ${w.group ?? "*"}  group-wait ${w.groupWaitMs / 1000}s  repeat ${w.repeatMs ? `${w.repeatMs / 1000}s` : "never"}`)
+                .join("\n") || "no webhooks",
+          );
           return 0;
         }
         if (action === "rm") {
@@ -192,16 +240,23 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
       type List = { events: AlertEvent[]; open: Array<{ alert: string; state: string; since: number; acked: boolean }> };
       const r = await c.call<List>("alerts.list", { limit, ...(host ? { host } : {}) });
       if (!p.flags.follow) {
-        print(r, () => [`open: ${r.open.length ? "" : "none"}`, ...r.open.map((a) => `  ${a.state.toUpperCase().padEnd(8)} ${a.alert} since ${stamp(a.since)}${a.acked ? " (acked)" : ""}`), "events:", ...r.events.map((e) => `  ${eventLine(e)}`)].join("\n"));
+        print(r, () =>
+          [
+            `open: ${r.open.length ? "" : "none"}`,
+            ...r.open.map((a) => `  ${a.state.toUpperCase().padEnd(8)} ${a.alert} since ${stamp(a.since)}${a.acked ? " (acked)" : ""}`),
+            "events:",
+            ...r.events.map((e) => `  ${eventLine(e)}`),
+          ].join("\n"),
+        );
         return 0;
       }
       // --follow: the recent events, then each new one as it is stored
       let after = 0;
-      for (const e of r.events) (io.out(json ? JSON.stringify(e) : eventLine(e)), (after = Math.max(after, e.id)));
+      for (const e of r.events) io.out(json ? JSON.stringify(e) : eventLine(e)), (after = Math.max(after, e.id));
       for (;;) {
         await new Promise((res) => setTimeout(res, 300));
         const n = await c.call<List>("alerts.list", { afterId: after, limit: 1000, ...(host ? { host } : {}) });
-        for (const e of n.events) (io.out(json ? JSON.stringify(e) : eventLine(e)), (after = Math.max(after, e.id)));
+        for (const e of n.events) io.out(json ? JSON.stringify(e) : eventLine(e)), (after = Math.max(after, e.id));
       }
     }
     case "silence": {
@@ -214,7 +269,14 @@ export async function monitorVerb(verb: string, p: Parsed, io: MonitorIo, c: Fle
       if (sub === "list") {
         const l = await c.call<Array<{ id: number; host: string | null; group: string | null; rule: string | null; ends: number; comment: string; createdBy: string }>>("silence.list");
         const now = Date.now();
-        print(l, () => l.filter((s) => s.ends > now).map((s) => `${s.id}  ${s.host ? `host ${s.host}` : `group ${s.group}`}${s.rule ? ` rule ${s.rule}` : ""} until ${stamp(s.ends)}  by ${s.createdBy}  ${s.comment}`).join("\n") || "no active silences");
+        print(
+          l,
+          () =>
+            l
+              .filter((s) => s.ends > now)
+              .map((s) => `${s.id}  ${s.host ? `host ${s.host}` : `group ${s.group}`}${s.rule ? ` rule ${s.rule}` : ""} until ${stamp(s.ends)}  by ${s.createdBy}  ${s.comment}`)
+              .join("\n") || "no active silences",
+        );
         return 0;
       }
       if (sub === "rm") {

@@ -15,7 +15,7 @@ class BitWriter {
   private bit = 0; // bits written
 
   private ensure(n: number): void {
-    if (((this.bit + n + 7) >> 3) <= this.buf.length) return;
+    if ((this.bit + n + 7) >> 3 <= this.buf.length) return;
     const b = Buffer.alloc(Math.max(this.buf.length * 2, ((this.bit + n + 7) >> 3) + 64));
     this.buf.copy(b);
     this.buf = b;
@@ -37,7 +37,10 @@ class BitWriter {
 
 class BitReader {
   private bit = 0;
-  constructor(private readonly buf: Buffer, startByte: number) {
+  constructor(
+    private readonly buf: Buffer,
+    startByte: number,
+  ) {
     this.bit = startByte * 8;
   }
   read(n: number): number {
@@ -97,9 +100,9 @@ export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffe
     const dod = delta - prevDelta;
     const z = zig(dod);
     if (dod === 0) w.write(0, 1);
-    else if (z < 1 << 8) (w.write(0b10, 2), w.write(z, 8));
-    else if (z < 1 << 16) (w.write(0b110, 3), w.write(z, 16));
-    else if (z < 2 ** 32) (w.write(0b1110, 4), w.write(z >>> 0, 32));
+    else if (z < 1 << 8) w.write(0b10, 2), w.write(z, 8);
+    else if (z < 1 << 16) w.write(0b110, 3), w.write(z, 16);
+    else if (z < 2 ** 32) w.write(0b1110, 4), w.write(z >>> 0, 32);
     else {
       w.write(0b1111, 4);
       const [h, l] = hiLo(t);
@@ -150,9 +153,9 @@ export function decodeChunk(buf: Buffer): { ts: number[]; vs: number[] } {
   let winLen = 0;
   for (let i = 1; i < n; i++) {
     if (r.read(1) === 0) t += delta;
-    else if (r.read(1) === 0) (delta += unzig(r.read(8)), (t += delta));
-    else if (r.read(1) === 0) (delta += unzig(r.read(16)), (t += delta));
-    else if (r.read(1) === 0) (delta += unzig(r.read(32)), (t += delta));
+    else if (r.read(1) === 0) (delta += unzig(r.read(8))), (t += delta);
+    else if (r.read(1) === 0) (delta += unzig(r.read(16))), (t += delta);
+    else if (r.read(1) === 0) (delta += unzig(r.read(32))), (t += delta);
     else {
       const nt = fromHiLo(r.read(32), r.read(32));
       delta = nt - t;

@@ -75,9 +75,9 @@ export async function monitorRoutes(m: MonitorService, parts: string[], c: Monit
       }
     } else if (!sub) {
       if (method === "GET") return op("template.show", { name: id });
-      if (method === "DELETE") return write(), op("template.rm", { name: id });
+      if (method === "DELETE") return (write(), op("template.rm", { name: id }));
     } else if (sub === "links") {
-      if (method === "GET") return c.send(200, m.showTemplate(id).links), true;
+      if (method === "GET") return (c.send(200, m.showTemplate(id).links), true);
       write();
       if (method === "POST") {
         const b = await c.readJson();
@@ -95,7 +95,7 @@ export async function monitorRoutes(m: MonitorService, parts: string[], c: Monit
   }
   if (r0 === "alerts") {
     if (!id && method === "GET") return op("alerts.list", { host: q("host"), afterId: q("after"), limit: q("limit") });
-    if (id === "stream" && method === "GET") return streamAlerts(m, c), true;
+    if (id === "stream" && method === "GET") return (streamAlerts(m, c), true);
     if (id && sub === "ack" && method === "POST") {
       write();
       const b = await c.readJson();

@@ -73,7 +73,16 @@ export function monitorOp(m: MonitorService, op: string, b: Record<string, unkno
       m.removeSilence(num(b.id, "silence id"), user);
       return { removed: true };
     case "webhook.add":
-      return m.addWebhook({ url: str(b.url, "url"), severity: optStr(b.severity), group: optStr(b.group), groupWaitMs: b.groupWaitMs === undefined ? undefined : num(b.groupWaitMs, "group wait"), repeatMs: b.repeatMs === undefined ? undefined : num(b.repeatMs, "repeat") }, user);
+      return m.addWebhook(
+        {
+          url: str(b.url, "url"),
+          severity: optStr(b.severity),
+          group: optStr(b.group),
+          groupWaitMs: b.groupWaitMs === undefined ? undefined : num(b.groupWaitMs, "group wait"),
+          repeatMs: b.repeatMs === undefined ? undefined : num(b.repeatMs, "repeat"),
+        },
+        user,
+      );
     case "webhook.list":
       return m.store.webhooks();
     case "webhook.rm":

@@ -158,7 +158,7 @@ export class Monitor {
     const out = await r.done;
     if (this.running.get(key) === r) this.running.delete(key);
     if (out.status !== "ok") {
-      err[key] = out.status === "timeout" ? `timeout after ${it.timeoutMs} ms` : out.error ?? (out.exitCode !== null ? `exit ${out.exitCode}` : `killed by ${out.signal ?? "a signal"}`);
+      err[key] = out.status === "timeout" ? `timeout after ${it.timeoutMs} ms` : (out.error ?? (out.exitCode !== null ? `exit ${out.exitCode}` : `killed by ${out.signal ?? "a signal"}`));
       return;
     }
     const line = out.stdout.split("\n", 1)[0]!.trim();

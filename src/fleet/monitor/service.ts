@@ -21,8 +21,19 @@ import { alertKey, MAX_BATCH_ITEMS, type AlertEvent, type AlertState, type Confi
 import { evaluate, newState, type InstanceState } from "./rules.js";
 import { DEFAULT_RETENTION, type MetricsStore, RES_1M, type HostMonRow, type Retention, type SilenceRow, type WebhookRow } from "./store.js";
 import {
-  canonical, condText, effectiveTemplate, isNodata, NAME_RE, parseTemplate, TemplateError, ITEM_RE,
-  type EffectiveTemplate, type Link, type MetricRule, type NodataRule, type Template,
+  canonical,
+  condText,
+  effectiveTemplate,
+  isNodata,
+  NAME_RE,
+  parseTemplate,
+  TemplateError,
+  ITEM_RE,
+  type EffectiveTemplate,
+  type Link,
+  type MetricRule,
+  type NodataRule,
+  type Template,
 } from "./template.js";
 import { alertmanagerPayload } from "./webhook.js";
 
@@ -41,7 +52,10 @@ export interface MonitorOptions {
 }
 
 export class MonitorError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -80,7 +94,13 @@ export class MonitorService extends EventEmitter {
   readonly stats = { batches: 0, samples: 0, duplicates: 0, lagBuckets: new Array<number>(24).fill(0) };
   private amqpBusy = false;
 
-  constructor(readonly fleet: FleetStore, readonly store: MetricsStore, private readonly key: OperatorKey, private readonly log: (l: string) => void, private readonly o: MonitorOptions = {}) {
+  constructor(
+    readonly fleet: FleetStore,
+    readonly store: MetricsStore,
+    private readonly key: OperatorKey,
+    private readonly log: (l: string) => void,
+    private readonly o: MonitorOptions = {},
+  ) {
     super();
     this.setMaxListeners(0);
     this.reload();
@@ -187,7 +207,11 @@ export class MonitorService extends EventEmitter {
    * Config as code: make the templates and their links exactly what `docs` say. Templates not in
    * `docs` are removed only with `prune`. Idempotent: a second apply changes nothing.
    */
-  applyDir(docs: Array<{ file: string; doc: unknown; source: string }>, prune: boolean, user: string): { added: string[]; changed: string[]; unchanged: string[]; removed: string[]; links: { added: number; removed: number } } {
+  applyDir(
+    docs: Array<{ file: string; doc: unknown; source: string }>,
+    prune: boolean,
+    user: string,
+  ): { added: string[]; changed: string[]; unchanged: string[]; removed: string[]; links: { added: number; removed: number } } {
     const parsed: Array<{ t: Template; source: string; assign: Array<Omit<Link, "template">> }> = [];
     for (const d of docs) {
       try {
@@ -216,12 +240,12 @@ export class MonitorService extends EventEmitter {
         const want = new Map(p.assign.map((a) => [`${a.kind}\0${a.target}`, a]));
         for (const l of this.store.links().filter((x) => x.template === p.t.name)) {
           const w = want.get(`${l.kind}\0${l.target}`);
-          if (!w) (this.store.unlink(l.template, l.kind, l.target), out.links.removed++);
+          if (!w) this.store.unlink(l.template, l.kind, l.target), out.links.removed++;
           else if (w.priority === l.priority) want.delete(`${l.kind}\0${l.target}`);
         }
-        for (const w of want.values()) (this.store.link({ template: p.t.name, ...w }), out.links.added++);
+        for (const w of want.values()) this.store.link({ template: p.t.name, ...w }), out.links.added++;
       }
-      if (prune) for (const n of existing.keys()) if (!names.has(n)) (this.store.deleteTemplate(n), out.removed.push(n));
+      if (prune) for (const n of existing.keys()) if (!names.has(n)) this.store.deleteTemplate(n), out.removed.push(n);
       this.fleet.audit(user, "template.apply", null, { ...out, files: docs.length });
     });
     this.templates.clear();
@@ -372,7 +396,7 @@ export class MonitorService extends EventEmitter {
       const l = latest.get(k);
       if (l) (l.t = b.t), (l.v = v);
       else latest.set(k, { t: b.t, v });
-      if (this.errored.has(sid)) (this.store.setItemError(sid, b.t, null), this.errored.delete(sid));
+      if (this.errored.has(sid)) this.store.setItemError(sid, b.t, null), this.errored.delete(sid);
     }
     if (n) this.store.addBatch(host, b.t, b.seq, this.sids, this.vals, n);
     this.stats.samples += n;
@@ -395,7 +419,26 @@ export class MonitorService extends EventEmitter {
     this.hosts.set(host, h);
     if (wasNodata) {
       const r = nodataRule(eff);
-      events.push(this.event({ alert: alertId(r.name, host), state: "resolved", rule: r.name, host, item: null, value: null, threshold: null, severity: r.severity, seq: b.seq, t: b.t, since: b.t, at: now, note: "samples arrive again" }, eff));
+      events.push(
+        this.event(
+          {
+            alert: alertId(r.name, host),
+            state: "resolved",
+            rule: r.name,
+            host,
+            item: null,
+            value: null,
+            threshold: null,
+            severity: r.severity,
+            seq: b.seq,
+            t: b.t,
+            since: b.t,
+            at: now,
+            note: "samples arrive again",
+          },
+          eff,
+        ),
+      );
     }
     for (const r of eff.rules) {
       if (isNodata(r)) continue;
@@ -409,7 +452,26 @@ export class MonitorService extends EventEmitter {
       if (JSON.stringify(st) !== before) this.store.saveState(id, host, r.name, st);
       if (!tr) continue;
       const threshold = tr.state === "resolved" ? condText(r.recover ?? r.when) : condText(r.when);
-      events.push(this.event({ alert: id, state: tr.state, rule: r.name, host, item: r.item, value: v, threshold, severity: r.severity, seq: b.seq, t: b.t, since: tr.state === "resolved" ? b.t : st.since, at: now, note: tr.note ?? null }, eff));
+      events.push(
+        this.event(
+          {
+            alert: id,
+            state: tr.state,
+            rule: r.name,
+            host,
+            item: r.item,
+            value: v,
+            threshold,
+            severity: r.severity,
+            seq: b.seq,
+            t: b.t,
+            since: tr.state === "resolved" ? b.t : st.since,
+            at: now,
+            note: tr.note ?? null,
+          },
+          eff,
+        ),
+      );
     }
   }
 
@@ -443,7 +505,18 @@ export class MonitorService extends EventEmitter {
       h.state = state;
       this.store.saveHost(h);
       const base = { alert: alertId(r.name, host), rule: r.name, host, item: null, value: null, threshold: null, severity: r.severity, seq, t: now, at: now };
-      if (state === "nodata") events.push(this.event({ ...base, state: "nodata", since: h.lastRecv ?? now, note: `no sample for ${Math.round((now - (h.lastRecv ?? this.baseline.get(host) ?? now)) / 1000)}s (limit ${Math.round(r.nodataMs / 1000)}s)` }, eff));
+      if (state === "nodata")
+        events.push(
+          this.event(
+            {
+              ...base,
+              state: "nodata",
+              since: h.lastRecv ?? now,
+              note: `no sample for ${Math.round((now - (h.lastRecv ?? this.baseline.get(host) ?? now)) / 1000)}s (limit ${Math.round(r.nodataMs / 1000)}s)`,
+            },
+            eff,
+          ),
+        );
       else if (state === "stopped") events.push(this.event({ ...base, state: "stopped", since: now, note: "the agent stopped cleanly" }, eff, { webhooks: prev === "nodata" }));
     });
     this.hosts.set(host, h);
@@ -491,7 +564,12 @@ export class MonitorService extends EventEmitter {
 
   addSilence(s: { host?: string | undefined; group?: string | undefined; rule?: string | undefined; forMs: number; comment?: string | undefined }, user: string): SilenceRow {
     if (!s.host && !s.group) throw new MonitorError("a silence needs --host or --group");
-    for (const [k, v] of [["host", s.host], ["group", s.group], ["rule", s.rule]] as const) if (v !== undefined && !NAME_RE.test(v)) throw new MonitorError(`invalid ${k} ${JSON.stringify(v)}`);
+    for (const [k, v] of [
+      ["host", s.host],
+      ["group", s.group],
+      ["rule", s.rule],
+    ] as const)
+      if (v !== undefined && !NAME_RE.test(v)) throw new MonitorError(`invalid ${k} ${JSON.stringify(v)}`);
     if (!(s.forMs > 0) || s.forMs > 366 * 86_400_000) throw new MonitorError("--for is a duration up to a year");
     const now = Date.now();
     const row = { host: s.host ?? null, group: s.group ?? null, rule: s.rule ?? null, starts: now, ends: now + s.forMs, comment: String(s.comment ?? "").slice(0, 500), createdBy: user };
@@ -522,7 +600,26 @@ export class MonitorService extends EventEmitter {
           const eff = this.effectiveFor(host);
           const r = eff.rules.find((x) => x.name === rule) as MetricRule | undefined;
           if (!r || this.silencedNow(host, rule, now)) continue;
-          events.push(this.event({ alert: id, state: st.flapping ? "flapping" : "firing", rule, host, item: r.item, value: null, threshold: condText(r.when), severity: r.severity, seq: null, t: now, since: st.since, at: now, note: `silence ${s.id} ended; still firing` }, eff));
+          events.push(
+            this.event(
+              {
+                alert: id,
+                state: st.flapping ? "flapping" : "firing",
+                rule,
+                host,
+                item: r.item,
+                value: null,
+                threshold: condText(r.when),
+                severity: r.severity,
+                seq: null,
+                t: now,
+                since: st.since,
+                at: now,
+                note: `silence ${s.id} ended; still firing`,
+              },
+              eff,
+            ),
+          );
         }
         this.store.markSilenceEnded(s.id);
       });
@@ -677,7 +774,12 @@ export class MonitorService extends EventEmitter {
 
   private async post(hook: WebhookRow, events: AlertEvent[]): Promise<string | undefined> {
     try {
-      const r = await fetch(hook.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(alertmanagerPayload(events, hook)), signal: AbortSignal.timeout(10_000) });
+      const r = await fetch(hook.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(alertmanagerPayload(events, hook)),
+        signal: AbortSignal.timeout(10_000),
+      });
       await r.arrayBuffer().catch(() => undefined);
       return r.ok ? undefined : `HTTP ${r.status}`;
     } catch (e) {
@@ -687,7 +789,14 @@ export class MonitorService extends EventEmitter {
 
   // ---------------- queries ----------------
 
-  metricsLatest(host: string): { host: string; state: string; rev: string | null; effectiveRev: string; lastSeq: number | null; items: Array<{ item: string; t: number | null; v: number | null; seq: number | null; error: string | null }> } {
+  metricsLatest(host: string): {
+    host: string;
+    state: string;
+    rev: string | null;
+    effectiveRev: string;
+    lastSeq: number | null;
+    items: Array<{ item: string; t: number | null; v: number | null; seq: number | null; error: string | null }>;
+  } {
     const eff = this.effectiveFor(host);
     const h = this.hosts.get(host);
     const rows = new Map(this.store.latest(host).map((r) => [r.item, r]));
@@ -698,7 +807,12 @@ export class MonitorService extends EventEmitter {
     return { host, state: h?.state ?? "unknown", rev: h?.rev ?? null, effectiveRev: eff.rev, lastSeq: h?.lastSeq ?? null, items };
   }
 
-  metricsSeries(host: string, item: string, sinceMs: number, stepMs: number | undefined): { host: string; item: string; step: number | null; samples?: Array<{ t: number; v: number; seq: number | null }>; points?: ReturnType<MetricsStore["series"]> } {
+  metricsSeries(
+    host: string,
+    item: string,
+    sinceMs: number,
+    stepMs: number | undefined,
+  ): { host: string; item: string; step: number | null; samples?: Array<{ t: number; v: number; seq: number | null }>; points?: ReturnType<MetricsStore["series"]> } {
     if (!ITEM_RE.test(item)) throw new MonitorError(`invalid item ${JSON.stringify(item)}`);
     const sid = this.store.findSeries(host, item);
     const to = Date.now() + 60_000;
@@ -714,7 +828,10 @@ export class MonitorService extends EventEmitter {
     return { host, item, step: null, samples };
   }
 
-  alerts(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined }): { events: AlertEvent[]; open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> } {
+  alerts(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined }): {
+    events: AlertEvent[];
+    open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }>;
+  } {
     const open: Array<{ alert: string; rule: string; host: string; state: AlertState; since: number; acked: boolean }> = [];
     for (const [id, st] of this.states) {
       if (!st.firing && !st.flapping) continue;

@@ -53,16 +53,57 @@ CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url T
 CREATE TABLE IF NOT EXISTS webhook_repeats (event_id INTEGER NOT NULL, webhook INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (event_id, webhook)) WITHOUT ROWID;
 `;
 
-export interface SampleRow { t: number; v: number; seq: number | null }
-export interface SeriesPoint { t: number; min: number; max: number; avg: number; last: number; n: number }
-export interface SilenceRow { id: number; host: string | null; group: string | null; rule: string | null; starts: number; ends: number; comment: string; createdBy: string; endedDone: boolean }
-export interface WebhookRow { id: number; url: string; severity: string | null; group: string | null; groupWaitMs: number; repeatMs: number; createdBy: string; createdAt: number }
-export interface HostMonRow { host: string; lastSeq: number; lastT: number | null; lastRecv: number | null; state: string; rev: string | null }
+export interface SampleRow {
+  t: number;
+  v: number;
+  seq: number | null;
+}
+export interface SeriesPoint {
+  t: number;
+  min: number;
+  max: number;
+  avg: number;
+  last: number;
+  n: number;
+}
+export interface SilenceRow {
+  id: number;
+  host: string | null;
+  group: string | null;
+  rule: string | null;
+  starts: number;
+  ends: number;
+  comment: string;
+  createdBy: string;
+  endedDone: boolean;
+}
+export interface WebhookRow {
+  id: number;
+  url: string;
+  severity: string | null;
+  group: string | null;
+  groupWaitMs: number;
+  repeatMs: number;
+  createdBy: string;
+  createdAt: number;
+}
+export interface HostMonRow {
+  host: string;
+  lastSeq: number;
+  lastT: number | null;
+  lastRecv: number | null;
+  state: string;
+  rev: string | null;
+}
 
 export const RES_1M = 60_000;
 export const RES_1H = 3_600_000;
 
-export interface Retention { rawMs: number; minuteMs: number; hourMs: number }
+export interface Retention {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
 export const DEFAULT_RETENTION: Retention = { rawMs: 2 * 86_400_000, minuteMs: 30 * 86_400_000, hourMs: 400 * 86_400_000 };
 
 type Stmt = Database.Statement;
@@ -82,7 +123,8 @@ export class MetricsStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.exec(SCHEMA);
     // files from before webhook repeats
-    if (!(this.db.prepare("PRAGMA table_info(webhooks)").all() as Array<{ name: string }>).some((c) => c.name === "repeat_ms")) this.db.exec("ALTER TABLE webhooks ADD COLUMN repeat_ms INTEGER NOT NULL DEFAULT 14400000");
+    if (!(this.db.prepare("PRAGMA table_info(webhooks)").all() as Array<{ name: string }>).some((c) => c.name === "repeat_ms"))
+      this.db.exec("ALTER TABLE webhooks ADD COLUMN repeat_ms INTEGER NOT NULL DEFAULT 14400000");
     const p = (s: string): Stmt => this.db.prepare(s);
     this.q = {
       seriesIns: p("INSERT INTO series (host, item) VALUES (?, ?) ON CONFLICT(host, item) DO UPDATE SET item = excluded.item RETURNING id"),
@@ -119,13 +161,20 @@ export class MetricsStore {
   // ---- templates ----
 
   putTemplate(name: string, body: string, source: string, by: string): void {
-    this.db.prepare("INSERT INTO templates (name, body, source, updated_at, updated_by) VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET body = excluded.body, source = excluded.source, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
+    this.db
+      .prepare(
+        "INSERT INTO templates (name, body, source, updated_at, updated_by) VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET body = excluded.body, source = excluded.source, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+      )
       .run(name, body, source, Date.now(), by);
   }
 
   templates(): Array<{ name: string; body: string; source: string; updatedAt: number; updatedBy: string }> {
     return (this.db.prepare("SELECT * FROM templates ORDER BY name").all() as Array<Record<string, unknown>>).map((r) => ({
-      name: r.name as string, body: r.body as string, source: r.source as string, updatedAt: r.updated_at as number, updatedBy: r.updated_by as string,
+      name: r.name as string,
+      body: r.body as string,
+      source: r.source as string,
+      updatedAt: r.updated_at as number,
+      updatedBy: r.updated_by as string,
     }));
   }
 
@@ -136,12 +185,16 @@ export class MetricsStore {
 
   links(): Link[] {
     return (this.db.prepare("SELECT * FROM template_links ORDER BY template, kind, target").all() as Array<Record<string, unknown>>).map((r) => ({
-      template: r.template as string, kind: r.kind as Link["kind"], target: r.target as string, priority: r.priority as number,
+      template: r.template as string,
+      kind: r.kind as Link["kind"],
+      target: r.target as string,
+      priority: r.priority as number,
     }));
   }
 
   link(l: Link): void {
-    this.db.prepare("INSERT INTO template_links (template, kind, target, priority) VALUES (?,?,?,?) ON CONFLICT(template, kind, target) DO UPDATE SET priority = excluded.priority")
+    this.db
+      .prepare("INSERT INTO template_links (template, kind, target, priority) VALUES (?,?,?,?) ON CONFLICT(template, kind, target) DO UPDATE SET priority = excluded.priority")
       .run(l.template, l.kind, l.target, l.priority);
   }
 
@@ -192,12 +245,16 @@ export class MetricsStore {
 
   /** Head rows of one host in [from, to], decoded for the wanted series (all when `sid` is null). */
   private headRows(hostId: number, from: number, to: number, order: "ASC" | "DESC" = "ASC", limit = -1): Array<{ t: number; seq: number; data: Buffer }> {
-    return this.db.prepare(`SELECT t, seq, data FROM recent WHERE host_id = ? AND t >= ? AND t <= ? ORDER BY seq ${order} LIMIT ?`).all(hostId, from, to, limit) as Array<{ t: number; seq: number; data: Buffer }>;
+    return this.db.prepare(`SELECT t, seq, data FROM recent WHERE host_id = ? AND t >= ? AND t <= ? ORDER BY seq ${order} LIMIT ?`).all(hostId, from, to, limit) as Array<{
+      t: number;
+      seq: number;
+      data: Buffer;
+    }>;
   }
 
   /** Samples in the head, for bytes-per-sample figures. */
   headSamples(): number {
-    return ((this.db.prepare("SELECT COALESCE(SUM(LENGTH(data)), 0) AS b FROM recent").get() as { b: number }).b) / 12;
+    return (this.db.prepare("SELECT COALESCE(SUM(LENGTH(data)), 0) AS b FROM recent").get() as { b: number }).b / 12;
   }
 
   setItemError(sid: number, t: number, error: string | null): void {
@@ -207,7 +264,12 @@ export class MetricsStore {
 
   hostsMon(): HostMonRow[] {
     return (this.db.prepare("SELECT * FROM mon_hosts").all() as Array<Record<string, unknown>>).map((r) => ({
-      host: r.host as string, lastSeq: r.last_seq as number, lastT: r.last_t as number | null, lastRecv: r.last_recv as number | null, state: r.state as string, rev: r.rev as string | null,
+      host: r.host as string,
+      lastSeq: r.last_seq as number,
+      lastT: r.last_t as number | null,
+      lastRecv: r.last_recv as number | null,
+      state: r.state as string,
+      rev: r.rev as string | null,
     }));
   }
 
@@ -216,7 +278,12 @@ export class MetricsStore {
   }
 
   ruleStates(): Array<{ alert: string; host: string; rule: string; st: InstanceState }> {
-    return (this.db.prepare("SELECT * FROM rule_state").all() as Array<Record<string, unknown>>).map((r) => ({ alert: r.alert as string, host: r.host as string, rule: r.rule as string, st: JSON.parse(r.st as string) as InstanceState }));
+    return (this.db.prepare("SELECT * FROM rule_state").all() as Array<Record<string, unknown>>).map((r) => ({
+      alert: r.alert as string,
+      host: r.host as string,
+      rule: r.rule as string,
+      st: JSON.parse(r.st as string) as InstanceState,
+    }));
   }
 
   saveState(alert: string, host: string, rule: string, st: InstanceState): void {
@@ -234,9 +301,11 @@ export class MetricsStore {
   events(o: { afterId?: number | undefined; host?: string | undefined; limit?: number | undefined; alert?: string | undefined }): AlertEvent[] {
     const where: string[] = ["id > ?"];
     const args: unknown[] = [o.afterId ?? 0];
-    if (o.host) (where.push("host = ?"), args.push(o.host));
-    if (o.alert) (where.push("alert = ?"), args.push(o.alert));
-    const rows = this.db.prepare(`SELECT * FROM alert_events WHERE ${where.join(" AND ")} ORDER BY id ${o.afterId ? "ASC" : "DESC"} LIMIT ?`).all(...args, o.limit ?? 100) as Array<Record<string, unknown>>;
+    if (o.host) where.push("host = ?"), args.push(o.host);
+    if (o.alert) where.push("alert = ?"), args.push(o.alert);
+    const rows = this.db.prepare(`SELECT * FROM alert_events WHERE ${where.join(" AND ")} ORDER BY id ${o.afterId ? "ASC" : "DESC"} LIMIT ?`).all(...args, o.limit ?? 100) as Array<
+      Record<string, unknown>
+    >;
     const out = rows.map(toEvent);
     return o.afterId ? out : out.reverse();
   }
@@ -249,8 +318,12 @@ export class MetricsStore {
   // ---- outbox ----
 
   dueOutbox(sinkPrefix: string, now: number, limit = 500): Array<{ eventId: number; sink: string; attempts: number; nextAt: number }> {
-    return (this.db.prepare("SELECT * FROM outbox WHERE sink LIKE ? AND next_at <= ? ORDER BY event_id LIMIT ?").all(`${sinkPrefix}%`, now, limit) as Array<Record<string, unknown>>)
-      .map((r) => ({ eventId: r.event_id as number, sink: r.sink as string, attempts: r.attempts as number, nextAt: r.next_at as number }));
+    return (this.db.prepare("SELECT * FROM outbox WHERE sink LIKE ? AND next_at <= ? ORDER BY event_id LIMIT ?").all(`${sinkPrefix}%`, now, limit) as Array<Record<string, unknown>>).map((r) => ({
+      eventId: r.event_id as number,
+      sink: r.sink as string,
+      attempts: r.attempts as number,
+      nextAt: r.next_at as number,
+    }));
   }
 
   /** Queue an event for a sink again (a repeat notification); false when it is still queued. */
@@ -288,13 +361,23 @@ export class MetricsStore {
   // ---- silences and webhooks ----
 
   addSilence(s: Omit<SilenceRow, "id" | "endedDone">): number {
-    return Number(this.db.prepare("INSERT INTO silences (host, grp, rule, starts, ends, comment, created_by) VALUES (?,?,?,?,?,?,?)").run(s.host, s.group, s.rule, s.starts, s.ends, s.comment, s.createdBy).lastInsertRowid);
+    return Number(
+      this.db.prepare("INSERT INTO silences (host, grp, rule, starts, ends, comment, created_by) VALUES (?,?,?,?,?,?,?)").run(s.host, s.group, s.rule, s.starts, s.ends, s.comment, s.createdBy)
+        .lastInsertRowid,
+    );
   }
 
   silences(): SilenceRow[] {
     return (this.db.prepare("SELECT * FROM silences ORDER BY id").all() as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number, host: r.host as string | null, group: r.grp as string | null, rule: r.rule as string | null, starts: r.starts as number, ends: r.ends as number,
-      comment: r.comment as string, createdBy: r.created_by as string, endedDone: !!r.ended_done,
+      id: r.id as number,
+      host: r.host as string | null,
+      group: r.grp as string | null,
+      rule: r.rule as string | null,
+      starts: r.starts as number,
+      ends: r.ends as number,
+      comment: r.comment as string,
+      createdBy: r.created_by as string,
+      endedDone: !!r.ended_done,
     }));
   }
 
@@ -307,12 +390,23 @@ export class MetricsStore {
   }
 
   addWebhook(w: Omit<WebhookRow, "id" | "createdAt">): number {
-    return Number(this.db.prepare("INSERT INTO webhooks (url, severity, grp, group_wait_ms, repeat_ms, created_by, created_at) VALUES (?,?,?,?,?,?,?)").run(w.url, w.severity, w.group, w.groupWaitMs, w.repeatMs, w.createdBy, Date.now()).lastInsertRowid);
+    return Number(
+      this.db
+        .prepare("INSERT INTO webhooks (url, severity, grp, group_wait_ms, repeat_ms, created_by, created_at) VALUES (?,?,?,?,?,?,?)")
+        .run(w.url, w.severity, w.group, w.groupWaitMs, w.repeatMs, w.createdBy, Date.now()).lastInsertRowid,
+    );
   }
 
   webhooks(): WebhookRow[] {
     return (this.db.prepare("SELECT * FROM webhooks ORDER BY id").all() as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number, url: r.url as string, severity: r.severity as string | null, group: r.grp as string | null, groupWaitMs: r.group_wait_ms as number, repeatMs: r.repeat_ms as number, createdBy: r.created_by as string, createdAt: r.created_at as number,
+      id: r.id as number,
+      url: r.url as string,
+      severity: r.severity as string | null,
+      group: r.grp as string | null,
+      groupWaitMs: r.group_wait_ms as number,
+      repeatMs: r.repeat_ms as number,
+      createdBy: r.created_by as string,
+      createdAt: r.created_at as number,
     }));
   }
 
@@ -325,7 +419,12 @@ export class MetricsStore {
 
   /** Latest stored value of each of the host's series (+ its error, if the item is unsupported now). */
   latest(host: string): Array<{ item: string; t: number | null; v: number | null; seq: number | null; error: string | null; errorAt: number | null }> {
-    const series = this.db.prepare("SELECT s.id, s.item, e.error, e.t AS et FROM series s LEFT JOIN item_errors e ON e.series_id = s.id WHERE s.host = ? ORDER BY s.item").all(host) as Array<{ id: number; item: string; error: string | null; et: number | null }>;
+    const series = this.db.prepare("SELECT s.id, s.item, e.error, e.t AS et FROM series s LEFT JOIN item_errors e ON e.series_id = s.id WHERE s.host = ? ORDER BY s.item").all(host) as Array<{
+      id: number;
+      item: string;
+      error: string | null;
+      et: number | null;
+    }>;
     const found = new Map<number, { t: number; v: number; seq: number | null }>();
     const hid = this.hostIds.get(host);
     if (hid !== undefined) {
@@ -356,7 +455,9 @@ export class MetricsStore {
   latestAll(): Array<{ host: string; item: string; t: number; v: number }> {
     const names = new Map([...this.seriesIds].map(([k, id]) => [id, k.split("\0") as [string, string]]));
     const out: Array<{ host: string; item: string; t: number; v: number }> = [];
-    for (const r of this.db.prepare("SELECT r.t, r.data FROM recent r JOIN (SELECT host_id, MAX(seq) AS seq FROM recent GROUP BY host_id) m ON m.host_id = r.host_id AND m.seq = r.seq").all() as Array<{ t: number; data: Buffer }>) {
+    for (const r of this.db
+      .prepare("SELECT r.t, r.data FROM recent r JOIN (SELECT host_id, MAX(seq) AS seq FROM recent GROUP BY host_id) m ON m.host_id = r.host_id AND m.seq = r.seq")
+      .all() as Array<{ t: number; data: Buffer }>) {
       for (let o = 0; o < r.data.length; o += 12) {
         const n = names.get(r.data.readUInt32LE(o));
         if (n) out.push({ host: n[0], item: n[1], t: r.t, v: r.data.readDoubleLE(o + 4) });
@@ -404,7 +505,10 @@ export class MetricsStore {
     const rawFrom = res ? this.rawStart(sid) : from;
     if (res) {
       // rollups cover what the raw data no longer has
-      for (const r of this.db.prepare("SELECT t, min, max, sum, cnt, last FROM rollups WHERE series_id = ? AND res = ? AND t >= ? AND t <= ? AND t < ? ORDER BY t").all(sid, res, from, to, rawFrom ?? Infinity) as Array<{ t: number; min: number; max: number; sum: number; cnt: number; last: number }>) add(r.t, r.min, r.max, r.sum, r.cnt, r.last);
+      for (const r of this.db
+        .prepare("SELECT t, min, max, sum, cnt, last FROM rollups WHERE series_id = ? AND res = ? AND t >= ? AND t <= ? AND t < ? ORDER BY t")
+        .all(sid, res, from, to, rawFrom ?? Infinity) as Array<{ t: number; min: number; max: number; sum: number; cnt: number; last: number }>)
+        add(r.t, r.min, r.max, r.sum, r.cnt, r.last);
     }
     for (const s of this.raw(sid, Math.max(from, rawFrom ?? from), to)) add(s.t, s.v, s.v, s.v, 1, s.v);
     return [...buckets.values()].sort((a, b) => a.t - b.t).map((p) => ({ ...p, avg: p.avg / p.n }));
@@ -457,7 +561,7 @@ export class MetricsStore {
               const v = p.vs[k]!;
               const a = agg.get(b);
               if (!a) agg.set(b, { min: v, max: v, sum: v, cnt: 1, last: v });
-              else (a.min = Math.min(a.min, v), a.max = Math.max(a.max, v), a.sum += v, a.cnt++, a.last = v);
+              else (a.min = Math.min(a.min, v)), (a.max = Math.max(a.max, v)), (a.sum += v), a.cnt++, (a.last = v);
             }
             for (const [b, a] of agg) roll.run(sid, res, b, a.min, a.max, a.sum, a.cnt, a.last);
           }
@@ -490,8 +594,21 @@ export class MetricsStore {
 
 function toEvent(r: Record<string, unknown>): AlertEvent {
   return {
-    id: r.id as number, alert: r.alert as string, state: r.state as AlertState, rule: r.rule as string, host: r.host as string, item: (r.item as string | null) ?? null,
-    value: (r.value as number | null) ?? null, threshold: (r.threshold as string | null) ?? null, severity: r.severity as string, seq: (r.seq as number | null) ?? null,
-    t: r.t as number, since: r.since as number, at: r.at as number, silenced: !!r.silenced, inhibited: !!r.inhibited, note: (r.note as string | null) ?? null,
+    id: r.id as number,
+    alert: r.alert as string,
+    state: r.state as AlertState,
+    rule: r.rule as string,
+    host: r.host as string,
+    item: (r.item as string | null) ?? null,
+    value: (r.value as number | null) ?? null,
+    threshold: (r.threshold as string | null) ?? null,
+    severity: r.severity as string,
+    seq: (r.seq as number | null) ?? null,
+    t: r.t as number,
+    since: r.since as number,
+    at: r.at as number,
+    silenced: !!r.silenced,
+    inhibited: !!r.inhibited,
+    note: (r.note as string | null) ?? null,
   };
 }

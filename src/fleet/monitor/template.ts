@@ -12,7 +12,10 @@
 import { createHash } from "node:crypto";
 
 export type Op = ">" | ">=" | "<" | "<=" | "==" | "!=";
-export interface Cond { op: Op; value: number }
+export interface Cond {
+  op: Op;
+  value: number;
+}
 
 export type BuiltinName = "cpu" | "load" | "memory" | "disk" | "net";
 
@@ -43,7 +46,11 @@ export interface MetricRule {
   flapWithinMs: number;
 }
 
-export interface NodataRule { name: string; nodataMs: number; severity: string }
+export interface NodataRule {
+  name: string;
+  nodataMs: number;
+  severity: string;
+}
 export type Rule = MetricRule | NodataRule;
 export const isNodata = (r: Rule): r is NodataRule => (r as NodataRule).nodataMs !== undefined;
 
@@ -99,12 +106,18 @@ export function parseCond(v: unknown, what: string): Cond {
 
 export function test(c: Cond, x: number): boolean {
   switch (c.op) {
-    case ">": return x > c.value;
-    case ">=": return x >= c.value;
-    case "<": return x < c.value;
-    case "<=": return x <= c.value;
-    case "==": return x === c.value;
-    case "!=": return x !== c.value;
+    case ">":
+      return x > c.value;
+    case ">=":
+      return x >= c.value;
+    case "<":
+      return x < c.value;
+    case "<=":
+      return x <= c.value;
+    case "==":
+      return x === c.value;
+    case "!=":
+      return x !== c.value;
   }
 }
 
@@ -192,9 +205,16 @@ function parseRule(v: unknown, i: number, items: Set<string> | null): Rule {
     flapWithinMs = parseDur(f.within ?? "1h", `${where}: flap.within`);
   }
   return {
-    name, item: o.item, when: parseCond(o.when, `${where}: when`), count, withinMs: withinMs || Number.MAX_SAFE_INTEGER,
+    name,
+    item: o.item,
+    when: parseCond(o.when, `${where}: when`),
+    count,
+    withinMs: withinMs || Number.MAX_SAFE_INTEGER,
     ...(o.recover !== undefined ? { recover: parseCond(o.recover, `${where}: recover`) } : {}),
-    recoverCount, severity, flapCount, flapWithinMs,
+    recoverCount,
+    severity,
+    flapCount,
+    flapWithinMs,
   };
 }
 
@@ -229,12 +249,21 @@ export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(v);
 }
 
-export interface Link { template: string; kind: "group" | "host"; target: string; priority: number }
+export interface Link {
+  template: string;
+  kind: "group" | "host";
+  target: string;
+  priority: number;
+}
 
 /** Built in when no template defines a nodata rule: a silent host is always noticed. */
 export function defaultNodataMs(items: Record<string, Item>): number {
@@ -272,5 +301,8 @@ export function effectiveTemplate(host: string, groups: string[], links: Link[],
 
 /** The rev an effective template claims, recomputed from its content (agents check it). */
 export function revOf(e: Omit<EffectiveTemplate, "rev">): string {
-  return createHash("sha256").update(canonical({ host: e.host, templates: e.templates, items: e.items, rules: e.rules })).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(canonical({ host: e.host, templates: e.templates, items: e.items, rules: e.rules }))
+    .digest("hex")
+    .slice(0, 16);
 }

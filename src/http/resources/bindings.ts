@@ -29,7 +29,9 @@ export interface BindingRow {
 
 /** Python's quote_plus, which RabbitMQ's key matches. */
 function quotePlus(s: string): string {
-  return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  return encodeURIComponent(s)
+    .replace(/%20/g, "+")
+    .replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 export function propertiesKey(routingKey: string, args: FieldTable): string {
@@ -114,7 +116,7 @@ async function create(ctx: Ctx): Promise<void> {
 
 /** The exclusive owner of a destination queue: the API acts on its behalf. */
 function ownerOf(e: Ends): object | null {
-  return e.destType === "queue" ? e.v.queues.get(e.dest)?.exclusiveOwner ?? null : null;
+  return e.destType === "queue" ? (e.v.queues.get(e.dest)?.exclusiveOwner ?? null) : null;
 }
 
 function findOne(ctx: Ctx): { e: Ends; b: BindingRow } {
@@ -133,7 +135,10 @@ function show(ctx: Ctx): void {
 function del(ctx: Ctx): void {
   const { e, b } = findOne(ctx);
   checkBind(ctx, e, b.routingKey);
-  ctx.broker.apply(command("unbind", { vhost: e.v.name, source: e.source, destination: e.dest, destinationType: e.destType, routingKey: b.routingKey, arguments: b.arguments }), { origin: "http", owner: ownerOf(e) });
+  ctx.broker.apply(command("unbind", { vhost: e.v.name, source: e.source, destination: e.dest, destinationType: e.destType, routingKey: b.routingKey, arguments: b.arguments }), {
+    origin: "http",
+    owner: ownerOf(e),
+  });
   sendEmpty(ctx.res, 204);
 }
 

@@ -29,7 +29,15 @@ function status(ctx: Ctx): void {
   const version = { erlang_version: process.version, rabbitmq_name: "warren", rabbitmq_version: RABBITMQ_COMPAT_VERSION, warren_version: ctx.node.version };
   const members = c
     ? c.members()
-    : [{ name: self, id: "", type: "disc" as NodeType, running: true, info: { amqp: ctx.node.amqpPort !== undefined ? { host: ctx.node.amqpHost ?? "[::]", port: ctx.node.amqpPort } : undefined, mgmt: { host: "[::]", port: ctx.node.mgmtPort } } }];
+    : [
+        {
+          name: self,
+          id: "",
+          type: "disc" as NodeType,
+          running: true,
+          info: { amqp: ctx.node.amqpPort !== undefined ? { host: ctx.node.amqpHost ?? "[::]", port: ctx.node.amqpPort } : undefined, mgmt: { host: "[::]", port: ctx.node.mgmtPort } },
+        },
+      ];
   const running = members.filter((m) => m.running);
   sendJSON(ctx.res, 200, {
     alarms: [...ctx.broker.alarms].map((resource) => ({ node: self, resource })),
@@ -68,14 +76,29 @@ async function verb(ctx: Ctx): Promise<void> {
   try {
     const c = clusterOf(ctx);
     switch (ctx.params[0]) {
-      case "stop_app": await c.stopApp(); break;
-      case "start_app": await c.startApp(); break;
-      case "join_cluster": await c.join(str("node"), type()); break;
-      case "change_cluster_node_type": await c.setType(type()); break;
-      case "reset": await c.reset(false); break;
-      case "force_reset": await c.reset(true); break;
-      case "forget_cluster_node": await c.forget(str("node")); break;
-      default: throw badRequest(`unknown cluster verb '${ctx.params[0]}'`);
+      case "stop_app":
+        await c.stopApp();
+        break;
+      case "start_app":
+        await c.startApp();
+        break;
+      case "join_cluster":
+        await c.join(str("node"), type());
+        break;
+      case "change_cluster_node_type":
+        await c.setType(type());
+        break;
+      case "reset":
+        await c.reset(false);
+        break;
+      case "force_reset":
+        await c.reset(true);
+        break;
+      case "forget_cluster_node":
+        await c.forget(str("node"));
+        break;
+      default:
+        throw badRequest(`unknown cluster verb '${ctx.params[0]}'`);
     }
   } catch (e) {
     if (!(e instanceof ClusterError)) throw e;

@@ -49,7 +49,11 @@ function findConnection(ctx: Ctx, name: string): ConnectionInfo {
 
 function listConnections(ctx: Ctx): void {
   const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
-  sendList(ctx, visible(ctx, vhost).map((c) => connectionJSON(ctx, c)), { paginate: true });
+  sendList(
+    ctx,
+    visible(ctx, vhost).map((c) => connectionJSON(ctx, c)),
+    { paginate: true },
+  );
 }
 
 function showConnection(ctx: Ctx): void {
@@ -66,7 +70,10 @@ function closeConnection(ctx: Ctx): void {
 
 function connectionChannels(ctx: Ctx): void {
   const c = findConnection(ctx, ctx.params[0]!);
-  sendList(ctx, c.channelsInfo().map((ch) => channelJSON(ctx, ch)));
+  sendList(
+    ctx,
+    c.channelsInfo().map((ch) => channelJSON(ctx, ch)),
+  );
 }
 
 function allChannels(ctx: Ctx, vhost?: string): Record<string, unknown>[] {
@@ -80,14 +87,20 @@ function listChannels(ctx: Ctx): void {
 
 function showChannel(ctx: Ctx): void {
   // by name, internal connections' channels too
-  const ch = [...ctx.broker.connections].filter((c) => seesConnection(ctx, c.userName, c.vhostName)).flatMap((c) => c.channelsInfo().map((x) => channelJSON(ctx, x))).find((c) => c["name"] === ctx.params[0]);
+  const ch = [...ctx.broker.connections]
+    .filter((c) => seesConnection(ctx, c.userName, c.vhostName))
+    .flatMap((c) => c.channelsInfo().map((x) => channelJSON(ctx, x)))
+    .find((c) => c["name"] === ctx.params[0]);
   if (!ch) throw notFound();
   sendJSON(ctx.res, 200, ch);
 }
 
 function listConsumers(ctx: Ctx): void {
   const vhost = ctx.params[0] !== undefined ? vhostFor(ctx, ctx.params[0]).name : undefined;
-  sendList(ctx, visible(ctx, vhost).flatMap((c) => c.consumersInfo()));
+  sendList(
+    ctx,
+    visible(ctx, vhost).flatMap((c) => c.consumersInfo()),
+  );
 }
 
 export const routes: Route[] = [

@@ -132,10 +132,14 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
       });
     }
     for (const p of list(d, "permissions")) {
-      step("permission", p, () => b.apply(command("permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), configure: s(p, "configure"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }));
+      step("permission", p, () =>
+        b.apply(command("permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), configure: s(p, "configure"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }),
+      );
     }
     for (const p of list(d, "topic_permissions")) {
-      step("topic permission", p, () => b.apply(command("topic-permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), exchange: s(p, "exchange"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }));
+      step("topic permission", p, () =>
+        b.apply(command("topic-permission.set", { user: s(p, "user"), vhost: s(p, "vhost"), exchange: s(p, "exchange"), write: s(p, "write"), read: s(p, "read") }), { origin: "import" }),
+      );
     }
     for (const p of list(d, "global_parameters")) step("global parameter", p, () => b.apply(command("global-parameter.set", { name: s(p, "name"), value: p }), { origin: "import" }));
   }
@@ -150,36 +154,48 @@ export function importDefinitions(b: Broker, d: Item, onlyVhost?: string): void 
   }
   for (const x of list(d, "exchanges")) {
     step("exchange", x, () =>
-      b.apply(command("exchange.declare", {
-        vhost: vh(x),
-        name: s(x, "name"),
-        type: s(x, "type"),
-        durable: x["durable"] !== false,
-        autoDelete: x["auto_delete"] === true,
-        internal: x["internal"] === true,
-        arguments: (x["arguments"] ?? {}) as FieldTable,
-      }), { origin: "import" }));
+      b.apply(
+        command("exchange.declare", {
+          vhost: vh(x),
+          name: s(x, "name"),
+          type: s(x, "type"),
+          durable: x["durable"] !== false,
+          autoDelete: x["auto_delete"] === true,
+          internal: x["internal"] === true,
+          arguments: (x["arguments"] ?? {}) as FieldTable,
+        }),
+        { origin: "import" },
+      ),
+    );
   }
   for (const q of list(d, "queues")) {
     step("queue", q, () =>
-      b.apply(command("queue.declare", {
-        vhost: vh(q),
-        name: s(q, "name"),
-        durable: q["durable"] !== false,
-        autoDelete: q["auto_delete"] === true,
-        arguments: (q["arguments"] ?? {}) as FieldTable,
-      }), { origin: "import" }));
+      b.apply(
+        command("queue.declare", {
+          vhost: vh(q),
+          name: s(q, "name"),
+          durable: q["durable"] !== false,
+          autoDelete: q["auto_delete"] === true,
+          arguments: (q["arguments"] ?? {}) as FieldTable,
+        }),
+        { origin: "import" },
+      ),
+    );
   }
   for (const bd of list(d, "bindings")) {
     step("binding", bd, () =>
-      b.apply(command("bind", {
-        vhost: vh(bd),
-        source: s(bd, "source"),
-        destination: s(bd, "destination"),
-        destinationType: s(bd, "destination_type") === "exchange" ? "exchange" : "queue",
-        routingKey: s(bd, "routing_key"),
-        arguments: (bd["arguments"] ?? {}) as FieldTable,
-      }), { origin: "import" }));
+      b.apply(
+        command("bind", {
+          vhost: vh(bd),
+          source: s(bd, "source"),
+          destination: s(bd, "destination"),
+          destinationType: s(bd, "destination_type") === "exchange" ? "exchange" : "queue",
+          routingKey: s(bd, "routing_key"),
+          arguments: (bd["arguments"] ?? {}) as FieldTable,
+        }),
+        { origin: "import" },
+      ),
+    );
   }
 }
 

@@ -60,7 +60,10 @@ function show(ctx: Ctx): void {
   sendJSON(ctx.res, 200, {
     ...exchangeJSON(ctx, x),
     incoming: [],
-    outgoing: bindingsJSON(v.name, all.filter((b) => b.source === x.name)).map((b) => ({ ...b, stats: { publish: 0 } })),
+    outgoing: bindingsJSON(
+      v.name,
+      all.filter((b) => b.source === x.name),
+    ).map((b) => ({ ...b, stats: { publish: 0 } })),
   });
 }
 
@@ -79,15 +82,18 @@ async function put(ctx: Ctx): Promise<void> {
     checkResource(ctx, v.name, "write", "exchange", ae);
   }
   const existed = v.exchanges.has(name);
-  ctx.broker.apply(command("exchange.declare", {
-    vhost: v.name,
-    name,
-    type,
-    durable: bool(body, "durable", false),
-    autoDelete: bool(body, "auto_delete", false),
-    internal: bool(body, "internal", false),
-    arguments: args,
-  }), { origin: "http" });
+  ctx.broker.apply(
+    command("exchange.declare", {
+      vhost: v.name,
+      name,
+      type,
+      durable: bool(body, "durable", false),
+      autoDelete: bool(body, "auto_delete", false),
+      internal: bool(body, "internal", false),
+      arguments: args,
+    }),
+    { origin: "http" },
+  );
   sendEmpty(ctx.res, existed ? 204 : 201);
 }
 

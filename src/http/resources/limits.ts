@@ -17,7 +17,14 @@ import { Broker } from "../../broker/broker.js";
 import type { Route } from "../router.js";
 import { parsePolicyBody } from "./parameters.js";
 import {
-  command, LIMITS_COMPONENT as LIMITS, OPERATOR_POLICY_COMPONENT as OPERATOR_POLICY, operatorPolicyClear, operatorPolicySet, vhostLimitsClear, vhostLimitsSet, type CommandOf,
+  command,
+  LIMITS_COMPONENT as LIMITS,
+  OPERATOR_POLICY_COMPONENT as OPERATOR_POLICY,
+  operatorPolicyClear,
+  operatorPolicySet,
+  vhostLimitsClear,
+  vhostLimitsSet,
+  type CommandOf,
 } from "../../broker/commands.js";
 import { operatorPolicyError } from "../../broker/policy.js";
 
@@ -77,9 +84,7 @@ function listUserLimits(ctx: Ctx): void {
   requireAdmin(ctx);
   const name = ctx.params[0];
   if (name !== undefined && !ctx.broker.users.has(name)) throw notFound();
-  const out = [...ctx.broker.users.values()]
-    .filter((u) => (name === undefined || u.name === name) && u.limits && Object.keys(u.limits).length > 0)
-    .map((u) => ({ user: u.name, value: u.limits }));
+  const out = [...ctx.broker.users.values()].filter((u) => (name === undefined || u.name === name) && u.limits && Object.keys(u.limits).length > 0).map((u) => ({ user: u.name, value: u.limits }));
   sendList(ctx, out, { defaultSort: [] });
 }
 

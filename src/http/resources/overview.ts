@@ -37,13 +37,16 @@ function listeners(ctx: Ctx): Record<string, unknown>[] {
 function overview(ctx: Ctx): void {
   const b = ctx.broker;
   const vhosts = visibleVhosts(ctx);
-  let queues = 0, exchanges = 0, consumers = 0;
+  let queues = 0,
+    exchanges = 0,
+    consumers = 0;
   for (const v of vhosts) {
     queues += v.queues.size;
     exchanges += v.exchanges.size;
     for (const q of v.queues.values()) consumers += q.consumerCount;
   }
-  let connections = 0, channels = 0;
+  let connections = 0,
+    channels = 0;
   for (const c of b.connections) {
     if (listsConnection(ctx, c)) {
       connections++;
@@ -253,7 +256,11 @@ export const FEATURE_FLAGS: [string, string, string][] = [
 ];
 
 function featureFlags(ctx: Ctx): void {
-  sendJSON(ctx.res, 200, FEATURE_FLAGS.map(([name, desc, provided_by]) => ({ name, desc, doc_url: "", state: "enabled", stability: "stable", provided_by })));
+  sendJSON(
+    ctx.res,
+    200,
+    FEATURE_FLAGS.map(([name, desc, provided_by]) => ({ name, desc, doc_url: "", state: "enabled", stability: "stable", provided_by })),
+  );
 }
 
 export const routes: Route[] = [

@@ -16,7 +16,10 @@ import { policyError } from "../../broker/policy.js";
 
 function listPolicies(ctx: Ctx): void {
   const names = new Set(listVhosts(ctx, ctx.params[0]).map((v) => v.name));
-  sendList(ctx, [...ctx.broker.policies.values()].filter((p) => names.has(String(p["vhost"]))));
+  sendList(
+    ctx,
+    [...ctx.broker.policies.values()].filter((p) => names.has(String(p["vhost"]))),
+  );
 }
 
 function policyKey(vhost: string, name: string): string {

@@ -152,7 +152,8 @@ function find(ctx: Ctx): Queue {
 
 function show(ctx: Ctx): void {
   const q = find(ctx);
-  const consumers = [...ctx.broker.connections].flatMap((c) => c.consumersInfo())
+  const consumers = [...ctx.broker.connections]
+    .flatMap((c) => c.consumersInfo())
     .filter((c) => {
       const cq = c["queue"] as { name: string; vhost: string } | undefined;
       return cq?.name === q.name && cq.vhost === q.vhost;
@@ -173,13 +174,16 @@ async function put(ctx: Ctx): Promise<void> {
   checkResource(ctx, v.name, "configure", "queue", name);
   const args = obj(body, "arguments") as FieldTable;
   const existing = v.queues.get(name);
-  ctx.broker.apply(command("queue.declare", {
-    vhost: v.name,
-    name,
-    durable: bool(body, "durable", false),
-    autoDelete: bool(body, "auto_delete", false),
-    arguments: args,
-  }), { origin: "http", owner: existing?.exclusiveOwner ?? null });
+  ctx.broker.apply(
+    command("queue.declare", {
+      vhost: v.name,
+      name,
+      durable: bool(body, "durable", false),
+      autoDelete: bool(body, "auto_delete", false),
+      arguments: args,
+    }),
+    { origin: "http", owner: existing?.exclusiveOwner ?? null },
+  );
   sendEmpty(ctx.res, existing ? 204 : 201);
 }
 
@@ -187,7 +191,10 @@ function del(ctx: Ctx): void {
   const q = find(ctx);
   checkResource(ctx, q.vhost, "configure", "queue", q.name);
   const p = ctx.url.searchParams;
-  ctx.broker.apply(command("queue.delete", { vhost: q.vhost, name: q.name, ifUnused: p.get("if-unused") === "true", ifEmpty: p.get("if-empty") === "true" }), { origin: "http", owner: q.exclusiveOwner });
+  ctx.broker.apply(command("queue.delete", { vhost: q.vhost, name: q.name, ifUnused: p.get("if-unused") === "true", ifEmpty: p.get("if-empty") === "true" }), {
+    origin: "http",
+    owner: q.exclusiveOwner,
+  });
   sendEmpty(ctx.res, 204);
 }
 

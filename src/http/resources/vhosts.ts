@@ -32,7 +32,10 @@ export function vhostJSON(ctx: Ctx, v: VHost): Record<string, unknown> {
 }
 
 function list(ctx: Ctx): void {
-  sendList(ctx, visibleVhosts(ctx).map((v) => vhostJSON(ctx, v)));
+  sendList(
+    ctx,
+    visibleVhosts(ctx).map((v) => vhostJSON(ctx, v)),
+  );
 }
 
 function show(ctx: Ctx): void {
@@ -43,7 +46,11 @@ function show(ctx: Ctx): void {
 export function parseTags(v: unknown): string[] {
   if (v === undefined || v === null) return [];
   if (Array.isArray(v)) return v.map(String).filter((t) => t !== "");
-  if (typeof v === "string") return v.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (typeof v === "string")
+    return v
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "");
   throw badRequest("tags must be a string or a list");
 }
 
@@ -57,11 +64,14 @@ async function put(ctx: Ctx): Promise<void> {
   if (existed) {
     // metadata update of an existing vhost
     const v = ctx.broker.vhosts.get(name)!;
-    ctx.broker.apply(command("vhost.update", {
-      name,
-      description: body["description"] !== undefined ? description : v.meta.description,
-      tags: body["tags"] !== undefined ? tags : v.meta.tags,
-    }), { origin: "http" });
+    ctx.broker.apply(
+      command("vhost.update", {
+        name,
+        description: body["description"] !== undefined ? description : v.meta.description,
+        tags: body["tags"] !== undefined ? tags : v.meta.tags,
+      }),
+      { origin: "http" },
+    );
   } else {
     ctx.broker.apply(command("vhost.add", { name, description, tags }), { origin: "http" });
     // RabbitMQ's management plugin grants the creating user full permissions

@@ -23,7 +23,10 @@ export function declare(conn: Session, ch: Channel, a: M.ExchangeDeclare, claime
     return conn.awaitCluster(cluster.claim("exchange", vh.name, name), false, ch.id, M.EXCHANGE_DECLARE, () => declare(conn, ch, a, true));
   }
   if (a.passive) vh.findExchangePassive(name);
-  else conn.broker.apply(command("exchange.declare", { vhost: vh.name, name, type: a.type, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }), { origin: "amqp" });
+  else
+    conn.broker.apply(command("exchange.declare", { vhost: vh.name, name, type: a.type, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments ?? {} }), {
+      origin: "amqp",
+    });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_DECLARE_OK, {});
 }
 
@@ -41,7 +44,10 @@ export function bind(conn: Session, ch: Channel, a: M.ExchangeBind): void {
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  conn.broker.apply(command("bind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
+  conn.broker.apply(command("bind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), {
+    origin: "amqp",
+    owner: conn.owner,
+  });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_BIND_OK, {});
 }
 
@@ -51,6 +57,9 @@ export function unbind(conn: Session, ch: Channel, a: M.ExchangeUnbind): void {
   const source = stripCrLf(a.source);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "exchange", destination);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", source);
-  conn.broker.apply(command("unbind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
+  conn.broker.apply(command("unbind", { vhost: vh.name, source, destination, destinationType: "exchange", routingKey: a.routingKey, arguments: a.arguments ?? {} }), {
+    origin: "amqp",
+    owner: conn.owner,
+  });
   if (!a.nowait) conn.sendMethod(ch.id, M.EXCHANGE_UNBIND_OK, {});
 }

@@ -93,7 +93,10 @@ export function bind(conn: Session, ch: Channel, a: M.QueueBind): void {
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
   const ex = vh.exchanges.get(exchange);
   if (ex && ex.type === "topic") conn.broker.checkTopicPermission(conn.userName, vh.name, "read", exchange, routingKey);
-  conn.broker.apply(command("bind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey, arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
+  conn.broker.apply(command("bind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey, arguments: a.arguments ?? {} }), {
+    origin: "amqp",
+    owner: conn.owner,
+  });
   if (!a.nowait) conn.sendMethod(ch.id, M.QUEUE_BIND_OK, {});
 }
 
@@ -103,7 +106,10 @@ export function unbind(conn: Session, ch: Channel, a: M.QueueUnbind): void {
   const exchange = stripCrLf(a.exchange);
   conn.broker.checkPermission(conn.userName, vh.name, "write", "queue", name);
   conn.broker.checkPermission(conn.userName, vh.name, "read", "exchange", exchange);
-  conn.broker.apply(command("unbind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey: bindingKey(name, a), arguments: a.arguments ?? {} }), { origin: "amqp", owner: conn.owner });
+  conn.broker.apply(command("unbind", { vhost: vh.name, source: exchange, destination: name, destinationType: "queue", routingKey: bindingKey(name, a), arguments: a.arguments ?? {} }), {
+    origin: "amqp",
+    owner: conn.owner,
+  });
   conn.sendMethod(ch.id, M.QUEUE_UNBIND_OK, {});
 }
 

@@ -205,7 +205,10 @@ test("decoded objects of one method all have the same keys in the same order", (
     const a = decodeFrame(M.encodeMethodFrame(0, id, randomArgs(id, r))) as object;
     const b = decodeFrame(M.encodeMethodFrame(0, id, {})) as object;
     assert.deepEqual(Object.keys(a), Object.keys(b));
-    assert.deepEqual(Object.keys(a), argSpecs(id).map((f) => f.name));
+    assert.deepEqual(
+      Object.keys(a),
+      argSpecs(id).map((f) => f.name),
+    );
   }
 });
 

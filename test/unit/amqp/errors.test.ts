@@ -18,7 +18,10 @@ test("reply codes and hard/soft classes match the spec JSON", () => {
     constants: { name: string; value: number; class?: string }[];
   };
   const replies = spec.constants.filter((c) => c.class !== undefined || c.name === "REPLY-SUCCESS");
-  assert.deepEqual([...E.REPLY_CODES], replies.map((c) => c.value).sort((a, b) => a - b));
+  assert.deepEqual(
+    [...E.REPLY_CODES],
+    replies.map((c) => c.value).sort((a, b) => a - b),
+  );
   for (const c of replies) {
     const name = c.name.replace(/-/g, "_");
     assert.equal(E.replyName(c.value), name);

@@ -66,7 +66,7 @@ const EVERY_TYPE: FieldTable = {
   A: [1, "a", [true, null, []], { k: "v" }, new Decimal(0, 1), Buffer.from("z")],
   F: { n: { m: 1, e: {} } },
   "": "empty key",
-  "ключ": "utf-8 key",
+  ключ: "utf-8 key",
 };
 
 test("every type encodes and decodes back to the same value and the same bytes", () => {
@@ -180,14 +180,20 @@ test("truncated tables at every length throw AmqpError FRAME_ERROR; garbage neve
   // RabbitMQ: a table overrunning its method is a FRAME_ERROR (connection-level).
   const bytes = encodeTable(EVERY_TYPE);
   for (let end = 0; end < bytes.length; end++) {
-    assert.throws(() => decodeTable(bytes, 0, end), (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR && e.hard);
+    assert.throws(
+      () => decodeTable(bytes, 0, end),
+      (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR && e.hard,
+    );
   }
   // lying length prefix: inner table claims more than the outer has
   const lying = Buffer.from(bytes);
   lying.writeUInt32BE(lying.length, 0);
   assert.throws(() => decodeTable(lying, 0), AmqpError);
   // unknown tag
-  assert.throws(() => decodeTable(Buffer.from("00000003016b5a", "hex"), 0), (e: unknown) => e instanceof AmqpError && /unknown field type/.test(e.text));
+  assert.throws(
+    () => decodeTable(Buffer.from("00000003016b5a", "hex"), 0),
+    (e: unknown) => e instanceof AmqpError && /unknown field type/.test(e.text),
+  );
   const r = new Rand(13);
   for (let i = 0; i < 20000; i++) {
     const b = Buffer.from(bytes);
@@ -222,7 +228,10 @@ test("nesting deeper than MAX_DEPTH is rejected without exhausting the stack", (
     o += 5;
   }
   b[o] = 0x56; // innermost: void inside the last array (length counts it)
-  assert.throws(() => decodeTable(b, 0), (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR);
+  assert.throws(
+    () => decodeTable(b, 0),
+    (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR,
+  );
   // MAX_DEPTH levels are fine
   let v: FieldValue = "leaf";
   for (let i = 0; i < MAX_DEPTH - 1; i++) v = [v];

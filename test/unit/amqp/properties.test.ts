@@ -12,14 +12,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AmqpError, FRAME_ERROR } from "../../../src/amqp/errors.js";
-import {
-  BASIC_PROPERTY_NAMES,
-  decodeProperties,
-  encodeContentHeaderFrame,
-  encodeProperties,
-  encodedPropertiesSize,
-  type BasicProperties,
-} from "../../../src/amqp/properties.js";
+import { BASIC_PROPERTY_NAMES, decodeProperties, encodeContentHeaderFrame, encodeProperties, encodedPropertiesSize, type BasicProperties } from "../../../src/amqp/properties.js";
 import { amqplib, Rand, randomTable, toAmqplib } from "./fixtures.js";
 import { repoRoot } from "../../helpers/broker.js";
 
@@ -93,7 +86,10 @@ test("truncated property lists at every length throw FRAME_ERROR; trailing bytes
   };
   const raw = encodeProperties(props);
   for (let end = 0; end < raw.length; end++) {
-    assert.throws(() => decodeProperties(raw, 0, end), (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR && e.hard);
+    assert.throws(
+      () => decodeProperties(raw, 0, end),
+      (e: unknown) => e instanceof AmqpError && e.code === FRAME_ERROR && e.hard,
+    );
   }
   const extra = Buffer.concat([raw, Buffer.from([0])]);
   assert.throws(() => decodeProperties(extra, 0, extra.length), AmqpError);

@@ -40,8 +40,16 @@ test("encode then decode is the identity for every op, through JSON", () => {
 });
 
 test("records without a format are format 1 and get the defaults older warrens left out", () => {
-  assert.deepEqual(decodeCommand({ op: "exchange.declare", vhost: "/", name: "x", type: "direct" }),
-    { op: "exchange.declare", vhost: "/", name: "x", type: "direct", durable: true, autoDelete: false, internal: false, arguments: {} });
+  assert.deepEqual(decodeCommand({ op: "exchange.declare", vhost: "/", name: "x", type: "direct" }), {
+    op: "exchange.declare",
+    vhost: "/",
+    name: "x",
+    type: "direct",
+    durable: true,
+    autoDelete: false,
+    internal: false,
+    arguments: {},
+  });
   assert.deepEqual(decodeCommand({ op: "topic-permission.clear", user: "u", vhost: "/" }), { op: "topic-permission.clear", user: "u", vhost: "/" });
 });
 
@@ -58,20 +66,35 @@ test("bad records are refused naming the op and the field; unknown fields are dr
     [{ v: "1", op: "vhost.delete", name: "v" }, /command format '1' is not a version number/],
     [{ v: COMMAND_FORMAT + 1, op: "vhost.delete", name: "v" }, /newer than this warren understands/],
   ];
-  for (const [raw, re] of bad) assert.throws(() => decodeCommand(raw), (e: unknown) => e instanceof CommandFormatError && re.test((e as Error).message), JSON.stringify(raw));
+  for (const [raw, re] of bad)
+    assert.throws(
+      () => decodeCommand(raw),
+      (e: unknown) => e instanceof CommandFormatError && re.test((e as Error).message),
+      JSON.stringify(raw),
+    );
   assert.deepEqual(decodeCommand({ op: "vhost.delete", name: "v", injected: { a: 1 } }), { op: "vhost.delete", name: "v" });
 });
 
 test("field tables come back exactly as sent: int8, int64, bytes, decimals, nested tables (also from a log of JSON-ified tables)", () => {
   const args = {
-    "x-max-length": new TypedValue("b", 7), big: 2n ** 62n, bytes: Buffer.from([0, 255]), dec: new Decimal(2, 314),
-    raw: new LongString(Buffer.from([0xff, 0xfe])), nested: { a: [1, "two", new TypedValue("s", -3)] }, plain: "str", flag: true, none: null,
+    "x-max-length": new TypedValue("b", 7),
+    big: 2n ** 62n,
+    bytes: Buffer.from([0, 255]),
+    dec: new Decimal(2, 314),
+    raw: new LongString(Buffer.from([0xff, 0xfe])),
+    nested: { a: [1, "two", new TypedValue("s", -3)] },
+    plain: "str",
+    flag: true,
+    none: null,
   };
   const c = command("queue.declare", { vhost: "/", name: "q", durable: true, autoDelete: false, arguments: args });
   const wire = JSON.parse(JSON.stringify(encodeCommand(c))) as Record<string, unknown>;
   assert.deepEqual(decodeCommand(wire), c);
   // what warren logged before tables were stored encoded: JSON.stringify of the live objects
-  const legacy = JSON.parse(JSON.stringify({ op: "bind", vhost: "/", source: "x", destination: "q", destinationType: "queue", routingKey: "", arguments: { ...args, big: 5 } })) as Record<string, unknown>;
+  const legacy = JSON.parse(JSON.stringify({ op: "bind", vhost: "/", source: "x", destination: "q", destinationType: "queue", routingKey: "", arguments: { ...args, big: 5 } })) as Record<
+    string,
+    unknown
+  >;
   const back = decodeCommand(legacy);
   assert.ok(back.op === "bind");
   assert.deepEqual(back.arguments, { ...args, big: 5 });

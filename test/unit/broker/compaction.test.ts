@@ -63,7 +63,10 @@ test("20,000 declare+delete cycles of a durable queue leave a bounded log that r
     const v = again.broker.getVhost(vhost);
     assert.deepEqual([...v.queues.keys()], ["stays"]);
     assert.equal(v.getQueue("stays").arguments["x-message-ttl"], 60000);
-    assert.deepEqual([...v.getExchange("events").bindings.values()].map((b) => [b.destination.name, b.routingKey]), [["stays", "a.#"]]);
+    assert.deepEqual(
+      [...v.getExchange("events").bindings.values()].map((b) => [b.destination.name, b.routingKey]),
+      [["stays", "a.#"]],
+    );
     assert.ok(again.broker.users.has("guest"), "the default user came back from the snapshot");
     assert.equal(again.defs.count, live, "boot replayed the snapshot only");
     // every record carries the command format
@@ -153,7 +156,10 @@ test("kill -9 at random moments and inside compaction: every durable declare and
     const mustNot = new Set<string>();
     // the crash points inside compaction first (the k-th compaction of that run), then random kills
     const runs: [number | null, string][] = [
-      [null, "before-sync:1"], [null, "after-sync:1"], [null, "before-sync:3"], [null, "after-sync:4"],
+      [null, "before-sync:1"],
+      [null, "after-sync:1"],
+      [null, "before-sync:3"],
+      [null, "after-sync:4"],
       ...Array.from({ length: 8 }, (): [number, string] => [20 + Math.floor(Math.random() * 250), ""]),
     ];
     let confirmed = 0;
@@ -198,30 +204,33 @@ test("a clean shutdown of warren leaves the definitions log as a snapshot; the n
   try {
     let w = await startWarrenChild(dir);
     try {
-    let c = await connect(w.url);
-    const ch = await c.createChannel();
-    await ch.assertExchange("shut.x", "fanout", { durable: true });
-    await ch.assertQueue("shut.q", { durable: true, arguments: { "x-max-length": 7 } });
-    await ch.bindQueue("shut.q", "shut.x", "");
-    for (let i = 0; i < 50; i++) {
-      await ch.assertQueue("shut.tmp", { durable: true });
-      await ch.deleteQueue("shut.tmp");
-    }
-    await closeQuietly(c);
-    await w.stop();
-    const records = fs.readFileSync(join(dir, DEFINITIONS_FILE), "utf8").split("\n").filter((l) => l !== "");
-    // vhost, guest, its permission, the Fleet collector's user and permission (if any), exchange, queue, binding
-    assert.ok(records.length <= 10, `${records.length} records after shutdown:\n${records.join("\n")}`);
-    assert.ok(!records.some((l) => l.includes("shut.tmp")), "the 100 commands of shut.tmp's history are gone");
-    w = await startWarrenChild(dir);
-    c = await connect(w.url);
-    const ch2 = await c.createChannel();
-    assert.equal((await ch2.checkQueue("shut.q")).queue, "shut.q");
-    await ch2.publish("shut.x", "", Buffer.from("routed through the replayed binding"));
-    const got = (await waitFor("the message routed through the replayed binding", async () => await ch2.get("shut.q", { noAck: true }))).content.toString();
-    assert.equal(got, "routed through the replayed binding");
-    assert.equal((await ch2.assertQueue("shut.q", { durable: true, arguments: { "x-max-length": 7 } })).queue, "shut.q", "the argument came back with its type (an inequivalent one would be 406)");
-    await closeQuietly(c);
+      let c = await connect(w.url);
+      const ch = await c.createChannel();
+      await ch.assertExchange("shut.x", "fanout", { durable: true });
+      await ch.assertQueue("shut.q", { durable: true, arguments: { "x-max-length": 7 } });
+      await ch.bindQueue("shut.q", "shut.x", "");
+      for (let i = 0; i < 50; i++) {
+        await ch.assertQueue("shut.tmp", { durable: true });
+        await ch.deleteQueue("shut.tmp");
+      }
+      await closeQuietly(c);
+      await w.stop();
+      const records = fs
+        .readFileSync(join(dir, DEFINITIONS_FILE), "utf8")
+        .split("\n")
+        .filter((l) => l !== "");
+      // vhost, guest, its permission, the Fleet collector's user and permission (if any), exchange, queue, binding
+      assert.ok(records.length <= 10, `${records.length} records after shutdown:\n${records.join("\n")}`);
+      assert.ok(!records.some((l) => l.includes("shut.tmp")), "the 100 commands of shut.tmp's history are gone");
+      w = await startWarrenChild(dir);
+      c = await connect(w.url);
+      const ch2 = await c.createChannel();
+      assert.equal((await ch2.checkQueue("shut.q")).queue, "shut.q");
+      await ch2.publish("shut.x", "", Buffer.from("routed through the replayed binding"));
+      const got = (await waitFor("the message routed through the replayed binding", async () => await ch2.get("shut.q", { noAck: true }))).content.toString();
+      assert.equal(got, "routed through the replayed binding");
+      assert.equal((await ch2.assertQueue("shut.q", { durable: true, arguments: { "x-max-length": 7 } })).queue, "shut.q", "the argument came back with its type (an inequivalent one would be 406)");
+      await closeQuietly(c);
     } finally {
       await w.kill(); // a no-op after a clean stop
     }

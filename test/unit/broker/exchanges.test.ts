@@ -27,7 +27,8 @@ function routed(ex: { route(rk: string, h: FieldTable | undefined, out: Destinat
 
 test("topic: * matches exactly one word, # zero or more (RabbitMQ tutorial 5 table)", () => {
   const ex = new TopicExchange("/", "t", opts);
-  const q1 = dest("q1"), q2 = dest("q2");
+  const q1 = dest("q1"),
+    q2 = dest("q2");
   ex.bind(q1, "*.orange.*", {});
   ex.bind(q2, "*.*.rabbit", {});
   ex.bind(q2, "lazy.#", {});
@@ -45,7 +46,9 @@ test("topic: * matches exactly one word, # zero or more (RabbitMQ tutorial 5 tab
 
 test("topic: '#' alone matches everything including the empty key; '' matches only ''", () => {
   const ex = new TopicExchange("/", "t", opts);
-  const all = dest("all"), empty = dest("empty"), mid = dest("mid");
+  const all = dest("all"),
+    empty = dest("empty"),
+    mid = dest("mid");
   ex.bind(all, "#", {});
   ex.bind(empty, "", {});
   ex.bind(mid, "a.#.z", {});
@@ -69,7 +72,8 @@ test("topic: unbind prunes and stops routing; 100,000 bindings route by trie", (
 
 test("direct and fanout", () => {
   const d = new DirectExchange("/", "d", opts);
-  const a = dest("a"), b = dest("b");
+  const a = dest("a"),
+    b = dest("b");
   d.bind(a, "error", {});
   d.bind(a, "info", {});
   d.bind(b, "error", {});
@@ -86,7 +90,10 @@ test("direct and fanout", () => {
 
 test("headers: x-match all/any and the -with-x variants; numbers compare by value", () => {
   const ex = new HeadersExchange("/", "h", opts);
-  const all = dest("all"), any = dest("any"), allx = dest("allx"), anyx = dest("anyx");
+  const all = dest("all"),
+    any = dest("any"),
+    allx = dest("allx"),
+    anyx = dest("anyx");
   ex.bind(all, "", { "x-match": "all", format: "pdf", type: "report" });
   ex.bind(any, "", { "x-match": "any", format: "pdf", type: "log" });
   ex.bind(allx, "", { "x-match": "all-with-x", "x-tenant": "t1" });

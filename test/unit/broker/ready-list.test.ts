@@ -44,7 +44,10 @@ test("encoded entries come back equal and in order, mixed with objects, across b
   }
   assert.equal(l.length, 40_100);
   assert.equal(l.encoded, 40_000 - Math.ceil(40_000 / 7));
-  assert.equal(l.bytes, pushed.reduce((n, e) => n + e.msg.bodySize, 0));
+  assert.equal(
+    l.bytes,
+    pushed.reduce((n, e) => n + e.msg.bodySize, 0),
+  );
   assert.equal(l.paged, l.encoded);
   for (const want of pushed) {
     assert.equal(l.peek()!.seq, want.seq);
@@ -79,7 +82,14 @@ test("a requeued entry goes back in front of the compact tail", () => {
   assert.equal(first.seq, a.seq);
   first.deliveryCount++;
   l.requeue(first);
-  assert.deepEqual([l.shift()!, l.shift()!, l.shift()!].map((e) => [e.seq, e.deliveryCount]), [[a.seq, 1], [b.seq, 0], [c.seq, 0]]);
+  assert.deepEqual(
+    [l.shift()!, l.shift()!, l.shift()!].map((e) => [e.seq, e.deliveryCount]),
+    [
+      [a.seq, 1],
+      [b.seq, 0],
+      [c.seq, 0],
+    ],
+  );
 });
 
 test("clear hands every entry over once and leaves the counts at zero", () => {
@@ -89,7 +99,10 @@ test("clear hands every entry over once and leaves the counts at zero", () => {
     l.push(e, i > 10);
   }
   const seen = new Set<number>();
-  assert.equal(l.clear((e) => seen.add(e.seq)), 20_000);
+  assert.equal(
+    l.clear((e) => seen.add(e.seq)),
+    20_000,
+  );
   assert.equal(seen.size, 20_000);
   assert.equal(l.length, 0);
   assert.equal(l.persistent, 0);

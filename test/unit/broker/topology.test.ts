@@ -39,8 +39,7 @@ function drain(b: Broker, queue: string): string[] {
   return out;
 }
 
-const declareQueue = (b: Broker, name: string, args = {}) =>
-  b.apply(command("queue.declare", { vhost, name, durable: false, autoDelete: false, arguments: args }), amqp);
+const declareQueue = (b: Broker, name: string, args = {}) => b.apply(command("queue.declare", { vhost, name, durable: false, autoDelete: false, arguments: args }), amqp);
 const declareExchange = (b: Broker, name: string, type: string, args = {}) =>
   b.apply(command("exchange.declare", { vhost, name, type, durable: false, autoDelete: false, internal: false, arguments: args }), amqp);
 const bind = (b: Broker, source: string, destination: string, routingKey: string, destinationType: "queue" | "exchange" = "queue") =>
@@ -106,12 +105,16 @@ test("queue: a requeued message comes back first; one rejected without requeue i
 test("vhost: inequivalent redeclare is 406 with RabbitMQ's text; another owner's exclusive queue is 405", () => {
   const b = broker();
   declareQueue(b, "q", { "x-max-length": new TypedValue("b", 5) });
-  assert.throws(() => declareQueue(b, "q", { "x-max-length": new TypedValue("b", 6) }), (e: unknown) =>
-    e instanceof AmqpError && e.code === 406 && e.text === "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received '6' but current is '5'");
+  assert.throws(
+    () => declareQueue(b, "q", { "x-max-length": new TypedValue("b", 6) }),
+    (e: unknown) => e instanceof AmqpError && e.code === 406 && e.text === "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received '6' but current is '5'",
+  );
   const owner = {};
   b.apply(command("queue.declare", { vhost, name: "mine", durable: false, exclusive: true, autoDelete: false, arguments: {} }), { origin: "amqp", owner });
-  assert.throws(() => b.apply(command("queue.delete", { vhost, name: "mine" }), { origin: "amqp", owner: {} }), (e: unknown) =>
-    e instanceof AmqpError && e.code === 405 && e.text.startsWith("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mine' in vhost '/'"));
+  assert.throws(
+    () => b.apply(command("queue.delete", { vhost, name: "mine" }), { origin: "amqp", owner: {} }),
+    (e: unknown) => e instanceof AmqpError && e.code === 405 && e.text.startsWith("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mine' in vhost '/'"),
+  );
   assert.equal(b.apply(command("queue.delete", { vhost, name: "mine" }), { origin: "amqp", owner }), 0);
   assert.ok(!b.getVhost(vhost).queues.has("mine"));
 });

@@ -46,11 +46,17 @@ test("FIFO: withdrawn entries leave the compact tail and the head; the rest keep
   const gone = new Set([ids[45]!, ids[49]!, ids[50]!, ids[39_990]!, ids[40_049]!, ids[40_000]!]);
   const minId = Math.min(...gone);
   const removed = l.withdraw(gone, minId);
-  assert.deepEqual(removed.map((e) => e.msg.storeId).sort((a, b) => a - b), [...gone].sort((a, b) => a - b));
+  assert.deepEqual(
+    removed.map((e) => e.msg.storeId).sort((a, b) => a - b),
+    [...gone].sort((a, b) => a - b),
+  );
   assert.equal(l.length, ids.length - gone.size);
   assert.equal(l.bytes, (ids.length - gone.size) * 10);
   assert.equal(l.persistent, ids.length - gone.size);
-  assert.deepEqual(drainIds(l), ids.filter((id) => !gone.has(id)));
+  assert.deepEqual(
+    drainIds(l),
+    ids.filter((id) => !gone.has(id)),
+  );
   assert.equal(l.bytes, 0);
   assert.equal(l.paged, 0);
 });
@@ -61,8 +67,14 @@ test("FIFO: the walk stops at the first entry older than the oldest withdrawn id
   for (const e of es) l.push(e, true);
   // an id that is not in the range looked at is left alone (it is older than minId)
   const removed = l.withdraw(new Set([es[2]!.msg.storeId, es[8]!.msg.storeId]), es[8]!.msg.storeId);
-  assert.deepEqual(removed.map((e) => e.msg.storeId), [es[8]!.msg.storeId]);
-  assert.deepEqual(drainIds(l), es.filter((_, i) => i !== 8).map((e) => e.msg.storeId));
+  assert.deepEqual(
+    removed.map((e) => e.msg.storeId),
+    [es[8]!.msg.storeId],
+  );
+  assert.deepEqual(
+    drainIds(l),
+    es.filter((_, i) => i !== 8).map((e) => e.msg.storeId),
+  );
 });
 
 test("FIFO: a materialised front entry can be withdrawn too", () => {

@@ -39,7 +39,14 @@ test("samples are newest first, aligned to incr, age/incr + 1 of them, with avg 
   assert.equal(pub.avg_rate, 2);
   // lengths follow their own range (RabbitMQ: lengths_age / lengths_incr)
   const len = d["messages_details"] as { samples: Sample[] };
-  assert.deepEqual(len.samples.map((s) => [s.sample, s.timestamp - T0]), [[12, 60_000], [10, 50_000], [8, 40_000]]);
+  assert.deepEqual(
+    len.samples.map((s) => [s.sample, s.timestamp - T0]),
+    [
+      [12, 60_000],
+      [10, 50_000],
+      [8, 40_000],
+    ],
+  );
   // without ranges: only the rate, as RabbitMQ answers when no history is asked for
   assert.deepEqual(rates.details("q:/\u0000a", { publish: 120 })["publish_details"], { rate: 2 });
 });
@@ -53,11 +60,17 @@ test("between ticks a sample holds the last stored value; an object born later w
   objects.get("o")!["publish"] = 9;
   rates.tick(T0 + 10_000 + 300); // ticks are not aligned to the sample grid
   const late = rates.details("q:/\u0000late", { messages: 7 }, { lengths: { ageS: 15, incrS: 5 } }, T0 + 16_000)["messages_details"] as { samples: Sample[] };
-  assert.deepEqual(late.samples.map((s) => s.sample), [7, 0, 0, 0]);
+  assert.deepEqual(
+    late.samples.map((s) => s.sample),
+    [7, 0, 0, 0],
+  );
   const o = rates.details("o", { publish: 9 }, { msg_rates: { ageS: 20, incrS: 5 } }, T0 + 16_000)["publish_details"] as { samples: Sample[] };
   // 10000 is before the third tick (10300): still 5; before the first tick a key the sampler
   // found at its start repeats its oldest value (it existed; no fake rate spike)
-  assert.deepEqual(o.samples.map((s) => s.sample), [9, 5, 5, 5, 5]);
+  assert.deepEqual(
+    o.samples.map((s) => s.sample),
+    [9, 5, 5, 5, 5],
+  );
 });
 
 test("a vanished object's history is dropped and its memory returned", () => {
@@ -70,7 +83,10 @@ test("a vanished object's history is dropped and its memory returned", () => {
   rates.tick(T0 + 5000);
   assert.equal(rates.storedValues, 0);
   const d = rates.details("q:/\u0000gone", { messages: 0 }, { lengths: { ageS: 10, incrS: 5 } }, T0 + 6000)["messages_details"] as { samples: Sample[] };
-  assert.deepEqual(d.samples.map((s) => s.sample), [0, 0, 0]);
+  assert.deepEqual(
+    d.samples.map((s) => s.sample),
+    [0, 0, 0],
+  );
 });
 
 test("history stays within its budget however many objects there are", () => {
@@ -83,7 +99,10 @@ test("history stays within its budget however many objects there are", () => {
   assert.ok(rates.storedValues > budget / 2);
   // an object past the budget still answers, its samples repeating the current value
   const d = rates.details("q:/\u0000q1999", { messages: 1999 }, { lengths: { ageS: 10, incrS: 5 } }, T0 + 6000)["messages_details"] as { samples: Sample[] };
-  assert.deepEqual(d.samples.map((s) => s.sample), [1999, 1999, 1999]);
+  assert.deepEqual(
+    d.samples.map((s) => s.sample),
+    [1999, 1999, 1999],
+  );
 });
 
 test("history ranges as RabbitMQ 3.10 reads them: both integers or ignored; positive, at most 500 steps, or 400", () => {
@@ -93,6 +112,10 @@ test("history ranges as RabbitMQ 3.10 reads them: both integers or ignored; posi
     assert.deepEqual(parseRanges(new URL(`http://x/?${q}`)), {}, q);
   }
   for (const q of ["msg_rates_age=60&msg_rates_incr=0", "lengths_age=501&lengths_incr=1", "lengths_age=3600&lengths_incr=5", "lengths_age=-5&lengths_incr=5"]) {
-    assert.throws(() => parseRanges(new URL(`http://x/?${q}`)), (e: unknown) => e instanceof HttpError && e.status === 400, q);
+    assert.throws(
+      () => parseRanges(new URL(`http://x/?${q}`)),
+      (e: unknown) => e instanceof HttpError && e.status === 400,
+      q,
+    );
   }
 });

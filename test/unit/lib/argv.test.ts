@@ -29,7 +29,11 @@ test("strict: undeclared flags, a value on a bool, a missing value are errors wi
     [["--hosts", "--json"], "--hosts needs at least one value", "needs-values"],
   ];
   for (const [argv, message, kind] of cases) {
-    assert.throws(() => parseArgv(argv, fleetSpec), (e: unknown) => e instanceof UsageError && e.message === message && e.problem?.kind === kind, argv.join(" "));
+    assert.throws(
+      () => parseArgv(argv, fleetSpec),
+      (e: unknown) => e instanceof UsageError && e.message === message && e.problem?.kind === kind,
+      argv.join(" "),
+    );
   }
 });
 
@@ -44,5 +48,8 @@ test("lenient: -x and --x are flags, undeclared ones booleans (a value after = i
   assert.equal(str(p, "formatter"), "json");
   assert.equal(str(parseArgv(["-p", "a", "--vhost", "b"], spec, { lenient: true, aliases: { p: "vhost" } }), "vhost"), "b", "the last one wins");
   assert.equal(parseArgv(["-h"], spec, { lenient: true }).flags["h"], true);
-  assert.throws(() => parseArgv(["list_queues", "-p"], spec, { lenient: true }), (e: unknown) => e instanceof UsageError && e.problem?.kind === "needs-value" && e.problem.flag === "p");
+  assert.throws(
+    () => parseArgv(["list_queues", "-p"], spec, { lenient: true }),
+    (e: unknown) => e instanceof UsageError && e.problem?.kind === "needs-value" && e.problem.flag === "p",
+  );
 });

@@ -18,7 +18,9 @@ before(async () => {
   b = await startBroker({ mgmt: true });
   bare = b.mgmtUrl!.replace("guest:guest@", "");
 });
-after(async () => { await b.stop(); });
+after(async () => {
+  await b.stop();
+});
 
 /** A port nothing listens on. */
 async function deadPort(): Promise<number> {
@@ -82,7 +84,10 @@ test("ctl keeps rabbitmqctl's exit codes; Fleet keeps its messages", async () =>
   const missing = await ctlError(new CtlApi(b.mgmtUrl!).get("/api/queues/%2F/no-such-queue"));
   assert.equal(missing.exitCode, EX_SOFTWARE);
   assert.equal(missing.message, "not found: /api/queues/%2F/no-such-queue");
-  assert.throws(() => new CtlApi("::"), (e: unknown) => e instanceof CtlError && e.exitCode === EX_USAGE && e.message === "invalid management URL '::'");
+  assert.throws(
+    () => new CtlApi("::"),
+    (e: unknown) => e instanceof CtlError && e.exitCode === EX_USAGE && e.message === "invalid management URL '::'",
+  );
   assert.equal(((await new CtlApi(bare).get("/api/whoami")) as { name: string }).name, "guest", "ctl defaults to guest/guest");
 
   const fleet = new FleetMgmt(b.mgmtUrl!);

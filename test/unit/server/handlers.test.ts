@@ -149,7 +149,10 @@ test("exchange.declare: an inequivalent redeclare is 406 with RabbitMQ's text; a
   const decl = (type: string) => ({ exchange: "logs", type, passive: false, durable: false, autoDelete: false, internal: false, nowait: false, arguments: {} });
   h.call(M.EXCHANGE_DECLARE, decl("fanout"));
   h.call(M.EXCHANGE_DECLARE, decl("fanout"));
-  assert.deepEqual(h.sent.map((s) => s.id), [M.EXCHANGE_DECLARE_OK, M.EXCHANGE_DECLARE_OK]);
+  assert.deepEqual(
+    h.sent.map((s) => s.id),
+    [M.EXCHANGE_DECLARE_OK, M.EXCHANGE_DECLARE_OK],
+  );
   const err = amqpError(() => h.call(M.EXCHANGE_DECLARE, decl("direct")));
   assert.equal(err.code, 406);
   assert.equal(err.text, "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'logs' in vhost '/': received 'direct' but current is 'fanout'");
@@ -183,7 +186,10 @@ test("basic.publish then basic.get: get-ok carries the body and the count left, 
   assert.equal(h.broker.getVhost("/").getQueue("work").messageCount, 2);
   h.call(M.BASIC_GET, { queue: "work", noAck: true });
   const frames = await h.frames();
-  assert.deepEqual(frames.map((f) => f.type), [FRAME_METHOD, FRAME_HEADER, FRAME_BODY]);
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    [FRAME_METHOD, FRAME_HEADER, FRAME_BODY],
+  );
   const getOk = M.decodeMethod(M.BASIC_GET_OK, frames[0]!.payload, 4, frames[0]!.payload.length) as M.BasicGetOk;
   assert.equal(getOk.messageCount, 1);
   assert.equal(getOk.redelivered, false);

@@ -24,7 +24,10 @@ test("append -> close -> reopen replays the commands in order; meta.json records
     await d.close();
     assert.deepEqual(JSON.parse(fs.readFileSync(join(dir, META_FILE), "utf8")), { format: 1 });
     const r = DefinitionsLog.open({ dataDir: dir, log: logSink().log });
-    assert.deepEqual(r.load(), Array.from({ length: 50 }, (_, i) => cmd(i)));
+    assert.deepEqual(
+      r.load(),
+      Array.from({ length: 50 }, (_, i) => cmd(i)),
+    );
     await r.close();
   } finally {
     cleanup();

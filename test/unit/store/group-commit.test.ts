@@ -56,10 +56,12 @@ test("always: requests arriving while an fdatasync is in flight share the next o
         const n = ++syncNo;
         events.push(`fsync${n}-start`);
         // a slow disk: the fsync takes 30 ms while the event loop keeps accepting publishes
-        fs.fdatasync(fd, (err) => setTimeout(() => {
-          events.push(`fsync${n}-done`);
-          cb(err ?? null);
-        }, 30));
+        fs.fdatasync(fd, (err) =>
+          setTimeout(() => {
+            events.push(`fsync${n}-done`);
+            cb(err ?? null);
+          }, 30),
+        );
       },
     };
     const s = SegmentStore.open({ dir, fsync: "always", io, log: logSink().log });
@@ -146,7 +148,10 @@ test("ENOSPC on write: sync(cb) gets the error, no crash, earlier data intact, r
 
     const r = SegmentStore.open({ dir, fsync: "always", log: logSink().log });
     const list = r.recover().get(QA)!;
-    assert.deepEqual(list.map((m) => m.storeId), [b.storeId, c.storeId]);
+    assert.deepEqual(
+      list.map((m) => m.storeId),
+      [b.storeId, c.storeId],
+    );
     assert.deepEqual(list[0]!.body, patternBody(2, 200));
     await r.close();
   } finally {
@@ -178,7 +183,10 @@ test("a disk that stays full: close() reports the error and what was stored befo
     await assert.rejects(s.close(), (e: NodeJS.ErrnoException) => e.code === "ENOSPC");
     const r = SegmentStore.open({ dir, fsync: "always", log: logSink().log });
     const list = r.recover().get(QA)!;
-    assert.deepEqual(list.map((m) => m.storeId), kept);
+    assert.deepEqual(
+      list.map((m) => m.storeId),
+      kept,
+    );
     for (const m of list) assert.deepEqual(m.body, patternBody(Number(m.routingKey.split(".")[1]), 100));
     await r.close();
   } finally {

@@ -17,7 +17,11 @@ import { logSink, makeMessage, patternBody, syncP, tempDir } from "./helpers.js"
 const QA = queueKey("/", "a");
 
 function segPaths(dir: string, ext = ".wseg"): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith(ext)).sort().map((n) => join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(ext))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 function checkIntact(list: { routingKey: string; body: Buffer | null; bodySize: number }[]): void {
@@ -62,9 +66,17 @@ test("torn tail: the last record cut at every byte offset recovers exactly the c
       const sink = logSink();
       const r = SegmentStore.open({ dir, fsync: "none", log: sink.log });
       const list = r.recover().get(QA)!;
-      assert.deepEqual(list.map((m) => m.storeId), ids, `cut at ${cut}`);
+      assert.deepEqual(
+        list.map((m) => m.storeId),
+        ids,
+        `cut at ${cut}`,
+      );
       checkIntact(list);
-      if (cut > lastStart) assert.ok(sink.lines.some((l) => /torn/.test(l)), "the drop is logged");
+      if (cut > lastStart)
+        assert.ok(
+          sink.lines.some((l) => /torn/.test(l)),
+          "the drop is logged",
+        );
       assert.equal(fs.statSync(seg).size, lastStart, "the torn tail is truncated away");
       await r.close();
       for (const extra of segPaths(dir).filter((p) => p !== seg)) fs.rmSync(extra);
@@ -114,7 +126,10 @@ test("a corrupted record in the middle is skipped; records after it are still re
     const sink = logSink();
     const r = SegmentStore.open({ dir, fsync: "always", log: sink.log });
     const list = r.recover().get(QA)!;
-    assert.deepEqual(list.map((m) => m.storeId), [...ids.slice(0, 4), ...ids.slice(5)]);
+    assert.deepEqual(
+      list.map((m) => m.storeId),
+      [...ids.slice(0, 4), ...ids.slice(5)],
+    );
     checkIntact(list);
     assert.ok(sink.lines.some((l) => /skipped 1 corrupt/.test(l)));
     await r.close();
@@ -149,7 +164,10 @@ test("a corrupted length field ends the segment there, earlier segments are unto
     const r = SegmentStore.open({ dir, fsync: "always", segmentSize: 1024, log: sink.log });
     const list = r.recover().get(QA)!;
     checkIntact(list);
-    assert.deepEqual(list.map((m) => m.storeId), ids.filter((id) => !inVictim.has(id)));
+    assert.deepEqual(
+      list.map((m) => m.storeId),
+      ids.filter((id) => !inVictim.has(id)),
+    );
     assert.ok(sink.lines.some((l) => l.includes(victim) && /dropped/.test(l)));
     await r.close();
   } finally {
@@ -176,7 +194,13 @@ test("a torn ack-file tail loses only that ack (the message comes back, as unack
     const ack = segPaths(dir, ".wack")[0]!;
     fs.truncateSync(ack, fs.statSync(ack).size - 3);
     const r = SegmentStore.open({ dir, fsync: "always", log: logSink().log });
-    assert.deepEqual(r.recover().get(QA)!.map((m) => m.storeId), ids.slice(1));
+    assert.deepEqual(
+      r
+        .recover()
+        .get(QA)!
+        .map((m) => m.storeId),
+      ids.slice(1),
+    );
     await r.close();
   } finally {
     cleanup();

@@ -23,7 +23,10 @@ function open(dir: string, extra: Partial<Parameters<typeof SegmentStore.open>[0
 }
 
 function segFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith(".wseg")).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(".wseg"))
+    .sort();
 }
 
 test("persist -> close -> reopen recovers every message per queue, in order, intact", async () => {
@@ -31,7 +34,10 @@ test("persist -> close -> reopen recovers every message per queue, in order, int
   const { dir, cleanup } = tempDir("roundtrip");
   try {
     const s = open(dir);
-    const want = new Map<string, number[]>([[QA, []], [QB, []]]);
+    const want = new Map<string, number[]>([
+      [QA, []],
+      [QB, []],
+    ]);
     for (let i = 0; i < 300; i++) {
       const m = makeMessage(i, i % 50);
       const keys = i % 3 === 0 ? [QA, QB] : i % 3 === 1 ? [QA] : [QB];
@@ -47,7 +53,10 @@ test("persist -> close -> reopen recovers every message per queue, in order, int
     assert.deepEqual([...got.keys()].sort(), [QA, QB].sort());
     for (const [k, ids] of want) {
       const list = got.get(k)!;
-      assert.deepEqual(list.map((m) => m.storeId), ids);
+      assert.deepEqual(
+        list.map((m) => m.storeId),
+        ids,
+      );
       for (const m of list) {
         const [, seed, len] = m.routingKey.split(".").map(Number) as [number, number, number];
         assert.equal(m.exchange, "amq.direct");
@@ -114,8 +123,14 @@ test("removals (acks) survive a restart, per queue, and a shared message stays f
 
     const r = open(dir, { segmentSize: 4096 });
     const got = r.recover();
-    assert.deepEqual(got.get(QA)!.map((m) => m.storeId), ids.filter((_, i) => i % 2 === 1));
-    assert.deepEqual(got.get(QB)!.map((m) => m.storeId), ids.slice(10));
+    assert.deepEqual(
+      got.get(QA)!.map((m) => m.storeId),
+      ids.filter((_, i) => i % 2 === 1),
+    );
+    assert.deepEqual(
+      got.get(QB)!.map((m) => m.storeId),
+      ids.slice(10),
+    );
     await r.close();
   } finally {
     cleanup();
@@ -144,8 +159,21 @@ test("delivered marks survive a restart per queue; a message acked after its mar
     const r = open(dir, { segmentSize: 4096 });
     const got = r.recover();
     const view = (k: string) => got.get(k)!.map((m) => [m.storeId, (m.deliveredIn ?? []).includes(k)]);
-    assert.deepEqual(view(QA), [[ids[0], true], [ids[2], false], [ids[3], false], [ids[4], false], [ids[5], false]]);
-    assert.deepEqual(view(QB), [[ids[0], false], [ids[1], false], [ids[2], true], [ids[3], false], [ids[4], false], [ids[5], false]]);
+    assert.deepEqual(view(QA), [
+      [ids[0], true],
+      [ids[2], false],
+      [ids[3], false],
+      [ids[4], false],
+      [ids[5], false],
+    ]);
+    assert.deepEqual(view(QB), [
+      [ids[0], false],
+      [ids[1], false],
+      [ids[2], true],
+      [ids[3], false],
+      [ids[4], false],
+      [ids[5], false],
+    ]);
     await r.close();
   } finally {
     cleanup();
@@ -207,8 +235,14 @@ test("deleteQueue forgets the queue's messages across restarts; a re-declared qu
 
     const r = open(dir, { segmentSize: 4096 });
     const got = r.recover();
-    assert.deepEqual(got.get(QA)!.map((m) => m.storeId), [fresh.storeId]);
-    assert.deepEqual(got.get(QB)!.map((m) => m.storeId), shared);
+    assert.deepEqual(
+      got.get(QA)!.map((m) => m.storeId),
+      [fresh.storeId],
+    );
+    assert.deepEqual(
+      got.get(QB)!.map((m) => m.storeId),
+      shared,
+    );
     r.deleteQueue(QB);
     r.deleteQueue(QA);
     await syncP(r);
@@ -284,7 +318,13 @@ test("pageOut/releasePaged: transient bodies go to scratch files that never surv
     await syncP(s);
     await s.close();
     const r = open(dir, { segmentSize: 4096 });
-    assert.deepEqual(r.recover().get(QA)!.map((m) => m.storeId), [m49.storeId]);
+    assert.deepEqual(
+      r
+        .recover()
+        .get(QA)!
+        .map((m) => m.storeId),
+      [m49.storeId],
+    );
     assert.deepEqual(fs.readdirSync(scratch), [], "scratch is emptied at open");
     await r.close();
   } finally {
@@ -331,7 +371,13 @@ test("deleteQueue during definitions replay (before recover()) does not touch a 
     for (let i = 0; i < 2; i++) {
       const r = open(dir);
       r.deleteQueue(QA); // replayed "queue.delete" from the definitions log
-      assert.deepEqual(r.recover().get(QA)!.map((m) => m.storeId), [kept.storeId]);
+      assert.deepEqual(
+        r
+          .recover()
+          .get(QA)!
+          .map((m) => m.storeId),
+        [kept.storeId],
+      );
       await r.close();
     }
   } finally {

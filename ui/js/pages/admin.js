@@ -9,13 +9,21 @@ import { rangeQuery } from "../chart.js";
 import { hasTag, reloadVhosts } from "../app.js";
 import { statCharts, windowSelect } from "./overview.js";
 
-const TABS = [["users", "Users"], ["vhosts", "Virtual Hosts"], ["policies", "Policies"], ["limits", "Limits"]];
+const TABS = [
+  ["users", "Users"],
+  ["vhosts", "Virtual Hosts"],
+  ["policies", "Policies"],
+  ["limits", "Limits"],
+];
 const TAGS = ["administrator", "monitoring", "policymaker", "management", "impersonator"];
 
 function subnav(ctx, current) {
   const admin = hasTag(ctx.me, "administrator");
-  return h("nav", { class: "subnav", "aria-label": "Admin" }, TABS.filter(([k]) => admin || k === "policies")
-    .map(([k, label]) => h("a", { href: `#/${k}`, "aria-current": k === current ? "page" : null }, label)));
+  return h(
+    "nav",
+    { class: "subnav", "aria-label": "Admin" },
+    TABS.filter(([k]) => admin || k === "policies").map(([k, label]) => h("a", { href: `#/${k}`, "aria-current": k === current ? "page" : null }, label)),
+  );
 }
 
 export default async function admin(main, ctx) {
@@ -36,25 +44,71 @@ const vhostNames = async () => (await get("/vhosts?columns=name")).map((v) => v.
 
 // --- users ---------------------------------------------------------------------------
 function tagPicker(input) {
-  return h("div", { class: "row-actions" }, "Set: ", TAGS.map((t) => h("button", { type: "button", class: "secondary", on: { click: () => {
-    const cur = input.value.split(",").map((x) => x.trim()).filter(Boolean);
-    if (!cur.includes(t)) cur.push(t);
-    input.value = cur.join(", ");
-  } } }, t)), h("button", { type: "button", class: "secondary", on: { click: () => { input.value = ""; } } }, "none"));
+  return h(
+    "div",
+    { class: "row-actions" },
+    "Set: ",
+    TAGS.map((t) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          on: {
+            click: () => {
+              const cur = input.value
+                .split(",")
+                .map((x) => x.trim())
+                .filter(Boolean);
+              if (!cur.includes(t)) cur.push(t);
+              input.value = cur.join(", ");
+            },
+          },
+        },
+        t,
+      ),
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        on: {
+          click: () => {
+            input.value = "";
+          },
+        },
+      },
+      "none",
+    ),
+  );
 }
 
-const tagList = (t) => (Array.isArray(t) ? t : String(t || "").split(",").filter(Boolean));
+const tagList = (t) =>
+  Array.isArray(t)
+    ? t
+    : String(t || "")
+        .split(",")
+        .filter(Boolean);
 
 async function users(main, ctx) {
-  const t = dataTable({ caption: "Users", columns: [
-    { title: "Name", value: (u) => u.name, cell: (u) => link(u.name, "users", u.name) },
-    { title: "Tags", value: (u) => tagList(u.tags).join(", ") },
-    { title: "Can access virtual hosts", value: (u) => u.vhosts },
-    { title: "Has password", value: (u) => (u.password_hash ? "yes" : "no") },
-  ] });
+  const t = dataTable({
+    caption: "Users",
+    columns: [
+      { title: "Name", value: (u) => u.name, cell: (u) => link(u.name, "users", u.name) },
+      { title: "Tags", value: (u) => tagList(u.tags).join(", ") },
+      { title: "Can access virtual hosts", value: (u) => u.vhosts },
+      { title: "Has password", value: (u) => (u.password_hash ? "yes" : "no") },
+    ],
+  });
   const load = async () => {
     const [us, perms] = await Promise.all([get("/users"), get("/permissions")]);
-    for (const u of us) u.vhosts = perms.filter((p) => p.user === u.name).map((p) => p.vhost).join(", ") || "No access";
+    for (const u of us)
+      u.vhosts =
+        perms
+          .filter((p) => p.user === u.name)
+          .map((p) => p.vhost)
+          .join(", ") || "No access";
     t.update(us);
   };
   const add = form({
@@ -68,7 +122,13 @@ async function users(main, ctx) {
     ],
     async onSubmit(v, f) {
       if (v.password !== v.confirm) throw new Error("The passwords do not match.");
-      const body = { tags: v.tags.split(",").map((x) => x.trim()).filter(Boolean).join(",") };
+      const body = {
+        tags: v.tags
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .join(","),
+      };
       if (v.password) body.password = v.password;
       else body.password_hash = "";
       await put(`/users/${seg(v.username)}`, body);
@@ -84,20 +144,44 @@ async function users(main, ctx) {
 
 async function user(main, ctx, name) {
   const info = h("div");
-  const perms = dataTable({ filterable: false, empty: "No permissions.", columns: [
-    { title: "Virtual host", value: (p) => p.vhost, cell: (p) => link(p.vhost, "vhosts", p.vhost) },
-    { title: "Configure regexp", value: (p) => p.configure, cell: (p) => h("code", null, p.configure) },
-    { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
-    { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
-    { title: "", value: () => "", cell: (p) => actionButton("Clear", async () => { await del(`/permissions/${seg(p.vhost)}/${seg(name)}`); await reload(); }) },
-  ] });
-  const topics = dataTable({ filterable: false, empty: "No topic permissions.", columns: [
-    { title: "Virtual host", value: (p) => p.vhost },
-    { title: "Exchange", value: (p) => p.exchange },
-    { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
-    { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
-    { title: "", value: () => "", cell: (p) => actionButton("Clear", async () => { await del(`/topic-permissions/${seg(p.vhost)}/${seg(name)}`); await reload(); }) },
-  ] });
+  const perms = dataTable({
+    filterable: false,
+    empty: "No permissions.",
+    columns: [
+      { title: "Virtual host", value: (p) => p.vhost, cell: (p) => link(p.vhost, "vhosts", p.vhost) },
+      { title: "Configure regexp", value: (p) => p.configure, cell: (p) => h("code", null, p.configure) },
+      { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
+      { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
+      {
+        title: "",
+        value: () => "",
+        cell: (p) =>
+          actionButton("Clear", async () => {
+            await del(`/permissions/${seg(p.vhost)}/${seg(name)}`);
+            await reload();
+          }),
+      },
+    ],
+  });
+  const topics = dataTable({
+    filterable: false,
+    empty: "No topic permissions.",
+    columns: [
+      { title: "Virtual host", value: (p) => p.vhost },
+      { title: "Exchange", value: (p) => p.exchange },
+      { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
+      { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
+      {
+        title: "",
+        value: () => "",
+        cell: (p) =>
+          actionButton("Clear", async () => {
+            await del(`/topic-permissions/${seg(p.vhost)}/${seg(name)}`);
+            await reload();
+          }),
+      },
+    ],
+  });
   const reload = () => ctx.live(load);
   const vs = await vhostNames();
   const setPerm = form({
@@ -138,7 +222,13 @@ async function user(main, ctx, name) {
       { name: "tags", label: "Tags" },
     ],
     async onSubmit(v) {
-      const body = { tags: v.tags.split(",").map((x) => x.trim()).filter(Boolean).join(",") };
+      const body = {
+        tags: v.tags
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .join(","),
+      };
       if (v.password) body.password = v.password; // neither password nor hash: the password stays
       await put(`/users/${seg(name)}`, body);
       update.inputs.password.value = "";
@@ -147,23 +237,37 @@ async function user(main, ctx, name) {
     },
   });
   update.inputs.tags.after(tagPicker(update.inputs.tags));
-  const remove = h("fieldset", null, h("legend", null, "Delete this user"), actionButton("Delete user", async () => {
-    await del(`/users/${seg(name)}`);
-    flash(`User ${name} deleted.`);
-    ctx.go(route("users"));
-  }, { confirmText: `Delete user ${name}?`, danger: true }));
+  const remove = h(
+    "fieldset",
+    null,
+    h("legend", null, "Delete this user"),
+    actionButton(
+      "Delete user",
+      async () => {
+        await del(`/users/${seg(name)}`);
+        flash(`User ${name} deleted.`);
+        ctx.go(route("users"));
+      },
+      { confirmText: `Delete user ${name}?`, danger: true },
+    ),
+  );
   let current = {};
   let filledTags = false;
-  main.append(h("h1", null, "User ", h("small", null, name)), info, section("Permissions", perms.el), setPerm,
-    section("Topic permissions", topics.el), setTopic, update, remove);
+  main.append(h("h1", null, "User ", h("small", null, name)), info, section("Permissions", perms.el), setPerm, section("Topic permissions", topics.el), setTopic, update, remove);
   async function load() {
     current = await get(`/users/${seg(name)}`);
     if (!filledTags) {
       update.inputs.tags.value = tagList(current.tags).join(", ");
       filledTags = true;
     }
-    replace(info, kv([["Tags", tagList(current.tags).join(", ") || "(none)"], ["Has password", current.password_hash ? "yes" : "no"],
-      ["Hashing", current.hashing_algorithm || ""]]));
+    replace(
+      info,
+      kv([
+        ["Tags", tagList(current.tags).join(", ") || "(none)"],
+        ["Has password", current.password_hash ? "yes" : "no"],
+        ["Hashing", current.hashing_algorithm || ""],
+      ]),
+    );
     perms.update(await get(`/users/${seg(name)}/permissions`));
     topics.update(await get(`/users/${seg(name)}/topic-permissions`));
   }
@@ -172,17 +276,20 @@ async function user(main, ctx, name) {
 
 // --- virtual hosts ---------------------------------------------------------------------
 async function vhosts(main, ctx) {
-  const t = dataTable({ caption: "Virtual hosts", columns: [
-    { title: "Name", value: (v) => v.name, cell: (v) => link(v.name, "vhosts", v.name) },
-    { title: "Description", value: (v) => v.description || "" },
-    { title: "Tags", value: (v) => tagList(v.tags).join(", ") },
-    { title: "Default queue type", value: (v) => v.default_queue_type },
-    { title: "Ready", value: (v) => v.messages_ready, n: true },
-    { title: "Unacked", value: (v) => v.messages_unacknowledged, n: true },
-    { title: "Total", value: (v) => v.messages, n: true },
-    { title: "Publish", value: (v) => rateOf(v.message_stats, "publish"), cell: (v) => rate(rateOf(v.message_stats, "publish")), n: true },
-    { title: "Deliver / get", value: (v) => rateOf(v.message_stats, "deliver_get"), cell: (v) => rate(rateOf(v.message_stats, "deliver_get")), n: true },
-  ] });
+  const t = dataTable({
+    caption: "Virtual hosts",
+    columns: [
+      { title: "Name", value: (v) => v.name, cell: (v) => link(v.name, "vhosts", v.name) },
+      { title: "Description", value: (v) => v.description || "" },
+      { title: "Tags", value: (v) => tagList(v.tags).join(", ") },
+      { title: "Default queue type", value: (v) => v.default_queue_type },
+      { title: "Ready", value: (v) => v.messages_ready, n: true },
+      { title: "Unacked", value: (v) => v.messages_unacknowledged, n: true },
+      { title: "Total", value: (v) => v.messages, n: true },
+      { title: "Publish", value: (v) => rateOf(v.message_stats, "publish"), cell: (v) => rate(rateOf(v.message_stats, "publish")), n: true },
+      { title: "Deliver / get", value: (v) => rateOf(v.message_stats, "deliver_get"), cell: (v) => rate(rateOf(v.message_stats, "deliver_get")), n: true },
+    ],
+  });
   const load = async () => t.update(await get("/vhosts"));
   const add = form({
     legend: "Add a new virtual host",
@@ -191,7 +298,16 @@ async function vhosts(main, ctx) {
       { name: "name", label: "Name", required: true },
       { name: "description", label: "Description" },
       { name: "tags", label: "Tags", hint: "comma-separated" },
-      { name: "default_queue_type", label: "Default queue type", type: "select", options: [["", "(server default)"], ["classic", "Classic"], ["quorum", "Quorum"]] },
+      {
+        name: "default_queue_type",
+        label: "Default queue type",
+        type: "select",
+        options: [
+          ["", "(server default)"],
+          ["classic", "Classic"],
+          ["quorum", "Quorum"],
+        ],
+      },
     ],
     async onSubmit(v, f) {
       const body = { description: v.description, tags: v.tags };
@@ -210,13 +326,25 @@ async function vhosts(main, ctx) {
 async function vhost(main, ctx, name) {
   const info = h("div");
   const charts = h("div");
-  const perms = dataTable({ filterable: false, empty: "No permissions.", columns: [
-    { title: "User", value: (p) => p.user, cell: (p) => link(p.user, "users", p.user) },
-    { title: "Configure regexp", value: (p) => p.configure, cell: (p) => h("code", null, p.configure) },
-    { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
-    { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
-    { title: "", value: () => "", cell: (p) => actionButton("Clear", async () => { await del(`/permissions/${seg(name)}/${seg(p.user)}`); await reload(); }) },
-  ] });
+  const perms = dataTable({
+    filterable: false,
+    empty: "No permissions.",
+    columns: [
+      { title: "User", value: (p) => p.user, cell: (p) => link(p.user, "users", p.user) },
+      { title: "Configure regexp", value: (p) => p.configure, cell: (p) => h("code", null, p.configure) },
+      { title: "Write regexp", value: (p) => p.write, cell: (p) => h("code", null, p.write) },
+      { title: "Read regexp", value: (p) => p.read, cell: (p) => h("code", null, p.read) },
+      {
+        title: "",
+        value: () => "",
+        cell: (p) =>
+          actionButton("Clear", async () => {
+            await del(`/permissions/${seg(name)}/${seg(p.user)}`);
+            await reload();
+          }),
+      },
+    ],
+  });
   const reload = () => ctx.live(load);
   const userNames = (await get("/users")).map((u) => u.name);
   const setPerm = form({
@@ -234,18 +362,35 @@ async function vhost(main, ctx, name) {
       return "Permission set.";
     },
   });
-  const remove = h("fieldset", null, h("legend", null, "Delete this virtual host"), actionButton("Delete virtual host", async () => {
-    await del(`/vhosts/${seg(name)}`);
-    await reloadVhosts();
-    flash(`Virtual host ${name} deleted.`);
-    ctx.go(route("vhosts"));
-  }, { confirmText: `Delete virtual host ${name} with all its queues, exchanges and messages?`, danger: true }));
-  main.append(h("h1", null, "Virtual host ", h("small", null, name)), h("div", { class: "tools" }, windowSelect(ctx, reload)), info, charts,
-    section("Permissions", perms.el), setPerm, remove);
+  const remove = h(
+    "fieldset",
+    null,
+    h("legend", null, "Delete this virtual host"),
+    actionButton(
+      "Delete virtual host",
+      async () => {
+        await del(`/vhosts/${seg(name)}`);
+        await reloadVhosts();
+        flash(`Virtual host ${name} deleted.`);
+        ctx.go(route("vhosts"));
+      },
+      { confirmText: `Delete virtual host ${name} with all its queues, exchanges and messages?`, danger: true },
+    ),
+  );
+  main.append(h("h1", null, "Virtual host ", h("small", null, name)), h("div", { class: "tools" }, windowSelect(ctx, reload)), info, charts, section("Permissions", perms.el), setPerm, remove);
   async function load() {
     const v = await get(`/vhosts/${seg(name)}?${rangeQuery(ctx.pref("window", "600"), ["lengths", "msg_rates"])}`);
-    replace(info, kv([["Description", v.description || ""], ["Tags", tagList(v.tags).join(", ")], ["Default queue type", v.default_queue_type],
-      ["Ready", num(v.messages_ready)], ["Unacked", num(v.messages_unacknowledged)], ["Total", num(v.messages)]]));
+    replace(
+      info,
+      kv([
+        ["Description", v.description || ""],
+        ["Tags", tagList(v.tags).join(", ")],
+        ["Default queue type", v.default_queue_type],
+        ["Ready", num(v.messages_ready)],
+        ["Unacked", num(v.messages_unacknowledged)],
+        ["Total", num(v.messages)],
+      ]),
+    );
     replace(charts, statCharts(v, v.message_stats || {}));
     perms.update(await get(`/vhosts/${seg(name)}/permissions`));
   }
@@ -256,15 +401,32 @@ async function vhost(main, ctx, name) {
 /** A table + form for /api/policies or /api/operator-policies; a 404 means the server has no such API. */
 async function policyBlock(ctx, path, title, vs) {
   const out = h("div");
-  const t = dataTable({ filterable: true, caption: title, empty: "No policies.", columns: [
-    { title: "Virtual host", value: (p) => p.vhost },
-    { title: "Name", value: (p) => p.name },
-    { title: "Pattern", value: (p) => p.pattern, cell: (p) => h("code", null, p.pattern) },
-    { title: "Apply to", value: (p) => p["apply-to"] },
-    { title: "Definition", value: (p) => JSON.stringify(p.definition), cell: (p) => args(p.definition) },
-    { title: "Priority", value: (p) => p.priority, n: true },
-    { title: "", value: () => "", cell: (p) => actionButton("Delete", async () => { await del(`/${path}/${seg(p.vhost)}/${seg(p.name)}`); await ctx.live(load); }, { confirmText: `Delete policy ${p.name}?` }) },
-  ] });
+  const t = dataTable({
+    filterable: true,
+    caption: title,
+    empty: "No policies.",
+    columns: [
+      { title: "Virtual host", value: (p) => p.vhost },
+      { title: "Name", value: (p) => p.name },
+      { title: "Pattern", value: (p) => p.pattern, cell: (p) => h("code", null, p.pattern) },
+      { title: "Apply to", value: (p) => p["apply-to"] },
+      { title: "Definition", value: (p) => JSON.stringify(p.definition), cell: (p) => args(p.definition) },
+      { title: "Priority", value: (p) => p.priority, n: true },
+      {
+        title: "",
+        value: () => "",
+        cell: (p) =>
+          actionButton(
+            "Delete",
+            async () => {
+              await del(`/${path}/${seg(p.vhost)}/${seg(p.name)}`);
+              await ctx.live(load);
+            },
+            { confirmText: `Delete policy ${p.name}?` },
+          ),
+      },
+    ],
+  });
   const load = async () => {
     try {
       t.update(await get(ctx.vhost ? `/${path}/${seg(ctx.vhost)}` : `/${path}`));
@@ -280,7 +442,19 @@ async function policyBlock(ctx, path, title, vs) {
       { name: "vhost", label: "Virtual host", type: "select", options: vs, value: ctx.vhost || vs[0] },
       { name: "name", label: "Name", required: true },
       { name: "pattern", label: "Pattern", required: true, hint: "regular expression on queue / exchange names" },
-      { name: "apply", label: "Apply to", type: "select", options: path === "operator-policies" ? [["queues", "Queues"]] : [["all", "Exchanges and queues"], ["exchanges", "Exchanges"], ["queues", "Queues"]] },
+      {
+        name: "apply",
+        label: "Apply to",
+        type: "select",
+        options:
+          path === "operator-policies"
+            ? [["queues", "Queues"]]
+            : [
+                ["all", "Exchanges and queues"],
+                ["exchanges", "Exchanges"],
+                ["queues", "Queues"],
+              ],
+      },
       { name: "priority", label: "Priority", type: "number", value: "0" },
       { name: "definition", label: "Definition", type: "args", hint: "key = value per line: max-length = 1000, message-ttl = 60000, dead-letter-exchange = dlx" },
     ],
@@ -311,49 +485,92 @@ async function limits(main, ctx) {
   const vs = await vhostNames();
   const vhostOut = h("div");
   const userOut = h("div");
-  const vt = dataTable({ filterable: false, empty: "No virtual host limits.", columns: [
-    { title: "Virtual host", value: (l) => l.vhost },
-    { title: "Limits", value: (l) => JSON.stringify(l.value), cell: (l) => args(l.value) },
-    { title: "", value: () => "", cell: (l) => h("div", { class: "row-actions" }, Object.keys(l.value || {}).map((k) =>
-      actionButton(`Clear ${k}`, async () => { await del(`/vhost-limits/${seg(l.vhost)}/${seg(k)}`); await ctx.live(load); }))) },
-  ] });
-  const ut = dataTable({ filterable: false, empty: "No user limits.", columns: [
-    { title: "User", value: (l) => l.user },
-    { title: "Limits", value: (l) => JSON.stringify(l.value), cell: (l) => args(l.value) },
-    { title: "", value: () => "", cell: (l) => h("div", { class: "row-actions" }, Object.keys(l.value || {}).map((k) =>
-      actionButton(`Clear ${k}`, async () => { await del(`/user-limits/${seg(l.user)}/${seg(k)}`); await ctx.live(load); }))) },
-  ] });
-  vhostOut.append(vt.el, form({
-    legend: "Set / update a virtual host limit",
-    submit: "Set limit",
-    fields: [
-      { name: "vhost", label: "Virtual host", type: "select", options: vs, value: ctx.vhost || vs[0] },
-      { name: "limit", label: "Limit", type: "select", options: ["max-connections", "max-queues"] },
-      { name: "value", label: "Value", type: "number", required: true, hint: "-1 for no limit" },
+  const vt = dataTable({
+    filterable: false,
+    empty: "No virtual host limits.",
+    columns: [
+      { title: "Virtual host", value: (l) => l.vhost },
+      { title: "Limits", value: (l) => JSON.stringify(l.value), cell: (l) => args(l.value) },
+      {
+        title: "",
+        value: () => "",
+        cell: (l) =>
+          h(
+            "div",
+            { class: "row-actions" },
+            Object.keys(l.value || {}).map((k) =>
+              actionButton(`Clear ${k}`, async () => {
+                await del(`/vhost-limits/${seg(l.vhost)}/${seg(k)}`);
+                await ctx.live(load);
+              }),
+            ),
+          ),
+      },
     ],
-    async onSubmit(v) {
-      await put(`/vhost-limits/${seg(v.vhost)}/${seg(v.limit)}`, { value: v.value });
-      await ctx.live(load);
-      return "Limit set.";
-    },
-  }));
-  userOut.append(ut.el, form({
-    legend: "Set / update a user limit",
-    submit: "Set limit",
-    fields: [
-      { name: "user", label: "User", required: true },
-      { name: "limit", label: "Limit", type: "select", options: ["max-connections", "max-channels"] },
-      { name: "value", label: "Value", type: "number", required: true, hint: "-1 for no limit" },
+  });
+  const ut = dataTable({
+    filterable: false,
+    empty: "No user limits.",
+    columns: [
+      { title: "User", value: (l) => l.user },
+      { title: "Limits", value: (l) => JSON.stringify(l.value), cell: (l) => args(l.value) },
+      {
+        title: "",
+        value: () => "",
+        cell: (l) =>
+          h(
+            "div",
+            { class: "row-actions" },
+            Object.keys(l.value || {}).map((k) =>
+              actionButton(`Clear ${k}`, async () => {
+                await del(`/user-limits/${seg(l.user)}/${seg(k)}`);
+                await ctx.live(load);
+              }),
+            ),
+          ),
+      },
     ],
-    async onSubmit(v) {
-      await put(`/user-limits/${seg(v.user)}/${seg(v.limit)}`, { value: v.value });
-      await ctx.live(load);
-      return "Limit set.";
-    },
-  }));
+  });
+  vhostOut.append(
+    vt.el,
+    form({
+      legend: "Set / update a virtual host limit",
+      submit: "Set limit",
+      fields: [
+        { name: "vhost", label: "Virtual host", type: "select", options: vs, value: ctx.vhost || vs[0] },
+        { name: "limit", label: "Limit", type: "select", options: ["max-connections", "max-queues"] },
+        { name: "value", label: "Value", type: "number", required: true, hint: "-1 for no limit" },
+      ],
+      async onSubmit(v) {
+        await put(`/vhost-limits/${seg(v.vhost)}/${seg(v.limit)}`, { value: v.value });
+        await ctx.live(load);
+        return "Limit set.";
+      },
+    }),
+  );
+  userOut.append(
+    ut.el,
+    form({
+      legend: "Set / update a user limit",
+      submit: "Set limit",
+      fields: [
+        { name: "user", label: "User", required: true },
+        { name: "limit", label: "Limit", type: "select", options: ["max-connections", "max-channels"] },
+        { name: "value", label: "Value", type: "number", required: true, hint: "-1 for no limit" },
+      ],
+      async onSubmit(v) {
+        await put(`/user-limits/${seg(v.user)}/${seg(v.limit)}`, { value: v.value });
+        await ctx.live(load);
+        return "Limit set.";
+      },
+    }),
+  );
   main.append(h("h1", null, "Limits"), section("Virtual host limits", vhostOut), section("User limits", userOut));
   async function load() {
-    for (const [path, t, out, label] of [["vhost-limits", vt, vhostOut, "Virtual host limits"], ["user-limits", ut, userOut, "User limits"]]) {
+    for (const [path, t, out, label] of [
+      ["vhost-limits", vt, vhostOut, "Virtual host limits"],
+      ["user-limits", ut, userOut, "User limits"],
+    ]) {
       try {
         t.update(await get(`/${path}`));
       } catch (e) {

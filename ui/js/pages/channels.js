@@ -14,7 +14,13 @@ export function channelColumns() {
     { title: "Prefetch", value: (c) => c.prefetch_count, n: true, sort: "prefetch_count" },
     { title: "Unacked", value: (c) => c.messages_unacknowledged, n: true, sort: "messages_unacknowledged" },
     { title: "Publish", value: (c) => rateOf(c.message_stats, "publish"), cell: (c) => rate(rateOf(c.message_stats, "publish")), n: true, sort: "message_stats.publish_details.rate" },
-    { title: "Deliver / get", value: (c) => rateOf(c.message_stats, "deliver_get"), cell: (c) => rate(rateOf(c.message_stats, "deliver_get")), n: true, sort: "message_stats.deliver_get_details.rate" },
+    {
+      title: "Deliver / get",
+      value: (c) => rateOf(c.message_stats, "deliver_get"),
+      cell: (c) => rate(rateOf(c.message_stats, "deliver_get")),
+      n: true,
+      sort: "message_stats.deliver_get_details.rate",
+    },
     { title: "Ack", value: (c) => rateOf(c.message_stats, "ack"), cell: (c) => rate(rateOf(c.message_stats, "ack")), n: true, sort: "message_stats.ack_details.rate" },
   ];
 }
@@ -29,25 +35,39 @@ export default async function channels(main, ctx) {
 
 async function detail(main, ctx, name) {
   const info = h("div");
-  const consumers = dataTable({ filterable: false, empty: "No consumers.", columns: [
-    { title: "Consumer tag", value: (c) => c.consumer_tag },
-    { title: "Queue", value: (c) => c.queue?.name, cell: (c) => link(c.queue?.name ?? "", "queues", c.queue?.vhost ?? "", c.queue?.name ?? "") },
-    { title: "Ack required", value: (c) => (c.ack_required ? "yes" : "no") },
-    { title: "Exclusive", value: (c) => (c.exclusive ? "yes" : "no") },
-    { title: "Prefetch", value: (c) => c.prefetch_count, n: true },
-  ] });
+  const consumers = dataTable({
+    filterable: false,
+    empty: "No consumers.",
+    columns: [
+      { title: "Consumer tag", value: (c) => c.consumer_tag },
+      { title: "Queue", value: (c) => c.queue?.name, cell: (c) => link(c.queue?.name ?? "", "queues", c.queue?.vhost ?? "", c.queue?.name ?? "") },
+      { title: "Ack required", value: (c) => (c.ack_required ? "yes" : "no") },
+      { title: "Exclusive", value: (c) => (c.exclusive ? "yes" : "no") },
+      { title: "Prefetch", value: (c) => c.prefetch_count, n: true },
+    ],
+  });
   main.append(h("h1", null, "Channel ", h("small", null, name)), info, section("Consumers", consumers.el));
   await ctx.live(async () => {
     const c = await get(`/channels/${seg(name)}`);
     const ms = c.message_stats || {};
-    replace(info, kv([
-      ["Connection", c.connection_details ? link(c.connection_details.name, "connections", c.connection_details.name) : ""],
-      ["Virtual host", c.vhost], ["User", c.user], ["State", c.state],
-      ["Prefetch count", num(c.prefetch_count)], ["Global prefetch", num(c.global_prefetch_count)],
-      ["Unacked", num(c.messages_unacknowledged)], ["Unconfirmed", num(c.messages_unconfirmed)],
-      ["Confirm mode", c.confirm ? "yes" : "no"], ["Transactional", c.transactional ? "yes" : "no"],
-      ["Publish", rate(rateOf(ms, "publish"))], ["Deliver / get", rate(rateOf(ms, "deliver_get"))], ["Ack", rate(rateOf(ms, "ack"))],
-    ]));
+    replace(
+      info,
+      kv([
+        ["Connection", c.connection_details ? link(c.connection_details.name, "connections", c.connection_details.name) : ""],
+        ["Virtual host", c.vhost],
+        ["User", c.user],
+        ["State", c.state],
+        ["Prefetch count", num(c.prefetch_count)],
+        ["Global prefetch", num(c.global_prefetch_count)],
+        ["Unacked", num(c.messages_unacknowledged)],
+        ["Unconfirmed", num(c.messages_unconfirmed)],
+        ["Confirm mode", c.confirm ? "yes" : "no"],
+        ["Transactional", c.transactional ? "yes" : "no"],
+        ["Publish", rate(rateOf(ms, "publish"))],
+        ["Deliver / get", rate(rateOf(ms, "deliver_get"))],
+        ["Ack", rate(rateOf(ms, "ack"))],
+      ]),
+    );
     const all = ctx.vhost ? await get(`/consumers/${seg(ctx.vhost)}`) : await get("/consumers");
     consumers.update(all.filter((x) => x.channel_details?.name === name));
   });

@@ -9,16 +9,21 @@ import { channelColumns } from "./channels.js";
 export default async function connections(main, ctx) {
   if (ctx.params[1] !== undefined) return detail(main, ctx, ctx.params[1]);
   const path = ctx.vhost ? `/vhosts/${seg(ctx.vhost)}/connections` : "/connections";
-  const t = dataTable({ caption: "Connections", empty: "No connections.", remote: (q) => get(`${path}?${q}`), columns: [
-    { title: "Name", value: (c) => c.name, cell: (c) => link(c.name, "connections", c.name), sort: "name" },
-    { title: "Virtual host", value: (c) => c.vhost, sort: "vhost" },
-    { title: "User", value: (c) => c.user, sort: "user" },
-    { title: "State", value: (c) => c.state, cell: (c) => h("span", { class: `state-${c.state}` }, c.state), sort: "state" },
-    { title: "Client", value: (c) => clientName(c) },
-    { title: "Channels", value: (c) => c.channels, n: true, sort: "channels" },
-    { title: "From client", value: (c) => c.recv_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.recv_oct_details?.rate ?? 0)}/s`, n: true, sort: "recv_oct_details.rate" },
-    { title: "To client", value: (c) => c.send_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.send_oct_details?.rate ?? 0)}/s`, n: true, sort: "send_oct_details.rate" },
-  ] });
+  const t = dataTable({
+    caption: "Connections",
+    empty: "No connections.",
+    remote: (q) => get(`${path}?${q}`),
+    columns: [
+      { title: "Name", value: (c) => c.name, cell: (c) => link(c.name, "connections", c.name), sort: "name" },
+      { title: "Virtual host", value: (c) => c.vhost, sort: "vhost" },
+      { title: "User", value: (c) => c.user, sort: "user" },
+      { title: "State", value: (c) => c.state, cell: (c) => h("span", { class: `state-${c.state}` }, c.state), sort: "state" },
+      { title: "Client", value: (c) => clientName(c) },
+      { title: "Channels", value: (c) => c.channels, n: true, sort: "channels" },
+      { title: "From client", value: (c) => c.recv_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.recv_oct_details?.rate ?? 0)}/s`, n: true, sort: "recv_oct_details.rate" },
+      { title: "To client", value: (c) => c.send_oct_details?.rate ?? 0, cell: (c) => `${bytes(c.send_oct_details?.rate ?? 0)}/s`, n: true, sort: "send_oct_details.rate" },
+    ],
+  });
   main.append(h("h1", null, "Connections", ctx.vhost ? h("small", null, ` in ${ctx.vhost}`) : null), t.el);
   await ctx.live(() => t.refresh());
 }
@@ -47,16 +52,40 @@ async function detail(main, ctx, name) {
   main.append(h("h1", null, "Connection ", h("small", null, name)), info, charts, section("Channels", chans.el), close);
   await ctx.live(async () => {
     const c = await get(`/connections/${seg(name)}?${rangeQuery(ctx.pref("window", "600"), ["data_rates"])}`);
-    replace(info, kv([
-      ["Virtual host", c.vhost], ["User", c.user], ["State", c.state], ["Protocol", c.protocol],
-      ["Client", clientName(c)], ["From", `${c.peer_host}:${c.peer_port}`], ["To", `${c.host}:${c.port}`],
-      ["Connected at", time(c.connected_at)], ["Heartbeat", c.timeout !== undefined ? `${c.timeout} s` : ""],
-      ["Frame max", num(c.frame_max)], ["Channel max", num(c.channel_max)], ["TLS", c.ssl ? "yes" : "no"],
-      ["Received", bytes(c.recv_oct)], ["Sent", bytes(c.send_oct)],
-    ]));
-    replace(charts, h("div", { class: "charts" }, lineChart({ title: "Data rates (bytes)", asRate: true, series: [
-      { label: "From client", details: c.recv_oct_details }, { label: "To client", details: c.send_oct_details }] })));
+    replace(
+      info,
+      kv([
+        ["Virtual host", c.vhost],
+        ["User", c.user],
+        ["State", c.state],
+        ["Protocol", c.protocol],
+        ["Client", clientName(c)],
+        ["From", `${c.peer_host}:${c.peer_port}`],
+        ["To", `${c.host}:${c.port}`],
+        ["Connected at", time(c.connected_at)],
+        ["Heartbeat", c.timeout !== undefined ? `${c.timeout} s` : ""],
+        ["Frame max", num(c.frame_max)],
+        ["Channel max", num(c.channel_max)],
+        ["TLS", c.ssl ? "yes" : "no"],
+        ["Received", bytes(c.recv_oct)],
+        ["Sent", bytes(c.send_oct)],
+      ]),
+    );
+    replace(
+      charts,
+      h(
+        "div",
+        { class: "charts" },
+        lineChart({
+          title: "Data rates (bytes)",
+          asRate: true,
+          series: [
+            { label: "From client", details: c.recv_oct_details },
+            { label: "To client", details: c.send_oct_details },
+          ],
+        }),
+      ),
+    );
     chans.update(await get(`/connections/${seg(name)}/channels`));
   });
 }
-

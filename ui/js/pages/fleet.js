@@ -10,13 +10,22 @@ import { h, replace, link, time, duration, badge, dataTable, section, kv, form, 
 import { hasTag } from "../app.js";
 import { hostMetrics, alerts } from "./monitoring.js";
 
-const TABS = [["", "Hosts"], ["tasks", "Tasks"], ["alerts", "Alerts"], ["run", "Run a command"], ["audit", "Audit log"]];
+const TABS = [
+  ["", "Hosts"],
+  ["tasks", "Tasks"],
+  ["alerts", "Alerts"],
+  ["run", "Run a command"],
+  ["audit", "Audit log"],
+];
 
 const canOperate = (ctx) => hasTag(ctx.me, "administrator", "fleet");
 
 function subnav(ctx, current) {
-  return h("nav", { class: "subnav", "aria-label": "Fleet" }, TABS.filter(([k]) => k !== "run" || canOperate(ctx))
-    .map(([k, label]) => h("a", { href: k ? `#/fleet/${k}` : "#/fleet", "aria-current": k === current ? "page" : null }, label)));
+  return h(
+    "nav",
+    { class: "subnav", "aria-label": "Fleet" },
+    TABS.filter(([k]) => k !== "run" || canOperate(ctx)).map(([k, label]) => h("a", { href: k ? `#/fleet/${k}` : "#/fleet", "aria-current": k === current ? "page" : null }, label)),
+  );
 }
 
 export default async function fleet(main, ctx) {
@@ -40,16 +49,24 @@ function countsCell(counts) {
 }
 
 async function hosts(main, ctx) {
-  const t = dataTable({ caption: "Hosts", empty: "No hosts have reported yet. Start one with: warren agent --name NAME --groups GROUP", columns: [
-    { title: "Host", value: (x) => x.name, cell: (x) => link(x.name, "fleet", "hosts", x.name) },
-    { title: "State", value: (x) => x.presence ?? (x.online ? "online" : "offline"), cell: (x) => h("span", { class: x.online ? "ok" : "bad" }, x.online ? "online" : `${x.presence ?? "offline"}${x.since ? ` since ${new Date(x.since).toLocaleString()}` : ""}`) },
-    { title: "Groups", value: (x) => x.groups.join(" "), cell: (x) => x.groups.map((g) => badge(g)) },
-    { title: "OS", value: (x) => (x.facts ? `${x.facts.os} ${x.facts.release} ${x.facts.arch}` : "") },
-    { title: "Addresses", value: (x) => (x.facts?.addresses || []).join(" ") },
-    { title: "Agent", value: (x) => x.facts?.agentVersion ?? "" },
-    { title: "Last seen", value: (x) => x.lastSeen ?? 0, cell: (x) => (x.lastSeen ? `${duration(Date.now() - x.lastSeen)} ago` : "never") },
-    { title: "Enrolled", value: (x) => (x.enrolled ? "yes" : "no") },
-  ] });
+  const t = dataTable({
+    caption: "Hosts",
+    empty: "No hosts have reported yet. Start one with: warren agent --name NAME --groups GROUP",
+    columns: [
+      { title: "Host", value: (x) => x.name, cell: (x) => link(x.name, "fleet", "hosts", x.name) },
+      {
+        title: "State",
+        value: (x) => x.presence ?? (x.online ? "online" : "offline"),
+        cell: (x) => h("span", { class: x.online ? "ok" : "bad" }, x.online ? "online" : `${x.presence ?? "offline"}${x.since ? ` since ${new Date(x.since).toLocaleString()}` : ""}`),
+      },
+      { title: "Groups", value: (x) => x.groups.join(" "), cell: (x) => x.groups.map((g) => badge(g)) },
+      { title: "OS", value: (x) => (x.facts ? `${x.facts.os} ${x.facts.release} ${x.facts.arch}` : "") },
+      { title: "Addresses", value: (x) => (x.facts?.addresses || []).join(" ") },
+      { title: "Agent", value: (x) => x.facts?.agentVersion ?? "" },
+      { title: "Last seen", value: (x) => x.lastSeen ?? 0, cell: (x) => (x.lastSeen ? `${duration(Date.now() - x.lastSeen)} ago` : "never") },
+      { title: "Enrolled", value: (x) => (x.enrolled ? "yes" : "no") },
+    ],
+  });
   main.append(h("h1", null, "Fleet hosts"), t.el);
   await ctx.live(async () => t.update(await get("/fleet/hosts")));
 }
@@ -57,17 +74,32 @@ async function hosts(main, ctx) {
 const targetText = (t) => (!t ? "" : t.group ? `group ${t.group}` : t.match ? `match ${t.match}` : (t.hosts || []).join(", "));
 
 async function tasks(main, ctx) {
-  const state = h("select", { "aria-label": "Show tasks", on: { change: () => ctx.live(load) } },
-    [["", "All tasks"], ["active", "Still running"], ["failed", "With failures"]].map(([v, l]) => h("option", { value: v }, l)));
-  const limit = h("select", { "aria-label": "How many", on: { change: () => ctx.live(load) } }, ["50", "200", "1000"].map((v) => h("option", { value: v }, `last ${v}`)));
-  const t = dataTable({ caption: "Tasks", empty: "No tasks yet.", columns: [
-    { title: "Task", value: (x) => x.id, cell: (x) => link(String(x.id), "fleet", "tasks", String(x.id)), n: true },
-    { title: "Command", value: (x) => x.command, cell: (x) => h("code", null, x.command) },
-    { title: "Target", value: (x) => targetText(x.target) },
-    { title: "User", value: (x) => x.user },
-    { title: "Submitted", value: (x) => x.createdAt, cell: (x) => time(x.createdAt) },
-    { title: "Hosts", value: (x) => Object.keys(x.counts || {}).join(" "), cell: (x) => countsCell(x.counts) },
-  ] });
+  const state = h(
+    "select",
+    { "aria-label": "Show tasks", on: { change: () => ctx.live(load) } },
+    [
+      ["", "All tasks"],
+      ["active", "Still running"],
+      ["failed", "With failures"],
+    ].map(([v, l]) => h("option", { value: v }, l)),
+  );
+  const limit = h(
+    "select",
+    { "aria-label": "How many", on: { change: () => ctx.live(load) } },
+    ["50", "200", "1000"].map((v) => h("option", { value: v }, `last ${v}`)),
+  );
+  const t = dataTable({
+    caption: "Tasks",
+    empty: "No tasks yet.",
+    columns: [
+      { title: "Task", value: (x) => x.id, cell: (x) => link(String(x.id), "fleet", "tasks", String(x.id)), n: true },
+      { title: "Command", value: (x) => x.command, cell: (x) => h("code", null, x.command) },
+      { title: "Target", value: (x) => targetText(x.target) },
+      { title: "User", value: (x) => x.user },
+      { title: "Submitted", value: (x) => x.createdAt, cell: (x) => time(x.createdAt) },
+      { title: "Hosts", value: (x) => Object.keys(x.counts || {}).join(" "), cell: (x) => countsCell(x.counts) },
+    ],
+  });
   main.append(h("h1", null, "Fleet tasks"), h("div", { class: "tools" }, state, limit), t.el);
   const FINAL = ["ok", "failed", "error", "timeout", "rejected", "lost", "expired", "cancelled"];
   async function load() {
@@ -93,7 +125,8 @@ async function follow(id, onEvent, signal) {
     while ((i = buf.indexOf("\n\n")) >= 0) {
       const block = buf.slice(0, i);
       buf = buf.slice(i + 2);
-      let event = "message", data = "";
+      let event = "message",
+        data = "";
       for (const line of block.split("\n")) {
         if (line.startsWith("event: ")) event = line.slice(7);
         else if (line.startsWith("data: ")) data += line.slice(6);
@@ -107,31 +140,56 @@ async function task(main, ctx, id) {
   const info = h("div");
   const results = h("div");
   const live = h("pre", { class: "out", "aria-live": "off", hidden: true });
-  const cancel = canOperate(ctx) ? actionButton("Cancel task", async () => {
-    const r = await post(`/fleet/tasks/${encodeURIComponent(id)}/cancel`, {});
-    flash(`Cancel sent: ${r.cancelled ?? 0} hosts cancelled before start, ${r.signalled ?? 0} signalled.`);
-  }, { confirmText: `Cancel task ${id} on every host still running it?`, danger: true }) : null;
+  const cancel = canOperate(ctx)
+    ? actionButton(
+        "Cancel task",
+        async () => {
+          const r = await post(`/fleet/tasks/${encodeURIComponent(id)}/cancel`, {});
+          flash(`Cancel sent: ${r.cancelled ?? 0} hosts cancelled before start, ${r.signalled ?? 0} signalled.`);
+        },
+        { confirmText: `Cancel task ${id} on every host still running it?`, danger: true },
+      )
+    : null;
   const liveSection = section("Live output", live);
   liveSection.hidden = true;
-  main.append(h("h1", null, "Task ", h("small", null, id)), info, cancel ? h("div", { class: "tools" }, cancel) : null,
-    liveSection, section("Hosts", results));
+  main.append(h("h1", null, "Task ", h("small", null, id)), info, cancel ? h("div", { class: "tools" }, cancel) : null, liveSection, section("Hosts", results));
   const draw = (v) => {
-    replace(info, kv([
-      ["Command", h("code", null, v.command)], ["Target", targetText(v.target)], ["Submitted by", v.user],
-      ["Submitted", time(v.createdAt)], ["Timeout", duration(v.timeoutMs)], ["State", v.state],
-      ["Hosts", countsCell(v.counts)],
-    ]));
-    if (cancel) cancel.hidden = v.state === "done";
-    replace(results, v.results.length === 0 ? msg("No hosts matched this task.", "info") : v.results.map((r) => h("article", { class: "host-result", "data-host": r.host },
-      h("h3", null, r.host, " ", statusBadge(r.status)),
+    replace(
+      info,
       kv([
-        ["Exit code", r.exitCode === null ? "" : String(r.exitCode)], r.signal ? ["Signal", r.signal] : null,
-        ["Started", time(r.startedAt)], ["Finished", time(r.finishedAt)],
-        r.startedAt && r.finishedAt ? ["Took", duration(r.finishedAt - r.startedAt)] : null,
-        r.error ? ["Error", h("span", { class: "bad" }, r.error)] : null, r.truncated ? ["Output", "truncated"] : null,
+        ["Command", h("code", null, v.command)],
+        ["Target", targetText(v.target)],
+        ["Submitted by", v.user],
+        ["Submitted", time(v.createdAt)],
+        ["Timeout", duration(v.timeoutMs)],
+        ["State", v.state],
+        ["Hosts", countsCell(v.counts)],
       ]),
-      r.stdout ? h("pre", { class: "out stdout", "aria-label": `${r.host} standard output` }, r.stdout) : null,
-      r.stderr ? h("pre", { class: "out stderr", "aria-label": `${r.host} standard error` }, r.stderr) : null)));
+    );
+    if (cancel) cancel.hidden = v.state === "done";
+    replace(
+      results,
+      v.results.length === 0
+        ? msg("No hosts matched this task.", "info")
+        : v.results.map((r) =>
+            h(
+              "article",
+              { class: "host-result", "data-host": r.host },
+              h("h3", null, r.host, " ", statusBadge(r.status)),
+              kv([
+                ["Exit code", r.exitCode === null ? "" : String(r.exitCode)],
+                r.signal ? ["Signal", r.signal] : null,
+                ["Started", time(r.startedAt)],
+                ["Finished", time(r.finishedAt)],
+                r.startedAt && r.finishedAt ? ["Took", duration(r.finishedAt - r.startedAt)] : null,
+                r.error ? ["Error", h("span", { class: "bad" }, r.error)] : null,
+                r.truncated ? ["Output", "truncated"] : null,
+              ]),
+              r.stdout ? h("pre", { class: "out stdout", "aria-label": `${r.host} standard output` }, r.stdout) : null,
+              r.stderr ? h("pre", { class: "out stderr", "aria-label": `${r.host} standard error` }, r.stderr) : null,
+            ),
+          ),
+    );
     (v.rejections || []).forEach((x) => results.append(msg(`${x.host} refused the command: ${x.error}`)));
   };
   const first = await get(`/fleet/tasks/${encodeURIComponent(id)}`);
@@ -139,21 +197,39 @@ async function task(main, ctx, id) {
   if (first.state === "done") return;
   // live: the stream pushes full views and output chunks until every host is final
   const abort = new AbortController();
-  const stop = setInterval(() => { if (ctx.stale()) { abort.abort(); clearInterval(stop); } }, 500);
+  const stop = setInterval(() => {
+    if (ctx.stale()) {
+      abort.abort();
+      clearInterval(stop);
+    }
+  }, 500);
   live.hidden = false;
   liveSection.hidden = false;
-  follow(id, (event, data) => {
-    live.dataset.connected = "true"; // the stream is open (the server's first event is the task view)
-    if (event === "task") draw(data);
-    else if (event === "output") {
-      // one line per output line, each prefixed with its host and stream (chunks hold several lines)
-      const lines = String(data.data).split("\n");
-      if (lines[lines.length - 1] === "") lines.pop();
-      live.append(lines.map((l) => `[${data.host} ${data.stream}] ${l}\n`).join(""));
-      live.scrollTop = live.scrollHeight;
-    }
-    else if (event === "done") { live.append(`— done: ${Object.entries(data.counts).map(([k, n]) => `${k} ${n}`).join(", ")}\n`); }
-  }, abort.signal).catch((e) => { if (!abort.signal.aborted) live.append(`(${e.message})\n`); }).finally(() => clearInterval(stop));
+  follow(
+    id,
+    (event, data) => {
+      live.dataset.connected = "true"; // the stream is open (the server's first event is the task view)
+      if (event === "task") draw(data);
+      else if (event === "output") {
+        // one line per output line, each prefixed with its host and stream (chunks hold several lines)
+        const lines = String(data.data).split("\n");
+        if (lines[lines.length - 1] === "") lines.pop();
+        live.append(lines.map((l) => `[${data.host} ${data.stream}] ${l}\n`).join(""));
+        live.scrollTop = live.scrollHeight;
+      } else if (event === "done") {
+        live.append(
+          `— done: ${Object.entries(data.counts)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}\n`,
+        );
+      }
+    },
+    abort.signal,
+  )
+    .catch((e) => {
+      if (!abort.signal.aborted) live.append(`(${e.message})\n`);
+    })
+    .finally(() => clearInterval(stop));
 }
 
 async function run(main, ctx) {
@@ -169,8 +245,25 @@ async function run(main, ctx) {
     submit: "Run",
     fields: [
       { name: "command", label: "Command", required: true, placeholder: "df -h", hint: "run by /bin/sh on each host" },
-      { name: "kind", label: "Target", type: "select", options: [["hosts", "Hosts (names)"], ["group", "Group"], ["match", "Host name pattern"]] },
-      { name: "hosts", label: "Hosts", placeholder: hostList.map((x) => x.name).slice(0, 3).join(" "), hint: `space-separated; known: ${hostList.map((x) => x.name).join(" ") || "none"}` },
+      {
+        name: "kind",
+        label: "Target",
+        type: "select",
+        options: [
+          ["hosts", "Hosts (names)"],
+          ["group", "Group"],
+          ["match", "Host name pattern"],
+        ],
+      },
+      {
+        name: "hosts",
+        label: "Hosts",
+        placeholder: hostList
+          .map((x) => x.name)
+          .slice(0, 3)
+          .join(" "),
+        hint: `space-separated; known: ${hostList.map((x) => x.name).join(" ") || "none"}`,
+      },
       { name: "group", label: "Group", type: "select", options: groups.length ? groups : [["", "(no groups)"]] },
       { name: "match", label: "Pattern", placeholder: "web*", hint: "glob on host names" },
       { name: "timeout", label: "Timeout (s)", type: "number", value: "600", min: 1 },
@@ -198,14 +291,17 @@ async function run(main, ctx) {
 }
 
 async function audit(main, ctx) {
-  const t = dataTable({ caption: "Audit log", empty: "The audit log is empty.", columns: [
-    { title: "When", value: (a) => a.at, cell: (a) => time(a.at) },
-    { title: "Who", value: (a) => a.actor },
-    { title: "Action", value: (a) => a.action },
-    { title: "Task", value: (a) => a.taskId ?? "", cell: (a) => (a.taskId === null ? "" : link(String(a.taskId), "fleet", "tasks", String(a.taskId))) },
-    { title: "Detail", value: (a) => JSON.stringify(a.detail), cell: (a) => h("code", null, a.detail === null ? "" : JSON.stringify(a.detail)) },
-  ] });
+  const t = dataTable({
+    caption: "Audit log",
+    empty: "The audit log is empty.",
+    columns: [
+      { title: "When", value: (a) => a.at, cell: (a) => time(a.at) },
+      { title: "Who", value: (a) => a.actor },
+      { title: "Action", value: (a) => a.action },
+      { title: "Task", value: (a) => a.taskId ?? "", cell: (a) => (a.taskId === null ? "" : link(String(a.taskId), "fleet", "tasks", String(a.taskId))) },
+      { title: "Detail", value: (a) => JSON.stringify(a.detail), cell: (a) => h("code", null, a.detail === null ? "" : JSON.stringify(a.detail)) },
+    ],
+  });
   main.append(h("h1", null, "Fleet audit log"), t.el);
   await ctx.live(async () => t.update(await get("/fleet/audit?limit=500")));
 }
-
