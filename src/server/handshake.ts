@@ -87,10 +87,6 @@ export class Handshake {
     return this.phase === "start-ok" || this.phase === "tune-ok";
   }
 
-  /** the heartbeat agreed so far (0 until tune-ok) */
-  get agreedHeartbeat(): number {
-    return this.heartbeat;
-  }
 
   /** The connection went away or gave up: a login still running is ignored when it ends. */
   abandon(): void {
