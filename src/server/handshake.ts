@@ -87,7 +87,6 @@ export class Handshake {
     return this.phase === "start-ok" || this.phase === "tune-ok";
   }
 
-
   /** The connection went away or gave up: a login still running is ignored when it ends. */
   abandon(): void {
     if (this.phase !== "done") this.phase = "abandoned";
