@@ -257,13 +257,9 @@ export class Channel implements ConsumerHost {
    */
   settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null = null): void {
     if (forwards !== null || this.confirmChain !== null) return this.chainConfirm(seq, needsSync, ok, msg, forwards);
-    if (!ok) {
-      this.flushConfirms();
-      writeConfirm(this.conn.outbox, this.id, seq, false, false);
-      this.confirmedUpTo = this.ackSentUpTo = seq;
-      return;
-    }
     const store = this.conn.broker.store;
+    // a refusal (overflow) waits behind earlier publishes still waiting for their fsync, too:
+    // answered first, it would move confirmedUpTo past them and their acks would never go out
     if (store && (needsSync || this.syncsInFlight > 0)) {
       this.syncsInFlight++;
       store.sync((err) => {
@@ -272,17 +268,23 @@ export class Channel implements ConsumerHost {
         // after our channel.close (Closing) or the client's, nothing but close-ok goes out on
         // this channel: a late confirm would land on a channel the client may already reuse
         if (this.state !== ChannelState.Open) return;
-        if (err) {
-          this.flushConfirms();
-          writeConfirm(this.conn.outbox, this.id, seq, true, false);
-          this.confirmedUpTo = this.ackSentUpTo = seq;
-          return;
-        }
-        this.markConfirmed(seq);
+        if (err || !ok) this.nackPublish(seq);
+        else this.markConfirmed(seq);
       });
       return;
     }
-    this.markConfirmed(seq);
+    if (ok) this.markConfirmed(seq);
+    else this.nackPublish(seq);
+  }
+
+  /**
+   * basic.nack of `seq` alone (multiple=false), after the acks settled before it. Every earlier
+   * publish is answered by then: the store answers its sync callbacks in request order.
+   */
+  private nackPublish(seq: number): void {
+    this.flushConfirms();
+    writeConfirm(this.conn.outbox, this.id, seq, false, false);
+    this.confirmedUpTo = this.ackSentUpTo = seq;
   }
 
   /**
@@ -311,9 +313,7 @@ export class Channel implements ConsumerHost {
       if (this.state !== ChannelState.Open) return;
       if (!a && msg !== null && ok) this.conn.broker.withdrawals.add(msg);
       if (a && b) return this.markConfirmed(seq);
-      this.flushConfirms();
-      writeConfirm(this.conn.outbox, this.id, seq, false, false);
-      this.confirmedUpTo = this.ackSentUpTo = seq;
+      this.nackPublish(seq);
     });
     this.confirmChain = mine;
     void mine.then(() => {
