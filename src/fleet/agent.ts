@@ -24,7 +24,7 @@ import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, Sig
 import { verifyEnvelope } from "./sign.js";
 import { Monitor } from "./monitor/runner.js";
 import type { ConfigPayload } from "./monitor/protocol.js";
-import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
+import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, agentUser, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
 
 export interface AgentOptions {
   name: string;
@@ -193,7 +193,16 @@ export class Agent {
     );
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
+    const user = brokerUser(this.o.url);
+    if (user !== agentUser(this.o.name) && !this.loginNoted) {
+      // the collector believes only fleet-agent-NAME (or a user it trusts) about host NAME
+      this.loginNoted = true;
+      this.o.log(
+        `note: logged in as '${user}', not '${agentUser(this.o.name)}': the collector drops what this agent reports unless it trusts '${user}' (its own login or --trust-user); enrol with \`warren hosts add ${this.o.name}\``,
+      );
+    }
   }
+  private loginNoted = false;
 
   private async commandChannel(conn: ChannelModel): Promise<ConfirmChannel> {
     const ch = await conn.createConfirmChannel();
