@@ -30,6 +30,8 @@ export interface AgentOptions {
   name: string;
   groups: string[];
   url: string;
+  /** the URL carries the local collector's own login (beside `warren server`): no note about it */
+  loginTrusted?: boolean;
   /** where the journal lives: <stateDir>/journal.log */
   stateDir: string;
   trusted: Map<string, KeyObject>;
@@ -194,7 +196,7 @@ export class Agent {
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
     const user = brokerUser(this.o.url);
-    if (user !== agentUser(this.o.name) && !this.loginNoted) {
+    if (user !== agentUser(this.o.name) && !this.o.loginTrusted && !this.loginNoted) {
       // the collector believes only fleet-agent-NAME (or a user it trusts) about host NAME
       this.loginNoted = true;
       this.o.log(

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
-import { brokerUrls, resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
+import { brokerUrls, resolveMgmtUrl, localServerUrl, resolveUrl, redact } from "./conn.js";
 import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
 import type { WatchMessage } from "./watch.js";
 import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
@@ -256,10 +256,12 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
   if (!trusted.size)
     throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
   const quiet = !!p.flags.quiet;
+  const url = resolveUrl(urlFlag(p), dir);
   const agent = new Agent({
     name,
     groups,
-    url: resolveUrl(urlFlag(p), dir),
+    url,
+    loginTrusted: url === localServerUrl(dir),
     stateDir: join(fleetDir(dir), "agent", name),
     trusted,
     concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
