@@ -25,12 +25,14 @@ import { verifyEnvelope } from "./sign.js";
 import { admitPush, PUSH_MAX_BYTES, writePushed } from "./push.js";
 import { Monitor } from "./monitor/runner.js";
 import type { ConfigPayload } from "./monitor/protocol.js";
-import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
+import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, agentUser, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
 
 export interface AgentOptions {
   name: string;
   groups: string[];
   url: string;
+  /** the URL carries the local collector's own login (beside `warren server`): no note about it */
+  loginTrusted?: boolean;
   /** where the journal lives: <stateDir>/journal.log */
   stateDir: string;
   trusted: Map<string, KeyObject>;
@@ -203,7 +205,16 @@ export class Agent {
     );
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
+    const user = brokerUser(this.o.url);
+    if (user !== agentUser(this.o.name) && !this.o.loginTrusted && !this.loginNoted) {
+      // the collector believes only fleet-agent-NAME (or a user it trusts) about host NAME
+      this.loginNoted = true;
+      this.o.log(
+        `note: logged in as '${user}', not '${agentUser(this.o.name)}': the collector drops what this agent reports unless it trusts '${user}' (its own login or --trust-user); enrol with \`warren hosts add ${this.o.name}\``,
+      );
+    }
   }
+  private loginNoted = false;
 
   private async commandChannel(conn: ChannelModel): Promise<ConfirmChannel> {
     const ch = await conn.createConfirmChannel();

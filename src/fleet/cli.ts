@@ -14,7 +14,7 @@ import { basename, join, resolve as resolvePath } from "node:path";
 import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
-import { brokerUrls, resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
+import { brokerUrls, resolveMgmtUrl, localServerUrl, resolveUrl, redact } from "./conn.js";
 import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
 import type { WatchMessage } from "./watch.js";
 import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
@@ -269,10 +269,12 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
   const quiet = !!p.flags.quiet;
   const pushMax = parseSize(str(p, "push-max") ?? String(PUSH_MAX_BYTES), "--push-max");
   if (pushMax > PUSH_MAX_BYTES) throw new UsageError(`--push-max: at most ${PUSH_MAX_BYTES} bytes (1M), the cap of \`warren push\``);
+  const url = resolveUrl(urlFlag(p), dir);
   const agent = new Agent({
     name,
     groups,
-    url: resolveUrl(urlFlag(p), dir),
+    url,
+    loginTrusted: url === localServerUrl(dir),
     stateDir: join(fleetDir(dir), "agent", name),
     trusted,
     concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
