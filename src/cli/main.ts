@@ -4,7 +4,7 @@
  */
 import { serverMain } from "./server.js";
 
-const FLEET_VERBS = new Set(["agent", "run", "check_task", "tasks", "hosts", "groups", "cancel", "shell", "collector", "template", "metrics", "alerts", "silence"]);
+const FLEET_VERBS = new Set(["agent", "run", "push", "check_task", "tasks", "hosts", "groups", "cancel", "shell", "collector", "template", "metrics", "alerts", "silence"]);
 
 const USAGE = `usage: warren <command> [options]
 
@@ -13,6 +13,7 @@ commands:
   ctl <verb>    rabbitmqctl-like administration over the management API
   agent         run a Fleet agent on this host
   run CMD       dispatch a shell command to hosts (Fleet); prints a task id
+  push FILE     copy a file (<= 1 MiB, signed, sha256-checked) to hosts (Fleet); prints a task id
   check_task ID show each host's result of a task
   tasks, hosts, groups, cancel, shell, collector   (Fleet; see docs/fleet.md)
   template, metrics, alerts, silence       (Fleet monitoring; see docs/monitoring.md)

@@ -22,14 +22,17 @@ import { gatherFacts } from "./facts.js";
 import { Journal } from "./journal.js";
 import type { CancelPayload, CommandPayload, PresenceMessage, ResultMessage, SignedPayload, AgentEvent } from "./protocol.js";
 import { verifyEnvelope } from "./sign.js";
+import { admitPush, PUSH_MAX_BYTES, writePushed } from "./push.js";
 import { Monitor } from "./monitor/runner.js";
 import type { ConfigPayload } from "./monitor/protocol.js";
-import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
+import { COMMANDS_EXCHANGE, PRESENCE_EXCHANGE, RESULTS_EXCHANGE, RK_EVENT, RK_RESULT, agentUser, assertSharedTopology, bindHostQueue, hostQueue } from "./topology.js";
 
 export interface AgentOptions {
   name: string;
   groups: string[];
   url: string;
+  /** the URL carries the local collector's own login (beside `warren server`): no note about it */
+  loginTrusted?: boolean;
   /** where the journal lives: <stateDir>/journal.log */
   stateDir: string;
   trusted: Map<string, KeyObject>;
@@ -52,10 +55,19 @@ export interface AgentOptions {
    * `executor`, no flag or environment variable reaches it.
    */
   journalSync?: boolean;
+  /**
+   * Directories `warren push` may write into (--push-dir, repeatable). Empty or absent: every
+   * push is refused — a stolen operator key then runs commands but cannot drop files.
+   */
+  pushDirs?: string[];
+  /** largest pushed file accepted (--push-max; default and ceiling PUSH_MAX_BYTES) */
+  pushMax?: number;
 }
 
 interface Job {
   payload: CommandPayload;
+  /** a push admitted by admitPush: where, what, which mode */
+  push?: { dest: string; data: Buffer; mode: number };
   msg: ConsumeMessage;
   gen: number;
   run?: Running;
@@ -193,7 +205,16 @@ export class Agent {
     );
     this.consumerTag = consumerTag;
     this.o.log(`agent ${this.o.name} ready on ${redact(this.o.url)} (groups: ${this.o.groups.join(",") || "-"})`);
+    const user = brokerUser(this.o.url);
+    if (user !== agentUser(this.o.name) && !this.o.loginTrusted && !this.loginNoted) {
+      // the collector believes only fleet-agent-NAME (or a user it trusts) about host NAME
+      this.loginNoted = true;
+      this.o.log(
+        `note: logged in as '${user}', not '${agentUser(this.o.name)}': the collector drops what this agent reports unless it trusts '${user}' (its own login or --trust-user); enrol with \`warren hosts add ${this.o.name}\``,
+      );
+    }
   }
+  private loginNoted = false;
 
   private async commandChannel(conn: ChannelModel): Promise<ConfirmChannel> {
     const ch = await conn.createConfirmChannel();
@@ -402,9 +423,14 @@ export class Agent {
       }
       return void this.refuse(m, gen, `replayed nonce ${p.nonce} (already taken at task ${known.task})`, p);
     }
-    if (typeof p.shell !== "string" && !(Array.isArray(p.argv) && p.argv.length > 0)) return void this.refuse(m, gen, "no command (neither shell nor argv)", p);
+    let push: Job["push"];
+    if (p.push !== undefined) {
+      const a = admitPush(p.push, { pushDirs: this.o.pushDirs ?? [], maxBytes: Math.min(this.o.pushMax ?? PUSH_MAX_BYTES, PUSH_MAX_BYTES) });
+      if ("reason" in a) return void this.refuse(m, gen, a.reason, p);
+      push = a;
+    } else if (typeof p.shell !== "string" && !(Array.isArray(p.argv) && p.argv.length > 0)) return void this.refuse(m, gen, "no command (neither shell nor argv)", p);
     if (this.pending.some((j) => j.payload.nonce === p.nonce)) return this.ack(m, gen);
-    this.pending.push({ payload: p, msg: m, gen });
+    this.pending.push({ payload: p, msg: m, gen, ...(push ? { push } : {}) });
     // Start on the next turn: a cancel delivered in the same burst then finds it still pending.
     setImmediate(() => this.pump());
   }
@@ -500,7 +526,7 @@ export class Agent {
     const env = { FLEET_HOST: this.o.name, FLEET_TASK: String(p.task) };
     const spec = { timeoutMs: p.timeoutMs, maxOutput, env, onOutput };
     const run = this.o.executor ?? execute;
-    job.run = run(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
+    job.run = job.push ? writePushed(job.push.dest, job.push.data, job.push.mode) : run(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
     flush();
     const r = this.resultFor(p.task, p.nonce, out.status, {

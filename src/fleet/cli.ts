@@ -8,13 +8,13 @@
  * Exit codes: exitcodes.ts (0 all ok, 1 some failed, 2 usage, 3 unreachable,
  * 4 not found, 5 refused, 6 not done yet, 130 detached with Ctrl-C).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { basename, join, resolve as resolvePath } from "node:path";
 import { userInfo } from "node:os";
 import { Agent } from "./agent.js";
 import { Collector } from "./collector.js";
-import { brokerUrls, resolveMgmtUrl, resolveUrl, redact } from "./conn.js";
+import { brokerUrls, resolveMgmtUrl, localServerUrl, resolveUrl, redact } from "./conn.js";
 import { formatGroups, formatHosts, formatTask, formatTaskOneLine, formatTasks, PLAIN, progressLine, statusLine, type Style } from "./format.js";
 import type { WatchMessage } from "./watch.js";
 import { EXIT, exitForError, exitForResults } from "./exitcodes.js";
@@ -27,6 +27,7 @@ import { assertName, agentUser, hostQueue } from "./topology.js";
 import { list, parseArgs, parseDuration, parseIntArg, parseSize, str, UsageError, type FlagSpec, type Parsed } from "./args.js";
 import { startStandaloneHttp } from "./http.js";
 import { runShell } from "./shell.js";
+import { checkPushDest, parsePushMode, PUSH_MAX_BYTES, sha256Hex } from "./push.js";
 import { MONITOR_FLAGS, MONITOR_HELP, monitorVerb } from "./monitor/cli.js";
 
 export interface Io {
@@ -65,6 +66,8 @@ export const HELP: Record<string, string> = {
   Run the Fleet agent for this host: consume fleet.host.NAME, run signed commands, report results.
   --url-file FILE (env WARREN_URL_FILE) reads the broker URL from a 0600 file, keeping its password out of \`ps\`.
   --concurrency N (4)   --max-output SIZE (1M)   --heartbeat DUR (10s)   --grace DUR (10s)
+  --push-dir DIR…  accept \`warren push\` files into DIR (or below it); default: refuse every push
+  --push-max SIZE  largest pushed file accepted (default and ceiling 1M)
   Trusts <data-dir>/fleet/operator.pub automatically (zero setup beside a local warren server).`,
   collector: `warren collector [--url URL] [--data-dir DIR] [--http-port N] [--mgmt-url URL] [--trust PUBKEY_FILE]... [--trust-user USER]...
   Store results in <data-dir>/fleet/fleet.db and answer the CLI (for RabbitMQ deployments;
@@ -89,6 +92,13 @@ export const HELP: Record<string, string> = {
   --color / --no-color   colours (default: on a terminal, unless NO_COLOR is set)
   Exit codes: 0 all ok, 1 some failed, 2 usage, 3 some unreachable (or Fleet itself),
   4 not found, 5 refused, 6 not done yet (check_task), 130 Ctrl-C (the task keeps running)`,
+  push: `warren push FILE (--hosts h1 h2 … | --group G | --match 'web*' | --where KEY=VALUE) [--dest PATH] [--mode 0644] [--wait] [--ttl D]
+  Copy FILE (at most 1 MiB) to each host inside a signed command carrying its SHA-256; prints "task id: N" at once.
+  The agent writes it atomically (temp file, fsync, rename) only inside a directory it was started with
+  (\`warren agent --push-dir DIR\`; without one every push is refused). --dest is absolute (no '..'); a trailing /
+  means "into that dir"; without --dest the file goes to <first --push-dir>/<basename FILE>. The parent directory
+  must exist; a symlink at the destination is refused. Offline hosts get it when they return (until --ttl, 1h).
+  check_task ID shows each host's ok (with the sha256 written) or failed/rejected with the reason.`,
   check_task: `warren check_task ID [--wait] [--follow] [--json] [--one-line]
   Per-host status (queued, running, ok, failed, timeout, expired, cancelled, rejected, …) and output.`,
   tasks: `warren tasks [--limit N] [--host H] [--status S] [--by OPERATOR] [--since DUR] [--json]
@@ -220,8 +230,9 @@ function passThrough(p: Parsed): string[] {
 }
 
 const VERB_FLAGS: Record<string, FlagSpec> = {
-  agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool" },
+  agent: { name: "value", groups: "multi", trust: "multi", concurrency: "value", "max-output": "value", heartbeat: "value", grace: "value", quiet: "bool", "push-dir": "multi", "push-max": "value" },
   collector: { "http-port": "value", trust: "multi", "trust-user": "multi", quiet: "bool", "nodata-grace": "value", "compact-after": "value" },
+  push: { hosts: "multi", group: "value", match: "value", where: "multi", dest: "value", mode: "value", wait: "bool", ttl: "value", batch: "value" },
   run: { hosts: "multi", group: "value", match: "value", where: "multi", wait: "bool", follow: "bool", timeout: "value", ttl: "value", batch: "value", "max-output": "value" },
   check_task: { wait: "bool", follow: "bool" },
   tasks: { limit: "value", host: "value", status: "value", by: "value", since: "value" },
@@ -256,10 +267,14 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
   if (!trusted.size)
     throw new UsageError(`no trusted operator key: pass --trust FILE (the operator.pub printed by \`warren hosts add\`), or run beside \`warren server\` with the same --data-dir (${dir})`);
   const quiet = !!p.flags.quiet;
+  const pushMax = parseSize(str(p, "push-max") ?? String(PUSH_MAX_BYTES), "--push-max");
+  if (pushMax > PUSH_MAX_BYTES) throw new UsageError(`--push-max: at most ${PUSH_MAX_BYTES} bytes (1M), the cap of \`warren push\``);
+  const url = resolveUrl(urlFlag(p), dir);
   const agent = new Agent({
     name,
     groups,
-    url: resolveUrl(urlFlag(p), dir),
+    url,
+    loginTrusted: url === localServerUrl(dir),
     stateDir: join(fleetDir(dir), "agent", name),
     trusted,
     concurrency: parseIntArg(str(p, "concurrency") ?? "4", "--concurrency", 1),
@@ -267,12 +282,29 @@ async function agentVerb(p: Parsed, io: Io): Promise<number> {
     heartbeatMs: parseDuration(str(p, "heartbeat") ?? "10s", "--heartbeat"),
     graceMs: parseDuration(str(p, "grace") ?? "10s", "--grace"),
     log: (l) => quiet || io.err(`${new Date().toISOString()} [agent ${name}] ${l}`),
+    pushDirs: pushDirs(p),
+    pushMax: pushMax,
   });
   agent.start();
   const sig = await untilSignal();
   io.err(`[agent ${name}] ${sig}: stopping`);
   await agent.stop();
   return 0;
+}
+
+/** --push-dir DIR…: existing directories, made absolute (a push is checked against their real paths). */
+function pushDirs(p: Parsed): string[] {
+  return list(p, "push-dir").map((d) => {
+    const abs = resolvePath(d);
+    let st: Stats;
+    try {
+      st = statSync(abs);
+    } catch (e) {
+      throw new UsageError(`--push-dir ${d}: ${(e as Error).message}`);
+    }
+    if (!st.isDirectory()) throw new UsageError(`--push-dir ${d}: not a directory`);
+    return abs;
+  });
 }
 
 async function collectorVerb(p: Parsed, io: Io): Promise<number> {
@@ -397,6 +429,49 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
       if (json && !p.flags.wait && !p.flags.follow) io.out(JSON.stringify({ id: r.id, hosts: r.hosts }));
       else if (!json) io.out(`task id: ${r.id}`);
       if (p.flags.wait || p.flags.follow) return watch(c, r.id, io, watchOpts);
+      return EXIT.OK;
+    }
+    case "push": {
+      const hosts = list(p, "hosts");
+      const [file, ...extra] = p.positionals;
+      if (!file || extra.length || p.rest) throw new UsageError("give exactly one FILE");
+      const given = [hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length;
+      if (given > 1 || (given === 0 && !list(p, "where").length)) throw new UsageError("say exactly one of --hosts, --group or --match (or --where alone)");
+      const dest = str(p, "dest");
+      if (dest !== undefined) {
+        const why = checkPushDest(dest);
+        if (why) throw new UsageError(`--dest: ${why}`);
+      }
+      let mode: number;
+      try {
+        mode = parsePushMode(str(p, "mode") ?? "0644");
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      let st: Stats;
+      try {
+        st = statSync(file);
+      } catch (e) {
+        throw new UsageError(`${file}: ${(e as Error).message}`);
+      }
+      if (!st.isFile()) throw new UsageError(`${file}: not a regular file`);
+      // Refused before anything is read or sent: the cap is Fleet's (push.ts), not the broker's.
+      if (st.size > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${st.size} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
+      const data = readFileSync(file);
+      if (data.length > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${data.length} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
+      const body: Record<string, unknown> = {
+        push: { name: basename(file), dest: dest ?? null, mode, size: data.length, sha256: sha256Hex(data), data: data.toString("base64") },
+        ...(hosts.length ? { hosts } : {}),
+        ...(str(p, "group") ? { group: str(p, "group") } : {}),
+        ...(str(p, "match") ? { match: str(p, "match") } : {}),
+        ...(list(p, "where").length ? { where: list(p, "where") } : {}),
+        ...(str(p, "ttl") ? { ttlMs: parseDuration(str(p, "ttl")!, "--ttl") } : {}),
+        ...(str(p, "batch") ? { batch: parseIntArg(str(p, "batch")!, "--batch", 1) } : {}),
+      };
+      const r = await c.signed<{ id: number; hosts: string[] }>(operatorKey(p), operatorName(p), "submit", body);
+      if (json && !p.flags.wait) io.out(JSON.stringify({ id: r.id, hosts: r.hosts, sha256: sha256Hex(data), size: data.length }));
+      else if (!json) io.out(`task id: ${r.id}`);
+      if (p.flags.wait) return watch(c, r.id, io, { ...watchOpts, follow: false });
       return EXIT.OK;
     }
     case "check_task": {

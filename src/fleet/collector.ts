@@ -361,8 +361,19 @@ export class Collector implements Publisher {
   }
 
   private refuseSender(userId: string | undefined, kind: string, host: unknown): void {
-    this.store.audit(userId ?? "(no user_id)", "spoofed", null, { kind, claimedHost: typeof host === "string" ? host : null });
+    const claimed = typeof host === "string" ? host : null;
+    this.store.audit(userId ?? "(no user_id)", "spoofed", null, { kind, claimedHost: claimed });
+    // say it once per sender and host in the log too: an agent started with the wrong login
+    // (e.g. guest) otherwise looks healthy while everything it reports is dropped
+    const key = `${userId ?? ""}\u0000${claimed ?? ""}`;
+    if (this.refusalsLogged.has(key) || this.refusalsLogged.size >= 1000) return;
+    this.refusalsLogged.add(key);
+    const who = userId === undefined ? "a message without user_id" : `user '${userId}'`;
+    const expected = claimed === null ? "" : ` (expected '${agentUser(claimed)}' or a --trust-user)`;
+    this.o.log(`collector: ${kind} from ${who} claiming host ${claimed ?? "(none)"} refused${expected}; recorded in the audit log, not repeated here`);
   }
+  /** (user, host) pairs whose refusal was logged (bounded) */
+  private readonly refusalsLogged = new Set<string>();
 
   private applyResultsMessage(m: ConsumeMessage): void {
     const rk = m.fields.routingKey;

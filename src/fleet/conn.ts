@@ -17,16 +17,19 @@ export const DEFAULT_MGMT_URL = "http://guest:guest@127.0.0.1:15672";
 export function resolveUrl(flag: string | undefined, dataDir: string): string {
   if (flag) return flag;
   if (process.env.WARREN_URL) return process.env.WARREN_URL;
+  return localServerUrl(dataDir) ?? DEFAULT_URL;
+}
+
+/** The collector's own URL that a local `warren server` wrote into <dataDir>/fleet/local.json, if any. */
+export function localServerUrl(dataDir: string): string | null {
   const local = join(dataDir, "fleet", "local.json");
-  if (existsSync(local)) {
-    try {
-      const j = JSON.parse(readFileSync(local, "utf8")) as { amqpUrl?: string };
-      if (j.amqpUrl) return j.amqpUrl;
-    } catch {
-      /* ignore a half-written file */
-    }
+  if (!existsSync(local)) return null;
+  try {
+    const j = JSON.parse(readFileSync(local, "utf8")) as { amqpUrl?: string };
+    return j.amqpUrl || null;
+  } catch {
+    return null; // a half-written file
   }
-  return DEFAULT_URL;
 }
 
 export function resolveMgmtUrl(flag: string | undefined, dataDir: string): string {

@@ -8,6 +8,7 @@
  * never change once stored (the collector keeps the first one).
  */
 import type { ConfigPayload } from "./monitor/protocol.js";
+import type { PushSpec } from "./push.js";
 
 export const FLEET_VERSION = "0.1.0";
 
@@ -41,6 +42,8 @@ export interface CommandPayload {
   /** shell command line (run with /bin/sh -c), or argv (no shell) */
   shell?: string;
   argv?: string[];
+  /** `warren push`: a file to write instead of a command to run (push.ts); no shell/argv then */
+  push?: PushSpec;
   timeoutMs: number;
   maxOutput?: number;
   issuedAt: number;

@@ -19,6 +19,7 @@ import { isFinal, type AgentEvent, type CancelPayload, type CommandPayload, type
 import type { FleetStore, GroupRow, HostRow, ResultRow, TaskFilter, TaskRow } from "./store.js";
 import { describeWhere, globMatch, matchesWhere, parseWhere, TargetError, type WhereClause } from "./targets.js";
 import { assertName, hostKey } from "./topology.js";
+import { checkPushDest, checkPushMode, checkPushName, PUSH_MAX_BYTES, sha256Hex, type PushSpec } from "./push.js";
 
 /** A host or group name from a request: a bad one is the caller's error (400), not ours. */
 function checkName(kind: string, name: unknown): string {
@@ -38,6 +39,8 @@ export interface Publisher {
 export interface SubmitRequest {
   command?: string;
   argv?: string[];
+  /** `warren push`: a file to write on the hosts instead of a command (push.ts) */
+  push?: PushSpec;
   hosts?: string[];
   group?: string;
   match?: string;
@@ -161,7 +164,26 @@ export class FleetService extends EventEmitter {
     }
   }
 
+  /** A push request checked as the agent will check it, and its checksum recomputed from the bytes. */
+  private checkPush(f: unknown): PushSpec {
+    const s = f as Partial<PushSpec>;
+    if (typeof s !== "object" || s === null) throw new FleetError("push: malformed");
+    const bad = checkPushName(s.name) ?? (s.dest === null || s.dest === undefined ? null : checkPushDest(s.dest)) ?? checkPushMode(s.mode);
+    if (bad) throw new FleetError(`push: ${bad}`);
+    if (typeof s.data !== "string" || s.data.length > Math.ceil(PUSH_MAX_BYTES / 3) * 4 + 4) throw new FleetError(`push: file over the cap of ${PUSH_MAX_BYTES} bytes (1 MiB)`, 413);
+    const data = Buffer.from(s.data, "base64");
+    if (data.length > PUSH_MAX_BYTES) throw new FleetError(`push: file of ${data.length} bytes is over the cap of ${PUSH_MAX_BYTES} bytes (1 MiB)`, 413);
+    if (s.size !== undefined && s.size !== data.length) throw new FleetError(`push: size mismatch (${data.length} bytes received, ${String(s.size)} announced)`);
+    const sum = sha256Hex(data);
+    if (s.sha256 !== undefined && String(s.sha256).toLowerCase() !== sum) throw new FleetError(`push: checksum mismatch (sha256 ${sum} received, ${String(s.sha256)} announced)`);
+    return { name: s.name!, dest: s.dest ?? null, mode: s.mode!, size: data.length, sha256: sum, data: data.toString("base64") };
+  }
+
   async submit(r: SubmitRequest): Promise<{ id: number; hosts: string[]; expiresAt: number }> {
+    const push = r.push !== undefined ? this.checkPush(r.push) : undefined;
+    if (push && (r.command !== undefined || r.argv !== undefined)) throw new FleetError("give a command or a file to push, not both");
+    if (push)
+      r = { ...r, command: `push ${push.name} -> ${push.dest ?? "<push-dir>/" + push.name} (${push.size} bytes, mode ${push.mode.toString(8).padStart(4, "0")}, sha256 ${push.sha256.slice(0, 16)}…)` };
     if (typeof r.command !== "string" && !(Array.isArray(r.argv) && r.argv.length && r.argv.every((a) => typeof a === "string"))) throw new FleetError("no command given");
     if (typeof r.command === "string" && !r.command.trim()) throw new FleetError("empty command");
     const ttlMs = r.ttlMs ?? DEFAULT_TTL_MS;
@@ -190,8 +212,10 @@ export class FleetService extends EventEmitter {
         cancelRequested: false,
         origin: "submit",
       });
+      if (push) this.store.insertTaskFile(id, push);
       hosts.forEach((h, i) => this.store.insertResult(id, h, "pending", batch ? Math.floor(i / batch) : 0));
-      this.store.audit(r.user, "submit", id, { command: r.command ?? null, argv: r.argv ?? null, target, hosts: hosts.length, ttlMs, timeoutMs, batch });
+      const file = push ? { push: { name: push.name, dest: push.dest, mode: push.mode, size: push.size, sha256: push.sha256 } } : {};
+      this.store.audit(r.user, push ? "push" : "submit", id, { command: r.command ?? null, argv: r.argv ?? null, ...file, target, hosts: hosts.length, ttlMs, timeoutMs, batch });
       return id;
     });
     this.emit("task", id);
@@ -207,6 +231,7 @@ export class FleetService extends EventEmitter {
     try {
       const t = this.store.task(taskId);
       if (!t || t.cancelRequested) return;
+      const file = this.store.taskFile(taskId);
       const rows = this.store.results(taskId);
       const open = rows.filter((r) => !isFinal(r.status));
       const wave = Math.min(...open.map((r) => r.batchNo));
@@ -228,16 +253,18 @@ export class FleetService extends EventEmitter {
         const chunks: string[][] = [];
         for (let i = 0; i < viaGroup.length; i += GROUP_CHUNK) chunks.push(viaGroup.slice(i, i + GROUP_CHUNK).map((r) => r.host));
         // The signed target lists the members it is for: a host joining the group later cannot run it.
-        await Promise.all(chunks.map((hosts) => this.sendCommand(t, { group, hosts }, hostKey(hosts[0]!), nonce, hosts.slice(1).map(hostKey))));
+        await Promise.all(chunks.map((hosts) => this.sendCommand(t, file, { group, hosts }, hostKey(hosts[0]!), nonce, hosts.slice(1).map(hostKey))));
         this.store.tx(() => viaGroup.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
       }
       // One message per host, pipelined: a window of DISPATCH_WINDOW publishes awaits its
       // confirms together; nonces are stored (one transaction) before any of them leaves.
       const single = due.filter((r) => !(group && bound.has(r.host)));
-      for (let i = 0; i < single.length; i += DISPATCH_WINDOW) {
-        const win = single.slice(i, i + DISPATCH_WINDOW).map((r) => ({ host: r.host, nonce: r.nonce ?? randomUUID() }));
+      // A push's messages carry the file: keep what is in flight near 64 MiB, not 500 copies.
+      const window = file ? Math.max(4, Math.min(DISPATCH_WINDOW, Math.floor((64 << 20) / (file.data.length + 1024)))) : DISPATCH_WINDOW;
+      for (let i = 0; i < single.length; i += window) {
+        const win = single.slice(i, i + window).map((r) => ({ host: r.host, nonce: r.nonce ?? randomUUID() }));
         this.store.tx(() => win.forEach((w) => this.setNonce(taskId, w.host, w.nonce)));
-        const routed = await Promise.all(win.map((w) => this.sendCommand(t, { host: w.host }, hostKey(w.host), w.nonce)));
+        const routed = await Promise.all(win.map((w) => this.sendCommand(t, file, { host: w.host }, hostKey(w.host), w.nonce)));
         this.store.tx(() =>
           win.forEach((w, k) => {
             if (routed[k]) this.store.markQueued(taskId, w.host, w.nonce, { host: w.host });
@@ -261,7 +288,7 @@ export class FleetService extends EventEmitter {
     this.store.q("UPDATE results SET nonce = ? WHERE task_id = ? AND host = ? AND nonce IS NULL").run(nonce, taskId, host);
   }
 
-  private async sendCommand(t: TaskRow, target: Target, rk: string, nonce: string, bcc?: string[]): Promise<boolean> {
+  private async sendCommand(t: TaskRow, file: PushSpec | undefined, target: Target, rk: string, nonce: string, bcc?: string[]): Promise<boolean> {
     const p: CommandPayload = {
       v: 1,
       kind: "command",
@@ -272,7 +299,7 @@ export class FleetService extends EventEmitter {
       issuedAt: Date.now(),
       exp: t.expiresAt,
       user: t.user,
-      ...(t.argv ? { argv: t.argv } : { shell: t.command }),
+      ...(file ? { push: file } : t.argv ? { argv: t.argv } : { shell: t.command }),
       ...(t.maxOutput ? { maxOutput: t.maxOutput } : {}),
     };
     const body = Buffer.from(JSON.stringify(signPayload(this.key, p)));

@@ -13,7 +13,7 @@ import type { Io } from "./cli.js";
 import { FleetClient } from "./rpc.js";
 import { brokerUrls } from "./conn.js";
 
-const VERBS = ["run", "check_task", "tasks", "hosts", "groups", "cancel"];
+const VERBS = ["run", "push", "check_task", "tasks", "hosts", "groups", "cancel"];
 
 /** What the shell runs: the CLI's verbs and their help, handed in by cli.ts (so shell.ts never imports it at run time). */
 export interface ShellVerbs {

@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { randomInt } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import type { PushSpec } from "./push.js";
 import { isFinal, type HostFacts, type HostStatus, type ResultMessage, type Target } from "./protocol.js";
 
 export interface TaskRow {
@@ -109,6 +110,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   id INTEGER PRIMARY KEY, command TEXT NOT NULL, argv TEXT, target TEXT, user TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,
   batch INTEGER NOT NULL DEFAULT 0, max_output INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, origin TEXT NOT NULL DEFAULT 'submit');
+CREATE TABLE IF NOT EXISTS task_files (
+  task_id INTEGER PRIMARY KEY, name TEXT NOT NULL, dest TEXT, mode INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
   task_id INTEGER NOT NULL, host TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER, signal TEXT,
   stdout TEXT NOT NULL DEFAULT '', stderr TEXT NOT NULL DEFAULT '', truncated INTEGER NOT NULL DEFAULT 0, error TEXT,
@@ -384,6 +387,16 @@ export class FleetStore {
       t.cancelRequested ? 1 : 0,
       t.origin,
     );
+  }
+
+  /** The file a `warren push` task carries (kept apart from tasks: listings never read it). */
+  insertTaskFile(taskId: number, f: PushSpec): void {
+    this.q("INSERT INTO task_files (task_id, name, dest, mode, size, sha256, data) VALUES (?,?,?,?,?,?,?)").run(taskId, f.name, f.dest, f.mode, f.size, f.sha256, Buffer.from(f.data, "base64"));
+  }
+
+  taskFile(taskId: number): PushSpec | undefined {
+    const r = this.q("SELECT * FROM task_files WHERE task_id = ?").get(taskId) as { name: string; dest: string | null; mode: number; size: number; sha256: string; data: Buffer } | undefined;
+    return r ? { name: r.name, dest: r.dest, mode: r.mode, size: r.size, sha256: r.sha256, data: r.data.toString("base64") } : undefined;
   }
 
   /** The task's --batch size, or undefined if there is no such task (cheap: no JSON). */

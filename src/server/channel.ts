@@ -24,8 +24,12 @@ import { explicitIds } from "./explicit-ids.js";
 /** the body of an empty message: shared, never written to */
 const EMPTY_BODY = Buffer.alloc(0);
 
-/** distinct encoded property sets remembered per channel for reuse */
-const PROPS_CACHE_SIZE = 4;
+/**
+ * Distinct encoded property sets remembered per channel for reuse: enough for a publisher that
+ * mixes priorities 0-9 with persistent and transient messages (a priority queue's compact tail
+ * shares one metadata set per distinct properties object, so misses here cost memory per message).
+ */
+const PROPS_CACHE_SIZE = 16;
 
 export interface Unacked {
   tag: number;
@@ -187,7 +191,8 @@ export class Channel implements ConsumerHost {
     const from = start + 12;
     for (let i = 0; i < cache.length; i++) {
       const c = cache[i]!.raw;
-      if (c.length !== len) continue;
+      // length, then the last byte: a per-message field (message_id, timestamp) differs there
+      if (c.length !== len || (len > 0 && c[len - 1] !== buf[from + len - 1])) continue;
       // a byte loop: property sets are short, and Buffer#compare on ranges costs more to call
       let k = 0;
       while (k < len && c[k] === buf[from + k]) k++;
@@ -257,13 +262,9 @@ export class Channel implements ConsumerHost {
    */
   settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null = null): void {
     if (forwards !== null || this.confirmChain !== null) return this.chainConfirm(seq, needsSync, ok, msg, forwards);
-    if (!ok) {
-      this.flushConfirms();
-      writeConfirm(this.conn.outbox, this.id, seq, false, false);
-      this.confirmedUpTo = this.ackSentUpTo = seq;
-      return;
-    }
     const store = this.conn.broker.store;
+    // a refusal (overflow) waits behind earlier publishes still waiting for their fsync, too:
+    // answered first, it would move confirmedUpTo past them and their acks would never go out
     if (store && (needsSync || this.syncsInFlight > 0)) {
       this.syncsInFlight++;
       store.sync((err) => {
@@ -272,17 +273,23 @@ export class Channel implements ConsumerHost {
         // after our channel.close (Closing) or the client's, nothing but close-ok goes out on
         // this channel: a late confirm would land on a channel the client may already reuse
         if (this.state !== ChannelState.Open) return;
-        if (err) {
-          this.flushConfirms();
-          writeConfirm(this.conn.outbox, this.id, seq, true, false);
-          this.confirmedUpTo = this.ackSentUpTo = seq;
-          return;
-        }
-        this.markConfirmed(seq);
+        if (err || !ok) this.nackPublish(seq);
+        else this.markConfirmed(seq);
       });
       return;
     }
-    this.markConfirmed(seq);
+    if (ok) this.markConfirmed(seq);
+    else this.nackPublish(seq);
+  }
+
+  /**
+   * basic.nack of `seq` alone (multiple=false), after the acks settled before it. Every earlier
+   * publish is answered by then: the store answers its sync callbacks in request order.
+   */
+  private nackPublish(seq: number): void {
+    this.flushConfirms();
+    writeConfirm(this.conn.outbox, this.id, seq, false, false);
+    this.confirmedUpTo = this.ackSentUpTo = seq;
   }
 
   /**
@@ -311,9 +318,7 @@ export class Channel implements ConsumerHost {
       if (this.state !== ChannelState.Open) return;
       if (!a && msg !== null && ok) this.conn.broker.withdrawals.add(msg);
       if (a && b) return this.markConfirmed(seq);
-      this.flushConfirms();
-      writeConfirm(this.conn.outbox, this.id, seq, false, false);
-      this.confirmedUpTo = this.ackSentUpTo = seq;
+      this.nackPublish(seq);
     });
     this.confirmChain = mine;
     void mine.then(() => {

@@ -14,7 +14,8 @@
  *  - The flush runs from setImmediate, so all persist()/sync() calls of the same
  *    event-loop turn share one write syscall per file.
  *  - A write error fails the waiting callbacks and keeps the data pending (the
- *    next flush retries it). An fdatasync error is sticky: after it, the page cache
+ *    next flush retries it). Callbacks are answered in request order, failures too: a
+ *    failure waits for the answer of an fdatasync in flight for earlier requests. An fdatasync error is sticky: after it, the page cache
  *    may have dropped the dirty pages ("fsyncgate"), so nothing is confirmed any
  *    more until the store is reopened and recovery re-reads what is really on disk.
  */
@@ -34,6 +35,8 @@ export interface SyncSource {
 
 export class GroupCommit {
   private waiting: SyncCallback[] = [];
+  /** failed batches held back until the fdatasync in flight (of earlier requests) is answered */
+  private failedBehind: { cbs: SyncCallback[]; err: Error }[] = [];
   private scheduled = false;
   private inFlight = false;
   private fatal: Error | null = null;
@@ -77,9 +80,8 @@ export class GroupCommit {
   private readonly tick = (): void => {
     this.scheduled = false;
     if (this.stopped) return;
-    const err = this.source.flushAll();
-    if (err !== null) return this.serve(this.waiting.splice(0), err);
-    if (this.fatal !== null) return this.serve(this.waiting.splice(0), this.fatal);
+    const err = this.source.flushAll() ?? this.fatal;
+    if (err !== null) return this.fail(this.waiting.splice(0), err);
     if (this.policy !== "always") return this.serve(this.waiting.splice(0), undefined);
     if (!this.inFlight && this.waiting.length > 0) this.startSync(this.waiting.splice(0), false);
   };
@@ -121,10 +123,21 @@ export class GroupCommit {
     this.log(`store: fdatasync failed (${(err as NodeJS.ErrnoException).code ?? err.message}); no further confirms until restart`);
   }
 
+  /**
+   * Callbacks are answered in request order, failures included: a channel nacks with
+   * multiple=true up to the failed publish, which would also cover earlier publishes whose
+   * fdatasync is still in flight and that are then stored after all (a nack means "not taken").
+   */
+  private fail(cbs: SyncCallback[], err: Error): void {
+    if (this.inFlight) this.failedBehind.push({ cbs, err });
+    else this.serve(cbs, err);
+  }
+
   private syncFinished(cbs: SyncCallback[], err: Error | null): void {
     this.inFlight = false;
     if (err !== null) this.poison(err);
     this.serve(cbs, err ?? undefined);
+    for (const f of this.failedBehind.splice(0)) this.serve(f.cbs, f.err);
     for (const w of this.idleWaiters.splice(0)) w();
     if (this.waiting.length > 0) this.scheduleFlush();
   }

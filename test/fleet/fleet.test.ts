@@ -364,6 +364,35 @@ test("enrolment: the agent's broker user is limited to its queue; removal revoke
   rmSync(other, { recursive: true, force: true });
 });
 
+test("an agent logged in as a user the collector does not trust is told so, and so is the collector's log; its presence is refused", async (t) => {
+  // RabbitMQ (and warren) stamp user_id with the sender's login, so the collector can tell who
+  // speaks for a host: fleet-agent-NAME or a user it trusts. Anyone else's reports are dropped.
+  if (!vh.mgmtUrl) return t.skip("needs a management API");
+  const user = `stranger-${randomUUID().slice(0, 8)}`;
+  const pass = randomUUID();
+  assert.ok((await mgmt(vh.mgmtUrl, "PUT", `/api/users/${user}`, { password: pass, tags: "" })).ok);
+  try {
+    assert.ok((await mgmt(vh.mgmtUrl, "PUT", `/api/permissions/${encodeURIComponent(vh.name)}/${user}`, { configure: ".*", write: ".*", read: ".*" })).ok);
+    const u = new URL(vh.url);
+    u.username = user;
+    u.password = pass;
+    const a = startFleet("agent", ["--name", "stray1", "--heartbeat", "1s", "--url", u.toString(), "--data-dir", dir]);
+    try {
+      await a.waitLog(new RegExp(`note: logged in as '${user}', not 'fleet-agent-stray1'`));
+      await collector.waitLog(new RegExp(`presence from user '${user}' claiming host stray1 refused \\(expected 'fleet-agent-stray1' or a --trust-user\\)`));
+      // several heartbeats later: still unknown to the collector, and the refusal logged once
+      await sleep(2500);
+      const hosts = JSON.parse((await cli(["hosts", "--json", ...common()])).stdout || "[]") as Array<{ name: string }>;
+      assert.ok(!hosts.some((h) => h.name === "stray1"), "a refused agent must not appear among the hosts");
+      assert.equal(collector.err.split(`claiming host stray1 refused`).length - 1, 1, collector.err);
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    await mgmt(vh.mgmtUrl, "DELETE", `/api/users/${user}`);
+  }
+});
+
 test("bad input: clear errors and non-zero exit codes", async () => {
   const r1 = await cli(["run", "echo x", ...common()]);
   assert.equal(r1.code, 2);

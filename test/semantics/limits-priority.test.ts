@@ -140,6 +140,22 @@ test("x-overflow reject-publish: newest refused, publisher nacked", async () => 
   await ch.deleteQueue(q);
 });
 
+// The same with persistent messages on a durable queue: the accepted ones are confirmed after
+// their fsync, the refused ones at once; every publish still gets exactly one answer, in
+// RabbitMQ as here (a refusal must not swallow the acks of earlier publishes still on disk's way).
+test("x-overflow reject-publish, persistent messages on a durable queue: acks of the stored ones, nacks of the refused", { timeout: 20_000 }, async () => {
+  const q = uniq("reject-publish-durable");
+  const ch = await sem.confirmChannel(conn);
+  await ch.assertQueue(q, { durable: true, arguments: { "x-max-length": 2, "x-overflow": "reject-publish" } });
+  const answers = await Promise.all(
+    ["m1", "m2", "m3", "m4"].map((b) => new Promise<string>((resolve) => ch.sendToQueue(q, Buffer.from(b), { persistent: true }, (err) => resolve(err ? "nack" : "ack")))),
+  );
+  assert.deepEqual(answers, ["ack", "ack", "nack", "nack"]);
+  const plain = await chan();
+  assert.deepEqual(await drain(plain, q), ["m1", "m2"]);
+  await ch.deleteQueue(q);
+});
+
 // reject-publish-dlx: like reject-publish, and the refused message is also
 // dead-lettered (reason maxlen).
 test("x-overflow reject-publish-dlx: refused message nacked and dead-lettered", async () => {

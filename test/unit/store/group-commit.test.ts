@@ -159,6 +159,41 @@ test("ENOSPC on write: sync(cb) gets the error, no crash, earlier data intact, r
   }
 });
 
+test("callbacks are answered in request order: a write failure waits for the fdatasync in flight of earlier requests", async () => {
+  // A channel answers a failed sync with basic.nack multiple=true: answered before the earlier
+  // batch's fdatasync came back, it would cover publishes that are then stored after all.
+  const { dir, cleanup } = tempDir("order");
+  try {
+    let full = false;
+    let releaseSync: (() => void) | null = null;
+    const io: Partial<StoreIo> = {
+      writev: (fd, bufs, pos) => {
+        if (full) throw ioError("ENOSPC");
+        return fs.writevSync(fd, bufs, pos);
+      },
+      // a slow disk: the first batch's fdatasync is answered only when the test says so
+      fdatasync: (fd, cb) => fs.fdatasync(fd, (err) => (releaseSync = () => cb(err ?? null))),
+    };
+    const s = SegmentStore.open({ dir, fsync: "always", io, log: logSink().log });
+    const answers: string[] = [];
+    s.persist(makeMessage(1, 200), [QA]);
+    s.sync((err) => answers.push(`m1:${err ? "err" : "ok"}`));
+    await waitFor("the first fdatasync started", () => releaseSync !== null, 2000);
+    full = true;
+    s.persist(makeMessage(2, 200), [QA]);
+    s.sync((err) => answers.push(`m2:${err ? "err" : "ok"}`));
+    await new Promise((r) => setTimeout(r, 20)); // m2's write has failed by now
+    assert.deepEqual(answers, [], "m2's failure must not be answered before m1's fdatasync");
+    releaseSync!();
+    await waitFor("both answered", () => answers.length === 2, 2000);
+    assert.deepEqual(answers, ["m1:ok", "m2:err"]);
+    full = false;
+    await s.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test("a disk that stays full: close() reports the error and what was stored before stays intact", async () => {
   const { dir, cleanup } = tempDir("full");
   try {
