@@ -33,6 +33,13 @@ export interface ClusterView {
    * the equivalence check (406) runs against the cluster-wide definition.
    */
   claim(kind: "exchange" | "queue", vhost: string, name: string): Promise<void>;
+  /**
+   * The management listeners of the other running members (what each published in etcd with
+   * its lease), for the cluster-wide views of the management API (src/http/peers.ts).
+   */
+  peerEndpoints(): { node: string; host: string; port: number }[];
+  /** the internal user the nodes use with each other (node links, management fan-out) */
+  linkCredentials(): { user: string; pass: string };
   /** bumped by every definition change this node makes (not by those it applies from others) */
   readonly changes: number;
   /** `stop_app` / `start_app`: client listeners closed or open (the node stays a member) */

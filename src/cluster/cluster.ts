@@ -426,6 +426,20 @@ export class Cluster implements DefinitionsStore, ClusterView {
     return m !== undefined && l !== undefined && l["id"] === m.id && l["app"] !== false;
   }
 
+  peerEndpoints(): { node: string; host: string; port: number }[] {
+    const out: { node: string; host: string; port: number }[] = [];
+    for (const name of this.memberRecords.keys()) {
+      if (name === this.nodeName || !this.isRunning(name)) continue;
+      const m = this.liveRecords.get(name)!["mgmt"] as { host: string; port: number } | null | undefined;
+      if (m && typeof m.host === "string" && typeof m.port === "number") out.push({ node: name, host: m.host, port: m.port });
+    }
+    return out;
+  }
+
+  linkCredentials(): { user: string; pass: string } {
+    return { user: CLUSTER_USER, pass: this.linkSecret };
+  }
+
   /** PeerDirectory: where a running member takes AMQP connections */
   amqpAddress(node: string): { host: string; port: number } | null {
     if (!this.isRunning(node)) return null;

@@ -14,6 +14,7 @@ import { isMonitor, visibleVhosts, vhostFor, listsConnection, requireMonitor } f
 import { CHURN, NODE, OVERVIEW, OVERVIEW_DEPTH, churnCounters, nodeCounters, overviewCounters, overviewDepth } from "../stats.js";
 import { publishJSON } from "../messages.js";
 import type { Route } from "../router.js";
+import { askPeers, forwardQuery, localOnly } from "../peers.js";
 import { command } from "../../broker/commands.js";
 
 export const API_LEVEL = RABBITMQ_COMPAT_VERSION;
@@ -23,6 +24,11 @@ const EXCHANGE_TYPES = [
   { name: "fanout", description: "AMQP fanout exchange, as per the AMQP specification", enabled: true },
   { name: "headers", description: "AMQP headers exchange, as per the AMQP specification", enabled: true },
   { name: "topic", description: "AMQP topic exchange, as per the AMQP specification", enabled: true },
+];
+
+const AUTH_MECHANISMS = [
+  { name: "PLAIN", description: "SASL PLAIN authentication mechanism", enabled: true },
+  { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
 ];
 
 function listeners(ctx: Ctx): Record<string, unknown>[] {
@@ -120,10 +126,7 @@ export function nodeInfo(ctx: Ctx): Record<string, unknown> {
     rates_mode: "basic",
     partitions: [],
     exchange_types: EXCHANGE_TYPES,
-    auth_mechanisms: [
-      { name: "PLAIN", description: "SASL PLAIN authentication mechanism", enabled: true },
-      { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
-    ],
+    auth_mechanisms: AUTH_MECHANISMS,
     applications: [{ name: "warren", description: "warren AMQP 0-9-1 broker", version: ctx.node.version }],
     contexts: [{ description: "RabbitMQ Management", path: "/", port: String(ctx.node.mgmtPort) }],
     log_files: [],
@@ -137,13 +140,29 @@ export function nodeInfo(ctx: Ctx): Record<string, unknown> {
 }
 
 /**
- * A cluster's other members as this node knows them: what each published in etcd with its
- * lease (RabbitMQ asks each node; warren's nodes publish their facts every few seconds).
- * A member without a live lease is `running: false`, as RabbitMQ shows a stopped node.
+ * The keys every /api/nodes entry has whatever the node's state (RabbitMQ lists a stopped
+ * member with its name, type, running: false and these).
  */
-function memberInfo(ctx: Ctx, m: ClusterMember): Record<string, unknown> {
-  if (m.name === ctx.node.name) return { ...nodeInfo(ctx), type: m.type };
-  if (!m.running || !m.info) return { name: m.name, type: m.type, running: false, partitions: [], cluster_links: [] };
+function staticKeys(): Record<string, unknown> {
+  return {
+    partitions: [],
+    cluster_links: [],
+    exchange_types: EXCHANGE_TYPES,
+    auth_mechanisms: AUTH_MECHANISMS,
+    rates_mode: "basic",
+    net_ticktime: 60,
+    enabled_plugins: ["rabbitmq_management", "rabbitmq_prometheus"],
+  };
+}
+
+/**
+ * Another member as this node knows it without asking it: what it published in etcd with
+ * its lease (every 5 s). Used for a running member whose management listener does not answer
+ * within PEER_TIMEOUT_MS; a member without a live lease is `running: false`, as RabbitMQ
+ * shows a stopped node.
+ */
+function memberInfo(m: ClusterMember): Record<string, unknown> {
+  if (!m.running || !m.info) return { name: m.name, type: m.type, running: false, ...staticKeys() };
   const i = m.info;
   const listeners = i["mgmt"] as { port: number } | undefined;
   return {
@@ -157,27 +176,42 @@ function memberInfo(ctx: Ctx, m: ClusterMember): Record<string, unknown> {
     uptime: Date.now() - Number(i["startedAt"]),
     applications: [{ name: "warren", description: "warren AMQP 0-9-1 broker", version: i["version"] }],
     contexts: listeners ? [{ description: "RabbitMQ Management", path: "/", port: String(listeners.port) }] : [],
-    exchange_types: EXCHANGE_TYPES,
-    partitions: [],
-    cluster_links: [],
-    rates_mode: "basic",
-    net_ticktime: 60,
+    ...staticKeys(),
   };
 }
 
-function allNodes(ctx: Ctx): Record<string, unknown>[] {
+/**
+ * Every member, each running one with the full set of figures RabbitMQ gives: this node's
+ * own, the others' asked from them (peers.ts, in parallel, bounded); asked with
+ * x-warren-local, a node answers for itself only.
+ */
+async function allNodes(ctx: Ctx, only?: string): Promise<Record<string, unknown>[]> {
   const c = ctx.broker.cluster;
-  return c ? c.members().map((m) => memberInfo(ctx, m)) : [nodeInfo(ctx)];
+  if (!c) return [nodeInfo(ctx)];
+  const members = c.members().filter((m) => only === undefined || m.name === only);
+  if (localOnly(ctx)) return members.filter((m) => m.name === ctx.node.name).map((m) => ({ ...nodeInfo(ctx), type: m.type }));
+  const asked = members.some((m) => m.running && m.name !== ctx.node.name) ? await askPeers(ctx, `/api/nodes${forwardQuery(ctx)}`, only !== undefined ? { node: only } : {}) : [];
+  const live = new Map<string, Record<string, unknown>>();
+  for (const r of asked) {
+    if (r.status !== 200 || !Array.isArray(r.body)) continue;
+    const own = (r.body as Record<string, unknown>[]).find((x) => x !== null && typeof x === "object" && x["name"] === r.node);
+    if (own) live.set(r.node, own);
+  }
+  return members.map((m) => {
+    if (m.name === ctx.node.name) return { ...nodeInfo(ctx), type: m.type };
+    const l = m.running ? live.get(m.name) : undefined;
+    return l ? { ...l, type: m.type } : memberInfo(m);
+  });
 }
 
-function nodes(ctx: Ctx): void {
+async function nodes(ctx: Ctx): Promise<void> {
   requireMonitor(ctx);
-  sendJSON(ctx.res, 200, allNodes(ctx));
+  sendJSON(ctx.res, 200, await allNodes(ctx));
 }
 
-function node(ctx: Ctx): void {
+async function node(ctx: Ctx): Promise<void> {
   requireMonitor(ctx);
-  const n = allNodes(ctx).find((x) => x["name"] === ctx.params[0]);
+  const n = (await allNodes(ctx, ctx.params[0])).find((x) => x["name"] === ctx.params[0]);
   if (!n) {
     sendJSON(ctx.res, 404, { error: "Object Not Found", reason: "Not Found" });
     return;

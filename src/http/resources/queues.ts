@@ -17,6 +17,7 @@ import { qKey, queueCounters, queueDepth } from "../stats.js";
 import { active } from "../rates.js";
 import { getMessages } from "../messages.js";
 import type { Route } from "../router.js";
+import { askPeers, forwardQuery, localOnly, peerLists } from "../peers.js";
 import { bindingsJSON } from "./bindings.js";
 import { command } from "../../broker/commands.js";
 import { rabbitTimestamp } from "../../lib/timestamp.js";
@@ -137,8 +138,30 @@ function residency(q: Queue): Record<string, number> {
   };
 }
 
-function list(ctx: Ctx): void {
-  const out = listVhosts(ctx, ctx.params[0]).flatMap((v) => [...v.queues.values()].map((q) => queueJSON(ctx, q)));
+/**
+ * On a cluster, a queue's figures (messages, consumers, rates, memory) are its home node's
+ * (a quorum queue's: its leader's): they are asked from that node on each request (peers.ts),
+ * so they are live; a home node that does not answer within PEER_TIMEOUT_MS leaves this node's
+ * own view of the queue. Asked with x-warren-local, a node lists only the queues it holds.
+ */
+async function list(ctx: Ctx): Promise<void> {
+  const vhosts = listVhosts(ctx, ctx.params[0]);
+  if (localOnly(ctx) && ctx.broker.cluster) {
+    return sendList(
+      ctx,
+      vhosts.flatMap((v) => [...v.queues.values()].filter((q) => q.remote === null).map((q) => queueJSON(ctx, q))),
+    );
+  }
+  const queues = vhosts.flatMap((v) => [...v.queues.values()]);
+  const remote = new Map<string, Record<string, unknown>>();
+  if (queues.some((q) => q.remote !== null)) {
+    const path = ctx.params[0] !== undefined ? `/api/queues/${encodeURIComponent(ctx.params[0])}` : "/api/queues";
+    for (const r of await peerLists(ctx, path)) remote.set(`${String(r["node"])}\u0000${String(r["vhost"])}\u0000${String(r["name"])}`, r);
+  }
+  const out = queues.map((q) => {
+    const local = queueJSON(ctx, q);
+    return q.remote !== null ? (remote.get(`${String(local["node"])}\u0000${q.vhost}\u0000${q.name}`) ?? local) : local;
+  });
   sendList(ctx, out, { paginate: true });
 }
 
@@ -149,8 +172,14 @@ function find(ctx: Ctx): Queue {
   return q;
 }
 
-function show(ctx: Ctx): void {
+async function show(ctx: Ctx): Promise<void> {
   const q = find(ctx);
+  if (q.remote !== null && !localOnly(ctx)) {
+    // the home node's live figures (and its consumers) when it answers in time
+    const node = String(queueJSON(ctx, q)["node"]);
+    const [r] = await askPeers(ctx, `/api/queues/${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}${forwardQuery(ctx)}`, { node });
+    if (r && r.status === 200 && r.body !== null && typeof r.body === "object") return sendJSON(ctx.res, 200, r.body);
+  }
   const consumers = [...ctx.broker.connections]
     .flatMap((c) => c.consumersInfo())
     .filter((c) => {
