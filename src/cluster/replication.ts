@@ -44,8 +44,8 @@ import type { EtcdClient, Kv } from "./etcd.js";
 import type { PeerLinks } from "./remote.js";
 import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnapBegin, T } from "./repl-wire.js";
 
-/** a follower that has not acked the oldest waiting publish by then leaves the ISR */
-const ACK_TIMEOUT_MS = 2500;
+/** a follower that has acked nothing new for this long while a publish waits for it leaves the ISR (short: a follower cut off from the leader only stalls confirms this long; one that is merely behind keeps acking and stays) */
+const ACK_TIMEOUT_MS = 1500;
 /** publishes wait this long for enough in-sync replicas, then are nacked */
 const HOLD_MS = 3000;
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
