@@ -78,10 +78,19 @@ export function parsePushMode(s: string): number {
   return mode;
 }
 
-/** Where the file goes on a host: an absolute dest, dest/ + name, or <dir>/<name>. */
+/**
+ * Where the file goes on a host: <first push-dir>/<name> without a dest; dest/ + name when dest
+ * ends with "/" or is an existing directory (not a symlink to one); else dest itself.
+ */
 export function destinationFor(spec: Pick<PushSpec, "name" | "dest">, pushDirs: string[]): string | null {
   if (spec.dest === null) return pushDirs[0] ? join(pushDirs[0], spec.name) : null;
-  return spec.dest.endsWith("/") ? spec.dest + spec.name : spec.dest;
+  if (spec.dest.endsWith("/")) return spec.dest + spec.name;
+  try {
+    if (lstatSync(spec.dest).isDirectory()) return join(spec.dest, spec.name);
+  } catch {
+    /* not there (yet): the file's own path */
+  }
+  return spec.dest;
 }
 
 export interface PushLimits {

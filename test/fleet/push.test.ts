@@ -123,6 +123,11 @@ test("push to two agents: content and mode on each host, sha256 in each result",
   assert.equal(byHost(await waitDone(id3)).p1?.status, "ok");
   assert.equal(readFileSync(join(pushDir("p1"), "renamed.conf"), "utf8"), "v2\n");
   assert.equal(statSync(join(pushDir("p1"), "renamed.conf")).mode & 0o777, 0o644, "default mode 0644");
+  // --dest naming an existing directory (no trailing /): into it, under the file's name
+  mkdirSync(join(pushDir("p1"), "sub"));
+  const id4 = await push([f, "--hosts", "p1", "--dest", join(pushDir("p1"), "sub")]);
+  assert.equal(byHost(await waitDone(id4)).p1?.status, "ok");
+  assert.equal(readFileSync(join(pushDir("p1"), "sub", "app.conf"), "utf8"), "v2\n");
 });
 
 test("an agent without --push-dir refuses every push; a destination outside --push-dir is refused", async () => {
