@@ -1,6 +1,6 @@
 /**
  * The ready (not yet delivered) messages of a queue. FIFO by default; with
- * x-max-priority one FIFO per priority level, highest served first. Requeued
+ * x-max-priority one FIFO (head and compact tail) per priority level, highest served first. Requeued
  * entries go back to their original position (by seq), as RabbitMQ does.
  * Each list counts its bytes, paged and persistent messages as entries come and go, so the
  * management API never walks a backlog to describe it.
@@ -38,6 +38,8 @@ export interface ReadyList {
   /** ready messages with delivery mode 2, and their bytes */
   readonly persistent: number;
   readonly persistentBytes: number;
+  /** entries held as compact records (paged-tail.ts) */
+  readonly encoded: number;
   /**
    * Append. `encode`: the entry's body is on disk and no other queue holds its Message, so a
    * FIFO list may keep it as a compact record instead of the objects (paged-tail.ts).
@@ -61,17 +63,6 @@ export interface ReadyList {
 function inWithdrawRange(e: QueueEntry, minId: number): boolean {
   const id = e.msg.storeId;
   return id === 0 || id >= minId;
-}
-
-/** Pop from the back of `d` while in range; return the kept ones (oldest first) and the removed. */
-function withdrawFromDeque(d: Deque<QueueEntry>, ids: ReadonlySet<number>, minId: number, removed: QueueEntry[]): QueueEntry[] {
-  const kept: QueueEntry[] = [];
-  for (let e = d.peekLast(); e !== undefined && inWithdrawRange(e, minId); e = d.peekLast()) {
-    d.pop();
-    if (ids.has(e.msg.storeId)) removed.push(e);
-    else kept.push(e);
-  }
-  return kept.reverse();
 }
 
 /** What every list counts, entry by entry (paged, persistent). */
@@ -202,32 +193,60 @@ export class FifoReadyList extends Counts implements ReadyList {
   }
 }
 
-export class PriorityReadyList extends Counts implements ReadyList {
-  private readonly levels: Deque<QueueEntry>[];
+/**
+ * x-max-priority: one FIFO list per level (each with its own compact tail, so a priority queue's
+ * backlog costs what a plain queue's does), highest level served first. Length and bytes are
+ * kept here (read on every publish); the other counts are summed over the levels when asked.
+ */
+export class PriorityReadyList implements ReadyList {
+  private readonly levels: FifoReadyList[];
   private len = 0;
+  private totalBytes = 0;
   constructor(readonly maxPriority: number) {
-    super();
     this.levels = [];
-    for (let i = 0; i <= maxPriority; i++) this.levels.push(new Deque<QueueEntry>(1));
+    for (let i = 0; i <= maxPriority; i++) this.levels.push(new FifoReadyList());
   }
   get length(): number {
     return this.len;
   }
-  private level(e: QueueEntry): Deque<QueueEntry> {
+  get bytes(): number {
+    return this.totalBytes;
+  }
+  get paged(): number {
+    return this.sum((l) => l.paged);
+  }
+  get pagedBytes(): number {
+    return this.sum((l) => l.pagedBytes);
+  }
+  get persistent(): number {
+    return this.sum((l) => l.persistent);
+  }
+  get persistentBytes(): number {
+    return this.sum((l) => l.persistentBytes);
+  }
+  get encoded(): number {
+    return this.sum((l) => l.encoded);
+  }
+  private sum(f: (l: FifoReadyList) => number): number {
+    let n = 0;
+    for (const l of this.levels) n += f(l);
+    return n;
+  }
+  private level(e: QueueEntry): FifoReadyList {
     const p = e.msg.properties.priority ?? 0;
     return this.levels[Math.min(Math.max(p, 0), this.maxPriority)]!;
   }
-  push(e: QueueEntry): void {
-    this.level(e).push(e);
+  push(e: QueueEntry, encode = false): void {
+    this.level(e).push(e, encode);
     this.len++;
-    this.add(e);
+    this.totalBytes += e.msg.bodySize;
   }
   shift(): QueueEntry | undefined {
     for (let i = this.maxPriority; i >= 0; i--) {
       const e = this.levels[i]!.shift();
       if (e) {
         this.len--;
-        this.remove(e);
+        this.totalBytes -= e.msg.bodySize;
         return e;
       }
     }
@@ -241,30 +260,27 @@ export class PriorityReadyList extends Counts implements ReadyList {
     return undefined;
   }
   requeue(e: QueueEntry): void {
-    insertBySeq(this.level(e), e);
+    this.level(e).requeue(e);
     this.len++;
-    this.add(e);
+    this.totalBytes += e.msg.bodySize;
   }
   withdraw(ids: ReadonlySet<number>, minId: number): QueueEntry[] {
     const removed: QueueEntry[] = [];
     for (const level of this.levels) {
-      const before = removed.length;
-      const kept = withdrawFromDeque(level, ids, minId, removed);
-      for (let i = before; i < removed.length; i++) this.remove(removed[i]!);
-      for (const e of kept) level.push(e);
-      this.len -= removed.length - before;
+      if (level.length === 0) continue;
+      for (const e of level.withdraw(ids, minId)) {
+        this.len--;
+        this.totalBytes -= e.msg.bodySize;
+        removed.push(e);
+      }
     }
     return removed;
   }
   clear(visit: (e: QueueEntry) => void): number {
     const n = this.len;
-    for (let i = this.maxPriority; i >= 0; i--) {
-      for (const e of this.levels[i]!.clear()) {
-        this.remove(e);
-        visit(e);
-      }
-    }
+    for (let i = this.maxPriority; i >= 0; i--) this.levels[i]!.clear(visit);
     this.len = 0;
+    this.totalBytes = 0;
     return n;
   }
 }

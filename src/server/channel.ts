@@ -24,8 +24,12 @@ import { explicitIds } from "./explicit-ids.js";
 /** the body of an empty message: shared, never written to */
 const EMPTY_BODY = Buffer.alloc(0);
 
-/** distinct encoded property sets remembered per channel for reuse */
-const PROPS_CACHE_SIZE = 4;
+/**
+ * Distinct encoded property sets remembered per channel for reuse: enough for a publisher that
+ * mixes priorities 0-9 with persistent and transient messages (a priority queue's compact tail
+ * shares one metadata set per distinct properties object, so misses here cost memory per message).
+ */
+const PROPS_CACHE_SIZE = 16;
 
 export interface Unacked {
   tag: number;
@@ -187,7 +191,8 @@ export class Channel implements ConsumerHost {
     const from = start + 12;
     for (let i = 0; i < cache.length; i++) {
       const c = cache[i]!.raw;
-      if (c.length !== len) continue;
+      // length, then the last byte: a per-message field (message_id, timestamp) differs there
+      if (c.length !== len || (len > 0 && c[len - 1] !== buf[from + len - 1])) continue;
       // a byte loop: property sets are short, and Buffer#compare on ranges costs more to call
       let k = 0;
       while (k < len && c[k] === buf[from + k]) k++;

@@ -4,7 +4,7 @@
  * `flock /tmp/warren-heavy.lock` on a shared machine.
  *
  *   npm run chaos -- [--target warren|rabbitmq] [--mode netns|loopback] [--nemeses a,b]
- *                    [--cycles 2] [--fault-ms 8000] [--recover-ms 6000] [--rate 100] [--publishers 2] [--history-dir DIR]
+ *                    [--cycles 2] [--fault-ms 8000] [--recover-ms 6000] [--rate 100] [--publishers 2] [--history-dir DIR] [--log-dir DIR]
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
@@ -30,6 +30,7 @@ const rate = Number(opt("rate", "100"));
 const publishers = Number(opt("publishers", "2"));
 const jsonOut = opt("json", "");
 const historyDir = opt("history-dir", "");
+const logDir = opt("log-dir", "");
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
 
@@ -58,7 +59,17 @@ async function main(): Promise<void> {
     process.stderr.write(`run ${nemesis.name}: ${nemesis.what}\n`);
     const r = await runScenario({
       nemesis,
-      start: () => (target === "rabbitmq" ? startRabbitCluster({ log }) : startWarrenCluster({ mode, etcdMembers: 3, leaseTtl, log, ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}) })),
+      start: () =>
+        target === "rabbitmq"
+          ? startRabbitCluster({ log })
+          : startWarrenCluster({
+              mode,
+              etcdMembers: 3,
+              leaseTtl,
+              log,
+              ...(logDir ? { logDir: join(logDir, `${nemesis.name}-${Date.now()}`) } : {}),
+              ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}),
+            }),
       cycles,
       warmupMs: 4000,
       faultMs,

@@ -19,7 +19,7 @@
  * Every name this creates starts with `harness-`; stop() removes it all.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/broker.js";
@@ -72,6 +72,8 @@ export interface ClusterOptions {
   diskLimitMb?: number;
   leaseTtl?: number;
   log?: (s: string) => void;
+  /** append every process's stderr to <logDir>/<label>.log (kept after stop) */
+  logDir?: string;
 }
 
 /** clusters started and not yet stopped (run.ts stops them on SIGINT/SIGTERM) */
@@ -121,6 +123,7 @@ class Proc {
     readonly args: string[],
     readonly ready: RegExp | ((p: Proc) => Promise<boolean>),
     readonly log: (s: string) => void,
+    readonly logFile: string | null = null,
   ) {}
   running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
@@ -133,6 +136,7 @@ class Proc {
     let readySeen = false;
     child.stderr!.on("data", (d: Buffer) => {
       this.tail = (this.tail + d.toString()).slice(-20_000);
+      if (this.logFile) appendFileSync(this.logFile, d);
       if (!readySeen && this.ready instanceof RegExp && this.ready.test(this.tail)) readySeen = true;
     });
     const until = Date.now() + timeoutMs;
@@ -176,6 +180,8 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
   const ns = (i: number): string => `harness-${tag}-w${i + 1}`;
   const bridge = `harness-${tag}b`;
   const mounts: string[] = [];
+  if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
+  const logFile = (label: string): string | null => (opts.logDir ? join(opts.logDir, `${label.replace(/[^\w@.-]+/g, "_")}.log`) : null);
 
   const addrs: { host: string; amqp: number; mgmt: number; etcdClient: number; etcdPeer: number }[] = [];
   for (let i = 0; i < 3; i++) {
@@ -241,7 +247,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "--election-timeout",
       "1000",
     ]);
-    etcdProcs.push(new Proc(`etcd e${i}`, cmd, args, () => etcdHealthy(client), log));
+    etcdProcs.push(new Proc(`etcd e${i}`, cmd, args, () => etcdHealthy(client), log, logFile(`etcd-e${i}`)));
   }
   const endpoints = Array.from({ length: nEtcd }, (_, i) => `${addrs[i]!.host}:${addrs[i]!.etcdClient}`).join(",");
   const prefix = `/harness-${tag}-${Date.now()}/`;
@@ -287,7 +293,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "harness",
       ...(opts.diskLimitMb ? ["--disk-free-limit", "1000000"] : []),
     ]);
-    warrenProcs.push(new Proc(`warren@n${i + 1}`, cmd, args, /listening amqp:\/\//, log));
+    warrenProcs.push(new Proc(`warren@n${i + 1}`, cmd, args, /listening amqp:\/\//, log, logFile(`warren@n${i + 1}`)));
   }
 
   const stop = async (): Promise<void> => {

@@ -9,7 +9,6 @@
  */
 import { tableToJSON, type FieldTable } from "../../amqp/field-table.js";
 import type { Queue } from "../../broker/queue.js";
-import { FifoReadyList } from "../../broker/ready-list.js";
 import { TAIL_BYTES_PER_RECORD } from "../../broker/paged-tail.js";
 import { badRequest, bool, notFound, obj, sendEmpty, sendJSON, type Ctx } from "../context.js";
 import { sendList } from "../listing.js";
@@ -124,7 +123,7 @@ function residency(q: Queue): Record<string, number> {
   const r = q.ready;
   const ram = r.length - r.paged;
   const ramBytes = r.bytes - r.pagedBytes;
-  const encoded = r instanceof FifoReadyList ? r.encoded : 0;
+  const encoded = r.encoded;
   return {
     messages_ram: ram + q.unacked,
     messages_ready_ram: ram,

@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FifoReadyList } from "../../../src/broker/ready-list.js";
+import { FifoReadyList, PriorityReadyList } from "../../../src/broker/ready-list.js";
 import { Message, QueueEntry } from "../../../src/broker/message.js";
 import type { BasicProperties } from "../../../src/amqp/properties.js";
 
@@ -121,4 +121,62 @@ test("counts stay exact when a shared message's body is read back by another que
   l.shift();
   assert.equal(l.paged, 0);
   assert.equal(l.pagedBytes, 0);
+});
+
+test("a priority list keeps each level's paged backlog compact, serves highest first, FIFO within a level, requeues in place", () => {
+  // RabbitMQ's priority queues: higher priorities first, FIFO within one priority, a requeued
+  // message back at its original position in its priority.
+  const l = new PriorityReadyList(3);
+  const pushed: QueueEntry[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const e = entry({ paged: true, persistent: i % 2 === 0, size: 1 + (i % 50) });
+    e.msg.properties = { ...e.msg.properties, priority: i % 4 };
+    pushed.push(e);
+    l.push(e, true);
+  }
+  assert.equal(l.length, 20_000);
+  assert.equal(l.encoded, 20_000, "every paged entry is a compact record");
+  assert.equal(
+    l.bytes,
+    pushed.reduce((n, e) => n + e.msg.bodySize, 0),
+  );
+  assert.equal(l.persistent, 10_000);
+  const order = [...pushed].sort((a, b) => (b.msg.properties.priority ?? 0) - (a.msg.properties.priority ?? 0) || a.seq - b.seq);
+  // take the first two, requeue the first: it comes back first
+  const first = l.shift()!;
+  assert.equal(first.seq, order[0]!.seq);
+  assert.equal(l.shift()!.seq, order[1]!.seq);
+  l.requeue(first);
+  assert.equal(l.peek()!.seq, order[0]!.seq);
+  const got: number[] = [];
+  for (let e = l.shift(); e !== undefined; e = l.shift()) got.push(e.seq);
+  assert.deepEqual(got, [order[0]!.seq, ...order.slice(2).map((e) => e.seq)]);
+  assert.equal(l.length, 0);
+  assert.equal(l.bytes, 0);
+  assert.equal(l.encoded, 0);
+  assert.equal(l.persistent, 0);
+});
+
+test("a priority list withdraws failed writes from every level, compact or not", () => {
+  const l = new PriorityReadyList(2);
+  const all: QueueEntry[] = [];
+  for (let i = 0; i < 300; i++) {
+    const e = entry({ paged: i >= 100, persistent: true });
+    e.msg.storeId = 5000 + i; // store ids grow in publish order
+    e.msg.properties = { ...e.msg.properties, priority: i % 3 };
+    all.push(e);
+    l.push(e, i >= 100);
+  }
+  const failed = new Set([5050, 5150, 5151, 5299]);
+  const removed = l.withdraw(failed, 5050);
+  assert.deepEqual(removed.map((e) => e.msg.storeId).sort(), [...failed].sort());
+  assert.equal(l.length, 296);
+  assert.equal(
+    l.bytes,
+    all.filter((e) => !failed.has(e.msg.storeId)).reduce((n, e) => n + e.msg.bodySize, 0),
+  );
+  const left: number[] = [];
+  for (let e = l.shift(); e !== undefined; e = l.shift()) left.push(e.msg.storeId);
+  assert.ok(!left.some((id) => failed.has(id)));
+  assert.equal(left.length, 296);
 });
