@@ -64,7 +64,8 @@ export function checkPushDest(dest: unknown): string | null {
 }
 
 export function checkPushMode(mode: unknown): string | null {
-  if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) return `mode ${JSON.stringify(mode)} out of range (0000-0777; setuid, setgid and sticky bits are refused)`;
+  if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777)
+    return `mode ${typeof mode === "number" && Number.isInteger(mode) && mode >= 0 ? "0" + mode.toString(8) : JSON.stringify(mode)} out of range (0000-0777; setuid, setgid and sticky bits are refused)`;
   return null;
 }
 

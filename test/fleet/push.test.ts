@@ -165,6 +165,11 @@ test("an agent without --push-dir refuses every push; a destination outside --pu
   const id5 = await push([f, "--hosts", "p1", "--dest", join(pushDir("p1"), "no-such-dir", "x.txt")]);
   assert.match(byHost(await waitDone(id5)).p1?.error ?? "", /does not exist/);
 
+  // a setuid mode: a usage error, before anything connects
+  const suid = await cli(["push", f, "--hosts", "p1", "--mode", "4755", ...common()]);
+  assert.equal(suid.code, 2, suid.stderr);
+  assert.match(suid.stderr, /mode 04755 out of range/);
+
   // relative and '..' destinations: refused by the CLI (usage, exit 2) before anything is sent
   for (const bad of ["rel/x.txt", pushDir("p1") + "/../x.txt"]) {
     const r = await cli(["push", f, "--hosts", "p1", "--dest", bad, ...common()]);
