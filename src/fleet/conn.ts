@@ -99,7 +99,7 @@ export const CONNECT_TIMEOUT_MS = 30_000;
 let nextNode = 0;
 
 /** Connect to the broker, or to the first node of a list that answers (starting after the last one used). */
-export async function connect(url: string, name: string): Promise<ChannelModel> {
+export async function connect(url: string, name: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ChannelModel> {
   const urls = brokerUrls(url);
   let last: unknown;
   for (let i = 0; i < urls.length; i++) {
@@ -111,7 +111,7 @@ export async function connect(url: string, name: string): Promise<ChannelModel> 
       // a full accept queue be retried by the kernel (after 1, 3, 7, 15 s) before we give up and
       // start again at the back of the queue (15 s gave up just as the fourth retry went out).
       // noDelay: a result publish and the ack after it are small writes; Nagle would hold the second.
-      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: CONNECT_TIMEOUT_MS, noDelay: true, ...tlsOptions(u) });
+      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: timeoutMs, noDelay: true, ...tlsOptions(u) });
       conn.on("error", () => {}); // 'close' follows; callers react there
       nextNode = (k + 1) % urls.length;
       return conn;
