@@ -44,8 +44,8 @@ import type { EtcdClient, Kv } from "./etcd.js";
 import type { PeerLinks } from "./remote.js";
 import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnapBegin, T } from "./repl-wire.js";
 
-/** a follower that has not acked the oldest waiting publish by then leaves the ISR */
-const ACK_TIMEOUT_MS = 2500;
+/** a follower that has acked nothing new for this long while a publish waits for it leaves the ISR (short: a follower cut off from the leader only stalls confirms this long; one that is merely behind keeps acking and stays) */
+const ACK_TIMEOUT_MS = 1500;
 /** publishes wait this long for enough in-sync replicas, then are nacked */
 const HOLD_MS = 3000;
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
@@ -672,6 +672,12 @@ export class Replication {
         qs.lead.tick(now);
         if (!qs.lead.ready) qs.lead.makeReady();
         else for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
+      } else if (qs.leader === null && qs.campaigning === null && qs.isr.includes(this.self) && !this.fenced && this.canLead()) {
+        // no election key and this node may win: campaign again. A campaign is otherwise started
+        // only by an etcd event or a declare, and one that read the quorum record before it
+        // existed (the declare's own campaign races its commit) or lost to a transient error
+        // left the queue without a leader until some unrelated event (docs/chaos.md: 11-37 s)
+        void this.campaign(qs);
       }
     }
   }
@@ -1037,6 +1043,8 @@ export class Replication {
     if (!qs) return;
     qs.starting = (async () => {
       await this.campaign(qs);
+      // a campaign already under way may have read etcd before this declare was committed
+      if (!qs.lead && qs.leader === null) await this.campaign(qs);
       const until = Date.now() + 5000;
       while (Date.now() < until && !this.closed) {
         const l = qs.lead;

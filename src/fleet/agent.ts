@@ -122,7 +122,9 @@ export class Agent {
   }
 
   private async connectLoop(): Promise<void> {
-    const backoff = new Backoff();
+    // 1 s doubling to 60 s, full jitter: after a broker restart 10,000 agents come back spread
+    // over a second, then over 2, 4 … s for those the broker could not take yet (docs/fleet.md)
+    const backoff = new Backoff(1000, 60_000);
     while (!this.stopping) {
       try {
         await this.session();

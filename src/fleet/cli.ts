@@ -205,11 +205,12 @@ export async function runVerb(verb: string, argv: string[], io: Io, client: Flee
         return await runShell(resolveUrl(urlFlag(p), dataDir(p)), (a) => [...a, ...passThrough(p)], io, { help: HELP, run: runVerb });
       default: {
         if (verb === "hosts" && (p.positionals[0] === "add" || p.positionals[0] === "remove")) return await enrolVerb(p, io);
+        const pushed = verb === "push" ? pushBody(p) : undefined;
         const own = !client;
         const c = client ?? (await FleetClient.open(resolveUrl(urlFlag(p), dataDir(p))));
         try {
           c.signAs(operatorKey(p), operatorName(p));
-          return await operatorVerb(verb, p, io, c);
+          return await operatorVerb(verb, p, io, c, pushed);
         } finally {
           if (own) await c.close();
         }
@@ -400,7 +401,51 @@ async function enrolVerb(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
-async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Promise<number> {
+/**
+ * `warren push`: check the arguments and read FILE before anything connects — a file over the
+ * cap, a bad mode or destination is a usage error (exit 2) with nothing sent.
+ */
+function pushBody(p: Parsed): { body: Record<string, unknown>; sha256: string; size: number } {
+  const hosts = list(p, "hosts");
+  const [file, ...extra] = p.positionals;
+  if (!file || extra.length || p.rest) throw new UsageError("give exactly one FILE");
+  const given = [hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length;
+  if (given > 1 || (given === 0 && !list(p, "where").length)) throw new UsageError("say exactly one of --hosts, --group or --match (or --where alone)");
+  const dest = str(p, "dest");
+  if (dest !== undefined) {
+    const why = checkPushDest(dest);
+    if (why) throw new UsageError(`--dest: ${why}`);
+  }
+  let mode: number;
+  try {
+    mode = parsePushMode(str(p, "mode") ?? "0644");
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw new UsageError(`${file}: not a regular file`);
+  // Refused before anything is read or sent: the cap is Fleet's (push.ts), not the broker's.
+  if (st.size > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${st.size} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
+  const data = readFileSync(file);
+  if (data.length > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${data.length} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
+  const body: Record<string, unknown> = {
+    push: { name: basename(file), dest: dest ?? null, mode, size: data.length, sha256: sha256Hex(data), data: data.toString("base64") },
+    ...(hosts.length ? { hosts } : {}),
+    ...(str(p, "group") ? { group: str(p, "group") } : {}),
+    ...(str(p, "match") ? { match: str(p, "match") } : {}),
+    ...(list(p, "where").length ? { where: list(p, "where") } : {}),
+    ...(str(p, "ttl") ? { ttlMs: parseDuration(str(p, "ttl")!, "--ttl") } : {}),
+    ...(str(p, "batch") ? { batch: parseIntArg(str(p, "batch")!, "--batch", 1) } : {}),
+  };
+  return { body, sha256: sha256Hex(data), size: data.length };
+}
+
+async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient, pushed?: ReturnType<typeof pushBody>): Promise<number> {
   const json = !!p.flags.json;
   if (verb in MONITOR_HELP) return monitorVerb(verb, p, io, c, (op, body) => c.signed(operatorKey(p), operatorName(p), op, body));
   const style = styleFor(p, io);
@@ -432,44 +477,9 @@ async function operatorVerb(verb: string, p: Parsed, io: Io, c: FleetClient): Pr
       return EXIT.OK;
     }
     case "push": {
-      const hosts = list(p, "hosts");
-      const [file, ...extra] = p.positionals;
-      if (!file || extra.length || p.rest) throw new UsageError("give exactly one FILE");
-      const given = [hosts.length > 0, !!str(p, "group"), !!str(p, "match")].filter(Boolean).length;
-      if (given > 1 || (given === 0 && !list(p, "where").length)) throw new UsageError("say exactly one of --hosts, --group or --match (or --where alone)");
-      const dest = str(p, "dest");
-      if (dest !== undefined) {
-        const why = checkPushDest(dest);
-        if (why) throw new UsageError(`--dest: ${why}`);
-      }
-      let mode: number;
-      try {
-        mode = parsePushMode(str(p, "mode") ?? "0644");
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-      let st: Stats;
-      try {
-        st = statSync(file);
-      } catch (e) {
-        throw new UsageError(`${file}: ${(e as Error).message}`);
-      }
-      if (!st.isFile()) throw new UsageError(`${file}: not a regular file`);
-      // Refused before anything is read or sent: the cap is Fleet's (push.ts), not the broker's.
-      if (st.size > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${st.size} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
-      const data = readFileSync(file);
-      if (data.length > PUSH_MAX_BYTES) throw new UsageError(`${file} is ${data.length} bytes, over the push cap of ${PUSH_MAX_BYTES} bytes (1 MiB); nothing was sent`);
-      const body: Record<string, unknown> = {
-        push: { name: basename(file), dest: dest ?? null, mode, size: data.length, sha256: sha256Hex(data), data: data.toString("base64") },
-        ...(hosts.length ? { hosts } : {}),
-        ...(str(p, "group") ? { group: str(p, "group") } : {}),
-        ...(str(p, "match") ? { match: str(p, "match") } : {}),
-        ...(list(p, "where").length ? { where: list(p, "where") } : {}),
-        ...(str(p, "ttl") ? { ttlMs: parseDuration(str(p, "ttl")!, "--ttl") } : {}),
-        ...(str(p, "batch") ? { batch: parseIntArg(str(p, "batch")!, "--batch", 1) } : {}),
-      };
+      const { body, sha256, size } = pushed ?? pushBody(p);
       const r = await c.signed<{ id: number; hosts: string[] }>(operatorKey(p), operatorName(p), "submit", body);
-      if (json && !p.flags.wait) io.out(JSON.stringify({ id: r.id, hosts: r.hosts, sha256: sha256Hex(data), size: data.length }));
+      if (json && !p.flags.wait) io.out(JSON.stringify({ id: r.id, hosts: r.hosts, sha256, size }));
       else if (!json) io.out(`task id: ${r.id}`);
       if (p.flags.wait) return watch(c, r.id, io, { ...watchOpts, follow: false });
       return EXIT.OK;

@@ -93,20 +93,25 @@ function tlsOptions(url: string): { ca?: Buffer[]; cert?: Buffer; key?: Buffer }
   return { ...(ca ? { ca: [ca] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
+export const CONNECT_TIMEOUT_MS = 30_000;
+
 /** where the next connect starts in a list of nodes: after the one used last, so a reconnect moves on */
 let nextNode = 0;
 
 /** Connect to the broker, or to the first node of a list that answers (starting after the last one used). */
-export async function connect(url: string, name: string): Promise<ChannelModel> {
+export async function connect(url: string, name: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ChannelModel> {
   const urls = brokerUrls(url);
   let last: unknown;
   for (let i = 0; i < urls.length; i++) {
     const k = (nextNode + i) % urls.length;
     const u = urls[k]!;
     try {
-      // timeout: a connect that hangs (broker overloaded, packets dropped) must fail and back off.
+      // timeout: a connect that hangs (broker gone, packets dropped) must fail and back off. It is
+      // amqplib's socket *inactivity* timeout up to connection.open-ok; 30 s lets a SYN dropped by
+      // a full accept queue be retried by the kernel (after 1, 3, 7, 15 s) before we give up and
+      // start again at the back of the queue (15 s gave up just as the fourth retry went out).
       // noDelay: a result publish and the ack after it are small writes; Nagle would hold the second.
-      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: 15_000, noDelay: true, ...tlsOptions(u) });
+      const conn = await amqp.connect(u, { clientProperties: { connection_name: name }, timeout: timeoutMs, noDelay: true, ...tlsOptions(u) });
       conn.on("error", () => {}); // 'close' follows; callers react there
       nextNode = (k + 1) % urls.length;
       return conn;
@@ -125,6 +130,13 @@ export function describeError(e: unknown): string {
   return err?.message ?? String(e);
 }
 
+/**
+ * Exponential backoff with full jitter: the k-th wait is uniform in [floor, min(max, min·2^k)]
+ * (floor: a tenth of min). Many clients that lost the broker at the same instant (a restart,
+ * a network blip: 10,000 agents at once) spread their retries over the whole window instead
+ * of its upper half (equal jitter), and the window doubles with every failed attempt, so a
+ * storm the broker cannot absorb thins out by itself.
+ */
 export class Backoff {
   private n = 0;
   constructor(
@@ -132,8 +144,9 @@ export class Backoff {
     private readonly maxMs = 30_000,
   ) {}
   next(): number {
-    const base = Math.min(this.maxMs, this.minMs * 2 ** this.n++);
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    const base = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.n++, 30));
+    const floor = this.minMs / 10;
+    return Math.round(floor + Math.random() * Math.max(0, base - floor));
   }
   reset(): void {
     this.n = 0;

@@ -2,7 +2,8 @@
  * Fleet's HTTP API under /api/fleet/ (JSON; ready for the web UI):
  *   GET  /api/fleet/hosts                  known agents (groups, online, last seen, facts)
  *   GET  /api/fleet/tasks[?limit=N]        recent tasks with per-status counts
- *   POST /api/fleet/tasks                  submit {command | argv, hosts | group | match, ttlMs, timeoutMs, batch, maxOutput}
+ *   POST /api/fleet/tasks                  submit {command | argv | push, hosts | group | match, ttlMs, timeoutMs, batch, maxOutput}
+ *                                          (push: {name, dest?, mode?, data (base64), sha256?, size?} — docs/fleet.md)
  *   GET  /api/fleet/tasks/ID               one task with per-host results
  *   GET  /api/fleet/tasks/ID/stream        server-sent events: "task" (full view), "output" chunks, "done"
  *   POST /api/fleet/tasks/ID/cancel        (also DELETE /api/fleet/tasks/ID)
@@ -47,7 +48,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   let n = 0;
   for await (const c of req) {
     n += (c as Buffer).length;
-    if (n > 1 << 20) throw new FleetError("request body too large", 413);
+    // 2 MiB: a push of the largest file (1 MiB) is ~1.37 MiB of base64 in its JSON
+    if (n > 2 << 20) throw new FleetError("request body too large", 413);
     chunks.push(c as Buffer);
   }
   if (!n) return {};

@@ -64,7 +64,8 @@ export function checkPushDest(dest: unknown): string | null {
 }
 
 export function checkPushMode(mode: unknown): string | null {
-  if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) return `mode ${JSON.stringify(mode)} out of range (0000-0777; setuid, setgid and sticky bits are refused)`;
+  if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777)
+    return `mode ${typeof mode === "number" && Number.isInteger(mode) && mode >= 0 ? "0" + mode.toString(8) : JSON.stringify(mode)} out of range (0000-0777; setuid, setgid and sticky bits are refused)`;
   return null;
 }
 
@@ -78,10 +79,19 @@ export function parsePushMode(s: string): number {
   return mode;
 }
 
-/** Where the file goes on a host: an absolute dest, dest/ + name, or <dir>/<name>. */
+/**
+ * Where the file goes on a host: <first push-dir>/<name> without a dest; dest/ + name when dest
+ * ends with "/" or is an existing directory (not a symlink to one); else dest itself.
+ */
 export function destinationFor(spec: Pick<PushSpec, "name" | "dest">, pushDirs: string[]): string | null {
   if (spec.dest === null) return pushDirs[0] ? join(pushDirs[0], spec.name) : null;
-  return spec.dest.endsWith("/") ? spec.dest + spec.name : spec.dest;
+  if (spec.dest.endsWith("/")) return spec.dest + spec.name;
+  try {
+    if (lstatSync(spec.dest).isDirectory()) return join(spec.dest, spec.name);
+  } catch {
+    /* not there (yet): the file's own path */
+  }
+  return spec.dest;
 }
 
 export interface PushLimits {

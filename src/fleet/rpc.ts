@@ -34,7 +34,7 @@ export class FleetClient {
   static async open(url: string, timeoutMs = Number(process.env.WARREN_FLEET_RPC_TIMEOUT) || 20_000): Promise<FleetClient> {
     let conn: ChannelModel;
     try {
-      conn = await connect(url, "fleet-cli");
+      conn = await connect(url, "fleet-cli", 15_000); // an operator at a prompt: say "unreachable" sooner than an agent would give up
     } catch (e) {
       throw new RpcError(`cannot connect to ${redact(url)}: ${describeError(e)}`, 503);
     }

@@ -168,7 +168,8 @@ export class FleetService extends EventEmitter {
   private checkPush(f: unknown): PushSpec {
     const s = f as Partial<PushSpec>;
     if (typeof s !== "object" || s === null) throw new FleetError("push: malformed");
-    const bad = checkPushName(s.name) ?? (s.dest === null || s.dest === undefined ? null : checkPushDest(s.dest)) ?? checkPushMode(s.mode);
+    const mode = s.mode ?? 0o644;
+    const bad = checkPushName(s.name) ?? (s.dest === null || s.dest === undefined ? null : checkPushDest(s.dest)) ?? checkPushMode(mode);
     if (bad) throw new FleetError(`push: ${bad}`);
     if (typeof s.data !== "string" || s.data.length > Math.ceil(PUSH_MAX_BYTES / 3) * 4 + 4) throw new FleetError(`push: file over the cap of ${PUSH_MAX_BYTES} bytes (1 MiB)`, 413);
     const data = Buffer.from(s.data, "base64");
@@ -176,7 +177,7 @@ export class FleetService extends EventEmitter {
     if (s.size !== undefined && s.size !== data.length) throw new FleetError(`push: size mismatch (${data.length} bytes received, ${String(s.size)} announced)`);
     const sum = sha256Hex(data);
     if (s.sha256 !== undefined && String(s.sha256).toLowerCase() !== sum) throw new FleetError(`push: checksum mismatch (sha256 ${sum} received, ${String(s.sha256)} announced)`);
-    return { name: s.name!, dest: s.dest ?? null, mode: s.mode!, size: data.length, sha256: sum, data: data.toString("base64") };
+    return { name: s.name!, dest: s.dest ?? null, mode, size: data.length, sha256: sum, data: data.toString("base64") };
   }
 
   async submit(r: SubmitRequest): Promise<{ id: number; hosts: string[]; expiresAt: number }> {

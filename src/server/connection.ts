@@ -31,7 +31,16 @@ import type { Capabilities, Session } from "./session.js";
 
 export { SERVER_CHANNEL_MAX, SERVER_FRAME_MAX };
 
+/**
+ * RabbitMQ's handshake_timeout (10 s) — counted here as the time the *client* leaves us waiting
+ * (since its last byte or our last handshake reply, whichever is later; never while its password
+ * is being checked), and checked only after pending socket reads were processed. Counted from
+ * accept, as before, a broker busy with 10,000 agents connecting at once timed out clients whose
+ * replies sat unread in its own event loop. HANDSHAKE_MAX still bounds a slow (or slowloris)
+ * handshake as a whole.
+ */
 const HANDSHAKE_TIMEOUT = 10_000;
+const HANDSHAKE_MAX = 60_000;
 /** output backlog past which we stop reading the client (4x the delivery high-water mark) */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 const CLOSE_TIMEOUT = 3_000;
@@ -119,13 +128,32 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
     socket.on("data", (d: Buffer) => this.onData(d));
     socket.on("error", () => {});
     socket.on("close", () => this.onSocketClosed());
-    this.timer = setTimeout(() => {
-      if (this.state === State.Handshaking) {
-        this.broker.log.debug(`connection ${this.name}: handshake timeout`);
-        this.destroy();
-      }
-    }, HANDSHAKE_TIMEOUT);
+    this.armHandshakeTimer(HANDSHAKE_TIMEOUT);
+  }
+
+  /** when we last sent a handshake method (the client's turn starts then) */
+  private handshakeSentAt = Date.now();
+
+  private armHandshakeTimer(ms: number): void {
+    // setImmediate: the check runs after this loop turn's I/O, so a reply already in our socket
+    // buffer (unread because the loop was busy) counts before we judge the client silent
+    this.timer = setTimeout(() => setImmediate(() => this.checkHandshake()), ms);
     this.timer.unref();
+  }
+
+  private checkHandshake(): void {
+    this.timer = null;
+    if (this.state !== State.Handshaking) return;
+    const now = Date.now();
+    const age = now - this.connectedAt;
+    const waitingOnUs = this.handshake?.authenticating ?? false;
+    const silent = now - Math.max(this.lastRecv, this.handshakeSentAt);
+    if (age >= HANDSHAKE_MAX || (!waitingOnUs && silent >= HANDSHAKE_TIMEOUT)) {
+      this.broker.log.debug(`connection ${this.name}: handshake timeout (${age} ms since accept, client silent ${silent} ms)`);
+      this.destroy();
+      return;
+    }
+    this.armHandshakeTimer(Math.max(50, Math.min(waitingOnUs ? 1000 : HANDSHAKE_TIMEOUT - silent, HANDSHAKE_MAX - age)));
   }
 
   get userName(): string {
@@ -392,7 +420,10 @@ export class Connection implements FrameSink, ConnectionInfo, FlowHolder {
       proposedHeartbeat: this.server.heartbeat,
       authenticate: (username: string, password: string) => this.broker.authenticate(username, password, this.loopback, this.socket.remoteAddress),
       openVhost: (user: User, vhost: string) => this.broker.checkVhostAccess(user.name, vhost),
-      sendMethod: (id: number, args: object) => this.sendMethod(0, id, args),
+      sendMethod: (id: number, args: object) => {
+        this.handshakeSentAt = Date.now();
+        this.sendMethod(0, id, args);
+      },
       frameMaxAgreed: (frameMax: number) => {
         this.reader.frameMax = frameMax;
       },

@@ -87,6 +87,11 @@ export class Handshake {
     return this.phase === "start-ok" || this.phase === "tune-ok";
   }
 
+  /** the password check is running: the handshake waits on us, not on the client */
+  get authenticating(): boolean {
+    return this.phase === "authenticating";
+  }
+
   /** The connection went away or gave up: a login still running is ignored when it ends. */
   abandon(): void {
     if (this.phase !== "done") this.phase = "abandoned";

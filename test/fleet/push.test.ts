@@ -123,6 +123,11 @@ test("push to two agents: content and mode on each host, sha256 in each result",
   assert.equal(byHost(await waitDone(id3)).p1?.status, "ok");
   assert.equal(readFileSync(join(pushDir("p1"), "renamed.conf"), "utf8"), "v2\n");
   assert.equal(statSync(join(pushDir("p1"), "renamed.conf")).mode & 0o777, 0o644, "default mode 0644");
+  // --dest naming an existing directory (no trailing /): into it, under the file's name
+  mkdirSync(join(pushDir("p1"), "sub"));
+  const id4 = await push([f, "--hosts", "p1", "--dest", join(pushDir("p1"), "sub")]);
+  assert.equal(byHost(await waitDone(id4)).p1?.status, "ok");
+  assert.equal(readFileSync(join(pushDir("p1"), "sub", "app.conf"), "utf8"), "v2\n");
 });
 
 test("an agent without --push-dir refuses every push; a destination outside --push-dir is refused", async () => {
@@ -159,6 +164,11 @@ test("an agent without --push-dir refuses every push; a destination outside --pu
   // a missing parent directory is not created
   const id5 = await push([f, "--hosts", "p1", "--dest", join(pushDir("p1"), "no-such-dir", "x.txt")]);
   assert.match(byHost(await waitDone(id5)).p1?.error ?? "", /does not exist/);
+
+  // a setuid mode: a usage error, before anything connects
+  const suid = await cli(["push", f, "--hosts", "p1", "--mode", "4755", ...common()]);
+  assert.equal(suid.code, 2, suid.stderr);
+  assert.match(suid.stderr, /mode 04755 out of range/);
 
   // relative and '..' destinations: refused by the CLI (usage, exit 2) before anything is sent
   for (const bad of ["rel/x.txt", pushDir("p1") + "/../x.txt"]) {
