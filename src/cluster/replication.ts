@@ -657,6 +657,8 @@ export class Replication {
 
   private tick(): void {
     const now = Date.now();
+    // onAlarm fires only when the node's alarm state as a whole changes (not for disk on while memory is on)
+    if (this.broker && this.broker.alarms.has("disk") !== this.diskFull) this.diskAlarm(!this.diskFull);
     // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
     // after which another node may lead: stop confirming, step down, close the clients
     if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
