@@ -44,8 +44,8 @@ import type { EtcdClient, Kv } from "./etcd.js";
 import type { PeerLinks } from "./remote.js";
 import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnapBegin, T } from "./repl-wire.js";
 
-/** a follower that has not acked the oldest waiting publish by then leaves the ISR */
-const ACK_TIMEOUT_MS = 2500;
+/** a follower that has acked nothing new for this long while a publish waits for it leaves the ISR (short: a follower cut off from the leader only stalls confirms this long; one that is merely behind keeps acking and stays) */
+const ACK_TIMEOUT_MS = 1500;
 /** publishes wait this long for enough in-sync replicas, then are nacked */
 const HOLD_MS = 3000;
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
@@ -550,6 +550,8 @@ export class Replication {
   /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
   private okAt = 0;
   private fenced = false;
+  /** the disk alarm is on: this node leads nothing (its store cannot take what it would confirm) */
+  private diskFull = false;
   private ticker: NodeJS.Timeout | null = null;
   private server: { close(): void } | null = null;
   address: { host: string; port: number } | null = null;
@@ -586,6 +588,8 @@ export class Replication {
   async start(broker: Broker, links: PeerLinks): Promise<void> {
     this.broker = broker;
     this.links = links;
+    this.diskFull = broker.alarms.has("disk");
+    broker.onAlarm(() => this.diskAlarm(broker.alarms.has("disk")));
     await this.takeLease();
     // quorum queues that exist at boot: their content (recovered from this node's store) is
     // this node's replica until it wins an election or a leader's snapshot replaces it
@@ -653,6 +657,8 @@ export class Replication {
 
   private tick(): void {
     const now = Date.now();
+    // onAlarm fires only when the node's alarm state as a whole changes (not for disk on while memory is on)
+    if (this.broker && this.broker.alarms.has("disk") !== this.diskFull) this.diskAlarm(!this.diskFull);
     // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
     // after which another node may lead: stop confirming, step down, close the clients
     if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
@@ -672,7 +678,39 @@ export class Replication {
         qs.lead.tick(now);
         if (!qs.lead.ready) qs.lead.makeReady();
         else for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
+      } else if (qs.leader === null && qs.campaigning === null && qs.isr.includes(this.self) && !this.fenced && this.canLead()) {
+        // no election key and this node may win: campaign again. A campaign is otherwise started
+        // only by an etcd event or a declare, and one that read the quorum record before it
+        // existed (the declare's own campaign races its commit) or lost to a transient error
+        // left the queue without a leader until some unrelated event (docs/chaos.md: 11-37 s)
+        void this.campaign(qs);
       }
+    }
+  }
+
+  /**
+   * The disk alarm: a leader whose disk is full cannot persist, so it confirms nothing (the
+   * harness's disk-full: 9 s without a confirm). Hand every queue it leads to an in-sync
+   * follower, as a graceful stop does (the election key is deleted, guarded by the epoch), and
+   * campaign for none until the alarm clears. Its own follower copies stop acking and it leaves
+   * the in-sync sets by the ordinary timeout.
+   */
+  private diskAlarm(on: boolean): void {
+    if (on === this.diskFull || this.closed) return;
+    this.diskFull = on;
+    if (!on) {
+      this.deps.log.info(`cluster: disk alarm cleared; ${this.self} may lead quorum queues again`);
+      for (const qs of this.queues.values()) this.refresh(qs);
+      return;
+    }
+    for (const qs of this.queues.values()) {
+      const l = qs.lead;
+      if (!l) continue;
+      this.stepDown(qs, "disk alarm: handing over to an in-sync follower");
+      void this.deps
+        .etcd()
+        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }])
+        .catch(() => {});
     }
   }
 
@@ -832,7 +870,7 @@ export class Replication {
   /** Try to become the leader (one attempt at a time; callers share it). */
   private campaign(qs: QState): Promise<void> {
     if (qs.campaigning) return qs.campaigning;
-    if (this.closed || !this.lease) return Promise.resolve();
+    if (this.closed || !this.lease || this.diskFull) return Promise.resolve();
     const p = this.runCampaign(qs).finally(() => {
       if (qs.campaigning === p) qs.campaigning = null;
     });
@@ -1037,6 +1075,8 @@ export class Replication {
     if (!qs) return;
     qs.starting = (async () => {
       await this.campaign(qs);
+      // a campaign already under way may have read etcd before this declare was committed
+      if (!qs.lead && qs.leader === null) await this.campaign(qs);
       const until = Date.now() + 5000;
       while (Date.now() < until && !this.closed) {
         const l = qs.lead;
