@@ -55,9 +55,9 @@ function opOf(o: Op): IRequestOp {
   return { request_delete_range: { key: enc(o.delPrefix), range_end: prefixEnd(o.delPrefix) } };
 }
 
-/** gRPC keepalive: a ping every second on a busy connection, dead after one more second without an answer */
-const KEEPALIVE_MS = 1000;
-const KEEPALIVE_TIMEOUT_MS = 1000;
+/** gRPC keepalive: a ping every 0.5 s on a busy connection, dead after 0.5 s more without an answer (well inside the election lease: a node whose lease keepalive is on a silent connection must move it before it fences itself, TTL - 0.5 s after its last success) */
+const KEEPALIVE_MS = 500;
+const KEEPALIVE_TIMEOUT_MS = 500;
 
 const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
@@ -86,7 +86,7 @@ export class EtcdClient {
       // fails within KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS, and its lease keepalive, watch and
       // calls move to another endpoint. Without them, a watch on such a member stayed silent and
       // a lease keepalive or transaction waited out its deadline (docs/chaos.md, isolate-leader).
-      // etcd enforces --grpc-keepalive-min-time (default 5s) on clients: run it with 1s or less
+      // etcd enforces --grpc-keepalive-min-time (default 5s) on clients: run it with 500ms or less
       // (docs/cluster.md); against the default, grpc-js doubles the interval after each refusal.
       grpcOptions: { "grpc.keepalive_time_ms": KEEPALIVE_MS, "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS, "grpc.keepalive_permit_without_calls": 0 },
       // unary calls fail after a bound instead of waiting forever on a lost majority

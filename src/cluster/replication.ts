@@ -550,6 +550,8 @@ export class Replication {
   /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
   private okAt = 0;
   private fenced = false;
+  /** the disk alarm is on: this node leads nothing (its store cannot take what it would confirm) */
+  private diskFull = false;
   private ticker: NodeJS.Timeout | null = null;
   private server: { close(): void } | null = null;
   address: { host: string; port: number } | null = null;
@@ -586,6 +588,8 @@ export class Replication {
   async start(broker: Broker, links: PeerLinks): Promise<void> {
     this.broker = broker;
     this.links = links;
+    this.diskFull = broker.alarms.has("disk");
+    broker.onAlarm(() => this.diskAlarm(broker.alarms.has("disk")));
     await this.takeLease();
     // quorum queues that exist at boot: their content (recovered from this node's store) is
     // this node's replica until it wins an election or a leader's snapshot replaces it
@@ -653,6 +657,8 @@ export class Replication {
 
   private tick(): void {
     const now = Date.now();
+    // onAlarm fires only when the node's alarm state as a whole changes (not for disk on while memory is on)
+    if (this.broker && this.broker.alarms.has("disk") !== this.diskFull) this.diskAlarm(!this.diskFull);
     // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
     // after which another node may lead: stop confirming, step down, close the clients
     if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
@@ -679,6 +685,32 @@ export class Replication {
         // left the queue without a leader until some unrelated event (docs/chaos.md: 11-37 s)
         void this.campaign(qs);
       }
+    }
+  }
+
+  /**
+   * The disk alarm: a leader whose disk is full cannot persist, so it confirms nothing (the
+   * harness's disk-full: 9 s without a confirm). Hand every queue it leads to an in-sync
+   * follower, as a graceful stop does (the election key is deleted, guarded by the epoch), and
+   * campaign for none until the alarm clears. Its own follower copies stop acking and it leaves
+   * the in-sync sets by the ordinary timeout.
+   */
+  private diskAlarm(on: boolean): void {
+    if (on === this.diskFull || this.closed) return;
+    this.diskFull = on;
+    if (!on) {
+      this.deps.log.info(`cluster: disk alarm cleared; ${this.self} may lead quorum queues again`);
+      for (const qs of this.queues.values()) this.refresh(qs);
+      return;
+    }
+    for (const qs of this.queues.values()) {
+      const l = qs.lead;
+      if (!l) continue;
+      this.stepDown(qs, "disk alarm: handing over to an in-sync follower");
+      void this.deps
+        .etcd()
+        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: l.epoch }], [{ del: this.leadKey(qs.vhost, qs.name) }])
+        .catch(() => {});
     }
   }
 
@@ -838,7 +870,7 @@ export class Replication {
   /** Try to become the leader (one attempt at a time; callers share it). */
   private campaign(qs: QState): Promise<void> {
     if (qs.campaigning) return qs.campaigning;
-    if (this.closed || !this.lease) return Promise.resolve();
+    if (this.closed || !this.lease || this.diskFull) return Promise.resolve();
     const p = this.runCampaign(qs).finally(() => {
       if (qs.campaigning === p) qs.campaigning = null;
     });

@@ -246,9 +246,9 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "100",
       "--election-timeout",
       "1000",
-      // warren's etcd client pings every second (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
+      // warren's etcd client pings every 0.5 s (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
       "--grpc-keepalive-min-time",
-      "500ms",
+      "200ms",
     ]);
     etcdProcs.push(new Proc(`etcd e${i}`, cmd, args, () => etcdHealthy(client), log, logFile(`etcd-e${i}`)));
   }

@@ -100,9 +100,9 @@ export async function startEtcd(n = 1): Promise<Etcd> {
         "50",
         "--election-timeout",
         "500",
-        // warren's etcd client pings every second (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
+        // warren's etcd client pings every 0.5 s (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
         "--grpc-keepalive-min-time",
-        "500ms",
+        "200ms",
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
