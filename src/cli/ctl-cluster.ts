@@ -133,7 +133,7 @@ export const clusterVerbs: Record<string, Verb> = {
       }
       throw e;
     }
-    table(o, ["Node Name", "Raft State", "In Sync", "Lag", "Term", "Machine Version"], rows);
+    table(o, ["Node Name", "Raft State", "Log Index", "Commit Index", "Snapshot Index", "Term", "Machine Version", "In Sync", "Lag"], rows);
   },
   async add_member(c, a, o) {
     const [q, node] = a.positional;

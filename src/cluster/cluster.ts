@@ -390,12 +390,25 @@ export class Cluster implements DefinitionsStore, ClusterView {
   quorumStatus(vhost: string, name: string): Record<string, unknown>[] {
     const qi = this.repl.info(vhost, name);
     if (!qi) throw new ClusterError(`Error:\n{:not_found, queue '${name}' in vhost '${vhost}' is not a quorum queue}`, 69);
-    const lag = this.repl.lag(vhost, name);
+    const pr = this.repl.progress(vhost, name);
+    // RabbitMQ 3.10's columns (rabbit_quorum_queue:status/2), then warren's In Sync and Lag;
+    // what this node does not know is blank, as RabbitMQ leaves a member it cannot reach
+    const known = (n: number | null | undefined): number | "" => (n === undefined || n === null || n < 0 ? "" : n);
     return qi.members.map((m) => {
       const up = m === this.nodeName || this.isRunning(m);
       const state = !up ? "noproc" : m === qi.leader ? "leader" : qi.isr.includes(m) ? "follower" : "follower (catching up)";
-      const l = lag?.get(m);
-      return { "Node Name": m, "Raft State": state, "In Sync": qi.isr.includes(m), Lag: l === undefined || l < 0 ? "" : l, Term: qi.epoch, "Machine Version": 1 };
+      const p = pr?.members.get(m);
+      return {
+        "Node Name": m,
+        "Raft State": state,
+        "Log Index": known(p?.log),
+        "Commit Index": known(pr?.commit),
+        "Snapshot Index": known(p?.snapshot),
+        Term: qi.epoch,
+        "Machine Version": 1,
+        "In Sync": qi.isr.includes(m),
+        Lag: known(p?.lag),
+      };
     });
   }
 

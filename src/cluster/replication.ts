@@ -1150,11 +1150,19 @@ export class Replication {
   }
 
   /** per member: how far behind the leader's stream it is (leader only; null elsewhere) */
-  lag(vhost: string, name: string): Map<string, number> | null {
-    const l = this.queues.get(this.keyOf(vhost, name))?.lead;
-    if (!l) return null;
-    const out = new Map<string, number>([[this.self, 0]]);
-    for (const [n, p] of l.peers) out.set(n, p.state === "live" ? l.opSeq - p.acked : -1);
-    return out;
+  /**
+   * quorum_status's figures, as far as this node knows them: on the leader every member's last
+   * operation it acked (the leader's own last one), the last confirmed operation and where each
+   * follower's snapshot ended; on a follower only its own last operation. Operation numbers
+   * play the part of Raft log indexes (they restart at 0 with each new leader's snapshot).
+   */
+  progress(vhost: string, name: string): { commit: number | null; members: Map<string, { log: number; snapshot: number; lag: number | null }> } | null {
+    const qs = this.queues.get(this.keyOf(vhost, name));
+    if (!qs) return null;
+    const l = qs.lead;
+    if (!l) return { commit: null, members: new Map([[this.self, { log: qs.lastSeq, snapshot: 0, lag: null }]]) };
+    const members = new Map<string, { log: number; snapshot: number; lag: number | null }>([[this.self, { log: l.opSeq, snapshot: 0, lag: 0 }]]);
+    for (const [n, p] of l.peers) members.set(n, p.state === "live" ? { log: p.acked, snapshot: p.snapSeq, lag: l.opSeq - p.acked } : { log: -1, snapshot: -1, lag: null });
+    return { commit: l.confirmedSeq, members };
   }
 }

@@ -136,8 +136,14 @@ test("rabbitmq-queues' verbs: quorum_status, delete_member, add_member, shrink, 
   let r = await ctl(1, "quorum_status", "members");
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^Status of quorum queue members on node warren@n2/m);
-  assert.match(r.out, new RegExp(`^${leader}\tleader\ttrue\t`, "m"));
-  assert.match(r.out, new RegExp(`^${other}\tfollower\ttrue\t`, "m"));
+  // rabbitmq-queues quorum_status (RabbitMQ 3.10): Node Name, Raft State, Log Index, Commit
+  // Index, Snapshot Index, Term, Machine Version; warren adds In Sync and Lag
+  assert.match(r.out, /^Node Name\tRaft State\tLog Index\tCommit Index\tSnapshot Index\tTerm\tMachine Version\tIn Sync\tLag$/m);
+  assert.match(r.out, new RegExp(`^${leader}\tleader\t[^\t]*\t[^\t]*\t[^\t]*\t\\d+\t1\ttrue\t`, "m"));
+  assert.match(r.out, new RegExp(`^${other}\tfollower\t[^\t]*\t[^\t]*\t[^\t]*\t\\d+\t1\ttrue\t`, "m"));
+  // the answering node (warren@n2) knows its own log index: at least the 50 confirmed enqueues
+  const own = new RegExp(`^warren@n2\t\\w+\t(\\d+)\t`, "m").exec(r.out);
+  assert.ok(own && Number(own[1]) >= 50, r.out);
 
   r = await ctl(1, "list_queues", "name", "type", "leader", "members", "online");
   assert.equal(r.code, 0, r.err);
