@@ -142,7 +142,7 @@ test("rabbitmq-queues' verbs: quorum_status, delete_member, add_member, shrink, 
   assert.match(r.out, new RegExp(`^${leader}\tleader\t[^\t]*\t[^\t]*\t[^\t]*\t\\d+\t1\ttrue\t`, "m"));
   assert.match(r.out, new RegExp(`^${other}\tfollower\t[^\t]*\t[^\t]*\t[^\t]*\t\\d+\t1\ttrue\t`, "m"));
   // the answering node (warren@n2) knows its own log index: at least the 50 confirmed enqueues
-  const own = new RegExp(`^warren@n2\t\\w+\t(\\d+)\t`, "m").exec(r.out);
+  const own = /^warren@n2\t\w+\t(\d+)\t/m.exec(r.out);
   assert.ok(own && Number(own[1]) >= 50, r.out);
 
   r = await ctl(1, "list_queues", "name", "type", "leader", "members", "online");
