@@ -73,8 +73,8 @@ for (const target of targets) {
       if (!r?.ok) continue;
       const conns = (await r.json()) as { node: string; client_properties?: { connection_name?: string } }[];
       const mine = conns.find((x) => x.client_properties?.connection_name === `fleet-agent ${name}`);
-      // warren lists a node's own connections; RabbitMQ lists the cluster's, with their node
-      if (mine) return c.target === "rabbitmq" ? c.nodes.findIndex((n) => n.name === mine.node) : i;
+      // any node lists the cluster's connections, each with its node (RabbitMQ and warren alike)
+      if (mine) return c.nodes.findIndex((n) => n.name === mine.node);
     }
     return undefined;
   };
