@@ -705,7 +705,10 @@ export class Replication {
     }
     for (const qs of this.queues.values()) {
       const l = qs.lead;
-      if (!l) continue;
+      // no in-sync follower to hand over to: stepping down would leave the queue leaderless
+      // (nobody may campaign) and its consumers could not even drain it during the alarm; it
+      // keeps leading, and the alarm blocks its publishers as on any other queue
+      if (!l || l.isr.size === 0) continue;
       this.stepDown(qs, "disk alarm: handing over to an in-sync follower");
       void this.deps
         .etcd()

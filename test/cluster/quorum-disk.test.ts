@@ -80,8 +80,18 @@ async function publishConfirmed(url: string, queue: string, ids: string[]): Prom
 
 test("a leader whose disk alarm goes on hands the quorum queue to an in-sync follower; nothing confirmed is lost; it rejoins after the alarm clears", { skip, timeout: 60_000 }, async () => {
   const conn = await amqp.connect(nodes[0]!.url);
-  await (await conn.createChannel()).assertQueue("diskq", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  const setup = await conn.createChannel();
+  await setup.assertQueue("diskq", { durable: true, arguments: { "x-queue-type": "quorum" } });
+  // a one-member queue on n1: no follower to hand over to
+  await setup.assertQueue("diskq1", { durable: true, arguments: { "x-queue-type": "quorum", "x-quorum-initial-group-size": 1 } });
   await conn.close();
+  await waitFor("n1 leads diskq1", async () => (await info(nodes[1]!, "diskq1")).leader === "warren@n1");
+  const single = await publishConfirmed(
+    nodes[0]!.url,
+    "diskq1",
+    Array.from({ length: 20 }, (_, i) => `s${i}`),
+  );
+  assert.equal(single.size, 20);
   await waitFor("n1 leads with 3 in sync", async () => {
     const q = await info(nodes[1]!, "diskq");
     return q.leader === "warren@n1" && q.in_sync.length === 3;
@@ -105,6 +115,21 @@ test("a leader whose disk alarm goes on hands the quorum queue to an in-sync fol
     20_000,
   );
   console.log(`# ${q.leader} leads ${Date.now() - t0} ms after the fill (the alarm is checked every second)`);
+  // a queue whose only in-sync replica is n1 keeps its leader (stepping down would leave it
+  // leaderless) and its consumers drain it during the alarm
+  assert.equal((await info(nodes[1]!, "diskq1")).leader, "warren@n1");
+  {
+    const c = await amqp.connect(nodes[1]!.url);
+    const dch = await c.createChannel();
+    const drained = new Set<string>();
+    await dch.consume("diskq1", (m) => {
+      if (!m) return;
+      drained.add(m.content.toString());
+      dch.ack(m);
+    });
+    await waitFor("diskq1 drained during the alarm", () => [...single].every((id) => drained.has(id)), 15_000);
+    await c.close();
+  }
   const during = await publishConfirmed(
     nodes[2]!.url,
     "diskq",
