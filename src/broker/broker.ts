@@ -42,7 +42,7 @@ export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof Apply
  */
 export const COMPACTION = { factor: 4, minCommands: 4096 };
 import { Withdrawals } from "./withdraw.js";
-import { checkChannelLimit, checkConnectionLimits, vhostLimit, type LimitedConnection } from "./limits.js";
+import { checkChannelLimit, checkConnectionLimits, NO_OTHER_NODES, vhostLimit, type LimitedConnection } from "./limits.js";
 import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
@@ -96,6 +96,8 @@ export class Broker implements VHostEvents {
    * so RabbitMQ tooling sees a fresh broker without connections.
    */
   isInternalConnection: (c: ConnectionInfo) => boolean = () => false;
+  /** the cluster's node-link user (set by cluster.ts): its connections neither count toward nor are refused by limits */
+  linkUser: string | null = null;
   /** key: vhost \0 user */
   readonly permissions = new Map<string, Permission>();
   /** bumped on every change to `permissions`: channels cache their last granted check against it */
@@ -608,14 +610,14 @@ export class Broker implements VHostEvents {
       throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
     }
     const u = this.users.get(user);
-    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost);
+    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost, this.linkUser, this.cluster?.otherNodesCounts() ?? NO_OTHER_NODES);
     return v;
   }
 
   /** channel.open: the user's channel limit (the connection's own channel_max is checked by the connection). */
   checkChannelLimit(user: string): void {
     const u = this.users.get(user);
-    if (u !== undefined && u.limits !== undefined) checkChannelLimit(this.connections, u);
+    if (u !== undefined && u.limits !== undefined && user !== this.linkUser) checkChannelLimit(this.connections, u, this.cluster?.otherNodesCounts() ?? NO_OTHER_NODES);
   }
 
   /** RabbitMQ's resource check; resource name "" (default exchange) is checked as "amq.default". */

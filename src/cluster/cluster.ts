@@ -4,7 +4,9 @@
  *
  *   cluster            {name, createdAt}            written once, by the first node
  *   members/<node>     {id, type, joinedAt}         membership (disk_nodes / ram_nodes)
- *   live/<node>        {id, pid, listeners, stats}  bound to the node's lease: running_nodes
+ *   live/<node>        {id, pid, listeners, stats,  bound to the node's lease: running_nodes;
+ *                       conns}                       conns: its client connections per vhost and
+ *                                                    user (vhost and user limits count the cluster's)
  *   defs/<id>.<seq>    {origin, cmds: [...]}        the definitions log, in etcd revision order
  *   applied/<node>     revision                     how far the node has applied that log
  *   claims/<kind>/<vhost>/<name>                    first declare of a name, cluster-wide
@@ -33,6 +35,10 @@ import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
 import { isQuorum, Replication } from "./replication.js";
+import { countConnections, type ConnectionCounts, type OtherNodesCounts } from "../broker/limits.js";
+
+/** how often a node looks whether its connection counts changed (and republishes its live record then) */
+const COUNTS_TICK_MS = 200;
 
 export interface ClusterOptions {
   endpoints: string[];
@@ -111,6 +117,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
   private reportTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private countsTimer: NodeJS.Timeout | null = null;
+  /** the connection counts in the live record last written ("" after a new lease: write again) */
+  private publishedCounts = "";
+  private publishingCounts = false;
   private closed = false;
   private readonly startedAt = Date.now();
   private lastError: Error | null = null;
@@ -221,6 +231,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
     broker.cluster = this;
+    broker.linkUser = CLUSTER_USER;
     // `impersonator`: the publishing node checked user_id already (RabbitMQ's tag for that)
     const linkUser = broker.users.get(CLUSTER_USER);
     if (!linkUser || !linkUser.tags.includes("impersonator"))
@@ -234,6 +245,42 @@ export class Cluster implements DefinitionsStore, ClusterView {
     this.reportApplied();
     this.refreshTimer = setInterval(() => void this.publishLive().catch(() => {}), 5000);
     this.refreshTimer.unref();
+    this.countsTimer = setInterval(() => this.countsTick(), COUNTS_TICK_MS);
+    this.countsTimer.unref();
+  }
+
+  /**
+   * RabbitMQ tracks connections cluster-wide (a vhost's max-connections, a user's
+   * max-connections and max-channels count every node's): each node republishes its live
+   * record when its own counts change, at most one write in flight, looked at every
+   * COUNTS_TICK_MS; the others read them from the watch (otherNodesCounts).
+   */
+  private countsTick(): void {
+    if (this.publishingCounts || !this.broker || !this.lease || this.closed) return;
+    if (JSON.stringify(this.ownCounts()) === this.publishedCounts) return;
+    this.publishingCounts = true;
+    this.publishLive()
+      .catch(() => {})
+      .finally(() => (this.publishingCounts = false));
+  }
+
+  private ownCounts(): ConnectionCounts {
+    return this.broker ? countConnections(this.broker.connections, CLUSTER_USER) : { v: {}, u: {} };
+  }
+
+  otherNodesCounts(): OtherNodesCounts {
+    const others: ConnectionCounts[] = [];
+    for (const name of this.memberRecords.keys()) {
+      if (name === this.nodeName || !this.isRunning(name)) continue;
+      const c = this.liveRecords.get(name)!["conns"] as ConnectionCounts | undefined;
+      if (c && typeof c === "object" && c.v && c.u) others.push(c);
+    }
+    const sum = (f: (c: ConnectionCounts) => unknown): number => others.reduce((n, c) => n + (Number(f(c)) || 0), 0);
+    return {
+      vhostConnections: (v) => sum((c) => c.v[v]),
+      userConnections: (u) => sum((c) => c.u[u]?.[0]),
+      userChannels: (u) => sum((c) => c.u[u]?.[1]),
+    };
   }
 
   // ---- DefinitionsStore -------------------------------------------------------
@@ -287,6 +334,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
     this.closed = true;
     if (this.reportTimer) clearTimeout(this.reportTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.countsTimer) clearInterval(this.countsTimer);
     try {
       await this.flush();
     } catch {
@@ -748,8 +796,12 @@ export class Cluster implements DefinitionsStore, ClusterView {
     const info = this.infoSource();
     const amqpHost = (info["amqp"] as { host?: string } | undefined)?.host;
     const repl = this.repl.address ? { host: amqpHost ?? this.repl.address.host, port: this.repl.address.port } : undefined;
-    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...info, ...(repl ? { repl } : {}) });
-    await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: this.lease.id }]);
+    const conns = this.ownCounts();
+    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...info, ...(repl ? { repl } : {}), conns });
+    const lease = this.lease;
+    await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: lease.id }]);
+    // a write under a lease since lost does not count (leaseLost writes again under the new one)
+    if (this.lease === lease) this.publishedCounts = JSON.stringify(conns);
   }
 
   private leaseLost(err: Error): void {
