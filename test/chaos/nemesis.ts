@@ -36,6 +36,18 @@ export interface Nemesis {
 
 const other = (i: number, n = 3): number => (i + 1) % n;
 
+/** the index of the etcd member that leads (/v3/maintenance/status), -1 when none answers */
+async function etcdLeader(c: ChaosCluster): Promise<number> {
+  for (let i = 0; i < c.etcd.length; i++) {
+    try {
+      const r = await fetch(`${c.etcd[i]!.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const s = (await r.json()) as { header: { member_id: string }; leader: string };
+      if (s.header.member_id === s.leader) return i;
+    } catch {}
+  }
+  return -1;
+}
+
 export const NEMESES: Nemesis[] = [
   {
     name: "kill-leader",
@@ -86,6 +98,8 @@ export const NEMESES: Nemesis[] = [
     needs: ["netns"],
     async fault(x) {
       const l = await x.leader();
+      // etcd's leader on the isolated side means an etcd election (and leases extended by it) before anyone can take over
+      x.log(`isolate-leader: q1's leader n${l + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
       x.c.isolate(
         l,
         [0, 1, 2].filter((j) => j !== l),
@@ -110,14 +124,7 @@ export const NEMESES: Nemesis[] = [
     what: "kill -9 the etcd leader member, restart it",
     needs: ["etcd"],
     async fault(x) {
-      let victim = 0;
-      for (let i = 0; i < x.c.etcd.length; i++) {
-        try {
-          const r = await fetch(`${x.c.etcd[i]!.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-          const s = (await r.json()) as { header: { member_id: string }; leader: string };
-          if (s.header.member_id === s.leader) victim = i;
-        } catch {}
-      }
+      const victim = Math.max(0, await etcdLeader(x.c));
       await x.c.etcd[victim]!.kill();
       x.log(`killed etcd e${victim}`);
       await sleep(x.faultMs);

@@ -6,6 +6,8 @@
  *   npm run chaos -- [--target warren|rabbitmq] [--mode netns|loopback] [--nemeses a,b]
  *                    [--cycles 2] [--fault-ms 8000] [--recover-ms 6000] [--rate 100] [--publishers 2] [--history-dir DIR] [--log-dir DIR]
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
+ *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
+ *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
@@ -31,6 +33,9 @@ const publishers = Number(opt("publishers", "2"));
 const jsonOut = opt("json", "");
 const historyDir = opt("history-dir", "");
 const logDir = opt("log-dir", "");
+const netPrefix = opt("net-prefix", "harness");
+const subnet = opt("subnet", "");
+const preVote = opt("pre-vote", "on") !== "off";
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
 
@@ -67,6 +72,9 @@ async function main(): Promise<void> {
               etcdMembers: 3,
               leaseTtl,
               log,
+              netPrefix,
+              preVote,
+              ...(subnet ? { subnet } : {}),
               ...(logDir ? { logDir: join(logDir, `${nemesis.name}-${Date.now()}`) } : {}),
               ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}),
             }),
