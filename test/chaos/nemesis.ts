@@ -24,6 +24,8 @@ export interface NemesisContext {
   leaseTtlMs: number;
   paused: Set<number>;
   log(s: string): void;
+  /** isolate-leader: first move etcd's leadership to the member beside the victim (the worst case) */
+  etcdLeaderOnVictim?: boolean;
 }
 
 export interface Nemesis {
@@ -46,6 +48,25 @@ async function etcdLeader(c: ChaosCluster): Promise<number> {
     } catch {}
   }
   return -1;
+}
+
+const etcdPost = async <T>(url: string, path: string, body: unknown): Promise<T> => {
+  const r = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+};
+
+/** etcd's leadership to member i (MoveLeader through the JSON gateway), then 2 s for keepalives to settle */
+async function moveEtcdLeader(c: ChaosCluster, i: number, log: (s: string) => void): Promise<void> {
+  const from = await etcdLeader(c);
+  if (from === i || from < 0) return;
+  const { members } = await etcdPost<{ members: { ID: string; name: string }[] }>(c.etcd[from]!.clientUrl, "/v3/cluster/member/list", {});
+  const target = members.find((m) => m.name === c.etcd[i]!.name);
+  if (!target) throw new Error(`no etcd member named ${c.etcd[i]!.name}`);
+  await etcdPost(c.etcd[from]!.clientUrl, "/v3/maintenance/transfer-leadership", { targetID: target.ID });
+  for (let t = 0; t < 30 && (await etcdLeader(c)) !== i; t++) await sleep(100);
+  log(`moved etcd's leadership e${from} -> e${i}`);
+  await sleep(2000);
 }
 
 export const NEMESES: Nemesis[] = [
@@ -98,6 +119,7 @@ export const NEMESES: Nemesis[] = [
     needs: ["netns"],
     async fault(x) {
       const l = await x.leader();
+      if (x.etcdLeaderOnVictim && x.c.etcd.length > l) await moveEtcdLeader(x.c, l, x.log);
       // etcd's leader on the isolated side means an etcd election (and leases extended by it) before anyone can take over
       x.log(`isolate-leader: q1's leader n${l + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
       x.c.isolate(
@@ -174,6 +196,7 @@ export interface ScenarioOptions {
   rate: number;
   drainTimeoutMs?: number;
   log?: (s: string) => void;
+  etcdLeaderOnVictim?: boolean;
 }
 
 export interface ScenarioResult {
@@ -259,7 +282,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       for (let k = 0; k < o.cycles; k++) {
         const f0 = Date.now();
         log(`${o.nemesis.name}: fault ${k + 1}/${o.cycles}`);
-        await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log });
+        await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log, etcdLeaderOnVictim: o.etcdLeaderOnVictim ?? false });
         faults.push([f0 - h.window[0], Date.now() - h.window[0]]);
         await sleep(o.recoverMs);
         // the largest gap between q1's confirms that overlaps this cycle

@@ -8,6 +8,7 @@
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
  *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
  *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
+ *                    [--etcd-leader-on-victim] (isolate-leader: move etcd's leadership to the victim's member first)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
@@ -36,6 +37,7 @@ const logDir = opt("log-dir", "");
 const netPrefix = opt("net-prefix", "harness");
 const subnet = opt("subnet", "");
 const preVote = opt("pre-vote", "on") !== "off";
+const etcdLeaderOnVictim = args.includes("--etcd-leader-on-victim");
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
 
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       window: 100,
       rate,
       log,
+      etcdLeaderOnVictim,
     });
     results.push(r);
     if (historyDir && (r.verdict.lost > 0 || r.verdict.unexpected > 0 || r.verdict.orderViolations > 0)) {
