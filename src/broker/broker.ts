@@ -329,9 +329,10 @@ export class Broker implements VHostEvents {
   /**
    * Commands that recreate today's durable definitions from nothing, in an order that
    * replays (vhosts and users before what refers to them, exchanges and queues before
-   * bindings). This is the definitions log's snapshot.
+   * bindings). This is the definitions log's snapshot. `shared`: also the transient and
+   * exclusive definitions a cluster shares (shareAll), for the cluster's log in etcd.
    */
-  snapshot(): TopologyCommand[] {
+  snapshot(shared = false): TopologyCommand[] {
     const out: TopologyCommand[] = [];
     for (const v of this.vhosts.values()) out.push(command("vhost.add", { name: v.name, description: v.meta.description, tags: v.meta.tags }));
     for (const { name, passwordHash, hashingAlgorithm, tags, exportHash, limits } of this.users.values()) {
@@ -347,18 +348,18 @@ export class Broker implements VHostEvents {
     }
     for (const v of this.vhosts.values()) {
       for (const ex of v.exchanges.values()) {
-        if (!ex.durable || ex.name === "" || ex.name.startsWith("amq.")) continue;
-        out.push(command("exchange.declare", { vhost: v.name, name: ex.name, type: ex.type, durable: true, autoDelete: ex.autoDelete, internal: ex.internal, arguments: ex.options.arguments }));
+        if ((!ex.durable && !shared) || ex.name === "" || ex.name.startsWith("amq.")) continue;
+        out.push(command("exchange.declare", { vhost: v.name, name: ex.name, type: ex.type, durable: ex.durable, autoDelete: ex.autoDelete, internal: ex.internal, arguments: ex.options.arguments }));
       }
       for (const q of v.queues.values()) {
-        if (!q.durable || q.exclusive) continue;
-        out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments }));
+        if (q.durable && !q.exclusive) out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments }));
+        else if (shared) out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: q.durable, exclusive: q.exclusive, autoDelete: q.autoDelete, arguments: q.arguments }));
       }
       for (const ex of v.exchanges.values()) {
-        if (!ex.durable) continue;
+        if (!ex.durable && !shared) continue;
         for (const b of ex.bindings.values()) {
           const d = b.destination;
-          if (d.kind === "queue" ? !(d as Queue).durable || (d as Queue).exclusive : !(d as Exchange).durable) continue;
+          if (!shared && (d.kind === "queue" ? !(d as Queue).durable || (d as Queue).exclusive : !(d as Exchange).durable)) continue;
           out.push(command("bind", { vhost: v.name, source: ex.name, destination: d.name, destinationType: d.kind, routingKey: b.routingKey, arguments: b.arguments }));
         }
       }
