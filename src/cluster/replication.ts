@@ -637,7 +637,8 @@ export class Replication {
 
   private keepaliveOk(firedAt: number): void {
     if (firedAt > this.okAt) this.okAt = firedAt;
-    if (this.holding) void this.endHold();
+    // (an answer read late, e.g. after a SIGSTOP, may be older than the hold: it does not end it)
+    if (this.holding && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS) void this.endHold();
     if (this.fenced) {
       this.fenced = false;
       this.deps.log.info(`cluster: ${this.self} reaches etcd again; resuming`);
