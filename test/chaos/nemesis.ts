@@ -121,7 +121,7 @@ export const NEMESES: Nemesis[] = [
       const l = await x.leader();
       if (x.etcdLeaderOnVictim && x.c.etcd.length > l) await moveEtcdLeader(x.c, l, x.log);
       // etcd's leader on the isolated side means an etcd election (and leases extended by it) before anyone can take over
-      x.log(`isolate-leader: q1's leader n${l + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
+      x.log(`isolate-leader: q1's leader n${l + 1}, q2's n${(await x.leader(1)) + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
       x.c.isolate(
         l,
         [0, 1, 2].filter((j) => j !== l),
@@ -208,6 +208,8 @@ export interface ScenarioResult {
   loadavg: number;
   /** per fault cycle: the largest confirm gap on q1 (the leader's queue) in that cycle */
   failoverMs: number[];
+  /** the same for q2 (the other quorum queue, declared through n2) */
+  failoverQ2Ms: number[];
   /** when each fault began and ended, ms since the workload started */
   faults: [number, number][];
   error?: string;
@@ -232,6 +234,21 @@ export function skipReason(n: Nemesis, c: { canPartition: boolean; etcd: unknown
   return undefined;
 }
 
+/** the largest gap between a queue's confirms from `from` until now (the cycle's failover time) */
+function gapSince(h: History, queue: string, from: number): number {
+  const times = [...h.publishes.values()]
+    .filter((p) => p.queue === queue && p.outcome === "ok" && p.doneAt >= from)
+    .map((p) => p.doneAt)
+    .sort((a, b) => a - b);
+  let gap = 0;
+  let prev = from;
+  for (const t of times) {
+    gap = Math.max(gap, t - prev);
+    prev = t;
+  }
+  return Math.max(gap, Date.now() - prev);
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
@@ -241,6 +258,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const queues = [`${run}-q1`, `${run}-q2`, `${run}-c1`];
   const paused = new Set<number>();
   const failoverMs: number[] = [];
+  const failoverQ2Ms: number[] = [];
   const faults: [number, number][] = [];
   let error: string | undefined;
   const usable = (): number[] => c.nodes.map((n, i) => (n.running() && !paused.has(i) ? i : -1)).filter((i) => i >= 0);
@@ -285,20 +303,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log, etcdLeaderOnVictim: o.etcdLeaderOnVictim ?? false });
         faults.push([f0 - h.window[0], Date.now() - h.window[0]]);
         await sleep(o.recoverMs);
-        // the largest gap between q1's confirms that overlaps this cycle
-        const times = [...h.publishes.values()]
-          .filter((p) => p.queue === queues[0] && p.outcome === "ok")
-          .map((p) => p.doneAt)
-          .sort((a, b) => a - b);
-        let gap = 0;
-        let prev = f0;
-        for (const t of times) {
-          if (t < f0) continue;
-          gap = Math.max(gap, t - prev);
-          prev = t;
-        }
-        gap = Math.max(gap, Date.now() - prev);
-        failoverMs.push(gap);
+        failoverMs.push(gapSince(h, queues[0]!, f0));
+        failoverQ2Ms.push(gapSince(h, queues[1]!, f0));
       }
     } catch (e) {
       error = (e as Error).message;
@@ -363,6 +369,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     durationMs: Date.now() - t0,
     loadavg: os.loadavg()[0]!,
     failoverMs,
+    failoverQ2Ms,
     faults,
     history: h,
     ...(error ? { error } : {}),

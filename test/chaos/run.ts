@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     }
     const v = r.verdict;
     process.stderr.write(
-      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
+      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms (q2 ${r.failoverQ2Ms.join("/")} ms)${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);
