@@ -994,6 +994,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
       `cluster: ${this.nodeName} can no longer follow the cluster's definitions (${err.message}; it was cut off from etcd for longer than etcd keeps history); it stops serving clients: restart it to rejoin`,
     );
     this.fence(true);
+    // nor can it follow elections and in-sync sets: hand its quorum queues over and stop replicating
+    void this.repl.close().catch(() => {});
   }
 
   private leaseLost(err: Error): void {
