@@ -42,6 +42,8 @@ export interface ClusterView {
   peerEndpoints(): { node: string; host: string; port: number }[];
   /** the connections and channels the other running members last published (vhost and user limits count the cluster's) */
   otherNodesCounts(): OtherNodesCounts;
+  /** the consumers the other running members last published on a queue homed here (eventual) */
+  remoteConsumers(vhost: string, name: string): number;
   /** the internal user the nodes use with each other (node links, management fan-out) */
   linkCredentials(): { user: string; pass: string };
   /** bumped by every definition change this node makes (not by those it applies from others) */

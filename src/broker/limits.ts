@@ -45,6 +45,8 @@ export const NO_OTHER_NODES: OtherNodesCounts = { vhostConnections: () => 0, use
 export interface ConnectionCounts {
   v: Record<string, number>;
   u: Record<string, [number, number]>;
+  /** consumers on this node of queues homed elsewhere (vhost \0 name), for the home node's `consumers` */
+  q?: Record<string, number>;
 }
 
 export function countConnections(connections: Iterable<LimitedConnection>, exemptUser: string | null): ConnectionCounts {

@@ -318,7 +318,25 @@ export class Cluster implements DefinitionsStore, ClusterView {
   }
 
   private ownCounts(): ConnectionCounts {
-    return this.broker ? countConnections(this.broker.connections, CLUSTER_USER) : { v: {}, u: {} };
+    if (!this.broker) return { v: {}, u: {} };
+    const counts = countConnections(this.broker.connections, CLUSTER_USER);
+    // RabbitMQ's queue `consumers` counts every consumer, on any node: the home node adds these
+    // up (remoteConsumers) instead of counting one per consuming node's link
+    const q: Record<string, number> = {};
+    for (const v of this.broker.vhosts.values()) for (const x of v.queues.values()) if (x.remote !== null && x.consumerCount > 0) q[`${x.vhost}\u0000${x.name}`] = x.consumerCount;
+    counts.q = q;
+    return counts;
+  }
+
+  remoteConsumers(vhost: string, name: string): number {
+    const key = `${vhost}\u0000${name}`;
+    let n = 0;
+    for (const m of this.memberRecords.keys()) {
+      if (m === this.nodeName || !this.isRunning(m)) continue;
+      const q = (this.liveRecords.get(m)!["conns"] as ConnectionCounts | undefined)?.q;
+      n += Number(q?.[key]) || 0;
+    }
+    return n;
   }
 
   otherNodesCounts(): OtherNodesCounts {

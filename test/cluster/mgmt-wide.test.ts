@@ -145,6 +145,27 @@ test("/api/queues on any node shows the home node's live message and consumer co
   }
 });
 
+// RabbitMQ's queue `consumers` counts each consumer wherever its channel is: two consumers on
+// n3 and one on n2 of a queue homed on n1 are 3 (not one per consuming node's link)
+test("a queue's consumers on its home node count each consumer on the other nodes", { skip }, async () => {
+  assert.equal((await api(mgmt(0), "/api/queues/%2F/mgmt-wide-cc", { method: "PUT", body: { durable: true } })).status, 201);
+  const a = await amqp.connect(c.nodes[2]!.url);
+  const b = await amqp.connect(c.nodes[1]!.url);
+  try {
+    for (const ch of [await a.createChannel(), await a.createChannel(), await b.createChannel()]) await ch.consume("mgmt-wide-cc", () => {});
+    for (const i of [0, 1, 2]) {
+      await waitFor(`3 consumers seen on n${i + 1}`, async () => (await api<J>(mgmt(i), "/api/queues/%2F/mgmt-wide-cc")).body["consumers"] === 3);
+      const listed = (await api<J[]>(mgmt(i), "/api/queues")).body.find((q) => q["name"] === "mgmt-wide-cc")!;
+      assert.equal(listed["consumers"], 3);
+    }
+  } finally {
+    await a.close().catch(() => {});
+    await b.close().catch(() => {});
+  }
+  await waitFor("no consumers after the clients left", async () => (await api<J>(mgmt(0), "/api/queues/%2F/mgmt-wide-cc")).body["consumers"] === 0);
+  await api(mgmt(0), "/api/queues/%2F/mgmt-wide-cc", { method: "DELETE" });
+});
+
 /**
  * RabbitMQ's /api/overview is the cluster's: object_totals.connections/channels/consumers and
  * queue_totals.messages(_ready/_unacknowledged) count every node's, on whichever node answers
