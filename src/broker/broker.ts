@@ -42,7 +42,7 @@ export type ApplyResult<C extends TopologyCommand> = C["op"] extends keyof Apply
  */
 export const COMPACTION = { factor: 4, minCommands: 4096 };
 import { Withdrawals } from "./withdraw.js";
-import { checkChannelLimit, checkConnectionLimits, vhostLimit, type LimitedConnection } from "./limits.js";
+import { checkChannelLimit, checkConnectionLimits, NO_OTHER_NODES, vhostLimit, type LimitedConnection } from "./limits.js";
 import type { ClusterView } from "./cluster-view.js";
 
 export interface BrokerOptions {
@@ -96,6 +96,8 @@ export class Broker implements VHostEvents {
    * so RabbitMQ tooling sees a fresh broker without connections.
    */
   isInternalConnection: (c: ConnectionInfo) => boolean = () => false;
+  /** the cluster's node-link user (set by cluster.ts): its connections neither count toward nor are refused by limits */
+  linkUser: string | null = null;
   /** key: vhost \0 user */
   readonly permissions = new Map<string, Permission>();
   /** bumped on every change to `permissions`: channels cache their last granted check against it */
@@ -329,9 +331,10 @@ export class Broker implements VHostEvents {
   /**
    * Commands that recreate today's durable definitions from nothing, in an order that
    * replays (vhosts and users before what refers to them, exchanges and queues before
-   * bindings). This is the definitions log's snapshot.
+   * bindings). This is the definitions log's snapshot. `shared`: also the transient and
+   * exclusive definitions a cluster shares (shareAll), for the cluster's log in etcd.
    */
-  snapshot(): TopologyCommand[] {
+  snapshot(shared = false): TopologyCommand[] {
     const out: TopologyCommand[] = [];
     for (const v of this.vhosts.values()) out.push(command("vhost.add", { name: v.name, description: v.meta.description, tags: v.meta.tags }));
     for (const { name, passwordHash, hashingAlgorithm, tags, exportHash, limits } of this.users.values()) {
@@ -347,18 +350,18 @@ export class Broker implements VHostEvents {
     }
     for (const v of this.vhosts.values()) {
       for (const ex of v.exchanges.values()) {
-        if (!ex.durable || ex.name === "" || ex.name.startsWith("amq.")) continue;
-        out.push(command("exchange.declare", { vhost: v.name, name: ex.name, type: ex.type, durable: true, autoDelete: ex.autoDelete, internal: ex.internal, arguments: ex.options.arguments }));
+        if ((!ex.durable && !shared) || ex.name === "" || ex.name.startsWith("amq.")) continue;
+        out.push(command("exchange.declare", { vhost: v.name, name: ex.name, type: ex.type, durable: ex.durable, autoDelete: ex.autoDelete, internal: ex.internal, arguments: ex.options.arguments }));
       }
       for (const q of v.queues.values()) {
-        if (!q.durable || q.exclusive) continue;
-        out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments }));
+        if (q.durable && !q.exclusive) out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments }));
+        else if (shared) out.push(command("queue.declare", { vhost: v.name, name: q.name, durable: q.durable, exclusive: q.exclusive, autoDelete: q.autoDelete, arguments: q.arguments }));
       }
       for (const ex of v.exchanges.values()) {
-        if (!ex.durable) continue;
+        if (!ex.durable && !shared) continue;
         for (const b of ex.bindings.values()) {
           const d = b.destination;
-          if (d.kind === "queue" ? !(d as Queue).durable || (d as Queue).exclusive : !(d as Exchange).durable) continue;
+          if (!shared && (d.kind === "queue" ? !(d as Queue).durable || (d as Queue).exclusive : !(d as Exchange).durable)) continue;
           out.push(command("bind", { vhost: v.name, source: ex.name, destination: d.name, destinationType: d.kind, routingKey: b.routingKey, arguments: b.arguments }));
         }
       }
@@ -608,14 +611,14 @@ export class Broker implements VHostEvents {
       throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
     }
     const u = this.users.get(user);
-    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost);
+    if (u !== undefined) checkConnectionLimits(this.connections, this.parameters, u, vhost, this.linkUser, this.cluster?.otherNodesCounts() ?? NO_OTHER_NODES);
     return v;
   }
 
   /** channel.open: the user's channel limit (the connection's own channel_max is checked by the connection). */
   checkChannelLimit(user: string): void {
     const u = this.users.get(user);
-    if (u !== undefined && u.limits !== undefined) checkChannelLimit(this.connections, u);
+    if (u !== undefined && u.limits !== undefined && user !== this.linkUser) checkChannelLimit(this.connections, u, this.cluster?.otherNodesCounts() ?? NO_OTHER_NODES);
   }
 
   /** RabbitMQ's resource check; resource name "" (default exchange) is checked as "amq.default". */

@@ -4,6 +4,8 @@
  * nothing here is ever called). Types only, so the lower layers do not import etcd code.
  */
 
+import type { OtherNodesCounts } from "./limits.js";
+
 export type NodeType = "disc" | "ram";
 
 export interface ClusterMember {
@@ -38,6 +40,10 @@ export interface ClusterView {
    * its lease), for the cluster-wide views of the management API (src/http/peers.ts).
    */
   peerEndpoints(): { node: string; host: string; port: number }[];
+  /** the connections and channels the other running members last published (vhost and user limits count the cluster's) */
+  otherNodesCounts(): OtherNodesCounts;
+  /** the consumers the other running members last published on a queue homed here (eventual) */
+  remoteConsumers(vhost: string, name: string): number;
   /** the internal user the nodes use with each other (node links, management fan-out) */
   linkCredentials(): { user: string; pass: string };
   /** bumped by every definition change this node makes (not by those it applies from others) */

@@ -10,6 +10,12 @@
  *
  * Counting walks the live connections, and only when a limit is set: a broker without limits
  * pays nothing per connection or channel.
+ *
+ * On a cluster the counts are the cluster's, as RabbitMQ's connection and channel tracking is
+ * cluster-wide: this node's connections plus what every other running member last published
+ * of its own (cluster.ts, in its live record in etcd; eventually consistent, as RabbitMQ's
+ * tracking is). The node links (the internal user warren-cluster, cluster/remote.ts) are the
+ * cluster's own connections: never counted, never refused.
  */
 import { notAllowed, preconditionFailed } from "../amqp/errors.js";
 import type { User } from "./auth.js";
@@ -24,6 +30,36 @@ export interface LimitedConnection {
   readonly vhostName: string;
   /** channels open on it now */
   readonly openChannels: number;
+}
+
+/** The other running members' connections and channels (empty on a single node). */
+export interface OtherNodesCounts {
+  vhostConnections(vhost: string): number;
+  userConnections(user: string): number;
+  userChannels(user: string): number;
+}
+
+export const NO_OTHER_NODES: OtherNodesCounts = { vhostConnections: () => 0, userConnections: () => 0, userChannels: () => 0 };
+
+/** What a node publishes of its own connections: per vhost, and per user [connections, channels]. */
+export interface ConnectionCounts {
+  v: Record<string, number>;
+  u: Record<string, [number, number]>;
+  /** consumers on this node of queues homed elsewhere (vhost \0 name), for the home node's `consumers` */
+  q?: Record<string, number>;
+}
+
+export function countConnections(connections: Iterable<LimitedConnection>, exemptUser: string | null): ConnectionCounts {
+  const v: Record<string, number> = {};
+  const u: Record<string, [number, number]> = {};
+  for (const c of connections) {
+    if (c.userName === exemptUser) continue;
+    v[c.vhostName] = (v[c.vhostName] ?? 0) + 1;
+    const e = (u[c.userName] ??= [0, 0]);
+    e[0]++;
+    e[1] += c.openChannels;
+  }
+  return { v, u };
 }
 
 function effective(v: unknown): number | undefined {
@@ -42,13 +78,22 @@ export function userLimit(user: User, name: UserLimitName): number | undefined {
 }
 
 /** connection.open: refuse a connection past the vhost's or the user's connection limit (530). */
-export function checkConnectionLimits(connections: Iterable<LimitedConnection>, parameters: ReadonlyMap<string, Record<string, unknown>>, user: User, vhost: string): void {
+export function checkConnectionLimits(
+  connections: Iterable<LimitedConnection>,
+  parameters: ReadonlyMap<string, Record<string, unknown>>,
+  user: User,
+  vhost: string,
+  exemptUser: string | null = null,
+  others: OtherNodesCounts = NO_OTHER_NODES,
+): void {
+  if (user.name === exemptUser) return;
   const perVhost = vhostLimit(parameters, vhost, "max-connections");
   const perUser = userLimit(user, "max-connections");
   if (perVhost === undefined && perUser === undefined) return;
-  let inVhost = 0;
-  let ofUser = 0;
+  let inVhost = perVhost === undefined ? 0 : others.vhostConnections(vhost);
+  let ofUser = perUser === undefined ? 0 : others.userConnections(user.name);
   for (const c of connections) {
+    if (c.userName === exemptUser) continue;
     if (c.vhostName === vhost) inVhost++;
     if (c.userName === user.name) ofUser++;
   }
@@ -57,10 +102,10 @@ export function checkConnectionLimits(connections: Iterable<LimitedConnection>, 
 }
 
 /** channel.open: refuse a channel past the user's channel limit (530, closes the connection). */
-export function checkChannelLimit(connections: Iterable<LimitedConnection>, user: User): void {
+export function checkChannelLimit(connections: Iterable<LimitedConnection>, user: User, others: OtherNodesCounts = NO_OTHER_NODES): void {
   const limit = userLimit(user, "max-channels");
   if (limit === undefined) return;
-  let open = 0;
+  let open = others.userChannels(user.name);
   for (const c of connections) if (c.userName === user.name) open += c.openChannels;
   if (open >= limit) throw notAllowed(`number of channels opened for user '${user.name}' has reached the maximum allowed user limit of (${limit})`);
 }

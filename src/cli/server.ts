@@ -44,6 +44,10 @@ const HELP = `usage: warren server [options]
                             env WARREN_CLUSTER_LEASE_TTL)
   --quorum-lease-ttl SECS   how long a dead leader holds its quorum queues before an in-sync
                             follower takes over (default 2; env WARREN_QUORUM_LEASE_TTL)
+  --cluster-log-compact-after N  replace the definitions log in etcd by a snapshot once it holds
+                            more than N commands (default 10000; env WARREN_CLUSTER_LOG_COMPACT_AFTER)
+  --etcd-compaction SECS    compact etcd's revision history every SECS seconds (default 300; 0 if
+                            etcd runs with --auto-compaction-retention; env WARREN_ETCD_COMPACTION)
   --no-fleet                do not run the embedded Fleet collector
   --export-rabbit-hashes    also keep each password as RabbitMQ's salted SHA-256 so definitions exports
                             import into RabbitMQ with working passwords (weak: off by default;
@@ -72,7 +76,7 @@ export interface ServerConfig {
   exportRabbitHashes: boolean;
   logLevel: LogLevel;
   tls: { port: number; certFile: string; keyFile: string; caFile?: string; verifyPeer: boolean } | undefined;
-  cluster: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number } | undefined;
+  cluster: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number; logCompactAfter?: number; etcdCompactionSecs?: number } | undefined;
 }
 
 class UsageError extends Error {}
@@ -124,6 +128,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       "etcd-prefix": { type: "string" },
       "cluster-lease-ttl": { type: "string" },
       "quorum-lease-ttl": { type: "string" },
+      "cluster-log-compact-after": { type: "string" },
+      "etcd-compaction": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -166,6 +172,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const etcdPrefix = pick(values["etcd-prefix"], "WARREN_ETCD_PREFIX", "etcdPrefix");
   const leaseTtl = int("--cluster-lease-ttl", pick(values["cluster-lease-ttl"], "WARREN_CLUSTER_LEASE_TTL", "clusterLeaseTtl"));
   const electionTtl = int("--quorum-lease-ttl", pick(values["quorum-lease-ttl"], "WARREN_QUORUM_LEASE_TTL", "quorumLeaseTtl"));
+  const logCompactAfter = int("--cluster-log-compact-after", pick(values["cluster-log-compact-after"], "WARREN_CLUSTER_LOG_COMPACT_AFTER", "clusterLogCompactAfter"));
+  const etcdCompactionSecs = int("--etcd-compaction", pick(values["etcd-compaction"], "WARREN_ETCD_COMPACTION", "etcdCompaction"));
   const etcdEndpoints = (etcdRaw ?? "")
     .split(",")
     .map((e) => e.trim())
@@ -176,6 +184,10 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (nodeName !== undefined && !/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(nodeName)) throw new UsageError(`invalid --node-name '${nodeName}' (expected name@host, e.g. warren@node1)`);
   if (leaseTtl !== undefined && (leaseTtl < 2 || leaseTtl > 60)) throw new UsageError(`invalid --cluster-lease-ttl ${leaseTtl} (2..60 seconds)`);
   if (electionTtl !== undefined && (electionTtl < 2 || electionTtl > 60)) throw new UsageError(`invalid --quorum-lease-ttl ${electionTtl} (2..60 seconds)`);
+  if (logCompactAfter !== undefined && logCompactAfter < 100) throw new UsageError(`invalid --cluster-log-compact-after ${logCompactAfter} (at least 100 commands)`);
+  if (etcdCompactionSecs !== undefined && etcdCompactionSecs !== 0 && etcdCompactionSecs < 10)
+    throw new UsageError(`invalid --etcd-compaction ${etcdCompactionSecs} (0 for never, or at least 10 seconds)`);
+  if (etcdEndpoints.length === 0 && (logCompactAfter !== undefined || etcdCompactionSecs !== undefined)) throw new UsageError("--cluster-log-compact-after/--etcd-compaction need --etcd-endpoints");
   return {
     port,
     bind: pick(values.bind, "WARREN_BIND", "bind"),
@@ -199,7 +211,15 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     cluster:
       etcdEndpoints.length === 0
         ? undefined
-        : { etcdEndpoints, ...(nodeName ? { nodeName } : {}), ...(etcdPrefix ? { etcdPrefix } : {}), ...(leaseTtl ? { leaseTtl } : {}), ...(electionTtl ? { electionTtl } : {}) },
+        : {
+            etcdEndpoints,
+            ...(nodeName ? { nodeName } : {}),
+            ...(etcdPrefix ? { etcdPrefix } : {}),
+            ...(leaseTtl ? { leaseTtl } : {}),
+            ...(electionTtl ? { electionTtl } : {}),
+            ...(logCompactAfter !== undefined ? { logCompactAfter } : {}),
+            ...(etcdCompactionSecs !== undefined ? { etcdCompactionSecs } : {}),
+          },
   };
 }
 

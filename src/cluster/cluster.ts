@@ -4,8 +4,12 @@
  *
  *   cluster            {name, createdAt}            written once, by the first node
  *   members/<node>     {id, type, joinedAt}         membership (disk_nodes / ram_nodes)
- *   live/<node>        {id, pid, listeners, stats}  bound to the node's lease: running_nodes
+ *   live/<node>        {id, pid, listeners, stats,  bound to the node's lease: running_nodes;
+ *                       conns}                       conns: its client connections per vhost and
+ *                                                    user (vhost and user limits count the cluster's)
  *   defs/<id>.<seq>    {origin, cmds: [...]}        the definitions log, in etcd revision order
+ *   snapshot           {gen, revision, commands, chunks}  what the log held up to `revision`,
+ *   snapchunks/<gen>/<i>  [cmds]                    as commands, in chunks (compactLog)
  *   applied/<node>     revision                     how far the node has applied that log
  *   claims/<kind>/<vhost>/<name>                    first declare of a name, cluster-wide
  *   quorum/<vhost>/<name>, qlead/<vhost>/<name>     quorum queues' replicas (replication.ts)
@@ -16,6 +20,13 @@
  * applies the other nodes' batches with Broker.apply, in revision order, so all nodes hold
  * the same definitions. barrier() is what the AMQP and HTTP paths wait on before they
  * answer: committed, and applied by every running node.
+ *
+ * Compaction, so that neither etcd nor a joining node's replay grows with every declare a
+ * cluster ever saw (RPC clients' exclusive reply queues are two batches each): one node (the
+ * first running disc node by name) replaces the log by a snapshot of the definitions once it
+ * holds more than --cluster-log-compact-after commands; and it compacts etcd's own revision
+ * history (which every live-record refresh and applied report adds to) every
+ * --etcd-compaction seconds, to the revision of one interval before, as kube-apiserver does.
  *
  * Node identity: a random id in <data-dir>/node.id. A node name already registered with
  * another id is refused at start, so a renamed or copied host cannot take over a member.
@@ -28,11 +39,15 @@ import type { Broker } from "../broker/broker.js";
 import { ClusterError, type ClusterMember, type ClusterView, type NodeType } from "../broker/cluster-view.js";
 import type { Logger } from "../lib/logger.js";
 import type { DefinitionsStore } from "../store/types.js";
-import { command, decodeCommand } from "../broker/commands.js";
+import { command, decodeCommand, encodeCommand } from "../broker/commands.js";
 import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
 import { isQuorum, Replication } from "./replication.js";
+import { countConnections, type ConnectionCounts, type OtherNodesCounts } from "../broker/limits.js";
+
+/** how often a node looks whether its connection counts changed (and republishes its live record then) */
+const COUNTS_TICK_MS = 200;
 
 export interface ClusterOptions {
   endpoints: string[];
@@ -49,7 +64,22 @@ export interface ClusterOptions {
   replHost?: string;
   /** quorum queues' election lease TTL in seconds (default 2): how long a dead leader holds its queues */
   electionTtl?: number;
+  /** replace the definitions log by a snapshot once it holds more commands than this (default 10,000) */
+  logCompactAfter?: number;
+  /** compact etcd's revision history every this many seconds (default 300; 0: never, etcd does it) */
+  etcdCompactionSecs?: number;
 }
+
+/** the log's head: the definitions up to `revision` are the commands in snapchunks/<gen>/ */
+interface SnapshotHead {
+  gen: string;
+  revision: number;
+  commands: number;
+  chunks: number;
+}
+
+/** etcd's default --max-request-bytes is 1.5 MiB: a snapshot is written in chunks well below it */
+const SNAPSHOT_CHUNK_BYTES = 512 * 1024;
 
 interface MemberRecord {
   id: string;
@@ -111,6 +141,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
   private reportTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private countsTimer: NodeJS.Timeout | null = null;
+  /** the connection counts in the live record last written ("" after a new lease: write again) */
+  private publishedCounts = "";
+  private publishingCounts = false;
   private closed = false;
   private readonly startedAt = Date.now();
   private lastError: Error | null = null;
@@ -123,6 +157,16 @@ export class Cluster implements DefinitionsStore, ClusterView {
   readonly repl: Replication;
   /** pause_minority closed the client listeners (they reopen when etcd is reachable again) */
   private fencedApp = false;
+  /** the watch was cancelled (lostTrack): definitions unknown until a restart */
+  private stale = false;
+  /** the definitions log: commands per defs/ key, and their sum (what compaction looks at) */
+  private readonly logKeys = new Map<string, number>();
+  private logCommands = 0;
+  private snapHead: SnapshotHead | null = null;
+  private compacting = false;
+  /** etcd history compaction: the revision seen one interval ago is compacted to at the next */
+  private etcdCompactTimer: NodeJS.Timeout | null = null;
+  private etcdCompactNext = 0;
 
   constructor(private readonly opts: ClusterOptions) {
     this.nodeName = opts.nodeName;
@@ -151,6 +195,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   /** pause_minority: while cut off from etcd, client connections are closed (320 CONNECTION_FORCED) */
   private fence(on: boolean): void {
+    if (!on && this.stale) return;
     if (on && this.appRunning && !this.fencedApp) {
       this.fencedApp = true;
       void this.app?.stop().catch(() => {});
@@ -203,7 +248,12 @@ export class Cluster implements DefinitionsStore, ClusterView {
       const all = await this.etcd.range(this.p, true);
       this.readRevision = all.revision;
       this.bootCommands = [];
+      this.logKeys.clear();
+      this.logCommands = 0;
+      this.snapHead = null;
       for (const kv of all.kvs) this.absorb(kv, true);
+      this.bootCommands = [...this.readSnapshot(all.kvs), ...this.bootCommands];
+      for (const c of this.bootCommands) this.noteHome(c);
       // this node's log entries continue after the ones it wrote before a restart (a key
       // written again would replace an earlier batch of definitions)
       const mine = `${this.p}defs/${this.nodeId}.`;
@@ -221,6 +271,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
     broker.cluster = this;
+    broker.linkUser = CLUSTER_USER;
     // `impersonator`: the publishing node checked user_id already (RabbitMQ's tag for that)
     const linkUser = broker.users.get(CLUSTER_USER);
     if (!linkUser || !linkUser.tags.includes("impersonator"))
@@ -230,10 +281,77 @@ export class Cluster implements DefinitionsStore, ClusterView {
     await this.repl.start(broker, this.links);
     // transient and exclusive queues this node had before it (re)started died with that process
     this.dropTransientQueuesOf(this.nodeName);
-    this.watcher = await this.etcd.watch(this.p, this.readRevision + 1, (evs, rev) => this.onEvents(evs, rev));
+    this.watcher = await this.etcd.watch(
+      this.p,
+      this.readRevision + 1,
+      (evs, rev) => this.onEvents(evs, rev),
+      (e) => this.lostTrack(e),
+    );
     this.reportApplied();
-    this.refreshTimer = setInterval(() => void this.publishLive().catch(() => {}), 5000);
+    this.refreshTimer = setInterval(() => {
+      void this.publishLive().catch(() => {});
+      void this.maybeCompactLog();
+    }, 5000);
     this.refreshTimer.unref();
+    this.countsTimer = setInterval(() => this.countsTick(), COUNTS_TICK_MS);
+    this.countsTimer.unref();
+    const every = this.opts.etcdCompactionSecs ?? 300;
+    if (every > 0) {
+      this.etcdCompactTimer = setInterval(() => void this.compactEtcd(), every * 1000);
+      this.etcdCompactTimer.unref();
+    }
+  }
+
+  /**
+   * RabbitMQ tracks connections cluster-wide (a vhost's max-connections, a user's
+   * max-connections and max-channels count every node's): each node republishes its live
+   * record when its own counts change, at most one write in flight, looked at every
+   * COUNTS_TICK_MS; the others read them from the watch (otherNodesCounts).
+   */
+  private countsTick(): void {
+    if (this.publishingCounts || !this.broker || !this.lease || this.closed) return;
+    if (JSON.stringify(this.ownCounts()) === this.publishedCounts) return;
+    this.publishingCounts = true;
+    this.publishLive()
+      .catch(() => {})
+      .finally(() => (this.publishingCounts = false));
+  }
+
+  private ownCounts(): ConnectionCounts {
+    if (!this.broker) return { v: {}, u: {} };
+    const counts = countConnections(this.broker.connections, CLUSTER_USER);
+    // RabbitMQ's queue `consumers` counts every consumer, on any node: the home node adds these
+    // up (remoteConsumers) instead of counting one per consuming node's link
+    const q: Record<string, number> = {};
+    for (const v of this.broker.vhosts.values()) for (const x of v.queues.values()) if (x.remote !== null && x.consumerCount > 0) q[`${x.vhost}\u0000${x.name}`] = x.consumerCount;
+    counts.q = q;
+    return counts;
+  }
+
+  remoteConsumers(vhost: string, name: string): number {
+    const key = `${vhost}\u0000${name}`;
+    let n = 0;
+    for (const m of this.memberRecords.keys()) {
+      if (m === this.nodeName || !this.isRunning(m)) continue;
+      const q = (this.liveRecords.get(m)!["conns"] as ConnectionCounts | undefined)?.q;
+      n += Number(q?.[key]) || 0;
+    }
+    return n;
+  }
+
+  otherNodesCounts(): OtherNodesCounts {
+    const others: ConnectionCounts[] = [];
+    for (const name of this.memberRecords.keys()) {
+      if (name === this.nodeName || !this.isRunning(name)) continue;
+      const c = this.liveRecords.get(name)!["conns"] as ConnectionCounts | undefined;
+      if (c && typeof c === "object" && c.v && c.u) others.push(c);
+    }
+    const sum = (f: (c: ConnectionCounts) => unknown): number => others.reduce((n, c) => n + (Number(f(c)) || 0), 0);
+    return {
+      vhostConnections: (v) => sum((c) => c.v[v]),
+      userConnections: (u) => sum((c) => c.u[u]?.[0]),
+      userChannels: (u) => sum((c) => c.u[u]?.[1]),
+    };
   }
 
   // ---- DefinitionsStore -------------------------------------------------------
@@ -264,13 +382,125 @@ export class Cluster implements DefinitionsStore, ClusterView {
     }
   }
 
-  /** 0: the broker never compacts this log (it lives in etcd; compaction there is future work) */
+  /** 0: the broker never compacts this log; the cluster does (compactLog), from a snapshot of every shared definition */
   get count(): number {
     return 0;
   }
 
   compact(): void {
-    /* the log lives in etcd; compaction there is future work (docs/cluster.md) */
+    /* never called (count is 0): see compactLog */
+  }
+
+  /** The compactor: the first running disc node by name, so that one node does the work. */
+  private isCompactor(): boolean {
+    const disc = this.members()
+      .filter((m) => m.running && m.type === "disc")
+      .map((m) => m.name)
+      .sort();
+    return disc[0] === this.nodeName;
+  }
+
+  /** Replace the definitions log by a snapshot when it has outgrown the definitions it describes. */
+  private async maybeCompactLog(): Promise<void> {
+    const limit = Math.max(this.opts.logCompactAfter ?? 10_000, 2 * (this.snapHead?.commands ?? 0));
+    if (this.compacting || this.closed || !this.broker || this.fencedApp || this.logCommands <= limit || !this.isCompactor()) return;
+    this.compacting = true;
+    try {
+      await this.compactLog();
+    } catch (e) {
+      this.log.warn(`cluster: definitions log compaction failed (${(e as Error).message}); the log is intact, retrying later`);
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /**
+   * The snapshot is this node's definitions, which are the log up to the revision it has
+   * applied, provided none of its own changes is still on its way to etcd. The final
+   * transaction replaces the log only if no defs/ key was written after that revision (a
+   * range compare), so a declare committed meanwhile by any node makes it retry instead of
+   * being lost. Returns whether the log was replaced.
+   */
+  async compactLog(): Promise<boolean> {
+    const b = this.broker;
+    if (!b || this.pending.length > 0 || this.flushing || this.committedRevision > this.appliedRevision) return false;
+    const at = this.appliedRevision;
+    const cmds = b.snapshot(true).map((c) => this.withPlacement(encodeCommand(c)));
+    const gen = `${at}.${this.nodeId}`;
+    const chunks: string[] = [];
+    let cur: string[] = [];
+    let size = 0;
+    for (const c of cmds) {
+      const j = JSON.stringify(c);
+      if (size + j.length > SNAPSHOT_CHUNK_BYTES && cur.length > 0) {
+        chunks.push(`[${cur.join(",")}]`);
+        cur = [];
+        size = 0;
+      }
+      cur.push(j);
+      size += j.length + 1;
+    }
+    chunks.push(`[${cur.join(",")}]`);
+    const dir = `${this.p}snapchunks/${gen}/`;
+    try {
+      for (let i = 0; i < chunks.length; i++) await this.etcd.txn([], [{ put: dir + String(i).padStart(6, "0"), value: chunks[i]! }]);
+      const head: SnapshotHead = { gen, revision: at, commands: cmds.length, chunks: chunks.length };
+      const old = this.snapHead;
+      const r = await this.etcd.txn(
+        [{ key: `${this.p}defs/`, prefix: true, target: "mod", op: "<", value: at + 1 }],
+        [{ put: this.p + "snapshot", value: JSON.stringify(head) }, { delPrefix: `${this.p}defs/` }, ...(old ? [{ delPrefix: `${this.p}snapchunks/${old.gen}/` }] : [])],
+      );
+      if (!r.succeeded) {
+        await this.etcd.txn([], [{ delPrefix: dir }]);
+        return false;
+      }
+      this.log.info(`cluster: definitions log compacted: ${this.logCommands} commands up to revision ${at} replaced by a snapshot of ${cmds.length}`);
+      return true;
+    } catch (e) {
+      await this.etcd.txn([], [{ delPrefix: dir }]).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** A queue's placement travels with its declare: the home node, or a quorum queue's members. */
+  private withPlacement(c: Record<string, unknown>): Record<string, unknown> {
+    if (c["op"] !== "queue.declare") return c;
+    const vhost = String(c["vhost"]);
+    const name = String(c["name"]);
+    const q = this.repl.info(vhost, name);
+    if (q) return { ...c, node: q.leader ?? q.members[0] ?? this.nodeName, members: q.members };
+    const home = this.homes.get(`${vhost}\u0000${name}`);
+    return home ? { ...c, node: home } : c;
+  }
+
+  /** The commands of the snapshot named by the head read at boot (chunks of other generations are leftovers). */
+  private readSnapshot(kvs: Kv[]): Record<string, unknown>[] {
+    const head = this.snapHead;
+    if (!head) return [];
+    const dir = `${this.p}snapchunks/${head.gen}/`;
+    const parts = kvs.filter((kv) => kv.key.startsWith(dir)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    if (parts.length !== head.chunks) throw new Error(`the definitions snapshot ${head.gen} in etcd has ${parts.length} of its ${head.chunks} chunks; the cluster's metadata is damaged`);
+    return parts.flatMap((kv) => JSON.parse(kv.value) as Record<string, unknown>[]);
+  }
+
+  /**
+   * etcd keeps every revision of every key until it is compacted (and refuses writes at its
+   * space quota, 2 GiB by default): compact to the revision seen one interval ago, so that
+   * watches and boots in progress (which read a recent revision) are never cut off.
+   */
+  private async compactEtcd(): Promise<void> {
+    if (this.closed || !this.isCompactor()) {
+      this.etcdCompactNext = 0;
+      return;
+    }
+    try {
+      if (this.etcdCompactNext > 0) await this.etcd.compact(this.etcdCompactNext);
+      this.etcdCompactNext = (await this.etcd.range(this.p + "cluster")).revision;
+    } catch (e) {
+      // already compacted past it (by etcd's own --auto-compaction, say): fine
+      if (!/compacted/i.test((e as Error).message)) this.log.warn(`cluster: etcd history compaction failed: ${(e as Error).message}`);
+      this.etcdCompactNext = 0;
+    }
   }
 
   sync(cb: (err?: Error) => void): void {
@@ -287,6 +517,8 @@ export class Cluster implements DefinitionsStore, ClusterView {
     this.closed = true;
     if (this.reportTimer) clearTimeout(this.reportTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.countsTimer) clearInterval(this.countsTimer);
+    if (this.etcdCompactTimer) clearInterval(this.etcdCompactTimer);
     try {
       await this.flush();
     } catch {
@@ -661,14 +893,22 @@ export class Cluster implements DefinitionsStore, ClusterView {
         case "defs": {
           // commands as the broker serialised them (broker/commands.ts: field tables AMQP-encoded)
           const batch = JSON.parse(kv.value) as { origin: string; cmds: Record<string, unknown>[] };
-          for (const c of batch.cmds) this.noteHome(c);
+          this.logCommands += batch.cmds.length - (this.logKeys.get(kv.key) ?? 0);
+          this.logKeys.set(kv.key, batch.cmds.length);
           if (atBoot) {
+            // homes are noted once the snapshot (which comes first) is read
             this.bootCommands.push(...batch.cmds);
-          } else if (batch.origin !== this.nodeId) {
-            this.applyBatch(batch.cmds);
+          } else {
+            for (const c of batch.cmds) this.noteHome(c);
+            if (batch.origin !== this.nodeId) this.applyBatch(batch.cmds);
           }
           return true;
         }
+        case "snapshot":
+          // a running node applied everything the snapshot holds already (the watch delivers
+          // the log before its deletion); a booting node reads the chunks (readSnapshot)
+          this.snapHead = JSON.parse(kv.value) as SnapshotHead;
+          return false;
         default:
           return false;
       }
@@ -720,7 +960,10 @@ export class Cluster implements DefinitionsStore, ClusterView {
     if (slash < 0) return;
     const kind = sub.slice(0, slash);
     const name = decodeURIComponent(sub.slice(slash + 1));
-    if (kind === "members") this.memberRecords.delete(name);
+    if (kind === "defs") {
+      this.logCommands -= this.logKeys.get(key) ?? 0;
+      this.logKeys.delete(key);
+    } else if (kind === "members") this.memberRecords.delete(name);
     else if (kind === "live") {
       this.liveRecords.delete(name);
       if (name !== this.nodeName) this.dropTransientQueuesOf(name);
@@ -748,8 +991,29 @@ export class Cluster implements DefinitionsStore, ClusterView {
     const info = this.infoSource();
     const amqpHost = (info["amqp"] as { host?: string } | undefined)?.host;
     const repl = this.repl.address ? { host: amqpHost ?? this.repl.address.host, port: this.repl.address.port } : undefined;
-    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...info, ...(repl ? { repl } : {}) });
-    await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: this.lease.id }]);
+    const conns = this.ownCounts();
+    const value = JSON.stringify({ id: this.nodeId, pid: process.pid, startedAt: this.startedAt, app: this.appRunning, ...info, ...(repl ? { repl } : {}), conns });
+    const lease = this.lease;
+    await this.etcd.txn([], [{ put: this.p + "live/" + enc(this.nodeName), value, lease: lease.id }]);
+    // a write under a lease since lost does not count (leaseLost writes again under the new one)
+    if (this.lease === lease) this.publishedCounts = JSON.stringify(conns);
+  }
+
+  /**
+   * etcd cancelled the watch: the history this node would resume from was compacted while it
+   * was cut off for longer than the retention (--etcd-compaction). It cannot know what changed,
+   * so it stops serving clients (as pause_minority does) until it is restarted, which reads
+   * the cluster's definitions afresh.
+   */
+  private lostTrack(err: Error): void {
+    if (this.closed || this.stale) return;
+    this.stale = true;
+    this.log.error(
+      `cluster: ${this.nodeName} can no longer follow the cluster's definitions (${err.message}; it was cut off from etcd for longer than etcd keeps history); it stops serving clients: restart it to rejoin`,
+    );
+    this.fence(true);
+    // nor can it follow elections and in-sync sets: hand its quorum queues over and stop replicating
+    void this.repl.close().catch(() => {});
   }
 
   private leaseLost(err: Error): void {

@@ -28,6 +28,8 @@ export interface Compare {
   target: "create" | "mod" | "value";
   op: "==" | "!=" | "<" | ">";
   value: number | string;
+  /** compare every key under `key` (etcd's range compare); an empty range compares as one absent key */
+  prefix?: boolean;
 }
 
 const enc = (s: string): Buffer => Buffer.from(s, "utf8");
@@ -117,6 +119,7 @@ export class EtcdClient {
     const r = await this.c.kv.txn({
       compare: compare.map((c) => ({
         key: enc(c.key),
+        ...(c.prefix ? { range_end: prefixEnd(c.key) } : {}),
         target: TARGET[c.target],
         result: RESULT[c.op],
         ...(c.target === "create" ? { create_revision: c.value } : c.target === "mod" ? { mod_revision: c.value } : { value: enc(String(c.value)) }),
@@ -126,6 +129,11 @@ export class EtcdClient {
     });
     const got = (r.responses ?? []).filter((x) => x.response_range).map((x) => (x.response_range.kvs[0] ? kvOf(x.response_range.kvs[0]) : null));
     return { succeeded: r.succeeded, revision: Number(r.header.revision), got };
+  }
+
+  /** Drop the history before `revision` (etcd's Compact); later revisions and every key's current value stay. */
+  async compact(revision: number): Promise<void> {
+    await this.c.kv.compact({ revision: String(revision), physical: false });
   }
 
   /** A lease of `ttl` seconds, kept alive by the client; `onLost` once it cannot be renewed. */
@@ -143,14 +151,18 @@ export class EtcdClient {
   }
 
   /** Every put/delete under prefix from `fromRevision` on, in revision order, batch by batch. */
-  async watch(prefix: string, fromRevision: number, onEvents: (evs: WatchEvent[], revision: number) => void): Promise<{ close(): Promise<void> }> {
+  async watch(prefix: string, fromRevision: number, onEvents: (evs: WatchEvent[], revision: number) => void, onCanceled?: (err: Error) => void): Promise<{ close(): Promise<void> }> {
     const w: Watcher = await this.c.watch().prefix(prefix).startRevision(String(fromRevision)).create();
     w.on("data", (res) => {
       const evs: WatchEvent[] = [];
       for (const e of res.events) evs.push({ type: e.type === "Delete" ? "delete" : "put", kv: kvOf(e.kv) });
       if (evs.length > 0) onEvents(evs, Number(res.header.revision));
     });
-    w.on("error", () => {}); // the client reconnects the stream from the last revision it saw
+    // a broken stream is reconnected by the client from the last revision it saw; a watch etcd
+    // cancels (that revision was compacted away meanwhile) is gone for good
+    w.on("error", (e: Error) => {
+      if (/cancel/i.test(e.message)) onCanceled?.(e);
+    });
     return { close: () => w.cancel() };
   }
 

@@ -52,6 +52,14 @@ const HOLD_MS = 3000;
 export const ELECTION_TTL = 2;
 /** a leader stops confirming once its last successful keepalive is older than TTL minus this */
 const FENCE_MARGIN_MS = 500;
+/**
+ * ... but steps down and closes its client connections only once it is older than TTL plus this
+ * (etcd's default election timeout: a new etcd leader extends every lease by its election
+ * timeout, so a keepalive unanswered while etcd elected a leader has not let the lease expire).
+ * In between the node holds: its leaderships stay, nothing is confirmed; a keepalive that
+ * succeeds ends the hold (docs/cluster.md, "Fencing").
+ */
+const FENCE_GRACE_MS = 1000;
 
 export interface ReplicationDeps {
   self: string;
@@ -549,6 +557,12 @@ export class Replication {
   private lease: { id: string; revoke(): Promise<void> } | null = null;
   /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
   private okAt = 0;
+  /** no keepalive for TTL - FENCE_MARGIN_MS: confirming nothing, still leading (until endHold) */
+  private holding = false;
+  /** okAt when the hold began; an election key read (endHold) is under way */
+  private holdAt = 0;
+  private verifying = false;
+  /** no keepalive for TTL + FENCE_GRACE_MS: led nothing, client connections closed */
   private fenced = false;
   /** the disk alarm is on: this node leads nothing (its store cannot take what it would confirm) */
   private diskFull = false;
@@ -623,6 +637,8 @@ export class Replication {
 
   private keepaliveOk(firedAt: number): void {
     if (firedAt > this.okAt) this.okAt = firedAt;
+    // (an answer read late, e.g. after a SIGSTOP, may be older than the hold: it does not end it)
+    if (this.holding && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS) void this.endHold();
     if (this.fenced) {
       this.fenced = false;
       this.deps.log.info(`cluster: ${this.self} reaches etcd again; resuming`);
@@ -650,9 +666,40 @@ export class Replication {
     })();
   }
 
+  /**
+   * A keepalive succeeded during a hold. It was answered with a TTL, so the lease never expired
+   * (an expired lease is revoked at etcd with its keys, and a keepalive for it answers TTL 0:
+   * 'lost'); the election keys were created with this lease, so none expired and no other node
+   * can have won an election meanwhile. A key can still have been deleted (this node resigning,
+   * which steps down first; the queue deleted from another node): read them all once, step
+   * down where the key is gone or newer, and confirm again where this node's epoch still leads.
+   */
+  private async endHold(): Promise<void> {
+    if (this.verifying) return;
+    this.verifying = true;
+    try {
+      const { kvs } = await this.deps.etcd().range(`${this.deps.prefix}qlead/`, true);
+      if (!this.holding || this.fenced || this.closed) return;
+      const epochs = new Map(kvs.map((kv) => [kv.key, kv.createRevision]));
+      this.holding = false;
+      this.deps.log.warn(`cluster: ${this.self} reaches etcd again after ${Date.now() - this.holdAt} ms; its election lease was kept alive: it confirms again`);
+      for (const qs of this.queues.values()) {
+        const l = qs.lead;
+        if (!l) continue;
+        if (epochs.get(this.leadKey(qs.vhost, qs.name)) !== l.epoch) this.stepDown(qs, "the election key is gone");
+        else l.evaluate();
+      }
+    } catch (e) {
+      // still holding: the ticker tries again while the keepalives succeed
+      this.deps.log.debug(`cluster: reading the election keys after a hold failed: ${(e as Error).message}`);
+    } finally {
+      this.verifying = false;
+    }
+  }
+
   /** May this node confirm as a leader right now (its election lease surely still runs)? */
   canLead(): boolean {
-    return !this.closed && this.lease !== null && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS;
+    return !this.closed && this.lease !== null && !this.holding && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS;
   }
 
   private tick(): void {
@@ -660,9 +707,21 @@ export class Replication {
     // onAlarm fires only when the node's alarm state as a whole changes (not for disk on while memory is on)
     if (this.broker && this.broker.alarms.has("disk") !== this.diskFull) this.diskAlarm(!this.diskFull);
     // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
-    // after which another node may lead: stop confirming, step down, close the clients
-    if (!this.canLead() && !this.fenced && this.lease !== null && !this.closed) {
+    // after which another node may lead: confirm nothing (canLead() is false: Leader.evaluate
+    // holds every publish), but keep leading. It is often etcd itself electing a leader (no
+    // keepalive is answered meanwhile, 1-2.5 s), and the next keepalive ends the hold.
+    if (!this.holding && !this.fenced && this.lease !== null && !this.closed && now >= this.okAt + this.ttlMs - FENCE_MARGIN_MS) {
+      this.holding = true;
+      this.holdAt = this.okAt;
+      this.deps.log.warn(`cluster: no etcd keepalive for ${now - this.okAt} ms; ${this.self} confirms nothing until one succeeds (steps down at ${this.ttlMs + FENCE_GRACE_MS} ms)`);
+    }
+    // a keepalive succeeded but reading the election keys failed: again
+    if (this.holding && now < this.okAt + this.ttlMs - FENCE_MARGIN_MS) void this.endHold();
+    // TTL + grace: the lease has most likely expired and another node may lead: step down and
+    // close the clients (they reconnect to a node that reaches etcd)
+    if (this.holding && now - this.okAt >= this.ttlMs + FENCE_GRACE_MS && !this.fenced && this.lease !== null && !this.closed) {
       // pause_minority: cut off from the etcd majority for longer than is safe
+      this.holding = false;
       this.fenced = true;
       this.deps.log.error(`cluster: no etcd keepalive for ${now - this.okAt} ms; ${this.self} stops leading and closes client connections until it reaches etcd again`);
       for (const qs of this.queues.values()) if (qs.lead) this.stepDown(qs, "cut off from etcd");

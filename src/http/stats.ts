@@ -162,9 +162,14 @@ export function overviewCounters(b: Broker): Counters {
   return out;
 }
 
+/**
+ * The messages in the queues this node holds (on a cluster: the queues homed here; another
+ * node's queue shows here only what this node pulled for its own consumers, which the home
+ * node counts as unacknowledged), so that the nodes' figures add up to the cluster's.
+ */
 export function overviewDepth(b: Broker): Counters {
   const out: Counters = { messages: 0, messages_ready: 0, messages_unacknowledged: 0 };
-  for (const v of b.vhosts.values()) add(out, vhostDepth(v));
+  for (const v of b.vhosts.values()) for (const q of v.queues.values()) if (q.remote === null) add(out, queueDepth(q));
   return out;
 }
 

@@ -63,7 +63,7 @@ export interface WarrenOptions {
    * Be a member of a cluster coordinated by etcd (docs/cluster.md): definitions are shared
    * with every other member. Without it the node is a single broker, exactly as before.
    */
-  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number } | undefined;
+  cluster?: { nodeName?: string; etcdEndpoints: string[]; etcdPrefix?: string; leaseTtl?: number; electionTtl?: number; logCompactAfter?: number; etcdCompactionSecs?: number } | undefined;
   /** an amqps listener (RabbitMQ's listeners.ssl, usually port 5671); files are PEM */
   tls?: { port: number; host?: string; certFile: string; keyFile: string; caFile?: string; verifyPeer?: boolean } | undefined;
 }
@@ -182,6 +182,8 @@ export async function startWarren(opts: WarrenOptions = {}): Promise<Warren> {
         ...(opts.cluster.etcdPrefix ? { prefix: opts.cluster.etcdPrefix } : {}),
         ...(opts.cluster.leaseTtl ? { ttl: opts.cluster.leaseTtl } : {}),
         ...(opts.cluster.electionTtl ? { electionTtl: opts.cluster.electionTtl } : {}),
+        ...(opts.cluster.logCompactAfter !== undefined ? { logCompactAfter: opts.cluster.logCompactAfter } : {}),
+        ...(opts.cluster.etcdCompactionSecs !== undefined ? { etcdCompactionSecs: opts.cluster.etcdCompactionSecs } : {}),
         replHost: host === "*" ? "0.0.0.0" : host,
       });
       await c.connect();

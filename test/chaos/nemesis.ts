@@ -24,6 +24,8 @@ export interface NemesisContext {
   leaseTtlMs: number;
   paused: Set<number>;
   log(s: string): void;
+  /** isolate-leader: first move etcd's leadership to the member beside the victim (the worst case) */
+  etcdLeaderOnVictim?: boolean;
 }
 
 export interface Nemesis {
@@ -35,6 +37,37 @@ export interface Nemesis {
 }
 
 const other = (i: number, n = 3): number => (i + 1) % n;
+
+/** the index of the etcd member that leads (/v3/maintenance/status), -1 when none answers */
+async function etcdLeader(c: ChaosCluster): Promise<number> {
+  for (let i = 0; i < c.etcd.length; i++) {
+    try {
+      const r = await fetch(`${c.etcd[i]!.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
+      const s = (await r.json()) as { header: { member_id: string }; leader: string };
+      if (s.header.member_id === s.leader) return i;
+    } catch {}
+  }
+  return -1;
+}
+
+const etcdPost = async <T>(url: string, path: string, body: unknown): Promise<T> => {
+  const r = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+};
+
+/** etcd's leadership to member i (MoveLeader through the JSON gateway), then 2 s for keepalives to settle */
+async function moveEtcdLeader(c: ChaosCluster, i: number, log: (s: string) => void): Promise<void> {
+  const from = await etcdLeader(c);
+  if (from === i || from < 0) return;
+  const { members } = await etcdPost<{ members: { ID: string; name: string }[] }>(c.etcd[from]!.clientUrl, "/v3/cluster/member/list", {});
+  const target = members.find((m) => m.name === c.etcd[i]!.name);
+  if (!target) throw new Error(`no etcd member named ${c.etcd[i]!.name}`);
+  await etcdPost(c.etcd[from]!.clientUrl, "/v3/maintenance/transfer-leadership", { targetID: target.ID });
+  for (let t = 0; t < 30 && (await etcdLeader(c)) !== i; t++) await sleep(100);
+  log(`moved etcd's leadership e${from} -> e${i}`);
+  await sleep(2000);
+}
 
 export const NEMESES: Nemesis[] = [
   {
@@ -86,6 +119,9 @@ export const NEMESES: Nemesis[] = [
     needs: ["netns"],
     async fault(x) {
       const l = await x.leader();
+      if (x.etcdLeaderOnVictim && x.c.etcd.length > l) await moveEtcdLeader(x.c, l, x.log);
+      // etcd's leader on the isolated side means an etcd election (and leases extended by it) before anyone can take over
+      x.log(`isolate-leader: q1's leader n${l + 1}, q2's n${(await x.leader(1)) + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
       x.c.isolate(
         l,
         [0, 1, 2].filter((j) => j !== l),
@@ -110,14 +146,7 @@ export const NEMESES: Nemesis[] = [
     what: "kill -9 the etcd leader member, restart it",
     needs: ["etcd"],
     async fault(x) {
-      let victim = 0;
-      for (let i = 0; i < x.c.etcd.length; i++) {
-        try {
-          const r = await fetch(`${x.c.etcd[i]!.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) });
-          const s = (await r.json()) as { header: { member_id: string }; leader: string };
-          if (s.header.member_id === s.leader) victim = i;
-        } catch {}
-      }
+      const victim = Math.max(0, await etcdLeader(x.c));
       await x.c.etcd[victim]!.kill();
       x.log(`killed etcd e${victim}`);
       await sleep(x.faultMs);
@@ -167,6 +196,7 @@ export interface ScenarioOptions {
   rate: number;
   drainTimeoutMs?: number;
   log?: (s: string) => void;
+  etcdLeaderOnVictim?: boolean;
 }
 
 export interface ScenarioResult {
@@ -178,6 +208,8 @@ export interface ScenarioResult {
   loadavg: number;
   /** per fault cycle: the largest confirm gap on q1 (the leader's queue) in that cycle */
   failoverMs: number[];
+  /** the same for q2 (the other quorum queue, declared through n2) */
+  failoverQ2Ms: number[];
   /** when each fault began and ended, ms since the workload started */
   faults: [number, number][];
   error?: string;
@@ -202,6 +234,21 @@ export function skipReason(n: Nemesis, c: { canPartition: boolean; etcd: unknown
   return undefined;
 }
 
+/** the largest gap between a queue's confirms from `from` until now (the cycle's failover time) */
+function gapSince(h: History, queue: string, from: number): number {
+  const times = [...h.publishes.values()]
+    .filter((p) => p.queue === queue && p.outcome === "ok" && p.doneAt >= from)
+    .map((p) => p.doneAt)
+    .sort((a, b) => a - b);
+  let gap = 0;
+  let prev = from;
+  for (const t of times) {
+    gap = Math.max(gap, t - prev);
+    prev = t;
+  }
+  return Math.max(gap, Date.now() - prev);
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
@@ -211,6 +258,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const queues = [`${run}-q1`, `${run}-q2`, `${run}-c1`];
   const paused = new Set<number>();
   const failoverMs: number[] = [];
+  const failoverQ2Ms: number[] = [];
   const faults: [number, number][] = [];
   let error: string | undefined;
   const usable = (): number[] => c.nodes.map((n, i) => (n.running() && !paused.has(i) ? i : -1)).filter((i) => i >= 0);
@@ -252,23 +300,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       for (let k = 0; k < o.cycles; k++) {
         const f0 = Date.now();
         log(`${o.nemesis.name}: fault ${k + 1}/${o.cycles}`);
-        await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log });
+        await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log, etcdLeaderOnVictim: o.etcdLeaderOnVictim ?? false });
         faults.push([f0 - h.window[0], Date.now() - h.window[0]]);
         await sleep(o.recoverMs);
-        // the largest gap between q1's confirms that overlaps this cycle
-        const times = [...h.publishes.values()]
-          .filter((p) => p.queue === queues[0] && p.outcome === "ok")
-          .map((p) => p.doneAt)
-          .sort((a, b) => a - b);
-        let gap = 0;
-        let prev = f0;
-        for (const t of times) {
-          if (t < f0) continue;
-          gap = Math.max(gap, t - prev);
-          prev = t;
-        }
-        gap = Math.max(gap, Date.now() - prev);
-        failoverMs.push(gap);
+        failoverMs.push(gapSince(h, queues[0]!, f0));
+        failoverQ2Ms.push(gapSince(h, queues[1]!, f0));
       }
     } catch (e) {
       error = (e as Error).message;
@@ -333,6 +369,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     durationMs: Date.now() - t0,
     loadavg: os.loadavg()[0]!,
     failoverMs,
+    failoverQ2Ms,
     faults,
     history: h,
     ...(error ? { error } : {}),

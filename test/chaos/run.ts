@@ -6,6 +6,9 @@
  *   npm run chaos -- [--target warren|rabbitmq] [--mode netns|loopback] [--nemeses a,b]
  *                    [--cycles 2] [--fault-ms 8000] [--recover-ms 6000] [--rate 100] [--publishers 2] [--history-dir DIR] [--log-dir DIR]
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
+ *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
+ *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
+ *                    [--etcd-leader-on-victim] (isolate-leader: move etcd's leadership to the victim's member first)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
@@ -31,6 +34,10 @@ const publishers = Number(opt("publishers", "2"));
 const jsonOut = opt("json", "");
 const historyDir = opt("history-dir", "");
 const logDir = opt("log-dir", "");
+const netPrefix = opt("net-prefix", "harness");
+const subnet = opt("subnet", "");
+const preVote = opt("pre-vote", "on") !== "off";
+const etcdLeaderOnVictim = args.includes("--etcd-leader-on-victim");
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
 
@@ -67,6 +74,9 @@ async function main(): Promise<void> {
               etcdMembers: 3,
               leaseTtl,
               log,
+              netPrefix,
+              preVote,
+              ...(subnet ? { subnet } : {}),
               ...(logDir ? { logDir: join(logDir, `${nemesis.name}-${Date.now()}`) } : {}),
               ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}),
             }),
@@ -79,6 +89,7 @@ async function main(): Promise<void> {
       window: 100,
       rate,
       log,
+      etcdLeaderOnVictim,
     });
     results.push(r);
     if (historyDir && (r.verdict.lost > 0 || r.verdict.unexpected > 0 || r.verdict.orderViolations > 0)) {
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
     }
     const v = r.verdict;
     process.stderr.write(
-      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
+      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms (q2 ${r.failoverQ2Ms.join("/")} ms)${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);

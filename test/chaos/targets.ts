@@ -3,9 +3,9 @@
  * and management URLs; the nemeses need a way to kill, restart, pause and isolate a node. So a
  * target is a `ChaosCluster`:
  *
- * - `warren` in **netns** mode (root, `ip netns` available): a bridge `harness-<tag>b` in the
+ * - `warren` in **netns** mode (root, `ip netns` available): a bridge `<prefix>-<tag>b` in the
  *   root namespace at 10.78.<n>.254/24 (the driver's address), and per node a namespace
- *   `harness-<tag>-w<i>` holding one etcd member (10.78.<n>.<i>:2379/2380) and one warren node
+ *   `<prefix>-<tag>-w<i>` holding one etcd member (10.78.<n>.<i>:2379/2380) and one warren node
  *   (10.78.<n>.<i>:5672, HTTP :15672), joined to the bridge by a veth pair. Partitions are
  *   blackhole routes inside the namespaces (connects fail at once, flows die); the driver keeps
  *   reaching every node, as Jepsen's clients do;
@@ -16,7 +16,7 @@
  *   HTTP +1) joined into one cluster with `join_cluster`; process-level nemeses only (RabbitMQ in
  *   namespaces would need long Erlang node names and an epmd per namespace: not done).
  *
- * Every name this creates starts with `harness-`; stop() removes it all.
+ * Every name this creates starts with `<prefix>-` (netPrefix, default `harness`); stop() removes it all.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
@@ -74,6 +74,12 @@ export interface ClusterOptions {
   log?: (s: string) => void;
   /** append every process's stderr to <logDir>/<label>.log (kept after stop) */
   logDir?: string;
+  /** netns mode: first word of every namespace, bridge, veth and temp dir name (default `harness`; a shared machine gives each user their own) */
+  netPrefix?: string;
+  /** etcd members with --pre-vote (default true; false: etcd 3.4's default, to compare) */
+  preVote?: boolean;
+  /** netns mode: the /24 the namespaces use, e.g. `10.78.40` (default 10.78.<20 + pid % 200>) */
+  subnet?: string;
 }
 
 /** clusters started and not yet stopped (run.ts stops them on SIGINT/SIGTERM) */
@@ -174,11 +180,15 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
   const nEtcd = opts.etcdMembers ?? 3;
   const ttl = opts.leaseTtl ?? 2;
   const tag = (process.pid % 1296).toString(36).padStart(2, "0");
-  const subnet = `10.78.${(process.pid % 200) + 20}`;
-  const base = join(tmpdir(), `harness-${tag}-${Date.now()}`);
+  const pre = opts.netPrefix ?? "harness";
+  // interface names are at most 15 bytes: <pre>-<tag><i>p
+  if (!/^[a-z][a-z0-9]{0,8}$/.test(pre)) throw new Error(`netPrefix '${pre}': 1-9 lower-case letters or digits, a letter first`);
+  const subnet = opts.subnet ?? `10.78.${(process.pid % 200) + 20}`;
+  if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(subnet)) throw new Error(`subnet '${subnet}': three octets, e.g. 10.78.40`);
+  const base = join(tmpdir(), `${pre}-${tag}-${Date.now()}`);
   mkdirSync(base, { recursive: true });
-  const ns = (i: number): string => `harness-${tag}-w${i + 1}`;
-  const bridge = `harness-${tag}b`;
+  const ns = (i: number): string => `${pre}-${tag}-w${i + 1}`;
+  const bridge = `${pre}-${tag}b`;
   const mounts: string[] = [];
   if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
   const logFile = (label: string): string | null => (opts.logDir ? join(opts.logDir, `${label.replace(/[^\w@.-]+/g, "_")}.log`) : null);
@@ -201,8 +211,8 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     sh("ip", ["addr", "add", `${subnet}.254/24`, "dev", bridge]);
     sh("ip", ["link", "set", bridge, "up"]);
     for (let i = 0; i < 3; i++) {
-      const host = `harness-${tag}${i + 1}`;
-      const peer = `harness-${tag}${i + 1}p`;
+      const host = `${pre}-${tag}${i + 1}`;
+      const peer = `${pre}-${tag}${i + 1}p`;
       sh("ip", ["netns", "add", ns(i)]);
       sh("ip", ["link", "add", host, "type", "veth", "peer", "name", peer]);
       sh("ip", ["link", "set", peer, "netns", ns(i)]);
@@ -235,7 +245,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "--initial-cluster",
       initial,
       "--initial-cluster-token",
-      `harness-${tag}`,
+      `${pre}-${tag}`,
       "--initial-cluster-state",
       "new",
       "--log-level",
@@ -246,6 +256,10 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "100",
       "--election-timeout",
       "1000",
+      // a member cut off and back (isolate-leader's heal) must not depose the leader with its higher
+      // term: without pre-vote the cluster re-elects, and nobody's lease keepalive is answered meanwhile
+      // (docs/chaos.md); etcd 3.5's default, off in 3.4
+      ...(opts.preVote === false ? [] : ["--pre-vote"]),
       // warren's etcd client pings every 0.5 s (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
       "--grpc-keepalive-min-time",
       "200ms",
@@ -253,7 +267,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     etcdProcs.push(new Proc(`etcd e${i}`, cmd, args, () => etcdHealthy(client), log, logFile(`etcd-e${i}`)));
   }
   const endpoints = Array.from({ length: nEtcd }, (_, i) => `${addrs[i]!.host}:${addrs[i]!.etcdClient}`).join(",");
-  const prefix = `/harness-${tag}-${Date.now()}/`;
+  const prefix = `/${pre}-${tag}-${Date.now()}/`;
   const warrenProcs: Proc[] = [];
   const dataDirs: string[] = [];
   for (let i = 0; i < 3; i++) {

@@ -100,6 +100,8 @@ export async function startEtcd(n = 1): Promise<Etcd> {
         "50",
         "--election-timeout",
         "500",
+        // a member that rejoins must not depose the leader (etcd 3.5's default; docs/cluster.md)
+        "--pre-vote",
         // warren's etcd client pings every 0.5 s (src/cluster/etcd.ts); etcd's default 5 s minimum refuses that
         "--grpc-keepalive-min-time",
         "200ms",

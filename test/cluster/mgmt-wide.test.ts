@@ -145,6 +145,71 @@ test("/api/queues on any node shows the home node's live message and consumer co
   }
 });
 
+// RabbitMQ's queue `consumers` counts each consumer wherever its channel is: two consumers on
+// n3 and one on n2 of a queue homed on n1 are 3 (not one per consuming node's link)
+test("a queue's consumers on its home node count each consumer on the other nodes", { skip }, async () => {
+  assert.equal((await api(mgmt(0), "/api/queues/%2F/mgmt-wide-cc", { method: "PUT", body: { durable: true } })).status, 201);
+  const a = await amqp.connect(c.nodes[2]!.url);
+  const b = await amqp.connect(c.nodes[1]!.url);
+  try {
+    for (const ch of [await a.createChannel(), await a.createChannel(), await b.createChannel()]) await ch.consume("mgmt-wide-cc", () => {});
+    for (const i of [0, 1, 2]) {
+      await waitFor(`3 consumers seen on n${i + 1}`, async () => (await api<J>(mgmt(i), "/api/queues/%2F/mgmt-wide-cc")).body["consumers"] === 3);
+      const listed = (await api<J[]>(mgmt(i), "/api/queues")).body.find((q) => q["name"] === "mgmt-wide-cc")!;
+      assert.equal(listed["consumers"], 3);
+    }
+  } finally {
+    await a.close().catch(() => {});
+    await b.close().catch(() => {});
+  }
+  await waitFor("no consumers after the clients left", async () => (await api<J>(mgmt(0), "/api/queues/%2F/mgmt-wide-cc")).body["consumers"] === 0);
+  await api(mgmt(0), "/api/queues/%2F/mgmt-wide-cc", { method: "DELETE" });
+});
+
+/**
+ * RabbitMQ's /api/overview is the cluster's: object_totals.connections/channels/consumers and
+ * queue_totals.messages(_ready/_unacknowledged) count every node's, on whichever node answers
+ * (queues and exchanges are definitions: the same everywhere). A queue homed on n1 with 3
+ * messages, a client on n2 (2 channels, a consumer on a queue homed on n3), one on n3: each
+ * node's overview grows by 2 connections, 3 channels, 1 consumer, 3 messages.
+ */
+test("/api/overview totals are the cluster's on every node", { skip }, async () => {
+  const totals = async (i: number): Promise<{ o: J; q: J }> => {
+    const b = (await api<J>(mgmt(i), "/api/overview")).body;
+    return { o: b["object_totals"] as J, q: b["queue_totals"] as J };
+  };
+  const base = await Promise.all([0, 1, 2].map(totals));
+  const put = (i: number, q: string): Promise<{ status: number }> => api(mgmt(i), `/api/queues/%2F/${q}`, { method: "PUT", body: { durable: true } });
+  assert.equal((await put(0, "ov-n1")).status, 201);
+  assert.equal((await put(2, "ov-n3")).status, 201);
+  const a = await amqp.connect(c.nodes[1]!.url);
+  const b = await amqp.connect(c.nodes[2]!.url);
+  try {
+    const a1 = await a.createChannel();
+    await a.createChannel();
+    await a1.consume("ov-n3", () => {}, { consumerTag: "ov-remote" });
+    const b1 = await b.createConfirmChannel();
+    for (let i = 0; i < 3; i++) b1.sendToQueue("ov-n1", Buffer.from(String(i)), { persistent: true });
+    await b1.waitForConfirms();
+    for (let i = 0; i < 3; i++) {
+      const want = { connections: 2, channels: 3, consumers: 1 };
+      const got = await waitFor(`n${i + 1}'s overview counts the cluster`, async () => {
+        const t = await totals(i);
+        const ok = Object.entries(want).every(([k, d]) => t.o[k] === (base[i]!.o[k] as number) + d) && t.q["messages"] === (base[i]!.q["messages"] as number) + 3;
+        return ok ? t : undefined;
+      });
+      assert.equal(got.q["messages_ready"], (base[i]!.q["messages_ready"] as number) + 3);
+      assert.equal(typeof (got.q["messages_details"] as J)["rate"], "number");
+      assert.equal(got.o["queues"], (base[i]!.o["queues"] as number) + 2, "queues are definitions: counted once");
+    }
+  } finally {
+    await a.close().catch(() => {});
+    await b.close().catch(() => {});
+    await api(mgmt(0), "/api/queues/%2F/ov-n1", { method: "DELETE" });
+    await api(mgmt(0), "/api/queues/%2F/ov-n3", { method: "DELETE" });
+  }
+});
+
 test("a killed node: listings still answer from the others, and /api/nodes shows it running=false with the static keys", { skip }, async () => {
   await c.nodes[2]!.kill();
   const t0 = Date.now();

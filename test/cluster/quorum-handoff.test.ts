@@ -67,7 +67,8 @@ before(async () => {
   proxy = new CutProxy({ host: host!, port: Number(port) });
   await proxy.start();
   // n1 reaches etcd through the proxy; n2 and n3 directly
-  // (n1 keeps the default 2 s election lease: cut off, it fences itself within it)
+  // (n1 keeps the default 2 s election lease: cut off, it stops confirming 1.5 s and fences
+  // itself 3 s after its last keepalive)
   nodes.push(await startNode(`127.0.0.1:${proxy.port}`, "warren@n1", { prefix }));
   nodes.push(...(await Promise.all([startNode(etcd.endpoints, "warren@n2", { prefix, args: ARGS }), startNode(etcd.endpoints, "warren@n3", { prefix, args: ARGS })])));
 });

@@ -40,7 +40,40 @@ function listeners(ctx: Ctx): Record<string, unknown>[] {
   return out;
 }
 
-function overview(ctx: Ctx): void {
+/** figures each node has of its own, added up over the running members for a cluster-wide overview */
+const SUMMED_TOTALS = ["connections", "channels", "consumers"] as const;
+const SUMMED_DEPTH = ["messages", "messages_ready", "messages_unacknowledged"] as const;
+
+/**
+ * RabbitMQ's overview is the cluster's (its management database aggregates every node):
+ * object_totals' connections, channels and consumers and queue_totals' message counts (and
+ * their current rates) are added up over the other running members' own overviews, asked
+ * with x-warren-local (peers.ts; a member that does not answer within 1 s is left out).
+ * Queues and exchanges are definitions every node has: not added. Only for monitoring and
+ * administrator users, whom the other nodes' figures show in full; others see the answering
+ * node's (their own connections there). message_stats and churn_rates stay the answering
+ * node's: a publish or delivery that crossed a node link is counted on both nodes.
+ */
+async function addPeers(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
+  if (!ctx.broker.cluster || localOnly(ctx) || !isMonitor(ctx.user)) return;
+  const totals = body["object_totals"] as Record<string, number>;
+  const depth = body["queue_totals"] as Record<string, unknown>;
+  for (const r of await askPeers(ctx, `/api/overview${forwardQuery(ctx)}`)) {
+    if (r.status !== 200 || r.body === null || typeof r.body !== "object") continue;
+    const o = r.body as Record<string, unknown>;
+    const t = o["object_totals"] as Record<string, unknown> | undefined;
+    for (const k of SUMMED_TOTALS) totals[k] = totals[k]! + (Number(t?.[k]) || 0);
+    const d = o["queue_totals"] as Record<string, unknown> | undefined;
+    for (const k of SUMMED_DEPTH) {
+      depth[k] = Number(depth[k]) + (Number(d?.[k]) || 0);
+      const mine = depth[`${k}_details`] as { rate: number } | undefined;
+      const theirs = d?.[`${k}_details`] as { rate?: unknown } | undefined;
+      if (mine) depth[`${k}_details`] = { ...mine, rate: mine.rate + (Number(theirs?.rate) || 0) };
+    }
+  }
+}
+
+async function overview(ctx: Ctx): Promise<void> {
   const b = ctx.broker;
   const vhosts = visibleVhosts(ctx);
   let queues = 0,
@@ -89,6 +122,7 @@ function overview(ctx: Ctx): void {
     body["listeners"] = listeners(ctx);
     body["contexts"] = [{ node: ctx.node.name, description: "RabbitMQ Management", path: "/", port: String(ctx.node.mgmtPort) }];
   }
+  await addPeers(ctx, body);
   sendJSON(ctx.res, 200, body);
 }
 

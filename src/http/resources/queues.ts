@@ -22,6 +22,20 @@ import { bindingsJSON } from "./bindings.js";
 import { command } from "../../broker/commands.js";
 import { rabbitTimestamp } from "../../lib/timestamp.js";
 
+/**
+ * RabbitMQ counts a queue's every consumer, whichever node its channel is on. On its home node
+ * a warren queue has one consumer per other node consuming from it (that node's link): those
+ * are replaced by the consumers the other nodes published (cluster.ts, eventual, ~200 ms).
+ */
+function consumerCount(ctx: Ctx, q: Queue): number {
+  const c = ctx.broker.cluster;
+  const link = ctx.broker.linkUser;
+  if (c === null || q.remote !== null || link === null || q.consumerCount === 0) return q.consumerCount;
+  let n = 0;
+  for (const x of q.consumers) if (x.owner.user !== link) n++;
+  return n === q.consumerCount ? n : n + c.remoteConsumers(q.vhost, q.name);
+}
+
 export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
   if (q.quorum) return quorumQueueJSON(ctx, q);
   const key = qKey(q);
@@ -36,7 +50,7 @@ export function queueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     node: q.remote?.node ?? ctx.node.name,
     state: q.remote !== null && !q.remote.available ? "down" : "running",
     type,
-    consumers: q.consumerCount,
+    consumers: consumerCount(ctx, q),
     consumer_capacity: q.consumerCount > 0 ? 1 : 0,
     consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
     ...ctx.rates.details(key, queueDepth(q)),
@@ -89,7 +103,7 @@ function quorumQueueJSON(ctx: Ctx, q: Queue): Record<string, unknown> {
     open_files: Object.fromEntries(members.map((m) => [m, 0])),
     state: down ? "down" : "running",
     type: "quorum",
-    consumers: q.consumerCount,
+    consumers: consumerCount(ctx, q),
     consumer_capacity: q.consumerCount > 0 ? 1 : 0,
     consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
     ...ctx.rates.details(key, queueDepth(q)),
