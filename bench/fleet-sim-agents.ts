@@ -36,6 +36,8 @@ for (let i = from; i < from + count; i++) {
     maxOutput: 1 << 20,
     heartbeatMs: 60_000,
     graceMs: 1000,
+    // the bench's collector trusts the login the simulated hosts share: no per-agent note
+    loginTrusted: true,
     ...(mode === "noop" ? { executor: benchNoop, journalSync: false } : {}),
     log: (l) => {
       if (l.includes("ready on")) {
