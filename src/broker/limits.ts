@@ -49,12 +49,18 @@ export interface ConnectionCounts {
   q?: Record<string, number>;
 }
 
-export function countConnections(connections: Iterable<LimitedConnection>, exemptUser: string | null): ConnectionCounts {
+/**
+ * This node's counts for the vhosts and users that have a limit (`limited`): only those are
+ * ever checked, and a fleet of 10,000 agents, each its own user, would otherwise put 10,000
+ * entries in every live record (etcd refuses requests over 1.5 MiB).
+ */
+export function countConnections(connections: Iterable<LimitedConnection>, exemptUser: string | null, limited: { vhost(name: string): boolean; user(name: string): boolean }): ConnectionCounts {
   const v: Record<string, number> = {};
   const u: Record<string, [number, number]> = {};
   for (const c of connections) {
     if (c.userName === exemptUser) continue;
-    v[c.vhostName] = (v[c.vhostName] ?? 0) + 1;
+    if (limited.vhost(c.vhostName)) v[c.vhostName] = (v[c.vhostName] ?? 0) + 1;
+    if (!limited.user(c.userName)) continue;
     const e = (u[c.userName] ??= [0, 0]);
     e[0]++;
     e[1] += c.openChannels;

@@ -44,7 +44,7 @@ import { attachHomes, CLUSTER_USER, PeerLinks } from "./remote.js";
 import { hashPassword } from "../broker/auth.js";
 import { EtcdClient, type Kv, type Op, type WatchEvent } from "./etcd.js";
 import { isQuorum, Replication } from "./replication.js";
-import { countConnections, type ConnectionCounts, type OtherNodesCounts } from "../broker/limits.js";
+import { countConnections, userLimit, vhostLimit, type ConnectionCounts, type OtherNodesCounts } from "../broker/limits.js";
 
 /** how often a node looks whether its connection counts changed (and republishes its live record then) */
 const COUNTS_TICK_MS = 200;
@@ -319,7 +319,14 @@ export class Cluster implements DefinitionsStore, ClusterView {
 
   private ownCounts(): ConnectionCounts {
     if (!this.broker) return { v: {}, u: {} };
-    const counts = countConnections(this.broker.connections, CLUSTER_USER);
+    const b = this.broker;
+    const counts = countConnections(b.connections, CLUSTER_USER, {
+      vhost: (v) => vhostLimit(b.parameters, v, "max-connections") !== undefined,
+      user: (name) => {
+        const user = b.users.get(name);
+        return user !== undefined && (userLimit(user, "max-connections") !== undefined || userLimit(user, "max-channels") !== undefined);
+      },
+    });
     // RabbitMQ's queue `consumers` counts every consumer, on any node: the home node adds these
     // up (remoteConsumers) instead of counting one per consuming node's link
     const q: Record<string, number> = {};
