@@ -4,21 +4,14 @@
  * it (prefetch, acks, nacks with redelivery). A queue whose home node is down answers
  * RabbitMQ's 404 "home node ... is down or inaccessible" (RabbitMQ 3.10 classic queues).
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, waitFor } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 test("publish on n2 with confirms, consume on n3 with manual acks: a queue homed on n1 gets every message, in order", { skip }, async () => {
   const home = await amqp.connect(c.nodes[0]!.url);

@@ -16,9 +16,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NEMESES, runScenario, type ScenarioResult } from "../chaos/nemesis.js";
 import { startWarrenCluster } from "../chaos/targets.js";
-import { haveEtcd } from "./helpers.js";
+import { skipCluster } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
 async function scenario(name: string): Promise<ScenarioResult> {
   const nemesis = NEMESES.find((n) => n.name === name)!;

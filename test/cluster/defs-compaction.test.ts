@@ -12,13 +12,13 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import amqp from "amqplib";
-import { api, haveEtcd, startEtcd, startNode, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
+import { api, skipCluster, startEtcd, startNode, stopNodes, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
 import { EtcdClient } from "../../src/cluster/etcd.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
 let etcd: Etcd;
 let client: EtcdClient;
@@ -34,11 +34,8 @@ before(async () => {
   nodes.push(await startNode(etcd.endpoints, "warren@n2", { prefix, args }));
 });
 after(async () => {
-  if (process.env.WARREN_TEST_LOG) for (const n of nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
-  for (const n of nodes) await n.kill();
-  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
   client?.close();
-  await etcd?.stop();
+  await stopNodes(nodes, etcd);
 });
 
 /** commands in the log's batches under defs/, and whether a snapshot heads it */

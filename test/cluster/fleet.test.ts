@@ -20,9 +20,9 @@ import { join } from "node:path";
 import { tempDir } from "../helpers/broker.js";
 import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "../fleet/procs.js";
 import { startRabbitCluster, startWarrenCluster, type ChaosCluster } from "../chaos/targets.js";
-import { haveEtcd } from "./helpers.js";
+import { skipCluster } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 const targets: ("warren" | "rabbitmq")[] = ["warren", ...(process.env.WARREN_TEST_RMQ_CLUSTER ? (["rabbitmq"] as const) : [])];
 
 interface View {

@@ -5,15 +5,21 @@
  *
  *   const c = await startCluster({ nodes: 3 });     // 1 etcd member unless etcdMembers: 3
  *   c.nodes[0].url / .mgmtUrl / .name;  await c.nodes[2].kill();  await c.stop();
+ *
+ * A test file whose tests share one cluster: `const c = clusterForFile({ nodes: 3 })` at the
+ * top and `{ skip: skipCluster }` on each test.
  */
+import { before, after } from "node:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { startBrokerProcess, tempDir, type BrokerProcess } from "../helpers/broker.js";
 
 export const ETCD_BIN = process.env.WARREN_TEST_ETCD ?? "/usr/bin/etcd";
 export const haveEtcd = existsSync(ETCD_BIN);
+/** Why the cluster tests skip, or false: they start etcd and warren processes themselves. */
+export const skipCluster: string | false = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
 
 /** A free loopback port (closed again before use: another process could take it, rarely). */
 export function freePort(): Promise<number> {
@@ -191,6 +197,92 @@ export async function startCluster(opts: { nodes: number; etcdMembers?: number }
     throw e;
   }
   return { etcd, nodes, prefix, stop };
+}
+
+/** A test file's own set-up taken down: logs (WARREN_TEST_LOG), nodes killed, their dirs removed, etcd stopped. */
+export async function stopNodes(nodes: WarrenNode[], etcd: Etcd | undefined): Promise<void> {
+  if (process.env.WARREN_TEST_LOG) for (const n of nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
+  for (const n of nodes) await n.kill();
+  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
+  await etcd?.stop();
+}
+
+/**
+ * One cluster for every test of the calling file: started in `before` (unless the file skips),
+ * stopped in `after`. The handle is filled in when `before` has run, so use it inside tests only.
+ * With WARREN_TEST_LOG set, every node's stderr is printed at the end.
+ */
+export function clusterForFile(opts: { nodes: number; etcdMembers?: number }, skip: string | false = skipCluster): TestCluster {
+  const handle = { nodes: [] as WarrenNode[] } as unknown as TestCluster;
+  let started = false;
+  before(async () => {
+    if (skip) return;
+    Object.assign(handle, await startCluster(opts));
+    started = true;
+  });
+  after(async () => {
+    if (!started) return;
+    if (process.env.WARREN_TEST_LOG) for (const n of handle.nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
+    await handle.stop();
+  });
+  return handle;
+}
+
+/**
+ * A TCP proxy in front of an etcd member that a test can break, the two ways a network breaks:
+ * `setCut(true)` drops every connection (resets: the client notices at once) and
+ * `setFrozen(true)` keeps them open but carries nothing (a blackhole: only timeouts notice).
+ * Either way new connections are refused until it is set back.
+ */
+export class EtcdProxy {
+  private cut = false;
+  private frozen = false;
+  private readonly socks = new Set<Socket>();
+  private server?: Server;
+  port = 0;
+  constructor(private readonly target: { host: string; port: number }) {}
+  /** a proxy for the first endpoint of `endpoints` ("host:port,…"), listening on a free port */
+  static async to(endpoints: string): Promise<EtcdProxy> {
+    const [host, port] = endpoints.split(",")[0]!.split(":");
+    const p = new EtcdProxy({ host: host!, port: Number(port) });
+    await p.start();
+    return p;
+  }
+  async start(): Promise<void> {
+    const server = createServer((s) => {
+      if (this.cut || this.frozen) return void s.destroy();
+      const u = connect(this.target);
+      this.socks.add(s).add(u);
+      const drop = () => {
+        s.destroy();
+        u.destroy();
+        this.socks.delete(s);
+        this.socks.delete(u);
+      };
+      s.on("error", drop).on("close", drop);
+      u.on("error", drop).on("close", drop);
+      s.on("data", (d) => {
+        if (!this.frozen) u.write(d);
+      });
+      u.on("data", (d) => {
+        if (!this.frozen) s.write(d);
+      });
+    });
+    this.server = server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.port = (server.address() as { port: number }).port;
+  }
+  setCut(on: boolean): void {
+    this.cut = on;
+    if (on) for (const s of this.socks) s.destroy();
+  }
+  setFrozen(on: boolean): void {
+    this.frozen = on;
+  }
+  close(): void {
+    this.setCut(true);
+    this.server?.close();
+  }
 }
 
 /** GET a management API path as guest; parsed JSON. */

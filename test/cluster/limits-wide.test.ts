@@ -15,22 +15,15 @@
  * tests retry a connection that is let in (closing it again) until the refusal arrives, bounded.
  * Three warren nodes, one etcd member, loopback.
  */
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
 import { AMQPClient } from "@cloudamqp/amqp-client";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, waitFor } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 const mgmt = (i: number): string => c.nodes[i]!.mgmtUrl!;
 const url = (i: number, vhost: string, user = "guest:guest"): string => c.nodes[i]!.url.replace("guest:guest", user) + "/" + encodeURIComponent(vhost);

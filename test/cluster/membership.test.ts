@@ -3,22 +3,15 @@
  * all on loopback. Checks /api/nodes on every node, a kill -9 seen as running=false by the
  * others, and that a node name bound to one data directory's id cannot be taken by another.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, startNode, waitFor } from "./helpers.js";
 import { startBrokerProcess, tempDir } from "../helpers/broker.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 interface NodeJSON {
   name: string;

@@ -6,21 +6,14 @@
  * (RabbitMQ behaviour pinned: metadata is replicated to all nodes; PRECONDITION_FAILED for
  * an inequivalent redeclare, whichever node the first declare came through.)
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 async function channel(url: string): Promise<{ conn: amqp.ChannelModel; ch: amqp.Channel }> {
   const conn = await amqp.connect(url);

@@ -7,21 +7,14 @@
  * CONNECTION_FORCED, X-Reason as the reason), and /api/queues on any node shows the home
  * node's live message and consumer counts. Three warren nodes, one etcd member, loopback.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, waitFor } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 type J = Record<string, unknown>;
 const mgmt = (i: number): string => c.nodes[i]!.mgmtUrl!;

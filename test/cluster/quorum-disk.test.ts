@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import { rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import amqp from "amqplib";
-import { api, haveEtcd, startEtcd, startNode, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
+import { api, skipCluster, startEtcd, startNode, stopNodes, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
 import { tempDir } from "../helpers/broker.js";
 
 const GiB = 1024 ** 3;
@@ -34,7 +34,7 @@ const canFill = ((): boolean => {
     return false;
   }
 })();
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : !canFill ? "needs fallocate and 8 GiB free" : false;
+const skip = skipCluster || (!canFill ? "needs fallocate and 8 GiB free" : false);
 
 let etcd: Etcd;
 const nodes: WarrenNode[] = [];
@@ -48,11 +48,8 @@ before(async () => {
   nodes.push(...(await Promise.all([startNode(etcd.endpoints, "warren@n2", { prefix }), startNode(etcd.endpoints, "warren@n3", { prefix })])));
 });
 after(async () => {
-  if (process.env.WARREN_TEST_LOG) for (const n of nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
   rmSync(fillDir, { recursive: true, force: true });
-  for (const n of nodes) await n.kill();
-  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
-  await etcd?.stop();
+  await stopNodes(nodes, etcd);
 });
 
 interface QInfo {

@@ -6,23 +6,15 @@
  * - a SIGSTOPped leader that wakes up after another node took over cannot confirm: every
  *   message a publisher got a confirm for is in the queue the new leader serves.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, startNode, waitFor } from "./helpers.js";
 import { connectRepl, readSmall, T } from "../../src/cluster/repl-wire.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (process.env.WARREN_TEST_LOG && c) for (const n of c.nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 interface QInfo {
   leader: string | null;

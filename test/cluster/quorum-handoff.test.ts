@@ -11,51 +11,13 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, connect, type Server, type Socket } from "node:net";
-import { rmSync } from "node:fs";
 import amqp from "amqplib";
-import { api, haveEtcd, startEtcd, startNode, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
+import { api, EtcdProxy, skipCluster, startEtcd, startNode, stopNodes, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
-
-/** A TCP proxy to etcd that the test can cut (every connection dropped, new ones refused) and heal. */
-class CutProxy {
-  cut = false;
-  private readonly socks = new Set<Socket>();
-  server!: Server;
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    this.server = createServer((s) => {
-      if (this.cut) return void s.destroy();
-      const u = connect(this.target);
-      this.socks.add(s).add(u);
-      const drop = () => {
-        s.destroy();
-        u.destroy();
-        this.socks.delete(s);
-        this.socks.delete(u);
-      };
-      s.on("error", drop).on("close", drop);
-      u.on("error", drop).on("close", drop);
-      s.pipe(u);
-      u.pipe(s);
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  setCut(on: boolean): void {
-    this.cut = on;
-    if (on) for (const s of this.socks) s.destroy();
-  }
-  close(): void {
-    this.setCut(true);
-    this.server.close();
-  }
-}
+const skip = skipCluster;
 
 let etcd: Etcd;
-let proxy: CutProxy;
+let proxy: EtcdProxy;
 const nodes: WarrenNode[] = [];
 const prefix = `/warren-handoff-${Date.now()}/`;
 const ARGS = ["--quorum-lease-ttl", "30"];
@@ -63,9 +25,7 @@ const ARGS = ["--quorum-lease-ttl", "30"];
 before(async () => {
   if (skip) return;
   etcd = await startEtcd(1);
-  const [host, port] = etcd.endpoints.split(":");
-  proxy = new CutProxy({ host: host!, port: Number(port) });
-  await proxy.start();
+  proxy = await EtcdProxy.to(etcd.endpoints);
   // n1 reaches etcd through the proxy; n2 and n3 directly
   // (n1 keeps the default 2 s election lease: cut off, it stops confirming 1.5 s and fences
   // itself 3 s after its last keepalive)
@@ -73,11 +33,8 @@ before(async () => {
   nodes.push(...(await Promise.all([startNode(etcd.endpoints, "warren@n2", { prefix, args: ARGS }), startNode(etcd.endpoints, "warren@n3", { prefix, args: ARGS })])));
 });
 after(async () => {
-  if (process.env.WARREN_TEST_LOG) for (const n of nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
-  for (const n of nodes) await n.kill();
-  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
   proxy?.close();
-  await etcd?.stop();
+  await stopNodes(nodes, etcd);
 });
 
 interface QInfo {

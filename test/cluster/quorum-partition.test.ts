@@ -13,75 +13,31 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, connect, type Server, type Socket } from "node:net";
-import { rmSync } from "node:fs";
 import amqp from "amqplib";
-import { api, haveEtcd, startEtcd, startNode, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
+import { api, EtcdProxy, skipCluster, startEtcd, startNode, stopNodes, waitFor, type Etcd, type WarrenNode } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
-
-/** A TCP proxy that can go silent: established connections stay open and carry nothing, new ones are refused. */
-class FreezeProxy {
-  frozen = false;
-  private readonly socks = new Set<Socket>();
-  server!: Server;
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    this.server = createServer((s) => {
-      if (this.frozen) return void s.destroy();
-      const u = connect(this.target);
-      this.socks.add(s).add(u);
-      const drop = () => {
-        s.destroy();
-        u.destroy();
-        this.socks.delete(s);
-        this.socks.delete(u);
-      };
-      s.on("error", drop).on("close", drop);
-      u.on("error", drop).on("close", drop);
-      s.on("data", (d) => {
-        if (!this.frozen) u.write(d);
-      });
-      u.on("data", (d) => {
-        if (!this.frozen) s.write(d);
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  close(): void {
-    for (const s of this.socks) s.destroy();
-    this.server.close();
-  }
-}
+const skip = skipCluster;
 
 let etcd: Etcd;
-let a: FreezeProxy;
-let b: FreezeProxy;
+let a: EtcdProxy;
+let b: EtcdProxy;
 const nodes: WarrenNode[] = [];
 const prefix = `/warren-partition-${Date.now()}/`;
 
 before(async () => {
   if (skip) return;
   etcd = await startEtcd(1);
-  const [host, port] = etcd.endpoints.split(":");
-  a = new FreezeProxy({ host: host!, port: Number(port) });
-  b = new FreezeProxy({ host: host!, port: Number(port) });
-  await a.start();
-  await b.start();
+  a = await EtcdProxy.to(etcd.endpoints);
+  b = await EtcdProxy.to(etcd.endpoints);
   nodes.push(await startNode(`127.0.0.1:${a.port}`, "warren@n1", { prefix }));
   // B first: the client picks an endpoint at random per call and stream, so some land on B
   const both = `127.0.0.1:${b.port},${etcd.endpoints}`;
   nodes.push(...(await Promise.all([startNode(both, "warren@n2", { prefix }), startNode(both, "warren@n3", { prefix })])));
 });
 after(async () => {
-  if (process.env.WARREN_TEST_LOG) for (const n of nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
-  for (const n of nodes) await n.kill();
-  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
   a?.close();
   b?.close();
-  await etcd?.stop();
+  await stopNodes(nodes, etcd);
 });
 
 interface QInfo {
@@ -108,8 +64,8 @@ test("a leader cut off silently (its etcd path and the others' path to its etcd 
   }
 
   const t0 = Date.now();
-  a.frozen = true;
-  b.frozen = true;
+  a.setFrozen(true);
+  b.setFrozen(true);
   const q = await waitFor(
     "an in-sync follower leads",
     async () => {
@@ -133,6 +89,6 @@ test("a leader cut off silently (its etcd path and the others' path to its etcd 
   // the election lease is 2 s: the bound leaves room for a loaded machine, not for a stalled client
   assert.ok(electedMs < 8000, `new leader after ${electedMs} ms`);
   console.log(`# new leader ${q.leader} after ${electedMs} ms, first confirm after ${confirmedMs} ms`);
-  a.frozen = false;
-  b.frozen = false;
+  a.setFrozen(false);
+  b.setFrozen(false);
 });

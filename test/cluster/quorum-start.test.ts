@@ -10,22 +10,14 @@
  * was applied locally, read etcd before the declare (and its quorum record) was committed and
  * came back empty; the campaign after the commit joined that one, and nothing tried again.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, haveEtcd, startCluster, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster } from "./helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3, etcdMembers: 3 });
-});
-after(async () => {
-  if (process.env.WARREN_TEST_LOG && c) for (const n of c.nodes) console.log(`--- ${n.name}\n${n.stderr()}`);
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3, etcdMembers: 3 });
 
 interface QInfo {
   leader: string | null;

@@ -6,25 +6,18 @@
  * workers on n1 and n3, kill -9 of the leader's node mid-run: publishing resumes, the
  * workers keep consuming, every confirmed message is delivered.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { repoRoot } from "../helpers/broker.js";
-import { api, haveEtcd, startCluster, startNode, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, startNode, waitFor } from "./helpers.js";
 import { publishConfirmed, startWorker } from "./quorum-clients.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 interface QInfo {
   type: string;

@@ -5,26 +5,19 @@
  * pika tutorials across nodes: a producer on node 1 and a consumer on node 3 on the
  * tutorial's (transient) queue, and RPC with an exclusive reply_to queue on another node.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/broker.js";
-import { api, haveEtcd, startCluster, waitFor, type TestCluster } from "./helpers.js";
+import { api, clusterForFile, skipCluster, waitFor } from "./helpers.js";
 import { PY, runPyOk, spawnPy } from "../interop/interop-helpers.js";
 
-const skip = !haveEtcd || process.env.WARREN_TEST_URL ? "needs /usr/bin/etcd (Debian etcd-server) and runs warren itself" : false;
+const skip = skipCluster;
 const havePika = existsSync(PY) && existsSync("/usr/lib/python3/dist-packages/pika/__init__.py");
 
-let c: TestCluster;
-before(async () => {
-  if (skip) return;
-  c = await startCluster({ nodes: 3 });
-});
-after(async () => {
-  if (c) await c.stop();
-});
+const c = clusterForFile({ nodes: 3 });
 
 function ctl(node: number, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
