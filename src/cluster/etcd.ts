@@ -61,6 +61,11 @@ function opOf(o: Op): IRequestOp {
 const KEEPALIVE_MS = 500;
 const KEEPALIVE_TIMEOUT_MS = 500;
 
+/** a lease renewal with no answer after max(this, TTL / 2) is left behind (the next one goes to a member picked afresh) */
+const RENEW_DEADLINE_MS = 1000;
+/** renewals out at once: a silent member holds at most one of them until its deadline */
+const MAX_RENEWALS_IN_FLIGHT = 3;
+
 const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
@@ -136,18 +141,67 @@ export class EtcdClient {
     await this.c.kv.compact({ revision: String(revision), physical: false });
   }
 
-  /** A lease of `ttl` seconds, kept alive by the client; `onLost` once it cannot be renewed. */
+  /**
+   * A lease of `ttl` seconds, kept alive here; `onLost` once it cannot be renewed (etcd answers
+   * that it expired, or nothing has renewed it for 2 x TTL).
+   *
+   * Not the library's keepalive loop: that one streams every renewal to one member, picked at
+   * random, and moves only after a whole TTL without an answer. A member cut off from etcd's
+   * leader but not from us (a partition between two etcd members) still answers pings but
+   * never renews, so the lease expired at the leader while the stream waited, and a node that
+   * nothing was wrong with fenced itself (docs/chaos.md, isolate-follower). Here each renewal is
+   * its own short stream to a member picked afresh, with a deadline, and a new one starts every
+   * TTL/4 even while one is still out: a silent member costs one attempt, not the lease.
+   */
   async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; revoke(): Promise<void> }> {
-    const l: Lease = this.c.lease(ttl, { autoKeepAlive: true });
+    const l: Lease = this.c.lease(ttl, { autoKeepAlive: false });
     const id = await l.grant();
-    l.on("lost", onLost);
-    if (onKeepalive) {
-      // a keepalive that succeeds extends the lease to TTL after etcd received it, i.e. after it was sent
-      let firedAt = Date.now();
-      l.on("keepaliveFired", () => (firedAt = Date.now()));
-      l.on("keepaliveSucceeded", () => onKeepalive(firedAt));
-    }
-    return { id, revoke: () => l.revoke().catch(() => {}) };
+    const ttlMs = ttl * 1000;
+    let okAt = Date.now();
+    let inFlight = 0;
+    let over = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
+    const lost = (err: Error): void => {
+      if (over) return;
+      over = true;
+      clearInterval(timer);
+      onLost(err);
+    };
+    const renew = (): void => {
+      if (over) return;
+      if (Date.now() - okAt > 2 * ttlMs) return lost(new Error(`not renewed for ${Date.now() - okAt} ms; it has expired`));
+      if (inFlight >= MAX_RENEWALS_IN_FLIGHT) return;
+      inFlight++;
+      const firedAt = Date.now();
+      l.keepaliveOnce({ deadline: firedAt + deadlineMs }).then(
+        () => {
+          inFlight--;
+          if (over) return;
+          // a renewal extends the lease to TTL from when etcd received it, i.e. after it was sent
+          if (firedAt > okAt) okAt = firedAt;
+          onKeepalive?.(firedAt);
+        },
+        (e: Error) => {
+          inFlight--;
+          // etcd says the lease is gone (answered TTL 0): nothing can renew it any more
+          if (/is expired or revoked|lease not found/i.test(e.message)) lost(e);
+        },
+      );
+    };
+    // an answer of TTL 0 (the library emits "lost" for it)
+    l.on("lost", lost);
+    timer = setInterval(renew, Math.max(100, ttlMs / 4));
+    timer.unref();
+    renew();
+    return {
+      id,
+      revoke: () => {
+        over = true;
+        clearInterval(timer);
+        return l.revoke().catch(() => {});
+      },
+    };
   }
 
   /** Every put/delete under prefix from `fromRevision` on, in revision order, batch by batch. */
