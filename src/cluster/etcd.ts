@@ -5,7 +5,7 @@
  * peer dependency, loaded only when a node is started with etcd endpoints, so a single
  * node never loads gRPC (docs/cluster.md says why this client).
  */
-import type { Etcd3, IKeyValue, IRequestOp, Lease, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IOptions, IRequestOp, Lease, Watcher } from "etcd3";
 
 export interface Kv {
   key: string;
@@ -63,16 +63,30 @@ const KEEPALIVE_TIMEOUT_MS = 500;
 
 /** a lease renewal with no answer after max(this, TTL / 2) is left behind (the next one goes to a member picked afresh) */
 const RENEW_DEADLINE_MS = 1000;
-/** renewals out at once: a silent member holds at most one of them until its deadline */
-const MAX_RENEWALS_IN_FLIGHT = 3;
+/** One renewal of lease `id` on its own stream through `c`: the TTL etcd answers (0: expired). */
+function renewOnce(c: Etcd3, id: string, deadline: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    c.leaseClient.leaseKeepAlive({ deadline }).then((stream) => {
+      stream.on("data", (res: { TTL: string }) => {
+        stream.end();
+        resolve(Number(res.TTL));
+      });
+      stream.on("error", (e: Error) => reject(e));
+      stream.write({ ID: id });
+    }, reject);
+  });
+}
 
 const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
 export class EtcdClient {
+  private members: Etcd3[] | null = null;
+
   private constructor(
     private readonly c: Etcd3,
     readonly endpoints: string[],
+    private readonly options: IOptions,
   ) {}
 
   /** Connect and check that etcd answers (a clear error at start rather than hanging later). */
@@ -85,7 +99,7 @@ export class EtcdClient {
       throw e;
     }
     const hosts = endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
-    const c = new mod.Etcd3({
+    const options: IOptions = {
       hosts,
       dialTimeout: timeoutMs,
       // HTTP/2 pings on every connection with calls or streams on it: a connection whose member
@@ -98,8 +112,9 @@ export class EtcdClient {
       grpcOptions: { "grpc.keepalive_time_ms": KEEPALIVE_MS, "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS, "grpc.keepalive_permit_without_calls": 0 },
       // unary calls fail after a bound instead of waiting forever on a lost majority
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    });
-    const client = new EtcdClient(c, endpoints);
+    };
+    const c = new mod.Etcd3(options);
+    const client = new EtcdClient(c, endpoints, options);
     try {
       await client.range("\u0000probe");
     } catch (e) {
@@ -148,50 +163,50 @@ export class EtcdClient {
    * Not the library's keepalive loop: that one streams every renewal to one member, picked at
    * random, and moves only after a whole TTL without an answer. A member cut off from etcd's
    * leader but not from us (a partition between two etcd members) still answers pings but
-   * never renews, so the lease expired at the leader while the stream waited, and a node that
-   * nothing was wrong with fenced itself (docs/chaos.md, isolate-follower). Here each renewal is
-   * its own short stream to a member picked afresh, with a deadline, and a new one starts every
-   * TTL/4 even while one is still out: a silent member costs one attempt, not the lease.
+   * renews nothing, so the lease expired at the leader while the stream waited, and a node that
+   * nothing was wrong with fenced itself (docs/chaos.md, isolate-follower). Here every TTL/4 a
+   * renewal goes, on a short stream with a deadline, to the member that answered last; once one
+   * has gone unanswered, to every member at once until one answers.
    */
   async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; revoke(): Promise<void> }> {
     const l: Lease = this.c.lease(ttl, { autoKeepAlive: false });
     const id = await l.grant();
     const ttlMs = ttl * 1000;
+    const tickMs = Math.max(100, ttlMs / 4);
+    const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
+    const members = this.perMember();
     let okAt = Date.now();
-    let inFlight = 0;
+    let preferred = 0;
     let over = false;
     let timer: NodeJS.Timeout | undefined;
-    const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
     const lost = (err: Error): void => {
       if (over) return;
       over = true;
       clearInterval(timer);
       onLost(err);
     };
-    const renew = (): void => {
-      if (over) return;
-      if (Date.now() - okAt > 2 * ttlMs) return lost(new Error(`not renewed for ${Date.now() - okAt} ms; it has expired`));
-      if (inFlight >= MAX_RENEWALS_IN_FLIGHT) return;
-      inFlight++;
-      const firedAt = Date.now();
-      l.keepaliveOnce({ deadline: firedAt + deadlineMs }).then(
-        () => {
-          inFlight--;
+    const renewAt = (i: number, firedAt: number): void => {
+      renewOnce(members[i]!, id, firedAt + deadlineMs).then(
+        (left) => {
           if (over) return;
+          if (left <= 0) return lost(new Error(`Lease ${id} is expired or revoked`));
+          preferred = i;
           // a renewal extends the lease to TTL from when etcd received it, i.e. after it was sent
           if (firedAt > okAt) okAt = firedAt;
           onKeepalive?.(firedAt);
         },
-        (e: Error) => {
-          inFlight--;
-          // etcd says the lease is gone (answered TTL 0): nothing can renew it any more
-          if (/is expired or revoked|lease not found/i.test(e.message)) lost(e);
-        },
+        () => {},
       );
     };
-    // an answer of TTL 0 (the library emits "lost" for it)
-    l.on("lost", lost);
-    timer = setInterval(renew, Math.max(100, ttlMs / 4));
+    const renew = (): void => {
+      if (over) return;
+      const now = Date.now();
+      if (now - okAt > 2 * ttlMs) return lost(new Error(`Lease ${id} not renewed for ${now - okAt} ms; it has expired`));
+      // the last tick's renewal is unanswered: ask every member, the first answer counts
+      if (now - okAt > tickMs * 1.5) for (let i = 0; i < members.length; i++) renewAt(i, now);
+      else renewAt(preferred, now);
+    };
+    timer = setInterval(renew, tickMs);
     timer.unref();
     renew();
     return {
@@ -202,6 +217,15 @@ export class EtcdClient {
         return l.revoke().catch(() => {});
       },
     };
+  }
+
+  /** one client per etcd member (lease renewals choose their member; the shared client picks at random) */
+  private perMember(): Etcd3[] {
+    if (!this.members) {
+      const Ctor = this.c.constructor as new (o: IOptions) => Etcd3;
+      this.members = this.endpoints.map((e) => new Ctor({ ...this.options, hosts: /^https?:\/\//.test(e) ? e : `http://${e}` }));
+    }
+    return this.members;
   }
 
   /** Every put/delete under prefix from `fromRevision` on, in revision order, batch by batch. */
@@ -222,5 +246,6 @@ export class EtcdClient {
 
   close(): void {
     this.c.close();
+    for (const m of this.members ?? []) m.close();
   }
 }

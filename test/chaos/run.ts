@@ -9,7 +9,7 @@
  *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
  *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
  *                    [--etcd-election-ms 1000] (etcd's --election-timeout; its heartbeat is a tenth)
- *                    [--etcd-leader-on-victim] (isolate-leader: move etcd's leadership to the victim's member first)
+ *                    [--etcd-leader-on-victim] (isolate-leader, isolate-follower: move etcd's leadership to the isolated node's member first)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
