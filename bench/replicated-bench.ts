@@ -63,11 +63,12 @@ async function drop(c: ChaosCluster, q: string): Promise<void> {
 }
 
 /** publish n (or for `ms` at `rate`), at most 1,000 unconfirmed; per-message confirm latency */
-async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Promise<{ sent: number; secs: number; lat: number[] }> {
+async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Promise<{ sent: number; secs: number; lat: number[]; worst: number[] }> {
   const conn = await amqp.connect(url);
   const ch = await conn.createConfirmChannel();
   const body = Buffer.alloc(1024, 0x61);
   const lat: number[] = [];
+  const worst: number[] = [];
   let inFlight = 0;
   let wake: (() => void) | null = null;
   const t0 = performance.now();
@@ -83,7 +84,13 @@ async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Pro
     inFlight++;
     const at = performance.now();
     ch.sendToQueue(q, body, { persistent: true }, (err: unknown) => {
-      if (!err) lat.push(performance.now() - at);
+      if (!err) {
+        const l = performance.now() - at;
+        lat.push(l);
+        // the worst confirm of each 500 ms window (when it was published): one stall or a steady tail?
+        const w = Math.floor((at - t0) / 500);
+        if (!(l <= (worst[w] ?? 0))) worst[w] = l;
+      }
       inFlight--;
       const w = wake;
       wake = null;
@@ -95,7 +102,7 @@ async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Pro
   await ch.waitForConfirms();
   const secs = (performance.now() - t0) / 1000;
   await conn.close();
-  return { sent, secs, lat };
+  return { sent, secs, lat, worst };
 }
 
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts clock ticks of 1/100 s on Linux
@@ -162,6 +169,7 @@ async function main(): Promise<void> {
       const q = `bench-lat-${rate}-${Date.now().toString(36)}`;
       await declare(c, q);
       const res = await publish(url, q, 0, rate, seconds * 1000);
+      process.stderr.write(`  at ${rate} msgs/s, worst confirm per 500 ms window (ms): ${Array.from(res.worst, (x) => (x ?? 0).toFixed(0)).join(" ")}\n`);
       out.push(
         `${target} ${queueType}, at ${rate} msgs/s offered: achieved ${Math.round(res.sent / res.secs)} msgs/s, confirm latency p50 ${pct(res.lat, 50).toFixed(1)} ms, p99 ${pct(res.lat, 99).toFixed(1)} ms, max ${pct(res.lat, 100).toFixed(1)} ms (load ${os.loadavg()[0]!.toFixed(1)})`,
       );
