@@ -329,17 +329,16 @@ export class Channel implements ConsumerHost {
         for (const f of forwards) waits.push(this.waitFor(f));
       }
     }
-    const e: ChainEntry = { seq, msg, ok, local: ok ? 0 : 2, waits };
+    const e: ChainEntry = { seq, msg, ok, local: 0, waits };
     this.chain.push(e);
-    // (behind a fast-path publish still waiting for its fsync, too: the store answers in order)
-    if (ok) {
-      if (store && (needsSync || this.syncsInFlight > 0)) {
-        store.sync((err) => {
-          e.local = err ? 2 : 1;
-          this.drainChain();
-        });
-      } else e.local = 1;
-    }
+    // behind a fast-path publish still waiting for its fsync, too (a refusal as well): the store
+    // answers in order, and an answer before theirs would move confirmedUpTo past them
+    if (store && ((ok && needsSync) || this.syncsInFlight > 0)) {
+      store.sync((err) => {
+        e.local = err || !ok ? 2 : 1;
+        this.drainChain();
+      });
+    } else e.local = ok ? 1 : 2;
     this.drainChain();
   }
 
