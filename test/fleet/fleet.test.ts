@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { randomUUID, generateKeyPairSync } from "node:crypto";
 import amqp from "amqplib";
 import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
-import { cli, privateVhost, startFleet, until, sleep, mgmt, type FleetProc, type Vhost } from "./procs.js";
+import { cli, mgmt, privateVhost, sleep, startFleet, stopFleetRig, until, type FleetProc, type Vhost } from "./procs.js";
 import { loadPrivateKey, signPayload, keyIdOf } from "../../src/fleet/sign.js";
 import type { CommandPayload } from "../../src/fleet/protocol.js";
 
@@ -95,13 +95,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await Promise.all([...agents.values()].map((a) => a.stop()));
-  await collector?.stop();
-  await vh?.drop();
-  await broker?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => stopFleetRig({ agents: agents.values(), collector, vh, broker, dir }));
 
 test("group dispatch reaches exactly the group's hosts", async () => {
   // Pins down sender-selected distribution (RabbitMQ's BCC header): the group message is routed

@@ -9,9 +9,9 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { repoRoot, startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
-import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
+import { cli, privateVhost, startFleet, stopFleetRig, until, type FleetProc, type Vhost } from "./procs.js";
 
 let broker: TestBroker;
 let vh: Vhost;
@@ -54,13 +54,7 @@ before(async () => {
   await until("agents online", async () => (await hosts()).filter((h) => h.presence === "online").length === 3);
 });
 
-after(async () => {
-  await Promise.all([...agents.values()].map((a) => a.stop()));
-  await collector?.stop();
-  await vh?.drop();
-  await broker?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => stopFleetRig({ agents: agents.values(), collector, vh, broker, dir }));
 
 test("a clean stop announces offline before the connection closes; a queued task says the host is offline", async () => {
   // A stopped agent must read `offline` (its own word), never `lost` (which is what three

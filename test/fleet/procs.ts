@@ -5,6 +5,7 @@
  * CLI invocations — run as separate `node dist/src/fleet/bin.js VERB` processes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { repoRoot } from "../helpers/broker.js";
@@ -38,6 +39,15 @@ export async function privateVhost(brokerUrl: string, mgmtUrl: string | undefine
   const u = new URL(brokerUrl);
   u.pathname = `/${name}`;
   return { url: u.toString(), mgmtUrl, name, drop: async () => void (await mgmtReq(mgmtUrl, "DELETE", `/api/vhosts/${name}`)) };
+}
+
+/** What a Fleet test file started, taken down in order: agents, collector, the private vhost, the broker, the temp dir. */
+export async function stopFleetRig(r: { agents?: Iterable<FleetProc>; collector?: FleetProc; vh?: Vhost; broker?: { stop(): Promise<void> }; dir?: string }): Promise<void> {
+  await Promise.all([...(r.agents ?? [])].map((a) => a.stop()));
+  await r.collector?.stop();
+  await r.vh?.drop();
+  await r.broker?.stop();
+  if (r.dir) rmSync(r.dir, { recursive: true, force: true });
 }
 
 export function mgmt(mgmtUrl: string, method: string, path: string, body?: unknown): Promise<Response> {

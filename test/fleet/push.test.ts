@@ -11,12 +11,12 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import { startBroker, tempDir, type TestBroker } from "../helpers/broker.js";
-import { cli, privateVhost, startFleet, until, type FleetProc, type Vhost } from "./procs.js";
+import { cli, privateVhost, startFleet, stopFleetRig, until, type FleetProc, type Vhost } from "./procs.js";
 import { loadPrivateKey, signPayload } from "../../src/fleet/sign.js";
 import type { CommandPayload } from "../../src/fleet/protocol.js";
 import { PUSH_MAX_BYTES } from "../../src/fleet/push.js";
@@ -93,13 +93,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await Promise.all([...agents.values()].map((a) => a.stop()));
-  await collector?.stop();
-  await vh?.drop();
-  await broker?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => stopFleetRig({ agents: agents.values(), collector, vh, broker, dir }));
 
 test("push to two agents: content and mode on each host, sha256 in each result", async () => {
   const content = "listen 8080;\nworkers 4;\n";
