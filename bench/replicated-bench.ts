@@ -3,7 +3,7 @@
  *
  *   node dist/bench/replicated-bench.js --target warren|rabbitmq [--runs 3] [--messages 20000]
  *        [--rates 1000,5000] [--seconds 8] [--queue-type quorum|classic] [--rabbit-port 22100]
- *        [--cpu-prof DIR]
+ *        [--cpu-prof DIR] [--warmup 0]
  *
  * Starts a private 3-node cluster (warren: 3 etcd members + 3 nodes on loopback; RabbitMQ:
  * three private nodes on P/P+10/P+20, P = --rabbit-port, default 22100, HTTP +1 each, joined
@@ -16,6 +16,9 @@
  * 2. confirm latency at a fixed rate: for each rate, `seconds` of publishing paced at that
  *    rate (up to 1,000 unconfirmed); per message, publish call to confirm; p50/p99 and the rate
  *    achieved.
+ *
+ * --warmup N: N unmeasured throughput runs first (a fresh warren node's JIT is cold: its first
+ * 20,000 messages ran at about half the later rate).
  *
  * --cpu-prof DIR (warren): every node runs under `node --cpu-prof --cpu-prof-dir=DIR`; the nodes are
  * stopped with SIGTERM at the end so that each writes its CPU.*.cpuprofile (node 1 is the leader).
@@ -41,6 +44,7 @@ const queueType = opt("queue-type", "quorum");
 const publishVia = Number(opt("publish-node", "0"));
 const rabbitPort = Number(opt("rabbit-port", "22100"));
 const cpuProf = opt("cpu-prof", "");
+const warmup = Number(opt("warmup", "0"));
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -147,6 +151,13 @@ async function main(): Promise<void> {
   const url = c.nodes[publishVia]!.url;
   const out: string[] = [];
   try {
+    for (let r = 0; r < warmup; r++) {
+      const q = `bench-warmup-${r}-${Date.now().toString(36)}`;
+      await declare(c, q);
+      const res = await publish(url, q, N);
+      process.stderr.write(`  warm-up ${r + 1}: ${Math.round(res.sent / res.secs)} msgs/s (not counted)\n`);
+      await drop(c, q);
+    }
     const tput: number[] = [];
     const loads: number[] = [];
     for (let r = 0; r < runs; r++) {

@@ -148,11 +148,27 @@ export class FrameWriter {
     this.frame(T.SNAP_BEGIN, b);
   }
 
-  /** ENQ: header (qid, epoch, seq, exchange, routing key, properties length) with the properties, then the body (not copied) */
-  enq(qid: number, epoch: number, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
+  /** the exchange / routing-key part of the last ENQ header ([el, exchange, rl, routing key]): a queue's messages mostly share it */
+  private names: { exchange: string; routingKey: string; bytes: Buffer } | null = null;
+
+  private namesOf(exchange: string, routingKey: string): Buffer {
+    const n = this.names;
+    if (n !== null && n.exchange === exchange && n.routingKey === routingKey) return n.bytes;
     const el = Buffer.byteLength(exchange, "utf8");
     const rl = Buffer.byteLength(routingKey, "utf8");
-    const hl = 5 + 4 + 8 + 8 + 1 + el + 1 + rl + 4;
+    const bytes = Buffer.allocUnsafe(2 + el + rl);
+    bytes[0] = el;
+    bytes.write(exchange, 1, "utf8");
+    bytes[1 + el] = rl;
+    bytes.write(routingKey, 2 + el, "utf8");
+    this.names = { exchange, routingKey, bytes };
+    return bytes;
+  }
+
+  /** ENQ: header (qid, epoch, seq, exchange, routing key, properties length) with the properties, then the body (not copied) */
+  enq(qid: number, epoch: number, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
+    const names = this.namesOf(exchange, routingKey);
+    const hl = 5 + 4 + 8 + 8 + names.length + 4;
     // the properties (tens of bytes) share the header's buffer: one write less per message
     const h = Buffer.allocUnsafe(hl + propertiesRaw.length);
     h.writeUInt32BE(hl - 4 + propertiesRaw.length + body.length, 0);
@@ -160,12 +176,9 @@ export class FrameWriter {
     h.writeUInt32BE(qid, 5);
     h.writeDoubleBE(epoch, 9);
     h.writeDoubleBE(seq, 17);
-    h[25] = el;
-    if (el > 0) h.write(exchange, 26, "utf8");
-    h[26 + el] = rl;
-    if (rl > 0) h.write(routingKey, 27 + el, "utf8");
-    h.writeUInt32BE(propertiesRaw.length, 27 + el + rl);
-    propertiesRaw.copy(h, hl);
+    h.set(names, 25);
+    h.writeUInt32BE(propertiesRaw.length, 25 + names.length);
+    h.set(propertiesRaw, hl);
     this.cork();
     this.socket.write(h);
     if (body.length > 0) this.socket.write(body);

@@ -2,11 +2,13 @@
  * The replication transport's FrameReader (src/cluster/repl-wire.ts; warren's own protocol
  * between quorum-queue members, no RabbitMQ counterpart): a stream of frames cut at every
  * byte position, or in random pieces, parses to the same frames as when read whole; an
- * oversize length is refused.
+ * oversize length is refused; ENQ frames (the leader's header cache reused across messages
+ * of the same exchange and routing key, then a new pair) decode to what was sent.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FrameReader, MAX_FRAME } from "../../../src/cluster/repl-wire.js";
+import type { Socket } from "node:net";
+import { FrameReader, FrameWriter, MAX_FRAME, readEnq, T } from "../../../src/cluster/repl-wire.js";
 
 function frame(type: number, body: Buffer): Buffer {
   const h = Buffer.alloc(5);
@@ -50,4 +52,30 @@ test("an oversize frame length is refused", () => {
   h.writeUInt32BE(MAX_FRAME + 1, 0);
   assert.throws(() => parse([h]), /refused/);
   assert.throws(() => parse([h.subarray(0, 2), h.subarray(2)]), /refused/);
+});
+
+test("ENQ frames decode to what was written, as the names change and repeat", async () => {
+  const out: Buffer[] = [];
+  const sock = { cork() {}, uncork() {}, write: (b: Buffer) => out.push(Buffer.from(b)) } as unknown as Socket;
+  const w = new FrameWriter(sock);
+  const sent = [
+    ["", "q1", Buffer.from([1, 2, 3]), Buffer.alloc(1024, 0x61)],
+    ["", "q1", Buffer.alloc(0), Buffer.from("x")],
+    ["amq.direct", "ключ", Buffer.from([9]), Buffer.alloc(0)],
+    ["", "q1", Buffer.from([4, 5]), Buffer.from("last")],
+  ] as const;
+  sent.forEach(([ex, rk, props, body], i) => w.enq(7, 42, i + 1, ex, rk, props, body));
+  const got: ReturnType<typeof readEnq>[] = [];
+  const r = new FrameReader((type, body) => {
+    assert.equal(type, T.ENQ);
+    got.push(readEnq(body));
+  });
+  r.push(Buffer.concat(out));
+  assert.equal(got.length, sent.length);
+  sent.forEach(([ex, rk, props, body], i) => {
+    const g = got[i]!;
+    assert.deepEqual([g.qid, g.epoch, g.seq, g.exchange, g.routingKey], [7, 42, i + 1, ex, rk]);
+    assert.deepEqual(g.propertiesRaw, props);
+    assert.deepEqual(g.body, body);
+  });
 });
