@@ -110,10 +110,22 @@ async function main(): Promise<void> {
         const start = process.hrtime.bigint();
         const { id, hosts } = await collector.service.submit({ command: "true", group, user: "bench" });
         const idMs = Number(process.hrtime.bigint() - start) / 1e6;
-        const count = collector.store.db.prepare(
-          "SELECT COUNT(*) AS n FROM results WHERE task_id = ? AND status IN ('ok','failed','timeout','expired','cancelled','rejected','interrupted','unroutable','lost')",
-        );
-        while ((count.get(id) as { n: number }).n < hosts.length) await sleep(5);
+        // Done when no row of the task is open any more (pending, queued, running: every other
+        // status is final). Counted through the partial index results_open, and only after the
+        // collector stored something (its "task" event): the bench's own polling used to be 11 %
+        // of the collector process's CPU at 10,000 hosts (a full COUNT every 5 ms).
+        const open = collector.store.db.prepare("SELECT COUNT(*) AS n FROM results WHERE status IN ('pending','queued','running') AND task_id = ?");
+        let changed = true;
+        const onTask = (): void => void (changed = true);
+        collector.service.on("task", onTask);
+        for (;;) {
+          if (changed) {
+            changed = false;
+            if ((open.get(id) as { n: number }).n === 0) break;
+          }
+          await sleep(2);
+        }
+        collector.service.off("task", onTask);
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
         const results = collector.store.results(id);
         const bad = results.filter((x) => x.status !== "ok" || !isFinal(x.status)).length;

@@ -2,10 +2,12 @@
  * Replicated-queue figures, warren and RabbitMQ side by side (docs/benchmarks.md, docs/cluster.md):
  *
  *   node dist/bench/replicated-bench.js --target warren|rabbitmq [--runs 3] [--messages 20000]
- *        [--rates 1000,5000] [--seconds 8] [--queue-type quorum|classic]
+ *        [--rates 1000,5000] [--seconds 8] [--queue-type quorum|classic] [--rabbit-port 22100]
+ *        [--cpu-prof DIR] [--warmup 0]
  *
  * Starts a private 3-node cluster (warren: 3 etcd members + 3 nodes on loopback; RabbitMQ:
- * three private nodes on 22100/22110/22120 joined with join_cluster, test/chaos/targets.ts),
+ * three private nodes on P/P+10/P+20, P = --rabbit-port, default 22100, HTTP +1 each, joined
+ * with join_cluster, test/chaos/targets.ts),
  * declares the queue through node 1 (`x-queue-type: quorum`: three replicas, leader on node 1),
  * and measures with amqplib on a confirm channel, 1 KiB persistent messages, no consumer:
  *
@@ -15,9 +17,16 @@
  *    rate (up to 1,000 unconfirmed); per message, publish call to confirm; p50/p99 and the rate
  *    achieved.
  *
+ * --warmup N: N unmeasured throughput runs first (a fresh warren node's JIT is cold: its first
+ * 20,000 messages ran at about half the later rate).
+ *
+ * --cpu-prof DIR (warren): every node runs under `node --cpu-prof --cpu-prof-dir=DIR`; the nodes are
+ * stopped with SIGTERM at the end so that each writes its CPU.*.cpuprofile (node 1 is the leader).
+ *
  * Run it under `flock /tmp/warren-heavy.lock`.
  */
 import amqp from "amqplib";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { startRabbitCluster, startWarrenCluster, type ChaosCluster } from "../test/chaos/targets.js";
 
@@ -33,6 +42,9 @@ const rates = opt("rates", "1000,5000").split(",").map(Number);
 const seconds = Number(opt("seconds", "8"));
 const queueType = opt("queue-type", "quorum");
 const publishVia = Number(opt("publish-node", "0"));
+const rabbitPort = Number(opt("rabbit-port", "22100"));
+const cpuProf = opt("cpu-prof", "");
+const warmup = Number(opt("warmup", "0"));
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,11 +67,12 @@ async function drop(c: ChaosCluster, q: string): Promise<void> {
 }
 
 /** publish n (or for `ms` at `rate`), at most 1,000 unconfirmed; per-message confirm latency */
-async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Promise<{ sent: number; secs: number; lat: number[] }> {
+async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Promise<{ sent: number; secs: number; lat: number[]; worst: number[] }> {
   const conn = await amqp.connect(url);
   const ch = await conn.createConfirmChannel();
   const body = Buffer.alloc(1024, 0x61);
   const lat: number[] = [];
+  const worst: number[] = [];
   let inFlight = 0;
   let wake: (() => void) | null = null;
   const t0 = performance.now();
@@ -75,7 +88,13 @@ async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Pro
     inFlight++;
     const at = performance.now();
     ch.sendToQueue(q, body, { persistent: true }, (err: unknown) => {
-      if (!err) lat.push(performance.now() - at);
+      if (!err) {
+        const l = performance.now() - at;
+        lat.push(l);
+        // the worst confirm of each 500 ms window (when it was published): one stall or a steady tail?
+        const w = Math.floor((at - t0) / 500);
+        if (!(l <= (worst[w] ?? 0))) worst[w] = l;
+      }
       inFlight--;
       const w = wake;
       wake = null;
@@ -87,25 +106,71 @@ async function publish(url: string, q: string, n: number, rate = 0, ms = 0): Pro
   await ch.waitForConfirms();
   const secs = (performance.now() - t0) / 1000;
   await conn.close();
-  return { sent, secs, lat };
+  return { sent, secs, lat, worst };
+}
+
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts clock ticks of 1/100 s on Linux
+/** user and system CPU ms of a process so far (0, 0 when unreadable) */
+function cpuOf(pid: number | undefined): [number, number] {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return [(Number(rest[11]) * 1000) / TICK, (Number(rest[12]) * 1000) / TICK];
+  } catch {
+    return [0, 0];
+  }
+}
+/** CPU per 1,000 messages of each node and of this client between two cpuOf snapshots: "n1 120+40 ms, ..." */
+function cpuReport(c: ChaosCluster, before: [number, number][], client0: NodeJS.CpuUsage, n: number): string {
+  const per = (ms: number): string => ((ms * 1000) / n).toFixed(0);
+  const nodes = c.nodes.map((node, i) => {
+    const [u, s] = cpuOf(node.pid());
+    return `n${i + 1} ${per(u - before[i]![0])}+${per(s - before[i]![1])}`;
+  });
+  const cl = process.cpuUsage(client0);
+  return `CPU ms (user+sys) per 1,000 msgs: ${nodes.join(", ")}, client ${per(cl.user / 1000)}+${per(cl.system / 1000)}`;
+}
+
+/** SIGTERM every node and wait (up to 20 s) for it to exit, so --cpu-prof writes its profile */
+async function stopGracefully(c: ChaosCluster): Promise<void> {
+  for (const n of c.nodes) {
+    const pid = n.pid();
+    if (pid !== undefined && n.running()) process.kill(pid, "SIGTERM");
+  }
+  const until = Date.now() + 20_000;
+  while (c.nodes.some((n) => n.running()) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  const c = target === "rabbitmq" ? await startRabbitCluster() : await startWarrenCluster({ mode: "loopback", etcdMembers: 3 });
+  const c =
+    target === "rabbitmq"
+      ? await startRabbitCluster({ rabbitBasePort: rabbitPort })
+      : await startWarrenCluster({ mode: "loopback", etcdMembers: 3, ...(cpuProf ? { nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {}) });
   process.stderr.write(`${target}: 3-node cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const url = c.nodes[publishVia]!.url;
   const out: string[] = [];
   try {
+    for (let r = 0; r < warmup; r++) {
+      const q = `bench-warmup-${r}-${Date.now().toString(36)}`;
+      await declare(c, q);
+      const res = await publish(url, q, N);
+      process.stderr.write(`  warm-up ${r + 1}: ${Math.round(res.sent / res.secs)} msgs/s (not counted)\n`);
+      await drop(c, q);
+    }
     const tput: number[] = [];
     const loads: number[] = [];
     for (let r = 0; r < runs; r++) {
       const q = `bench-${queueType}-${r}-${Date.now().toString(36)}`;
       await declare(c, q);
+      const cpu0 = c.nodes.map((n) => cpuOf(n.pid()));
+      const client0 = process.cpuUsage();
       const res = await publish(url, q, N);
       tput.push(Math.round(res.sent / res.secs));
       loads.push(os.loadavg()[0]!);
-      process.stderr.write(`  run ${r + 1}: ${tput[r]} msgs/s (load ${loads[r]!.toFixed(1)}), confirm p50 ${pct(res.lat, 50).toFixed(1)} ms p99 ${pct(res.lat, 99).toFixed(1)} ms\n`);
+      process.stderr.write(
+        `  run ${r + 1}: ${tput[r]} msgs/s (load ${loads[r]!.toFixed(1)}), confirm p50 ${pct(res.lat, 50).toFixed(1)} ms p99 ${pct(res.lat, 99).toFixed(1)} ms; ${cpuReport(c, cpu0, client0, res.sent)}\n`,
+      );
       await drop(c, q);
     }
     out.push(
@@ -115,12 +180,14 @@ async function main(): Promise<void> {
       const q = `bench-lat-${rate}-${Date.now().toString(36)}`;
       await declare(c, q);
       const res = await publish(url, q, 0, rate, seconds * 1000);
+      process.stderr.write(`  at ${rate} msgs/s, worst confirm per 500 ms window (ms): ${Array.from(res.worst, (x) => (x ?? 0).toFixed(0)).join(" ")}\n`);
       out.push(
         `${target} ${queueType}, at ${rate} msgs/s offered: achieved ${Math.round(res.sent / res.secs)} msgs/s, confirm latency p50 ${pct(res.lat, 50).toFixed(1)} ms, p99 ${pct(res.lat, 99).toFixed(1)} ms, max ${pct(res.lat, 100).toFixed(1)} ms (load ${os.loadavg()[0]!.toFixed(1)})`,
       );
       await drop(c, q);
     }
   } finally {
+    if (cpuProf) await stopGracefully(c);
     await c.stop();
   }
   process.stdout.write(`${out.join("\n")}\n`);

@@ -20,13 +20,13 @@ import type { BenchOptions, Scenario } from "./scenarios/types.js";
 import { s1, s2, s3, s4, s5 } from "./scenarios/throughput.js";
 import { s6 } from "./scenarios/latency.js";
 import { s7 } from "./scenarios/connections.js";
-import { s8 } from "./scenarios/backlog.js";
+import { s8, s8f } from "./scenarios/backlog.js";
 import { s9 } from "./scenarios/topic.js";
 import { s10 } from "./scenarios/durable-queues.js";
 import { OVERLOAD } from "./scenarios/overload.js";
 import { m1 } from "./scenarios/monitoring.js";
 
-const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, ...OVERLOAD, m1];
+const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s8f, s9, s10, ...OVERLOAD, m1];
 const SMOKE = ["s1", "s2", "s4", "overload-1-1"];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -40,6 +40,7 @@ const USAGE = `usage: npm run bench -- [options]
   --warmup SECONDS           unmeasured lead-in (default 2)
   --s7-connections N,N       default 1000,10000
   --s8-messages N            default 1000000
+  --s8f-messages N           s8f (fanout backlog): messages, default 200000
   --s10-queues N             default 100000
   --overload-duration SECONDS  window of the overload-* scenarios (default 60)
   --m1-hosts N               m1 (Fleet monitoring at scale): simulated hosts (default 10000)
@@ -85,6 +86,7 @@ function parse(argv: string[]): Cli {
     "warmup",
     "s7-connections",
     "s8-messages",
+    "s8f-messages",
     "s10-queues",
     "overload-duration",
     "markdown",
@@ -120,6 +122,7 @@ function parse(argv: string[]): Cli {
       smoke,
       s7Connections: (get.get("s7-connections") ?? (smoke ? "50" : "1000,10000")).split(",").map(Number),
       s8Messages: num("s8-messages", smoke ? 10_000 : 1_000_000),
+      s8fMessages: num("s8f-messages", smoke ? 5_000 : 200_000),
       s10Queues: num("s10-queues", smoke ? 100 : 100_000),
       overloadDuration: num("overload-duration", smoke ? 1 : 60),
       m1Hosts: num("m1-hosts", smoke ? 20 : 10_000),

@@ -23,6 +23,8 @@ export interface BenchOptions {
   smoke: boolean;
   s7Connections: number[];
   s8Messages: number;
+  /** s8f: messages fanned out to its 10 queues */
+  s8fMessages: number;
   s10Queues: number;
   /** seconds per overload-* run */
   overloadDuration: number;

@@ -4,16 +4,19 @@
  * QueueEntry, ~300 B with the GC's overhead). Per message: store id, expiry, queue position
  * (f64 each), body size and metadata index (u32 each) and delivery count (u8) — 33 bytes in
  * blocks of BLOCK records, so the memory goes back block by block as a backlog drains.
- * Exchange, routing key and properties are kept once per distinct set among the last few
- * pushed (compared by identity: a channel reuses its decoded publish arguments and property
- * sets), so a flood of alike messages shares one; messages whose properties differ one by one
- * (a message_id each) still save their two objects but keep their properties in memory.
+ * Exchange, routing key, properties and BCC keys are kept once per distinct set among the last
+ * few pushed (compared by identity: a channel reuses its decoded publish arguments and property
+ * sets, the router its BCC-stripped ones), so a flood of alike messages shares one; messages
+ * whose properties differ one by one (a message_id each) still save their two objects but keep
+ * their properties in memory.
  *
- * Only messages no other queue can be holding are encoded (see Queue.publish): a persistent
- * message in a durable queue (the store counts references per queue) or a paged transient one
- * routed to this queue alone. Anything else arriving while the tail is non-empty is kept as its
- * object, in order, in a side queue. Shifting materialises the front record back into a
- * Message (body still on disk, read at delivery as for any paged message) and a QueueEntry.
+ * Only messages whose body is on disk under a reference of this queue's own are encoded (see
+ * Queue.publish): a persistent message in a durable queue (the store counts references per
+ * queue) or a paged transient one (the store counts the queues holding the scratch body, so a
+ * fanout's body is on disk once and every queue may encode it). Anything else arriving while
+ * the tail is non-empty is kept as its object, in order, in a side queue. Shifting materialises
+ * the front record back into a Message of its own (body still on disk, read at delivery as for
+ * any paged message) and a QueueEntry.
  *
  * Invariants: records leave in the order they came (push back, shift front); every queue
  * position in the tail is above every one in the list's in-memory head (requeues go to the head).
@@ -65,12 +68,14 @@ class Block {
   }
 }
 
-/** what encoded records share: exchange, routing key and properties, with how many use them */
+/** what encoded records share: exchange, routing key, properties and BCC keys, with how many use them */
 interface Meta {
   exchange: string;
   routingKey: string;
   properties: BasicProperties;
   propertiesRaw: Buffer;
+  /** BCC routing keys (stripped from the properties; dead-lettering routes with them) */
+  bcc: string[] | null;
   refs: number;
 }
 
@@ -94,7 +99,7 @@ export class PagedTail {
     return this.len;
   }
 
-  /** Append: encoded when `encode` (body on disk, no other holder), else kept as the object. */
+  /** Append: encoded when `encode` (body on disk under this queue's own reference), else kept as the object. */
   push(e: QueueEntry, encode: boolean): void {
     let b = this.blocks.peekLast();
     if (b === undefined || b.end === BLOCK) {
@@ -109,7 +114,7 @@ export class PagedTail {
       return;
     }
     const m = e.msg;
-    b.meta[i] = this.metaOf(m.exchange, m.routingKey, m.properties, m.propertiesRaw);
+    b.meta[i] = this.metaOf(m);
     b.storeId[i] = m.storeId;
     b.expiresAt[i] = e.expiresAt;
     b.seq[i] = e.seq;
@@ -119,17 +124,17 @@ export class PagedTail {
   }
 
   /** The index of a metadata set equal (by identity) to one of the last few, or a new one. */
-  private metaOf(exchange: string, routingKey: string, properties: BasicProperties, propertiesRaw: Buffer): number {
+  private metaOf(m: Message): number {
     const r = this.recent;
     for (let k = 0; k < r.length; k++) {
       const x = this.metas[r[k]!]!;
-      if (x.propertiesRaw === propertiesRaw && x.routingKey === routingKey && x.exchange === exchange && x.properties === properties) {
+      if (x.propertiesRaw === m.propertiesRaw && x.routingKey === m.routingKey && x.exchange === m.exchange && x.properties === m.properties && x.bcc === m.bcc) {
         x.refs++;
         return r[k]!;
       }
     }
     const idx = this.freeMetas.length > 0 ? this.freeMetas.pop()! : this.metas.length;
-    this.metas[idx] = { exchange, routingKey, properties, propertiesRaw, refs: 1 };
+    this.metas[idx] = { exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, propertiesRaw: m.propertiesRaw, bcc: m.bcc, refs: 1 };
     if (r.length === RECENT) r.shift();
     r.push(idx);
     return idx;
@@ -158,6 +163,7 @@ export class PagedTail {
     const meta = this.metas[mi]!;
     const msg = new Message(meta.exchange, meta.routingKey, meta.properties, meta.propertiesRaw, null, b.size[i]!, 0);
     msg.storeId = b.storeId[i]!;
+    msg.bcc = meta.bcc;
     msg.refs = 1; // the queue's own reference, counted when it was enqueued
     this.dropMeta(mi);
     this.encoded--;
@@ -186,6 +192,7 @@ export class PagedTail {
     const meta = this.metas[mi]!;
     const msg = new Message(meta.exchange, meta.routingKey, meta.properties, meta.propertiesRaw, null, b.size[i]!, 0);
     msg.storeId = b.storeId[i]!;
+    msg.bcc = meta.bcc;
     msg.refs = 1;
     this.dropMeta(mi);
     this.encoded--;

@@ -9,7 +9,9 @@
  * MessageStore port — only for durable queues and persistent messages).
  *
  * Invariants: every entry is in exactly one place — ready, or unacked in one
- * channel; `msg.refs` counts the queues holding a message; a durable queue's
+ * channel; `msg.refs` counts the queues holding a Message object; a paged-out
+ * body's holders are counted by the store (retainPaged/releasePaged, one per
+ * queue holding it as an object or as a compact record); a durable queue's
  * persistent message is removed from the store exactly once (ack, drop,
  * expiry, purge, dead-letter, delete).
  */
@@ -173,14 +175,17 @@ export class Queue implements Destination {
   }
 
   /**
-   * Enqueue a routed message (after accepts()). `sole`: no other queue got it, so once its
-   * body is on disk the ready list may hold it as a compact record (paged-tail.ts).
+   * Enqueue a routed message (after accepts()). Once its body is on disk (persisted for this
+   * queue, or paged out to scratch, where the store counts every queue holding it) the ready
+   * list may hold it as a compact record (paged-tail.ts), also when other queues got it too.
    */
-  publish(msg: Message, now: number, sole = false, pulled = false, redelivered = false): void {
+  publish(msg: Message, now: number, pulled = false, redelivered = false): void {
     if (this.remote !== null && !pulled) return this.forwardHome(this.remote, msg);
     const s = this.settings;
     this.stats.publish++;
     msg.refs++;
+    // a body another queue already paged out: this queue is one more holder of it
+    if (isPagedId(msg.storeId)) this.store!.retainPaged(msg.storeId);
     if (this.replica !== null) this.replica.enqueued(msg);
     const entry = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, now), redelivered ? 1 : 0);
     if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
@@ -192,7 +197,7 @@ export class Queue implements Destination {
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     // page before pushing so the entry is accounted as resident or not from the start
     if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
-    this.ready.push(entry, msg.body === null && msg.bcc === null && (this.isStored(msg) || (sole && isPagedId(msg.storeId))));
+    this.ready.push(entry, msg.body === null && (this.isStored(msg) || isPagedId(msg.storeId)));
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) {
@@ -225,7 +230,7 @@ export class Queue implements Destination {
     msg.refs++;
     const e = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, Date.now()), redelivered ? 1 : 0);
     // a recovered message left on disk is this queue's own reference (the store counts per queue)
-    this.ready.push(e, msg.body === null && msg.bcc === null && this.isStored(msg));
+    this.ready.push(e, msg.body === null && this.isStored(msg));
     if (e.expiresAt !== 0) this.scheduleTtl(e.expiresAt);
   }
 
@@ -411,7 +416,7 @@ export class Queue implements Destination {
     const store = this.store;
     if (store === null || msg.storeId === 0) return;
     if (isPagedId(msg.storeId)) {
-      if (msg.refs === 0) store.releasePaged(msg.storeId);
+      store.releasePaged(msg.storeId);
     } else if (this.durable) {
       store.remove(this.key, msg.storeId);
     }
@@ -429,8 +434,10 @@ export class Queue implements Destination {
   /** Drop a queued body from memory; it is read back from disk at delivery. */
   private page(msg: Message): void {
     if (msg.body === null) return;
-    if (this.isStored(msg)) msg.body = null;
-    else if (msg.storeId === 0) this.store!.pageOut(msg);
+    // on disk under this queue's own reference (another queue's delivery may have read a paged body back)
+    if (this.isStored(msg) || isPagedId(msg.storeId)) msg.body = null;
+    // every queue holding the Message so far (this one included) holds the paged body
+    else if (msg.storeId === 0) this.store!.pageOut(msg, msg.refs);
     // else: persisted for other (durable) queues only; keep it in memory rather than depend on their refs
   }
 
@@ -579,7 +586,7 @@ export class Queue implements Destination {
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     const n = this.ready.clear((e) => {
       e.msg.refs--;
-      if (e.msg.refs === 0 && isPagedId(e.msg.storeId)) this.store?.releasePaged(e.msg.storeId);
+      if (isPagedId(e.msg.storeId)) this.store?.releasePaged(e.msg.storeId);
     });
     if (n >= LARGE_RELEASE) collectGarbageSoon();
     if (this.durable && this.store) this.store.deleteQueue(this.key);

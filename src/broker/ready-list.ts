@@ -41,8 +41,8 @@ export interface ReadyList {
   /** entries held as compact records (paged-tail.ts) */
   readonly encoded: number;
   /**
-   * Append. `encode`: the entry's body is on disk and no other queue holds its Message, so a
-   * FIFO list may keep it as a compact record instead of the objects (paged-tail.ts).
+   * Append. `encode`: the entry's body is on disk under a store reference of this queue's own,
+   * so a FIFO list may keep it as a compact record instead of the objects (paged-tail.ts).
    */
   push(e: QueueEntry, encode?: boolean): void;
   shift(): QueueEntry | undefined;

@@ -12,7 +12,7 @@
  * of its durable queues.)
  */
 import type { FieldTable } from "../amqp/field-table.js";
-import { encodeProperties } from "../amqp/properties.js";
+import { encodeProperties, type BasicProperties } from "../amqp/properties.js";
 import type { Exchange, Destination } from "./exchanges/exchange.js";
 import { isDeathCycle } from "./dead-letter.js";
 import type { Message } from "./message.js";
@@ -39,6 +39,8 @@ export class Router {
   /** the queues the last route() reached: matched[0 .. its return value) */
   readonly matched: Queue[] = [];
   private nMatched = 0;
+  private readonly stripped: Stripped[] = [];
+  private strippedNext = 0;
 
   constructor(private readonly vhost: VHost) {}
 
@@ -109,7 +111,7 @@ export class Router {
     // needs no copy: it is read before anything can re-enter.)
     const queues = n > 1 ? this.matched.slice(0, n) : this.matched;
     // BCC adds routes but is never delivered (nor returned, nor stored), as in rabbit_basic
-    if (headers !== undefined && headers["BCC"] !== undefined) stripBcc(msg);
+    if (headers !== undefined && headers["BCC"] !== undefined) this.stripBcc(msg);
     if (dlReason !== null && dlReason !== "rejected" && n > 0) {
       let k = 0;
       for (let i = 0; i < n; i++) if (!isDeathCycle(queues[i]!.name, msg.properties.headers)) queues[k++] = queues[i]!;
@@ -144,20 +146,42 @@ export class Router {
       }
     }
     const now = msg.publishedAt;
-    // a message routed to one queue only is that queue's alone: it may keep it in compact form
-    const sole = n === 1;
-    for (let i = 0; i < n; i++) queues[i]!.publish(msg, now, sole);
+    for (let i = 0; i < n; i++) queues[i]!.publish(msg, now);
     this.vhost.stats.publish++;
     return flags;
   }
+
+  /**
+   * Take the BCC header out of the properties (keeping its keys in msg.bcc). A publisher
+   * sending the same property set again gets the same decoded object from its channel: the
+   * stripped result of the last few is reused, so queued messages share one properties object,
+   * one encoding and one key list (a paged-out queue then keeps one metadata set for them all).
+   */
+  private stripBcc(msg: Message): void {
+    const from = msg.properties;
+    const cache = this.stripped;
+    let hit: Stripped | undefined;
+    for (let i = 0; i < cache.length; i++) if (cache[i]!.from === from) hit = cache[i];
+    if (hit === undefined) {
+      const { BCC: bcc, ...rest } = from.headers!;
+      const properties = { ...from, headers: rest };
+      hit = { from, properties, raw: encodeProperties(properties), keys: addKeys(null, bcc) };
+      cache[this.strippedNext++ % STRIPPED_CACHE] = hit;
+    }
+    if (hit.keys !== null) msg.bcc = hit.keys;
+    msg.properties = hit.properties;
+    msg.propertiesRaw = hit.raw;
+  }
 }
 
-function stripBcc(msg: Message): void {
-  const { BCC: bcc, ...rest } = msg.properties.headers!;
-  const keys = addKeys(null, bcc);
-  if (keys !== null) msg.bcc = keys;
-  msg.properties = { ...msg.properties, headers: rest };
-  msg.propertiesRaw = encodeProperties(msg.properties);
+/** BCC-stripped property sets remembered per router (see Router.stripBcc) */
+const STRIPPED_CACHE = 4;
+
+interface Stripped {
+  from: BasicProperties;
+  properties: BasicProperties;
+  raw: Buffer;
+  keys: string[] | null;
 }
 
 /** Append the string routing keys of a CC/BCC array (rabbit_basic takes the longstr ones). */

@@ -340,7 +340,7 @@ class RemoteQueue implements RemoteHome {
           const props = propertiesOf(d.properties);
           const msg = new Message(d.fields.exchange, d.fields.routingKey, props, encodeProperties(props), d.content, d.content.length, Date.now());
           this.tags.set(msg, { ch, tag: d.fields.deliveryTag });
-          q.publish(msg, msg.publishedAt, true, true, d.fields.redelivered);
+          q.publish(msg, msg.publishedAt, true, d.fields.redelivered);
         });
         return ch;
       });

@@ -48,22 +48,64 @@ function mac(secret: string, nonce: Buffer, node: string): Buffer {
   return createHmac("sha256", secret).update(nonce).update(node, "utf8").digest();
 }
 
-/** Splits a byte stream into frames; calls onFrame(type, body) for each (body is a view: copy to keep). */
+/**
+ * Splits a byte stream into frames; calls onFrame(type, body) for each (body is a view: copy to
+ * keep). A frame split across reads is assembled in its own buffer; the rest of a read is parsed
+ * in place (no copy of the whole read, as a concatenation of leftover and read would be).
+ */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** the start of a frame split across reads (its length prefix possibly incomplete) */
+  private part: Buffer | null = null;
+  /** a frame being assembled: its whole length (4 + len) and the bytes so far */
+  private asm: Buffer | null = null;
+  private asmAt = 0;
   constructor(private readonly onFrame: (type: number, body: Buffer) => void) {}
 
+  private static check(len: number): void {
+    if (len < 1 || len > MAX_FRAME) throw new Error(`replication frame of ${len} bytes refused (limit ${MAX_FRAME})`);
+  }
+
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     let at = 0;
-    while (this.buf.length - at >= 5) {
-      const len = this.buf.readUInt32BE(at);
-      if (len < 1 || len > MAX_FRAME) throw new Error(`replication frame of ${len} bytes refused (limit ${MAX_FRAME})`);
-      if (this.buf.length - at < 4 + len) break;
-      this.onFrame(this.buf[at + 4]!, this.buf.subarray(at + 5, at + 4 + len));
+    if (this.part !== null) {
+      // fewer than 5 bytes of a frame so far: only its prefix is joined
+      const joined = Buffer.concat([this.part, chunk.subarray(0, 5 - this.part.length)]);
+      at = joined.length - this.part.length;
+      this.part = null;
+      if (joined.length < 5) {
+        this.part = joined;
+        return;
+      }
+      const len = joined.readUInt32BE(0);
+      FrameReader.check(len);
+      this.asm = Buffer.allocUnsafe(4 + len);
+      joined.copy(this.asm, 0);
+      this.asmAt = 5;
+    }
+    if (this.asm !== null) {
+      const want = this.asm.length - this.asmAt;
+      const n = Math.min(want, chunk.length - at);
+      chunk.copy(this.asm, this.asmAt, at, at + n);
+      this.asmAt += n;
+      at += n;
+      if (this.asmAt < this.asm.length) return;
+      const f = this.asm;
+      this.asm = null;
+      this.onFrame(f[4]!, f.subarray(5));
+    }
+    while (chunk.length - at >= 5) {
+      const len = chunk.readUInt32BE(at);
+      FrameReader.check(len);
+      if (chunk.length - at < 4 + len) {
+        this.asm = Buffer.allocUnsafe(4 + len);
+        chunk.copy(this.asm, 0, at);
+        this.asmAt = chunk.length - at;
+        return;
+      }
+      this.onFrame(chunk[at + 4]!, chunk.subarray(at + 5, at + 4 + len));
       at += 4 + len;
     }
-    this.buf = at === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(at);
+    if (at < chunk.length) this.part = Buffer.from(chunk.subarray(at));
   }
 }
 
@@ -106,25 +148,39 @@ export class FrameWriter {
     this.frame(T.SNAP_BEGIN, b);
   }
 
-  /** ENQ: header (qid, epoch, seq, exchange, routing key, properties length) then properties and body, not copied */
-  enq(qid: number, epoch: number, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
+  /** the exchange / routing-key part of the last ENQ header ([el, exchange, rl, routing key]): a queue's messages mostly share it */
+  private names: { exchange: string; routingKey: string; bytes: Buffer } | null = null;
+
+  private namesOf(exchange: string, routingKey: string): Buffer {
+    const n = this.names;
+    if (n !== null && n.exchange === exchange && n.routingKey === routingKey) return n.bytes;
     const el = Buffer.byteLength(exchange, "utf8");
     const rl = Buffer.byteLength(routingKey, "utf8");
-    const hl = 5 + 4 + 8 + 8 + 1 + el + 1 + rl + 4;
-    const h = Buffer.allocUnsafe(hl);
+    const bytes = Buffer.allocUnsafe(2 + el + rl);
+    bytes[0] = el;
+    bytes.write(exchange, 1, "utf8");
+    bytes[1 + el] = rl;
+    bytes.write(routingKey, 2 + el, "utf8");
+    this.names = { exchange, routingKey, bytes };
+    return bytes;
+  }
+
+  /** ENQ: header (qid, epoch, seq, exchange, routing key, properties length) with the properties, then the body (not copied) */
+  enq(qid: number, epoch: number, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
+    const names = this.namesOf(exchange, routingKey);
+    const hl = 5 + 4 + 8 + 8 + names.length + 4;
+    // the properties (tens of bytes) share the header's buffer: one write less per message
+    const h = Buffer.allocUnsafe(hl + propertiesRaw.length);
     h.writeUInt32BE(hl - 4 + propertiesRaw.length + body.length, 0);
     h[4] = T.ENQ;
     h.writeUInt32BE(qid, 5);
     h.writeDoubleBE(epoch, 9);
     h.writeDoubleBE(seq, 17);
-    h[25] = el;
-    h.write(exchange, 26, "utf8");
-    h[26 + el] = rl;
-    h.write(routingKey, 27 + el, "utf8");
-    h.writeUInt32BE(propertiesRaw.length, 27 + el + rl);
+    h.set(names, 25);
+    h.writeUInt32BE(propertiesRaw.length, 25 + names.length);
+    h.set(propertiesRaw, hl);
     this.cork();
     this.socket.write(h);
-    if (propertiesRaw.length > 0) this.socket.write(propertiesRaw);
     if (body.length > 0) this.socket.write(body);
   }
 
@@ -154,7 +210,7 @@ export function readSnapBegin(b: Buffer): { qid: number; epoch: number; vhost: s
   return { qid: b.readUInt32BE(0), epoch: b.readDoubleBE(4), vhost: b.toString("utf8", 14, 14 + vl), name: b.toString("utf8", 16 + vl, 16 + vl + nl) };
 }
 
-/** ENQ body (after the type byte); properties and body are copied out of the read buffer */
+/** ENQ body (after the type byte); properties and body are views of the read buffer: copy what is kept */
 export function readEnq(b: Buffer): EnqFrame {
   const el = b[20]!;
   const rl = b[21 + el]!;
@@ -167,8 +223,8 @@ export function readEnq(b: Buffer): EnqFrame {
     seq: b.readDoubleBE(12),
     exchange: b.toString("utf8", 21, 21 + el),
     routingKey: b.toString("utf8", 22 + el, 22 + el + rl),
-    propertiesRaw: Buffer.from(b.subarray(ps, ps + pl)),
-    body: Buffer.from(b.subarray(ps + pl)),
+    propertiesRaw: b.subarray(ps, ps + pl),
+    body: b.subarray(ps + pl),
   };
 }
 

@@ -1091,11 +1091,15 @@ export class Replication {
     return qs;
   }
 
+  /** propertiesRaw and body are views of the replication read buffer (repl-wire.ts readEnq) */
   store(qs: QState, seq: number, exchange: string, routingKey: string, propertiesRaw: Buffer, body: Buffer): void {
     const q = this.queue(qs);
-    const m: StorableMessage = { exchange, routingKey, propertiesRaw, body, bodySize: body.length, storeId: 0 };
+    // the properties stay in memory: copied (tens of bytes); the body stays a view of the read
+    // buffer only until the fsync (FollowerSession.flush drops it) unless it is kept in memory
+    const m: StorableMessage = { exchange, routingKey, propertiesRaw: Buffer.from(propertiesRaw), body, bodySize: body.length, storeId: 0 };
     const store = this.storeOf(qs);
     if (store && q) store.persist(m, [q.key]);
+    if (!isDurableId(m.storeId)) m.body = Buffer.from(body);
     qs.content.set(seq, m);
     // after the fsync its body is read back from the store if this node ever leads
     qs.fresh.push(m);

@@ -581,27 +581,14 @@ export class FleetService extends EventEmitter {
   /** Resume dispatch of every task with pending rows, and finish rows that can no longer finish. */
   async sweep(): Promise<void> {
     const now = Date.now();
-    const tasks = new Set<number>();
-    for (const r of this.store.openResults()) {
-      if ((r.status === "pending" || r.status === "queued") && now > r.expiresAt + SWEEP_GRACE_MS) {
-        this.applyExpired(r.taskId, r.host, `swept: ${r.status === "pending" ? "not sent" : "not taken by the host"} before the task's TTL ran out`);
-        continue;
-      }
-      if (r.status === "running") {
-        const h = this.store.hostLastSeen(r.host);
-        const deadline = (r.startedAt ?? r.queuedAt ?? now) + r.timeoutMs + LOST_GRACE_MS;
-        const silent = !h?.lastSeen || now - h.lastSeen > 3 * h.heartbeatMs + LOST_GRACE_MS;
-        if (now > deadline && silent) {
-          this.applyResult(
-            { kind: "result", task: r.taskId, host: r.host, nonce: r.nonce, status: "lost", error: "swept: the agent went silent while running and did not report back in time", finishedAt: now },
-            "collector",
-          );
-          continue;
-        }
-      }
-      if (r.status === "pending") tasks.add(r.taskId);
-    }
-    for (const id of tasks) await this.dispatch(id);
+    for (const r of this.store.staleOpenResults(now, SWEEP_GRACE_MS))
+      this.applyExpired(r.taskId, r.host, `swept: ${r.status === "pending" ? "not sent" : "not taken by the host"} before the task's TTL ran out`);
+    for (const r of this.store.overdueRunning(now, LOST_GRACE_MS))
+      this.applyResult(
+        { kind: "result", task: r.taskId, host: r.host, nonce: r.nonce, status: "lost", error: "swept: the agent went silent while running and did not report back in time", finishedAt: now },
+        "collector",
+      );
+    for (const id of this.store.tasksWithPending()) await this.dispatch(id);
   }
 
   static statusLine(counts: Record<string, number>): string {

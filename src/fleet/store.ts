@@ -500,17 +500,35 @@ export class FleetStore {
     return true;
   }
 
-  /** Rows not yet final, across tasks (for the dispatcher and the sweeper). */
-  openResults(): Array<ResultRow & { expiresAt: number; timeoutMs: number; batch: number }> {
-    return (
-      this.q(`SELECT r.*, t.expires_at, t.timeout_ms, t.batch FROM results r JOIN tasks t ON t.id = r.task_id
-      WHERE r.status IN ('pending','queued','running') ORDER BY r.task_id, r.batch_no, r.host`).all() as Array<Record<string, unknown>>
-    ).map((r) => ({ ...toResult(r), expiresAt: r.expires_at as number, timeoutMs: r.timeout_ms as number, batch: r.batch as number }));
+  /**
+   * The sweeper's three questions, each answered in SQL so that a second's sweep of a task with
+   * 10,000 open rows reads only the rows it acts on (it used to read and convert every open row,
+   * JSON included, and look up each running row's host: a third of the collector's CPU while a
+   * 10,000-host task ran). Rows pending or queued whose task's TTL ran out `graceMs` ago:
+   */
+  staleOpenResults(now: number, graceMs: number): Array<{ taskId: number; host: string; status: HostStatus }> {
+    return this.q(`SELECT r.task_id AS taskId, r.host AS host, r.status AS status FROM results r JOIN tasks t ON t.id = r.task_id
+      WHERE r.status IN ('pending','queued') AND ? > t.expires_at + ? ORDER BY r.task_id, r.batch_no, r.host`).all(now, graceMs) as Array<{
+      taskId: number;
+      host: string;
+      status: HostStatus;
+    }>;
   }
 
-  hostLastSeen(name: string): { lastSeen: number | null; heartbeatMs: number; state: string } | undefined {
-    const r = this.q("SELECT last_seen, heartbeat_ms, state FROM hosts WHERE name = ?").get(name) as { last_seen: number | null; heartbeat_ms: number; state: string } | undefined;
-    return r ? { lastSeen: r.last_seen, heartbeatMs: r.heartbeat_ms, state: r.state } : undefined;
+  /**
+   * Rows running past their deadline (started, else queued, + timeout + `graceMs`) whose host has
+   * been silent for more than 3 heartbeats + `graceMs` (or was never seen).
+   */
+  overdueRunning(now: number, graceMs: number): Array<{ taskId: number; host: string; nonce: string | null }> {
+    return this.q(`SELECT r.task_id AS taskId, r.host AS host, r.nonce AS nonce FROM results r JOIN tasks t ON t.id = r.task_id LEFT JOIN hosts h ON h.name = r.host
+      WHERE r.status = 'running' AND ? > COALESCE(r.started_at, r.queued_at, ?) + t.timeout_ms + ?
+        AND (h.last_seen IS NULL OR h.last_seen = 0 OR ? - h.last_seen > 3 * h.heartbeat_ms + ?)
+      ORDER BY r.task_id, r.batch_no, r.host`).all(now, now, graceMs, now, graceMs) as Array<{ taskId: number; host: string; nonce: string | null }>;
+  }
+
+  /** Tasks with rows not yet sent (the dispatcher resumes them). */
+  tasksWithPending(): number[] {
+    return (this.q("SELECT DISTINCT task_id AS id FROM results WHERE status = 'pending' ORDER BY task_id").all() as Array<{ id: number }>).map((r) => r.id);
   }
 }
 

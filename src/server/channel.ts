@@ -59,6 +59,20 @@ export const enum ChannelState {
   Closed,
 }
 
+/** a forward (or replication) a chained confirm waits for: 0 pending, 1 done, 2 failed */
+interface RemoteWait {
+  state: 0 | 1 | 2;
+}
+
+/** a publish whose confirm waits in the chain: its local fsync (0 pending, 1 done, 2 failed) and its forwards */
+interface ChainEntry {
+  seq: number;
+  msg: Message | null;
+  ok: boolean;
+  local: 0 | 1 | 2;
+  waits: RemoteWait | RemoteWait[] | null;
+}
+
 export class Channel implements ConsumerHost {
   state = ChannelState.Open;
   readonly consumers = new Map<string, Consumer>();
@@ -261,7 +275,7 @@ export class Channel implements ConsumerHost {
    * publish is nacked and `msg` taken back from its queues (broker/withdraw.ts).
    */
   settlePublish(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null = null): void {
-    if (forwards !== null || this.confirmChain !== null) return this.chainConfirm(seq, needsSync, ok, msg, forwards);
+    if (forwards !== null || this.chainHead < this.chain.length) return this.chainConfirm(seq, needsSync, ok, msg, forwards);
     const store = this.conn.broker.store;
     // a refusal (overflow) waits behind earlier publishes still waiting for their fsync, too:
     // answered first, it would move confirmedUpTo past them and their acks would never go out
@@ -293,37 +307,94 @@ export class Channel implements ConsumerHost {
   }
 
   /**
-   * Cluster member: confirms of publishes forwarded to other nodes (and every publish after
-   * one, while any is outstanding) go out in order once the home nodes and the local store
-   * have them; a nack from a home node (or a home node that is gone) nacks.
+   * Cluster member: confirms of publishes forwarded to other nodes or replicated (and every
+   * publish after one, while any is outstanding) go out in order once the home nodes (or the
+   * quorum queue's replicas) and the local store have them; a nack from a home node (or a
+   * home node that is gone) nacks. A FIFO of plain entries, no promise per message: the
+   * forwards of one publish are mostly the same promise as the previous one's (a quorum
+   * leader settles everything enqueued in one turn with one promise), subscribed to once.
    */
-  private confirmChain: Promise<void> | null = null;
+  private chain: ChainEntry[] = [];
+  private chainHead = 0;
+  private lastForward: Promise<boolean> | null = null;
+  private lastWait: RemoteWait | null = null;
 
   private chainConfirm(seq: number, needsSync: boolean, ok: boolean, msg: Message | null, forwards: Promise<boolean>[] | null): void {
     const store = this.conn.broker.store;
-    const local = new Promise<boolean>((resolve) => {
-      if (!ok) resolve(false);
-      else if (store && needsSync) store.sync((err) => resolve(!err));
-      else resolve(true);
-    });
-    const remote =
-      forwards === null
-        ? Promise.resolve(true)
-        : Promise.all(forwards).then(
-            (r) => r.every((x) => x),
-            () => false,
-          );
-    const mine: Promise<void> = (this.confirmChain ?? Promise.resolve()).then(async () => {
-      const [a, b] = await Promise.all([local, remote]);
-      if (this.state !== ChannelState.Open) return;
-      if (!a && msg !== null && ok) this.conn.broker.withdrawals.add(msg);
-      if (a && b) return this.markConfirmed(seq);
-      this.nackPublish(seq);
-    });
-    this.confirmChain = mine;
-    void mine.then(() => {
-      if (this.confirmChain === mine) this.confirmChain = null;
-    });
+    let waits: RemoteWait | RemoteWait[] | null = null;
+    if (forwards !== null) {
+      if (forwards.length === 1) waits = this.waitFor(forwards[0]!);
+      else {
+        waits = [];
+        for (const f of forwards) waits.push(this.waitFor(f));
+      }
+    }
+    const e: ChainEntry = { seq, msg, ok, local: 0, waits };
+    this.chain.push(e);
+    // behind a fast-path publish still waiting for its fsync, too (a refusal as well): the store
+    // answers in order, and an answer before theirs would move confirmedUpTo past them
+    if (store && ((ok && needsSync) || this.syncsInFlight > 0)) {
+      store.sync((err) => {
+        e.local = err || !ok ? 2 : 1;
+        this.drainChain();
+      });
+    } else e.local = ok ? 1 : 2;
+    this.drainChain();
+  }
+
+  private waitFor(p: Promise<boolean>): RemoteWait {
+    if (p === this.lastForward) return this.lastWait!;
+    const w: RemoteWait = { state: 0 };
+    p.then(
+      (r) => {
+        w.state = r ? 1 : 2;
+        this.drainChain();
+      },
+      () => {
+        w.state = 2;
+        this.drainChain();
+      },
+    );
+    this.lastForward = p;
+    this.lastWait = w;
+    return w;
+  }
+
+  /** send what is settled at the head of the chain, in publish order */
+  private drainChain(): void {
+    const c = this.chain;
+    while (this.chainHead < c.length) {
+      const e = c[this.chainHead]!;
+      if (e.local === 0) break;
+      let remoteOk = true;
+      const w = e.waits;
+      if (w !== null) {
+        if (Array.isArray(w)) {
+          let pending = false;
+          for (const x of w) {
+            if (x.state === 0) pending = true;
+            else if (x.state === 2) remoteOk = false;
+          }
+          if (pending) break;
+        } else if (w.state === 0) break;
+        else remoteOk = w.state === 1;
+      }
+      this.chainHead++;
+      // the store could not write it: take it back from its queues (broker/withdraw.ts)
+      if (e.local === 2 && e.msg !== null && e.ok) this.conn.broker.withdrawals.add(e.msg);
+      if (this.state !== ChannelState.Open) continue;
+      if (e.local === 1 && remoteOk) this.markConfirmed(e.seq);
+      else this.nackPublish(e.seq);
+    }
+    if (this.chainHead === c.length) {
+      c.length = 0;
+      this.chainHead = 0;
+      this.lastForward = null;
+      this.lastWait = null;
+    } else if (this.chainHead >= 4096) {
+      c.splice(0, this.chainHead);
+      this.chainHead = 0;
+    }
   }
 
   private markConfirmed(seq: number): void {

@@ -22,6 +22,9 @@ import { writeDeliver, writeReturn } from "./frames-out.js";
 export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
 const REPLY_TO_PREFIX = "amq.rabbitmq.reply-to.";
 
+/** the empty array a publish collects its forwards in (kept while nothing was forwarded: no allocation per publish) */
+let spare: Promise<boolean>[] = [];
+
 export class Publisher {
   /** the cluster forwards / quorum replication the last route() is waiting on (tx.commit collects them) */
   lastForwards: Promise<boolean>[] | null = null;
@@ -70,7 +73,7 @@ export class Publisher {
     publishing.holder = this.conn.flowHolder;
     // on a cluster member, collect the forwards to queues homed elsewhere: the confirm waits for them
     const clustered = this.conn.broker.cluster !== null;
-    if (clustered) forwarding.pending = [];
+    if (clustered) forwarding.pending = spare;
     let flags: number;
     let forwards: Promise<boolean>[] | null = null;
     try {
@@ -78,7 +81,11 @@ export class Publisher {
     } finally {
       publishing.holder = null;
       if (clustered) {
-        forwards = forwarding.pending!.length > 0 ? forwarding.pending : null;
+        const f = forwarding.pending!;
+        if (f.length > 0) {
+          forwards = f;
+          spare = [];
+        }
         forwarding.pending = null;
       }
     }

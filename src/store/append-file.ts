@@ -47,6 +47,8 @@ export class AppendFile {
   private pendingBytes = 0;
   private closeRequested = false;
   private closed = false;
+  /** no more appends expected (a rolled scratch file): the write block is not kept for reuse */
+  private retired = false;
 
   constructor(
     readonly path: string,
@@ -133,9 +135,19 @@ export class AppendFile {
     this.written = pos;
     this.pendingBytes = 0;
     this.chunks = [];
-    // keep the current block for reuse unless it was an oversized one-off
-    if (this.block !== null && this.block.length === BLOCK) this.blockUsed = 0;
+    // keep the current block for reuse unless it was an oversized one-off or the file is retired
+    if (this.block !== null && this.block.length === BLOCK && !this.retired) this.blockUsed = 0;
     else this.block = null;
+  }
+
+  /**
+   * No more appends are expected: give the write block back after the next flush (now, if
+   * nothing is pending), so a file that was rolled over does not keep 256 KiB for reuse.
+   * A later reserve() still works; it allocates a block again.
+   */
+  retire(): void {
+    this.retired = true;
+    if (this.pendingBytes === 0) this.block = null;
   }
 
   /** Read [pos, pos+len): from the OS if written, else from pending memory. Records never straddle the two. */

@@ -5,7 +5,10 @@
  * CRC, never fsynced, never recovered (the directory is emptied at open). Ids
  * are SCRATCH_ID_BASE + sequence, above every durable storeId (48 bits), so
  * readBody() can tell them apart; ids in one file are contiguous, so the index
- * is typed arrays as in segment.ts (offset u32 + length u32 + live flag u8).
+ * is typed arrays as in segment.ts (offset u32 + length u32 + reference count u32).
+ *
+ * A body is written once however many queues hold it (a fanout): its reference count is the
+ * number of holders (write/retain add, release takes one away), and it is gone at zero.
  *
  * Invariant: a scratch file is deleted as soon as it is not the file being
  * written and all its bodies were released.
@@ -22,7 +25,8 @@ export const SCRATCH_ID_BASE = PAGED_ID_BASE;
 class ScratchFile {
   offsets = new Uint32Array(1024);
   lengths = new Uint32Array(1024);
-  alive = new Uint8Array(1024);
+  /** holders of each body; 0 = released */
+  refs = new Uint32Array(1024);
   count = 0;
   live = 0;
   constructor(
@@ -30,20 +34,20 @@ class ScratchFile {
     readonly firstSeq: number,
   ) {}
 
-  add(offset: number, len: number): void {
+  add(offset: number, len: number, refs: number): void {
     if (this.count === this.offsets.length) {
-      const grow = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-        const b = make(a.length * 2);
+      const grow = (a: Uint32Array): Uint32Array => {
+        const b = new Uint32Array(a.length * 2);
         b.set(a);
         return b;
       };
-      this.offsets = grow(this.offsets, (n) => new Uint32Array(n));
-      this.lengths = grow(this.lengths, (n) => new Uint32Array(n));
-      this.alive = grow(this.alive, (n) => new Uint8Array(n));
+      this.offsets = grow(this.offsets);
+      this.lengths = grow(this.lengths);
+      this.refs = grow(this.refs);
     }
     this.offsets[this.count] = offset;
     this.lengths[this.count] = len;
-    this.alive[this.count] = 1;
+    this.refs[this.count] = refs;
     this.count++;
     this.live++;
   }
@@ -52,6 +56,8 @@ class ScratchFile {
 export class ScratchSpace {
   private files: ScratchFile[] = [];
   private current: ScratchFile | null = null;
+  /** rolled-over files whose last bytes are not flushed yet */
+  private rolled: AppendFile[] = [];
   private nextFileNum = 1;
   paged = 0;
 
@@ -66,14 +72,14 @@ export class ScratchSpace {
     fs.mkdirSync(dir, { recursive: true });
   }
 
-  /** Append `body`, return its scratch id. */
-  write(body: Buffer): number {
+  /** Append `body` for `refs` holders (at least 1), return its scratch id. */
+  write(body: Buffer, refs = 1): number {
     let cur = this.current;
     if (cur === null || (cur.file.end + body.length > this.fileSize && cur.count > 0)) cur = this.roll();
     const off = cur.file.end;
     const r = cur.file.reserve(body.length);
     body.copy(r.buf, r.at);
-    cur.add(off, body.length);
+    cur.add(off, body.length, Math.max(1, refs));
     this.paged++;
     return SCRATCH_ID_BASE + cur.firstSeq + cur.count - 1;
   }
@@ -83,20 +89,37 @@ export class ScratchSpace {
     return f.file.read(f.offsets[i]!, f.lengths[i]!);
   }
 
+  /** One more holder of a body still paged out. */
+  retain(id: number): void {
+    const [f, i] = this.locate(id);
+    f.refs[i]!++;
+  }
+
+  /** One holder fewer; the body is gone when none is left. */
   release(id: number): void {
     const hit = this.tryLocate(id);
     if (hit === null) return;
     const [f, i] = hit;
-    if (f.alive[i] === 0) return;
-    f.alive[i] = 0;
+    if (f.refs[i] === 0) return;
+    if (--f.refs[i]! > 0) return;
     f.live--;
     this.paged--;
     if (f.live === 0 && f !== this.current) this.drop(f);
   }
 
-  /** Files with pending bytes (flushed with the segment files each turn; never fsynced). */
+  /**
+   * Files with pending bytes (flushed with the segment files each turn; never fsynced): the one
+   * being written and any rolled over with bytes still pending (a roll happens mid-turn; left
+   * out, their last bytes stayed in memory for as long as the file lived).
+   */
   openFiles(): AppendFile[] {
-    return this.current !== null ? [this.current.file] : [];
+    const out: AppendFile[] = [];
+    if (this.rolled.length > 0) {
+      this.rolled = this.rolled.filter((f) => f.hasPending);
+      for (const f of this.rolled) out.push(f);
+    }
+    if (this.current !== null) out.push(this.current.file);
+    return out;
   }
 
   get bytes(): number {
@@ -120,6 +143,10 @@ export class ScratchSpace {
     this.files.push(f);
     this.current = f;
     if (prev !== null && prev.live === 0) this.drop(prev);
+    else if (prev !== null) {
+      prev.file.retire();
+      if (prev.file.hasPending) this.rolled.push(prev.file);
+    }
     return f;
   }
 
@@ -144,7 +171,7 @@ export class ScratchSpace {
 
   private locate(id: number): [ScratchFile, number] {
     const hit = this.tryLocate(id);
-    if (hit === null || hit[0].alive[hit[1]] === 0) throw new Error(`scratch id ${id} is not paged out`);
+    if (hit === null || hit[0].refs[hit[1]] === 0) throw new Error(`scratch id ${id} is not paged out`);
     return hit;
   }
 }

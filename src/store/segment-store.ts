@@ -280,14 +280,18 @@ export class SegmentStore implements MessageStore {
     return rec.subarray(l.bodyStart, l.bodyEnd);
   }
 
-  pageOut(msg: StorableMessage): void {
+  pageOut(msg: StorableMessage, holders = 1): void {
     this.assertOpen();
     if (msg.storeId !== 0 || msg.body === null) return; // already on disk (durable or paged)
-    const id = this.scratch.write(msg.body);
+    const id = this.scratch.write(msg.body, holders);
     msg.storeId = id;
     msg.body = null;
     this.diskWrites++;
     this.wrote(msg.bodySize);
+  }
+
+  retainPaged(storeId: number): void {
+    if (storeId >= SCRATCH_ID_BASE) this.scratch.retain(storeId);
   }
 
   releasePaged(storeId: number): void {

@@ -83,11 +83,14 @@ export interface MessageStore {
   /** Read a paged-out body back (synchronously; used on delivery). */
   readBody(storeId: number): Buffer;
   /**
-   * Write a transient message's body to a scratch file so the queue can drop it from memory
-   * (backlogs beyond memory). Sets msg.storeId; scratch data is never recovered.
+   * Write a transient message's body to a scratch file so the queues can drop it from memory
+   * (backlogs beyond memory), once for `holders` queues (default 1). Sets msg.storeId; scratch
+   * data is never recovered.
    */
-  pageOut(msg: StorableMessage): void;
-  /** A transient message that was paged out is gone (delivered+acked, dropped). */
+  pageOut(msg: StorableMessage, holders?: number): void;
+  /** One more queue holds a paged-out body (a fanout: the body stays on disk once for all). */
+  retainPaged(storeId: number): void;
+  /** A queue no longer holds a paged-out body (delivered+acked, dropped); gone with the last holder. */
   releasePaged(storeId: number): void;
   /** All messages per durable queue key, in queue order. Called once at start, before any persist. */
   recover(): Map<string, RecoveredMessage[]>;

@@ -12,8 +12,8 @@
  * - `warren` in **loopback** mode: the same processes on 127.0.0.1 with free ports picked once
  *   (kept across restarts); only the process-level nemeses (kill, restart, SIGSTOP, etcd member
  *   kill, cold restart);
- * - `rabbitmq`: three private RabbitMQ nodes (scripts/rabbitmq-node.sh, ports 22100/22110/22120,
- *   HTTP +1) joined into one cluster with `join_cluster`; process-level nemeses only (RabbitMQ in
+ * - `rabbitmq`: three private RabbitMQ nodes (scripts/rabbitmq-node.sh, ports 22100/22110/22120 or
+ *   rabbitBasePort +0/+10/+20, HTTP +1) joined into one cluster with `join_cluster`; process-level nemeses only (RabbitMQ in
  *   namespaces would need long Erlang node names and an epmd per namespace: not done).
  *
  * Every name this creates starts with `<prefix>-` (netPrefix, default `harness`); stop() removes it all.
@@ -82,6 +82,10 @@ export interface ClusterOptions {
   etcdElectionMs?: number;
   /** netns mode: the /24 the namespaces use, e.g. `10.78.40` (default 10.78.<20 + pid % 200>) */
   subnet?: string;
+  /** rabbitmq: the first node's AMQP port; the nodes use base, base+10, base+20 (HTTP +1 each); default 22100 */
+  rabbitBasePort?: number;
+  /** warren: extra flags for each node's `node` process, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/x"] */
+  nodeFlags?: string[];
 }
 
 /** clusters started and not yet stopped (run.ts stops them on SIGINT/SIGTERM) */
@@ -282,6 +286,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     }
     dataDirs.push(dataDir);
     const [cmd, args] = wrap(i, process.execPath, [
+      ...(opts.nodeFlags ?? []),
       join(repoRoot, "bin", "warren.js"),
       "server",
       "--bind",
@@ -401,8 +406,11 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
 export async function startRabbitCluster(opts: ClusterOptions = {}): Promise<ChaosCluster> {
   const log = opts.log ?? (() => {});
   const script = join(repoRoot, "scripts", "rabbitmq-node.sh");
-  const base = join(tmpdir(), `harness-rmq-${Date.now()}`);
-  const ports = [22100, 22110, 22120];
+  const base = join(tmpdir(), `harness-rmq-${opts.rabbitBasePort ?? 22100}-${Date.now()}`);
+  const basePort = opts.rabbitBasePort ?? 22100;
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65535 - 21 - 20000)
+    throw new Error(`rabbitBasePort ${basePort}: an integer from 1024 to ${65535 - 21 - 20000} (the nodes take base..base+21, Erlang distribution +20000)`);
+  const ports = [basePort, basePort + 10, basePort + 20];
   const dirs = ports.map((p) => join(base, `rmq${p}`));
   const rmq = (...args: string[]): string => sh("bash", [script, ...args]);
   const pidOf = (i: number): number | undefined => {
