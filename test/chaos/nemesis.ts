@@ -136,7 +136,12 @@ export const NEMESES: Nemesis[] = [
     needs: ["netns"],
     async fault(x) {
       const l = await x.leader();
-      x.c.isolate(other(l), [l]);
+      const f = other(l);
+      // worst case: etcd's leader beside the isolated follower, so the leader's etcd member loses
+      // its etcd leader while it still answers its clients (whoever's lease renewal lands there)
+      if (x.etcdLeaderOnVictim && x.c.etcd.length > f) await moveEtcdLeader(x.c, f, x.log);
+      x.log(`isolate-follower: n${f + 1} from q1's leader n${l + 1}, etcd leader ${x.c.etcd.length ? `e${await etcdLeader(x.c)}` : "-"}`);
+      x.c.isolate(f, [l]);
       await sleep(x.faultMs);
       x.c.heal();
     },

@@ -8,7 +8,8 @@
  *                    (rate: msgs/s per publisher; publishers: per queue) [--json out.json]
  *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
  *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
- *                    [--etcd-leader-on-victim] (isolate-leader: move etcd's leadership to the victim's member first)
+ *                    [--etcd-election-ms 1000] (etcd's --election-timeout; its heartbeat is a tenth)
+ *                    [--etcd-leader-on-victim] (isolate-leader, isolate-follower: move etcd's leadership to the isolated node's member first)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
  * (process nemeses only). rabbitmq: three private nodes on 22100/22110/22120, process nemeses.
@@ -37,6 +38,11 @@ const logDir = opt("log-dir", "");
 const netPrefix = opt("net-prefix", "harness");
 const subnet = opt("subnet", "");
 const preVote = opt("pre-vote", "on") !== "off";
+const etcdElectionMs = Number(opt("etcd-election-ms", "1000"));
+if (!Number.isInteger(etcdElectionMs) || etcdElectionMs < 50) {
+  console.error(`--etcd-election-ms: a whole number of ms, at least 50 (got ${opt("etcd-election-ms", "1000")})`);
+  process.exit(2);
+}
 const etcdLeaderOnVictim = args.includes("--etcd-leader-on-victim");
 const leaseTtl = 2;
 const verbose = args.includes("--verbose");
@@ -76,6 +82,7 @@ async function main(): Promise<void> {
               log,
               netPrefix,
               preVote,
+              etcdElectionMs,
               ...(subnet ? { subnet } : {}),
               ...(logDir ? { logDir: join(logDir, `${nemesis.name}-${Date.now()}`) } : {}),
               ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}),

@@ -78,6 +78,8 @@ export interface ClusterOptions {
   netPrefix?: string;
   /** etcd members with --pre-vote (default true; false: etcd 3.4's default, to compare) */
   preVote?: boolean;
+  /** etcd's --election-timeout in ms (default 1000, etcd's own; --heartbeat-interval is a tenth of it) */
+  etcdElectionMs?: number;
   /** netns mode: the /24 the namespaces use, e.g. `10.78.40` (default 10.78.<20 + pid % 200>) */
   subnet?: string;
   /** rabbitmq: the first node's AMQP port; the nodes use base, base+10, base+20 (HTTP +1 each); default 22100 */
@@ -257,9 +259,9 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       "--logger",
       "zap",
       "--heartbeat-interval",
-      "100",
+      String(Math.round((opts.etcdElectionMs ?? 1000) / 10)),
       "--election-timeout",
-      "1000",
+      String(opts.etcdElectionMs ?? 1000),
       // a member cut off and back (isolate-leader's heal) must not depose the leader with its higher
       // term: without pre-vote the cluster re-elects, and nobody's lease keepalive is answered meanwhile
       // (docs/chaos.md); etcd 3.5's default, off in 3.4
