@@ -61,7 +61,7 @@ function opOf(o: Op): IRequestOp {
 const KEEPALIVE_MS = 500;
 const KEEPALIVE_TIMEOUT_MS = 500;
 
-/** a lease renewal with no answer after max(this, TTL / 2) is left behind (the next one goes to a member picked afresh) */
+/** a lease renewal with no answer after max(this, TTL / 2) is given up (the next tick asks every member) */
 const RENEW_DEADLINE_MS = 1000;
 /** One renewal of lease `id` on its own stream through `c`: the TTL etcd answers (0: expired). */
 function renewOnce(c: Etcd3, id: string, deadline: number): Promise<number> {
@@ -72,10 +72,15 @@ function renewOnce(c: Etcd3, id: string, deadline: number): Promise<number> {
         resolve(Number(res.TTL));
       });
       stream.on("error", (e: Error) => reject(e));
+      // a stream closed without an answer (after one, the promise is settled and this is a no-op)
+      stream.on("end", () => reject(new Error("lease keepalive stream ended without an answer")));
       stream.write({ ID: id });
     }, reject);
   });
 }
+
+/** an endpoint as the etcd3 client wants it: with its scheme */
+const hostUrl = (e: string): string => (/^https?:\/\//.test(e) ? e : `http://${e}`);
 
 const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
@@ -98,7 +103,7 @@ export class EtcdClient {
       if ((e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new Error("clustering needs the etcd3 package (npm install etcd3)");
       throw e;
     }
-    const hosts = endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
+    const hosts = endpoints.map(hostUrl);
     const options: IOptions = {
       hosts,
       dialTimeout: timeoutMs,
@@ -223,7 +228,7 @@ export class EtcdClient {
   private perMember(): Etcd3[] {
     if (!this.members) {
       const Ctor = this.c.constructor as new (o: IOptions) => Etcd3;
-      this.members = this.endpoints.map((e) => new Ctor({ ...this.options, hosts: /^https?:\/\//.test(e) ? e : `http://${e}` }));
+      this.members = this.endpoints.map((e) => new Ctor({ ...this.options, hosts: hostUrl(e) }));
     }
     return this.members;
   }
