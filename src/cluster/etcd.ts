@@ -5,7 +5,7 @@
  * peer dependency, loaded only when a node is started with etcd endpoints, so a single
  * node never loads gRPC (docs/cluster.md says why this client).
  */
-import type { Etcd3, IKeyValue, IOptions, IRequestOp, Lease, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IOptions, IRequestOp, ITxnRequest, ITxnResponse, Lease, Watcher } from "etcd3";
 
 export interface Kv {
   key: string;
@@ -85,13 +85,45 @@ const hostUrl = (e: string): string => (/^https?:\/\//.test(e) ? e : `http://${e
 const TARGET = { create: "Create", mod: "Mod", value: "Value" } as const;
 const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
+export interface TxnResult {
+  succeeded: boolean;
+  revision: number;
+  /** what `otherwise`'s reads found (null: no such key) */
+  got: (Kv | null)[];
+}
+
+function txnRequest(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[]): ITxnRequest {
+  return {
+    compare: compare.map((c) => ({
+      key: enc(c.key),
+      ...(c.prefix ? { range_end: prefixEnd(c.key) } : {}),
+      target: TARGET[c.target],
+      result: RESULT[c.op],
+      ...(c.target === "create" ? { create_revision: c.value } : c.target === "mod" ? { mod_revision: c.value } : { value: enc(String(c.value)) }),
+    })),
+    success: then.map(opOf),
+    failure: otherwise.map((o) => ("get" in o ? { request_range: { key: enc(o.get) } } : opOf(o))),
+  };
+}
+
+function txnResult(r: ITxnResponse): TxnResult {
+  const got = (r.responses ?? []).filter((x) => x.response_range).map((x) => (x.response_range.kvs[0] ? kvOf(x.response_range.kvs[0]) : null));
+  return { succeeded: r.succeeded, revision: Number(r.header.revision), got };
+}
+
+/** how long an urgent transaction's first copy waits for its member before it goes to every member */
+const URGENT_FIRST_TRY_MS = 1000;
+
 export class EtcdClient {
   private members: Etcd3[] | null = null;
+  /** the member that last answered a lease renewal or an urgent transaction: the next one goes there first */
+  private preferred = 0;
 
   private constructor(
     private readonly c: Etcd3,
     readonly endpoints: string[],
     private readonly options: IOptions,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Connect and check that etcd answers (a clear error at start rather than hanging later). */
@@ -119,7 +151,7 @@ export class EtcdClient {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     };
     const c = new mod.Etcd3(options);
-    const client = new EtcdClient(c, endpoints, options);
+    const client = new EtcdClient(c, endpoints, options, timeoutMs);
     try {
       await client.range("\u0000probe");
     } catch (e) {
@@ -140,20 +172,46 @@ export class EtcdClient {
   }
 
   /** A transaction: if every compare holds, `then` runs, else `otherwise`; both may read keys back. */
-  async txn(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<{ succeeded: boolean; revision: number; got: (Kv | null)[] }> {
-    const r = await this.c.kv.txn({
-      compare: compare.map((c) => ({
-        key: enc(c.key),
-        ...(c.prefix ? { range_end: prefixEnd(c.key) } : {}),
-        target: TARGET[c.target],
-        result: RESULT[c.op],
-        ...(c.target === "create" ? { create_revision: c.value } : c.target === "mod" ? { mod_revision: c.value } : { value: enc(String(c.value)) }),
-      })),
-      success: then.map(opOf),
-      failure: otherwise.map((o) => ("get" in o ? { request_range: { key: enc(o.get) } } : opOf(o))),
-    });
-    const got = (r.responses ?? []).filter((x) => x.response_range).map((x) => (x.response_range.kvs[0] ? kvOf(x.response_range.kvs[0]) : null));
-    return { succeeded: r.succeeded, revision: Number(r.header.revision), got };
+  async txn(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<TxnResult> {
+    return txnResult(await this.c.kv.txn(txnRequest(compare, then, otherwise)));
+  }
+
+  /**
+   * A transaction whose answer is waited for (an ISR change holds every confirm of its queue):
+   * to the member that answered last (lease renewals, every TTL/4, keep that fresh), and if that
+   * one has not answered within
+   * URGENT_FIRST_TRY_MS, to every member at once; the first answer counts. The shared client
+   * picks a member at random and waits out the whole deadline on one cut off from etcd's
+   * leader (it still answers pings, so the connection looks healthy): 5 s more on a confirm gap
+   * in half of the isolate-follower cycles (docs/chaos.md).
+   *
+   * Only for transactions that do the same whether they run once or more than once (a put
+   * guarded by compares it leaves true, with reads in `otherwise` to tell an earlier copy's
+   * success from a refusal): an unanswered copy may still be applied.
+   */
+  async txnUrgent(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<TxnResult> {
+    const req = txnRequest(compare, then, otherwise);
+    const members = this.perMember();
+    const first = this.preferred;
+    try {
+      return txnResult(await members[first]!.kv.txn(req, { deadline: Date.now() + URGENT_FIRST_TRY_MS }));
+    } catch {
+      // unanswered or refused by that member (no leader): ask them all
+    }
+    const deadline = Date.now() + this.timeoutMs;
+    try {
+      return await Promise.any(
+        members.map((m, i) =>
+          m.kv.txn(req, { deadline }).then((r) => {
+            this.preferred = i;
+            return txnResult(r);
+          }),
+        ),
+      );
+    } catch (e) {
+      const errs = e instanceof AggregateError ? e.errors : [e];
+      throw new Error(`no etcd member answered: ${errs.map((x: Error) => x.message).join("; ")}`);
+    }
   }
 
   /** Drop the history before `revision` (etcd's Compact); later revisions and every key's current value stay. */
@@ -181,7 +239,6 @@ export class EtcdClient {
     const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
     const members = this.perMember();
     let okAt = Date.now();
-    let preferred = 0;
     let over = false;
     let timer: NodeJS.Timeout | undefined;
     const lost = (err: Error): void => {
@@ -195,7 +252,7 @@ export class EtcdClient {
         (left) => {
           if (over) return;
           if (left <= 0) return lost(new Error(`Lease ${id} is expired or revoked`));
-          preferred = i;
+          this.preferred = i;
           // a renewal extends the lease to TTL from when etcd received it, i.e. after it was sent
           if (firedAt > okAt) okAt = firedAt;
           onKeepalive?.(firedAt);
@@ -209,7 +266,7 @@ export class EtcdClient {
       if (now - okAt > 2 * ttlMs) return lost(new Error(`Lease ${id} not renewed for ${now - okAt} ms; it has expired`));
       // the last tick's renewal is unanswered: ask every member, the first answer counts
       if (now - okAt > tickMs * 1.5) for (let i = 0; i < members.length; i++) renewAt(i, now);
-      else renewAt(preferred, now);
+      else renewAt(this.preferred, now);
     };
     timer = setInterval(renew, tickMs);
     timer.unref();

@@ -854,16 +854,7 @@ export class Replication {
     const q = this.queue(qs);
     if (!q || this.closed) return;
     const qrec = this.rec("quorum", qs.vhost, qs.name);
-    if (qrec) {
-      try {
-        const r = JSON.parse(qrec.value) as QuorumRecord;
-        qs.members = r.members;
-        qs.isr = r.isr;
-        qs.qmod = qrec.modRevision;
-      } catch {
-        this.deps.log.warn(`cluster: unreadable quorum record for queue '${qs.name}'`);
-      }
-    }
+    if (qrec) this.adoptQuorum(qs, qrec);
     const lrec = this.rec("qlead", qs.vhost, qs.name);
     let leader: string | null = null;
     let epoch = 0;
@@ -959,6 +950,8 @@ export class Replication {
       );
       if (!r.succeeded) return;
       if (r.revision > this.revision) this.revision = r.revision;
+      // the record the election was guarded by: the new leader's first write compares with it
+      this.adoptQuorum(qs, cur);
       // the key's create revision is the txn's revision: the new epoch
       this.promote(qs, r.revision, rec);
     } catch (e) {
@@ -1040,19 +1033,60 @@ export class Replication {
   }
 
   /** true: written; false: this epoch no longer leads; null: etcd could not be asked */
+  /**
+   * Write a queue's quorum record as its leader of `epoch`: false once another node leads, null
+   * while etcd does not answer (or the record changed under us; the caller tries again). Also
+   * guarded by the record's revision as this node last saw it: a copy of an older write sent to
+   * a member cut off from etcd's leader can still be applied when the partition heals, and must
+   * not put back an ISR that has changed since.
+   */
   async writeQuorum(qs: QState, epoch: number, rec: QuorumRecord): Promise<boolean | null> {
+    const lk = this.leadKey(qs.vhost, qs.name);
+    const qk = this.quorumKey(qs.vhost, qs.name);
+    const value = JSON.stringify(rec);
     try {
-      const r = await this.deps
-        .etcd()
-        .txn([{ key: this.leadKey(qs.vhost, qs.name), target: "create", op: "==", value: epoch }], [{ put: this.quorumKey(qs.vhost, qs.name), value: JSON.stringify(rec) }]);
-      if (r.succeeded) {
-        if (r.revision > this.revision) this.revision = r.revision;
-        qs.isr = rec.isr;
-        qs.members = rec.members;
+      const r = await this.deps.etcd().txnUrgent(
+        [
+          { key: lk, target: "create", op: "==", value: epoch },
+          { key: qk, target: "mod", op: "==", value: qs.qmod },
+        ],
+        [{ put: qk, value }],
+        [{ get: lk }, { get: qk }],
+      );
+      let rev = r.revision;
+      if (!r.succeeded) {
+        const [lead, cur] = r.got;
+        if (!lead || lead.createRevision !== epoch) return false;
+        if (!cur) return null;
+        if (cur.value !== value) {
+          // add_member / delete_member wrote it meanwhile: go on from etcd's record
+          this.adoptQuorum(qs, cur);
+          qs.lead?.syncMembers();
+          return null;
+        }
+        // an earlier copy of this very write (urgent transactions may be sent twice) was applied
+        rev = cur.modRevision;
       }
-      return r.succeeded;
+      if (rev > this.revision) this.revision = rev;
+      qs.isr = rec.isr;
+      qs.members = rec.members;
+      qs.qmod = rev;
+      return true;
     } catch {
       return null;
+    }
+  }
+
+  /** Take a quorum record from etcd unless this node already knows a newer one (its own write the watch has not brought yet). */
+  private adoptQuorum(qs: QState, kv: Kv): void {
+    if (kv.modRevision < qs.qmod) return;
+    try {
+      const r = JSON.parse(kv.value) as QuorumRecord;
+      qs.members = r.members;
+      qs.isr = r.isr;
+      qs.qmod = kv.modRevision;
+    } catch {
+      this.deps.log.warn(`cluster: unreadable quorum record for queue '${qs.name}'`);
     }
   }
 

@@ -60,6 +60,8 @@ export interface Etcd {
   members: EtcdMember[];
   /** host:port,host:port for --etcd-endpoints */
   endpoints: string;
+  /** with `peerNet`: the members' Raft traffic, which a test can cut between two members */
+  peerNet: EtcdPeerNet | null;
   stop(): Promise<void>;
 }
 
@@ -67,11 +69,17 @@ function exitedOf(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));
 }
 
-/** n etcd members forming one etcd cluster (n = 1 or 3), healthy when this resolves. */
-export async function startEtcd(n = 1): Promise<Etcd> {
+/**
+ * n etcd members forming one etcd cluster (n = 1 or 3), healthy when this resolves. With
+ * `peerNet`, each member advertises its peer URL through a proxy of an EtcdPeerNet, so that a
+ * test can cut two members apart.
+ */
+export async function startEtcd(n = 1, opts: { peerNet?: boolean } = {}): Promise<Etcd> {
   const ports: { client: number; peer: number }[] = [];
   for (let i = 0; i < n; i++) ports.push({ client: await freePort(), peer: await freePort() });
-  const initial = ports.map((p, i) => `e${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const peerNet = opts.peerNet ? await EtcdPeerNet.start(ports.map((p) => p.peer)) : null;
+  const advertised = ports.map((p, i) => `http://127.0.0.1:${peerNet?.ports[i] ?? p.peer}`);
+  const initial = ports.map((_, i) => `e${i}=${advertised[i]}`).join(",");
   const token = `warren-test-${process.pid}-${Date.now()}`;
   const members: EtcdMember[] = ports.map((p, i) => {
     const dir = tempDir("warren-etcd-");
@@ -90,7 +98,7 @@ export async function startEtcd(n = 1): Promise<Etcd> {
         "--listen-peer-urls",
         `http://127.0.0.1:${p.peer}`,
         "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
+        advertised[i]!,
         "--initial-cluster",
         initial,
         "--initial-cluster-token",
@@ -129,6 +137,7 @@ export async function startEtcd(n = 1): Promise<Etcd> {
   const stop = async (): Promise<void> => {
     for (const m of members) await m.kill();
     for (const m of members) rmSync(m.dir, { recursive: true, force: true });
+    peerNet?.close();
   };
   try {
     for (const m of members) {
@@ -142,7 +151,16 @@ export async function startEtcd(n = 1): Promise<Etcd> {
     await stop();
     throw e;
   }
-  return { members, endpoints: ports.map((p) => `127.0.0.1:${p.client}`).join(","), stop };
+  const endpoints = ports.map((p) => `127.0.0.1:${p.client}`).join(",");
+  if (peerNet) {
+    try {
+      await peerNet.learnIds(endpoints);
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
+  return { members, endpoints, peerNet, stop };
 }
 
 export interface WarrenNode extends BrokerProcess {
@@ -282,6 +300,111 @@ export class EtcdProxy {
   close(): void {
     this.setCut(true);
     this.server?.close();
+  }
+}
+
+/**
+ * etcd's Raft traffic between members, through one proxy per member, so that a test can cut two
+ * members apart in both directions (as a firewall would) while each still reaches the others and
+ * its clients. A member's messages travel on connections the others dial to it (Raft streams)
+ * and on its own HTTP posts to them (pipeline), so a cut has to know who sent a connection:
+ * every Raft request names its sender in X-Server-From. A cut connection stays open and carries
+ * nothing (a blackhole); when the cut heals it is closed, as a timed-out connection would be,
+ * and etcd dials again.
+ */
+export class EtcdPeerNet {
+  readonly ports: number[] = [];
+  private readonly servers: Server[] = [];
+  /** member index by the hex id etcd sends in X-Server-From */
+  private readonly index = new Map<string, number>();
+  private readonly cuts = new Set<string>();
+  private readonly links = new Set<{ from: number; to: number; a: Socket; b: Socket; dead: boolean }>();
+
+  static async start(peerPorts: number[]): Promise<EtcdPeerNet> {
+    const net = new EtcdPeerNet();
+    for (let to = 0; to < peerPorts.length; to++) {
+      const target = peerPorts[to]!;
+      const server = createServer((a) => net.accept(a, to, target));
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+      net.servers.push(server);
+      net.ports.push((server.address() as { port: number }).port);
+    }
+    return net;
+  }
+
+  private accept(a: Socket, to: number, target: number): void {
+    const b = connect({ host: "127.0.0.1", port: target });
+    const link = { from: -1, to, a, b, dead: false };
+    const drop = (): void => {
+      link.dead = true;
+      a.destroy();
+      b.destroy();
+      this.links.delete(link);
+    };
+    a.on("error", drop).on("close", drop);
+    b.on("error", drop).on("close", drop);
+    this.links.add(link);
+    a.on("data", (d: Buffer) => {
+      // one sender per connection, named by the first request that carries X-Server-From (Go
+      // reuses a kept-alive connection of /version or /raft/probing, which do not, for /raft posts)
+      if (link.from < 0) {
+        const m = /\r\nX-Server-From: *([0-9a-f]+)\r\n/i.exec(d.toString("latin1"));
+        if (m) link.from = this.index.get(m[1]!.toLowerCase()) ?? -1;
+      }
+      if (!this.isCut(link)) b.write(d);
+    });
+    b.on("data", (d: Buffer) => {
+      if (!this.isCut(link)) a.write(d);
+    });
+  }
+
+  private isCut(l: { from: number; to: number }): boolean {
+    return l.from >= 0 && this.cuts.has(pairKey(l.from, l.to));
+  }
+
+  /** learn each member's id (from member list) so that connections can be told apart */
+  async learnIds(endpoints: string): Promise<void> {
+    const { Etcd3 } = await import("etcd3");
+    const c = new Etcd3({ hosts: endpoints.split(",").map((e) => `http://${e}`) });
+    try {
+      const r = await c.cluster.memberList({});
+      for (const m of r.members) this.index.set(BigInt(m.ID).toString(16), Number(m.name.replace(/^e/, "")));
+    } finally {
+      c.close();
+    }
+    // connections opened before the ids were known: dialled again, and named then
+    for (const l of [...this.links]) l.a.destroy();
+  }
+
+  /** cut members i and j apart, both ways */
+  cut(i: number, j: number): void {
+    this.cuts.add(pairKey(i, j));
+  }
+
+  heal(): void {
+    for (const l of [...this.links]) if (this.isCut(l)) l.a.destroy();
+    this.cuts.clear();
+  }
+
+  close(): void {
+    for (const l of [...this.links]) l.a.destroy();
+    for (const s of this.servers) s.close();
+  }
+}
+
+const pairKey = (i: number, j: number): string => (i < j ? `${i}-${j}` : `${j}-${i}`);
+
+/** the index of the member etcd's members name as leader (-1: none agree yet) */
+export async function etcdLeaderIndex(etcd: Etcd): Promise<number> {
+  const { Etcd3 } = await import("etcd3");
+  const c = new Etcd3({ hosts: etcd.members.map((m) => m.clientUrl) });
+  try {
+    const st = await c.maintenance.status({});
+    const ms = await c.cluster.memberList({});
+    const m = ms.members.find((x) => x.ID === st.leader);
+    return m ? Number(m.name.replace(/^e/, "")) : -1;
+  } finally {
+    c.close();
   }
 }
 
