@@ -43,7 +43,8 @@ const HELP = `usage: warren server [options]
   --cluster-lease-ttl SECS  how long a silent node stays 'running' for the others (default 5;
                             env WARREN_CLUSTER_LEASE_TTL)
   --quorum-lease-ttl SECS   how long a dead leader holds its quorum queues before an in-sync
-                            follower takes over (default 2; env WARREN_QUORUM_LEASE_TTL)
+                            follower takes over (default 2; 1 needs etcd's --election-timeout
+                            at 600 ms or less; env WARREN_QUORUM_LEASE_TTL)
   --cluster-log-compact-after N  replace the definitions log in etcd by a snapshot once it holds
                             more than N commands (default 10000; env WARREN_CLUSTER_LOG_COMPACT_AFTER)
   --etcd-compaction SECS    compact etcd's revision history every SECS seconds (default 300; 0 if
@@ -183,7 +184,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     throw new UsageError("--node-name/--etcd-prefix/--cluster-lease-ttl need --etcd-endpoints");
   if (nodeName !== undefined && !/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(nodeName)) throw new UsageError(`invalid --node-name '${nodeName}' (expected name@host, e.g. warren@node1)`);
   if (leaseTtl !== undefined && (leaseTtl < 2 || leaseTtl > 60)) throw new UsageError(`invalid --cluster-lease-ttl ${leaseTtl} (2..60 seconds)`);
-  if (electionTtl !== undefined && (electionTtl < 2 || electionTtl > 60)) throw new UsageError(`invalid --quorum-lease-ttl ${electionTtl} (2..60 seconds)`);
+  if (electionTtl !== undefined && (electionTtl < 1 || electionTtl > 60)) throw new UsageError(`invalid --quorum-lease-ttl ${electionTtl} (1..60 seconds)`);
   if (logCompactAfter !== undefined && logCompactAfter < 100) throw new UsageError(`invalid --cluster-log-compact-after ${logCompactAfter} (at least 100 commands)`);
   if (etcdCompactionSecs !== undefined && etcdCompactionSecs !== 0 && etcdCompactionSecs < 10)
     throw new UsageError(`invalid --etcd-compaction ${etcdCompactionSecs} (0 for never, or at least 10 seconds)`);

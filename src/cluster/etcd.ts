@@ -231,9 +231,15 @@ export class EtcdClient {
    * renewal goes, on a short stream with a deadline, to the member that answered last; once one
    * has gone unanswered, to every member at once until one answers.
    */
-  async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; revoke(): Promise<void> }> {
+  async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; ttl: number; revoke(): Promise<void> }> {
     const l: Lease = this.c.lease(ttl, { autoKeepAlive: false });
     const id = await l.grant();
+    // etcd raises a TTL under 1.5 election timeouts to that minimum: renew (and count) by what it granted
+    const granted = await this.c.leaseClient.leaseTimeToLive({ ID: id }).then(
+      (r) => Number(r.grantedTTL),
+      () => ttl,
+    );
+    if (granted > ttl) ttl = granted;
     const ttlMs = ttl * 1000;
     const tickMs = Math.max(100, ttlMs / 4);
     const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
@@ -273,6 +279,7 @@ export class EtcdClient {
     renew();
     return {
       id,
+      ttl,
       revoke: () => {
         over = true;
         clearInterval(timer);

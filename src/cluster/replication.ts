@@ -554,7 +554,7 @@ export class Replication {
   private readonly queues = new Map<string, QState>();
   private readonly records = new Map<string, { kind: "quorum" | "qlead"; kv: Kv | null; deletedAt: number }>();
   private readonly peers = new Map<string, PeerConn>();
-  private lease: { id: string; revoke(): Promise<void> } | null = null;
+  private lease: { id: string; ttl: number; revoke(): Promise<void> } | null = null;
   /** when the last keepalive that succeeded was sent (the lease runs at least TTL from then) */
   private okAt = 0;
   /** no keepalive for TTL - FENCE_MARGIN_MS: confirming nothing, still leading (until endHold) */
@@ -572,7 +572,7 @@ export class Replication {
   /** the etcd revision of this node's last election / ISR write (declare-ok waits until every node has it) */
   revision = 0;
 
-  private readonly ttlMs: number;
+  private ttlMs: number;
 
   constructor(readonly deps: ReplicationDeps) {
     this.self = deps.self;
@@ -627,11 +627,15 @@ export class Replication {
   private async takeLease(): Promise<void> {
     const sent = Date.now();
     const etcd = this.deps.etcd();
+    const asked = (this.deps.electionTtl ?? ELECTION_TTL) * 1000;
     this.lease = await etcd.lease(
-      this.ttlMs / 1000,
+      asked / 1000,
       (err) => this.leaseLost(err),
       (firedAt) => this.keepaliveOk(firedAt),
     );
+    if (this.lease.ttl * 1000 > asked && this.ttlMs === asked)
+      this.deps.log.warn(`cluster: etcd granted the election lease ${this.lease.ttl} s, not ${asked / 1000} s (its minimum is 1.5 election timeouts): failover takes that long`);
+    this.ttlMs = this.lease.ttl * 1000;
     this.okAt = sent;
   }
 

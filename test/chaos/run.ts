@@ -9,6 +9,7 @@
  *                    [--net-prefix harness] [--subnet 10.78.N] (netns names and addresses: each user on a shared machine their own)
  *                    [--pre-vote on|off] (etcd members with --pre-vote; off = etcd 3.4's default)
  *                    [--etcd-election-ms 1000] (etcd's --election-timeout; its heartbeat is a tenth)
+ *                    [--quorum-lease-ttl 2] (the nodes' election lease; 1 needs --etcd-election-ms 600 or less)
  *                    [--etcd-leader-on-victim] (isolate-leader, isolate-follower: move etcd's leadership to the isolated node's member first)
  *
  * warren: netns mode when root (each node and etcd member in its own namespace), else loopback
@@ -45,6 +46,12 @@ if (!Number.isInteger(etcdElectionMs) || etcdElectionMs < 50) {
 }
 const etcdLeaderOnVictim = args.includes("--etcd-leader-on-victim");
 const leaseTtl = 2;
+/** the nodes' --quorum-lease-ttl (the election lease; etcd grants no TTL under 1.5 election timeouts) */
+const quorumLeaseTtl = opt("quorum-lease-ttl", "");
+if (quorumLeaseTtl && !/^[1-9][0-9]?$/.test(quorumLeaseTtl)) {
+  console.error(`--quorum-lease-ttl: whole seconds, 1 to 60 (got ${quorumLeaseTtl})`);
+  process.exit(2);
+}
 const verbose = args.includes("--verbose");
 
 const log = (s: string): void => {
@@ -83,6 +90,7 @@ async function main(): Promise<void> {
               netPrefix,
               preVote,
               etcdElectionMs,
+              ...(quorumLeaseTtl ? { quorumLeaseTtl: Number(quorumLeaseTtl) } : {}),
               ...(subnet ? { subnet } : {}),
               ...(logDir ? { logDir: join(logDir, `${nemesis.name}-${Date.now()}`) } : {}),
               ...(nemesis.needs?.includes("disk") ? { diskLimitMb: 96 } : {}),

@@ -71,6 +71,8 @@ export interface ClusterOptions {
   /** mount a tmpfs of this size as node 0's data dir (netns mode, root) */
   diskLimitMb?: number;
   leaseTtl?: number;
+  /** the nodes' --quorum-lease-ttl (default: warren's, 2 s) */
+  quorumLeaseTtl?: number;
   log?: (s: string) => void;
   /** append every process's stderr to <logDir>/<label>.log (kept after stop) */
   logDir?: string;
@@ -310,6 +312,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
       `warren@n${i + 1}`,
       "--cluster-lease-ttl",
       String(ttl),
+      ...(opts.quorumLeaseTtl ? ["--quorum-lease-ttl", String(opts.quorumLeaseTtl)] : []),
       // guest may log in from loopback only (as in RabbitMQ); the driver reaches the namespaces over the bridge
       "--default-user",
       "harness",
