@@ -214,7 +214,7 @@ export class FleetService extends EventEmitter {
         origin: "submit",
       });
       if (push) this.store.insertTaskFile(id, push);
-      hosts.forEach((h, i) => this.store.insertResult(id, h, "pending", batch ? Math.floor(i / batch) : 0));
+      this.store.insertPending(id, hosts, batch);
       const file = push ? { push: { name: push.name, dest: push.dest, mode: push.mode, size: push.size, sha256: push.sha256 } } : {};
       this.store.audit(r.user, push ? "push" : "submit", id, { command: r.command ?? null, argv: r.argv ?? null, ...file, target, hosts: hosts.length, ttlMs, timeoutMs, batch });
       return id;
@@ -250,12 +250,13 @@ export class FleetService extends EventEmitter {
       const viaGroup = due.filter((r) => bound.has(r.host));
       if (group && viaGroup.length) {
         const nonce = viaGroup.find((r) => r.nonce)?.nonce ?? randomUUID();
-        this.store.tx(() => viaGroup.forEach((r) => this.setNonce(taskId, r.host, nonce)));
+        const members = viaGroup.map((r) => r.host);
+        this.store.setNonceMany(taskId, members, nonce);
         const chunks: string[][] = [];
         for (let i = 0; i < viaGroup.length; i += GROUP_CHUNK) chunks.push(viaGroup.slice(i, i + GROUP_CHUNK).map((r) => r.host));
         // The signed target lists the members it is for: a host joining the group later cannot run it.
         await Promise.all(chunks.map((hosts) => this.sendCommand(t, file, { group, hosts }, hostKey(hosts[0]!), nonce, hosts.slice(1).map(hostKey))));
-        this.store.tx(() => viaGroup.forEach((r) => this.store.markQueued(taskId, r.host, nonce, { group } as Target)));
+        this.store.markQueuedMany(taskId, members, nonce, { group } as Target);
       }
       // One message per host, pipelined: a window of DISPATCH_WINDOW publishes awaits its
       // confirms together; nonces are stored (one transaction) before any of them leaves.
