@@ -179,8 +179,8 @@ export class EtcdClient {
   /**
    * A transaction whose answer is waited for (an ISR change holds every confirm of its queue):
    * to the member that answered last (lease renewals, every TTL/4, keep that fresh), and if that
-   * one has not answered within
-   * URGENT_FIRST_TRY_MS, to every member at once; the first answer counts. The shared client
+   * one has not answered within URGENT_FIRST_TRY_MS, to every member at once; the first answer
+   * counts. The shared client
    * picks a member at random and waits out the whole deadline on one cut off from etcd's
    * leader (it still answers pings, so the connection looks healthy): 5 s more on a confirm gap
    * in half of the isolate-follower cycles (docs/chaos.md).

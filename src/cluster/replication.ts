@@ -1036,7 +1036,6 @@ export class Replication {
       .catch(() => {});
   }
 
-  /** true: written; false: this epoch no longer leads; null: etcd could not be asked */
   /**
    * Write a queue's quorum record as its leader of `epoch`: false once another node leads, null
    * while etcd does not answer (or the record changed under us; the caller tries again). Also
