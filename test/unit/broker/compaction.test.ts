@@ -198,6 +198,33 @@ test("kill -9 at random moments and inside compaction: every durable declare and
   }
 });
 
+test("a log that only grows (declares, no deletes) builds a snapshot only each time it doubles, not once per command", async () => {
+  const { dir, cleanup } = tempDir("compact-growth");
+  try {
+    const { broker, defs } = openBroker(dir, { factor: 2, minCommands: 40 });
+    let snapshots = 0;
+    const snapshot = broker.snapshot.bind(broker);
+    broker.snapshot = () => {
+      snapshots++;
+      return snapshot();
+    };
+    const ctx = { origin: "amqp" } as const;
+    // a first generation of definitions, deleted: the log is compacted to the few left
+    for (let i = 0; i < 100; i++) broker.apply(command("queue.declare", { vhost: "/", name: `old${i}`, durable: true, autoDelete: false, arguments: {} }), ctx);
+    for (let i = 0; i < 100; i++) broker.apply(command("queue.delete", { vhost: "/", name: `old${i}` }), ctx);
+    // then 4,000 new queues, as 10,000 agents enrolling after an earlier fleet's vhost was deleted
+    snapshots = 0;
+    for (let i = 0; i < 4000; i++) broker.apply(command("queue.declare", { vhost: "/", name: `q${i}`, durable: true, autoDelete: false, arguments: {} }), ctx);
+    // thresholds at 40, then twice the live definitions: about log2(4000 / 40) snapshots (before the fix: one per command past 40, ~3,960)
+    assert.ok(snapshots <= 20, `${snapshots} snapshots for 4,000 declares`);
+    await syncP(broker);
+    assert.equal(broker.getVhost("/").queues.size, 4000);
+    await defs.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test("a clean shutdown of warren leaves the definitions log as a snapshot; the next start has the same definitions", { timeout: 60_000 }, async () => {
   const { startWarrenChild, connect, closeQuietly } = await import("../../durability/helpers.js");
   const { dir, cleanup } = tempDir("compact-shutdown");
