@@ -379,7 +379,7 @@ export class Broker implements VHostEvents {
     // the next threshold counts from the definitions as they are now, whatever is decided here:
     // left at an older, smaller figure while the definitions only grew (no deletes, so nothing to
     // drop), every later command built a whole snapshot again (10,000 agents enrolling: 70 % of
-    // the broker's CPU, start-up 4x slower)
+    // the broker's CPU, start-up 4-6x slower)
     this.liveCommands = snap.length;
     if (this.defs.count <= snap.length) return; // nothing to drop
     if (!force && this.defs.count <= Math.max(this.compaction.minCommands, this.compaction.factor * snap.length)) return;

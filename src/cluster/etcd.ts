@@ -5,7 +5,7 @@
  * peer dependency, loaded only when a node is started with etcd endpoints, so a single
  * node never loads gRPC (docs/cluster.md says why this client).
  */
-import type { Etcd3, IKeyValue, IOptions, IRequestOp, ITxnRequest, ITxnResponse, Lease, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IOptions, IRequestOp, ITxnRequest, ITxnResponse, Watcher } from "etcd3";
 
 export interface Kv {
   key: string;
@@ -180,10 +180,9 @@ export class EtcdClient {
    * A transaction whose answer is waited for (an ISR change holds every confirm of its queue):
    * to the member that answered last (lease renewals, every TTL/4, keep that fresh), and if that
    * one has not answered within URGENT_FIRST_TRY_MS, to every member at once; the first answer
-   * counts. The shared client
-   * picks a member at random and waits out the whole deadline on one cut off from etcd's
-   * leader (it still answers pings, so the connection looks healthy): 5 s more on a confirm gap
-   * in half of the isolate-follower cycles (docs/chaos.md).
+   * counts. The shared client picks a member at random and waits out the whole deadline on one
+   * cut off from etcd's leader (it still answers pings, so the connection looks healthy): 5 s
+   * more on a confirm gap in half of the isolate-follower cycles (docs/chaos.md).
    *
    * Only for transactions that do the same whether they run once or more than once (a put
    * guarded by compares it leaves true, with reads in `otherwise` to tell an earlier copy's
@@ -232,14 +231,10 @@ export class EtcdClient {
    * has gone unanswered, to every member at once until one answers.
    */
   async lease(ttl: number, onLost: (err: Error) => void, onKeepalive?: (firedAt: number) => void): Promise<{ id: string; ttl: number; revoke(): Promise<void> }> {
-    const l: Lease = this.c.lease(ttl, { autoKeepAlive: false });
-    const id = await l.grant();
+    const g = await this.c.leaseClient.leaseGrant({ TTL: ttl, ID: 0 });
+    const id = String(g.ID);
     // etcd raises a TTL under 1.5 election timeouts to that minimum: renew (and count) by what it granted
-    const granted = await this.c.leaseClient.leaseTimeToLive({ ID: id }).then(
-      (r) => Number(r.grantedTTL),
-      () => ttl,
-    );
-    if (granted > ttl) ttl = granted;
+    if (Number(g.TTL) > ttl) ttl = Number(g.TTL);
     const ttlMs = ttl * 1000;
     const tickMs = Math.max(100, ttlMs / 4);
     const deadlineMs = Math.max(RENEW_DEADLINE_MS, ttlMs / 2);
@@ -283,7 +278,10 @@ export class EtcdClient {
       revoke: () => {
         over = true;
         clearInterval(timer);
-        return l.revoke().catch(() => {});
+        return this.c.leaseClient.leaseRevoke({ ID: id }).then(
+          () => {},
+          () => {},
+        );
       },
     };
   }

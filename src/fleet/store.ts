@@ -275,7 +275,7 @@ export class FleetStore {
 
   /** Members of a group: announced (bound) and centrally assigned, hosts not removed. */
   groupMembers(group: string): string[] {
-    // pluck: a string per row, not an object per row (10,000 members: 16 ms → 13 ms)
+    // pluck: a string per row, not an object per row
     return this.q(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
       WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`)
       .pluck()

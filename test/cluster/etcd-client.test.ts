@@ -10,14 +10,25 @@ import assert from "node:assert/strict";
 import { EtcdClient } from "../../src/cluster/etcd.js";
 import { etcdLeaderIndex, skipCluster, startEtcd, waitFor, type Etcd } from "./helpers.js";
 
-/** etcd's members, the leader and one member cut off from it (both still reach the third) */
-async function cutOffFromLeader(etcd: Etcd): Promise<{ eps: string[]; stuck: number }> {
+/**
+ * The members to cut apart (etcd's leader and the next one, which both still reach the third) and
+ * three clients, connected and probed before the cut: `client` lists the member to be cut off
+ * first (so it is tried first), `alone` knows only that member, `healthy` only the leader.
+ */
+async function clientsAroundCut(etcd: Etcd, deadlineMs: number, clients: EtcdClient[]): Promise<{ stuck: number; leader: number; client: EtcdClient; alone: EtcdClient; healthy: EtcdClient }> {
   const eps = etcd.members.map((m) => m.clientUrl.replace(/^http:\/\//, ""));
   const leader = await waitFor("an etcd leader", async () => {
     const l = await etcdLeaderIndex(etcd);
     return l >= 0 ? l : undefined;
   });
-  return { eps, stuck: (leader + 1) % eps.length };
+  const stuck = (leader + 1) % eps.length;
+  const client = await EtcdClient.connect([eps[stuck]!, ...eps.filter((_, i) => i !== stuck)], deadlineMs);
+  clients.push(client);
+  const alone = await EtcdClient.connect([eps[stuck]!], 1000);
+  clients.push(alone);
+  const healthy = await EtcdClient.connect([eps[leader]!], 2000);
+  clients.push(healthy);
+  return { stuck, leader, client, alone, healthy };
 }
 
 /** resolves once a write through `alone` (a client of the cut-off member only) gets no answer */
@@ -40,17 +51,11 @@ test("an urgent transaction is answered while the member it tries first is cut o
   const etcd = await startEtcd(3, { peerNet: true });
   const clients: EtcdClient[] = [];
   try {
-    const { eps, stuck } = await cutOffFromLeader(etcd);
-    const leader = (stuck + eps.length - 1) % eps.length;
-    // connected (and probed) before the cut; the cut-off member is listed first, so it is tried
-    // first. Calls wait up to DEADLINE_MS for an answer (warren's default), and a call on the
-    // cut-off member waits all of it: etcd itself gives up on a request only after 5 s plus two
-    // election timeouts (6 s here).
+    // Calls wait up to DEADLINE_MS for an answer (warren's default), and a call on the cut-off
+    // member waits all of it: etcd itself gives up on a request only after 5 s plus two election
+    // timeouts (6 s here).
     const DEADLINE_MS = 5000;
-    const client = await EtcdClient.connect([eps[stuck]!, ...eps.filter((_, i) => i !== stuck)], DEADLINE_MS);
-    const alone = await EtcdClient.connect([eps[stuck]!], 1000);
-    const healthy = await EtcdClient.connect([eps[leader]!], 2000);
-    clients.push(client, alone, healthy);
+    const { stuck, leader, client, alone, healthy } = await clientsAroundCut(etcd, DEADLINE_MS, clients);
     assert.equal((await client.txnUrgent([], [{ put: "/urgent/before", value: "1" }])).succeeded, true);
 
     etcd.peerNet!.cut(stuck, leader);
@@ -87,20 +92,16 @@ test("a lease renewed through a member cut off from etcd's leader is not lost: r
   const etcd = await startEtcd(3, { peerNet: true });
   const clients: EtcdClient[] = [];
   try {
-    const { eps, stuck } = await cutOffFromLeader(etcd);
-    const leader = (stuck + eps.length - 1) % eps.length;
-    const client = await EtcdClient.connect([eps[stuck]!, ...eps.filter((_, i) => i !== stuck)], 2000);
-    const alone = await EtcdClient.connect([eps[stuck]!], 1000);
-    const healthy = await EtcdClient.connect([eps[leader]!], 2000);
-    clients.push(client, alone, healthy);
+    const { stuck, leader, client, alone, healthy } = await clientsAroundCut(etcd, 2000, clients);
     let lost: Error | null = null;
-    // warren's election lease: TTL 2 s (--cluster-lease-ttl in the cluster tests)
+    // TTL 2 s: warren's default election lease (--quorum-lease-ttl)
     const lease = await client.lease(2, (e) => (lost = e));
+    assert.equal(lease.ttl, 2, "the TTL etcd granted");
     await client.txn([], [{ put: "/lease/key", value: "held", lease: lease.id }]);
 
     etcd.peerNet!.cut(stuck, leader);
     await heldByStuckMember(alone);
-    // several TTLs with the member renewals go to first unable to renew anything
+    // three TTLs while the member that renewals go to first renews nothing
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal(lost, null, "the lease was given up");
     assert.equal((await healthy.get("/lease/key"))?.value, "held", "the lease expired in etcd");

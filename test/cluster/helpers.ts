@@ -318,7 +318,7 @@ export class EtcdPeerNet {
   /** member index by the hex id etcd sends in X-Server-From */
   private readonly index = new Map<string, number>();
   private readonly cuts = new Set<string>();
-  private readonly links = new Set<{ from: number; to: number; a: Socket; b: Socket; dead: boolean }>();
+  private readonly links = new Set<{ from: number; to: number; a: Socket; b: Socket }>();
 
   static async start(peerPorts: number[]): Promise<EtcdPeerNet> {
     const net = new EtcdPeerNet();
@@ -334,9 +334,8 @@ export class EtcdPeerNet {
 
   private accept(a: Socket, to: number, target: number): void {
     const b = connect({ host: "127.0.0.1", port: target });
-    const link = { from: -1, to, a, b, dead: false };
+    const link = { from: -1, to, a, b };
     const drop = (): void => {
-      link.dead = true;
       a.destroy();
       b.destroy();
       this.links.delete(link);
