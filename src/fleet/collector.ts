@@ -69,6 +69,8 @@ export interface CollectorOptions {
 const METRICS_TX_MAX = 500;
 /** Results stored per transaction at most (the prefetch is twice this, so the next batch is in flight). */
 const RESULTS_TX_MAX = 1000;
+/** presence messages stored per transaction (the presence channel's prefetch is 256) */
+const PRESENCE_TX_MAX = 256;
 const METRICS_TX_MS = 50;
 
 export class Collector implements Publisher {
@@ -404,18 +406,65 @@ export class Collector implements Publisher {
     else if (b.kind === "result") this.service.applyResult(body as ResultMessage, `${userId}@${b.host}`);
   }
 
+  private presenceBuf: ConsumeMessage[] = [];
+  private presenceFlush: NodeJS.Immediate | undefined;
+  private presenceCh: ConfirmChannel | undefined;
+
+  /**
+   * Heartbeats are buffered until the end of this event-loop turn and stored in one SQLite
+   * transaction: 10,000 agents coming online (or their heartbeats) one autocommit each kept
+   * the collector busy into the next task's results.
+   */
   private onPresence(ch: ConfirmChannel, m: ConsumeMessage): void {
+    if (this.presenceCh !== ch) (this.presenceBuf = []), (this.presenceCh = ch); // a dead channel's deliveries come again
+    this.presenceBuf.push(m);
+    if (this.presenceBuf.length >= PRESENCE_TX_MAX) this.flushPresence();
+    else this.presenceFlush ??= setImmediate(() => this.flushPresence());
+  }
+
+  private flushPresence(): void {
+    if (this.presenceFlush) clearImmediate(this.presenceFlush);
+    this.presenceFlush = undefined;
+    const batch = this.presenceBuf;
+    this.presenceBuf = [];
+    const ch = this.presenceCh;
+    if (!batch.length || !ch) return;
+    const stored: PresenceMessage[] = [];
+    const parse = (m: ConsumeMessage): PresenceMessage | null => {
+      try {
+        const p = JSON.parse(m.content.toString()) as PresenceMessage;
+        const userId = m.properties.userId ? String(m.properties.userId) : undefined;
+        if (this.speaksFor(userId, p?.host)) return p;
+        this.refuseSender(userId, "presence", p?.host);
+      } catch (e) {
+        this.o.log(`collector: bad presence message: ${(e as Error).message}`);
+      }
+      return null;
+    };
+    const valid = batch.map(parse);
     try {
-      const p = JSON.parse(m.content.toString()) as PresenceMessage;
-      const userId = m.properties.userId ? String(m.properties.userId) : undefined;
-      if (this.speaksFor(userId, p.host)) {
-        this.service.applyPresence(p);
-        this.monitor.onPresence(p.host, p.state, p.rev);
-      } else this.refuseSender(userId, "presence", p.host);
+      this.store.tx(() => valid.forEach((p) => p && this.service.storePresence(p) && stored.push(p)));
     } catch (e) {
-      this.o.log(`collector: bad presence message: ${(e as Error).message}`);
+      // one the store cannot take must not lose the others: store them one by one
+      this.o.log(`collector: a batch of ${batch.length} presence message(s) failed (${(e as Error).message}); storing them one by one`);
+      stored.length = 0;
+      for (const p of valid) {
+        try {
+          if (p && this.service.storePresence(p)) stored.push(p);
+        } catch (e2) {
+          this.o.log(`collector: could not store presence of ${String(p?.host)}: ${(e2 as Error).message}`);
+        }
+      }
     }
-    safe(() => ch.ack(m));
+    for (const p of stored) {
+      try {
+        this.monitor.onPresence(p.host, p.state, p.rev);
+      } catch (e) {
+        this.o.log(`collector: monitoring could not take the presence of ${p.host}: ${(e as Error).message}`);
+      }
+    }
+    if (stored.length) this.service.hostsChanged();
+    for (const m of batch) safe(() => ch.ack(m));
   }
 
   /** RPC: every request is a signed RequestPayload (reads too: a vhost user without the operator key learns nothing). */

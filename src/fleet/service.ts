@@ -490,7 +490,15 @@ export class FleetService extends EventEmitter {
   // ---------------- agent side ----------------
 
   applyPresence(m: PresenceMessage): void {
-    if (typeof m.host !== "string" || !Array.isArray(m.groups)) return;
+    if (this.storePresence(m)) this.emit("hosts");
+  }
+
+  /**
+   * A presence message's row, without telling listeners: the collector stores a turn's worth of
+   * heartbeats in one transaction and emits once after it commits. False for a malformed one.
+   */
+  storePresence(m: PresenceMessage): boolean {
+    if (typeof m.host !== "string" || !Array.isArray(m.groups)) return false;
     this.store.upsertPresence(
       m.host,
       m.groups.filter((g) => typeof g === "string"),
@@ -499,6 +507,11 @@ export class FleetService extends EventEmitter {
       m.state,
       m.at || Date.now(),
     );
+    return true;
+  }
+
+  /** Tell listeners (SSE, the UI) the host list changed: after a batch of storePresence. */
+  hostsChanged(): void {
     this.emit("hosts");
   }
 

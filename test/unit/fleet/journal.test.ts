@@ -25,7 +25,10 @@ for (const sync of [true, false]) {
       await j.start("n2", 8, exp); // started, its result never written: "interrupted" on restart
       await j.seen("n3", 9, exp);
       await j.close();
-      const kinds = readFileSync(file, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { t: string; n: string }).t + ":" + (JSON.parse(l) as { n: string }).n);
+      const kinds = readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { t: string; n: string }).t + ":" + (JSON.parse(l) as { n: string }).n);
       assert.deepEqual(kinds, ["start:n1", "result:n1", "acked:n1", "start:n2", "seen:n3"]);
 
       const again = new Journal(file, sync);
