@@ -102,7 +102,9 @@ CREATE TABLE IF NOT EXISTS hosts (
   name TEXT PRIMARY KEY, facts TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER,
   heartbeat_ms INTEGER NOT NULL DEFAULT 10000, state TEXT NOT NULL DEFAULT 'unknown', enrolled INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS host_groups (host TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY (host, grp));
-CREATE INDEX IF NOT EXISTS host_groups_grp ON host_groups (grp);
+DROP INDEX IF EXISTS host_groups_grp;
+CREATE INDEX IF NOT EXISTS host_groups_grp_host ON host_groups (grp, host);
+CREATE INDEX IF NOT EXISTS hosts_removed ON hosts (name) WHERE state = 'removed';
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_by TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS group_assign (grp TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (grp, host));
 CREATE INDEX IF NOT EXISTS group_assign_host ON group_assign (host);
@@ -274,12 +276,19 @@ export class FleetStore {
   }
 
   /** Members of a group: announced (bound) and centrally assigned, hosts not removed. */
+  /**
+   * A group's members, announced or assigned, minus removed hosts, sorted. Merged here rather
+   * than in one SQL UNION … NOT EXISTS … ORDER BY: at 10,000 members that query took 25–30 ms of
+   * the `task id` answer, three covering-index reads and a Set take 7–9 ms. (Host names are
+   * ASCII, checkName: JavaScript's sort orders them as SQLite's BINARY collation does.)
+   */
   groupMembers(group: string): string[] {
     // pluck: a string per row, not an object per row
-    return this.q(`SELECT host FROM (SELECT host FROM host_groups WHERE grp = ? UNION SELECT host FROM group_assign WHERE grp = ?) m
-      WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = m.host AND h.state = 'removed') ORDER BY host`)
-      .pluck()
-      .all(group, group) as string[];
+    // (SQL texts of their own: pluck() sticks to the cached statement, which other queries share)
+    const members = new Set(this.q("SELECT host AS member FROM host_groups WHERE grp = ?").pluck().all(group) as string[]);
+    for (const h of this.q("SELECT host AS member FROM group_assign WHERE grp = ?").pluck().all(group) as string[]) members.add(h);
+    if (members.size) for (const h of this.q("SELECT name AS removed FROM hosts WHERE state = 'removed'").pluck().all() as string[]) members.delete(h);
+    return [...members].sort();
   }
 
   /** Hosts whose queue is bound to the group's routing key (one message to group.G reaches them). */
