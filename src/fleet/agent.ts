@@ -76,6 +76,13 @@ interface Job {
 }
 
 const OUTPUT_FLUSH_MS = 200;
+/**
+ * `started` is announced only once a command has run this long (or printed something): most
+ * ad-hoc commands (`true`, `uptime`, `df -h`) finish sooner, and their result (which carries
+ * startedAt) says it all. That halves the messages the broker routes and the collector stores
+ * per quick command; a long command still shows `running` within this much.
+ */
+const STARTED_QUIET_MS = 200;
 const OUTPUT_CHUNK = 64 * 1024;
 /**
  * Output events in flight (published, not yet confirmed by the broker) before the command's
@@ -476,7 +483,14 @@ export class Agent {
       return;
     }
     const startedAt = Date.now();
-    this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
+    let announced = false;
+    const announce = (): void => {
+      if (announced) return;
+      announced = true;
+      clearTimeout(announcer);
+      this.publishEvent({ kind: "started", task: p.task, host: this.o.name, nonce: p.nonce, at: startedAt });
+    };
+    const announcer = setTimeout(announce, STARTED_QUIET_MS);
     // Output events: the first chunk after a quiet spell leaves at once (a live --follow sees
     // it within milliseconds), later ones at most every OUTPUT_FLUSH_MS, and never more than
     // OUTPUT_CHUNK buffered (a command printing 16 MB streams in bounded pieces).
@@ -494,6 +508,8 @@ export class Agent {
     const flush = (): void => {
       if (flusher) clearTimeout(flusher);
       flusher = undefined;
+      if (!buf.stdout && !buf.stderr) return;
+      announce(); // output implies started, and a --follow should see the start before it
       lastFlush = Date.now();
       for (const stream of ["stdout", "stderr"] as const) {
         const data = buf[stream];
@@ -531,6 +547,7 @@ export class Agent {
     job.run = job.push ? writePushed(job.push.dest, job.push.data, job.push.mode) : run(p.argv ? { ...spec, argv: p.argv } : { ...spec, shell: p.shell ?? "" });
     const out = await job.run.done;
     flush();
+    clearTimeout(announcer); // finished before it was worth announcing: the result says when it started
     const r = this.resultFor(p.task, p.nonce, out.status, {
       exitCode: out.exitCode,
       signal: out.signal,

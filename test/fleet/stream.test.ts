@@ -20,6 +20,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startBrokerProcess, tempDir, type BrokerProcess } from "../helpers/broker.js";
+import amqp from "amqplib";
 import { cli, startFleet, until, sleep, type FleetProc } from "./procs.js";
 
 const skip = process.env.WARREN_TEST_URL ? "needs a broker this test can stop and continue" : false;
@@ -101,4 +102,41 @@ test("16 MB of output stream to --follow; a stopped broker holds the command bac
   assert.equal(v.results[0]?.status, "ok");
   assert.equal(v.results[0]?.truncated, true, "the result keeps --max-output, the stream had it all");
   assert.ok(v.results[0]!.stdout.length <= 1 << 20);
+});
+
+test("a quick command reports only its result; one running past 200 ms is announced `started` first", { skip, timeout: 60_000 }, async () => {
+  // Listen beside the collector: a queue of our own bound to fleet.results for progress events.
+  const conn = await amqp.connect(broker!.url);
+  try {
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue("", { exclusive: true });
+    await ch.bindQueue(queue, "fleet.results", "event");
+    const events: Array<{ kind: string; task: number; at?: number }> = [];
+    await ch.consume(queue, (m) => m && events.push(JSON.parse(m.content.toString()) as { kind: string; task: number; at?: number }), { noAck: true });
+    const taskOf = (out: string): number => Number(/task id: (\d+)/.exec(out)?.[1]);
+    const quick = await cli(["run", "true", "--hosts", "big1", "--wait", ...common()]);
+    assert.equal(quick.code, 0, quick.stderr);
+    const slow = await cli(["run", "sleep 1", "--hosts", "big1", "--wait", ...common()]);
+    assert.equal(slow.code, 0, slow.stderr);
+    const [q, s] = [taskOf(quick.stdout), taskOf(slow.stdout)];
+    const result = async (id: number): Promise<{ status: string; startedAt: number | null; finishedAt: number | null }> =>
+      (JSON.parse((await cli(["check_task", String(id), "--json", ...common()])).stdout) as { results: Array<{ status: string; startedAt: number | null; finishedAt: number | null }> }).results[0]!;
+    // The agent publishes `started` before the result it precedes, on the same channel: by the
+    // time --wait saw the result, the event is in our queue (or on its way: give it a moment).
+    const started = await until("started event of the slow command", async () => events.find((e) => e.task === s && e.kind === "started"), 5000);
+    assert.deepEqual(
+      events.filter((e) => e.task === q),
+      [],
+      "a command that finished within 200 ms sent no progress event",
+    );
+    const rq = await result(q);
+    assert.equal(rq.status, "ok");
+    assert.ok(typeof rq.startedAt === "number" && rq.startedAt <= rq.finishedAt!, `the quick command's start comes with its result (${JSON.stringify(rq)})`);
+    const rs = await result(s);
+    assert.equal(rs.status, "ok");
+    assert.equal(rs.startedAt, started.at, "the stored start is the one announced");
+    assert.ok(rs.finishedAt! - rs.startedAt! >= 900, `sleep 1 ran ${rs.finishedAt! - rs.startedAt!} ms`);
+  } finally {
+    await conn.close();
+  }
 });
