@@ -233,7 +233,7 @@ export class FleetService extends EventEmitter {
       const t = this.store.task(taskId);
       if (!t || t.cancelRequested) return;
       const file = this.store.taskFile(taskId);
-      const rows = this.store.results(taskId);
+      const rows = this.store.dispatchRows(taskId);
       const open = rows.filter((r) => !isFinal(r.status));
       const wave = Math.min(...open.map((r) => r.batchNo));
       // A batch goes out only once every earlier batch is final.

@@ -144,6 +144,7 @@ export class FleetStore {
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    this.runTx = this.db.transaction((fn: () => unknown) => fn());
     this.db.pragma("journal_mode = WAL");
     // WAL + NORMAL: a commit survives a process crash; an OS crash may lose the last
     // transactions, whose messages were then not acked either, so the broker redelivers them.
@@ -159,9 +160,15 @@ export class FleetStore {
     this.db.close();
   }
 
+  /**
+   * Run `fn` in a transaction (a savepoint when already in one). One wrapper made once:
+   * `db.transaction(fn)` builds four wrapped functions per call, which was 8 % of the
+   * collector's CPU while it stored 10,000 results (one nested tx per result).
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.runTx(fn) as T;
   }
+  private readonly runTx: (fn: () => unknown) => unknown;
 
   audit(actor: string, action: string, taskId: number | null, detail: unknown): void {
     this.q("INSERT INTO audit (at, actor, action, task_id, detail) VALUES (?,?,?,?,?)").run(Date.now(), actor, action, taskId, JSON.stringify(detail ?? null));
@@ -454,6 +461,16 @@ export class FleetStore {
 
   hasPending(taskId: number): boolean {
     return !!this.q("SELECT 1 FROM results WHERE task_id = ? AND status = 'pending' LIMIT 1").get(taskId);
+  }
+
+  /** What dispatch needs of each row: the full rows (output columns and all) of 10,000 hosts took ~100 ms to read. */
+  dispatchRows(taskId: number): Array<{ host: string; status: HostStatus; batchNo: number; nonce: string | null }> {
+    return this.q("SELECT host, status, batch_no AS batchNo, nonce FROM results WHERE task_id = ? ORDER BY host").all(taskId) as Array<{
+      host: string;
+      status: HostStatus;
+      batchNo: number;
+      nonce: string | null;
+    }>;
   }
 
   results(taskId: number): ResultRow[] {
