@@ -77,10 +77,10 @@ interface Job {
 
 const OUTPUT_FLUSH_MS = 200;
 /**
- * `started` is announced only once a command has run this long (or printed something): most
- * ad-hoc commands (`true`, `uptime`, `df -h`) finish sooner, and their result (which carries
- * startedAt) says it all. That halves the messages the broker routes and the collector stores
- * per quick command; a long command still shows `running` within this much.
+ * `started` is announced once a command has run this long, or with its first output: a command
+ * that finishes sooner without printing (`true`, `test -f …`, `systemctl is-active -q …`, the
+ * bench's no-op) sends only its result, which carries startedAt. That halves the messages the
+ * broker routes and the collector stores for it; a long command still shows `running` this soon.
  */
 const STARTED_QUIET_MS = 200;
 const OUTPUT_CHUNK = 64 * 1024;

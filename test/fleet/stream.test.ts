@@ -104,7 +104,7 @@ test("16 MB of output stream to --follow; a stopped broker holds the command bac
   assert.ok(v.results[0]!.stdout.length <= 1 << 20);
 });
 
-test("a quick command reports only its result; one running past 200 ms is announced `started` first", { skip, timeout: 60_000 }, async () => {
+test("a quick command that prints nothing reports only its result; one running past 200 ms is announced `started` first", { skip, timeout: 60_000 }, async () => {
   // Listen beside the collector: a queue of our own bound to fleet.results for progress events.
   const conn = await amqp.connect(broker!.url);
   try {
