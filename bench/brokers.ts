@@ -33,6 +33,8 @@ export interface Broker {
   stop(): Promise<void>;
   /** started for this measurement alone and thrown away after it: no need to clean up inside */
   disposable: boolean;
+  /** its management API (http://user:pass@host:port), where a scenario needs a vhost of its own; absent for a disposable broker */
+  mgmtUrl?: string;
 }
 
 /** dist/bench/brokers.js → repository root */
@@ -183,6 +185,7 @@ export function rabbitmq(o: RabbitOptions): Broker {
     name: "rabbitmq",
     disposable: false,
     url: o.url,
+    mgmtUrl,
     memoryBytes: async () => {
       const n = await node();
       try {

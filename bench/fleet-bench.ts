@@ -15,7 +15,8 @@
  * so the figures are Fleet's control plane (dispatch, broker delivery, agent journal, result,
  * collector SQLite), labelled as such in the output.
  *
- * With a management URL it works in a fresh vhost and deletes it afterwards.
+ * With a management URL it works in a fresh vhost and deletes it afterwards; `--mgmt-url none`
+ * works in the URL's own vhost (a broker started for the bench alone, as `npm run bench` does).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,12 +55,16 @@ async function mgmt(method: string, path: string, body?: unknown): Promise<numbe
 }
 
 async function main(): Promise<void> {
+  const ownVhost = mgmtUrl !== "none";
   const vhost = `fleet-bench-${randomBytes(3).toString("hex")}`;
-  await mgmt("PUT", `/api/vhosts/${vhost}`, {});
-  await mgmt("PUT", `/api/permissions/${vhost}/${new URL(baseUrl).username || "guest"}`, { configure: ".*", write: ".*", read: ".*" });
-  const u = new URL(baseUrl);
-  u.pathname = `/${vhost}`;
-  const url = u.toString();
+  let url = baseUrl;
+  if (ownVhost) {
+    await mgmt("PUT", `/api/vhosts/${vhost}`, {});
+    await mgmt("PUT", `/api/permissions/${vhost}/${new URL(baseUrl).username || "guest"}`, { configure: ".*", write: ".*", read: ".*" });
+    const u = new URL(baseUrl);
+    u.pathname = `/${vhost}`;
+    url = u.toString();
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "fleet-bench-"));
   const collector = new Collector({ url, dataDir, log: () => {} });
   collector.start();
@@ -147,7 +152,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill("SIGKILL");
     await collector.close();
-    await mgmt("DELETE", `/api/vhosts/${vhost}`);
+    if (ownVhost) await mgmt("DELETE", `/api/vhosts/${vhost}`);
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`\n${noop ? "mode: bench no-op agents (nothing spawned; control plane only)" : "mode: real spawn (/bin/sh -c true per host)"} on ${new URL(baseUrl).host}`);

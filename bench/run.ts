@@ -25,8 +25,9 @@ import { s9 } from "./scenarios/topic.js";
 import { s10 } from "./scenarios/durable-queues.js";
 import { OVERLOAD } from "./scenarios/overload.js";
 import { m1 } from "./scenarios/monitoring.js";
+import { f1 } from "./scenarios/fleet.js";
 
-const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s8f, s9, s10, ...OVERLOAD, m1];
+const ALL: Scenario[] = [s1, s2, s3, s4, s5, s6, s7, s8, s8f, s9, s10, ...OVERLOAD, m1, f1];
 const SMOKE = ["s1", "s2", "s4", "overload-1-1"];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -34,7 +35,7 @@ const USAGE = `usage: npm run bench -- [options]
   --rabbitmq-mgmt URL        its management API (default http://USER:PASS@HOST:15672), for memory figures
   --rabbitmq-restart-cmd CMD shell command that restarts RabbitMQ, for s10 (otherwise n/a)
   --only warren|rabbitmq     measure one broker only
-  --scenarios s1,s2,...      default: all (s1..s10)
+  --scenarios s1,s2,...      default: all (s1..s10, s8f, overload-*, m1, f1)
   --rounds N                 A B alternations (default 3)
   --duration SECONDS         measured window per throughput/latency run (default 10)
   --warmup SECONDS           unmeasured lead-in (default 2)
@@ -47,6 +48,8 @@ const USAGE = `usage: npm run bench -- [options]
   --m1-items N               items per host (default 20)
   --m1-interval SECONDS      their interval (default 10)
   --m1-duration SECONDS      measured window (default 600)
+  --f1-hosts N               f1 (Fleet control plane, no-op agents): agents in the group (default 10000)
+  --f1-runs N                tasks per measurement, their medians reported (default 3)
   --warren-arg ARG           extra argument for 'warren server' (repeatable)
   --markdown FILE            also write the table as markdown
   --smoke                    CI: s1,s2,s4,overload-1-1, tiny windows, one round, no speed judgement`;
@@ -94,6 +97,8 @@ function parse(argv: string[]): Cli {
     "m1-items",
     "m1-interval",
     "m1-duration",
+    "f1-hosts",
+    "f1-runs",
   ];
   for (const k of get.keys()) if (!known.includes(k)) usage(2, `unknown option --${k}`);
   const num = (k: string, d: number) => {
@@ -129,6 +134,8 @@ function parse(argv: string[]): Cli {
       m1Items: num("m1-items", 20),
       m1IntervalMs: num("m1-interval", smoke ? 1 : 10) * 1000,
       m1Duration: num("m1-duration", smoke ? 8 : 600),
+      f1Hosts: Math.round(num("f1-hosts", smoke ? 100 : 10_000)),
+      f1Runs: Math.round(num("f1-runs", smoke ? 2 : 3)),
       log: (m) => process.stderr.write(`${m}\n`),
     },
   };

@@ -33,6 +33,9 @@ export interface BenchOptions {
   m1Items: number;
   m1IntervalMs: number;
   m1Duration: number;
+  /** f1: no-op agents in the group, tasks per measurement */
+  f1Hosts: number;
+  f1Runs: number;
   log: (msg: string) => void;
 }
 
