@@ -49,3 +49,22 @@ test("relay-floor runs one round and prints MB/s and latency percentiles", { tim
   assert.ok(Number(m[5]) > 1000, "latency samples were recorded (5,000/s for 1 s)");
   assert.ok(Number(m[2]) <= Number(m[3]) && Number(m[3]) <= Number(m[4]), "percentiles are ordered");
 });
+
+// f1 (Fleet's control plane) drives bench/fleet-bench.ts as a child and reads its table: a
+// change to either side that breaks the other shows here. 100 no-op agents, two tasks; every
+// result must come back `ok` (the "not ok" row is 0).
+test("bench f1 runs 100 no-op agents against warren: a run → stored figure and every result ok", { timeout: 120_000 }, async () => {
+  const runner = join(repoRoot, "dist", "bench", "run.js");
+  const args = [runner, "--only", "warren", "--scenarios", "f1", "--f1-hosts", "100", "--f1-runs", "2", "--rounds", "1"];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  assert.equal(code, 0, `bench exited ${code}\nstdout:\n${out}\nstderr:\n${err}`);
+  const stored = /^f1\s+f1 100 no-op agents: run → all results stored \(median of 2\)\s+([\d,.]+)\s/m.exec(out);
+  assert.ok(stored && Number(stored[1]!.replace(/,/g, "")) > 0, `no run → stored figure in:\n${out}`);
+  assert.match(out, /^f1\s+f1 results not ok \(all runs\)\s+0\.0\s/m, `some results were not ok:\n${out}\n${err}`);
+  assert.match(err, /\[f1\]\s+runs: \d+ ms \(task id [\d.]+ ms\), \d+ ms \(task id [\d.]+ ms\)$/m, "each task's figure is logged");
+});
