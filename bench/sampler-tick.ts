@@ -18,7 +18,20 @@ for (let i = 0; i < n; i++) queues.set(`fleet.host.h${i}`, { vhost: "/", name: `
 const exchanges = new Map<string, { vhost: string; name: string; publishIn: number; publishOut: number }>();
 for (let i = 0; i < 10; i++) exchanges.set(`x${i}`, { vhost: "/", name: `x${i}`, publishIn: 1, publishOut: 1 });
 const vhost = { name: "/", queues, exchanges, stats: { publish: 1, confirm: 1, returnUnroutable: 0, dropUnroutable: 0 } };
-const channelStats = () => ({ publish: 1, deliver: 1, deliver_no_ack: 0, ack: 1, get: 0, get_no_ack: 0, get_empty: 0, deliver_get: 1, redeliver: 0, confirm: 1, return_unroutable: 0, drop_unroutable: 0 });
+const channelStats = () => ({
+  publish: 1,
+  deliver: 1,
+  deliver_no_ack: 0,
+  ack: 1,
+  get: 0,
+  get_no_ack: 0,
+  get_empty: 0,
+  deliver_get: 1,
+  redeliver: 0,
+  confirm: 1,
+  return_unroutable: 0,
+  drop_unroutable: 0,
+});
 const connections = new Set<unknown>();
 for (let i = 0; i < n; i++) {
   const name = `127.0.0.1:${10000 + (i % 50000)} -> 127.0.0.1:5672 #${i}`;
