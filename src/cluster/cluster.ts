@@ -12,7 +12,8 @@
  *   snapchunks/<gen>/<i>  [cmds]                    as commands, in chunks (compactLog)
  *   applied/<node>     revision                     how far the node has applied that log
  *   claims/<kind>/<vhost>/<name>                    first declare of a name, cluster-wide
- *   quorum/<vhost>/<name>, qlead/<vhost>/<name>     quorum queues' replicas (replication.ts)
+ *   quorum/<vhost>/<name>, qlead/<vhost>/<name>,    quorum queues' replicas (replication.ts)
+ *   qsuspect/<vhost>/<name>/<node>
  *
  * It is the broker's DefinitionsStore: every durable definition change the broker makes
  * (whatever made it: AMQP, HTTP, definitions import, auto-delete) is appended here,
@@ -588,7 +589,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
         if (!Array.isArray(c["members"])) return [];
         return [{ put: `${this.p}quorum/${vh}/${name}`, value: JSON.stringify({ members: c["members"], isr: [c["node"]] }) }];
       case "queue.delete":
-        return [{ del: `${this.p}claims/queue/${vh}/${name}` }, { del: `${this.p}quorum/${vh}/${name}` }, { del: `${this.p}qlead/${vh}/${name}` }];
+        return [{ del: `${this.p}claims/queue/${vh}/${name}` }, { del: `${this.p}quorum/${vh}/${name}` }, { del: `${this.p}qlead/${vh}/${name}` }, { delPrefix: `${this.p}qsuspect/${vh}/${name}/` }];
       case "exchange.delete":
         return [{ del: `${this.p}claims/exchange/${vh}/${name}` }];
       case "vhost.delete":
@@ -597,6 +598,7 @@ export class Cluster implements DefinitionsStore, ClusterView {
           { delPrefix: `${this.p}claims/exchange/${name}/` },
           { delPrefix: `${this.p}quorum/${name}/` },
           { delPrefix: `${this.p}qlead/${name}/` },
+          { delPrefix: `${this.p}qsuspect/${name}/` },
         ];
       default:
         return [];

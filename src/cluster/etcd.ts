@@ -88,11 +88,14 @@ const RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } 
 export interface TxnResult {
   succeeded: boolean;
   revision: number;
-  /** what `otherwise`'s reads found (null: no such key) */
+  /** what the branch that ran read, in order (null: no such key) */
   got: (Kv | null)[];
 }
 
-function txnRequest(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[]): ITxnRequest {
+type TxnOp = Op | { get: string };
+const txnOp = (o: TxnOp): IRequestOp => ("get" in o ? { request_range: { key: enc(o.get) } } : opOf(o));
+
+function txnRequest(compare: Compare[], then: TxnOp[], otherwise: TxnOp[]): ITxnRequest {
   return {
     compare: compare.map((c) => ({
       key: enc(c.key),
@@ -101,8 +104,8 @@ function txnRequest(compare: Compare[], then: Op[], otherwise: (Op | { get: stri
       result: RESULT[c.op],
       ...(c.target === "create" ? { create_revision: c.value } : c.target === "mod" ? { mod_revision: c.value } : { value: enc(String(c.value)) }),
     })),
-    success: then.map(opOf),
-    failure: otherwise.map((o) => ("get" in o ? { request_range: { key: enc(o.get) } } : opOf(o))),
+    success: then.map(txnOp),
+    failure: otherwise.map(txnOp),
   };
 }
 
@@ -172,7 +175,7 @@ export class EtcdClient {
   }
 
   /** A transaction: if every compare holds, `then` runs, else `otherwise`; both may read keys back. */
-  async txn(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<TxnResult> {
+  async txn(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = []): Promise<TxnResult> {
     return txnResult(await this.c.kv.txn(txnRequest(compare, then, otherwise)));
   }
 
@@ -188,7 +191,7 @@ export class EtcdClient {
    * guarded by compares it leaves true, with reads in `otherwise` to tell an earlier copy's
    * success from a refusal): an unanswered copy may still be applied.
    */
-  async txnUrgent(compare: Compare[], then: Op[], otherwise: (Op | { get: string })[] = []): Promise<TxnResult> {
+  async txnUrgent(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = []): Promise<TxnResult> {
     const req = txnRequest(compare, then, otherwise);
     const members = this.perMember();
     const first = this.preferred;

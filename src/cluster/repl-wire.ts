@@ -13,8 +13,11 @@
  * stream with the full current content (ENQ frames), SNAP_END closes the snapshot; after it
  * ENQ/DEL frames follow in the leader's order. Every data frame carries the queue's epoch
  * (the etcd revision of the leader's election key) and an operation sequence number.
+ * PING (empty) every quarter second on each connection, so a follower of an idle queue can tell
+ * a live leader from one that died or was cut off (replication.ts, "leader suspicion").
  * Follower → leader: ACK(qid, epoch, seq) = every operation up to seq is on the follower's
  * disk (fsynced); STALE(qid, epoch) = the follower knows a newer epoch and refused the frame.
+ * An unknown frame type is ignored (a newer leader's PING reaches an older follower harmlessly).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, connect, type Server, type Socket } from "node:net";
@@ -27,6 +30,7 @@ export const T = {
   ENQ: 11,
   DEL: 12,
   SNAP_END: 13,
+  PING: 14,
   ACK: 20,
   STALE: 21,
 } as const;

@@ -10,6 +10,8 @@
  *   qlead/<vhost>/<name>   {node}           the election key, bound to the leader's election
  *                                           lease (short TTL); its create revision is the
  *                                           queue's **epoch**, which fences every leader action
+ *   qsuspect/<vhost>/<name>/<node>  epoch   an in-sync follower cannot reach the leader of that
+ *                                           epoch (bound to the follower's own lease)
  *
  * The leader's Queue object is the queue (the ordinary classic-queue code serves it); its
  * `replica` hook (QueueReplica) streams every enqueue and every removal (ack, purge, expiry,
@@ -25,8 +27,16 @@
  * in etcd before anything is confirmed without it; a follower that finished a snapshot and
  * acked it is added back. A leader whose ISR write fails has been deposed: it steps down.
  *
- * Failover: the election key goes away with the leader's lease (kill -9, cut off from etcd)
- * or when it resigns (graceful stop). Each live ISR member campaigns with a transaction
+ * Failover: the election key goes away with the leader's lease (kill -9, cut off from etcd),
+ * when it resigns (graceful stop), or when its followers depose it: an in-sync follower whose
+ * stream from the leader closed, or brought nothing (not even the leader's PING) for
+ * SUSPECT_MS, suspects it in etcd; once enough in-sync followers suspect it that the leader
+ * and the members that still reach it are a minority, one of them deletes the election key
+ * without waiting for the lease (kill -9 is noticed at once, a freeze or a partition after
+ * SUSPECT_MS, not after the lease plus the TTL etcd adds when its own leader was lost). This
+ * changes liveness only: a deposed leader that is still running confirms nothing either way
+ * (each confirm needs every ISR member's ack, and a member that won refuses its epoch; its ISR
+ * writes are guarded by the election key). Each live ISR member campaigns with a transaction
  * (election key absent AND quorum key unchanged since it read itself in the ISR); the winner
  * turns its replica into the queue (every message redelivered=true) and streams snapshots to
  * the others. Every node's RemoteHome follows the election key.
@@ -48,6 +58,14 @@ import { connectRepl, type FrameWriter, listenRepl, readEnq, readSmall, readSnap
 const ACK_TIMEOUT_MS = 1500;
 /** publishes wait this long for enough in-sync replicas, then are nacked */
 const HOLD_MS = 3000;
+/** the replication ticker: ISR timeouts, PINGs to followers, followers' watch on their leader */
+const TICK_MS = 250;
+/**
+ * an in-sync follower that has had nothing from its leader for this long suspects it (leader
+ * suspicion, above). Well above the PING interval (TICK_MS) and an ordinary event-loop stall of a
+ * loaded leader; a false suspicion costs a failover, never a message.
+ */
+const SUSPECT_MS = 1500;
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
 export const ELECTION_TTL = 2;
 /** a leader stops confirming once its last successful keepalive is older than TTL minus this */
@@ -134,6 +152,13 @@ class QState {
   /** stored since the last ack: their bodies leave memory once fsynced */
   fresh: StorableMessage[] = [];
   campaigning: Promise<void> | null = null;
+  /** follower: since when there has been no stream from the current leader (0: there is one) */
+  silentSince = 0;
+  /** follower: the leader whose stream to this node closed (its process died, or the link broke) */
+  streamLost: string | null = null;
+  /** follower: the epoch this node's suspicion key names (0: none written) */
+  suspected = 0;
+  suspecting: Promise<void> | null = null;
   /** a declare on this node that has not got its leader (and in-sync followers) yet */
   starting: Promise<void> | null = null;
   constructor(
@@ -448,17 +473,28 @@ class PeerConn {
     for (const l of ls) l.peerLost(this.node);
   }
 
+  /** a sign of life for the followers' leader watch (the frame writer batches it with the turn's frames) */
+  ping(): void {
+    this.w?.frame(T.PING, NO_BODY);
+  }
+
   close(): void {
     this.w?.socket.destroy();
     this.w = null;
   }
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 /** A leader's connection to this (follower) node. */
 class FollowerSession {
   private readonly qids = new Map<number, QState>();
   private touched = new Set<number>();
   private flushScheduled = false;
+  /** a frame came since the ticker last looked (a flag: no clock read per frame) */
+  heard = false;
+  /** when the ticker last saw `heard` */
+  heardAt = Date.now();
 
   constructor(
     readonly r: Replication,
@@ -467,6 +503,7 @@ class FollowerSession {
   ) {}
 
   frame(type: number, body: Buffer): void {
+    this.heard = true;
     if (type === T.SNAP_BEGIN) {
       const f = readSnapBegin(body);
       const qs = this.r.follow(f.vhost, f.name, f.epoch, this);
@@ -541,7 +578,11 @@ class FollowerSession {
   }
 
   close(): void {
-    for (const qs of this.qids.values()) if (qs.session === this) qs.session = null;
+    for (const qs of this.qids.values()) {
+      if (qs.session !== this) continue;
+      qs.session = null;
+      qs.streamLost = this.peer;
+    }
     this.qids.clear();
   }
 }
@@ -620,7 +661,7 @@ export class Replication {
         this.refresh(qs);
       }
     }
-    this.ticker = setInterval(() => this.tick(), 250);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }
 
@@ -706,8 +747,15 @@ export class Replication {
     return !this.closed && this.lease !== null && !this.holding && Date.now() < this.okAt + this.ttlMs - FENCE_MARGIN_MS;
   }
 
+  private lastTick = 0;
+
   private tick(): void {
     const now = Date.now();
+    // this node's own loop stood still (SIGSTOP, a long stall): its sockets have not been read
+    // yet, so a leader's silence means nothing this turn
+    const stalled = this.lastTick !== 0 && now - this.lastTick > 4 * TICK_MS;
+    this.lastTick = now;
+    for (const p of this.peers.values()) p.ping();
     // onAlarm fires only when the node's alarm state as a whole changes (not for disk on while memory is on)
     if (this.broker && this.broker.alarms.has("disk") !== this.diskFull) this.diskAlarm(!this.diskFull);
     // TTL - margin without a successful keepalive: the lease may be about to expire at etcd,
@@ -741,13 +789,107 @@ export class Replication {
         qs.lead.tick(now);
         if (!qs.lead.ready) qs.lead.makeReady();
         else for (const [n, p] of qs.lead.peers) if (p.state === "idle") this.wantPeer(n);
-      } else if (qs.leader === null && qs.campaigning === null && qs.isr.includes(this.self) && !this.fenced && this.canLead()) {
+      } else if (qs.leader !== null) this.watchLeader(qs, now, stalled);
+      else if (qs.campaigning === null && qs.isr.includes(this.self) && !this.fenced && this.canLead()) {
         // no election key and this node may win: campaign again. A campaign is otherwise started
         // only by an etcd event or a declare, and one that read the quorum record before it
         // existed (the declare's own campaign races its commit) or lost to a transient error
         // left the queue without a leader until some unrelated event (docs/chaos.md: 11-37 s)
         void this.campaign(qs);
       }
+    }
+  }
+
+  /**
+   * Leader suspicion (module comment): an in-sync follower whose stream from the queue's leader
+   * closed, or brought nothing for SUSPECT_MS, suspects it; one in a minority with it never does.
+   */
+  private watchLeader(qs: QState, now: number, stalled: boolean): void {
+    const leader = qs.leader!;
+    const s = qs.session;
+    if (s !== null && (s.heard || stalled)) {
+      s.heard = false;
+      s.heardAt = now;
+    }
+    const watching = leader !== this.self && qs.epoch > 0 && qs.isr.includes(this.self) && qs.isr.includes(leader) && !this.fenced && !this.closed && this.canLead();
+    if (!watching || stalled) return this.unsuspect(qs);
+    if (s !== null && s.peer === leader && qs.sessionEpoch === qs.epoch) {
+      if (now - s.heardAt < SUSPECT_MS) return this.unsuspect(qs);
+    } else if (qs.streamLost !== leader) {
+      // no stream from this leader (just elected, or still connecting): silent from now on
+      if (qs.silentSince === 0) qs.silentSince = now;
+      if (now - qs.silentSince < SUSPECT_MS) return;
+    }
+    if (qs.suspecting === null) {
+      const p = this.suspect(qs, leader, qs.epoch).finally(() => {
+        if (qs.suspecting === p) qs.suspecting = null;
+      });
+      qs.suspecting = p;
+    }
+  }
+
+  private suspectKey(qs: QState, node: string): string {
+    return `${this.deps.prefix}qsuspect/${enc(qs.vhost)}/${enc(qs.name)}/${enc(node)}`;
+  }
+
+  /** heard from the leader again (or no longer in a position to judge it): withdraw this node's suspicion */
+  private unsuspect(qs: QState): void {
+    qs.silentSince = 0;
+    if (qs.suspected === 0) return;
+    qs.suspected = 0;
+    void this.deps
+      .etcd()
+      .txn([], [{ del: this.suspectKey(qs, this.self) }])
+      .catch(() => {});
+  }
+
+  /**
+   * Write this node's suspicion of `leader` (epoch `epoch`) and read the other in-sync followers';
+   * when enough agree, delete the election key (guarded by the epoch, the quorum record as this
+   * node knows it, and each agreeing suspicion), then campaign.
+   */
+  private async suspect(qs: QState, leader: string, epoch: number): Promise<void> {
+    if (!this.lease) return;
+    const etcd = this.deps.etcd();
+    const lk = this.leadKey(qs.vhost, qs.name);
+    const mine = this.suspectKey(qs, this.self);
+    const others = qs.isr.filter((m) => m !== leader && m !== this.self);
+    // the leader and the members that may still reach it must be fewer than a majority
+    const need = qs.members.length - (Math.floor(qs.members.length / 2) + 1) + 1;
+    if (1 + others.length < need) return; // too few in sync to outvote it: its lease decides
+    try {
+      // written once per epoch (a rewrite would change its revision under another follower's depose)
+      const put = qs.suspected === epoch ? [] : [{ put: mine, value: String(epoch), lease: this.lease.id }];
+      const r = await etcd.txnUrgent([{ key: lk, target: "create", op: "==", value: epoch }], [...put, ...others.map((f) => ({ get: this.suspectKey(qs, f) }))]);
+      if (!r.succeeded || qs.leader !== leader || qs.epoch !== epoch) return; // it is gone or newer already: the watch brings it
+      if (qs.suspected !== epoch) {
+        qs.suspected = epoch;
+        this.deps.log.warn(`cluster: ${this.self} cannot reach ${leader}, leader of quorum queue '${qs.name}' (epoch ${epoch}): suspects it`);
+      }
+      const agree = r.got.filter((kv): kv is Kv => kv !== null && kv.value === String(epoch));
+      if (1 + agree.length < need) return; // the next tick reads again
+      const d = await etcd.txnUrgent(
+        [
+          { key: lk, target: "create", op: "==", value: epoch },
+          { key: this.quorumKey(qs.vhost, qs.name), target: "mod", op: "==", value: qs.qmod },
+          ...agree.map((kv) => ({ key: kv.key, target: "mod" as const, op: "==" as const, value: kv.modRevision })),
+        ],
+        [{ del: lk }, { del: mine }, ...agree.map((kv) => ({ del: kv.key }))],
+        [{ get: lk }],
+      );
+      // refused while the key is still that leader's: the ISR changed, or a follower heard from it again
+      if (!d.succeeded && d.got[0]?.createRevision === epoch) return;
+      qs.suspected = 0;
+      if (d.succeeded) {
+        if (d.revision > this.revision) this.revision = d.revision;
+        const by = [this.self, ...agree.map((kv) => decodeURIComponent(kv.key.slice(kv.key.lastIndexOf("/") + 1)))];
+        this.deps.log.warn(
+          `cluster: ${leader} deposed as leader of quorum queue '${qs.name}' (epoch ${epoch}): unreachable from ${by.join(", ")}; an in-sync member takes over without waiting for its lease`,
+        );
+      }
+      void this.campaign(qs);
+    } catch (e) {
+      this.deps.log.debug(`cluster: suspecting the leader of '${qs.name}' failed: ${(e as Error).message}`);
     }
   }
 
@@ -1120,6 +1262,7 @@ export class Replication {
     qs.known = epoch;
     qs.session = s;
     qs.sessionEpoch = epoch;
+    qs.streamLost = null;
     // a snapshot replaces whatever this node held
     const store = this.storeOf(qs);
     for (const m of qs.content.values()) if (store && isDurableId(m.storeId)) store.remove(q.key, m.storeId);

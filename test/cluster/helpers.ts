@@ -196,7 +196,7 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { nodes: number; etcdMembers?: number }): Promise<TestCluster> {
+export async function startCluster(opts: { nodes: number; etcdMembers?: number; args?: string[] }): Promise<TestCluster> {
   const etcd = await startEtcd(opts.etcdMembers ?? 1);
   const prefix = `/warren-test-${Date.now()}/`;
   const nodes: WarrenNode[] = [];
@@ -207,8 +207,9 @@ export async function startCluster(opts: { nodes: number; etcdMembers?: number }
   };
   try {
     // the first node creates the cluster (default user and vhost); the others join it
-    nodes.push(await startNode(etcd.endpoints, "warren@n1", { prefix }));
-    const rest = await Promise.all(Array.from({ length: opts.nodes - 1 }, (_, i) => startNode(etcd.endpoints, `warren@n${i + 2}`, { prefix })));
+    const args = opts.args ?? [];
+    nodes.push(await startNode(etcd.endpoints, "warren@n1", { prefix, args }));
+    const rest = await Promise.all(Array.from({ length: opts.nodes - 1 }, (_, i) => startNode(etcd.endpoints, `warren@n${i + 2}`, { prefix, args })));
     nodes.push(...rest);
   } catch (e) {
     await stop();
@@ -230,7 +231,7 @@ export async function stopNodes(nodes: WarrenNode[], etcd: Etcd | undefined): Pr
  * stopped in `after`. The handle is filled in when `before` has run, so use it inside tests only.
  * With WARREN_TEST_LOG set, every node's stderr is printed at the end.
  */
-export function clusterForFile(opts: { nodes: number; etcdMembers?: number }, skip: string | false = skipCluster): TestCluster {
+export function clusterForFile(opts: { nodes: number; etcdMembers?: number; args?: string[] }, skip: string | false = skipCluster): TestCluster {
   const handle = { nodes: [] as WarrenNode[] } as unknown as TestCluster;
   let started = false;
   before(async () => {
