@@ -252,7 +252,20 @@ class Leader implements QueueReplica {
     p.acked = 0;
     p.ackAt = Date.now();
     w.snapBegin(p.qid, this.epoch, this.q.vhost, this.q.name);
-    for (const [m, seq] of this.index) w.enq(p.qid, this.epoch, seq, m.exchange, m.routingKey, m.propertiesRaw, m.body ?? this.r.readBody(this.q, m));
+    for (const [m, seq] of this.index) {
+      let body: Buffer;
+      try {
+        body = m.body ?? this.r.readBody(this.q, m);
+      } catch (e) {
+        // an index entry whose body this node's store no longer has (seen once in 50 isolate-leader
+        // cycles; the cause is not found yet): it cannot be served or copied. Said loudly and left
+        // out, rather than crash the node from the ticker (which took every queue it leads down).
+        this.index.delete(m);
+        this.r.deps.log.error(`replication: '${this.q.name}' operation ${seq} has no readable body here (${(e as Error).message}); left out of the snapshot for ${node}`);
+        continue;
+      }
+      w.enq(p.qid, this.epoch, seq, m.exchange, m.routingKey, m.propertiesRaw, body);
+    }
     p.snapSeq = this.opSeq;
     w.small(T.SNAP_END, p.qid, this.epoch, this.opSeq);
     p.state = "live";
@@ -750,6 +763,15 @@ export class Replication {
   private lastTick = 0;
 
   private tick(): void {
+    try {
+      this.tickOnce();
+    } catch (e) {
+      // a bug here must not take the node (and every queue it leads) down: said, and the next tick goes on
+      this.deps.log.error(`replication: ticker failed: ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+
+  private tickOnce(): void {
     const now = Date.now();
     // this node's own loop stood still (SIGSTOP, a long stall): its sockets have not been read
     // yet, so a leader's silence means nothing this turn
