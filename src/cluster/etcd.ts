@@ -191,14 +191,18 @@ export class EtcdClient {
    * guarded by compares it leaves true, with reads in `otherwise` to tell an earlier copy's
    * success from a refusal): an unanswered copy may still be applied.
    */
-  async txnUrgent(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = []): Promise<TxnResult> {
+  async txnUrgent(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = [], opts: { everyMemberAtOnce?: boolean } = {}): Promise<TxnResult> {
     const req = txnRequest(compare, then, otherwise);
     const members = this.perMember();
     const first = this.preferred;
-    try {
-      return txnResult(await members[first]!.kv.txn(req, { deadline: Date.now() + URGENT_FIRST_TRY_MS }));
-    } catch {
-      // unanswered or refused by that member (no leader): ask them all
+    // everyMemberAtOnce: for a write made because something already failed (a leader suspected
+    // dead, whose etcd member may be the one we prefer), not worth the first try's second
+    if (!opts.everyMemberAtOnce) {
+      try {
+        return txnResult(await members[first]!.kv.txn(req, { deadline: Date.now() + URGENT_FIRST_TRY_MS }));
+      } catch {
+        // unanswered or refused by that member (no leader): ask them all
+      }
     }
     const deadline = Date.now() + this.timeoutMs;
     try {

@@ -66,6 +66,8 @@ const TICK_MS = 250;
  * loaded leader; a false suspicion costs a failover, never a message.
  */
 const SUSPECT_MS = 1500;
+/** suspicion writes go to every etcd member at once (EtcdClient.txnUrgent): the etcd member this node asks first may be the one cut off with the leader */
+const AT_ONCE = { everyMemberAtOnce: true };
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
 export const ELECTION_TTL = 2;
 /** a leader stops confirming once its last successful keepalive is older than TTL minus this */
@@ -833,7 +835,10 @@ export class Replication {
       s.heard = false;
       s.heardAt = now;
     }
-    const watching = leader !== this.self && qs.epoch > 0 && qs.isr.includes(this.self) && qs.isr.includes(leader) && !this.fenced && !this.closed && this.canLead();
+    // not canLead(): a follower holds (no keepalive answered) exactly while etcd elects a new
+    // leader after losing the victim's member, and its suspicion then must still count; its
+    // writes wait for the new etcd leader, and succeed only while its lease lives
+    const watching = leader !== this.self && qs.epoch > 0 && qs.isr.includes(this.self) && qs.isr.includes(leader) && !this.fenced && !this.closed && this.lease !== null;
     if (!watching || stalled) return this.unsuspect(qs);
     if (s !== null && s.peer === leader && qs.sessionEpoch === qs.epoch) {
       if (now - s.heardAt < SUSPECT_MS) return this.unsuspect(qs);
@@ -882,7 +887,7 @@ export class Replication {
     try {
       // written once per epoch (a rewrite would change its revision under another follower's depose)
       const put = qs.suspected === epoch ? [] : [{ put: mine, value: String(epoch), lease: this.lease.id }];
-      const r = await etcd.txnUrgent([{ key: lk, target: "create", op: "==", value: epoch }], [...put, ...others.map((f) => ({ get: this.suspectKey(qs, f) }))]);
+      const r = await etcd.txnUrgent([{ key: lk, target: "create", op: "==", value: epoch }], [...put, ...others.map((f) => ({ get: this.suspectKey(qs, f) }))], [], AT_ONCE);
       if (!r.succeeded || qs.leader !== leader || qs.epoch !== epoch) return; // it is gone or newer already: the watch brings it
       if (qs.suspected !== epoch) {
         qs.suspected = epoch;
@@ -898,6 +903,7 @@ export class Replication {
         ],
         [{ del: lk }, { del: mine }, ...agree.map((kv) => ({ del: kv.key }))],
         [{ get: lk }],
+        AT_ONCE,
       );
       // refused while the key is still that leader's: the ISR changed, or a follower heard from it again
       if (!d.succeeded && d.got[0]?.createRevision === epoch) return;
