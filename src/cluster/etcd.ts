@@ -79,6 +79,14 @@ function renewOnce(c: Etcd3, id: string, deadline: number): Promise<number> {
   });
 }
 
+type FaultPolicy = ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>>;
+/** a fault-handling policy that runs each call once, as it is (no retry, no circuit breaker) */
+const PASS_THROUGH = {
+  async execute<T>(fn: (ctx: { signal: AbortSignal }) => T | Promise<T>): Promise<T> {
+    return await fn({ signal: new AbortController().signal });
+  },
+} as unknown as FaultPolicy;
+
 /** an endpoint as the etcd3 client wants it: with its scheme */
 const hostUrl = (e: string): string => (/^https?:\/\//.test(e) ? e : `http://${e}`);
 
@@ -293,11 +301,19 @@ export class EtcdClient {
     };
   }
 
-  /** one client per etcd member (lease renewals choose their member; the shared client picks at random) */
+  /**
+   * One client per etcd member (lease renewals and urgent transactions choose their member; the
+   * shared client picks at random). Without the library's fault handling: its circuit breaker
+   * (open for 5 s after 3 failures in a row) shut a healthy member out for 5 s after etcd had
+   * elected a new leader, because the calls made during the election failed; renewals then failed
+   * on every member and a node that nothing was wrong with lost its lease and fenced itself
+   * (docs/chaos.md, leader suspicion). These clients have deadlines and their own choice of member.
+   */
   private perMember(): Etcd3[] {
     if (!this.members) {
       const Ctor = this.c.constructor as new (o: IOptions) => Etcd3;
-      this.members = this.endpoints.map((e) => new Ctor({ ...this.options, hosts: hostUrl(e) }));
+      const faultHandling = { host: () => PASS_THROUGH, global: PASS_THROUGH };
+      this.members = this.endpoints.map((e) => new Ctor({ ...this.options, hosts: hostUrl(e), faultHandling }));
     }
     return this.members;
   }

@@ -704,6 +704,34 @@ export class Replication {
       this.deps.log.info(`cluster: ${this.self} reaches etcd again; resuming`);
       this.deps.fence(false);
       for (const qs of this.queues.values()) this.refresh(qs);
+      void this.reread();
+    }
+  }
+
+  /**
+   * Back from being cut off: the etcd watch reconnects on its own, seconds later at times, and
+   * until then this node's view of who leads and who is in sync is stale (a follower that did
+   * not know its leader could not suspect it: 4.5 s failovers in the harness). Read the quorum
+   * records and election keys once; record() keeps whichever of this and the watch is newer.
+   */
+  private async reread(): Promise<void> {
+    try {
+      const etcd = this.deps.etcd();
+      for (const kind of ["quorum", "qlead"] as const) {
+        const { kvs, revision } = await etcd.range(`${this.deps.prefix}${kind}/`, true);
+        const live = new Set<string>();
+        for (const kv of kvs) {
+          live.add(kv.key);
+          this.record(kind, kv.key, kv);
+        }
+        // gone meanwhile: deleted at or before the revision read
+        for (const r of [...this.records.values()]) {
+          if (r.kind !== kind || r.kv === null) continue;
+          if (!live.has(r.kv.key) && r.kv.modRevision <= revision) this.record(kind, r.kv.key, null, revision);
+        }
+      }
+    } catch (e) {
+      this.deps.log.debug(`cluster: re-reading the quorum records after a fence failed: ${(e as Error).message}`);
     }
   }
 
@@ -984,7 +1012,12 @@ export class Replication {
     const vhost = decodeURIComponent(sub.slice(0, slash));
     const name = decodeURIComponent(sub.slice(slash + 1));
     const k = `${kind}\u0000${this.keyOf(vhost, name)}`;
-    // a deletion is kept as a tombstone with its revision: an older event must not undo a newer state
+    // a deletion is kept as a tombstone with its revision: an older event must not undo a newer
+    // state (a watch that lags behind a re-read, below)
+    const cur = this.records.get(k);
+    const known = cur === undefined ? 0 : cur.kv !== null ? cur.kv.modRevision : cur.deletedAt;
+    const rev = kv !== null ? kv.modRevision : deletedAt;
+    if (rev !== 0 && rev < known) return;
     this.records.set(k, { kind, kv, deletedAt: kv ? 0 : deletedAt });
     const qs = this.queues.get(this.keyOf(vhost, name));
     if (qs && this.broker) this.refresh(qs);
