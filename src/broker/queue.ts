@@ -197,7 +197,7 @@ export class Queue implements Destination {
     if (this.ready.length === 0 && this.consumers.length > 0 && this.deliverNow(entry)) return;
     // page before pushing so the entry is accounted as resident or not from the start
     if (this.store !== null && (this.ready.length >= PAGE_AFTER_MESSAGES || resident.bytes > resident.budget)) this.page(msg);
-    this.ready.push(entry, msg.body === null && (this.isStored(msg) || isPagedId(msg.storeId)));
+    this.ready.push(entry, this.encodable(msg) && (this.isStored(msg) || isPagedId(msg.storeId)));
     if (entry.expiresAt !== 0) this.scheduleTtl(entry.expiresAt);
     if (s.overflow === "drop-head") this.enforceMaxLength();
     if (this.consumers.length > 0) {
@@ -230,8 +230,19 @@ export class Queue implements Destination {
     msg.refs++;
     const e = new QueueEntry(msg, ++this.seq, this.expiryFor(msg, Date.now()), redelivered ? 1 : 0);
     // a recovered message left on disk is this queue's own reference (the store counts per queue)
-    this.ready.push(e, msg.body === null && this.isStored(msg));
+    this.ready.push(e, this.encodable(msg) && this.isStored(msg));
     if (e.expiresAt !== 0) this.scheduleTtl(e.expiresAt);
+  }
+
+  /**
+   * May the ready list hold this message as a compact record (paged-tail.ts), its object
+   * dropped and rebuilt at delivery? Not while a quorum queue's leader replicates it: the
+   * replication index knows each message by its object, and an ack of a rebuilt one would never
+   * reach the followers (which kept acked messages and redelivered them after the next failover).
+   * The index holds every object anyway, so the compact form would save nothing there.
+   */
+  private encodable(msg: Message): boolean {
+    return msg.body === null && this.replica === null;
   }
 
   private expiryFor(msg: Message, now: number): number {

@@ -199,7 +199,7 @@ export class EtcdClient {
    * guarded by compares it leaves true, with reads in `otherwise` to tell an earlier copy's
    * success from a refusal): an unanswered copy may still be applied.
    */
-  async txnUrgent(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = [], opts: { everyMemberAtOnce?: boolean } = {}): Promise<TxnResult> {
+  async txnUrgent(compare: Compare[], then: TxnOp[], otherwise: TxnOp[] = [], opts: { everyMemberAtOnce?: boolean; deadlineMs?: number } = {}): Promise<TxnResult> {
     const req = txnRequest(compare, then, otherwise);
     const members = this.perMember();
     const first = this.preferred;
@@ -212,7 +212,9 @@ export class EtcdClient {
         // unanswered or refused by that member (no leader): ask them all
       }
     }
-    const deadline = Date.now() + this.timeoutMs;
+    // deadlineMs: a caller that tries again soon anyway (a proposal made while etcd has no leader
+    // is dropped, and its member answers only at the deadline; the next try reaches the new one)
+    const deadline = Date.now() + (opts.deadlineMs ?? this.timeoutMs);
     try {
       return await Promise.any(
         members.map((m, i) =>

@@ -66,8 +66,15 @@ const TICK_MS = 250;
  * loaded leader; a false suspicion costs a failover, never a message.
  */
 const SUSPECT_MS = 1500;
-/** suspicion writes go to every etcd member at once (EtcdClient.txnUrgent): the etcd member this node asks first may be the one cut off with the leader */
-const AT_ONCE = { everyMemberAtOnce: true };
+/**
+ * A suspicion's transactions: to every member at once, and given up after a second, because the
+ * ticker tries again a quarter second later. They are made when the leader's etcd member may be
+ * the one cut off, i.e. often while etcd elects a new leader: a proposal made then is dropped
+ * and answered only at its deadline (5 s by default), after the new etcd leader was long there
+ * (isolate-leader with etcd's leader on the victim: a 4.9 s failover in which both followers'
+ * suspicions waited out 5 s deadlines and the lease expiry won).
+ */
+const SUSPICION_TXN = { everyMemberAtOnce: true, deadlineMs: 1000 };
 /** the election lease's default TTL (s): bounds failover after a kill -9 */
 export const ELECTION_TTL = 2;
 /** a leader stops confirming once its last successful keepalive is older than TTL minus this */
@@ -161,6 +168,8 @@ class QState {
   /** follower: the epoch this node's suspicion key names (0: none written) */
   suspected = 0;
   suspecting: Promise<void> | null = null;
+  /** follower: when watchLeader last said why it does not suspect a silent leader (debug log, once a second) */
+  quietSaidAt = 0;
   /** a declare on this node that has not got its leader (and in-sync followers) yet */
   starting: Promise<void> | null = null;
   constructor(
@@ -867,7 +876,16 @@ export class Replication {
     // leader after losing the victim's member, and its suspicion then must still count; its
     // writes wait for the new etcd leader, and succeed only while its lease lives
     const watching = leader !== this.self && qs.epoch > 0 && qs.isr.includes(this.self) && qs.isr.includes(leader) && !this.fenced && !this.closed && this.lease !== null;
-    if (!watching || stalled) return this.unsuspect(qs);
+    if (!watching || stalled) {
+      // a leader silent this long that this node does not judge: say why (the failover then waits for its lease)
+      if (leader !== this.self && s !== null && now - s.heardAt >= SUSPECT_MS && now - qs.quietSaidAt >= 1000) {
+        qs.quietSaidAt = now;
+        this.deps.log.debug(
+          `cluster: ${this.self} has heard nothing from ${leader} (leader of '${qs.name}', epoch ${qs.epoch}) for ${now - s.heardAt} ms but does not suspect it: isr [${qs.isr.join(",")}] fenced ${this.fenced} lease ${this.lease !== null} stalled ${stalled} session ${s.peer}@${qs.sessionEpoch}`,
+        );
+      }
+      return this.unsuspect(qs);
+    }
     if (s !== null && s.peer === leader && qs.sessionEpoch === qs.epoch) {
       if (now - s.heardAt < SUSPECT_MS) return this.unsuspect(qs);
     } else if (qs.streamLost !== leader) {
@@ -911,11 +929,17 @@ export class Replication {
     const others = qs.isr.filter((m) => m !== leader && m !== this.self);
     // the leader and the members that may still reach it must be fewer than a majority
     const need = qs.members.length - (Math.floor(qs.members.length / 2) + 1) + 1;
-    if (1 + others.length < need) return; // too few in sync to outvote it: its lease decides
+    if (1 + others.length < need) {
+      if (Date.now() - qs.quietSaidAt >= 1000) {
+        qs.quietSaidAt = Date.now();
+        this.deps.log.debug(`cluster: ${this.self} cannot reach ${leader} (leader of '${qs.name}') but the in-sync set [${qs.isr.join(",")}] is too small to outvote it: its lease decides`);
+      }
+      return; // too few in sync to outvote it: its lease decides
+    }
     try {
       // written once per epoch (a rewrite would change its revision under another follower's depose)
       const put = qs.suspected === epoch ? [] : [{ put: mine, value: String(epoch), lease: this.lease.id }];
-      const r = await etcd.txnUrgent([{ key: lk, target: "create", op: "==", value: epoch }], [...put, ...others.map((f) => ({ get: this.suspectKey(qs, f) }))], [], AT_ONCE);
+      const r = await etcd.txnUrgent([{ key: lk, target: "create", op: "==", value: epoch }], [...put, ...others.map((f) => ({ get: this.suspectKey(qs, f) }))], [], SUSPICION_TXN);
       if (!r.succeeded || qs.leader !== leader || qs.epoch !== epoch) return; // it is gone or newer already: the watch brings it
       if (qs.suspected !== epoch) {
         qs.suspected = epoch;
@@ -931,7 +955,7 @@ export class Replication {
         ],
         [{ del: lk }, { del: mine }, ...agree.map((kv) => ({ del: kv.key }))],
         [{ get: lk }],
-        AT_ONCE,
+        SUSPICION_TXN,
       );
       // refused while the key is still that leader's: the ISR changed, or a follower heard from it again
       if (!d.succeeded && d.got[0]?.createRevision === epoch) return;
@@ -1177,6 +1201,9 @@ export class Replication {
     qs.session = null;
     this.links?.unpoint(q);
     const lead = new Leader(this, qs, q, epoch);
+    // first: the queue then keeps every restored message as its object (Queue.encodable), the
+    // one lead.index knows it by
+    q.replica = lead;
     let lastRaw: Buffer | null = null;
     let lastProps: ReturnType<typeof decodeProperties> | null = null;
     const now = Date.now();
@@ -1199,7 +1226,6 @@ export class Replication {
     if (qs.lastSeq > lead.opSeq) lead.opSeq = qs.lastSeq;
     qs.content = new Map();
     qs.lead = lead;
-    q.replica = lead;
     this.deps.log.info(`cluster: ${this.self} leads quorum queue '${qs.name}' in vhost '${qs.vhost}' (epoch ${epoch}, ${lead.index.size} messages)`);
     lead.makeReady();
     q.drain();
