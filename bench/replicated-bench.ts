@@ -3,7 +3,7 @@
  *
  *   node dist/bench/replicated-bench.js --target warren|rabbitmq [--runs 3] [--messages 20000]
  *        [--rates 1000,5000] [--seconds 8] [--queue-type quorum|classic] [--rabbit-port 22100]
- *        [--cpu-prof DIR] [--warmup 0]
+ *        [--cpu-prof DIR] [--warmup 0] [--node-flags F1,F2]
  *
  * Starts a private 3-node cluster (warren: 3 etcd members + 3 nodes on loopback; RabbitMQ:
  * three private nodes on P/P+10/P+20, P = --rabbit-port, default 22100, HTTP +1 each, joined
@@ -45,6 +45,10 @@ const publishVia = Number(opt("publish-node", "0"));
 const rabbitPort = Number(opt("rabbit-port", "22100"));
 const cpuProf = opt("cpu-prof", "");
 const warmup = Number(opt("warmup", "0"));
+// extra node flags for every warren node, comma-separated (e.g. --node-flags --perf-basic-prof for `perf`)
+const nodeFlags = opt("node-flags", "")
+  .split(",")
+  .filter((f) => f !== "");
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
   const c =
     target === "rabbitmq"
       ? await startRabbitCluster({ rabbitBasePort: rabbitPort })
-      : await startWarrenCluster({ mode: "loopback", etcdMembers: 3, ...(cpuProf ? { nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {}) });
+      : await startWarrenCluster({ mode: "loopback", etcdMembers: 3, nodeFlags: [...nodeFlags, ...(cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] : [])] });
   process.stderr.write(`${target}: 3-node cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const url = c.nodes[publishVia]!.url;
   const out: string[] = [];

@@ -147,3 +147,33 @@ test("the largest gap between confirms, the window's edges included", () => {
   assert.equal(v.queues[0]!.maxGapMs, 600);
   assert.equal(v.queues[0]!.maxGapAtMs, 100);
 });
+
+test("an acked message delivered again is 'acked back' unless it was acked just before the fault that preceded its redelivery", () => {
+  const h = newHistory();
+  h.window = [0, 60_000];
+  for (let i = 0; i < 5; i++) h.publishes.set(`p:${i}`, { id: `p:${i}`, pub: "p", seq: i, queue: "q", invokeAt: 0, outcome: "ok", doneAt: 1 });
+  h.faults = [
+    [20_000, 28_000],
+    [40_000, 48_000],
+  ];
+  const at = (id: string, t: number, acked: boolean, redelivered = false): void => {
+    h.deliveries.push({ id, queue: "q", redelivered, at: t, node: 0, acked });
+  };
+  at("p:0", 5_000, true); // acked 15 s before the fault: must not come back
+  at("p:1", 19_000, true); // acked 1 s before the fault began: may have been cut off with it
+  at("p:2", 10_000, false); // ch.ack threw: never acked
+  at("p:3", 20_500, true); // acked during the fault (the new leader's delivery), back after the next one
+  at("p:4", 21_000, true); // acked during the fault (a deposed leader took it), redelivered at once
+  at("p:4", 21_700, true, true);
+  at("p:0", 30_000, true, true);
+  at("p:1", 30_001, true, true);
+  at("p:2", 30_002, true, true);
+  at("p:3", 41_000, true, true);
+  const v = check(h);
+  assert.equal(v.duplicated, 5);
+  assert.equal(v.ackedBack, 2);
+  assert.deepEqual(v.ackedBackSample, ["p:0@q acked at +5000 ms, back at +30000 ms", "p:3@q acked at +20500 ms, back at +41000 ms"]);
+  // no fault at all: every acked message that came back counts
+  h.faults = [];
+  assert.equal(check(h).ackedBack, 4);
+});

@@ -20,7 +20,25 @@
  *               heals): that is `recovered`, not an order violation
  *   maxGap      per queue, the largest gap between two successive confirms while the workload
  *               ran (= unavailability, the failover time when the fault hit that queue)
+ *   ackedBack   ids delivered again after a delivery the consumer had acked, when that ack was
+ *               made more than ACK_GRACE_MS before the last fault that began before the
+ *               redelivery (or with no fault before it at all). At-least-once allows a
+ *               redelivery, so this is not a safety violation; but RabbitMQ's quorum queue
+ *               commits a settle through Raft, so an ack that reached a healthy cluster never
+ *               comes back. A count here means acks are not replicated (warren before b9faa85:
+ *               100 acked messages back after a failover, counted only as "duplicated"). Acks
+ *               made during a fault are not excused as such: an ack that a deposed leader took
+ *               (a consumer on its node until it fences itself) is redelivered by the new
+ *               leader at once, before the next fault, while an ack the new leader took must
+ *               stick through the next one.
  */
+
+/**
+ * How long before a fault an ack may have been made and still be lost by it (the ack in flight
+ * on a connection the fault cut, or in a removal log not yet fsynced when every node is killed:
+ * warren syncs those logs once a second).
+ */
+export const ACK_GRACE_MS = 2000;
 
 export type Outcome = "pending" | "ok" | "fail" | "info";
 
@@ -43,6 +61,8 @@ export interface Delivery {
   at: number;
   /** index of the node the consumer was connected to */
   node: number;
+  /** the consumer acked it right after recording it (at `at`); false when ch.ack threw */
+  acked?: boolean;
 }
 
 export interface History {
@@ -50,6 +70,8 @@ export interface History {
   deliveries: Delivery[];
   /** [start, end] of the publishing phase, epoch ms */
   window: [number, number];
+  /** [start, end] of each fault, epoch ms (the nemesis adds them) */
+  faults: [number, number][];
 }
 
 export interface QueueVerdict {
@@ -71,6 +93,7 @@ export interface Verdict {
   duplicated: number;
   recovered: number;
   orderViolations: number;
+  ackedBack: number;
   queues: QueueVerdict[];
   /** up to 10 lost ids, to look up in the logs */
   lostSample: string[];
@@ -78,10 +101,12 @@ export interface Verdict {
   lostByQueue: Record<string, { n: number; firstMs: number; lastMs: number }>;
   unexpectedSample: string[];
   orderSample: string[];
+  /** up to 10 "id acked at +ms, back at +ms" */
+  ackedBackSample: string[];
 }
 
 export function newHistory(): History {
-  return { publishes: new Map(), deliveries: [], window: [Date.now(), Date.now()] };
+  return { publishes: new Map(), deliveries: [], window: [Date.now(), Date.now()], faults: [] };
 }
 
 export function check(h: History): Verdict {
@@ -99,6 +124,17 @@ export function check(h: History): Verdict {
   const lastSeq = new Map<string, number>();
   let orderViolations = 0;
   const orderSample: string[] = [];
+  /** per id, when its latest delivery was acked */
+  const ackedAt = new Map<string, number>();
+  const faultStarts = h.faults.map(([s]) => s).sort((a, b) => a - b);
+  /** the start of the last fault that began at or before t (-Infinity: none) */
+  const lastFaultBefore = (t: number): number => {
+    let f = Number.NEGATIVE_INFINITY;
+    for (const s of faultStarts) if (s <= t) f = s;
+    return f;
+  };
+  let ackedBack = 0;
+  const ackedBackSample: string[] = [];
   for (const d of h.deliveries) {
     const op = h.publishes.get(d.id);
     if (!op || op.queue !== d.queue) {
@@ -108,6 +144,14 @@ export function check(h: History): Verdict {
     }
     const n = (seen.get(d.id) ?? 0) + 1;
     seen.set(d.id, n);
+    const acked = ackedAt.get(d.id);
+    const fault = lastFaultBefore(d.at);
+    if (acked !== undefined && (fault === Number.NEGATIVE_INFINITY || acked < fault - ACK_GRACE_MS)) {
+      ackedBack++;
+      if (ackedBackSample.length < 10) ackedBackSample.push(`${d.id}@${d.queue} acked at +${acked - h.window[0]} ms, back at +${d.at - h.window[0]} ms`);
+    }
+    if (d.acked === true) ackedAt.set(d.id, d.at);
+    else ackedAt.delete(d.id);
     if (n === 1 && !d.redelivered && op.outcome === "ok") {
       const k = `${op.pub}\u0000${op.queue}`;
       const last = lastSeq.get(k) ?? -1;
@@ -169,10 +213,12 @@ export function check(h: History): Verdict {
     duplicated,
     recovered,
     orderViolations,
+    ackedBack,
     queues,
     lostSample,
     lostByQueue,
     unexpectedSample,
     orderSample,
+    ackedBackSample,
   };
 }

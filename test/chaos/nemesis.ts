@@ -307,6 +307,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         log(`${o.nemesis.name}: fault ${k + 1}/${o.cycles}`);
         await o.nemesis.fault({ c, leader, faultMs: o.faultMs, leaseTtlMs: o.leaseTtlMs, paused, log, etcdLeaderOnVictim: o.etcdLeaderOnVictim ?? false });
         faults.push([f0 - h.window[0], Date.now() - h.window[0]]);
+        h.faults.push([f0, Date.now()]);
         await sleep(o.recoverMs);
         failoverMs.push(gapSince(h, queues[0]!, f0));
         failoverQ2Ms.push(gapSince(h, queues[1]!, f0));
@@ -382,7 +383,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 }
 
 export function formatTable(rs: ScenarioResult[]): string {
-  const head = ["nemesis", "target", "published", "confirmed", "nacked", "unknown", "lost", "unexpected", "dup", "recovered", "order", "q1 gap ms", "q2 gap ms", "c1 gap ms", "load"];
+  const head = ["nemesis", "target", "published", "confirmed", "nacked", "unknown", "lost", "unexpected", "dup", "acked back", "recovered", "order", "q1 gap ms", "q2 gap ms", "c1 gap ms", "load"];
   const rows = rs.map((r) => {
     const v = r.verdict;
     const g = (i: number): string => String(v.queues.find((q) => q.queue.endsWith(["-q1", "-q2", "-c1"][i]!))?.maxGapMs ?? "-");
@@ -396,6 +397,7 @@ export function formatTable(rs: ScenarioResult[]): string {
       v.lost,
       v.unexpected,
       v.duplicated,
+      v.ackedBack,
       v.recovered,
       v.orderViolations,
       g(0),

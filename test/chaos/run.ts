@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       etcdLeaderOnVictim,
     });
     results.push(r);
-    if (historyDir && (r.verdict.lost > 0 || r.verdict.unexpected > 0 || r.verdict.orderViolations > 0)) {
+    if (historyDir && (r.verdict.lost > 0 || r.verdict.unexpected > 0 || r.verdict.orderViolations > 0 || r.verdict.ackedBack > 0)) {
       const f = join(historyDir, `${r.nemesis}-${Date.now()}.json`);
       const t0 = r.history.window[0];
       writeFileSync(
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     }
     const v = r.verdict;
     process.stderr.write(
-      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms (q2 ${r.failoverQ2Ms.join("/")} ms)${r.error ? `, error: ${r.error}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
+      `  ${r.nemesis}: ${v.ok}/${v.published} confirmed, lost ${v.lost}, unexpected ${v.unexpected}, dup ${v.duplicated}, acked back ${v.ackedBack}, order ${v.orderViolations}, failover ${r.failoverMs.join("/")} ms (q2 ${r.failoverQ2Ms.join("/")} ms)${r.error ? `, error: ${r.error}` : ""}${v.ackedBackSample.length ? `, acked back e.g. ${v.ackedBackSample.slice(0, 3).join("; ")}` : ""}${v.lostSample.length ? `, lost e.g. ${v.lostSample.slice(0, 3).join(" ")} ${JSON.stringify(v.lostByQueue)} faults at ${JSON.stringify(r.faults)}` : ""} (${(r.durationMs / 1000).toFixed(0)} s)\n`,
     );
   }
   process.stdout.write(`${formatTable(results)}\n`);

@@ -270,6 +270,7 @@ class Consumer {
                   this.lastDeliveryAt = d.at;
                   try {
                     ch.ack(m);
+                    d.acked = true;
                   } catch {}
                 },
                 { noAck: false },
