@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import amqp from "amqplib";
 import { startBrokerProcess, tempDir, type BrokerProcess } from "../helpers/broker.js";
 
 export const ETCD_BIN = process.env.WARREN_TEST_ETCD ?? "/usr/bin/etcd";
@@ -419,4 +420,23 @@ export async function api<T = unknown>(mgmtUrl: string, path: string, init: { me
   });
   const text = await r.text();
   return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/** Consume a queue through one node with manual acks until `expect` distinct ids (each body a number) were delivered; the ids. */
+export async function drain(url: string, queue: string, expect: number, prefetch = 100): Promise<Set<number>> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(prefetch);
+    const got = new Set<number>();
+    await ch.consume(queue, (m) => {
+      if (!m) return;
+      got.add(Number(m.content.toString()));
+      ch.ack(m);
+    });
+    await waitFor(`${expect} messages drained`, () => got.size >= expect, 20_000);
+    return got;
+  } finally {
+    await conn.close().catch(() => {});
+  }
 }

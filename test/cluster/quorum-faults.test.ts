@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, clusterForFile, skipCluster, startNode, waitFor } from "./helpers.js";
+import { api, clusterForFile, drain, skipCluster, startNode, waitFor } from "./helpers.js";
 import { connectRepl, readSmall, T } from "../../src/cluster/repl-wire.js";
 
 const skip = skipCluster;
@@ -35,25 +35,6 @@ async function publishBatch(url: string, queue: string, ids: number[]): Promise<
     const nacked: number[] = [];
     await Promise.all(ids.map((id) => new Promise<void>((resolve) => ch.sendToQueue(queue, Buffer.from(String(id)), { persistent: true }, (err) => ((err ? nacked : acked).push(id), resolve())))));
     return { acked, nacked };
-  } finally {
-    await conn.close().catch(() => {});
-  }
-}
-
-/** drain a queue through one node: ids delivered (acked) */
-async function drain(url: string, queue: string, expect: number): Promise<Set<number>> {
-  const conn = await amqp.connect(url);
-  try {
-    const ch = await conn.createChannel();
-    await ch.prefetch(100);
-    const got = new Set<number>();
-    await ch.consume(queue, (m) => {
-      if (!m) return;
-      got.add(Number(m.content.toString()));
-      ch.ack(m);
-    });
-    await waitFor(`${expect} messages drained`, () => got.size >= expect, 20_000);
-    return got;
   } finally {
     await conn.close().catch(() => {});
   }

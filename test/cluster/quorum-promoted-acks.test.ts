@@ -18,7 +18,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import amqp from "amqplib";
-import { api, clusterForFile, skipCluster, startCluster, waitFor } from "./helpers.js";
+import { api, clusterForFile, drain, skipCluster, startCluster, waitFor } from "./helpers.js";
 
 const skip = skipCluster;
 const c = clusterForFile({ nodes: 3 });
@@ -56,17 +56,8 @@ test("messages a promoted follower held, once acked through it, are gone on the 
   await waitFor("the other follower in sync with the new leader", async () => (await info(L, q)).in_sync.includes(c.nodes[F]!.name), 20_000);
 
   // drain and ack all 100 through the new leader
-  const cc = await amqp.connect(c.nodes[L]!.url);
-  const cch = await cc.createChannel();
-  await cch.prefetch(50);
-  const got = new Set<number>();
-  await cch.consume(q, (m) => {
-    if (!m) return;
-    got.add(Number(m.content.toString()));
-    cch.ack(m);
-  });
-  await waitFor("100 delivered", () => got.size === 100, 20_000);
-  await cc.close();
+  const got = await drain(c.nodes[L]!.url, q, 100, 50);
+  assert.equal(got.size, 100);
   await waitFor("the queue empty on its leader", async () => (await info(L, q)).messages === 0, 10_000);
   // the acks' DELs travel with the leader's next writes; give them a moment beyond the confirm path
   await new Promise((r) => setTimeout(r, 500));
