@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BenchConn } from "./wire/conn.js";
+import { SERVER_NODE_FLAGS } from "../src/main/node-flags.js";
 
 export type BrokerName = "warren" | "rabbitmq";
 
@@ -84,6 +85,7 @@ interface WarrenChild {
 function spawnWarren(dataDir: string, extraArgs: string[], port = 0): Promise<WarrenChild> {
   // --no-fleet: no embedded collector on the broker's "/" vhost; m1 runs its own collector process, as on RabbitMQ
   const args = [
+    ...SERVER_NODE_FLAGS,
     join(repoRoot, "bin", "warren.js"),
     "server",
     "--port",

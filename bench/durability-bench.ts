@@ -29,6 +29,7 @@ import { LoadPool, sleep } from "./load/pool.js";
 import { W_CONFIRMED } from "./load/shared.js";
 import { BenchConn } from "./wire/conn.js";
 import { parallelCalls } from "./scenarios/common.js";
+import { SERVER_NODE_FLAGS } from "../src/main/node-flags.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MiB = 1024 * 1024;
@@ -44,6 +45,7 @@ interface Child {
 async function startBroker(dataDir: string, fsync = "always"): Promise<Child> {
   const t0 = performance.now();
   const args = [
+    ...SERVER_NODE_FLAGS,
     join(repoRoot, "bin", "warren.js"),
     "server",
     "--port",

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
+// The flag on the line above is SERVER_NODE_FLAGS (src/main/node-flags.ts): keep the two equal.
 // Entry point of the `warren` command; the code lives in dist/ (built by `npm install`).
 import { main } from "../dist/src/cli/main.js";
 

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tmp=$(mktemp -d /tmp/warren-client-suites.XXXXXX)
-node bin/warren.js server --port 5672 --mgmt-port 0 --prometheus-port off --data-dir "$tmp/data" --no-fleet 2> "$tmp/warren.log" &
+node --initial-old-space-size=64 bin/warren.js server --port 5672 --mgmt-port 0 --prometheus-port off --data-dir "$tmp/data" --no-fleet 2> "$tmp/warren.log" &
 warren=$!
 trap 'kill $warren 2>/dev/null || true; wait $warren 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do

@@ -24,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/broker.js";
 import { ETCD_BIN, freePort } from "../cluster/helpers.js";
+import { SERVER_NODE_FLAGS } from "../../src/main/node-flags.js";
 
 export interface ChaosNode {
   index: number;
@@ -288,6 +289,7 @@ export async function startWarrenCluster(opts: ClusterOptions & { mode?: "netns"
     }
     dataDirs.push(dataDir);
     const [cmd, args] = wrap(i, process.execPath, [
+      ...SERVER_NODE_FLAGS,
       ...(opts.nodeFlags ?? []),
       join(repoRoot, "bin", "warren.js"),
       "server",

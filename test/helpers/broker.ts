@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { SERVER_NODE_FLAGS } from "../../src/main/node-flags.js";
 
 export interface TestBroker {
   /** amqp://guest:guest@127.0.0.1:PORT (vhost "/" unless external) */
@@ -103,7 +104,22 @@ export interface BrokerProcess {
  * line (`warren ... listening amqp://HOST:PORT ...`) on stderr.
  */
 export async function startBrokerProcess(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const args = [join(repoRoot, "bin", "warren.js"), "server", "--port", "0", "--bind", "127.0.0.1", "--mgmt-port", "0", "--prometheus-port", "0", "--data-dir", dataDir, ...extraArgs];
+  const args = [
+    ...SERVER_NODE_FLAGS,
+    join(repoRoot, "bin", "warren.js"),
+    "server",
+    "--port",
+    "0",
+    "--bind",
+    "127.0.0.1",
+    "--mgmt-port",
+    "0",
+    "--prometheus-port",
+    "0",
+    "--data-dir",
+    dataDir,
+    ...extraArgs,
+  ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let err = "";
   child.stdout!.on("data", () => {});
