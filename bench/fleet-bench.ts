@@ -19,7 +19,7 @@
  * works in the URL's own vhost (a broker started for the bench alone, as `npm run bench` does).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +44,18 @@ const inflight = opt("inflight", "0");
 /** e.g. FLEET_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the simulated agents */
 const childNodeArgs = (process.env.FLEET_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const here = dirname(fileURLToPath(import.meta.url));
+/** FLEET_BENCH_BROKER_PID=PID: also report the broker's CPU time during each run (Linux /proc) */
+const brokerPid = Number(process.env.FLEET_BENCH_BROKER_PID ?? 0);
+/** utime + stime of a process in ms, or stime alone (Linux: /proc/PID/stat fields 14 and 15, in clock ticks of 10 ms) */
+function cpuMs(pid: number, kernelOnly = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((kernelOnly ? 0 : Number(f[11])) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mgmt(method: string, path: string, body?: unknown): Promise<number> {
@@ -111,7 +123,14 @@ async function main(): Promise<void> {
       // The collector must know the group's members (from presence) before `run --group` can target them.
       while (collector.store.groupMembers(group).length < n) await sleep(100);
       const startup = Date.now() - t0;
+      // FLEET_BENCH_PAUSE_MS: wait before the runs (time to attach perf or a profiler to the windows of the runs only)
+      const pause = Number(process.env.FLEET_BENCH_PAUSE_MS ?? 0);
+      if (pause > 0) {
+        console.log(`agents ready; runs start in ${pause} ms`);
+        await sleep(pause);
+      }
       for (let r = 0; r < runs; r++) {
+        const cpu0 = { brokerSys: cpuMs(brokerPid, true), broker: cpuMs(brokerPid), collector: cpuMs(process.pid), agents: children.reduce((t, c) => t + cpuMs(c.pid!), 0) };
         const start = process.hrtime.bigint();
         const { id, hosts } = await collector.service.submit({ command: "true", group, user: "bench" });
         const idMs = Number(process.hrtime.bigint() - start) / 1e6;
@@ -132,6 +151,7 @@ async function main(): Promise<void> {
         }
         collector.service.off("task", onTask);
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        const cpu = `cpu ms: broker ${brokerPid ? `${cpuMs(brokerPid) - cpu0.broker} (kernel ${cpuMs(brokerPid, true) - cpu0.brokerSys})` : "?"}, collector ${cpuMs(process.pid) - cpu0.collector}, agents ${children.reduce((t, c) => t + cpuMs(c.pid!), 0) - cpu0.agents}`;
         const results = collector.store.results(id);
         const bad = results.filter((x) => x.status !== "ok" || !isFinal(x.status)).length;
         // Where the time went, per host (agents' clocks = this machine's): command taken, result sent.
@@ -139,7 +159,7 @@ async function main(): Promise<void> {
         const pct = (xs: number[], q: number): string => (xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN).toFixed(0);
         const started = results.map((x) => (x.startedAt ?? NaN) - t0);
         const finished = results.map((x) => (x.finishedAt ?? NaN) - t0);
-        const where = `started p50/p95/max ${pct(started, 0.5)}/${pct(started, 0.95)}/${pct(started, 1)} ms, result sent p50/p95/max ${pct(finished, 0.5)}/${pct(finished, 0.95)}/${pct(finished, 1)} ms`;
+        const where = `started p50/p95/max ${pct(started, 0.5)}/${pct(started, 0.95)}/${pct(started, 1)} ms, result sent p50/p95/max ${pct(finished, 0.5)}/${pct(finished, 0.95)}/${pct(finished, 1)} ms; ${cpu}`;
         const line = `| ${n} | ${r + 1} | ${idMs.toFixed(1)} | ${ms.toFixed(0)} | ${((hosts.length / ms) * 1000).toFixed(0)} | ${bad} | ${(startup / 1000).toFixed(1)} (${((n / startup) * 1000).toFixed(0)}/s) | ${where} |`;
         rows.push(line);
         console.log(line);
