@@ -10,7 +10,7 @@
  * promoted with it. With the broker's small heap (~10 MB live) V8 sets the old generation's
  * limit to ~24 MB, so at 600+ MB/s of 64 KiB bodies it started a full mark-compact every
  * ~30 ms (340 in 12 s, --trace-gc) and spent the broker's CPU on marking a heap that was
- * nearly all garbage. With a 64 MB floor: 1–2 mark-compacts in 30 s and ~1.5× the 64 KiB
+ * nearly all garbage. With a 64 MB floor: 1–2 mark-compacts in 30 s and 1.3–1.5× the 64 KiB
  * throughput (docs/benchmarks.md, "The broker's old-generation floor").
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ["--initial-old-space-size=64"];
